@@ -1,0 +1,145 @@
+// Package model holds helmupgradebot's domain types and decisions: images,
+// deduplicated sizes, deletion plans, chart versions. It does no I/O.
+package model
+
+import (
+	"fmt"
+	"time"
+)
+
+// Blob is one content-addressed object in a registry: a layer, a config or a
+// manifest. A registry stores each digest once, whichever images use it.
+type Blob struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// CreatedProblem says why an image's created time cannot be trusted.
+type CreatedProblem string
+
+// Created-time problems.
+const (
+	CreatedOK      CreatedProblem = ""
+	CreatedMissing CreatedProblem = "missing"     // no config, or no created field
+	CreatedBogus   CreatedProblem = "before-2000" // 1970 and friends, written by reproducible builders
+)
+
+// Image is one manifest (or index) in one repository, with all its tags.
+type Image struct {
+	Repository string
+	Digest     string
+	Tags       []string
+	MediaType  string
+	// Created is the image config's created time; for an index, the newest
+	// created time among its platform manifests. Zero when unknown.
+	Created        time.Time
+	CreatedProblem CreatedProblem
+	// Platforms lists "os/arch[/variant]" for an index's platform manifests.
+	Platforms []string
+	// Children are the digests of an index's platform manifests.
+	Children []string
+	// Locked images (a registry's write/delete lock) are never deleted.
+	Locked bool
+	// Blobs are indexes into Inventory.Blobs: the manifest itself, its
+	// config and layers and, for an index, the same for every child. Each
+	// blob appears once.
+	Blobs []int32
+}
+
+// Ref returns "repository@digest".
+func (im *Image) Ref() string { return im.Repository + "@" + im.Digest }
+
+// ScanError is a problem met while scanning; the rest of the scan is used.
+type ScanError struct {
+	Repository string `json:"repository,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+	Error      string `json:"error"`
+}
+
+// Inventory is everything a scan found in a registry.
+type Inventory struct {
+	Registry     string
+	ScannedAt    time.Time
+	Repositories int
+	Images       []Image
+	Blobs        []Blob
+	Errors       []ScanError
+}
+
+// Tags counts the tags over all images.
+func (inv *Inventory) Tags() int {
+	n := 0
+	for i := range inv.Images {
+		n += len(inv.Images[i].Tags)
+	}
+	return n
+}
+
+// ImageSize is the sum of an image's blobs, counting shared ones in full
+// (what `docker pull` would download), as opposed to its exclusive bytes.
+func (inv *Inventory) ImageSize(i int) int64 {
+	var n int64
+	for _, b := range inv.Images[i].Blobs {
+		n += inv.Blobs[b].Size
+	}
+	return n
+}
+
+// InventoryBuilder assembles an Inventory, interning blobs by digest.
+// It is not safe for concurrent use.
+type InventoryBuilder struct {
+	inv   Inventory
+	blobs map[string]int32
+	seen  map[string]bool
+}
+
+// NewInventoryBuilder starts an inventory of the named registry.
+func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder {
+	return &InventoryBuilder{
+		inv:   Inventory{Registry: registry, ScannedAt: scannedAt},
+		blobs: map[string]int32{},
+		seen:  map[string]bool{},
+	}
+}
+
+// AddImage adds an image with the blobs it references (duplicates are
+// ignored). Blob sizes must agree wherever a digest is seen again. Adding
+// the same repository@digest twice is an error.
+func (b *InventoryBuilder) AddImage(im Image, blobs []Blob) error {
+	if b.seen[im.Ref()] {
+		return fmt.Errorf("image %s added twice", im.Ref())
+	}
+	im.Blobs = im.Blobs[:0:0]
+	have := make(map[int32]bool, len(blobs))
+	for _, bl := range blobs {
+		idx, ok := b.blobs[bl.Digest]
+		if !ok {
+			idx = int32(len(b.inv.Blobs))
+			b.blobs[bl.Digest] = idx
+			b.inv.Blobs = append(b.inv.Blobs, bl)
+		} else if b.inv.Blobs[idx].Size != bl.Size {
+			return fmt.Errorf("image %s: blob %s has size %d here and %d elsewhere",
+				im.Ref(), bl.Digest, bl.Size, b.inv.Blobs[idx].Size)
+		}
+		if !have[idx] {
+			have[idx] = true
+			im.Blobs = append(im.Blobs, idx)
+		}
+	}
+	b.seen[im.Ref()] = true
+	b.inv.Images = append(b.inv.Images, im)
+	return nil
+}
+
+// AddError records a scan problem.
+func (b *InventoryBuilder) AddError(e ScanError) { b.inv.Errors = append(b.inv.Errors, e) }
+
+// SetRepositories records how many repositories the registry listed.
+func (b *InventoryBuilder) SetRepositories(n int) { b.inv.Repositories = n }
+
+// Inventory returns the assembled inventory. The builder must not be used
+// afterwards.
+func (b *InventoryBuilder) Inventory() *Inventory {
+	inv := b.inv
+	return &inv
+}
