@@ -1,0 +1,205 @@
+package model
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Bump is one dependency's version change in a deployment's chart file.
+type Bump struct {
+	// Dependency is the dependency's name in the chart file.
+	Dependency string
+	// ChartRepository is the repository the dependency comes from.
+	ChartRepository string
+	// From is the version pinned before the bump.
+	From string
+	// To is the version the bump pins.
+	To ChartVersion
+	// FromVersion describes From when the repository still lists it.
+	FromVersion *ChartVersion
+}
+
+// CompareURL returns the GitHub compare link between the commits that From
+// and To were built from, when both are chartpress versions and a source of
+// the chart is a GitHub repository.
+func (b Bump) CompareURL() (string, bool) {
+	oldHash, ok := ChartpressHash(b.From)
+	if !ok {
+		return "", false
+	}
+	newHash, ok := ChartpressHash(b.To.Version)
+	if !ok || oldHash == newHash {
+		return "", false
+	}
+	repo, ok := b.githubRepo()
+	if !ok {
+		return "", false
+	}
+	return repo + "/compare/" + oldHash + "..." + newHash, true
+}
+
+// githubRepo is the first GitHub repository among the chart's sources, as
+// https://github.com/owner/repo.
+func (b Bump) githubRepo() (string, bool) {
+	sources := b.To.Sources
+	if b.FromVersion != nil {
+		sources = append(sources[:len(sources):len(sources)], b.FromVersion.Sources...)
+	}
+	for _, s := range sources {
+		if repo, ok := githubRepoURL(s); ok {
+			return repo, true
+		}
+	}
+	return "", false
+}
+
+// githubRepoURL reduces a GitHub link (a repository, or a folder in one) to
+// the repository's URL.
+func githubRepoURL(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(u.Host, "github.com") {
+		return "", false
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 2 {
+		return "", false
+	}
+	owner, repo := parts[0], strings.TrimSuffix(parts[1], ".git")
+	if !isGitHubName(owner) || !isGitHubName(repo) {
+		return "", false
+	}
+	return "https://github.com/" + owner + "/" + repo, true
+}
+
+func isGitHubName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// PullRequestText writes the title and GitHub-markdown body of a pull
+// request that applies bumps to the chart file at path file.
+func PullRequestText(file string, bumps []Bump) (title, body string) {
+	switch len(bumps) {
+	case 0:
+		title = "Bump chart dependencies in " + file
+	case 1:
+		b := bumps[0]
+		title = fmt.Sprintf("Bump %s from %s to %s", b.Dependency, b.From, b.To.Version)
+	default:
+		names := make([]string, len(bumps))
+		for i, b := range bumps {
+			names[i] = b.Dependency
+		}
+		title = fmt.Sprintf("Bump %s in %s", strings.Join(names, ", "), file)
+	}
+
+	var sb strings.Builder
+	if len(bumps) == 1 {
+		fmt.Fprintf(&sb, "This pull request bumps a chart dependency in `%s`.\n\n", codeSpan(file))
+	} else {
+		fmt.Fprintf(&sb, "This pull request bumps chart dependencies in `%s`.\n\n", codeSpan(file))
+	}
+	if len(bumps) > 0 {
+		sb.WriteString("| Dependency | From | To | Chart repository | Released |\n")
+		sb.WriteString("| --- | --- | --- | --- | --- |\n")
+		for _, b := range bumps {
+			released := "unknown"
+			if !b.To.Created.IsZero() {
+				released = b.To.Created.UTC().Format("2006-01-02")
+			}
+			fmt.Fprintf(&sb, "| %s | `%s` | `%s` | %s | %s |\n",
+				cell(b.Dependency), cell(codeSpan(b.From)), cell(codeSpan(b.To.Version)),
+				cell(b.ChartRepository), released)
+		}
+	}
+	for _, b := range bumps {
+		lines := detailLines(b)
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&sb, "\n### %s\n\n", oneLine(b.Dependency))
+		for _, l := range lines {
+			sb.WriteString("- " + l + "\n")
+		}
+	}
+	sb.WriteString("\n---\n_This pull request was made by helmupgradebot._\n")
+	return title, sb.String()
+}
+
+// detailLines are the list items describing one bump: links and the
+// appVersion change.
+func detailLines(b Bump) []string {
+	var lines []string
+	home := b.To.Home
+	if home == "" && b.FromVersion != nil {
+		home = b.FromVersion.Home
+	}
+	if u, ok := webURL(home); ok {
+		lines = append(lines, "Home: "+u)
+	}
+	sources := b.To.Sources
+	if len(sources) == 0 && b.FromVersion != nil {
+		sources = b.FromVersion.Sources
+	}
+	var links []string
+	for _, s := range sources {
+		if u, ok := webURL(s); ok {
+			links = append(links, u)
+		}
+	}
+	if len(links) > 0 {
+		lines = append(lines, "Sources: "+strings.Join(links, ", "))
+	}
+	oldApp := ""
+	if b.FromVersion != nil {
+		oldApp = b.FromVersion.AppVersion
+	}
+	switch newApp := b.To.AppVersion; {
+	case oldApp != "" && newApp != "" && oldApp != newApp:
+		lines = append(lines, fmt.Sprintf("appVersion: `%s` → `%s`", codeSpan(oldApp), codeSpan(newApp)))
+	case newApp != "" && oldApp == newApp:
+		lines = append(lines, fmt.Sprintf("appVersion: `%s` (unchanged)", codeSpan(newApp)))
+	case newApp != "":
+		lines = append(lines, fmt.Sprintf("appVersion: `%s`", codeSpan(newApp)))
+	}
+	if u, ok := b.CompareURL(); ok {
+		lines = append(lines, "Changes: "+u)
+	}
+	return lines
+}
+
+// webURL returns s when it is an http(s) link that is safe to put in
+// markdown as is.
+func webURL(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
+	}
+	if strings.ContainsAny(s, " \t\r\n<>|`()[]") {
+		return "", false
+	}
+	return s, true
+}
+
+// cell makes s safe inside a markdown table cell.
+func cell(s string) string {
+	return strings.ReplaceAll(oneLine(s), "|", `\|`)
+}
+
+// codeSpan makes s safe inside a single-backtick code span.
+func codeSpan(s string) string {
+	return strings.ReplaceAll(oneLine(s), "`", "'")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
