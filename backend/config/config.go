@@ -1,0 +1,448 @@
+// Package config loads helmupgradebot's YAML configuration: strictly (an
+// unknown key, a wrong type or a bad value is an error naming the key and
+// its line) and with defaults filled in.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Registry Registry `yaml:"registry"`
+	// AuditLog is where deletions are recorded, one JSON line each.
+	AuditLog string  `yaml:"audit_log"`
+	GitHub   GitHub  `yaml:"github"`
+	Charts   []Chart `yaml:"charts"`
+	Azure    Azure   `yaml:"azure"`
+
+	// Path is the file the configuration came from.
+	Path string `yaml:"-"`
+}
+
+// Registry configures the container registry to inventory and clean.
+type Registry struct {
+	// URL is host[:port]; repositories are listed under it.
+	URL string `yaml:"url"`
+	// Insecure allows plain HTTP (always allowed for loopback hosts).
+	Insecure    bool   `yaml:"insecure"`
+	Auth        Auth   `yaml:"auth"`
+	Concurrency int    `yaml:"concurrency"`
+	Policy      Policy `yaml:"policy"`
+}
+
+// Auth types.
+const (
+	AuthAnonymous = "anonymous"
+	AuthBasic     = "basic"
+	AuthDocker    = "docker"
+)
+
+// Auth says how to log in to the registry.
+type Auth struct {
+	Type     string `yaml:"type"`
+	Username string `yaml:"username"`
+	// Password is a secret reference: env:NAME, file:PATH or
+	// keyvault://VAULT/SECRET.
+	Password string `yaml:"password"`
+}
+
+// Policy is the deletion policy as written in the file.
+type Policy struct {
+	MaxAge            Age      `yaml:"max_age"`
+	KeepLatest        int      `yaml:"keep_latest"`
+	Protect           []Regexp `yaml:"protect"`
+	Cap               Size     `yaml:"cap"`
+	Aggressive        bool     `yaml:"aggressive"`
+	MaxDeleteFraction *float64 `yaml:"max_delete_fraction"`
+}
+
+// GitHub modes.
+const (
+	ModeBranch = "branch"
+	ModeFork   = "fork"
+)
+
+// GitHub configures where pull requests go.
+type GitHub struct {
+	APIURL string `yaml:"api_url"`
+	// Token is a secret reference.
+	Token string `yaml:"token"`
+	Mode  string `yaml:"mode"`
+}
+
+// Chart is a deployment file whose chart dependencies are kept current.
+type Chart struct {
+	// Repository is the GitHub repository, "owner/name".
+	Repository string `yaml:"repository"`
+	// File is Chart.yaml (apiVersion v2) or requirements.yaml.
+	File string `yaml:"file"`
+	// Base is the branch PRs target; empty: the default branch.
+	Base string `yaml:"base"`
+	// Dependencies narrows and tunes the dependencies followed; empty: all
+	// with a repository.
+	Dependencies  map[string]Dependency `yaml:"dependencies"`
+	Labels        []string              `yaml:"labels"`
+	Reviewers     []string              `yaml:"reviewers"`
+	TeamReviewers []string              `yaml:"team_reviewers"`
+	// Group opens one PR for all outdated dependencies of the file.
+	Group bool `yaml:"group"`
+}
+
+// Dependency tunes version selection for one dependency.
+type Dependency struct {
+	Prereleases bool   `yaml:"prereleases"`
+	Constraint  string `yaml:"constraint"`
+}
+
+// Azure configures the managed identity.
+type Azure struct {
+	// ClientID selects a user-assigned managed identity; empty: the
+	// system-assigned one or the default credential chain.
+	ClientID string `yaml:"client_id"`
+}
+
+// Defaults.
+const (
+	DefaultConcurrency       = 16
+	DefaultMaxDeleteFraction = 0.5
+	DefaultGitHubAPI         = "https://api.github.com/"
+)
+
+// Age is a duration written as 90d, 2w or 36h.
+type Age struct{ time.Duration }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (a *Age) UnmarshalYAML(n *yaml.Node) error {
+	d, err := model.ParseAge(n.Value)
+	if err != nil {
+		return lineError(n, err)
+	}
+	a.Duration = d
+	return nil
+}
+
+// Size is a byte size written as 500MB or 2TiB.
+type Size struct{ Bytes int64 }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := model.ParseSize(n.Value)
+	if err != nil {
+		return lineError(n, err)
+	}
+	s.Bytes = v
+	return nil
+}
+
+// Regexp is a compiled regular expression.
+type Regexp struct{ *regexp.Regexp }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineError(n, errors.New("want a regular expression string"))
+	}
+	re, err := regexp.Compile(n.Value)
+	if err != nil {
+		return lineError(n, fmt.Errorf("bad regular expression: %w", err))
+	}
+	r.Regexp = re
+	return nil
+}
+
+func lineError(n *yaml.Node, err error) error {
+	return fmt.Errorf("line %d: %w", n.Line, err)
+}
+
+// DefaultPath returns ./helmupgradebot.yaml when it exists, else
+// $XDG_CONFIG_HOME/helmupgradebot/config.yaml (~/.config when unset).
+func DefaultPath(getenv func(string) string) string {
+	if _, err := os.Stat("helmupgradebot.yaml"); err == nil {
+		return "helmupgradebot.yaml"
+	}
+	dir := getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		if home := getenv("HOME"); home != "" {
+			dir = filepath.Join(home, ".config")
+		}
+	}
+	return filepath.Join(dir, "helmupgradebot", "config.yaml")
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse decodes and validates a configuration document.
+func Parse(data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, cleanYAMLError(err, nil)
+	}
+	if len(root.Content) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	keys := keyPaths(&root)
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, cleanYAMLError(err, keys)
+	}
+	if err := c.validate(keys); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// cleanYAMLError turns yaml.v3's errors into one line per problem, each
+// naming the key at that line.
+func cleanYAMLError(err error, keys map[int]string) error {
+	var lines []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		lines = te.Errors
+	} else {
+		lines = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	for i, l := range lines {
+		l = strings.TrimPrefix(l, "yaml: ")
+		if m := lineRE.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			msg := strings.Replace(m[2], "in type config.", "in ", 1)
+			if k := keys[n]; k != "" {
+				l = fmt.Sprintf("line %d: %s: %s", n, k, msg)
+			} else {
+				l = fmt.Sprintf("line %d: %s", n, msg)
+			}
+		}
+		lines[i] = l
+	}
+	return errors.New(strings.Join(lines, "; "))
+}
+
+// keyPaths maps each line holding a key or a value to its dotted key path
+// ("registry.policy.cap", "charts[0].file").
+func keyPaths(root *yaml.Node) map[int]string {
+	out := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				out[k.Line] = p
+				if _, ok := out[v.Line]; !ok || v.Kind == yaml.ScalarNode {
+					out[v.Line] = p
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if _, ok := out[c.Line]; !ok || c.Kind == yaml.ScalarNode {
+					out[c.Line] = p
+				}
+				walk(c, p)
+			}
+		default:
+			if _, ok := out[n.Line]; !ok {
+				out[n.Line] = path
+			}
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+// lineOf finds the line of a key path, for errors found after decoding.
+func lineOf(keys map[int]string, path string) string {
+	best := 0
+	for l, p := range keys {
+		if p == path && (best == 0 || l < best) {
+			best = l
+		}
+	}
+	if best == 0 {
+		return path
+	}
+	return fmt.Sprintf("line %d: %s", best, path)
+}
+
+func (c *Config) validate(keys map[int]string) error {
+	var errs []string
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, lineOf(keys, path)+": "+fmt.Sprintf(format, args...))
+	}
+	r := &c.Registry
+	if r.URL != "" {
+		host := strings.TrimSuffix(r.URL, "/")
+		if strings.Contains(host, "://") {
+			bad("registry.url", "give host[:port] without a scheme (e.g. myregistry.azurecr.io); use insecure: true for plain HTTP")
+		} else if strings.ContainsAny(host, "/ ") {
+			bad("registry.url", "give host[:port] only; repositories are listed under it")
+		} else if h, _, err := net.SplitHostPort(host); err == nil && h == "" {
+			bad("registry.url", "host is empty")
+		}
+		r.URL = host
+	}
+	switch r.Auth.Type {
+	case "":
+		r.Auth.Type = AuthAnonymous
+	case AuthAnonymous, AuthDocker:
+	case AuthBasic:
+		if r.Auth.Username == "" {
+			bad("registry.auth.username", "basic auth needs a username")
+		}
+		if r.Auth.Password == "" {
+			bad("registry.auth.password", "basic auth needs a password reference (env:NAME, file:PATH or keyvault://VAULT/SECRET)")
+		}
+	default:
+		bad("registry.auth.type", "%q is not one of anonymous, basic, docker", r.Auth.Type)
+	}
+	if r.Auth.Password != "" && !IsSecretReference(r.Auth.Password) {
+		bad("registry.auth.password", "not a secret reference: write env:NAME, file:PATH or keyvault://VAULT/SECRET, never the password itself")
+	}
+	switch {
+	case r.Concurrency == 0:
+		r.Concurrency = DefaultConcurrency
+	case r.Concurrency < 0 || r.Concurrency > 64:
+		bad("registry.concurrency", "%d is out of range 1..64", r.Concurrency)
+	}
+	p := &r.Policy
+	if p.KeepLatest < 0 {
+		bad("registry.policy.keep_latest", "%d is negative", p.KeepLatest)
+	}
+	if p.MaxDeleteFraction == nil {
+		f := DefaultMaxDeleteFraction
+		p.MaxDeleteFraction = &f
+	} else if f := *p.MaxDeleteFraction; f < 0 || f > 1 {
+		bad("registry.policy.max_delete_fraction", "%v is not between 0 and 1", f)
+	}
+	if p.Aggressive && p.Cap.Bytes == 0 {
+		bad("registry.policy.aggressive", "aggressive mode needs a cap")
+	}
+
+	g := &c.GitHub
+	if g.APIURL == "" {
+		g.APIURL = DefaultGitHubAPI
+	} else if !strings.HasPrefix(g.APIURL, "https://") && !strings.HasPrefix(g.APIURL, "http://") {
+		bad("github.api_url", "want an http(s) URL such as https://api.github.com/")
+	}
+	if !strings.HasSuffix(g.APIURL, "/") {
+		g.APIURL += "/"
+	}
+	switch g.Mode {
+	case "":
+		g.Mode = ModeBranch
+	case ModeBranch, ModeFork:
+	default:
+		bad("github.mode", "%q is not one of branch, fork", g.Mode)
+	}
+	if g.Token != "" && !IsSecretReference(g.Token) {
+		bad("github.token", "not a secret reference: write env:NAME, file:PATH or keyvault://VAULT/SECRET, never the token itself")
+	}
+	if len(c.Charts) > 0 && g.Token == "" {
+		bad("github.token", "charts are configured but no token reference is given")
+	}
+	for i := range c.Charts {
+		ch := &c.Charts[i]
+		at := fmt.Sprintf("charts[%d]", i)
+		if o, n, ok := strings.Cut(ch.Repository, "/"); !ok || o == "" || n == "" || strings.Contains(n, "/") {
+			bad(at+".repository", "%q is not owner/name", ch.Repository)
+		}
+		if ch.File == "" {
+			bad(at+".file", "missing: the path of Chart.yaml or requirements.yaml in the repository")
+		}
+		for name, d := range ch.Dependencies {
+			if d.Constraint != "" {
+				if _, err := semver.NewConstraint(d.Constraint); err != nil {
+					bad(at+".dependencies."+name+".constraint", "%q is not a semver constraint: %v", d.Constraint, err)
+				}
+			}
+		}
+	}
+	if r.URL == "" && len(c.Charts) == 0 {
+		errs = append(errs, "nothing to do: configure registry.url, charts, or both")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// IsSecretReference reports whether s has the form of a secret reference.
+func IsSecretReference(s string) bool {
+	for _, p := range []string{"env:", "file:", "keyvault://"} {
+		if strings.HasPrefix(s, p) && len(s) > len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ModelPolicy converts the file's policy into the model's.
+func (p Policy) ModelPolicy() model.Policy {
+	mp := model.Policy{
+		MaxAge:     p.MaxAge.Duration,
+		KeepLatest: p.KeepLatest,
+		Cap:        p.Cap.Bytes,
+		Aggressive: p.Aggressive,
+	}
+	if p.MaxDeleteFraction != nil {
+		mp.MaxDeleteFraction = *p.MaxDeleteFraction
+	}
+	for _, r := range p.Protect {
+		mp.Protect = append(mp.Protect, r.Regexp)
+	}
+	return mp
+}
+
+// AuditPath returns the audit log's path: audit_log, or the default under
+// $XDG_STATE_HOME (~/.local/state when unset).
+func (c *Config) AuditPath(getenv func(string) string) string {
+	if c.AuditLog != "" {
+		return c.AuditLog
+	}
+	dir := getenv("XDG_STATE_HOME")
+	if dir == "" {
+		dir = filepath.Join(getenv("HOME"), ".local", "state")
+	}
+	return filepath.Join(dir, "helmupgradebot", "audit.jsonl")
+}

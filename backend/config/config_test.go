@@ -1,0 +1,144 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const full = `registry:
+  url: myregistry.azurecr.io
+  insecure: false
+  auth:
+    type: basic
+    username: bot
+    password: env:REGISTRY_PASSWORD
+  concurrency: 8
+  policy:
+    max_age: 90d
+    keep_latest: 1
+    protect: ["^jupyterhub/", "^base:latest$"]
+    cap: 2TiB
+    aggressive: true
+    max_delete_fraction: 0.25
+audit_log: /var/log/hub/audit.jsonl
+github:
+  token: keyvault://hub-vault/github-token
+  mode: fork
+charts:
+  - repository: alan-turing-institute/hub23-deploy
+    file: hub23-chart/Chart.yaml
+    dependencies:
+      binderhub: {prereleases: true}
+      jupyterhub: {constraint: ">=3.0.0"}
+    labels: [dependencies]
+azure:
+  client_id: 1234
+`
+
+func TestParseFull(t *testing.T) {
+	c, err := Parse([]byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Registry
+	if r.URL != "myregistry.azurecr.io" || r.Auth.Type != AuthBasic || r.Auth.Password != "env:REGISTRY_PASSWORD" || r.Concurrency != 8 {
+		t.Errorf("registry = %+v", r)
+	}
+	p := r.Policy.ModelPolicy()
+	if p.MaxAge != 90*24*time.Hour || p.KeepLatest != 1 || p.Cap != 2<<40 || !p.Aggressive || p.MaxDeleteFraction != 0.25 {
+		t.Errorf("policy = %+v", p)
+	}
+	if len(p.Protect) != 2 || !p.Protect[1].MatchString("base:latest") {
+		t.Errorf("protect = %v", p.Protect)
+	}
+	if c.GitHub.APIURL != DefaultGitHubAPI || c.GitHub.Mode != ModeFork {
+		t.Errorf("github = %+v", c.GitHub)
+	}
+	if len(c.Charts) != 1 || !c.Charts[0].Dependencies["binderhub"].Prereleases || c.Charts[0].Dependencies["jupyterhub"].Constraint != ">=3.0.0" {
+		t.Errorf("charts = %+v", c.Charts)
+	}
+	if c.Azure.ClientID != "1234" {
+		t.Errorf("azure = %+v", c.Azure)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("registry:\n  url: 127.0.0.1:5000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Registry.Auth.Type != AuthAnonymous || c.Registry.Concurrency != DefaultConcurrency ||
+		*c.Registry.Policy.MaxDeleteFraction != DefaultMaxDeleteFraction || c.GitHub.Mode != ModeBranch {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	env := map[string]string{"HOME": "/home/op"}
+	if got := c.AuditPath(func(k string) string { return env[k] }); got != "/home/op/.local/state/helmupgradebot/audit.jsonl" {
+		t.Errorf("audit path = %s", got)
+	}
+	env["XDG_STATE_HOME"] = "/state"
+	if got := c.AuditPath(func(k string) string { return env[k] }); got != "/state/helmupgradebot/audit.jsonl" {
+		t.Errorf("audit path = %s", got)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string // substrings of the error
+	}{
+		{"unknown key", "registry:\n  url: r.io\n  polcy: {}\n", []string{"line 3", "registry.polcy", "not found"}},
+		{"wrong type", "registry:\n  url: r.io\n  concurrency: lots\n", []string{"line 3", "registry.concurrency", "lots"}},
+		{"bad regex", "registry:\n  url: r.io\n  policy:\n    protect: [\"(\"]\n", []string{"line 4", "registry.policy.protect", "regular expression"}},
+		{"negative age", "registry:\n  url: r.io\n  policy:\n    max_age: -3d\n", []string{"line 4", "registry.policy.max_age", "negative"}},
+		{"bad size", "registry:\n  url: r.io\n  policy:\n    cap: 2 parsecs\n", []string{"line 4", "registry.policy.cap", "2 parsecs"}},
+		{"negative keep", "registry:\n  url: r.io\n  policy:\n    keep_latest: -1\n", []string{"line 4", "registry.policy.keep_latest", "negative"}},
+		{"fraction", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: 1.5\n", []string{"line 4", "max_delete_fraction"}},
+		{"aggressive without cap", "registry:\n  url: r.io\n  policy:\n    aggressive: true\n", []string{"line 4", "needs a cap"}},
+		{"scheme", "registry:\n  url: https://r.io\n", []string{"line 2", "registry.url", "without a scheme"}},
+		{"auth type", "registry:\n  url: r.io\n  auth:\n    type: oauth\n", []string{"line 4", "registry.auth.type", "oauth"}},
+		{"inline password", "registry:\n  url: r.io\n  auth:\n    type: basic\n    username: u\n    password: hunter2\n", []string{"line 6", "registry.auth.password", "not a secret reference"}},
+		{"bad repository", "github:\n  token: env:T\ncharts:\n  - repository: hub23\n    file: Chart.yaml\n", []string{"line 4", "charts[0].repository", "owner/name"}},
+		{"no file", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n", []string{"charts[0].file", "missing"}},
+		{"bad constraint", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n    file: C.yaml\n    dependencies:\n      hub: {constraint: \"~>banana\"}\n", []string{"line 7", "constraint"}},
+		{"no token", "charts:\n  - repository: a/b\n    file: C.yaml\n", []string{"github.token", "no token"}},
+		{"mode", "github:\n  token: env:T\n  mode: pigeon\ncharts:\n  - repository: a/b\n    file: C.yaml\n", []string{"line 3", "github.mode"}},
+		{"empty", "", []string{"empty"}},
+		{"nothing", "audit_log: x\n", []string{"nothing to do"}},
+		{"not yaml", "registry: [\n", []string{"line"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows the inline password", err)
+			}
+		})
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(p, []byte("registry:\n  url: r.io\n  bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("Load error = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file error = %v", err)
+	}
+}

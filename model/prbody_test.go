@@ -1,0 +1,193 @@
+package model_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+func TestPullRequestText(t *testing.T) {
+	binderhub := model.Bump{
+		Dependency:      "binderhub",
+		ChartRepository: "https://jupyterhub.github.io/helm-chart",
+		From:            "1.0.0-0.dev.git.3497.hf25ee22",
+		To: model.ChartVersion{
+			Version:    "1.0.0-0.dev.git.3506.hba24eb2a",
+			Created:    time.Date(2024, 8, 8, 18, 5, 34, 0, time.UTC),
+			Home:       "https://binderhub.readthedocs.io/en/latest/",
+			Sources:    []string{"https://github.com/jupyterhub/binderhub"},
+			AppVersion: "1.1",
+		},
+		FromVersion: &model.ChartVersion{Version: "1.0.0-0.dev.git.3497.hf25ee22", AppVersion: "1.0"},
+	}
+	jupyterhub := model.Bump{
+		Dependency:      "jupyterhub",
+		ChartRepository: "https://jupyterhub.github.io/helm-chart",
+		From:            "3.3.7",
+		To: model.ChartVersion{
+			Version:    "3.3.8",
+			Created:    time.Date(2024, 8, 7, 23, 30, 0, 0, time.FixedZone("x", -3*3600)),
+			Home:       "https://z2jh.jupyter.org",
+			Sources:    []string{"https://github.com/jupyterhub/zero-to-jupyterhub-k8s"},
+			AppVersion: "4.1.6",
+		},
+	}
+	traefik := model.Bump{
+		Dependency:      "traefik",
+		ChartRepository: "oci://ghcr.io/traefik/helm",
+		From:            "41.1.1",
+		To:              model.ChartVersion{Version: "41.2.0"},
+	}
+	tests := []struct {
+		name      string
+		file      string
+		bumps     []model.Bump
+		wantTitle string
+		want      []string // substrings of the body
+		notWant   []string
+	}{
+		{
+			name:      "single chartpress bump with compare link",
+			file:      "mybinder/Chart.yaml",
+			bumps:     []model.Bump{binderhub},
+			wantTitle: "Bump binderhub from 1.0.0-0.dev.git.3497.hf25ee22 to 1.0.0-0.dev.git.3506.hba24eb2a",
+			want: []string{
+				"| Dependency | From | To | Chart repository | Released |",
+				"| binderhub | `1.0.0-0.dev.git.3497.hf25ee22` | `1.0.0-0.dev.git.3506.hba24eb2a` | https://jupyterhub.github.io/helm-chart | 2024-08-08 |",
+				"- Home: https://binderhub.readthedocs.io/en/latest/\n",
+				"- Sources: https://github.com/jupyterhub/binderhub\n",
+				"- appVersion: `1.0` → `1.1`\n",
+				"- Changes: https://github.com/jupyterhub/binderhub/compare/f25ee22...ba24eb2a\n",
+				"made by helmupgradebot",
+				"`mybinder/Chart.yaml`",
+			},
+		},
+		{
+			name:      "grouped bumps",
+			file:      "mybinder/Chart.yaml",
+			bumps:     []model.Bump{binderhub, jupyterhub, traefik},
+			wantTitle: "Bump binderhub, jupyterhub, traefik in mybinder/Chart.yaml",
+			want: []string{
+				"| jupyterhub | `3.3.7` | `3.3.8` | https://jupyterhub.github.io/helm-chart | 2024-08-08 |", // created converted to UTC
+				"| traefik | `41.1.1` | `41.2.0` | oci://ghcr.io/traefik/helm | unknown |",
+				"### binderhub\n",
+				"### jupyterhub\n",
+				"- appVersion: `4.1.6`\n",
+				"compare/f25ee22...ba24eb2a",
+			},
+			notWant: []string{
+				"### traefik", // nothing known beyond the table
+				"zero-to-jupyterhub-k8s/compare",
+			},
+		},
+		{
+			name: "compare link needs a GitHub source",
+			file: "Chart.yaml",
+			bumps: []model.Bump{{
+				Dependency: "binderhub", From: "1.0.0-0.dev.git.1.h1111111",
+				To: model.ChartVersion{Version: "1.0.0-0.dev.git.2.h2222222", Sources: []string{"https://gitlab.com/a/b"}},
+			}},
+			wantTitle: "Bump binderhub from 1.0.0-0.dev.git.1.h1111111 to 1.0.0-0.dev.git.2.h2222222",
+			want:      []string{"- Sources: https://gitlab.com/a/b\n"},
+			notWant:   []string{"compare", "Home:"},
+		},
+		{
+			name: "compare link from a folder of a GitHub repository and the old version's sources",
+			file: "Chart.yaml",
+			bumps: []model.Bump{{
+				Dependency: "cryptnono", From: "0.3.2-0.dev.git.267.h766bf8f",
+				To:          model.ChartVersion{Version: "0.3.2-0.dev.git.270.h0abcdef"},
+				FromVersion: &model.ChartVersion{Sources: []string{"https://github.com/cryptnono/cryptnono.git/tree/main/helm"}},
+			}},
+			wantTitle: "Bump cryptnono from 0.3.2-0.dev.git.267.h766bf8f to 0.3.2-0.dev.git.270.h0abcdef",
+			want:      []string{"- Changes: https://github.com/cryptnono/cryptnono/compare/766bf8f...0abcdef\n"},
+		},
+		{
+			name: "unchanged appVersion and hostile strings",
+			file: "Chart.yaml",
+			bumps: []model.Bump{{
+				Dependency: "a|b", ChartRepository: "https://x.example/|charts", From: "1.0.0",
+				To: model.ChartVersion{
+					Version: "1.0.1", AppVersion: "2`0", Home: "javascript:alert(1)",
+					Sources: []string{"https://ok.example/src", "https://bad.example/x)(y"},
+				},
+				FromVersion: &model.ChartVersion{AppVersion: "2`0"},
+			}},
+			wantTitle: "Bump a|b from 1.0.0 to 1.0.1",
+			want: []string{
+				`| a\|b | ` + "`1.0.0`",
+				`https://x.example/\|charts`,
+				"- appVersion: `2'0` (unchanged)\n",
+				"- Sources: https://ok.example/src\n",
+			},
+			notWant: []string{"javascript:", "bad.example"},
+		},
+		{
+			name:      "no bumps",
+			file:      "Chart.yaml",
+			wantTitle: "Bump chart dependencies in Chart.yaml",
+			want:      []string{"helmupgradebot"},
+			notWant:   []string{"| Dependency"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			title, body := model.PullRequestText(tt.file, tt.bumps)
+			if title != tt.wantTitle {
+				t.Errorf("title = %q, want %q", title, tt.wantTitle)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("body lacks %q:\n%s", w, body)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(body, w) {
+					t.Errorf("body has %q:\n%s", w, body)
+				}
+			}
+			// Every table row has the header's column count.
+			for _, line := range strings.Split(body, "\n") {
+				if strings.HasPrefix(line, "|") {
+					cols := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|") - 1
+					if cols != 5 {
+						t.Errorf("table row has %d columns: %q", cols, line)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBumpCompareURL(t *testing.T) {
+	gh := []string{"https://github.com/jupyterhub/binderhub"}
+	tests := []struct {
+		name     string
+		from, to string
+		sources  []string
+		want     string
+	}{
+		{"both chartpress", "1.0.0-0.dev.git.3497.hf25ee22", "1.0.0-0.dev.git.3506.hba24eb2a", gh,
+			"https://github.com/jupyterhub/binderhub/compare/f25ee22...ba24eb2a"},
+		{"tag-prerelease form", "4.0.0-beta.3.git.6800.h1234567", "4.0.0-beta.4.git.6831.habe06f4d",
+			[]string{"https://github.com/jupyterhub/zero-to-jupyterhub-k8s/"},
+			"https://github.com/jupyterhub/zero-to-jupyterhub-k8s/compare/1234567...abe06f4d"},
+		{"old is a release", "3.3.7", "4.0.0-beta.4.git.6831.habe06f4d", gh, ""},
+		{"new is a release", "1.0.0-0.dev.git.3497.hf25ee22", "1.0.0", gh, ""},
+		{"same hash", "1.0.0-0.dev.git.1.hf25ee22", "1.0.0-0.dev.git.1.hf25ee22+b", gh, ""},
+		{"owner only", "1.0.0-0.dev.git.1.h1111111", "1.0.0-0.dev.git.2.h2222222", []string{"https://github.com/jupyterhub"}, ""},
+		{"not github", "1.0.0-0.dev.git.1.h1111111", "1.0.0-0.dev.git.2.h2222222", []string{"https://github.com.evil.example/a/b"}, ""},
+		{"no sources", "1.0.0-0.dev.git.1.h1111111", "1.0.0-0.dev.git.2.h2222222", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := model.Bump{Dependency: "x", From: tt.from, To: model.ChartVersion{Version: tt.to, Sources: tt.sources}}
+			got, ok := b.CompareURL()
+			if got != tt.want || ok != (tt.want != "") {
+				t.Fatalf("CompareURL() = %q, %v; want %q", got, ok, tt.want)
+			}
+		})
+	}
+}
