@@ -1,0 +1,422 @@
+// Package chartfile reads the dependencies a deployment pins in its
+// Chart.yaml (Helm 3) or requirements.yaml (Helm 2), and rewrites one
+// dependency's version in place, leaving every other byte of the file as it
+// was.
+package chartfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Position is where a token starts in a file: 1-based line and column (in
+// characters, as YAML counts them) and the 0-based byte offset.
+type Position struct {
+	Line   int
+	Column int
+	Offset int
+}
+
+// QuoteStyle is how a version is written.
+type QuoteStyle int
+
+// Quote styles of a version scalar.
+const (
+	Plain QuoteStyle = iota
+	SingleQuoted
+	DoubleQuoted
+)
+
+// Dependency is one entry of a chart file's dependencies list.
+type Dependency struct {
+	Name       string
+	Version    string
+	Repository string
+	Alias      string
+	Condition  string
+	// Line is where the entry starts.
+	Line int
+	// VersionPos is where the version token starts (its opening quote, if
+	// any); VersionEnd is the byte offset just past it (past the closing
+	// quote). Both are zero when the entry has no version.
+	VersionPos Position
+	VersionEnd int
+	// Quote is the version token's quote style.
+	Quote QuoteStyle
+	// versionErr says why the version cannot be rewritten in place.
+	versionErr error
+}
+
+// Key is the name a chart uses for the dependency: its alias when it has
+// one, otherwise its name.
+func (d Dependency) Key() string {
+	if d.Alias != "" {
+		return d.Alias
+	}
+	return d.Name
+}
+
+// CanSetVersion says why SetVersion cannot rewrite this dependency's
+// version in place, or nil when it can.
+func (d Dependency) CanSetVersion() error { return d.versionErr }
+
+// File is a parsed chart file.
+type File struct {
+	// APIVersion is the chart's apiVersion ("v2" for Helm 3); empty for a
+	// requirements.yaml.
+	APIVersion   string
+	Dependencies []Dependency
+}
+
+// Parse reads a Chart.yaml or requirements.yaml. A file without a
+// dependencies key has no dependencies; a malformed one is an error that
+// names the line.
+func Parse(content []byte) (*File, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return nil, fmt.Errorf("parse chart file: %w", err)
+	}
+	f := &File{}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return f, nil // empty file
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("chart file line %d: top level is %s, want a mapping", root.Line, kindName(root))
+	}
+	if err := checkDuplicateKeys(root); err != nil {
+		return nil, fmt.Errorf("chart file: %w", err)
+	}
+	if n := mapValue(root, "apiVersion"); n != nil && n.Kind == yaml.ScalarNode {
+		f.APIVersion = n.Value
+	}
+	deps := mapValue(root, "dependencies")
+	if deps == nil || (deps.Kind == yaml.ScalarNode && deps.Tag == "!!null") {
+		return f, nil
+	}
+	if deps.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("chart file line %d: dependencies is %s, want a list", deps.Line, kindName(deps))
+	}
+	lines := newLineIndex(content)
+	for i, n := range deps.Content {
+		d, err := parseDependency(content, lines, n)
+		if err != nil {
+			return nil, fmt.Errorf("chart file line %d: dependency %d: %w", n.Line, i+1, err)
+		}
+		f.Dependencies = append(f.Dependencies, d)
+	}
+	return f, nil
+}
+
+func parseDependency(content []byte, lines lineIndex, n *yaml.Node) (Dependency, error) {
+	if n.Kind != yaml.MappingNode {
+		return Dependency{}, fmt.Errorf("is %s, want a mapping", kindName(n))
+	}
+	if err := checkDuplicateKeys(n); err != nil {
+		return Dependency{}, err
+	}
+	d := Dependency{Line: n.Line}
+	str := func(key string) (string, error) {
+		v := mapValue(n, key)
+		if v == nil {
+			return "", nil
+		}
+		if v.Kind != yaml.ScalarNode {
+			return "", fmt.Errorf("%s is %s, want a string", key, kindName(v))
+		}
+		return v.Value, nil
+	}
+	var err error
+	if d.Name, err = str("name"); err != nil {
+		return d, err
+	}
+	if d.Name == "" {
+		return d, errors.New("has no name")
+	}
+	if d.Repository, err = str("repository"); err != nil {
+		return d, err
+	}
+	if d.Alias, err = str("alias"); err != nil {
+		return d, err
+	}
+	if d.Condition, err = str("condition"); err != nil {
+		return d, err
+	}
+	v := mapValue(n, "version")
+	if v == nil {
+		d.versionErr = fmt.Errorf("dependency %s (line %d) has no version", d.Name, d.Line)
+		return d, nil
+	}
+	if v.Kind != yaml.ScalarNode {
+		return d, fmt.Errorf("version of %s is %s, want a string", d.Name, kindName(v))
+	}
+	if v.ShortTag() == "!!null" {
+		d.versionErr = fmt.Errorf("dependency %s (line %d) has an empty version", d.Name, v.Line)
+		return d, nil
+	}
+	d.Version = v.Value
+	d.VersionPos, d.VersionEnd, d.Quote, d.versionErr = locateScalar(content, lines, v)
+	if d.versionErr != nil {
+		d.versionErr = fmt.Errorf("version of %s (line %d): %w", d.Name, v.Line, d.versionErr)
+	}
+	return d, nil
+}
+
+// SetVersion returns content with the version of the named dependency
+// replaced by newVersion. dependency matches an alias first, then a name.
+// Only the version token changes; its quote style is kept.
+func SetVersion(content []byte, dependency, newVersion string) ([]byte, error) {
+	f, err := Parse(content)
+	if err != nil {
+		return nil, err
+	}
+	d, err := f.find(dependency)
+	if err != nil {
+		return nil, err
+	}
+	if d.versionErr != nil {
+		return nil, fmt.Errorf("cannot set version: %w", d.versionErr)
+	}
+	tok, err := versionToken(newVersion, d.Quote)
+	if err != nil {
+		return nil, fmt.Errorf("set version of %s: %w", dependency, err)
+	}
+	out := make([]byte, 0, len(content)+len(tok))
+	out = append(out, content[:d.VersionPos.Offset]...)
+	out = append(out, tok...)
+	out = append(out, content[d.VersionEnd:]...)
+	return out, nil
+}
+
+// find returns the dependency whose alias, or else whose name, is key.
+func (f *File) find(key string) (Dependency, error) {
+	var byAlias, byName []Dependency
+	for _, d := range f.Dependencies {
+		if d.Alias == key {
+			byAlias = append(byAlias, d)
+		}
+		if d.Name == key {
+			byName = append(byName, d)
+		}
+	}
+	matches := byAlias
+	if len(matches) == 0 {
+		matches = byName
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		keys := make([]string, len(f.Dependencies))
+		for i, d := range f.Dependencies {
+			keys[i] = d.Key()
+		}
+		if len(keys) == 0 {
+			return Dependency{}, fmt.Errorf("dependency %q not found: the chart file has no dependencies", key)
+		}
+		return Dependency{}, fmt.Errorf("dependency %q not found; the chart file has: %s", key, strings.Join(keys, ", "))
+	default:
+		at := make([]string, len(matches))
+		for i, d := range matches {
+			at[i] = fmt.Sprint(d.Line)
+		}
+		return Dependency{}, fmt.Errorf("dependency %q appears %d times (lines %s); give each an alias and name it by that", key, len(matches), strings.Join(at, ", "))
+	}
+}
+
+// versionToken renders v as a YAML scalar in the given style, checking it is
+// a version a chart file can hold.
+func versionToken(v string, style QuoteStyle) (string, error) {
+	if v == "" {
+		return "", errors.New("new version is empty")
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '+' || c == '_') {
+			return "", fmt.Errorf("new version %q has %q; a version holds only letters, digits and . - + _", v, c)
+		}
+	}
+	switch style {
+	case SingleQuoted:
+		return "'" + v + "'", nil
+	case DoubleQuoted:
+		return `"` + v + `"`, nil
+	}
+	// A plain scalar must still read back as the same string.
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(v), &n); err != nil || len(n.Content) != 1 ||
+		n.Content[0].Kind != yaml.ScalarNode || n.Content[0].ShortTag() != "!!str" || n.Content[0].Value != v {
+		return "", fmt.Errorf("new version %q would not read back as a string unquoted; quote the version in the chart file", v)
+	}
+	return v, nil
+}
+
+// locateScalar finds the source text of a one-line scalar node.
+func locateScalar(content []byte, lines lineIndex, n *yaml.Node) (Position, int, QuoteStyle, error) {
+	switch {
+	case n.Style&yaml.TaggedStyle != 0:
+		return Position{}, 0, 0, errors.New("has an explicit YAML tag; edit it by hand")
+	case n.Anchor != "":
+		return Position{}, 0, 0, errors.New("carries a YAML anchor; edit it by hand")
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		return Position{}, 0, 0, errors.New("is a block scalar (| or >), not a plain or quoted one")
+	}
+	off, ok := lines.offset(n.Line, n.Column)
+	if !ok {
+		return Position{}, 0, 0, fmt.Errorf("cannot find line %d column %d in the file", n.Line, n.Column)
+	}
+	pos := Position{Line: n.Line, Column: n.Column, Offset: off}
+	rest := content[off:]
+	var end int
+	var style QuoteStyle
+	switch {
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		style = SingleQuoted
+		raw := "'" + strings.ReplaceAll(n.Value, "'", "''") + "'"
+		if !bytes.HasPrefix(rest, []byte(raw)) {
+			return pos, 0, 0, errors.New("spans more than one line or could not be located")
+		}
+		end = off + len(raw)
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		style = DoubleQuoted
+		if len(rest) == 0 || rest[0] != '"' {
+			return pos, 0, 0, errors.New("could not be located")
+		}
+		i := 1
+		for ; i < len(rest) && rest[i] != '"'; i++ {
+			if rest[i] == '\\' {
+				i++
+			}
+		}
+		if i >= len(rest) {
+			return pos, 0, 0, errors.New("has no closing quote")
+		}
+		raw := rest[:i+1]
+		var back string
+		if hasBreak(raw) || yaml.Unmarshal(raw, &back) != nil || back != n.Value {
+			return pos, 0, 0, errors.New("spans more than one line or could not be located")
+		}
+		end = off + len(raw)
+	default:
+		style = Plain
+		if !bytes.HasPrefix(rest, []byte(n.Value)) || hasBreak([]byte(n.Value)) {
+			return pos, 0, 0, errors.New("spans more than one line or could not be located")
+		}
+		end = off + len(n.Value)
+	}
+	if hasBreak(content[off:end]) {
+		return pos, 0, 0, errors.New("spans more than one line")
+	}
+	return pos, end, style, nil
+}
+
+// lineIndex maps YAML line/column positions to byte offsets, counting line
+// breaks the way gopkg.in/yaml.v3 does: CRLF, CR, LF, NEL, LS and PS.
+type lineIndex struct {
+	content []byte
+	starts  []int // starts[i] is the byte offset of line i+1
+}
+
+func newLineIndex(content []byte) lineIndex {
+	starts := []int{0}
+	if bytes.HasPrefix(content, []byte("\ufeff")) {
+		starts[0] = 3
+	}
+	for i := starts[0]; i < len(content); {
+		if n := breakLen(content[i:]); n > 0 {
+			i += n
+			starts = append(starts, i)
+			continue
+		}
+		i++
+	}
+	return lineIndex{content: content, starts: starts}
+}
+
+// offset converts a 1-based line and character column to a byte offset.
+func (li lineIndex) offset(line, column int) (int, bool) {
+	if line < 1 || line > len(li.starts) || column < 1 {
+		return 0, false
+	}
+	off := li.starts[line-1]
+	for c := 1; c < column; c++ {
+		if off >= len(li.content) || breakLen(li.content[off:]) > 0 {
+			return 0, false
+		}
+		_, size := utf8.DecodeRune(li.content[off:])
+		off += size
+	}
+	return off, true
+}
+
+// breakLen is the length of the line break at the start of b, or 0.
+func breakLen(b []byte) int {
+	switch {
+	case len(b) == 0:
+		return 0
+	case b[0] == '\r':
+		if len(b) > 1 && b[1] == '\n' {
+			return 2
+		}
+		return 1
+	case b[0] == '\n':
+		return 1
+	case len(b) > 1 && b[0] == 0xC2 && b[1] == 0x85: // NEL
+		return 2
+	case len(b) > 2 && b[0] == 0xE2 && b[1] == 0x80 && (b[2] == 0xA8 || b[2] == 0xA9): // LS, PS
+		return 3
+	}
+	return 0
+}
+
+func hasBreak(b []byte) bool {
+	for i := range b {
+		if breakLen(b[i:]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func checkDuplicateKeys(m *yaml.Node) error {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if first, dup := seen[k.Value]; dup {
+			return fmt.Errorf("key %q appears twice (lines %d and %d)", k.Value, first, k.Line)
+		}
+		seen[k.Value] = k.Line
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "null"
+		}
+		return "a scalar"
+	}
+	return "a document"
+}

@@ -1,0 +1,252 @@
+// Package demo runs helmupgradebot's embedded demo: the real distribution
+// registry seeded with a BinderHub-like population, a chartpress-style chart
+// repository, and a GitHub stand-in holding a deployment repository, all
+// in-process on 127.0.0.1. Every action works for real against them.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+)
+
+// The deployment repository the demo's GitHub stand-in holds.
+const (
+	Owner    = "binderhub-ops"
+	Repo     = "hub-deploy"
+	File     = "hub/Chart.yaml"
+	tokenEnv = "HELMUPGRADEBOT_DEMO_TOKEN"
+)
+
+// Env is a running demo.
+type Env struct {
+	Config   *config.Config
+	Registry *engine.Registry
+	Charts   *engine.Charts
+	// GitHub is the stand-in; tests inject faults through it.
+	GitHub *githubtest.Server
+	// RegistryServer is the embedded registry.
+	RegistryServer *registrytest.Registry
+	// Seeded is what was pushed to it.
+	Seeded *registrytest.Seeded
+	// ChartRepository is the chart repository's URL.
+	ChartRepository string
+
+	closers []func()
+	dir     string
+}
+
+// Option tunes Start.
+type Option func(*options)
+
+type options struct {
+	now        time.Time
+	population *registrytest.Population
+}
+
+// WithNow fixes the demo's clock (created times, ages), for reproducible
+// screens.
+func WithNow(t time.Time) Option { return func(o *options) { o.now = t } }
+
+// WithPopulation replaces the registry's default population.
+func WithPopulation(p registrytest.Population) Option {
+	return func(o *options) { o.population = &p }
+}
+
+// Start brings the demo up; Close takes it down and removes its files.
+func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	clock := time.Now
+	if !o.now.IsZero() {
+		fixed := o.now
+		clock = func() time.Time { return fixed }
+	}
+	now := clock()
+	env = &Env{}
+	defer func() {
+		if err != nil {
+			env.Close()
+			env = nil
+		}
+	}()
+	env.dir, err = os.MkdirTemp("", "helmupgradebot-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("demo: make a working directory: %w", err)
+	}
+
+	reg, err := registrytest.Start(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("demo: start registry: %w", err)
+	}
+	env.RegistryServer = reg
+	env.closers = append(env.closers, func() { _ = reg.Close() })
+	pop := registrytest.DefaultPopulation()
+	if o.population != nil {
+		pop = *o.population
+	}
+	pop.Now = now
+	env.Seeded, err = registrytest.Seed(ctx, reg.Host(), pop)
+	if err != nil {
+		return nil, fmt.Errorf("demo: seed registry: %w", err)
+	}
+
+	chartURL, stop, err := serveIndex(demoCharts(now), now)
+	if err != nil {
+		return nil, err
+	}
+	env.ChartRepository = chartURL
+	env.closers = append(env.closers, stop)
+
+	gh := githubtest.NewServer()
+	env.GitHub = gh
+	env.closers = append(env.closers, gh.Close)
+	gh.AddRepository(Owner, Repo, "main", map[string]string{
+		File:        deploymentChart(chartURL),
+		"README.md": "# hub-deploy\n\nThe demo hub's deployment.\n",
+	})
+	if err := gh.AddCollaborators(Owner, Repo, "hub-admin"); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+
+	total := distinctBytes(env.Seeded)
+	env.Config = &config.Config{
+		Registry: config.Registry{
+			URL:         reg.Host(),
+			Auth:        config.Auth{Type: config.AuthAnonymous},
+			Concurrency: 8,
+			Policy: config.Policy{
+				MaxAge:            config.Age{Duration: 90 * 24 * time.Hour},
+				Protect:           mustRegexps(`^jupyterhub/`, `^base:latest$`),
+				Cap:               config.Size{Bytes: total * 6 / 10},
+				Aggressive:        true,
+				MaxDeleteFraction: ptr(0.75),
+			},
+		},
+		AuditLog: filepath.Join(env.dir, "audit.jsonl"),
+		GitHub:   config.GitHub{APIURL: gh.URL(), Token: "env:" + tokenEnv, Mode: config.ModeBranch},
+		Charts: []config.Chart{{
+			Repository: Owner + "/" + Repo,
+			File:       File,
+			Dependencies: map[string]config.Dependency{
+				"binderhub":     {Prereleases: true},
+				"jupyterhub":    {},
+				"ingress-nginx": {},
+			},
+			Labels:    []string{"dependencies"},
+			Reviewers: []string{"hub-admin"},
+		}},
+	}
+	getenv := func(k string) string {
+		switch k {
+		case tokenEnv:
+			return gh.Token()
+		case "XDG_CACHE_HOME":
+			return filepath.Join(env.dir, "cache")
+		}
+		return ""
+	}
+	env.Registry, env.Charts, err = engine.FromConfig(ctx, env.Config,
+		engine.WithGetenv(getenv), engine.WithClock(clock),
+		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))))
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	return env, nil
+}
+
+// Close stops every demo service and removes the demo's files.
+func (e *Env) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+	e.closers = nil
+	if e.dir != "" {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+// serveIndex serves a chart repository's index.yaml on loopback.
+func serveIndex(charts []indexChart, now time.Time) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("demo: chart repository: %w", err)
+	}
+	base := "http://" + ln.Addr().String() + "/"
+	body := indexYAML(base, charts, now)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /index.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-yaml")
+		http.ServeContent(w, r, "index.yaml", now, bytes.NewReader(body))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the demo's chart repository stopped; requests will say so
+		}
+	}()
+	return base, func() { _ = srv.Close() }, nil
+}
+
+// deploymentChart is the deployment's Chart.yaml: binderhub a few dev
+// builds behind, jupyterhub current, ingress-nginx a minor behind; quoted
+// and unquoted versions and comments, as real ones have.
+func deploymentChart(chartURL string) string {
+	return `apiVersion: v2
+name: hub
+version: 0.1.0
+description: The demo hub's deployment
+dependencies:
+  # BinderHub follows every dev build
+  - name: binderhub
+    version: "1.0.0-0.dev.git.3478.h` + chartpressHash("binderhub", 3478) + `"
+    repository: ` + chartURL + `
+  - name: jupyterhub
+    version: 3.3.8 # stable releases only
+    repository: ` + chartURL + `
+  - name: ingress-nginx
+    version: '4.11.3'
+    repository: ` + chartURL + `
+    condition: ingress-nginx.enabled
+`
+}
+
+// distinctBytes is the seeded registry's real size: each blob once.
+func distinctBytes(s *registrytest.Seeded) int64 {
+	seen := map[string]bool{}
+	var n int64
+	for _, im := range s.Images {
+		for _, b := range im.Blobs {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				n += b.Size
+			}
+		}
+	}
+	return n
+}
+
+func mustRegexps(pats ...string) []config.Regexp {
+	out := make([]config.Regexp, len(pats))
+	for i, p := range pats {
+		out[i] = config.Regexp{Regexp: regexp.MustCompile(p)}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

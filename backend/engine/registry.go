@@ -1,0 +1,87 @@
+// Package engine drives helmupgradebot's two chores, registry cleanup and
+// chart upgrades, for both faces: the console and --headless call the same
+// methods, so a preview is always what a run applies.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// Registry scans, plans and cleans one container registry.
+type Registry struct {
+	url       string
+	lister    registry.Lister
+	deleter   registry.Deleter
+	policy    model.Policy
+	auditPath string
+	now       func() time.Time
+}
+
+// NewRegistry wires a registry client to a policy and an audit log path.
+func NewRegistry(url string, lister registry.Lister, deleter registry.Deleter, pol model.Policy, auditPath string, now func() time.Time) *Registry {
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{url: url, lister: lister, deleter: deleter, policy: pol, auditPath: auditPath, now: now}
+}
+
+// URL is the registry's host[:port].
+func (r *Registry) URL() string { return r.url }
+
+// Policy is the deletion policy from the configuration.
+func (r *Registry) Policy() model.Policy { return r.policy }
+
+// AuditPath is where deletions are recorded.
+func (r *Registry) AuditPath() string { return r.auditPath }
+
+// Now is the engine's clock.
+func (r *Registry) Now() time.Time { return r.now() }
+
+// Scan inventories the registry. progress may be nil.
+func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (*model.Inventory, error) {
+	if progress == nil {
+		progress = func(registry.Progress) {}
+	}
+	inv, err := r.lister.Scan(ctx, progress)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r.url, err)
+	}
+	return inv, nil
+}
+
+// Plan makes the deletion plan: the policy's (age, then cap) when manual is
+// nil, else exactly the manual picks minus held images. force accepts a
+// plan over max_delete_fraction.
+func (r *Registry) Plan(inv *model.Inventory, manual []int, force bool) model.Plan {
+	return model.MakePlan(inv, model.Request{Policy: r.policy, Now: r.now(), Manual: manual, Force: force})
+}
+
+// Apply deletes a plan's images, recording every attempt and outcome in the
+// audit log. progress may be nil.
+func (r *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.Plan, progress func(done, total int)) (registry.ApplyResult, error) {
+	if plan.Refused != "" {
+		return registry.ApplyResult{}, fmt.Errorf("plan refused: %s", plan.Refused)
+	}
+	if len(plan.Deletions) == 0 {
+		return registry.ApplyResult{}, nil
+	}
+	log, err := audit.Open(r.auditPath)
+	if err != nil {
+		return registry.ApplyResult{}, fmt.Errorf("open audit log: %w", err)
+	}
+	var opts []registry.ApplyOption
+	if progress != nil {
+		opts = append(opts, registry.WithProgress(progress))
+	}
+	res, err := registry.Apply(ctx, r.deleter, inv, plan, log, opts...)
+	if cerr := log.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close audit log %s: %w", r.auditPath, cerr)
+	}
+	return res, err
+}

@@ -1,0 +1,268 @@
+// Package github proposes chart version bumps as GitHub pull requests
+// through the REST API (go-github): it reads a file, commits the edited file
+// to a bot branch (directly or through the token owner's fork), opens or
+// updates the pull request, and explains every failure for an operator.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+)
+
+// DefaultAPIURL is GitHub.com's REST API root.
+const DefaultAPIURL = "https://api.github.com/"
+
+// BranchPrefix starts every branch the bot pushes.
+const BranchPrefix = "helmupgradebot/"
+
+// Client talks to one GitHub API with one token.
+type Client struct {
+	gh           *gh.Client
+	token        string // held only to keep it out of error text
+	pollInterval time.Duration
+	forkTimeout  time.Duration
+
+	mu    sync.Mutex
+	login string // the token's user, once known
+}
+
+type options struct {
+	httpClient   *http.Client
+	pollInterval time.Duration
+	forkTimeout  time.Duration
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+// WithHTTPClient sets the HTTP client (transport, timeout) used for API calls.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithForkPolling sets how often and how long fork mode waits for a new
+// fork to appear (GitHub creates forks asynchronously). Defaults: every 2s,
+// for at most 5 minutes.
+func WithForkPolling(interval, timeout time.Duration) Option {
+	return func(o *options) { o.pollInterval, o.forkTimeout = interval, timeout }
+}
+
+// New returns a client for the REST API rooted at apiURL (DefaultAPIURL
+// when empty; for GitHub Enterprise "https://host/api/v3/") that
+// authenticates with token.
+func New(apiURL, token string, opts ...Option) (*Client, error) {
+	o := options{pollInterval: 2 * time.Second, forkTimeout: 5 * time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	token = strings.TrimSpace(token)
+	switch {
+	case token == "":
+		return nil, errors.New("GitHub token is empty: set github.token")
+	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return nil, errors.New("GitHub token contains spaces or control characters: check github.token")
+	}
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		shown := apiURL
+		if err == nil {
+			shown = u.Redacted()
+		}
+		return nil, fmt.Errorf("GitHub API URL %q is not an http(s) URL such as %s", shown, DefaultAPIURL)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	c := gh.NewClient(o.httpClient).WithAuthToken(token)
+	c.BaseURL = u
+	c.UploadURL = u
+	c.UserAgent = "helmupgradebot"
+	if o.pollInterval <= 0 {
+		o.pollInterval = 2 * time.Second
+	}
+	return &Client{gh: c, token: token, pollInterval: o.pollInterval, forkTimeout: o.forkTimeout}, nil
+}
+
+// DefaultBranch returns a repository's default branch.
+func (c *Client) DefaultBranch(ctx context.Context, owner, repo string) (string, error) {
+	r, err := c.repository(ctx, owner, repo)
+	if err != nil {
+		return "", c.redact(err)
+	}
+	return r.GetDefaultBranch(), nil
+}
+
+func (c *Client) repository(ctx context.Context, owner, repo string) (*gh.Repository, error) {
+	if owner == "" || repo == "" {
+		return nil, fmt.Errorf("repository %q/%q: owner and name are both required", owner, repo)
+	}
+	r, _, err := c.gh.Repositories.Get(ctx, owner, repo)
+	if err != nil {
+		return nil, fail(err, owner+"/"+repo, "read repository", "")
+	}
+	return r, nil
+}
+
+// GetFile returns a file's content and git blob sha at ref (a branch, tag or
+// commit sha; the default branch when empty).
+func (c *Client) GetFile(ctx context.Context, owner, repo, path, ref string) (content []byte, sha string, err error) {
+	content, sha, err = c.getFile(ctx, owner, repo, path, ref, "")
+	if errors.Is(err, ErrNotFound) {
+		// A 404 on contents may also mean an invisible repository.
+		if _, rerr := c.repository(ctx, owner, repo); rerr != nil {
+			err = rerr
+		}
+	}
+	return content, sha, c.redact(err)
+}
+
+// getFile reads path at ref; where names ref for messages (ref when empty).
+func (c *Client) getFile(ctx context.Context, owner, repo, path, ref, where string) ([]byte, string, error) {
+	full := owner + "/" + repo
+	switch {
+	case where != "":
+	case ref != "":
+		where = ref
+	default:
+		where = "the default branch"
+	}
+	op := fmt.Sprintf("read %s at %s", path, where)
+	if path == "" || strings.Contains(path, "..") {
+		return nil, "", fmt.Errorf("%s in %s: invalid file path %q", op, full, path)
+	}
+	f, dir, _, err := c.gh.Repositories.GetContents(ctx, owner, repo, path, &gh.RepositoryContentGetOptions{Ref: ref})
+	if err != nil {
+		return nil, "", fail(err, full, op, fmt.Sprintf("file %s not found at %s", path, where))
+	}
+	if f == nil {
+		return nil, "", fmt.Errorf("%s in %s: %s is a directory (%d entries), not a file", op, full, path, len(dir))
+	}
+	if f.GetType() != "file" {
+		return nil, "", fmt.Errorf("%s in %s: %s is a %s, not a file", op, full, path, f.GetType())
+	}
+	s, err := f.GetContent()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s in %s: decode content: %w", op, full, err)
+	}
+	return []byte(s), f.GetSHA(), nil
+}
+
+// PullRequest is an open pull request as FindOpen reports it.
+type PullRequest struct {
+	Number int
+	URL    string
+	Title  string
+	Head   string // "owner:branch"
+	Base   string
+}
+
+// FindOpen returns the open pull request of owner/repo whose head is
+// branch (in the token owner's fork when fork is set), or nil when there is
+// none. Dry runs use it to tell whether a proposal is already open.
+func (c *Client) FindOpen(ctx context.Context, owner, repo, branch string, fork bool) (*PullRequest, error) {
+	headOwner := owner
+	if fork {
+		login, err := c.user(ctx)
+		if err != nil {
+			return nil, c.redact(err)
+		}
+		headOwner = login
+	}
+	pr, err := c.openPR(ctx, owner, repo, headOwner, branch, "")
+	if err != nil || pr == nil {
+		return nil, c.redact(err)
+	}
+	return &PullRequest{
+		Number: pr.GetNumber(),
+		URL:    pr.GetHTMLURL(),
+		Title:  pr.GetTitle(),
+		Head:   pr.GetHead().GetLabel(),
+		Base:   pr.GetBase().GetRef(),
+	}, nil
+}
+
+// openPR lists the open pull requests from headOwner:branch and returns the
+// one against base (any base when base is empty, or when none matches).
+func (c *Client) openPR(ctx context.Context, owner, repo, headOwner, branch, base string) (*gh.PullRequest, error) {
+	opts := &gh.PullRequestListOptions{State: "open", Head: headOwner + ":" + branch, ListOptions: gh.ListOptions{PerPage: 100}}
+	var all []*gh.PullRequest
+	for {
+		prs, resp, err := c.gh.PullRequests.List(ctx, owner, repo, opts)
+		if err != nil {
+			return nil, fail(err, owner+"/"+repo, "list open pull requests from "+opts.Head, "")
+		}
+		all = append(all, prs...)
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	for _, pr := range all {
+		if base == "" || pr.GetBase().GetRef() == base {
+			return pr, nil
+		}
+	}
+	if len(all) > 0 {
+		return all[0], nil
+	}
+	return nil, nil
+}
+
+// user returns the token's login (GET /user, cached).
+func (c *Client) user(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	login := c.login
+	c.mu.Unlock()
+	if login != "" {
+		return login, nil
+	}
+	u, _, err := c.gh.Users.Get(ctx, "")
+	if err != nil {
+		return "", fail(err, c.gh.BaseURL.Host, "read the token's user", "")
+	}
+	if u.GetLogin() == "" {
+		return "", errors.New("read the token's user: GitHub returned no login")
+	}
+	c.mu.Lock()
+	c.login = u.GetLogin()
+	c.mu.Unlock()
+	return u.GetLogin(), nil
+}
+
+// BranchName returns the bot's branch for bumping dependency in filePath:
+// "helmupgradebot/<slug of file path>/<dependency>" (dependency "all" for a
+// grouped bump). Both parts are reduced to lower-case letters, digits and
+// dashes so the result is always a valid git ref name.
+func BranchName(filePath, dependency string) string {
+	return BranchPrefix + slug(filePath, "file") + "/" + slug(dependency, "all")
+}
+
+func slug(s, empty string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+			continue
+		}
+		if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.TrimSuffix(b.String(), "-")
+	if out == "" {
+		return empty
+	}
+	return out
+}

@@ -1,0 +1,260 @@
+package registry
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// Apply concurrency limits.
+const (
+	DefaultApplyConcurrency = 4
+	MaxApplyConcurrency     = 32 // as acr-cli
+)
+
+// deleteTimeout bounds each DELETE call. Calls are not cancelled with the
+// Apply context: a deletion that has started is finished and recorded.
+const deleteTimeout = 2 * time.Minute
+
+// Done is a deletion that took effect.
+type Done struct {
+	// Index is the deletion's position in Plan.Deletions.
+	Index      int
+	Repository string
+	Digest     string
+	// Bytes is what the plan expected the deletion to free.
+	Bytes int64
+	// AlreadyGone: the registry no longer had the manifest.
+	AlreadyGone bool
+}
+
+// Failure is a deletion that failed.
+type Failure struct {
+	Index      int
+	Repository string
+	Digest     string
+	Error      string
+}
+
+// ApplyResult says what Apply did. Deleted, Failed and NotStarted add up to
+// the plan's deletions.
+type ApplyResult struct {
+	Deleted    []Done
+	Failed     []Failure
+	NotStarted int
+	// Interrupted: the context ended before every deletion had started.
+	Interrupted bool
+}
+
+// ApplyOption configures Apply.
+type ApplyOption func(*applyOptions)
+
+type applyOptions struct {
+	concurrency int
+	progress    func(done, total int)
+}
+
+// WithApplyConcurrency sets how many deletions run at once (default
+// DefaultApplyConcurrency, at most MaxApplyConcurrency).
+func WithApplyConcurrency(n int) ApplyOption {
+	return func(o *applyOptions) { o.concurrency = min(max(n, 1), MaxApplyConcurrency) }
+}
+
+// WithProgress is called (from one goroutine at a time) after each deletion
+// finishes, with the number finished and the plan's total.
+func WithProgress(fn func(done, total int)) ApplyOption {
+	return func(o *applyOptions) { o.progress = fn }
+}
+
+// Apply carries out a plan's deletions in order, at most the configured
+// number at a time. For each it writes an "attempt" line to the audit log,
+// deletes the manifest by digest, then its platform manifests (Children; a
+// missing child is fine), then writes the outcome ("deleted",
+// "already-gone" or "failed"); every line is on disk before the next step.
+//
+// When ctx ends no further deletion starts; the ones under way finish (their
+// calls are not cancelled) and the result says exactly what was done, with
+// Interrupted set. A registry refusing deletes (ErrDeleteDisabled) or an
+// audit log that cannot be written also stops new deletions. The error is
+// nil only when every deletion was attempted; failed deletions are in
+// ApplyResult.Failed either way.
+func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan, log *audit.Log, opts ...ApplyOption) (ApplyResult, error) {
+	o := applyOptions{concurrency: DefaultApplyConcurrency}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case plan.Refused != "":
+		return ApplyResult{}, fmt.Errorf("refusing to apply the plan: %s", plan.Refused)
+	case d == nil:
+		return ApplyResult{}, errors.New("apply: no deleter")
+	case inv == nil:
+		return ApplyResult{}, errors.New("apply: no inventory")
+	case log == nil:
+		return ApplyResult{}, errors.New("apply: no audit log; deletions are always recorded")
+	}
+	for i, del := range plan.Deletions {
+		if del.Image < 0 || del.Image >= len(inv.Images) {
+			return ApplyResult{}, fmt.Errorf("apply: deletion %d names image %d, but the inventory has %d images", i, del.Image, len(inv.Images))
+		}
+	}
+
+	a := &applier{ctx: ctx, d: d, inv: inv, plan: plan, log: log}
+	total := len(plan.Deletions)
+	results := make(chan outcome)
+	var wg sync.WaitGroup
+	for range min(o.concurrency, total) {
+		wg.Go(func() {
+			for {
+				i, ok := a.take()
+				if !ok {
+					return
+				}
+				results <- a.do(i)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	var res ApplyResult
+	finished := 0
+	for r := range results {
+		switch {
+		case r.notStarted:
+			continue
+		case r.failure != nil:
+			res.Failed = append(res.Failed, *r.failure)
+		default:
+			res.Deleted = append(res.Deleted, r.done)
+		}
+		finished++
+		if o.progress != nil {
+			o.progress(finished, total)
+		}
+	}
+	slices.SortFunc(res.Deleted, func(x, y Done) int { return cmp.Compare(x.Index, y.Index) })
+	slices.SortFunc(res.Failed, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
+	res.NotStarted = total - finished
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.stopErr != nil:
+		return res, fmt.Errorf("%w; %d deletions not started", a.stopErr, res.NotStarted)
+	case res.NotStarted > 0 && ctx.Err() != nil:
+		res.Interrupted = true
+		return res, fmt.Errorf("apply interrupted: %d of %d deletions not started: %w", res.NotStarted, total, ctx.Err())
+	}
+	return res, nil
+}
+
+// applier is the state of one Apply.
+type applier struct {
+	ctx  context.Context
+	d    Deleter
+	inv  *model.Inventory
+	plan model.Plan
+	log  *audit.Log
+
+	mu      sync.Mutex
+	next    int
+	stopErr error // why no further deletion may start
+}
+
+type outcome struct {
+	done       Done
+	failure    *Failure
+	notStarted bool
+}
+
+// take hands out the next deletion, unless Apply must stop.
+func (a *applier) take() (int, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopErr != nil || a.ctx.Err() != nil || a.next >= len(a.plan.Deletions) {
+		return 0, false
+	}
+	i := a.next
+	a.next++
+	return i, true
+}
+
+func (a *applier) stop(err error) {
+	a.mu.Lock()
+	if a.stopErr == nil {
+		a.stopErr = err
+	}
+	a.mu.Unlock()
+}
+
+// call runs one registry call outside the Apply context, with a timeout.
+func (a *applier) call(repo, digest string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
+	defer cancel()
+	return a.d.DeleteManifest(ctx, repo, digest)
+}
+
+// do carries out deletion i.
+func (a *applier) do(i int) outcome {
+	del := a.plan.Deletions[i]
+	im := &a.inv.Images[del.Image]
+	e := audit.Entry{
+		Action:     audit.ActionDelete,
+		Registry:   a.inv.Registry,
+		Repository: im.Repository,
+		Digest:     im.Digest,
+		Tags:       im.Tags,
+		Children:   del.Children,
+		Reason:     string(del.Reason),
+		Bytes:      del.Reclaim,
+		Outcome:    audit.OutcomeAttempt,
+	}
+	if err := a.log.Write(e); err != nil {
+		a.stop(fmt.Errorf("not deleting %s: %w", im.Ref(), err))
+		return outcome{notStarted: true}
+	}
+
+	err := a.call(im.Repository, im.Digest)
+	gone := errors.Is(err, ErrNotFound)
+	if err != nil && !gone {
+		if errors.Is(err, ErrDeleteDisabled) {
+			a.stop(err)
+		}
+		return a.finish(i, e, err)
+	}
+	var childErrs []string
+	for _, c := range del.Children {
+		if err := a.call(im.Repository, c); err != nil && !errors.Is(err, ErrNotFound) {
+			childErrs = append(childErrs, err.Error())
+		}
+	}
+	if childErrs != nil {
+		return a.finish(i, e, fmt.Errorf("deleted %s but not all its platform manifests: %s", im.Ref(), strings.Join(childErrs, "; ")))
+	}
+	e.Outcome = audit.OutcomeDeleted
+	if gone {
+		e.Outcome = audit.OutcomeAlreadyGone
+	}
+
+	if err := a.log.Write(e); err != nil {
+		a.stop(fmt.Errorf("deleted %s but could not record it: %w", im.Ref(), err))
+	}
+	return outcome{done: Done{Index: i, Repository: im.Repository, Digest: im.Digest, Bytes: del.Reclaim, AlreadyGone: gone}}
+}
+
+// finish records a failed deletion.
+func (a *applier) finish(i int, e audit.Entry, err error) outcome {
+	e.Outcome, e.Error = audit.OutcomeFailed, err.Error()
+	if werr := a.log.Write(e); werr != nil {
+		a.stop(fmt.Errorf("could not record the failed deletion of %s@%s: %w", e.Repository, e.Digest, werr))
+	}
+	return outcome{failure: &Failure{Index: i, Repository: e.Repository, Digest: e.Digest, Error: err.Error()}}
+}

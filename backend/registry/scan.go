@@ -1,0 +1,821 @@
+package registry
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// maxConfigSize bounds the image config blobs a scan reads.
+const maxConfigSize = 16 << 20
+
+// bogusBefore: created times before it are written by reproducible builders
+// (1970) and say nothing about an image's age.
+var bogusBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Scan lists the registry's repositories and their tags and reads every
+// tagged manifest, platform manifest and image config once per distinct
+// digest, at most Concurrency calls at a time.
+//
+// A repository or manifest that cannot be read is recorded in
+// Inventory.Errors and the rest is used; Scan fails only when the catalog
+// cannot be listed or ctx ends.
+//
+// Each tag costs one GET of its manifest: the distribution API has no other
+// way to learn which digest a tag points at, and a GET by tag returns the
+// manifest itself, so tags sharing a digest cost one request each (the
+// manifest is processed once). Platform manifests and configs are fetched
+// by digest, once per distinct digest over the whole registry.
+func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inventory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	s := &scanner{
+		c:         c,
+		reg:       c.reg,
+		pullers:   map[int]*remote.Puller{},
+		manifests: map[string]*manifestCall{},
+		configs:   map[string]*configCall{},
+		repos:     map[string]*repoState{},
+		notify:    make(chan struct{}, 1),
+	}
+	s.catalogSize.Store(int64(c.pageSize))
+	s.tagsSize.Store(int64(c.pageSize))
+	scannedAt := c.now()
+
+	stopProgress := s.runProgress(progress)
+
+	var workers sync.WaitGroup
+	for range c.concurrency {
+		workers.Go(func() {
+			for {
+				job, ok := s.queue.pop()
+				if !ok {
+					return
+				}
+				if ctx.Err() == nil {
+					job(ctx)
+				}
+				s.pending.Done()
+			}
+		})
+	}
+
+	err := s.listCatalog(ctx)
+	if err != nil {
+		cancel()
+	}
+	s.pending.Wait()
+	s.queue.close()
+	workers.Wait()
+	stopProgress()
+
+	if err := parent.Err(); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.assemble(scannedAt), nil
+}
+
+// scanner is the state of one Scan.
+type scanner struct {
+	c   *Client
+	reg name.Registry
+
+	pullerMu sync.Mutex
+	pullers  map[int]*remote.Puller // by page size
+
+	// Page sizes in use; they shrink when the registry rejects them.
+	catalogSize, tagsSize atomic.Int64
+
+	queue   jobQueue
+	pending sync.WaitGroup
+
+	cacheMu   sync.Mutex
+	manifests map[string]*manifestCall
+	configs   map[string]*configCall
+
+	mu       sync.Mutex
+	repoList []string
+	repos    map[string]*repoState
+	tags     []tagRef
+	errs     []model.ScanError
+
+	// Progress counters, read by the progress goroutine.
+	nRepos, nReposDone, nImages, nImagesDone atomic.Int64
+	notify                                   chan struct{}
+}
+
+type tagRef struct{ repo, tag, digest string }
+
+type repoState struct {
+	outstanding int
+	listed      bool
+}
+
+// puller returns the shared puller asking for pages of n.
+func (s *scanner) puller(n int) (*remote.Puller, error) {
+	s.pullerMu.Lock()
+	defer s.pullerMu.Unlock()
+	if p, ok := s.pullers[n]; ok {
+		return p, nil
+	}
+	p, err := s.c.puller(n)
+	if err != nil {
+		return nil, err
+	}
+	s.pullers[n] = p
+	return p, nil
+}
+
+// smallerPage is the page size to try after n was rejected; 0 when there is
+// nothing smaller to try.
+func smallerPage(n int) int {
+	switch {
+	case n > 100:
+		return 100
+	case n > 1:
+		return n / 2
+	}
+	return 0
+}
+
+func (s *scanner) push(job func(context.Context)) {
+	s.pending.Add(1)
+	s.queue.push(job)
+}
+
+func (s *scanner) addError(e model.ScanError) {
+	s.mu.Lock()
+	s.errs = append(s.errs, e)
+	s.mu.Unlock()
+}
+
+// listCatalog lists the repositories page by page, queueing each for
+// scanning as its page arrives. Only a failure of the first page fails the
+// scan; a later one is recorded and the repositories listed so far are used.
+func (s *scanner) listCatalog(ctx context.Context) error {
+	var cat *remote.Catalogger
+	for {
+		n := int(s.catalogSize.Load())
+		p, err := s.puller(n)
+		if err != nil {
+			return fmt.Errorf("list repositories: %w", err)
+		}
+		cat, err = p.Catalogger(ctx, s.reg)
+		if err == nil {
+			break
+		}
+		if isPageSizeRejected(err) {
+			if m := smallerPage(n); m > 0 {
+				s.catalogSize.Store(int64(m))
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return describe("list repositories of "+s.reg.RegistryStr(), err)
+	}
+	seen := map[string]bool{}
+	for cat.HasNext() {
+		page, err := cat.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.addError(model.ScanError{Error: describe(fmt.Sprintf("list repositories after %d", len(seen)), err).Error() +
+				"; the repositories listed so far are scanned"})
+			return nil
+		}
+		for _, repo := range page.Repos {
+			if seen[repo] {
+				continue
+			}
+			seen[repo] = true
+			s.mu.Lock()
+			s.repoList = append(s.repoList, repo)
+			s.repos[repo] = &repoState{}
+			s.mu.Unlock()
+			s.nRepos.Add(1)
+			s.push(func(ctx context.Context) { s.scanRepo(ctx, repo) })
+		}
+		s.bump()
+	}
+	return nil
+}
+
+// scanRepo lists a repository's tags and queues each for reading.
+func (s *scanner) scanRepo(ctx context.Context, repo string) {
+	defer s.repoListed(repo)
+	r := s.reg.Repo(repo)
+	var lister *remote.Lister
+	var p *remote.Puller
+	for {
+		n := int(s.tagsSize.Load())
+		var err error
+		p, err = s.puller(n)
+		if err == nil {
+			lister, err = p.Lister(ctx, r)
+		}
+		if err == nil {
+			break
+		}
+		if isPageSizeRejected(err) {
+			if m := smallerPage(n); m > 0 {
+				s.tagsSize.CompareAndSwap(int64(n), int64(m))
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if isNameUnknown(err) {
+			return // listed in the catalog but holding no tags
+		}
+		s.addError(model.ScanError{Repository: repo, Error: describe("list tags of "+repo, err).Error()})
+		return
+	}
+	seen := map[string]bool{}
+	for lister.HasNext() {
+		page, err := lister.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.addError(model.ScanError{Repository: repo,
+				Error: describe(fmt.Sprintf("list tags of %s after %d tags", repo, len(seen)), err).Error()})
+			return
+		}
+		var fresh []string
+		for _, t := range page.Tags {
+			if !seen[t] {
+				seen[t] = true
+				fresh = append(fresh, t)
+			}
+		}
+		s.mu.Lock()
+		s.repos[repo].outstanding += len(fresh)
+		s.mu.Unlock()
+		s.nImages.Add(int64(len(fresh)))
+		for _, t := range fresh {
+			s.push(func(ctx context.Context) { s.scanTag(ctx, p, r, t) })
+		}
+		s.bump()
+	}
+}
+
+func (s *scanner) repoListed(repo string) {
+	s.mu.Lock()
+	st := s.repos[repo]
+	st.listed = true
+	done := st.outstanding == 0
+	s.mu.Unlock()
+	if done {
+		s.nReposDone.Add(1)
+	}
+	s.bump()
+}
+
+func (s *scanner) tagDone(repo string) {
+	s.mu.Lock()
+	st := s.repos[repo]
+	st.outstanding--
+	done := st.listed && st.outstanding == 0
+	s.mu.Unlock()
+	if done {
+		s.nReposDone.Add(1)
+	}
+	s.nImagesDone.Add(1)
+	s.bump()
+}
+
+// scanTag reads the manifest a tag points at.
+func (s *scanner) scanTag(ctx context.Context, p *remote.Puller, r name.Repository, tag string) {
+	defer s.tagDone(r.RepositoryStr())
+	repo := r.RepositoryStr()
+	desc, err := p.Get(ctx, r.Tag(tag))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.addError(model.ScanError{Repository: repo, Reference: repo + ":" + tag,
+				Error: describe(fmt.Sprintf("get manifest %s:%s", repo, tag), err).Error()})
+		}
+		return
+	}
+	digest := desc.Digest.String()
+	if s.manifest(ctx, p, r, digest, desc) == nil {
+		return // ctx ended
+	}
+	s.mu.Lock()
+	s.tags = append(s.tags, tagRef{repo: repo, tag: tag, digest: digest})
+	s.mu.Unlock()
+}
+
+// manifestInfo is what a scan learns from one manifest (with, for an index,
+// its platform manifests).
+type manifestInfo struct {
+	mediaType string
+	// blobs: the manifest itself, its config and layers; for an index, the
+	// union over its platform manifests too.
+	blobs     []model.Blob
+	created   time.Time
+	problem   model.CreatedProblem
+	platform  string // an image's own os/arch[/variant], from its config
+	platforms []string
+	children  []string
+	// err: the manifest is unusable.
+	err error
+	// warnings: parts that could not be read (a config, a platform
+	// manifest); the rest is used.
+	warnings []warning
+}
+
+type warning struct {
+	digest string // the manifest or blob concerned
+	msg    string
+}
+
+type manifestCall struct {
+	done chan struct{}
+	info *manifestInfo
+}
+
+// manifest returns what digest's manifest holds, reading it from repository
+// r the first time the digest is met anywhere. desc is the manifest when
+// the caller already has it (fetched by tag), else nil. It returns nil only
+// when ctx ends.
+func (s *scanner) manifest(ctx context.Context, p *remote.Puller, r name.Repository, digest string, desc *remote.Descriptor) *manifestInfo {
+	s.cacheMu.Lock()
+	call, ok := s.manifests[digest]
+	if !ok {
+		call = &manifestCall{done: make(chan struct{})}
+		s.manifests[digest] = call
+	}
+	s.cacheMu.Unlock()
+	if ok {
+		select {
+		case <-call.done:
+			return call.info
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	defer close(call.done)
+	if desc == nil {
+		d, err := p.Get(ctx, r.Digest(digest))
+		if err != nil {
+			if ctx.Err() != nil {
+				call.info = &manifestInfo{err: ctx.Err()}
+				return nil
+			}
+			call.info = &manifestInfo{err: describe(fmt.Sprintf("get manifest %s@%s", r.RepositoryStr(), digest), err)}
+			return call.info
+		}
+		desc = d
+	}
+	call.info = s.readManifest(ctx, p, r, digest, string(desc.MediaType), desc.Manifest)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return call.info
+}
+
+// rawManifest holds the fields that tell manifest kinds apart.
+type rawManifest struct {
+	MediaType string          `json:"mediaType"`
+	Config    json.RawMessage `json:"config"`
+	Layers    json.RawMessage `json:"layers"`
+	Manifests json.RawMessage `json:"manifests"`
+	FSLayers  json.RawMessage `json:"fsLayers"`
+}
+
+// manifestKind resolves a manifest's media type from the Content-Type the
+// registry sent and the manifest's own mediaType field (OCI allows leaving
+// it out; then the fields decide).
+func manifestKind(contentType string, raw *rawManifest) string {
+	ct, _, _ := strings.Cut(contentType, ";")
+	ct = strings.TrimSpace(ct)
+	switch types.MediaType(ct) {
+	case types.DockerManifestSchema2, types.OCIManifestSchema1, types.OCIImageIndex, types.DockerManifestList,
+		types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
+		return ct
+	}
+	if ct != "" && ct != "application/json" && ct != "text/plain" && ct != "application/octet-stream" {
+		return ct
+	}
+	switch {
+	case raw.MediaType != "":
+		return raw.MediaType
+	case raw.Manifests != nil:
+		return string(types.OCIImageIndex)
+	case raw.Config != nil && raw.Layers != nil:
+		return string(types.OCIManifestSchema1)
+	case raw.FSLayers != nil:
+		return string(types.DockerManifestSchema1)
+	}
+	return ct
+}
+
+// readManifest parses a manifest and reads what it references.
+func (s *scanner) readManifest(ctx context.Context, p *remote.Puller, r name.Repository, digest, contentType string, body []byte) *manifestInfo {
+	ref := r.RepositoryStr() + "@" + digest
+	var raw rawManifest
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return &manifestInfo{err: fmt.Errorf("manifest %s is not valid JSON: %v", ref, err)}
+	}
+	mt := manifestKind(contentType, &raw)
+	self := model.Blob{Digest: digest, Size: int64(len(body))}
+	switch types.MediaType(mt) {
+	case types.DockerManifestSchema2, types.OCIManifestSchema1:
+		return s.readImage(ctx, p, r, ref, mt, self, body)
+	case types.OCIImageIndex, types.DockerManifestList:
+		return s.readIndex(ctx, p, r, ref, mt, self, body)
+	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
+		return &manifestInfo{err: fmt.Errorf("manifest %s is a Docker schema 1 manifest (%s), which records no sizes; not supported", ref, mt)}
+	case "":
+		return &manifestInfo{err: fmt.Errorf("manifest %s has no media type and is neither an image manifest nor an index", ref)}
+	}
+	return &manifestInfo{err: fmt.Errorf("manifest %s has unknown media type %q", ref, mt)}
+}
+
+func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, body []byte) *manifestInfo {
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		return &manifestInfo{err: fmt.Errorf("manifest %s (%s) does not parse: %v", ref, mt, err)}
+	}
+	if m.Config.Digest.Hex == "" {
+		return &manifestInfo{err: fmt.Errorf("manifest %s (%s) has no config", ref, mt)}
+	}
+	info := &manifestInfo{mediaType: mt, blobs: make([]model.Blob, 0, 2+len(m.Layers))}
+	info.blobs = append(info.blobs, self, model.Blob{Digest: m.Config.Digest.String(), Size: m.Config.Size})
+	for _, l := range m.Layers {
+		if !l.MediaType.IsDistributable() {
+			continue // foreign layers live outside the registry
+		}
+		info.blobs = append(info.blobs, model.Blob{Digest: l.Digest.String(), Size: l.Size})
+	}
+	cfg := s.config(ctx, p, r, m.Config)
+	if cfg == nil {
+		return info // ctx ended
+	}
+	info.created, info.problem, info.platform = cfg.created, cfg.problem, cfg.platform
+	if cfg.err != "" {
+		info.warnings = append(info.warnings, warning{digest: m.Config.Digest.String(), msg: cfg.err})
+	}
+	return info
+}
+
+// attestation reports whether an index entry is a build attestation
+// (BuildKit's "unknown/unknown" provenance manifests), not a platform.
+func attestation(d v1.Descriptor) bool {
+	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+func platformString(os, arch, variant string) string {
+	if os == "" && arch == "" {
+		return ""
+	}
+	s := os + "/" + arch
+	if variant != "" {
+		s += "/" + variant
+	}
+	return s
+}
+
+func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, body []byte) *manifestInfo {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+	if err != nil {
+		return &manifestInfo{err: fmt.Errorf("index %s (%s) does not parse: %v", ref, mt, err)}
+	}
+	info := &manifestInfo{mediaType: mt, blobs: []model.Blob{self}, problem: model.CreatedMissing}
+	have := map[string]bool{self.Digest: true}
+	addBlobs := func(bs []model.Blob) {
+		for _, b := range bs {
+			if !have[b.Digest] {
+				have[b.Digest] = true
+				info.blobs = append(info.blobs, b)
+			}
+		}
+	}
+	var bogus time.Time
+	for _, d := range idx.Manifests {
+		cd := d.Digest.String()
+		if have[cd] {
+			continue
+		}
+		child := s.manifest(ctx, p, r, cd, nil)
+		if child == nil {
+			return info // ctx ended
+		}
+		if child.err != nil {
+			info.warnings = append(info.warnings, warning{digest: cd, msg: fmt.Sprintf("platform manifest of index %s: %v", ref, child.err)})
+			continue
+		}
+		info.children = append(info.children, cd)
+		for _, c := range child.children { // a nested index
+			if !slices.Contains(info.children, c) {
+				info.children = append(info.children, c)
+			}
+		}
+		addBlobs(child.blobs)
+		info.warnings = append(info.warnings, child.warnings...)
+		if attestation(d) {
+			continue
+		}
+		plats := child.platforms
+		if d.Platform != nil && d.Platform.OS != "" {
+			plats = []string{platformString(d.Platform.OS, d.Platform.Architecture, d.Platform.Variant)}
+		} else if child.platform != "" {
+			plats = []string{child.platform}
+		}
+		for _, pl := range plats {
+			if !slices.Contains(info.platforms, pl) {
+				info.platforms = append(info.platforms, pl)
+			}
+		}
+		switch child.problem {
+		case model.CreatedOK:
+			if info.problem != model.CreatedOK || child.created.After(info.created) {
+				info.created, info.problem = child.created, model.CreatedOK
+			}
+		case model.CreatedBogus:
+			if child.created.After(bogus) || bogus.IsZero() {
+				bogus = child.created
+			}
+		}
+	}
+	if info.problem != model.CreatedOK && !bogus.IsZero() {
+		info.created, info.problem = bogus, model.CreatedBogus
+	}
+	return info
+}
+
+// configInfo is what a scan reads from an image config.
+type configInfo struct {
+	created  time.Time
+	problem  model.CreatedProblem
+	platform string
+	err      string
+}
+
+type configCall struct {
+	done chan struct{}
+	info *configInfo
+}
+
+// config reads an image config once per digest over the whole scan. It
+// returns nil only when ctx ends.
+func (s *scanner) config(ctx context.Context, p *remote.Puller, r name.Repository, d v1.Descriptor) *configInfo {
+	key := d.Digest.String()
+	s.cacheMu.Lock()
+	call, ok := s.configs[key]
+	if !ok {
+		call = &configCall{done: make(chan struct{})}
+		s.configs[key] = call
+	}
+	s.cacheMu.Unlock()
+	if ok {
+		select {
+		case <-call.done:
+			return call.info
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	defer close(call.done)
+	call.info = s.readConfig(ctx, p, r, d)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return call.info
+}
+
+func (s *scanner) readConfig(ctx context.Context, p *remote.Puller, r name.Repository, d v1.Descriptor) *configInfo {
+	missing := &configInfo{problem: model.CreatedMissing}
+	ref := r.RepositoryStr() + "@" + d.Digest.String()
+	if !strings.HasSuffix(string(d.MediaType), "json") {
+		return missing // not an image config: an artifact's, with no created time
+	}
+	if d.Size > maxConfigSize {
+		missing.err = fmt.Sprintf("config %s is %d bytes, over the %d read for its created time", ref, d.Size, maxConfigSize)
+		return missing
+	}
+	data, err := readBlob(ctx, p, r.Digest(d.Digest.String()))
+	if err != nil {
+		if ctx.Err() == nil {
+			missing.err = describe("get config "+ref, err).Error()
+		}
+		return missing
+	}
+	var cf struct {
+		Created      *string `json:"created"`
+		OS           string  `json:"os"`
+		Architecture string  `json:"architecture"`
+		Variant      string  `json:"variant"`
+	}
+	if err := json.Unmarshal(data, &cf); err != nil {
+		missing.err = fmt.Sprintf("config %s is not valid JSON: %v", ref, err)
+		return missing
+	}
+	info := &configInfo{problem: model.CreatedMissing, platform: platformString(cf.OS, cf.Architecture, cf.Variant)}
+	if cf.Created == nil || *cf.Created == "" {
+		return info
+	}
+	t, err := time.Parse(time.RFC3339Nano, *cf.Created)
+	switch {
+	case err != nil:
+		info.err = fmt.Sprintf("config %s: created %q is not an RFC 3339 time", ref, *cf.Created)
+	case t.IsZero():
+	case t.Before(bogusBefore):
+		info.created, info.problem = t, model.CreatedBogus
+	default:
+		info.created, info.problem = t, model.CreatedOK
+	}
+	return info
+}
+
+// readBlob reads a (small) blob, verifying its digest.
+func readBlob(ctx context.Context, p *remote.Puller, ref name.Digest) ([]byte, error) {
+	l, err := p.Layer(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("blob is over %d bytes", maxConfigSize)
+	}
+	return data, nil
+}
+
+// assemble builds the inventory from the tags read.
+func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
+	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
+	b.SetRepositories(len(s.repoList))
+	errs := s.errs
+	slices.SortFunc(s.tags, func(a, b tagRef) int {
+		return cmp.Or(cmp.Compare(a.repo, b.repo), cmp.Compare(a.digest, b.digest), cmp.Compare(a.tag, b.tag))
+	})
+	for i := 0; i < len(s.tags); {
+		j := i
+		var tags []string
+		for ; j < len(s.tags) && s.tags[j].repo == s.tags[i].repo && s.tags[j].digest == s.tags[i].digest; j++ {
+			tags = append(tags, s.tags[j].tag)
+		}
+		repo, digest := s.tags[i].repo, s.tags[i].digest
+		i = j
+		ref := repo + "@" + digest
+		info := s.manifests[digest].info
+		if info.err != nil {
+			errs = append(errs, model.ScanError{Repository: repo, Reference: ref,
+				Error: fmt.Sprintf("%v (tags %s)", info.err, strings.Join(tags, ", "))})
+			continue
+		}
+		for _, w := range info.warnings {
+			errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg})
+		}
+		im := model.Image{
+			Repository:     repo,
+			Digest:         digest,
+			Tags:           tags,
+			MediaType:      info.mediaType,
+			Created:        info.created,
+			CreatedProblem: info.problem,
+			Platforms:      slices.Clone(info.platforms),
+			Children:       slices.Clone(info.children),
+		}
+		if err := b.AddImage(im, info.blobs); err != nil {
+			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
+		}
+	}
+	slices.SortFunc(errs, func(a, b model.ScanError) int {
+		return cmp.Or(cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Reference, b.Reference), cmp.Compare(a.Error, b.Error))
+	})
+	errs = slices.Compact(errs)
+	for _, e := range errs {
+		b.AddError(e)
+	}
+	return b.Inventory()
+}
+
+// bump tells the progress goroutine that counters changed.
+func (s *scanner) bump() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scanner) snapshot() Progress {
+	return Progress{
+		Repositories:     int(s.nRepos.Load()),
+		RepositoriesDone: int(s.nReposDone.Load()),
+		Images:           int(s.nImages.Load()),
+		ImagesDone:       int(s.nImagesDone.Load()),
+	}
+}
+
+// runProgress calls fn from a single goroutine as counters change
+// (coalescing bursts) and returns a stop function that makes the final call
+// once everything is counted.
+func (s *scanner) runProgress(fn func(Progress)) (stop func()) {
+	if fn == nil {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-s.notify:
+				fn(s.snapshot())
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+		fn(s.snapshot())
+	}
+}
+
+// jobQueue is an unbounded FIFO of jobs for the scan's workers: jobs queue
+// more jobs (a repository its tags), so a bounded channel could deadlock.
+type jobQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	jobs   []func(context.Context)
+	closed bool
+}
+
+func (q *jobQueue) init() {
+	if q.cond == nil {
+		q.cond = sync.NewCond(&q.mu)
+	}
+}
+
+func (q *jobQueue) push(job func(context.Context)) {
+	q.mu.Lock()
+	q.init()
+	q.jobs = append(q.jobs, job)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+func (q *jobQueue) pop() (func(context.Context), bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.init()
+	for len(q.jobs) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if len(q.jobs) == 0 {
+		return nil, false
+	}
+	job := q.jobs[0]
+	q.jobs[0] = nil
+	q.jobs = q.jobs[1:]
+	return job, true
+}
+
+func (q *jobQueue) close() {
+	q.mu.Lock()
+	q.init()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}

@@ -1,0 +1,753 @@
+package registrytest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sirupsen/logrus"
+)
+
+// testNow anchors every test population so results do not depend on the
+// day the tests run.
+var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func smallPopulation(seed int64) Population {
+	return Population{Repositories: 6, TagsPerRepository: 4, Seed: seed, Now: testNow, Scale: 64, MultiPlatform: true}
+}
+
+func startRegistry(t *testing.T, opts ...Option) *Registry {
+	t.Helper()
+	r, err := Start(t.Context(), opts...)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return r
+}
+
+func seed(t *testing.T, host string, p Population) *Seeded {
+	t.Helper()
+	s, err := Seed(t.Context(), host, p)
+	if err != nil {
+		t.Fatalf("Seed: %v", err)
+	}
+	return s
+}
+
+type driverCase struct {
+	name string
+	opts func(t *testing.T) []Option
+}
+
+var drivers = []driverCase{
+	{"inmemory", func(*testing.T) []Option { return nil }},
+	{"filesystem", func(t *testing.T) []Option { return []Option{WithFilesystem(t.TempDir())} }},
+}
+
+// countRequests counts requests per "METHOD /path-kind" for WithHandler.
+type requestCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *requestCounter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := r.URL.Path
+		switch {
+		case strings.HasSuffix(kind, "/tags/list"):
+			kind = "tags"
+		case kind == "/v2/_catalog":
+			kind = "catalog"
+		}
+		c.mu.Lock()
+		if c.n == nil {
+			c.n = make(map[string]int)
+		}
+		c.n[r.Method+" "+kind]++
+		c.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *requestCounter) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k]
+}
+
+func TestSeededRegistryMatchesTruth(t *testing.T) {
+	t.Parallel()
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			var counter requestCounter
+			r := startRegistry(t, append(d.opts(t), WithHandler(counter.wrap))...)
+			s := seed(t, r.Host(), smallPopulation(7))
+			ctx := t.Context()
+
+			// Stored blobs are exactly the distinct blobs the images reference.
+			stored, err := r.Blobs(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make(map[string]int64)
+			for _, b := range s.Blobs() {
+				want[b.Digest] = b.Size
+			}
+			if !maps.Equal(stored, want) {
+				t.Errorf("stored blobs differ from Seeded.Blobs: %d stored, %d expected", len(stored), len(want))
+			}
+			got, err := r.BlobBytes(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != s.StoredBytes() {
+				t.Errorf("BlobBytes = %d, Seeded.StoredBytes = %d", got, s.StoredBytes())
+			}
+
+			// Catalog, two repositories a page, follows Link to the end.
+			reg, _ := name.NewRegistry(r.Host())
+			repos, err := remote.Catalog(ctx, reg, remote.WithPageSize(2))
+			if err != nil {
+				t.Fatalf("Catalog: %v", err)
+			}
+			if !slices.Equal(repos, s.Repositories) {
+				t.Errorf("catalog = %v, want %v", repos, s.Repositories)
+			}
+			if n, want := counter.get("GET catalog"), len(s.Repositories)/2+1; n < want-1 || n > want {
+				t.Errorf("catalog took %d requests for %d repositories at 2 a page", n, len(s.Repositories))
+			}
+
+			for _, repo := range s.Repositories {
+				tags, err := remote.List(reg.Repo(repo), remote.WithContext(ctx), remote.WithPageSize(2))
+				if err != nil {
+					t.Fatalf("List %s: %v", repo, err)
+				}
+				var wantTags []string
+				for _, im := range s.Images {
+					if im.Repository == repo {
+						wantTags = append(wantTags, im.Tags...)
+					}
+				}
+				slices.Sort(wantTags)
+				slices.Sort(tags)
+				if !slices.Equal(tags, wantTags) {
+					t.Errorf("tags of %s = %v, want %v", repo, tags, wantTags)
+				}
+			}
+
+			// Every image, read back through the API, references exactly
+			// the blobs Seeded says, and says the created time Seeded says.
+			for _, im := range s.Images {
+				checkImageAgainstRegistry(t, r.Host(), im)
+			}
+		})
+	}
+}
+
+func checkImageAgainstRegistry(t *testing.T, host string, im SeededImage) {
+	t.Helper()
+	ctx := t.Context()
+	repo, err := name.NewRepository(host + "/" + im.Repository)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range im.Tags {
+		desc, err := remote.Head(repo.Tag(tag), remote.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("HEAD %s:%s: %v", im.Repository, tag, err)
+		}
+		if desc.Digest.String() != im.Digest || string(desc.MediaType) != im.MediaType {
+			t.Errorf("%s:%s is %s %s, want %s %s", im.Repository, tag, desc.Digest, desc.MediaType, im.Digest, im.MediaType)
+		}
+	}
+	desc, err := remote.Get(repo.Digest(im.Digest), remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("GET %s: %v", im.Ref(), err)
+	}
+	var blobs []Blob
+	add := func(d v1.Descriptor) {
+		blobs = append(blobs, Blob{Digest: d.Digest.String(), Size: d.Size, MediaType: string(d.MediaType)})
+	}
+	var created []time.Time
+	var missing bool
+	addImage := func(img v1.Image) {
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(m.Config)
+		for _, l := range m.Layers {
+			add(l)
+		}
+		raw, err := img.RawConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatalf("config of %s: %v", im.Ref(), err)
+		}
+		if _, ok := cfg["created"]; !ok {
+			missing = true
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		created = append(created, cf.Created.Time)
+	}
+	add(desc.Descriptor)
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var platforms, children []string
+		for _, c := range m.Manifests {
+			add(c)
+			platforms = append(platforms, c.Platform.OS+"/"+c.Platform.Architecture)
+			children = append(children, c.Digest.String())
+			img, err := idx.Image(c.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addImage(img)
+		}
+		if !slices.Equal(platforms, im.Platforms) || !slices.Equal(children, im.Children) {
+			t.Errorf("index %s: platforms %v children %v, want %v %v", im.Ref(), platforms, children, im.Platforms, im.Children)
+		}
+	} else {
+		img, err := desc.Image()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addImage(img)
+	}
+	got := sortedBlobs(blobMap(blobs))
+	want := sortedBlobs(blobMap(im.Blobs))
+	if !slices.Equal(got, want) {
+		t.Errorf("%s references %v, Seeded says %v", im.Ref(), got, want)
+	}
+	if missing != im.CreatedMissing {
+		t.Errorf("%s: config created field missing = %v, Seeded says %v", im.Ref(), missing, im.CreatedMissing)
+	}
+	newest := slices.MaxFunc(created, func(a, b time.Time) int { return a.Compare(b) })
+	if !newest.Equal(im.Created) {
+		t.Errorf("%s: created %v, Seeded says %v", im.Ref(), newest, im.Created)
+	}
+}
+
+func blobMap(bs []Blob) map[string]Blob {
+	m := make(map[string]Blob, len(bs))
+	for _, b := range bs {
+		m[b.Digest] = b
+	}
+	return m
+}
+
+func TestCatalogPageLimit(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		opts    []Option
+		n       int
+		wantErr bool
+	}{
+		{"default limit accepts 1000", nil, DefaultCatalogMaxEntries, false},
+		{"default limit rejects 1001", nil, DefaultCatalogMaxEntries + 1, true},
+		{"configured limit accepts 2", []Option{WithCatalogMaxEntries(2)}, 2, false},
+		{"configured limit rejects 3", []Option{WithCatalogMaxEntries(2)}, 3, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRegistry(t, tc.opts...)
+			s := seed(t, r.Host(), Population{Repositories: 3, TagsPerRepository: 1, Now: testNow, Scale: 1})
+			reg, _ := name.NewRegistry(r.Host())
+			repos, err := remote.CatalogPage(reg, "", tc.n, remote.WithContext(t.Context()))
+			if tc.wantErr {
+				var terr *transport.Error
+				if !errors.As(err, &terr) || terr.StatusCode != http.StatusBadRequest ||
+					len(terr.Errors) == 0 || terr.Errors[0].Code != "PAGINATION_NUMBER_INVALID" {
+					t.Fatalf("CatalogPage(n=%d) = %v, %v; want 400 PAGINATION_NUMBER_INVALID", tc.n, repos, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("CatalogPage(n=%d): %v", tc.n, err)
+			}
+			want := s.Repositories[:min(tc.n, len(s.Repositories))]
+			if !slices.Equal(repos, want) {
+				t.Errorf("CatalogPage(n=%d) = %v, want %v", tc.n, repos, want)
+			}
+		})
+	}
+}
+
+func TestTagsPageClampedNotRejected(t *testing.T) {
+	t.Parallel()
+	r := startRegistry(t, WithMaxTags(2))
+	s := seed(t, r.Host(), Population{Repositories: 1, TagsPerRepository: 5, Now: testNow, Scale: 1})
+	repo := s.Repositories[0]
+
+	resp, err := http.Get("http://" + r.Host() + "/v2/" + repo + "/tags/list?n=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct{ Tags []string }
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(page.Tags) != 2 || !strings.Contains(resp.Header.Get("Link"), `rel="next"`) {
+		t.Errorf("tags/list?n=100 with limit 2: status %d, %d tags, Link %q; want 200, 2 tags and a next link",
+			resp.StatusCode, len(page.Tags), resp.Header.Get("Link"))
+	}
+
+	ref, _ := name.NewRepository(r.Host() + "/" + repo)
+	all, err := remote.List(ref, remote.WithContext(t.Context()), remote.WithPageSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != s.Tags() {
+		t.Errorf("List through clamped pages found %d tags, want %d", len(all), s.Tags())
+	}
+}
+
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	r := startRegistry(t)
+	s := seed(t, r.Host(), smallPopulation(3))
+	ctx := t.Context()
+	var multi []SeededImage
+	for _, im := range s.Images {
+		if len(im.Tags) >= 2 && im.MediaType != "application/vnd.oci.image.index.v1+json" {
+			multi = append(multi, im)
+		}
+	}
+	if len(multi) < 2 {
+		t.Fatalf("population has %d single-manifest images with two tags, want 2", len(multi))
+	}
+	head := func(ref name.Reference) int {
+		_, err := remote.Head(ref, remote.WithContext(ctx))
+		var terr *transport.Error
+		switch {
+		case err == nil:
+			return http.StatusOK
+		case errors.As(err, &terr):
+			return terr.StatusCode
+		}
+		t.Fatalf("HEAD %s: %v", ref, err)
+		return 0
+	}
+	tagsOf := func(repo name.Repository) []string {
+		tags, err := remote.List(repo, remote.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("List %s: %v", repo, err)
+		}
+		return tags
+	}
+
+	t.Run("by digest removes the manifest and all its tags", func(t *testing.T) {
+		im := multi[0]
+		repo, _ := name.NewRepository(r.Host() + "/" + im.Repository)
+		if err := remote.Delete(repo.Digest(im.Digest), remote.WithContext(ctx)); err != nil {
+			t.Fatalf("Delete %s: %v", im.Ref(), err)
+		}
+		if code := head(repo.Digest(im.Digest)); code != http.StatusNotFound {
+			t.Errorf("HEAD %s after delete: %d, want 404", im.Ref(), code)
+		}
+		left := tagsOf(repo)
+		for _, tag := range im.Tags {
+			if slices.Contains(left, tag) {
+				t.Errorf("tag %s of deleted %s still listed", tag, im.Ref())
+			}
+			if code := head(repo.Tag(tag)); code != http.StatusNotFound {
+				t.Errorf("HEAD %s:%s after deleting its manifest: %d, want 404", im.Repository, tag, code)
+			}
+		}
+	})
+
+	t.Run("by tag removes only that tag", func(t *testing.T) {
+		im := multi[1]
+		repo, _ := name.NewRepository(r.Host() + "/" + im.Repository)
+		if err := remote.Delete(repo.Tag(im.Tags[0]), remote.WithContext(ctx)); err != nil {
+			t.Fatalf("Delete %s:%s: %v", im.Repository, im.Tags[0], err)
+		}
+		if code := head(repo.Tag(im.Tags[0])); code != http.StatusNotFound {
+			t.Errorf("HEAD deleted tag: %d, want 404", code)
+		}
+		if code := head(repo.Tag(im.Tags[1])); code != http.StatusOK {
+			t.Errorf("HEAD other tag %s: %d, want 200", im.Tags[1], code)
+		}
+		if code := head(repo.Digest(im.Digest)); code != http.StatusOK {
+			t.Errorf("HEAD %s after untag: %d, want 200", im.Ref(), code)
+		}
+	})
+}
+
+// exclusiveImages picks up to n single-manifest images that have blobs of
+// their own.
+func exclusiveImages(s *Seeded, n int) []int {
+	var out []int
+	for i, im := range s.Images {
+		if len(out) == n {
+			break
+		}
+		if len(im.Children) == 0 && len(s.Exclusive(i)) > 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func deleteByDigest(t *testing.T, host, repository, digest string) {
+	t.Helper()
+	ref, err := name.NewDigest(host + "/" + repository + "@" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(ref, remote.WithContext(t.Context())); err != nil {
+		t.Fatalf("delete %s@%s: %v", repository, digest, err)
+	}
+}
+
+func blobsOf(t *testing.T, r *Registry) map[string]int64 {
+	t.Helper()
+	m, err := r.Blobs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// freed returns the blobs in before and not in after, and their bytes.
+func freed(before, after map[string]int64) (map[string]int64, int64) {
+	out := make(map[string]int64)
+	var n int64
+	for d, size := range before {
+		if _, ok := after[d]; !ok {
+			out[d] = size
+			n += size
+		}
+	}
+	return out, n
+}
+
+func blobSet(bs []Blob) map[string]int64 {
+	m := make(map[string]int64, len(bs))
+	for _, b := range bs {
+		m[b.Digest] = b.Size
+	}
+	return m
+}
+
+func TestGarbageCollectFreesExactlyExclusiveBlobs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := startRegistry(t, WithFilesystem(dir))
+	s := seed(t, r.Host(), Population{Repositories: 8, TagsPerRepository: 4, Seed: 11, Now: testNow, Scale: 256, MultiPlatform: true})
+	ctx := t.Context()
+
+	victims := exclusiveImages(s, 4)
+	if len(victims) < 4 {
+		t.Fatalf("found %d images with exclusive blobs, want 4", len(victims))
+	}
+	before := blobsOf(t, r)
+	for _, i := range victims {
+		deleteByDigest(t, r.Host(), s.Images[i].Repository, s.Images[i].Digest)
+	}
+	if afterDelete := blobsOf(t, r); !maps.Equal(afterDelete, before) {
+		t.Errorf("deleting manifests changed stored blobs before garbage collection")
+	}
+	bytesBefore, err := r.BlobBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.GarbageCollect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := blobsOf(t, r)
+	gone, goneBytes := freed(before, after)
+	want := s.Exclusive(victims...)
+	if !maps.Equal(gone, blobSet(want)) {
+		t.Errorf("GC freed %d blobs, want exactly the %d blobs only the deleted images referenced", len(gone), len(want))
+	}
+	bytesAfter, err := r.BlobBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantBytes int64
+	for _, b := range want {
+		wantBytes += b.Size
+	}
+	if bytesBefore-bytesAfter != wantBytes || goneBytes != wantBytes {
+		t.Errorf("BlobBytes dropped by %d (%d -> %d), want %d", bytesBefore-bytesAfter, bytesBefore, bytesAfter, wantBytes)
+	}
+
+	// BlobBytes is what is on disk.
+	var onDisk int64
+	err = filepath.WalkDir(filepath.Join(dir, "docker/registry/v2/blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "data" {
+			return err
+		}
+		fi, err := d.Info()
+		onDisk += fi.Size()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk != bytesAfter {
+		t.Errorf("data files on disk hold %d bytes, BlobBytes says %d", onDisk, bytesAfter)
+	}
+
+	// Survivors are intact.
+	for i, im := range s.Images {
+		if !slices.Contains(victims, i) {
+			checkImageAgainstRegistry(t, r.Host(), im)
+		}
+	}
+}
+
+func TestGarbageCollectIndexKeepsChildrenUntilDeleted(t *testing.T) {
+	t.Parallel()
+	r := startRegistry(t) // inmemory: GC works there too
+	s := seed(t, r.Host(), smallPopulation(5))
+	idx := slices.IndexFunc(s.Images, func(im SeededImage) bool { return len(im.Children) > 0 })
+	if idx < 0 {
+		t.Fatal("population has no index")
+	}
+	im := s.Images[idx]
+	ctx := t.Context()
+
+	before := blobsOf(t, r)
+	deleteByDigest(t, r.Host(), im.Repository, im.Digest)
+	if err := r.GarbageCollect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := blobsOf(t, r)
+	gone, _ := freed(before, after)
+	if want := map[string]int64{im.Digest: im.Blobs[0].Size}; !maps.Equal(gone, want) {
+		t.Errorf("deleting index %s freed %v, want only the index manifest %v (children stay linked)", im.Digest, gone, want)
+	}
+
+	for _, child := range im.Children {
+		deleteByDigest(t, r.Host(), im.Repository, child)
+	}
+	if err := r.GarbageCollect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gone, _ = freed(before, blobsOf(t, r))
+	if want := blobSet(s.Exclusive(idx)); !maps.Equal(gone, want) {
+		t.Errorf("after deleting the children too, GC freed %d blobs, want the index's %d exclusive blobs", len(gone), len(want))
+	}
+}
+
+func TestGarbageCollectDeleteUntagged(t *testing.T) {
+	t.Parallel()
+	r := startRegistry(t)
+	s := seed(t, r.Host(), smallPopulation(9))
+	ctx := t.Context()
+	victims := exclusiveImages(s, 1)
+	if len(victims) == 0 {
+		t.Fatal("no image with exclusive blobs")
+	}
+	im := s.Images[victims[0]]
+	repo, _ := name.NewRepository(r.Host() + "/" + im.Repository)
+	for _, tag := range im.Tags {
+		if err := remote.Delete(repo.Tag(tag), remote.WithContext(ctx)); err != nil {
+			t.Fatalf("untag %s:%s: %v", im.Repository, tag, err)
+		}
+	}
+	before := blobsOf(t, r)
+
+	if err := r.GarbageCollect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := freed(before, blobsOf(t, r)); len(gone) != 0 {
+		t.Errorf("plain GC freed %d blobs of an untagged manifest, want none", len(gone))
+	}
+
+	if err := r.GarbageCollect(ctx, DeleteUntagged()); err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := freed(before, blobsOf(t, r))
+	if want := blobSet(s.Exclusive(victims[0])); !maps.Equal(gone, want) {
+		t.Errorf("GC with DeleteUntagged freed %d blobs, want the untagged image's %d", len(gone), len(want))
+	}
+	// The index's platform manifests are untagged too, but referenced.
+	for _, other := range s.Images {
+		if len(other.Children) > 0 {
+			checkImageAgainstRegistry(t, r.Host(), other)
+		}
+	}
+}
+
+func TestWithHandlerInjectsFaults(t *testing.T) {
+	t.Parallel()
+	var failed atomic.Int32
+	r := startRegistry(t, WithHandler(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path == "/v2/_catalog" {
+				failed.Add(1)
+				http.Error(w, "injected", http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}))
+	reg, _ := name.NewRegistry(r.Host())
+	_, err := remote.Catalog(t.Context(), reg)
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusForbidden || failed.Load() == 0 {
+		t.Errorf("Catalog through a failing handler = %v (%d injected), want 403", err, failed.Load())
+	}
+}
+
+func TestStartOptionErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		opt  Option
+		want string
+	}{
+		{"empty filesystem dir", WithFilesystem(""), "WithFilesystem"},
+		{"nil handler", WithHandler(nil), "WithHandler"},
+		{"nil log output", WithLogOutput(nil), "WithLogOutput"},
+		{"zero catalog limit", WithCatalogMaxEntries(0), "WithCatalogMaxEntries"},
+		{"negative tags limit", WithMaxTags(-1), "WithMaxTags"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Start(t.Context(), tc.opt)
+			if err == nil {
+				_ = r.Close()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCloseStopsServingAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	r, err := Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if resp, err := http.Get("http://" + r.Host() + "/v2/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("registry still answers after Close: %s", resp.Status)
+	}
+}
+
+// TestRegistryLogsStayQuiet checks that distribution logs through the
+// registry's own logger (WithLogOutput sees them) and never through logrus'
+// process-wide logger. Not parallel: it borrows that global logger.
+func TestRegistryLogsStayQuiet(t *testing.T) {
+	var global bytes.Buffer
+	std := logrus.StandardLogger()
+	oldOut, oldLevel := std.Out, std.Level
+	std.SetOutput(&global)
+	std.SetLevel(logrus.DebugLevel)
+	t.Cleanup(func() { std.SetOutput(oldOut); std.SetLevel(oldLevel) })
+
+	stdout := os.Stdout
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout = wr
+	var printed bytes.Buffer
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(&printed, rd); close(copied) }()
+	restore := func() {
+		if os.Stdout == wr {
+			os.Stdout = stdout
+			_ = wr.Close()
+			<-copied
+		}
+	}
+	t.Cleanup(restore)
+
+	var own bytes.Buffer
+	var mu sync.Mutex
+	for _, withLog := range []bool{false, true} {
+		var opts []Option
+		if withLog {
+			opts = append(opts, WithLogOutput(lockedWriter{&mu, &own}))
+		}
+		r := startRegistry(t, opts...)
+		s := seed(t, r.Host(), Population{Repositories: 2, TagsPerRepository: 2, Now: testNow, Scale: 1})
+		reg, _ := name.NewRegistry(r.Host())
+		_, _ = remote.CatalogPage(reg, "", 5000, remote.WithContext(t.Context())) // logged error
+		deleteByDigest(t, r.Host(), s.Images[0].Repository, s.Images[0].Digest)
+		if err := r.GarbageCollect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore()
+
+	if global.Len() > 0 {
+		t.Errorf("registry wrote to logrus' global logger:\n%s", firstLines(global.String(), 5))
+	}
+	if printed.Len() > 0 {
+		t.Errorf("registry printed to stdout:\n%s", firstLines(printed.String(), 5))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(own.String(), "response completed") {
+		t.Errorf("WithLogOutput saw no request logs: %q", firstLines(own.String(), 5))
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
+}

@@ -1,0 +1,296 @@
+// Package headless runs helmupgradebot without a terminal: from cron or a
+// Kubernetes CronJob. It calls the same engine as the console and reports
+// a short summary or one JSON document.
+package headless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// Exit codes, documented in the README.
+const (
+	ExitOK      = 0 // done, or nothing to do
+	ExitFailure = 1 // the run failed
+	ExitUsage   = 2 // bad usage or configuration
+	ExitPartial = 3 // partly done: some deletions or pull requests failed
+)
+
+// Options control a run.
+type Options struct {
+	// Apply deletes images and opens pull requests; without it the run
+	// only reports what it would do.
+	Apply bool
+	// Force applies a registry plan over max_delete_fraction.
+	Force bool
+	// JSON prints one JSON document instead of a summary.
+	JSON bool
+	// Registry and Charts select the chores to run.
+	Registry *engine.Registry
+	Charts   *engine.Charts
+	Stdout   io.Writer
+	Logger   *slog.Logger
+}
+
+// Run performs one run and returns its exit code.
+func Run(ctx context.Context, o Options) int {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var rep Report
+	code := ExitOK
+	worse := func(c int) {
+		if c == ExitFailure || (c == ExitPartial && code == ExitOK) {
+			code = c
+		}
+	}
+	if o.Charts != nil {
+		rows, c := runCharts(ctx, o)
+		rep.Charts = rows
+		worse(c)
+	}
+	if o.Registry != nil {
+		rr, c := runRegistry(ctx, o)
+		rep.Registry = rr
+		worse(c)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			o.Logger.Error("write report", "err", err)
+			return ExitFailure
+		}
+	} else {
+		writeSummary(o.Stdout, &rep, o.Apply)
+	}
+	return code
+}
+
+func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
+	reg := o.Registry
+	log := o.Logger.With("registry", reg.URL())
+	log.Info("scanning")
+	last := -1
+	inv, err := reg.Scan(ctx, func(p registry.Progress) {
+		if p.RepositoriesDone != last && (p.RepositoriesDone == p.Repositories || p.RepositoriesDone%10 == 0) {
+			last = p.RepositoriesDone
+			log.Info("scan progress", "repositories_done", p.RepositoriesDone, "repositories", p.Repositories, "images_done", p.ImagesDone, "images", p.Images)
+		}
+	})
+	rr := &RegistryReport{URL: reg.URL(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{}}
+	if err != nil {
+		log.Error("scan failed", "err", err)
+		rr.Errors = append(rr.Errors, ErrorReport{Error: err.Error()})
+		return rr, ExitFailure
+	}
+	for _, e := range inv.Errors {
+		log.Warn("scan problem", "repository", e.Repository, "reference", e.Reference, "err", e.Error)
+		rr.Errors = append(rr.Errors, ErrorReport(e))
+	}
+	plan := reg.Plan(inv, nil, o.Force)
+	rr.ScannedAt = inv.ScannedAt
+	rr.Repositories, rr.Images, rr.Tags = inv.Repositories, len(inv.Images), inv.Tags()
+	rr.TotalBytes, rr.ReclaimBytes, rr.TotalAfterBytes = plan.TotalBytes, plan.ReclaimBytes, plan.TotalAfterBytes
+	rr.ShortfallBytes, rr.UnknownAge, rr.Refused = plan.Shortfall, plan.UnknownAge, plan.Refused
+	for _, d := range plan.Deletions {
+		rr.Plan = append(rr.Plan, imageReport(inv, d))
+	}
+	log.Info("planned", "images", len(plan.Deletions), "reclaim_bytes", plan.ReclaimBytes, "total_bytes", plan.TotalBytes)
+	if plan.Shortfall > 0 {
+		log.Warn("cap cannot be reached without deleting protected, locked or kept images", "over_by_bytes", plan.Shortfall)
+	}
+	code := ExitOK
+	if len(inv.Errors) > 0 {
+		code = ExitPartial
+	}
+	if !o.Apply || len(plan.Deletions) == 0 {
+		return rr, code
+	}
+	if plan.Refused != "" {
+		log.Error("plan refused", "why", plan.Refused)
+		return rr, ExitFailure
+	}
+	rr.AuditLog = reg.AuditPath()
+	res, err := reg.Apply(ctx, inv, plan, func(done, total int) {
+		if done == total || done%50 == 0 {
+			log.Info("delete progress", "done", done, "total", total)
+		}
+	})
+	rr.Applied = true
+	byIndex := map[int]model.Deletion{}
+	for i, d := range plan.Deletions {
+		byIndex[i] = d
+	}
+	for _, d := range res.Deleted {
+		ir := imageReport(inv, byIndex[d.Index])
+		ir.AlreadyGone = d.AlreadyGone
+		rr.Deleted = append(rr.Deleted, ir)
+	}
+	for _, f := range res.Failed {
+		rr.Failed = append(rr.Failed, FailedReport{Repository: f.Repository, Digest: f.Digest, Error: f.Error})
+	}
+	rr.Interrupted, rr.NotStarted = res.Interrupted, res.NotStarted
+	var freed int64
+	for _, d := range rr.Deleted {
+		freed += d.ReclaimBytes
+	}
+	log.Info("deleted", "images", len(rr.Deleted), "failed", len(rr.Failed), "not_started", res.NotStarted, "interrupted", res.Interrupted, "audit_log", rr.AuditLog)
+	switch {
+	case err != nil && len(rr.Deleted) == 0:
+		log.Error("delete failed", "err", err)
+		rr.Errors = append(rr.Errors, ErrorReport{Error: err.Error()})
+		return rr, ExitFailure
+	case err != nil:
+		rr.Errors = append(rr.Errors, ErrorReport{Error: err.Error()})
+		return rr, ExitPartial
+	case len(rr.Failed) > 0 || res.NotStarted > 0 || res.Interrupted:
+		return rr, ExitPartial
+	}
+	return rr, code
+}
+
+func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
+	rows := o.Charts.Check(ctx)
+	code := ExitOK
+	if o.Apply {
+		rows, code = openPRs(ctx, o, rows)
+	}
+	out := make([]ChartReport, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, ChartReport{
+			Repository: r.Repository, File: r.File, Dependency: r.Dependency, ChartRepository: r.ChartRepository,
+			Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
+		})
+		if r.State == model.StateError {
+			o.Logger.Error("chart dependency", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "err", r.Error)
+			if code == ExitOK {
+				code = ExitPartial
+			}
+		}
+	}
+	if len(rows) > 0 && allErrors(rows) {
+		code = ExitFailure
+	}
+	return out, code
+}
+
+func allErrors(rows []model.DependencyStatus) bool {
+	for _, r := range rows {
+		if r.State != model.StateError {
+			return false
+		}
+	}
+	return true
+}
+
+// openPRs opens a PR per outdated dependency, or one per file for grouped
+// files, and returns the rows as they now stand.
+func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]model.DependencyStatus, int) {
+	code := ExitOK
+	type fk struct{ repo, file string }
+	slot := map[fk]int{} // grouped file -> its place in order
+	var order [][]int
+	for i, r := range rows {
+		if r.State != model.StateOutdated {
+			continue
+		}
+		if !r.Group {
+			order = append(order, []int{i})
+			continue
+		}
+		k := fk{r.Repository, r.File}
+		j, ok := slot[k]
+		if !ok {
+			j = len(order)
+			slot[k] = j
+			order = append(order, nil)
+		}
+		order[j] = append(order[j], i)
+	}
+	for _, idx := range order {
+		deps := make([]model.DependencyStatus, len(idx))
+		for k, i := range idx {
+			deps[k] = rows[i]
+		}
+		names := make([]string, len(deps))
+		for k, d := range deps {
+			names[k] = d.Dependency
+		}
+		o.Logger.Info("opening pull request", "repository", deps[0].Repository, "file", deps[0].File, "dependencies", strings.Join(names, ","))
+		updated, err := o.Charts.Open(ctx, deps)
+		if err != nil {
+			for _, i := range idx {
+				rows[i].State, rows[i].Error = model.StateError, err.Error()
+			}
+			code = ExitPartial
+			if errors.Is(err, context.Canceled) {
+				return rows, ExitPartial
+			}
+			continue
+		}
+		for k, i := range idx {
+			rows[i] = updated[k]
+		}
+		o.Logger.Info("pull request", "url", updated[0].PRURL, "status", updated[0].State)
+	}
+	return rows, code
+}
+
+func writeSummary(w io.Writer, rep *Report, apply bool) {
+	for _, c := range rep.Charts {
+		line := fmt.Sprintf("%-12s %s %s: %s", c.Status, c.Repository, c.File, c.Dependency)
+		switch {
+		case c.Error != "":
+			line += ": " + c.Error
+		case c.Latest != "" && c.Latest != c.Current:
+			line += fmt.Sprintf(" %s -> %s", c.Current, c.Latest)
+		default:
+			line += " " + c.Current
+		}
+		if c.PullRequest != "" {
+			line += " " + c.PullRequest
+		}
+		fmt.Fprintln(w, line)
+	}
+	r := rep.Registry
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "registry %s: %d repositories, %d images, %d tags, %s", r.URL, r.Repositories, r.Images, r.Tags, model.FormatBytes(r.TotalBytes))
+	if r.CapBytes > 0 {
+		fmt.Fprintf(w, " of %s cap", model.FormatBytes(r.CapBytes))
+	}
+	fmt.Fprintln(w)
+	verb := "would delete"
+	if apply && r.Applied {
+		verb = "planned"
+	}
+	fmt.Fprintf(w, "%s %d images, freeing %s (%s after)\n", verb, len(r.Plan), model.FormatBytes(r.ReclaimBytes), model.FormatBytes(r.TotalAfterBytes))
+	if r.ShortfallBytes > 0 {
+		fmt.Fprintf(w, "the cap cannot be reached without protected, locked or kept images: %s over\n", model.FormatBytes(r.ShortfallBytes))
+	}
+	if r.Refused != "" {
+		fmt.Fprintln(w, "refused:", r.Refused)
+	}
+	if r.Applied {
+		fmt.Fprintf(w, "deleted %d, failed %d, not started %d; audit log %s\n", len(r.Deleted), len(r.Failed), r.NotStarted, r.AuditLog)
+		for _, f := range r.Failed {
+			fmt.Fprintf(w, "  failed %s@%s: %s\n", f.Repository, f.Digest, f.Error)
+		}
+	} else if len(r.Plan) > 0 {
+		fmt.Fprintln(w, "dry run: rerun with --apply to delete")
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "problem: %s %s %s\n", e.Repository, e.Reference, e.Error)
+	}
+}

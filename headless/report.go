@@ -1,0 +1,104 @@
+package headless
+
+import (
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// Report is the JSON document --headless --json prints. Its field names are
+// part of helmupgradebot's interface: add fields, never rename them.
+type Report struct {
+	Registry *RegistryReport `json:"registry,omitempty"`
+	Charts   []ChartReport   `json:"charts,omitempty"`
+}
+
+// RegistryReport is what a registry run found, planned and did.
+type RegistryReport struct {
+	URL             string    `json:"url"`
+	ScannedAt       time.Time `json:"scanned_at"`
+	Repositories    int       `json:"repositories"`
+	Images          int       `json:"images"`
+	Tags            int       `json:"tags"`
+	TotalBytes      int64     `json:"total_bytes"`
+	CapBytes        int64     `json:"cap_bytes"`
+	ReclaimBytes    int64     `json:"reclaim_bytes"`
+	TotalAfterBytes int64     `json:"total_after_bytes"`
+	// ShortfallBytes > 0: the cap cannot be reached without held images.
+	ShortfallBytes int64 `json:"shortfall_bytes"`
+	// UnknownAge counts images with a missing or pre-2000 created time,
+	// never deleted for age.
+	UnknownAge int `json:"unknown_age_images"`
+	// Refused is why the plan was not applied (max_delete_fraction).
+	Refused string `json:"refused,omitempty"`
+	Applied bool   `json:"applied"`
+	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) while deleting.
+	Interrupted bool           `json:"interrupted"`
+	NotStarted  int            `json:"not_started"`
+	AuditLog    string         `json:"audit_log,omitempty"`
+	Plan        []ImageReport  `json:"plan"`
+	Deleted     []ImageReport  `json:"deleted"`
+	Failed      []FailedReport `json:"failed"`
+	Errors      []ErrorReport  `json:"errors"`
+}
+
+// ImageReport is one image in a plan or among the deleted.
+type ImageReport struct {
+	Repository string    `json:"repository"`
+	Digest     string    `json:"digest"`
+	Tags       []string  `json:"tags"`
+	Created    time.Time `json:"created"`
+	// SizeBytes counts every blob of the image; ReclaimBytes only what its
+	// deletion frees given the deletions before it.
+	SizeBytes    int64    `json:"size_bytes"`
+	ReclaimBytes int64    `json:"reclaim_bytes"`
+	Reason       string   `json:"reason"`
+	Children     []string `json:"children,omitempty"`
+	AlreadyGone  bool     `json:"already_gone,omitempty"`
+}
+
+// FailedReport is a deletion that did not succeed.
+type FailedReport struct {
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+	Error      string `json:"error"`
+}
+
+// ErrorReport is a scan problem; the rest of the scan was used.
+type ErrorReport struct {
+	Repository string `json:"repository,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+	Error      string `json:"error"`
+}
+
+// ChartReport is one tracked chart dependency.
+type ChartReport struct {
+	Repository      string `json:"repository"`
+	File            string `json:"file"`
+	Dependency      string `json:"dependency"`
+	ChartRepository string `json:"chart_repository"`
+	Current         string `json:"current"`
+	Latest          string `json:"latest"`
+	// Status is up-to-date, outdated, pr-open, pr-opened, pr-updated or error.
+	Status      string `json:"status"`
+	PullRequest string `json:"pull_request,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
+	im := &inv.Images[d.Image]
+	tags := im.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return ImageReport{
+		Repository:   im.Repository,
+		Digest:       im.Digest,
+		Tags:         tags,
+		Created:      im.Created,
+		SizeBytes:    inv.ImageSize(d.Image),
+		ReclaimBytes: d.Reclaim,
+		Reason:       string(d.Reason),
+		Children:     d.Children,
+	}
+}
