@@ -55,6 +55,18 @@ type Option func(*options)
 type options struct {
 	now        time.Time
 	population *registrytest.Population
+	configure  func(*config.Config)
+	wrap       func(http.Handler) http.Handler
+}
+
+// WithConfigure edits the demo's configuration before the engine is built
+// (tests tighten the policy, for one).
+func WithConfigure(fn func(*config.Config)) Option { return func(o *options) { o.configure = fn } }
+
+// WithRegistryHandler wraps the embedded registry's HTTP handler (tests
+// inject faults with it).
+func WithRegistryHandler(wrap func(http.Handler) http.Handler) Option {
+	return func(o *options) { o.wrap = wrap }
 }
 
 // WithNow fixes the demo's clock (created times, ages), for reproducible
@@ -90,7 +102,11 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		return nil, fmt.Errorf("demo: make a working directory: %w", err)
 	}
 
-	reg, err := registrytest.Start(ctx)
+	var ropts []registrytest.Option
+	if o.wrap != nil {
+		ropts = append(ropts, registrytest.WithHandler(o.wrap))
+	}
+	reg, err := registrytest.Start(ctx, ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: start registry: %w", err)
 	}
@@ -151,6 +167,9 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			Labels:    []string{"dependencies"},
 			Reviewers: []string{"hub-admin"},
 		}},
+	}
+	if o.configure != nil {
+		o.configure(env.Config)
 	}
 	getenv := func(k string) string {
 		switch k {

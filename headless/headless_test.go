@@ -1,0 +1,211 @@
+package headless
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func startDemo(t *testing.T, opts ...demo.Option) *demo.Env {
+	t.Helper()
+	env, err := demo.Start(context.Background(), append([]demo.Option{demo.WithNow(now)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	return env
+}
+
+func runJSON(t *testing.T, env *demo.Env, apply bool) (map[string]any, Report, int) {
+	t.Helper()
+	var out bytes.Buffer
+	code := Run(context.Background(), Options{Apply: apply, JSON: true, Registry: env.Registry, Charts: env.Charts, Stdout: &out})
+	var raw map[string]any
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return raw, rep, code
+}
+
+func TestDryRunThenApply(t *testing.T) {
+	env := startDemo(t)
+	raw, rep, code := runJSON(t, env, false)
+	if code != ExitOK {
+		t.Errorf("dry run exit %d", code)
+	}
+	// The field names are the interface.
+	reg := raw["registry"].(map[string]any)
+	for _, k := range []string{"url", "scanned_at", "repositories", "images", "tags", "total_bytes", "cap_bytes",
+		"reclaim_bytes", "total_after_bytes", "applied", "plan", "deleted", "failed", "errors"} {
+		if _, ok := reg[k]; !ok {
+			t.Errorf("registry report lacks %q", k)
+		}
+	}
+	plan := reg["plan"].([]any)
+	if len(plan) == 0 {
+		t.Fatal("demo plan is empty")
+	}
+	for _, k := range []string{"repository", "digest", "tags", "created", "size_bytes", "reclaim_bytes", "reason"} {
+		if _, ok := plan[0].(map[string]any)[k]; !ok {
+			t.Errorf("plan entry lacks %q", k)
+		}
+	}
+	charts := raw["charts"].([]any)
+	for _, k := range []string{"repository", "file", "dependency", "chart_repository", "current", "latest", "status"} {
+		if _, ok := charts[0].(map[string]any)[k]; !ok {
+			t.Errorf("chart entry lacks %q", k)
+		}
+	}
+	if rep.Registry.Applied || len(rep.Registry.Deleted) != 0 {
+		t.Error("a dry run deleted")
+	}
+	if prs := env.GitHub.PullRequests(demo.Owner, demo.Repo); len(prs) != 0 {
+		t.Errorf("a dry run opened %d PRs", len(prs))
+	}
+	statuses := map[string]string{}
+	for _, c := range rep.Charts {
+		statuses[c.Dependency] = c.Status
+	}
+	if statuses["binderhub"] != "outdated" || statuses["jupyterhub"] != "up-to-date" {
+		t.Errorf("dry run statuses %v", statuses)
+	}
+
+	_, rep2, code := runJSON(t, env, true)
+	if code != ExitOK {
+		t.Fatalf("apply exit %d: %+v", code, rep2.Registry.Failed)
+	}
+	r := rep2.Registry
+	if !r.Applied || len(r.Deleted) != len(rep.Registry.Plan) {
+		t.Errorf("applied %v, deleted %d of %d", r.Applied, len(r.Deleted), len(rep.Registry.Plan))
+	}
+	// Every deletion has an attempt and an outcome in the audit log.
+	f, err := os.Open(r.AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	outcomes := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		if e["outcome"] == "deleted" {
+			outcomes++
+		}
+	}
+	if outcomes != len(r.Deleted) {
+		t.Errorf("audit log has %d deleted outcomes, report %d", outcomes, len(r.Deleted))
+	}
+	opened := 0
+	for _, c := range rep2.Charts {
+		if c.Status == string(model.StatePROpened) {
+			opened++
+			if !strings.Contains(c.PullRequest, "/pull/") {
+				t.Errorf("%s: pull request URL %q", c.Dependency, c.PullRequest)
+			}
+		}
+	}
+	if opened != 2 {
+		t.Errorf("opened %d PRs, want 2 (binderhub, ingress-nginx): %+v", opened, rep2.Charts)
+	}
+
+	// A third run: nothing to do, no duplicate PRs.
+	_, rep3, code := runJSON(t, env, true)
+	if code != ExitOK {
+		t.Errorf("third run exit %d", code)
+	}
+	if len(rep3.Registry.Plan) != 0 {
+		t.Errorf("third run plans %d deletions", len(rep3.Registry.Plan))
+	}
+	for _, c := range rep3.Charts {
+		if c.Status == string(model.StatePROpened) || c.Status == string(model.StateOutdated) {
+			t.Errorf("third run: %s is %s", c.Dependency, c.Status)
+		}
+	}
+	if prs := env.GitHub.PullRequests(demo.Owner, demo.Repo); len(prs) != 2 {
+		t.Errorf("stand-in holds %d PRs, want 2", len(prs))
+	}
+}
+
+func TestRefusedPlanFails(t *testing.T) {
+	env := startDemo(t, demo.WithConfigure(func(c *config.Config) {
+		f := 0.01
+		c.Registry.Policy.MaxDeleteFraction = &f
+		c.Charts = nil
+	}))
+	var out bytes.Buffer
+	code := Run(context.Background(), Options{Apply: true, Registry: env.Registry, Stdout: &out})
+	if code != ExitFailure {
+		t.Errorf("exit %d, want %d", code, ExitFailure)
+	}
+	if !strings.Contains(out.String(), "max_delete_fraction") {
+		t.Errorf("summary does not say why:\n%s", out.String())
+	}
+	inv, err := env.Registry.Scan(context.Background(), nil)
+	if err != nil || len(inv.Images) != len(env.Seeded.Images) {
+		t.Errorf("a refused plan deleted something: %v", err)
+	}
+}
+
+func TestPartialDeletionExit3(t *testing.T) {
+	// Every delete in the first repository a delete reaches fails (retries
+	// included); the others succeed.
+	var failing atomic.Value
+	env := startDemo(t, demo.WithRegistryHandler(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			repo, _, _ := strings.Cut(r.URL.Path, "/manifests/")
+			if r.Method == http.MethodDelete && (failing.CompareAndSwap(nil, repo) || failing.Load() == repo) {
+				http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}`, http.StatusInternalServerError)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}), demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
+	_, rep, code := runJSON(t, env, true)
+	if code != ExitPartial {
+		t.Errorf("exit %d, want %d", code, ExitPartial)
+	}
+	r := rep.Registry
+	if len(r.Failed) == 0 || len(r.Deleted) == 0 {
+		t.Fatalf("deleted %d, failed %d", len(r.Deleted), len(r.Failed))
+	}
+	if len(r.Deleted)+len(r.Failed)+r.NotStarted != len(r.Plan) {
+		t.Errorf("deleted %d + failed %d + not started %d != planned %d", len(r.Deleted), len(r.Failed), r.NotStarted, len(r.Plan))
+	}
+	if !strings.Contains(r.Failed[0].Error, "500") && !strings.Contains(r.Failed[0].Error, "disk on fire") {
+		t.Errorf("failure does not say why: %q", r.Failed[0].Error)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	env := startDemo(t)
+	var out bytes.Buffer
+	if code := Run(context.Background(), Options{Registry: env.Registry, Charts: env.Charts, Stdout: &out}); code != ExitOK {
+		t.Errorf("exit %d", code)
+	}
+	s := out.String()
+	for _, want := range []string{"outdated", "binderhub", "registry 127.0.0.1:", "would delete", "dry run: rerun with --apply"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}
