@@ -1,0 +1,166 @@
+// Command helmupgradebot keeps a Helm-deployed BinderHub current and within
+// budget: it bumps chart versions through pull requests and cleans its
+// container registry, from a terminal console or headless from cron.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/headless"
+	"github.com/helmupgradebot/helmupgradebot/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `helmupgradebot keeps a Helm-deployed BinderHub up to date and within budget.
+
+Usage:
+  helmupgradebot [flags]              the console (charts and registry tabs)
+  helmupgradebot --headless [flags]   one run for cron; dry run unless --apply
+
+Flags:
+`
+
+type flags struct {
+	config            string
+	headless, demo    bool
+	apply, force      bool
+	json, showVersion bool
+	only              string
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("helmupgradebot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nExit codes: 0 done or nothing to do, 1 failure, 2 bad usage or config, 3 partly done.\n")
+	}
+	fs.StringVar(&f.config, "config", "", "configuration file (default ./helmupgradebot.yaml, else $XDG_CONFIG_HOME/helmupgradebot/config.yaml)")
+	fs.BoolVar(&f.headless, "headless", false, "run once without a terminal and report")
+	fs.BoolVar(&f.demo, "demo", false, "run on an embedded demo: a real registry, a chart repository and a GitHub stand-in, all in-process")
+	fs.BoolVar(&f.apply, "apply", false, "with --headless: delete images and open pull requests (default: dry run)")
+	fs.BoolVar(&f.force, "force", false, "with --apply: accept a plan over max_delete_fraction")
+	fs.BoolVar(&f.json, "json", false, "with --headless: print one JSON document on stdout (logs go to stderr)")
+	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
+	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	switch f.only {
+	case "", "charts", "registry":
+	default:
+		return f, fmt.Errorf("--only %q: want charts or registry", f.only)
+	}
+	if !f.headless && (f.apply || f.json || f.only != "" || f.force) {
+		return f, errors.New("--apply, --force, --json and --only go with --headless; the console asks before it acts")
+	}
+	if f.force && !f.apply {
+		return f, errors.New("--force goes with --apply")
+	}
+	if f.demo && f.config != "" {
+		return f, errors.New("--demo brings its own configuration; drop --config")
+	}
+	return f, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return headless.ExitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "helmupgradebot:", err)
+		return headless.ExitUsage
+	}
+	if f.showVersion {
+		fmt.Fprintln(stdout, "helmupgradebot", version)
+		return headless.ExitOK
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if !f.headless {
+		// The console owns the terminal; logs would tear it.
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	var reg *engine.Registry
+	var charts *engine.Charts
+	if f.demo {
+		env, err := demo.Start(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "helmupgradebot: start demo:", err)
+			return headless.ExitFailure
+		}
+		defer env.Close()
+		reg, charts = env.Registry, env.Charts
+	} else {
+		path := f.config
+		if path == "" {
+			path = config.DefaultPath(getenv)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "helmupgradebot:", err)
+			return headless.ExitUsage
+		}
+		reg, charts, err = engine.FromConfig(ctx, cfg, engine.WithGetenv(getenv))
+		if err != nil {
+			fmt.Fprintln(stderr, "helmupgradebot:", err)
+			return headless.ExitUsage
+		}
+	}
+	switch f.only {
+	case "charts":
+		reg = nil
+	case "registry":
+		charts = nil
+	}
+
+	if f.headless {
+		return headless.Run(ctx, headless.Options{
+			Apply: f.apply, Force: f.force, JSON: f.json,
+			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger,
+		})
+	}
+	var opts []ui.Option
+	if getenv("NO_COLOR") != "" {
+		opts = append(opts, ui.WithNoColor())
+	}
+	var rs ui.RegistryService
+	if reg != nil {
+		rs = reg
+	}
+	var cs ui.ChartService
+	if charts != nil {
+		cs = charts
+	}
+	if err := ui.Run(ctx, rs, cs, opts...); err != nil {
+		fmt.Fprintln(stderr, "helmupgradebot:", err)
+		return headless.ExitFailure
+	}
+	return headless.ExitOK
+}
