@@ -19,6 +19,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -336,8 +337,10 @@ func (c *Config) validate(keys map[int]string) error {
 	default:
 		bad("registry.auth.type", "%q is not one of anonymous, basic, docker", r.Auth.Type)
 	}
-	if r.Auth.Password != "" && !IsSecretReference(r.Auth.Password) {
-		bad("registry.auth.password", "not a secret reference: write env:NAME, file:PATH or keyvault://VAULT/SECRET, never the password itself")
+	if r.Auth.Password != "" {
+		if _, err := secrets.ParseReference(r.Auth.Password); err != nil {
+			bad("registry.auth.password", "%v; never write the password itself", err)
+		}
 	}
 	switch {
 	case r.Concurrency == 0:
@@ -375,8 +378,10 @@ func (c *Config) validate(keys map[int]string) error {
 	default:
 		bad("github.mode", "%q is not one of branch, fork", g.Mode)
 	}
-	if g.Token != "" && !IsSecretReference(g.Token) {
-		bad("github.token", "not a secret reference: write env:NAME, file:PATH or keyvault://VAULT/SECRET, never the token itself")
+	if g.Token != "" {
+		if _, err := secrets.ParseReference(g.Token); err != nil {
+			bad("github.token", "%v; never write the token itself", err)
+		}
 	}
 	if len(c.Charts) > 0 && g.Token == "" {
 		bad("github.token", "charts are configured but no token reference is given")
@@ -405,16 +410,6 @@ func (c *Config) validate(keys map[int]string) error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// IsSecretReference reports whether s has the form of a secret reference.
-func IsSecretReference(s string) bool {
-	for _, p := range []string{"env:", "file:", "keyvault://"} {
-		if strings.HasPrefix(s, p) && len(s) > len(p) {
-			return true
-		}
-	}
-	return false
 }
 
 // ModelPolicy converts the file's policy into the model's.
