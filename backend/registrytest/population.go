@@ -15,8 +15,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -91,14 +89,44 @@ type imagePlan struct {
 	topMB, postBuildMB float64
 }
 
+// plannedImage is an image ready to push: blobs first (layers and configs,
+// platform images' included), then an index's platform manifests by
+// digest, then the top manifest under each tag.
 type plannedImage struct {
 	truth    SeededImage
-	taggable remote.Taggable
+	blobs    []*blobLayer
+	children []rawManifest
+	top      rawManifest
 }
+
+// rawManifest is a manifest's exact bytes; it is a remote.Taggable.
+type rawManifest struct {
+	raw    []byte
+	mt     types.MediaType
+	digest v1.Hash
+}
+
+func newRawManifest(raw []byte, mt types.MediaType) rawManifest {
+	return rawManifest{raw: raw, mt: mt, digest: sha256Hash(raw)}
+}
+
+// RawManifest implements remote.Taggable.
+func (m rawManifest) RawManifest() ([]byte, error) { return m.raw, nil }
+
+// MediaType tells remote the Content-Type to send.
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 
 type populationPlan struct {
 	repositories []string
 	images       []plannedImage
+}
+
+func (pl *populationPlan) seeded(p Population) *Seeded {
+	out := &Seeded{Population: p, Repositories: pl.repositories}
+	for _, im := range pl.images {
+		out.Images = append(out.Images, im.truth)
+	}
+	return out
 }
 
 type builder struct {
@@ -567,9 +595,9 @@ func (b *builder) layer(ref layerRef, mt types.MediaType) *blobLayer {
 
 // builtImage is one image manifest with everything it references.
 type builtImage struct {
-	img   v1.Image
-	desc  v1.Descriptor
-	blobs []Blob // manifest, config, layers
+	manifest rawManifest
+	uploads  []*blobLayer // config, then layers
+	blobs    []Blob       // manifest, config, layers
 }
 
 func (b *builder) buildImage(im *imagePlan, arch string, oci bool) (*builtImage, error) {
@@ -579,42 +607,31 @@ func (b *builder) buildImage(im *imagePlan, arch string, oci bool) (*builtImage,
 	}
 	cfg := b.config(im, arch)
 	m := v1.Manifest{SchemaVersion: 2, MediaType: manifestMT}
-	core := &seededImage{mt: manifestMT, layers: make(map[v1.Hash]v1.Layer)}
+	var layers []*blobLayer
 	var layerBlobs []Blob
 	for _, ref := range layersFor(im, arch) {
 		l := b.layer(ref, layerMT)
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.digest.String())
 		m.Layers = append(m.Layers, v1.Descriptor{MediaType: layerMT, Size: int64(len(l.data)), Digest: l.digest})
-		core.layers[l.digest] = l
+		layers = append(layers, l)
 		layerBlobs = append(layerBlobs, Blob{Digest: l.digest.String(), Size: int64(len(l.data)), MediaType: string(layerMT)})
 	}
 	rawCfg, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	cfgDigest := sha256Hash(rawCfg)
-	core.config = rawCfg
-	core.layers[cfgDigest] = &blobLayer{data: rawCfg, digest: cfgDigest, mt: configMT}
-	m.Config = v1.Descriptor{MediaType: configMT, Size: int64(len(rawCfg)), Digest: cfgDigest}
+	cfgLayer := &blobLayer{data: rawCfg, digest: sha256Hash(rawCfg), mt: configMT}
+	m.Config = v1.Descriptor{MediaType: configMT, Size: int64(len(rawCfg)), Digest: cfgLayer.digest}
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
-	core.manifest = raw
-	img, err := partial.CompressedToImage(core)
-	if err != nil {
-		return nil, fmt.Errorf("wrap image: %w", err)
-	}
-	d := sha256Hash(raw)
+	mf := newRawManifest(raw, manifestMT)
 	blobs := append([]Blob{
-		{Digest: d.String(), Size: int64(len(raw)), MediaType: string(manifestMT)},
-		{Digest: cfgDigest.String(), Size: int64(len(rawCfg)), MediaType: string(configMT)},
+		{Digest: mf.digest.String(), Size: int64(len(raw)), MediaType: string(manifestMT)},
+		{Digest: cfgLayer.digest.String(), Size: int64(len(rawCfg)), MediaType: string(configMT)},
 	}, layerBlobs...)
-	return &builtImage{
-		img:   img,
-		desc:  v1.Descriptor{MediaType: manifestMT, Size: int64(len(raw)), Digest: d},
-		blobs: dedupeBlobs(blobs),
-	}, nil
+	return &builtImage{manifest: mf, uploads: append([]*blobLayer{cfgLayer}, layers...), blobs: dedupeBlobs(blobs)}, nil
 }
 
 func (b *builder) build(im *imagePlan) (plannedImage, error) {
@@ -631,35 +648,39 @@ func (b *builder) build(im *imagePlan) (plannedImage, error) {
 		if err != nil {
 			return plannedImage{}, err
 		}
-		truth.Digest, truth.MediaType, truth.Blobs = bi.desc.Digest.String(), string(bi.desc.MediaType), bi.blobs
-		return plannedImage{truth: truth, taggable: bi.img}, nil
+		truth.Digest, truth.MediaType, truth.Blobs = bi.manifest.digest.String(), string(bi.manifest.mt), bi.blobs
+		return plannedImage{truth: truth, blobs: bi.uploads, top: bi.manifest}, nil
 	}
 
-	idx := &seededIndex{children: make(map[v1.Hash]v1.Image)}
-	idx.parsed = v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	pi := plannedImage{}
+	index := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	var childBlobs []Blob
 	for _, arch := range []string{"amd64", "arm64"} {
 		bi, err := b.buildImage(im, arch, true)
 		if err != nil {
 			return plannedImage{}, fmt.Errorf("%s image: %w", arch, err)
 		}
-		desc := bi.desc
-		desc.Platform = &v1.Platform{Architecture: arch, OS: "linux"}
-		idx.parsed.Manifests = append(idx.parsed.Manifests, desc)
-		idx.children[desc.Digest] = bi.img
+		index.Manifests = append(index.Manifests, v1.Descriptor{
+			MediaType: bi.manifest.mt,
+			Size:      int64(len(bi.manifest.raw)),
+			Digest:    bi.manifest.digest,
+			Platform:  &v1.Platform{Architecture: arch, OS: "linux"},
+		})
+		pi.blobs = append(pi.blobs, bi.uploads...)
+		pi.children = append(pi.children, bi.manifest)
 		childBlobs = append(childBlobs, bi.blobs...)
 		truth.Platforms = append(truth.Platforms, "linux/"+arch)
-		truth.Children = append(truth.Children, desc.Digest.String())
+		truth.Children = append(truth.Children, bi.manifest.digest.String())
 	}
-	raw, err := json.Marshal(idx.parsed)
+	raw, err := json.Marshal(index)
 	if err != nil {
 		return plannedImage{}, fmt.Errorf("encode index: %w", err)
 	}
-	idx.raw = raw
-	d := sha256Hash(raw)
-	truth.Digest, truth.MediaType = d.String(), string(types.OCIImageIndex)
-	truth.Blobs = dedupeBlobs(append([]Blob{{Digest: d.String(), Size: int64(len(raw)), MediaType: string(types.OCIImageIndex)}}, childBlobs...))
-	return plannedImage{truth: truth, taggable: idx}, nil
+	pi.top = newRawManifest(raw, types.OCIImageIndex)
+	truth.Digest, truth.MediaType = pi.top.digest.String(), string(types.OCIImageIndex)
+	truth.Blobs = dedupeBlobs(append([]Blob{{Digest: truth.Digest, Size: int64(len(raw)), MediaType: truth.MediaType}}, childBlobs...))
+	pi.truth = truth
+	return pi, nil
 }
 
 func dedupeBlobs(in []Blob) []Blob {
@@ -706,54 +727,3 @@ func (l *blobLayer) Uncompressed() (io.ReadCloser, error) {
 }
 func (l *blobLayer) Size() (int64, error)                { return int64(len(l.data)), nil }
 func (l *blobLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
-
-// seededImage is the compressed core of a population image; the manifest
-// bytes are exactly what gets pushed.
-type seededImage struct {
-	manifest []byte
-	config   []byte
-	mt       types.MediaType
-	layers   map[v1.Hash]v1.Layer // layers and config
-}
-
-func (s *seededImage) RawConfigFile() ([]byte, error)      { return s.config, nil }
-func (s *seededImage) MediaType() (types.MediaType, error) { return s.mt, nil }
-func (s *seededImage) RawManifest() ([]byte, error)        { return s.manifest, nil }
-
-func (s *seededImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	l, ok := s.layers[h]
-	if !ok {
-		return nil, fmt.Errorf("image has no blob %s", h)
-	}
-	return l, nil
-}
-
-// seededIndex is a population image index.
-type seededIndex struct {
-	raw      []byte
-	parsed   v1.IndexManifest
-	children map[v1.Hash]v1.Image
-}
-
-func (s *seededIndex) MediaType() (types.MediaType, error) { return s.parsed.MediaType, nil }
-func (s *seededIndex) Digest() (v1.Hash, error)            { return sha256Hash(s.raw), nil }
-func (s *seededIndex) Size() (int64, error)                { return int64(len(s.raw)), nil }
-func (s *seededIndex) RawManifest() ([]byte, error)        { return s.raw, nil }
-
-func (s *seededIndex) IndexManifest() (*v1.IndexManifest, error) {
-	m := s.parsed
-	m.Manifests = slices.Clone(s.parsed.Manifests)
-	return &m, nil
-}
-
-func (s *seededIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, ok := s.children[h]
-	if !ok {
-		return nil, fmt.Errorf("index has no image %s", h)
-	}
-	return img, nil
-}
-
-func (s *seededIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	return nil, fmt.Errorf("index has no nested index %s", h)
-}

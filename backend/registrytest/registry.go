@@ -1,6 +1,9 @@
 // Package registrytest runs the real Docker/OCI registry
 // (github.com/distribution/distribution/v3) in-process on loopback, and fills
-// it with a realistic, deterministic BinderHub population. It serves tests,
+// it with a realistic, deterministic BinderHub population: Seed pushes it over
+// HTTP with go-containerregistry, Registry.Populate writes the identical
+// result straight into storage (for benchmarks). Both return the truth
+// (Seeded) to check scanners and size calculations against. It serves tests,
 // benchmarks and the interactive demo, so it does not import testing.
 //
 // The registry is configured as a production registry would be for a
@@ -314,13 +317,15 @@ func (r *Registry) Close() error {
 }
 
 // GCOption configures GarbageCollect.
-type GCOption func(*storage.GCOpts)
+type GCOption func(*gcOptions)
+
+type gcOptions struct{ deleteUntagged bool }
 
 // DeleteUntagged makes GarbageCollect also delete manifests no tag points
 // at (and that no surviving index references), like
 // `registry garbage-collect --delete-untagged`.
 func DeleteUntagged() GCOption {
-	return func(o *storage.GCOpts) { o.RemoveUntagged = true }
+	return func(o *gcOptions) { o.deleteUntagged = true }
 }
 
 // GarbageCollect runs distribution's own mark and sweep
@@ -328,10 +333,11 @@ func DeleteUntagged() GCOption {
 // manifest references. Requests wait while it runs. It works on both
 // drivers.
 func (r *Registry) GarbageCollect(ctx context.Context, opts ...GCOption) error {
-	gc := storage.GCOpts{Quiet: true} // not Quiet prints to stdout
+	var o gcOptions
 	for _, opt := range opts {
-		opt(&gc)
+		opt(&o)
 	}
+	gc := storage.GCOpts{RemoveUntagged: o.deleteUntagged, Quiet: true} // not Quiet prints to stdout
 	r.gate.Lock()
 	defer r.gate.Unlock()
 	if r.closed {

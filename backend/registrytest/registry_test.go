@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -750,4 +751,51 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func firstLines(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	return strings.Join(lines[:min(n, len(lines))], "\n")
+}
+
+// storageFiles lists every file in a registry's storage with its size.
+func storageFiles(t *testing.T, r *Registry) map[string]int64 {
+	t.Helper()
+	out := make(map[string]int64)
+	err := r.driver.Walk(t.Context(), "/", func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			out[fi.Path()] = fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPopulateLeavesWhatSeedPushes(t *testing.T) {
+	t.Parallel()
+	pushed, written := startRegistry(t), startRegistry(t)
+	p := smallPopulation(13)
+	sp := seed(t, pushed.Host(), p)
+	sw, err := written.Populate(t.Context(), p)
+	if err != nil {
+		t.Fatalf("Populate: %v", err)
+	}
+	if !slices.EqualFunc(sp.Images, sw.Images, sameImage) || !slices.Equal(sp.Repositories, sw.Repositories) {
+		t.Fatal("Populate and Seed report different populations")
+	}
+	a, b := storageFiles(t, pushed), storageFiles(t, written)
+	if len(a) < len(sp.Blobs()) {
+		t.Fatalf("pushed registry holds %d files for %d blobs", len(a), len(sp.Blobs()))
+	}
+	for path, size := range a {
+		if got, ok := b[path]; !ok || got != size {
+			t.Errorf("pushed registry has %s (%d bytes), populated one has %d bytes (present %v)", path, size, got, ok)
+		}
+	}
+	for path := range b {
+		if _, ok := a[path]; !ok {
+			t.Errorf("populated registry has %s, pushed one does not", path)
+		}
+	}
+	for _, im := range sw.Images {
+		checkImageAgainstRegistry(t, written.Host(), im)
+	}
 }

@@ -237,7 +237,8 @@ func sortedBlobs(m map[string]Blob) []Blob {
 // Seed pushes the population p to the registry at host (plain http on
 // loopback, e.g. Registry.Host()) with go-containerregistry, concurrently,
 // and returns exactly what it pushed. opts are passed to remote (for a
-// transport or auth, say).
+// transport or auth, say). Registry.Populate leaves the same result much
+// faster when the registry is one of ours.
 func Seed(ctx context.Context, host string, p Population, opts ...remote.Option) (*Seeded, error) {
 	if host == "" {
 		return nil, errors.New("seed registry: empty host")
@@ -263,9 +264,22 @@ func Seed(ctx context.Context, host string, p Population, opts ...remote.Option)
 	g.SetLimit(p.Concurrency)
 	for _, im := range plan.images {
 		g.Go(func() error {
+			// Upload and Put rather than Push: Push asks whether each
+			// manifest exists first, which only costs requests here.
 			repo := reg.Repo(im.truth.Repository)
+			for _, l := range im.blobs {
+				if err := pusher.Upload(gctx, repo, l); err != nil {
+					d, _ := l.Digest()
+					return fmt.Errorf("push blob %s to %s: %w", d, im.truth.Repository, err)
+				}
+			}
+			for _, c := range im.children {
+				if err := pusher.Put(gctx, repo.Digest(c.digest.String()), c); err != nil {
+					return fmt.Errorf("push %s@%s: %w", im.truth.Repository, c.digest, err)
+				}
+			}
 			for _, tag := range im.truth.Tags {
-				if err := pusher.Push(gctx, repo.Tag(tag), im.taggable); err != nil {
+				if err := pusher.Put(gctx, repo.Tag(tag), im.top); err != nil {
 					return fmt.Errorf("push %s:%s: %w", im.truth.Repository, tag, err)
 				}
 			}
@@ -276,9 +290,5 @@ func Seed(ctx context.Context, host string, p Population, opts ...remote.Option)
 		return nil, fmt.Errorf("seed registry %s: %w", host, err)
 	}
 
-	out := &Seeded{Population: p, Repositories: plan.repositories}
-	for _, im := range plan.images {
-		out.Images = append(out.Images, im.truth)
-	}
-	return out, nil
+	return plan.seeded(p), nil
 }

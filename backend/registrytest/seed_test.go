@@ -21,11 +21,7 @@ func plan(t *testing.T, p Population) *Seeded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Seeded{Population: p, Repositories: pl.repositories}
-	for _, im := range pl.images {
-		s.Images = append(s.Images, im.truth)
-	}
-	return s
+	return pl.seeded(p)
 }
 
 func TestPopulationIsDeterministic(t *testing.T) {
