@@ -39,6 +39,18 @@ type indexFile struct {
 // keeps its other fields (a version that is not a string comes out empty and
 // is never selected), and a created time that does not parse is left zero.
 func ParseIndex(data []byte) (*Index, error) {
+	f, ok := parseIndexFast(data)
+	if !ok {
+		var err error
+		if f, err = decodeIndex(data); err != nil {
+			return nil, err
+		}
+	}
+	return newIndex(f), nil
+}
+
+// decodeIndex reads an index with the YAML decoder.
+func decodeIndex(data []byte) (indexFile, error) {
 	var f indexFile
 	err := yaml.Unmarshal(data, &f)
 	var typeErr *yaml.TypeError
@@ -48,13 +60,17 @@ func ParseIndex(data []byte) (*Index, error) {
 		// Some entries have fields of the wrong type; yaml.v3 decoded the
 		// rest, and those entries are judged by what they have.
 	case errors.As(err, &typeErr):
-		return nil, fmt.Errorf("not a chart repository index: %w", err)
+		return f, fmt.Errorf("not a chart repository index: %w", err)
 	default:
-		return nil, fmt.Errorf("not a YAML chart repository index: %w", err)
+		return f, fmt.Errorf("not a YAML chart repository index: %w", err)
 	}
 	if f.Entries == nil {
-		return nil, errors.New("not a chart repository index: it has no entries")
+		return f, errors.New("not a chart repository index: it has no entries")
 	}
+	return f, nil
+}
+
+func newIndex(f indexFile) *Index {
 	ix := &Index{Entries: make(map[string][]model.ChartVersion, len(f.Entries))}
 	for name, es := range f.Entries {
 		vs := make([]model.ChartVersion, 0, len(es))
@@ -71,7 +87,7 @@ func ParseIndex(data []byte) (*Index, error) {
 		}
 		ix.Entries[name] = vs
 	}
-	return ix, nil
+	return ix
 }
 
 // Charts returns the names of the charts in the index, sorted.

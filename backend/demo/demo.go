@@ -117,7 +117,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		pop = *o.population
 	}
 	pop.Now = now
-	env.Seeded, err = registrytest.Seed(ctx, reg.Host(), pop)
+	env.Seeded, err = reg.Populate(ctx, pop)
 	if err != nil {
 		return nil, fmt.Errorf("demo: seed registry: %w", err)
 	}

@@ -148,7 +148,7 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 	defer a.mu.Unlock()
 	switch {
 	case a.stopErr != nil:
-		return res, fmt.Errorf("%w; %d deletions not started", a.stopErr, res.NotStarted)
+		return res, fmt.Errorf("%w; deletions not started: %d", a.stopErr, res.NotStarted)
 	case res.NotStarted > 0 && ctx.Err() != nil:
 		res.Interrupted = true
 		return res, fmt.Errorf("apply interrupted: %d of %d deletions not started: %w", res.NotStarted, total, ctx.Err())

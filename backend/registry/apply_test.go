@@ -308,12 +308,13 @@ func TestApplyDeleteDisabled(t *testing.T) {
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	plan := model.MakePlan(inv, model.Request{Now: testNow, Manual: manualPicks(t, inv)})
-	log, path := openLog(t)
 	for _, conc := range []int{1, 3} {
+		log, path := openLog(t)
 		res, err := Apply(t.Context(), c, inv, plan, log, WithApplyConcurrency(conc))
 		if !errors.Is(err, ErrDeleteDisabled) {
 			t.Fatalf("concurrency %d: err = %v, want ErrDeleteDisabled", conc, err)
 		}
+		t.Logf("concurrency %d: %v", conc, err)
 		if n := strings.Count(err.Error(), "storage.delete.enabled"); n != 1 {
 			t.Errorf("error %q mentions storage.delete.enabled %d times, want once", err, n)
 		}
@@ -324,10 +325,14 @@ func TestApplyDeleteDisabled(t *testing.T) {
 		if conc == 1 && (res.Failed[0].Index != 0 || res.NotStarted != len(plan.Deletions)-1) {
 			t.Errorf("concurrency 1: result %+v: want the first failed and the rest not started", res)
 		}
-	}
-	for _, e := range checkAudit(t, path, inv) {
-		if e.Outcome != audit.OutcomeFailed || !strings.Contains(e.Error, "405") {
-			t.Errorf("audit outcome %+v, want failed with 405", e)
+		outcomes := checkAudit(t, path, inv)
+		if len(outcomes) != len(res.Failed) {
+			t.Errorf("concurrency %d: %d audited deletions, %d failed", conc, len(outcomes), len(res.Failed))
+		}
+		for _, e := range outcomes {
+			if e.Outcome != audit.OutcomeFailed || !strings.Contains(e.Error, "405") {
+				t.Errorf("audit outcome %+v, want failed with 405", e)
+			}
 		}
 	}
 	checkAfter(t, c, inv, nil)

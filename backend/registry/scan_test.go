@@ -279,6 +279,7 @@ func TestScanFaults(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Scan succeeded, want an error with %q", tt.scanErr)
 				}
+				t.Logf("scan error: %v", err)
 				for _, w := range tt.scanErr {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error %q lacks %q", err, w)
@@ -298,6 +299,7 @@ func TestScanFaults(t *testing.T) {
 				}
 			}
 			all := fmt.Sprint(inv.Errors)
+			t.Logf("scan errors: %s", all)
 			for _, w := range tt.invErr {
 				if !strings.Contains(all, w) {
 					t.Errorf("errors %s lack %q", all, w)
