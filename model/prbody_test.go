@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +191,36 @@ func TestBumpCompareURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ExamplePullRequestText() {
+	title, body := model.PullRequestText("mybinder/Chart.yaml", []model.Bump{{
+		Dependency:      "binderhub",
+		ChartRepository: "https://jupyterhub.github.io/helm-chart",
+		From:            "1.0.0-0.dev.git.3497.hf25ee22",
+		To: model.ChartVersion{
+			Version: "1.0.0-0.dev.git.3506.hba24eb2a",
+			Created: time.Date(2024, 8, 8, 18, 5, 34, 0, time.UTC),
+			Home:    "https://binderhub.readthedocs.io/en/latest/",
+			Sources: []string{"https://github.com/jupyterhub/binderhub"},
+		},
+	}})
+	fmt.Println(title)
+	fmt.Print(body)
+	// Output:
+	// Bump binderhub from 1.0.0-0.dev.git.3497.hf25ee22 to 1.0.0-0.dev.git.3506.hba24eb2a
+	// This pull request bumps a chart dependency in `mybinder/Chart.yaml`.
+	//
+	// | Dependency | From | To | Chart repository | Released |
+	// | --- | --- | --- | --- | --- |
+	// | binderhub | `1.0.0-0.dev.git.3497.hf25ee22` | `1.0.0-0.dev.git.3506.hba24eb2a` | https://jupyterhub.github.io/helm-chart | 2024-08-08 |
+	//
+	// ### binderhub
+	//
+	// - Home: https://binderhub.readthedocs.io/en/latest/
+	// - Sources: https://github.com/jupyterhub/binderhub
+	// - Changes: https://github.com/jupyterhub/binderhub/compare/f25ee22...ba24eb2a
+	//
+	// ---
+	// _This pull request was made by helmupgradebot._
 }

@@ -223,4 +223,3 @@ func (m *memo[T]) get(key string, load func() (T, error)) (T, error) {
 	cell.v, cell.done = v, true
 	return v, nil
 }
-

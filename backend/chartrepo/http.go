@@ -134,6 +134,9 @@ func readBody(r *http.Response) ([]byte, error) {
 		defer zr.Close()
 		src = io.LimitReader(zr, maxIndexSize+1)
 	} else if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc != "" && enc != "identity" && !r.Uncompressed {
+		if enc == "gzip" || enc == "x-gzip" {
+			return nil, errors.New("body has Content-Encoding gzip but is not gzip data")
+		}
 		return nil, fmt.Errorf("body has Content-Encoding %q, which is not supported", enc)
 	}
 	data, err := io.ReadAll(src)

@@ -509,3 +509,26 @@ func ExampleClient_Versions() {
 	fmt.Println(newest.Version, ok)
 	// Output: 1.10.0 true
 }
+
+func TestVersionsConcurrentShareOneFetch(t *testing.T) {
+	srv := newIndexServer(t, []byte("entries:\n  a:\n  - version: 1.0.0\n  b:\n  - version: 2.0.0\n"))
+	c := New()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			_, err := c.Versions(context.Background(), srv.repo(), []string{"a", "b"}[i%2])
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := srv.stats(); n != 1 {
+		t.Errorf("index fetched %d times by concurrent lookups, want once", n)
+	}
+}

@@ -39,12 +39,9 @@ type indexFile struct {
 // keeps its other fields (a version that is not a string comes out empty and
 // is never selected), and a created time that does not parse is left zero.
 func ParseIndex(data []byte) (*Index, error) {
-	f, ok := parseIndexFast(data)
-	if !ok {
-		var err error
-		if f, err = decodeIndex(data); err != nil {
-			return nil, err
-		}
+	f, err := decodeIndex(data)
+	if err != nil {
+		return nil, err
 	}
 	return newIndex(f), nil
 }
