@@ -172,7 +172,9 @@ func findImage(inv *model.Inventory, pred func(*model.Image) bool) []int {
 // one), the 1970 image and the multi-platform index.
 func manualPicks(t *testing.T, inv *model.Inventory) []int {
 	t.Helper()
-	binder := findImage(inv, func(im *model.Image) bool { return strings.HasPrefix(im.Repository, "binder-") && len(im.Children) == 0 })
+	binder := findImage(inv, func(im *model.Image) bool {
+		return strings.HasPrefix(im.Repository, "binder-") && len(im.Children) == 0
+	})
 	slices.SortStableFunc(binder, func(a, b int) int { return len(inv.Images[b].Tags) - len(inv.Images[a].Tags) })
 	epoch := findImage(inv, func(im *model.Image) bool { return im.CreatedProblem == model.CreatedBogus })
 	index := findImage(inv, func(im *model.Image) bool { return len(im.Children) > 0 })
@@ -499,5 +501,101 @@ func TestGarbageCollectFreesWhatThePlanSays(t *testing.T) {
 			}
 			t.Logf("%d deletions freed %d of %d bytes", len(plan.Deletions), before-after, before)
 		})
+	}
+}
+
+func TestDeleteManifestErrors(t *testing.T) {
+	deleteIn := func(repo string) func(r *http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/")
+		}
+	}
+	reg, err := registrytest.Start(t.Context(),
+		registrytest.WithHandler(fault(deleteIn("denied"), http.StatusForbidden, "DENIED")),
+		registrytest.WithHandler(fault(deleteIn("disabled"), http.StatusMethodNotAllowed, "UNSUPPORTED")),
+		registrytest.WithHandler(fault(deleteIn("broken"), http.StatusInternalServerError, "UNKNOWN")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	c := newClient(t, reg.Host())
+	const dg = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	tests := []struct {
+		repo, digest string
+		is           error
+		words        []string
+	}{
+		{"missing", dg, ErrNotFound, []string{"delete missing@" + dg, "404"}},
+		{"disabled", dg, ErrDeleteDisabled, []string{"405", "storage.delete.enabled"}},
+		{"denied", dg, nil, []string{"403", "DENIED", "AcrDelete"}},
+		{"broken", dg, nil, []string{"delete broken@" + dg, "500"}},
+		{"missing", "latest", nil, []string{"not a digest"}},
+		{"Bad_Name", dg, nil, []string{"bad repository name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.repo+"@"+tt.digest, func(t *testing.T) {
+			err := c.DeleteManifest(t.Context(), tt.repo, tt.digest)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err %v is not %v", err, tt.is)
+			}
+			if tt.is == nil && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrDeleteDisabled)) {
+				t.Errorf("err %v matches a sentinel", err)
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestApplyChildFailure: an index deleted but one of its platform
+// manifests not is a failure that says so; a missing child is fine.
+func TestApplyChildFailure(t *testing.T) {
+	inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
+		{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
+		{Repository: "hub", Digest: "sha256:i2"},
+	}}
+	plan := model.Plan{Deletions: []model.Deletion{
+		{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
+		{Image: 1, Reason: model.ReasonManual},
+	}}
+	var mu sync.Mutex
+	var calls []string
+	d := deleterFunc(func(_ context.Context, repo, digest string) error {
+		mu.Lock()
+		calls = append(calls, digest)
+		mu.Unlock()
+		switch digest {
+		case "sha256:c1":
+			return ErrNotFound
+		case "sha256:c2":
+			return errors.New("delete hub@sha256:c2: registry answered 500")
+		}
+		return nil
+	})
+	log, path := openLog(t)
+	res, err := Apply(t.Context(), d, inv, plan, log, WithApplyConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"sha256:i1", "sha256:c1", "sha256:c2", "sha256:c3", "sha256:i2"}; !slices.Equal(calls, want) {
+		t.Errorf("deletes %v, want %v (index first, then every child)", calls, want)
+	}
+	if len(res.Failed) != 1 || res.Failed[0].Index != 0 || !strings.Contains(res.Failed[0].Error, "not all its platform manifests") ||
+		!strings.Contains(res.Failed[0].Error, "sha256:c2") || strings.Contains(res.Failed[0].Error, "sha256:c1") {
+		t.Errorf("failed %+v", res.Failed)
+	}
+	if len(res.Deleted) != 1 || res.Deleted[0].Index != 1 {
+		t.Errorf("deleted %+v", res.Deleted)
+	}
+	outcomes := checkAudit(t, path, inv)
+	if outcomes["sha256:i1"].Outcome != audit.OutcomeFailed || outcomes["sha256:i2"].Outcome != audit.OutcomeDeleted {
+		t.Errorf("audit outcomes %+v", outcomes)
 	}
 }

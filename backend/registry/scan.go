@@ -29,8 +29,8 @@ const maxConfigSize = 16 << 20
 var bogusBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Scan lists the registry's repositories and their tags and reads every
-// tagged manifest, platform manifest and image config once per distinct
-// digest, at most Concurrency calls at a time.
+// tagged manifest, platform manifest and image config, with Concurrency
+// workers (plus the catalog listing) sharing one HTTP transport.
 //
 // A repository or manifest that cannot be read is recorded in
 // Inventory.Errors and the rest is used; Scan fails only when the catalog
@@ -251,10 +251,11 @@ func (s *scanner) scanRepo(ctx context.Context, repo string) {
 		if ctx.Err() != nil {
 			return
 		}
+		msg := describe("list tags of "+repo, err).Error()
 		if isNameUnknown(err) {
-			return // listed in the catalog but holding no tags
+			msg += "; the catalog lists it, so it may hold only untagged manifests, which the distribution API cannot list"
 		}
-		s.addError(model.ScanError{Repository: repo, Error: describe("list tags of "+repo, err).Error()})
+		s.addError(model.ScanError{Repository: repo, Error: msg})
 		return
 	}
 	seen := map[string]bool{}
@@ -524,25 +525,26 @@ func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Reposi
 	var bogus time.Time
 	for _, d := range idx.Manifests {
 		cd := d.Digest.String()
-		if have[cd] {
-			continue
-		}
-		child := s.manifest(ctx, p, r, cd, nil)
+		child := s.manifest(ctx, p, r, cd, nil) // cached when listed twice
 		if child == nil {
 			return info // ctx ended
 		}
 		if child.err != nil {
-			info.warnings = append(info.warnings, warning{digest: cd, msg: fmt.Sprintf("platform manifest of index %s: %v", ref, child.err)})
+			if !slices.ContainsFunc(info.warnings, func(w warning) bool { return w.digest == cd }) {
+				info.warnings = append(info.warnings, warning{digest: cd, msg: fmt.Sprintf("platform manifest of index %s: %v", ref, child.err)})
+			}
 			continue
 		}
-		info.children = append(info.children, cd)
-		for _, c := range child.children { // a nested index
-			if !slices.Contains(info.children, c) {
-				info.children = append(info.children, c)
+		if !slices.Contains(info.children, cd) {
+			info.children = append(info.children, cd)
+			for _, c := range child.children { // a nested index
+				if !slices.Contains(info.children, c) {
+					info.children = append(info.children, c)
+				}
 			}
+			addBlobs(child.blobs)
+			info.warnings = append(info.warnings, child.warnings...)
 		}
-		addBlobs(child.blobs)
-		info.warnings = append(info.warnings, child.warnings...)
 		if attestation(d) {
 			continue
 		}

@@ -245,6 +245,12 @@ func TestScanFaults(t *testing.T) {
 			missing: func(s *registrytest.Seeded) []int { return imagesOf(s, victim) },
 		},
 		{
+			name:    "tags NAME_UNKNOWN",
+			wrap:    fault(isTags(victim), http.StatusNotFound, "NAME_UNKNOWN"),
+			invErr:  []string{"list tags of " + victim, "404", "untagged manifests"},
+			missing: func(s *registrytest.Seeded) []int { return imagesOf(s, victim) },
+		},
+		{
 			name:    "catalog 401",
 			wrap:    fault(func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }, http.StatusUnauthorized, "UNAUTHORIZED"),
 			scanErr: []string{"list repositories", "401 Unauthorized", "registry.auth"},
@@ -613,4 +619,38 @@ type offline struct{}
 
 func (offline) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("no network in this test")
+}
+
+// TestScanIndexChildFails: a platform manifest that cannot be read is
+// reported by its reference; the index is kept with the rest.
+func TestScanIndexChildFails(t *testing.T) {
+	pop := population()
+	pop.Repositories, pop.TagsPerRepository = 3, 2
+	_, probe := startSeeded(t, pop)
+	k := slices.IndexFunc(probe.Images, func(im registrytest.SeededImage) bool { return len(im.Children) > 1 })
+	if k < 0 {
+		t.Fatal("no multi-platform index in the population")
+	}
+	index := probe.Images[k]
+	bad := index.Children[0]
+	reg, _ := startSeeded(t, pop, registrytest.WithHandler(fault(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && r.URL.Path == "/v2/"+index.Repository+"/manifests/"+bad
+	}, http.StatusInternalServerError, "UNKNOWN")))
+	inv, err := newClient(t, reg.Host()).Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Errors) != 1 || inv.Errors[0].Reference != index.Repository+"@"+bad || !strings.Contains(inv.Errors[0].Error, "500") {
+		t.Fatalf("errors %+v, want one about %s@%s", inv.Errors, index.Repository, bad)
+	}
+	i := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == index.Digest })
+	if i < 0 {
+		t.Fatal("index dropped")
+	}
+	if got := inv.Images[i].Children; !slices.Equal(got, index.Children[1:]) {
+		t.Errorf("children %v, want %v", got, index.Children[1:])
+	}
+	if len(inv.Images) != len(probe.Images) {
+		t.Errorf("%d images, want %d", len(inv.Images), len(probe.Images))
+	}
 }
