@@ -94,11 +94,13 @@ func PullRequestText(file string, bumps []Bump) (title, body string) {
 		b := bumps[0]
 		title = fmt.Sprintf("Bump %s from %s to %s", b.Dependency, b.From, b.To.Version)
 	default:
-		names := make([]string, len(bumps))
+		// The versions are in the title: an open grouped PR is current
+		// exactly when its title is the one a run would give it.
+		parts := make([]string, len(bumps))
 		for i, b := range bumps {
-			names[i] = b.Dependency
+			parts[i] = b.Dependency + " to " + b.To.Version
 		}
-		title = fmt.Sprintf("Bump %s in %s", strings.Join(names, ", "), file)
+		title = fmt.Sprintf("Bump %s in %s", strings.Join(parts, ", "), file)
 	}
 
 	var sb strings.Builder

@@ -69,7 +69,7 @@ func TestPullRequestText(t *testing.T) {
 			name:      "grouped bumps",
 			file:      "mybinder/Chart.yaml",
 			bumps:     []model.Bump{binderhub, jupyterhub, traefik},
-			wantTitle: "Bump binderhub, jupyterhub, traefik in mybinder/Chart.yaml",
+			wantTitle: "Bump binderhub to 1.0.0-0.dev.git.3506.hba24eb2a, jupyterhub to 3.3.8, traefik to 41.2.0 in mybinder/Chart.yaml",
 			want: []string{
 				"| jupyterhub | `3.3.7` | `3.3.8` | https://jupyterhub.github.io/helm-chart | 2024-08-08 |", // created converted to UTC
 				"| traefik | `41.1.1` | `41.2.0` | oci://ghcr.io/traefik/helm | unknown |",
