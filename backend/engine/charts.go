@@ -20,6 +20,12 @@ type VersionSource interface {
 	Versions(ctx context.Context, repository, chart string) ([]model.ChartVersion, error)
 }
 
+// describer fills in what a bare version list lacks (an OCI repository's
+// tags carry no created time, home or sources); chartrepo.Client is one.
+type describer interface {
+	Describe(ctx context.Context, repository, chart, version string) (model.ChartVersion, error)
+}
+
 // Charts finds outdated chart dependencies and opens pull requests for them.
 type Charts struct {
 	gh      *github.Client
@@ -155,6 +161,12 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 			row.Latest = model.ChartVersion{Version: d.Version}
 		}
 		return nil
+	}
+	if d2, ok := c.repos.(describer); ok && latest.Created.IsZero() && strings.HasPrefix(d.Repository, "oci://") {
+		// Best effort: the PR body is better with it, the bump works without.
+		if full, err := d2.Describe(ctx, d.Repository, d.Name, latest.Version); err == nil {
+			latest = full
+		}
 	}
 	row.Latest = latest
 	row.State = model.StateOutdated
