@@ -50,13 +50,11 @@ func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 	defer cancel()
 
 	s := &scanner{
-		c:         c,
-		reg:       c.reg,
-		pullers:   map[int]*remote.Puller{},
-		manifests: map[string]*manifestCall{},
-		configs:   map[string]*configCall{},
-		repos:     map[string]*repoState{},
-		notify:    make(chan struct{}, 1),
+		c:       c,
+		reg:     c.reg,
+		pullers: map[int]*remote.Puller{},
+		repos:   map[string]*repoState{},
+		notify:  make(chan struct{}, 1),
 	}
 	s.catalogSize.Store(int64(c.pageSize))
 	s.tagsSize.Store(int64(c.pageSize))
@@ -112,9 +110,10 @@ type scanner struct {
 	queue   jobQueue
 	pending sync.WaitGroup
 
-	cacheMu   sync.Mutex
-	manifests map[string]*manifestCall
-	configs   map[string]*configCall
+	// Manifests and configs are content-addressed: each digest is read
+	// once over the whole scan, whichever repository meets it first.
+	manifests onceMap[*manifestInfo]
+	configs   onceMap[*configInfo]
 
 	mu       sync.Mutex
 	repoList []string
@@ -357,49 +356,25 @@ type warning struct {
 	msg    string
 }
 
-type manifestCall struct {
-	done chan struct{}
-	info *manifestInfo
-}
-
 // manifest returns what digest's manifest holds, reading it from repository
 // r the first time the digest is met anywhere. desc is the manifest when
 // the caller already has it (fetched by tag), else nil. It returns nil only
 // when ctx ends.
 func (s *scanner) manifest(ctx context.Context, p *remote.Puller, r name.Repository, digest string, desc *remote.Descriptor) *manifestInfo {
-	s.cacheMu.Lock()
-	call, ok := s.manifests[digest]
-	if !ok {
-		call = &manifestCall{done: make(chan struct{})}
-		s.manifests[digest] = call
-	}
-	s.cacheMu.Unlock()
-	if ok {
-		select {
-		case <-call.done:
-			return call.info
-		case <-ctx.Done():
-			return nil
-		}
-	}
-	defer close(call.done)
-	if desc == nil {
-		d, err := p.Get(ctx, r.Digest(digest))
-		if err != nil {
-			if ctx.Err() != nil {
-				call.info = &manifestInfo{err: ctx.Err()}
-				return nil
+	info, _ := s.manifests.do(ctx, digest, func() *manifestInfo {
+		if desc == nil {
+			d, err := p.Get(ctx, r.Digest(digest))
+			if err != nil {
+				if ctx.Err() != nil {
+					return &manifestInfo{err: ctx.Err()}
+				}
+				return &manifestInfo{err: describe(fmt.Sprintf("get manifest %s@%s", r.RepositoryStr(), digest), err)}
 			}
-			call.info = &manifestInfo{err: describe(fmt.Sprintf("get manifest %s@%s", r.RepositoryStr(), digest), err)}
-			return call.info
+			desc = d
 		}
-		desc = d
-	}
-	call.info = s.readManifest(ctx, p, r, digest, string(desc.MediaType), desc.Manifest)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return call.info
+		return s.readManifest(ctx, p, r, digest, string(desc.MediaType), desc.Manifest)
+	})
+	return info
 }
 
 // rawManifest holds the fields that tell manifest kinds apart.
@@ -584,36 +559,11 @@ type configInfo struct {
 	err      string
 }
 
-type configCall struct {
-	done chan struct{}
-	info *configInfo
-}
-
 // config reads an image config once per digest over the whole scan. It
 // returns nil only when ctx ends.
 func (s *scanner) config(ctx context.Context, p *remote.Puller, r name.Repository, d v1.Descriptor) *configInfo {
-	key := d.Digest.String()
-	s.cacheMu.Lock()
-	call, ok := s.configs[key]
-	if !ok {
-		call = &configCall{done: make(chan struct{})}
-		s.configs[key] = call
-	}
-	s.cacheMu.Unlock()
-	if ok {
-		select {
-		case <-call.done:
-			return call.info
-		case <-ctx.Done():
-			return nil
-		}
-	}
-	defer close(call.done)
-	call.info = s.readConfig(ctx, p, r, d)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return call.info
+	info, _ := s.configs.do(ctx, d.Digest.String(), func() *configInfo { return s.readConfig(ctx, p, r, d) })
+	return info
 }
 
 func (s *scanner) readConfig(ctx context.Context, p *remote.Puller, r name.Repository, d v1.Descriptor) *configInfo {
@@ -698,7 +648,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 		repo, digest := s.tags[i].repo, s.tags[i].digest
 		i = j
 		ref := repo + "@" + digest
-		info := s.manifests[digest].info
+		info := s.manifests.peek(digest)
 		if info.err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref,
 				Error: fmt.Sprintf("%v (tags %s)", info.err, strings.Join(tags, ", "))})
@@ -820,4 +770,53 @@ func (q *jobQueue) close() {
 	q.closed = true
 	q.mu.Unlock()
 	q.cond.Broadcast()
+}
+
+// onceMap loads a value once per key; callers that come while it loads
+// wait for it.
+type onceMap[V any] struct {
+	mu    sync.Mutex
+	cells map[string]*onceCell[V]
+}
+
+type onceCell[V any] struct {
+	done chan struct{}
+	v    V
+}
+
+// do returns key's value, loading it with load the first time. When ctx
+// ends first, or ended during the load, it returns the zero value and false.
+func (o *onceMap[V]) do(ctx context.Context, key string, load func() V) (V, bool) {
+	var zero V
+	o.mu.Lock()
+	if o.cells == nil {
+		o.cells = map[string]*onceCell[V]{}
+	}
+	c, ok := o.cells[key]
+	if !ok {
+		c = &onceCell[V]{done: make(chan struct{})}
+		o.cells[key] = c
+	}
+	o.mu.Unlock()
+	if !ok {
+		c.v = load()
+		close(c.done)
+	} else {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return zero, false
+		}
+	}
+	if ctx.Err() != nil {
+		return zero, false
+	}
+	return c.v, true
+}
+
+// peek returns a loaded value; the caller knows the load finished.
+func (o *onceMap[V]) peek(key string) V {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cells[key].v
 }
