@@ -1,0 +1,368 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// chartsSection is the Charts tab: one row per tracked dependency, and the
+// pull requests that bump them.
+type chartsSection struct {
+	c   *common
+	svc ChartService
+
+	rows    []model.DependencyStatus
+	checked bool
+	cursor  int
+	offset  int
+	height  int // table rows on screen
+
+	checking bool
+	opening  string // what a PR is being opened for
+}
+
+func newChartsSection(c *common, svc ChartService) *chartsSection {
+	return &chartsSection{c: c, svc: svc}
+}
+
+func (s *chartsSection) configured() bool { return s.svc != nil }
+
+func (s *chartsSection) busy() bool { return s.checking || s.opening != "" }
+
+// startCheck checks every dependency in a command.
+func (s *chartsSection) startCheck() tea.Cmd {
+	if !s.configured() || s.busy() {
+		return nil
+	}
+	s.checking = true
+	svc, ctx := s.svc, s.c.ctx
+	return func() tea.Msg { return checkDoneMsg{rows: svc.Check(ctx)} }
+}
+
+func (s *chartsSection) checkDone(msg checkDoneMsg) {
+	s.checking, s.checked = false, true
+	s.rows = msg.rows
+	s.scroll()
+	out, errs, open := s.tally()
+	text := fmt.Sprintf("checked %d chart dependencies: %d outdated, %d with a PR open", len(s.rows), out, open)
+	if errs > 0 {
+		first := ""
+		for _, r := range s.rows {
+			if r.State == model.StateError {
+				first = r.Error
+				break
+			}
+		}
+		s.c.errorf("%s, %d errors; first: %s", text, errs, first)
+		return
+	}
+	s.c.infof("%s", text)
+}
+
+func (s *chartsSection) tally() (outdated, errs, open int) {
+	for _, r := range s.rows {
+		switch r.State {
+		case model.StateOutdated:
+			outdated++
+		case model.StateError:
+			errs++
+		case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
+			open++
+		}
+	}
+	return
+}
+
+func (s *chartsSection) setRows(n int) {
+	s.height = max(n, 1)
+	s.scroll()
+}
+
+func (s *chartsSection) scroll() {
+	n := len(s.rows)
+	s.cursor = min(max(s.cursor, 0), max(n-1, 0))
+	if s.cursor < s.offset {
+		s.offset = s.cursor
+	}
+	if s.cursor >= s.offset+s.height {
+		s.offset = s.cursor - s.height + 1
+	}
+	s.offset = min(max(s.offset, 0), max(n-s.height, 0))
+}
+
+func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
+	k := s.c.keys
+	switch {
+	case key.Matches(msg, k.Refresh):
+		if s.busy() {
+			s.c.infof("charts are busy; r again when they are done")
+			return nil, nil
+		}
+		return s.startCheck(), nil
+	case key.Matches(msg, k.Up):
+		s.cursor--
+	case key.Matches(msg, k.Down):
+		s.cursor++
+	case key.Matches(msg, k.PageUp):
+		s.cursor -= s.height
+	case key.Matches(msg, k.PageDown):
+		s.cursor += s.height
+	case key.Matches(msg, k.Top):
+		s.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		s.cursor = len(s.rows) - 1
+	case key.Matches(msg, k.OpenPR):
+		return nil, s.confirmPR(false)
+	case key.Matches(msg, k.OpenGroupPR):
+		return nil, s.confirmPR(true)
+	}
+	s.scroll()
+	return nil, nil
+}
+
+// confirmPR previews the PR for the row under the cursor (or, grouped, for
+// every outdated dependency of its file) in a confirm box.
+func (s *chartsSection) confirmPR(group bool) *confirm {
+	if s.cursor >= len(s.rows) {
+		return nil
+	}
+	if s.busy() {
+		s.c.infof("charts are busy")
+		return nil
+	}
+	row := s.rows[s.cursor]
+	var deps []model.DependencyStatus
+	if group || row.Group {
+		for _, r := range s.rows {
+			if r.Repository == row.Repository && r.File == row.File && r.Outdated() {
+				deps = append(deps, r)
+			}
+		}
+		if len(deps) == 0 {
+			s.c.errorf("nothing outdated in %s", row.File)
+			return nil
+		}
+	} else {
+		if !row.Outdated() {
+			s.c.errorf("%s is %s: only an outdated dependency gets a PR", row.Dependency, stateText(row))
+			return nil
+		}
+		deps = []model.DependencyStatus{row}
+	}
+	p, err := s.svc.Preview(deps)
+	if err != nil {
+		s.c.errorf("preview pull request: %v", err)
+		return nil
+	}
+	c := &confirm{deps: deps, proposal: &p}
+	c.title = "Open pull request?"
+	st := s.c.styles
+	c.addLabeled("repository", p.Repository)
+	c.addLabeled("branch", p.Branch+" → "+p.Base)
+	c.addLabeled("title", p.Title)
+	c.addLabeled("change", p.File)
+	for _, l := range strings.Split(strings.TrimRight(p.Diff, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "-"):
+			c.add("  " + st.DiffDel.Render(l))
+		case strings.HasPrefix(l, "+"):
+			c.add("  " + st.DiffAdd.Render(l))
+		}
+	}
+	return c
+}
+
+// startOpen opens the confirmed PR.
+func (s *chartsSection) startOpen(c *confirm) tea.Cmd {
+	if s.busy() || c.proposal == nil {
+		return nil
+	}
+	names := make([]string, len(c.deps))
+	for i, d := range c.deps {
+		names[i] = d.Dependency
+	}
+	s.opening = strings.Join(names, ", ")
+	svc, ctx, deps, prop := s.svc, s.c.ctx, c.deps, *c.proposal
+	return func() tea.Msg {
+		rows, err := svc.Open(ctx, deps)
+		return openDoneMsg{prop: prop, rows: rows, err: err}
+	}
+}
+
+func (s *chartsSection) openDone(msg openDoneMsg) {
+	s.opening = ""
+	if msg.err != nil {
+		s.c.errorf("%v", msg.err)
+		return
+	}
+	for _, nr := range msg.rows {
+		for i := range s.rows {
+			r := &s.rows[i]
+			if r.Repository == nr.Repository && r.File == nr.File && r.Dependency == nr.Dependency {
+				*r = nr
+			}
+		}
+	}
+	if len(msg.rows) > 0 {
+		r := msg.rows[0]
+		verb := "opened"
+		switch r.State {
+		case model.StatePRUpdated:
+			verb = "updated"
+		case model.StatePROpen:
+			verb = "found open"
+		}
+		s.c.infof("%s PR #%d: %s", verb, r.PRNumber, r.PRURL)
+	}
+}
+
+func (s *chartsSection) statusText() string {
+	switch {
+	case s.opening != "":
+		return "opening pull request for " + s.opening
+	case s.checking:
+		return "checking chart versions"
+	}
+	return ""
+}
+
+func (s *chartsSection) counts() string {
+	if !s.checked {
+		return ""
+	}
+	out, errs, _ := s.tally()
+	t := fmt.Sprintf("%d deps · %d outdated", len(s.rows), out)
+	if errs > 0 {
+		t += fmt.Sprintf(" · %d errors", errs)
+	}
+	return t
+}
+
+// stateText is a row's status column.
+func stateText(r model.DependencyStatus) string {
+	switch r.State {
+	case model.StateUpToDate:
+		return "up to date"
+	case model.StateOutdated:
+		if r.PRNumber > 0 {
+			return fmt.Sprintf("outdated (#%d)", r.PRNumber)
+		}
+		return "outdated"
+	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
+		return fmt.Sprintf("PR open #%d", r.PRNumber)
+	case model.StateError:
+		return "error"
+	}
+	return string(r.State)
+}
+
+func (s *chartsSection) stateStyle(r model.DependencyStatus) string {
+	st := s.c.styles
+	t := stateText(r)
+	switch r.State {
+	case model.StateUpToDate:
+		return st.OK.Render(t)
+	case model.StateOutdated:
+		return st.Warn.Render(t)
+	case model.StateError:
+		return st.Error.Render(t)
+	}
+	return st.Title.Render(t)
+}
+
+// detailLines is how many lines under the table describe the current row.
+const detailLines = 4
+
+// statusW is the status column's width ("PR open #1234").
+const statusW = 14
+
+func chartColumns(w int) (dep, file, cur, newest int) {
+	const fixed = 1 + 5 + 5 + statusW // cursor, spaces, age, status
+	flex := max(w-fixed, 24)
+	dep = flex * 22 / 100
+	file = flex * 24 / 100
+	cur = (flex - dep - file) / 2
+	return dep, file, cur, flex - dep - file - cur
+}
+
+func (s *chartsSection) view(w, h int) string {
+	st := s.c.styles
+	if !s.configured() {
+		return block(st.Muted.Render("charts not configured: add charts to the config"), w, h)
+	}
+	if !s.checked {
+		return block(st.Muted.Render("checking chart versions…"), w, h)
+	}
+	if len(s.rows) == 0 {
+		return block(st.Muted.Render("no chart dependencies tracked: add charts to the config"), w, h)
+	}
+	dw, fw, cw, nw := chartColumns(w)
+	var b strings.Builder
+	head := " " + fit("DEPENDENCY", dw) + " " + fit("FILE", fw) + " " + fit("CURRENT", cw) + " " + fit("NEWEST", nw) + " " +
+		fitRight("AGE", 5) + " " + fit("STATUS", statusW)
+	b.WriteString(st.TableHeader.Render(fit(head, w)))
+	rows := max(h-1-detailLines, 1)
+	now := s.c.now()
+	end := min(s.offset+rows, len(s.rows))
+	for p := s.offset; p < end; p++ {
+		r := s.rows[p]
+		age := ""
+		if a := r.LatestAge(now); a > 0 {
+			age = model.FormatAge(a)
+		}
+		gutter := " "
+		if p == s.cursor {
+			gutter = "›"
+		}
+		line := gutter + fit(r.Dependency, dw) + " " + fit(r.File, fw) + " " + fitMiddle(r.Current, cw) + " " +
+			fitMiddle(r.Latest.Version, nw) + " " + fitRight(age, 5) + " "
+		if p == s.cursor {
+			line = st.Cursor.Render(fit(line+stateText(r), w))
+		} else {
+			line += s.stateStyle(r)
+			line = fit(line, w)
+		}
+		b.WriteString("\n" + line)
+	}
+	table := block(b.String(), w, h-detailLines)
+	return table + "\n" + block(s.details(w), w, detailLines)
+}
+
+// details describes the row under the cursor in full: versions, file, PR.
+func (s *chartsSection) details(w int) string {
+	st := s.c.styles
+	if s.cursor >= len(s.rows) {
+		return ""
+	}
+	r := s.rows[s.cursor]
+	rule := st.Muted.Render(strings.Repeat("─", w))
+	where := r.Repository + " " + r.File
+	if r.ChartRepository != "" {
+		where += " · chart from " + r.ChartRepository
+	}
+	versions := r.Current + " → " + r.Latest.Version
+	var third string
+	switch r.State {
+	case model.StateError:
+		versions = r.Current
+		third = st.Error.Render("error: ") + r.Error
+	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
+		third = fmt.Sprintf("PR #%d %s", r.PRNumber, r.PRURL)
+	case model.StateOutdated:
+		third = "p opens a pull request"
+		if r.Group {
+			third += " (one for the whole file: the file is grouped)"
+		}
+		if r.PRNumber > 0 {
+			third = fmt.Sprintf("PR #%d carries an older version; p updates it: %s", r.PRNumber, r.PRURL)
+		}
+	default:
+		versions = r.Current + " is the newest accepted version"
+	}
+	return rule + "\n" + fit(where, w) + "\n" + fit(versions, w) + "\n" + fit(third, w)
+}

@@ -1,0 +1,44 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// common is what every part of the console shares: where it runs, how big
+// the screen is, the theme, the keys, the clock and the status line.
+type common struct {
+	ctx           context.Context
+	width, height int
+	styles        *Styles
+	keys          *KeyMap
+	now           func() time.Time
+	status        status
+	sticky        bool // the error showing has not been seen yet
+	// deletes counts registry deletes running, so Run can let them finish
+	// (and be recorded) before returning.
+	deletes atomic.Int32
+}
+
+// status is the status line's last message.
+type status struct {
+	text string
+	err  bool
+}
+
+// infof shows a message, unless an error is showing that the operator has
+// not pressed a key since: background work finishing must not hide it.
+func (c *common) infof(format string, args ...any) {
+	if c.status.err && c.sticky {
+		return
+	}
+	c.status = status{text: fmt.Sprintf(format, args...)}
+}
+
+// errorf shows an error until the next key press and message.
+func (c *common) errorf(format string, args ...any) {
+	c.status = status{text: fmt.Sprintf(format, args...), err: true}
+	c.sticky = true
+}

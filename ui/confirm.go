@@ -1,0 +1,120 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/lipgloss/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// confirm is a modal question: enter does it, esc doesn't. Exactly one of
+// its payloads is set.
+type confirm struct {
+	title string
+	lines []boxLine
+	// blocked, when set, says why enter does nothing (a refused plan).
+	blocked string
+
+	// A delete: the plan to apply, and whether it is the policy's.
+	plan      *model.Plan
+	policy    bool
+	forceable bool
+
+	// A pull request: the rows it bumps and what it will do.
+	deps     []model.DependencyStatus
+	proposal *engine.Proposal
+}
+
+// view renders the box for a screen w cells wide.
+func (c *confirm) view(st *Styles, w int) string {
+	inner := min(w-4, 96)
+	if inner < 20 {
+		inner = max(w-2, 1)
+	}
+	var b strings.Builder
+	b.WriteString(st.DialogTitle.Render(fit(c.title, inner)))
+	for _, l := range c.lines {
+		for _, out := range l.render(st, inner) {
+			b.WriteString("\n")
+			b.WriteString(out)
+		}
+	}
+	b.WriteString("\n")
+	if c.blocked != "" {
+		for _, l := range wrap(c.blocked, inner) {
+			b.WriteString("\n" + st.Error.Render(fit(l, inner)))
+		}
+		hint := "esc cancel"
+		if c.forceable {
+			hint = "f force · " + hint
+		}
+		b.WriteString("\n" + st.Muted.Render(fit(hint, inner)))
+	} else {
+		b.WriteString("\n" + fit(st.Title.Render("enter")+" confirm · "+st.Title.Render("esc")+" cancel", inner))
+	}
+	return st.Dialog.Render(b.String())
+}
+
+// boxLine is one line of a confirm box: plain text cut to the box, or a
+// labelled value wrapped under its label.
+type boxLine struct {
+	label, text string
+	wrap        bool
+}
+
+// labelWidth is the column labelled values start at.
+const labelWidth = 11
+
+func (c *confirm) add(text string) { c.lines = append(c.lines, boxLine{text: text}) }
+
+func (c *confirm) addLabeled(label, text string) {
+	c.lines = append(c.lines, boxLine{label: label, text: text, wrap: true})
+}
+
+func (l boxLine) render(st *Styles, w int) []string {
+	if !l.wrap {
+		return []string{fit(l.text, w)}
+	}
+	tw := max(w-labelWidth, 10)
+	parts := wrap(l.text, tw) // at spaces only: versions keep their hyphens
+	if len(parts) == 0 {
+		parts = []string{""}
+	}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		label := strings.Repeat(" ", labelWidth)
+		if i == 0 {
+			label = st.Label.Render(fit(l.label, labelWidth))
+		}
+		out[i] = fit(label+p, w)
+	}
+	return out
+}
+
+// place centres the box in a w×h area.
+func (c *confirm) place(st *Styles, w, h int) string {
+	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, c.view(st, w))
+}
+
+// wrap breaks text into lines of at most w cells at spaces.
+func wrap(s string, w int) []string {
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case lipgloss.Width(line)+1+lipgloss.Width(word) <= w:
+			line += " " + word
+		default:
+			out = append(out, line)
+			line = word
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}

@@ -1,0 +1,167 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+func smallIndex(t *testing.T) *imageIndex {
+	t.Helper()
+	b := model.NewInventoryBuilder("r", fixedNow)
+	add := func(repo, digest string, tags []string, age time.Duration, size int64, problem model.CreatedProblem) {
+		im := model.Image{Repository: repo, Digest: digest, Tags: tags, CreatedProblem: problem}
+		if problem == model.CreatedOK {
+			im.Created = fixedNow.Add(-age)
+		}
+		if err := b.AddImage(im, []model.Blob{{Digest: "sha256:" + digest[7:] + "-layer", Size: size}, {Digest: "sha256:shared", Size: 10}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := 24 * time.Hour
+	add("beta", "sha256:aaaa1111", []string{"v2"}, 10*day, 300, model.CreatedOK)           // 0
+	add("alpha", "sha256:bbbb2222", []string{"Release-X"}, 30*day, 100, model.CreatedOK)   // 1
+	add("alpha", "sha256:cccc3333", []string{"a1"}, 20*day, 200, model.CreatedOK)          // 2
+	add("gamma", "sha256:dddd4444", nil, 0, 50, model.CreatedMissing)                      // 3
+	add("beta", "sha256:eeee5555", []string{"v1", "stable"}, 40*day, 300, model.CreatedOK) // 4
+	return newImageIndex(b.Inventory(), model.Policy{})
+}
+
+func TestImageIndexSort(t *testing.T) {
+	x := smallIndex(t)
+	cases := []struct {
+		key     sortKey
+		reverse bool
+		want    []int
+	}{
+		{sortAge, false, []int{4, 1, 2, 0, 3}}, // unknown age last: treated as newest
+		{sortAge, true, []int{3, 0, 2, 1, 4}},
+		{sortSize, false, []int{0, 4, 2, 1, 3}}, // ties by index
+		{sortSize, true, []int{3, 1, 2, 0, 4}},
+		{sortReclaim, false, []int{0, 4, 2, 1, 3}},
+		{sortName, false, []int{1, 2, 4, 0, 3}}, // repository, then first tag (byte order: R < a)
+		{sortName, true, []int{3, 0, 4, 2, 1}},
+	}
+	for _, c := range cases {
+		x.setSort(c.key, c.reverse)
+		if !slices.Equal(x.order, c.want) {
+			t.Errorf("sort %s reverse=%v: %v, want %v", c.key, c.reverse, x.order, c.want)
+		}
+	}
+}
+
+func TestImageIndexFilter(t *testing.T) {
+	x := smallIndex(t)
+	x.setSort(sortName, false)
+	cases := []struct {
+		filter string
+		want   []int
+	}{
+		{"", []int{1, 2, 4, 0, 3}},
+		{"alpha", []int{1, 2}},
+		{"ALPHA", []int{1, 2}},
+		{"release-x", []int{1}}, // tags keep their case; the filter ignores it
+		{"stable", []int{4}},
+		{"beta:v", []int{4, 0}},
+		{"eeee55", []int{4}},    // a digest
+		{"sha256:dd", []int{3}}, // a digest with its algorithm
+		{"nothing", []int{}},
+	}
+	for _, c := range cases {
+		x.setFilter(c.filter)
+		if !slices.Equal(x.view, c.want) {
+			t.Errorf("filter %q: %v, want %v", c.filter, x.view, c.want)
+		}
+	}
+	// A re-sort keeps the filter.
+	x.setFilter("beta")
+	x.setSort(sortSize, true)
+	if !slices.Equal(x.view, []int{0, 4}) {
+		t.Errorf("re-sorted filter: %v", x.view)
+	}
+}
+
+func TestImageName(t *testing.T) {
+	x := smallIndex(t)
+	if got := imageName(&x.inv.Images[4]); got != "beta:v1" {
+		t.Errorf("imageName = %q", got)
+	}
+	im := model.Image{Repository: "r", Digest: "sha256:0123456789abcdef0123"}
+	if got := imageName(&im); got != "r@sha256:0123456789ab" {
+		t.Errorf("untagged imageName = %q", got)
+	}
+}
+
+func TestFit(t *testing.T) {
+	cases := []struct {
+		fn   func(string, int) string
+		name string
+		in   string
+		w    int
+		want string
+	}{
+		{fit, "fit", "abc", 5, "abc  "},
+		{fit, "fit", "abcdef", 4, "abc…"},
+		{fit, "fit", "abc", 0, ""},
+		{fitRight, "fitRight", "12", 4, "  12"},
+		{fitRight, "fitRight", "12345", 4, "123…"},
+		{fitMiddle, "fitMiddle", "1.0.0-0.dev.git.3506.hba24eb2a", 15, "1.0.0-0…a24eb2a"},
+		{fitMiddle, "fitMiddle", "3.3.8", 8, "3.3.8   "},
+		{fit, "fit", "日本語テキスト", 7, "日本語…"},
+	}
+	for _, c := range cases {
+		got := c.fn(c.in, c.w)
+		if got != c.want {
+			t.Errorf("%s(%q, %d) = %q, want %q", c.name, c.in, c.w, got, c.want)
+		}
+		if c.w > 0 && ansi.StringWidth(got) != c.w && !strings.Contains(c.in, "日") {
+			t.Errorf("%s(%q, %d) is %d wide", c.name, c.in, c.w, ansi.StringWidth(got))
+		}
+	}
+	if !containsFold("Release-X", "release-x") || containsFold("abc", "abd") || !containsFold("x", "") {
+		t.Error("containsFold")
+	}
+}
+
+func TestGaugeLevels(t *testing.T) {
+	st := NewStyles(true, true)
+	cases := []struct {
+		g        gauge
+		text     string
+		level    level
+		hasFreed bool
+	}{
+		{gauge{total: 50, after: 50, capBytes: 100}, "(50%, under cap)", levelOK, false},
+		{gauge{total: 90, after: 90, capBytes: 100}, "(90%, near cap)", levelNear, false},
+		{gauge{total: 150, after: 150, capBytes: 100}, "(150%, over cap)", levelOver, false},
+		{gauge{total: 150, after: 70, capBytes: 100, selected: 3}, "(150% → 70%, under cap) · frees 80 B", levelOK, true},
+		{gauge{total: 150, after: 120, capBytes: 100, selected: 1}, "(150% → 120%, over cap)", levelOver, true},
+		{gauge{total: 150, after: 150}, "registry 150 B (no cap configured)", levelOK, false},
+	}
+	for _, c := range cases {
+		v := ansi.Strip(c.g.view(st, 80))
+		if !strings.Contains(v, c.text) {
+			t.Errorf("%+v: %q lacks %q", c.g, v, c.text)
+		}
+		if got := levelOf(c.g.after, c.g.capBytes); got != c.level {
+			t.Errorf("%+v: level %v, want %v", c.g, got, c.level)
+		}
+		bar := strings.Split(v, "\n")[0]
+		if strings.Contains(bar, "▒") != c.hasFreed {
+			t.Errorf("%+v: bar %q", c.g, bar)
+		}
+		if c.g.capBytes > 0 && strings.Count(bar, "┃") != 1 {
+			t.Errorf("%+v: bar %q has no cap mark", c.g, bar)
+		}
+	}
+	// The cap mark sits where the cap is: 100 of 150 over 60 cells.
+	bar := []rune(ansi.Strip(strings.Split(gauge{total: 150, after: 150, capBytes: 100}.view(st, 60), "\n")[0]))
+	if at := slices.Index(bar, '┃'); at != 39 {
+		t.Errorf("cap mark at %d, want 39", at)
+	}
+}

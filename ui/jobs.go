@@ -1,0 +1,72 @@
+package ui
+
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// Messages from work running in commands.
+type (
+	scanProgressMsg struct{ p registry.Progress }
+	scanDoneMsg     struct {
+		index *imageIndex
+		err   error
+	}
+	applyProgressMsg struct{ done, total int }
+	applyDoneMsg     struct {
+		plan model.Plan
+		res  registry.ApplyResult
+		err  error
+	}
+	checkDoneMsg struct{ rows []model.DependencyStatus }
+	openDoneMsg  struct {
+		prop engine.Proposal
+		rows []model.DependencyStatus
+		err  error
+	}
+	planDoneMsg struct {
+		gen  int
+		plan model.Plan
+	}
+)
+
+// progressMsg carries one progress report of a running job and the
+// command that waits for its next message.
+type progressMsg struct {
+	msg  tea.Msg
+	next tea.Cmd
+}
+
+// runJob runs work in its own goroutine and returns the command that
+// delivers the work's progress reports, then its result. Progress the
+// screen has not caught up with is dropped (the next report supersedes
+// it); the result is always delivered.
+func runJob(work func(progress func(tea.Msg)) tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		progress := make(chan tea.Msg, 1)
+		done := make(chan tea.Msg, 1)
+		go func() {
+			done <- work(func(m tea.Msg) {
+				select {
+				case progress <- m:
+				default:
+				}
+			})
+		}()
+		return waitJob(progress, done)()
+	}
+}
+
+func waitJob(progress, done chan tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case m := <-done:
+			return m
+		case m := <-progress:
+			return progressMsg{msg: m, next: waitJob(progress, done)}
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every key the console answers to. It implements help.KeyMap
+// with all bindings; the footer shows the subset that applies where the
+// operator is (see Model.helpKeys).
+type KeyMap struct {
+	NextTab, PrevTab, ChartsTab, RegistryTab key.Binding
+	Help, Quit                               key.Binding
+
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Refresh                                 key.Binding
+
+	OpenPR, OpenGroupPR key.Binding
+
+	Sort, Reverse, Filter, Select, SelectPlan, Clear, Delete key.Binding
+
+	Confirm, Cancel, Force key.Binding
+
+	FilterApply, FilterCancel key.Binding
+}
+
+// DefaultKeyMap returns the console's bindings.
+func DefaultKeyMap() KeyMap {
+	b := func(keys []string, k, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
+	}
+	return KeyMap{
+		NextTab:     b([]string{"tab"}, "tab", "next tab"),
+		PrevTab:     b([]string{"shift+tab"}, "shift+tab", "previous tab"),
+		ChartsTab:   b([]string{"1"}, "1", "charts"),
+		RegistryTab: b([]string{"2"}, "2", "registry"),
+		Help:        b([]string{"?"}, "?", "toggle help"),
+		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
+
+		Up:       b([]string{"up", "k"}, "↑/k", "up"),
+		Down:     b([]string{"down", "j"}, "↓/j", "down"),
+		PageUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
+		PageDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
+		Top:      b([]string{"home", "g"}, "g/home", "top"),
+		Bottom:   b([]string{"end", "G"}, "G/end", "bottom"),
+		Refresh:  b([]string{"r"}, "r", "refresh"),
+
+		OpenPR:      b([]string{"p"}, "p", "open PR"),
+		OpenGroupPR: b([]string{"P"}, "P", "grouped PR for file"),
+
+		Sort:       b([]string{"s"}, "s", "cycle sort"),
+		Reverse:    b([]string{"S"}, "S", "reverse sort"),
+		Filter:     b([]string{"/"}, "/", "filter"),
+		Select:     b([]string{"space"}, "space", "select"),
+		SelectPlan: b([]string{"a"}, "a", "select policy plan"),
+		Clear:      b([]string{"esc"}, "esc", "clear selection/filter"),
+		Delete:     b([]string{"d"}, "d", "delete selected"),
+
+		Confirm: b([]string{"enter", "y"}, "enter", "confirm"),
+		Cancel:  b([]string{"esc", "n"}, "esc", "cancel"),
+		Force:   b([]string{"f"}, "f", "force past max_delete_fraction"),
+
+		FilterApply:  b([]string{"enter"}, "enter", "keep filter"),
+		FilterCancel: b([]string{"esc"}, "esc", "drop filter"),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.NextTab, k.Refresh, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap: every binding, by area.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.Help, k.Quit},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Refresh},
+		{k.OpenPR, k.OpenGroupPR},
+		{k.Sort, k.Reverse, k.Filter, k.Select, k.SelectPlan, k.Clear, k.Delete},
+		{k.Confirm, k.Cancel, k.Force, k.FilterApply, k.FilterCancel},
+	}
+}
+
+// helpKeys is the footer's view of the keymap where the operator is.
+type helpKeys struct {
+	short []key.Binding
+	full  [][]key.Binding
+}
+
+func (h helpKeys) ShortHelp() []key.Binding  { return h.short }
+func (h helpKeys) FullHelp() [][]key.Binding { return h.full }

@@ -1,0 +1,529 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// registrySection is the Registry tab: scan progress, then the image table
+// with its gauge, selection, sort and filter, and deletes.
+type registrySection struct {
+	c   *common
+	svc RegistryService
+
+	idx      *imageIndex // nil until a scan succeeds
+	scanning bool
+	scanErr  error
+	scan     registry.Progress
+
+	deleting          bool
+	delDone, delTotal int
+	stopDelete        context.CancelFunc
+
+	cursor, offset int // into idx.view
+	rows           int // table rows on screen
+
+	selected []bool
+	nsel     int
+	// plan is the plan for the current selection, from the registry's
+	// Plan; planGen counts selection changes so a stale plan is dropped.
+	plan       model.Plan
+	planPolicy bool
+	planGen    int
+	planReady  bool
+
+	filtering bool
+	input     textinput.Model
+
+	// afterDelete is the delete's report, kept through the rescan.
+	afterDelete status
+}
+
+func newRegistrySection(c *common, svc RegistryService) *registrySection {
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "repository or tag"
+	in.CharLimit = 200
+	return &registrySection{c: c, svc: svc, input: in, planReady: true}
+}
+
+func (r *registrySection) configured() bool { return r.svc != nil }
+
+func (r *registrySection) busy() bool { return r.scanning || r.deleting }
+
+// startScan scans the registry in a command; sizes, holds and the first
+// sort are computed there too, off the event loop.
+func (r *registrySection) startScan() tea.Cmd {
+	if !r.configured() || r.busy() {
+		return nil
+	}
+	r.scanning, r.scan = true, registry.Progress{}
+	svc, ctx := r.svc, r.c.ctx
+	key, rev := sortAge, false
+	if r.idx != nil {
+		key, rev = r.idx.key, r.idx.reverse
+	}
+	return runJob(func(progress func(tea.Msg)) tea.Msg {
+		inv, err := svc.Scan(ctx, func(p registry.Progress) { progress(scanProgressMsg{p}) })
+		if err != nil {
+			return scanDoneMsg{err: err}
+		}
+		x := newImageIndex(inv, svc.Policy())
+		if key != sortAge || rev {
+			x.setSort(key, rev)
+		}
+		return scanDoneMsg{index: x}
+	})
+}
+
+func (r *registrySection) scanDone(msg scanDoneMsg) {
+	r.scanning = false
+	if msg.err != nil {
+		r.scanErr = msg.err
+		r.c.errorf("%v", msg.err)
+		return
+	}
+	r.scanErr = nil
+	prefix := r.afterDelete
+	r.afterDelete = status{}
+	var keep = -1
+	if r.idx != nil && r.cursor < len(r.idx.view) {
+		keep = r.cursor
+	}
+	filter := ""
+	if r.idx != nil {
+		filter = r.idx.filter
+	}
+	r.idx = msg.index
+	if filter != "" {
+		r.idx.setFilter(filter)
+	}
+	r.selected = make([]bool, len(r.idx.inv.Images))
+	r.nsel, r.plan, r.planPolicy, r.planReady = 0, model.Plan{}, false, true
+	r.planGen++
+	r.cursor, r.offset = 0, 0
+	if keep >= 0 {
+		r.cursor = min(keep, max(len(r.idx.view)-1, 0))
+	}
+	r.scroll()
+	inv := r.idx.inv
+	msgText := fmt.Sprintf("scanned %s: %d repositories, %d images, %d tags", r.svc.URL(), inv.Repositories, len(inv.Images), inv.Tags())
+	if prefix.text != "" {
+		// After a delete, what the delete did matters most.
+		r.c.status = status{text: prefix.text + "; rescanned: " + fmt.Sprintf("%d images", len(inv.Images)), err: prefix.err}
+		return
+	}
+	if n := len(inv.Errors); n > 0 {
+		r.c.errorf("%s; %d problems, first: %s", msgText, n, scanErrorText(inv.Errors[0]))
+		return
+	}
+	r.c.infof("%s", msgText)
+}
+
+func scanErrorText(e model.ScanError) string {
+	where := e.Repository
+	if e.Reference != "" {
+		where += "@" + e.Reference
+	}
+	if where == "" {
+		return e.Error
+	}
+	return where + ": " + e.Error
+}
+
+// setRows sets how many table rows fit.
+func (r *registrySection) setRows(n int) {
+	r.rows = max(n, 1)
+	r.input.SetWidth(max(r.c.width-4, 10))
+	r.scroll()
+}
+
+func (r *registrySection) scroll() {
+	if r.idx == nil {
+		return
+	}
+	n := len(r.idx.view)
+	r.cursor = min(max(r.cursor, 0), max(n-1, 0))
+	if r.cursor < r.offset {
+		r.offset = r.cursor
+	}
+	if r.cursor >= r.offset+r.rows {
+		r.offset = r.cursor - r.rows + 1
+	}
+	r.offset = min(max(r.offset, 0), max(n-r.rows, 0))
+}
+
+// current is the image under the cursor, or -1.
+func (r *registrySection) current() int {
+	if r.idx == nil || r.cursor >= len(r.idx.view) {
+		return -1
+	}
+	return r.idx.view[r.cursor]
+}
+
+// update handles a key; it may return a confirm box to open.
+func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
+	k := r.c.keys
+	if r.filtering {
+		switch {
+		case key.Matches(msg, k.FilterApply):
+			r.filtering = false
+			r.input.Blur()
+			return nil, nil
+		case key.Matches(msg, k.FilterCancel):
+			r.filtering = false
+			r.input.Blur()
+			r.input.SetValue("")
+			r.setFilter("")
+			return nil, nil
+		}
+		var cmd tea.Cmd
+		r.input, cmd = r.input.Update(msg)
+		r.setFilter(r.input.Value())
+		return cmd, nil
+	}
+	if key.Matches(msg, k.Refresh) {
+		if r.busy() {
+			r.c.infof("the registry is busy; r again when it is done")
+			return nil, nil
+		}
+		return r.startScan(), nil
+	}
+	if r.idx == nil {
+		return nil, nil
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		r.cursor--
+	case key.Matches(msg, k.Down):
+		r.cursor++
+	case key.Matches(msg, k.PageUp):
+		r.cursor -= r.rows
+	case key.Matches(msg, k.PageDown):
+		r.cursor += r.rows
+	case key.Matches(msg, k.Top):
+		r.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		r.cursor = len(r.idx.view) - 1
+	case key.Matches(msg, k.Sort):
+		r.resort(sortKey((int(r.idx.key)+1)%int(numSortKeys)), false)
+	case key.Matches(msg, k.Reverse):
+		r.resort(r.idx.key, !r.idx.reverse)
+	case key.Matches(msg, k.Filter):
+		r.filtering = true
+		r.input.SetValue(r.idx.filter)
+		r.input.CursorEnd()
+		return r.input.Focus(), nil
+	case key.Matches(msg, k.Select):
+		return r.toggle(), nil
+	case key.Matches(msg, k.SelectPlan):
+		return r.selectPolicy(), nil
+	case key.Matches(msg, k.Clear):
+		switch {
+		case r.nsel > 0:
+			r.clearSelection()
+			r.c.infof("selection cleared")
+		case r.idx.filter != "":
+			r.input.SetValue("")
+			r.setFilter("")
+		}
+	case key.Matches(msg, k.Delete):
+		return nil, r.confirmDelete()
+	}
+	r.scroll()
+	return nil, nil
+}
+
+// resort re-sorts keeping the cursor on the same image.
+func (r *registrySection) resort(k sortKey, reverse bool) {
+	cur := r.current()
+	r.idx.setSort(k, reverse)
+	r.follow(cur)
+}
+
+func (r *registrySection) setFilter(f string) {
+	if r.idx == nil {
+		return
+	}
+	cur := r.current()
+	r.idx.setFilter(f)
+	r.follow(cur)
+}
+
+// follow puts the cursor back on image i if it is in view, else at the top.
+func (r *registrySection) follow(i int) {
+	r.cursor = 0
+	if i >= 0 {
+		if p := r.idx.position(i); p >= 0 {
+			r.cursor = p
+			r.offset = p - r.rows/2
+		}
+	}
+	r.scroll()
+}
+
+func (r *registrySection) toggle() tea.Cmd {
+	i := r.current()
+	if i < 0 {
+		return nil
+	}
+	if h := r.idx.holds[i]; h != model.HoldNone {
+		r.c.errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), h)
+		return nil
+	}
+	r.selected[i] = !r.selected[i]
+	if r.selected[i] {
+		r.nsel++
+	} else {
+		r.nsel--
+	}
+	r.cursor++
+	r.scroll()
+	return r.replan(false)
+}
+
+func (r *registrySection) clearSelection() {
+	clear(r.selected)
+	r.nsel = 0
+	r.plan, r.planPolicy, r.planReady = model.Plan{}, false, true
+	r.planGen++
+}
+
+func (r *registrySection) selection() []int {
+	out := make([]int, 0, r.nsel)
+	for i, s := range r.selected {
+		if s {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// replan asks the registry for the plan of the current selection (or its
+// policy plan) in a command: with a large inventory it takes a moment.
+func (r *registrySection) replan(policy bool) tea.Cmd {
+	r.planGen++
+	r.planPolicy = policy
+	if !policy && r.nsel == 0 {
+		r.plan, r.planReady = model.Plan{}, true
+		return nil
+	}
+	r.planReady = false
+	gen, svc, inv := r.planGen, r.svc, r.idx.inv
+	var manual []int
+	if !policy {
+		manual = r.selection()
+	}
+	return func() tea.Msg {
+		return planDoneMsg{gen: gen, plan: svc.Plan(inv, manual, false)}
+	}
+}
+
+func (r *registrySection) selectPolicy() tea.Cmd {
+	r.clearSelection()
+	return r.replan(true)
+}
+
+func (r *registrySection) planDone(msg planDoneMsg) {
+	if msg.gen != r.planGen || r.idx == nil {
+		return
+	}
+	r.plan, r.planReady = msg.plan, true
+	if r.planPolicy {
+		clear(r.selected)
+		r.nsel = 0
+		for _, d := range msg.plan.Deletions {
+			r.selected[d.Image] = true
+			r.nsel++
+		}
+		text := fmt.Sprintf("policy plan: %d images, frees %s", len(msg.plan.Deletions), model.FormatBytes(msg.plan.ReclaimBytes))
+		if msg.plan.Shortfall > 0 {
+			text += fmt.Sprintf("; still %s over the cap without held images", model.FormatBytes(msg.plan.Shortfall))
+		}
+		if msg.plan.Refused != "" {
+			r.c.errorf("%s; %s", text, msg.plan.Refused)
+			return
+		}
+		r.c.infof("%s", text)
+	}
+}
+
+// confirmDelete opens the delete box for the current plan; the plan shown
+// is the plan applied.
+func (r *registrySection) confirmDelete() *confirm {
+	if r.busy() {
+		r.c.infof("the registry is busy")
+		return nil
+	}
+	if r.nsel == 0 {
+		r.c.errorf("nothing selected: space selects an image, a selects the policy plan")
+		return nil
+	}
+	if !r.planReady {
+		var manual []int
+		if !r.planPolicy {
+			manual = r.selection()
+		}
+		r.plan, r.planReady = r.svc.Plan(r.idx.inv, manual, false), true
+	}
+	return r.deleteBox(r.plan, r.planPolicy)
+}
+
+func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
+	inv := r.idx.inv
+	n := len(p.Deletions)
+	c := &confirm{plan: &p, policy: policy}
+	c.title = fmt.Sprintf("Delete %d image%s from %s?", n, plural(n), r.svc.URL())
+	line := fmt.Sprintf("frees %s: %s → %s", model.FormatBytes(p.ReclaimBytes), model.FormatBytes(p.TotalBytes), model.FormatBytes(p.TotalAfterBytes))
+	if p.CapBytes > 0 {
+		line += fmt.Sprintf(" (cap %s)", model.FormatBytes(p.CapBytes))
+	}
+	c.add(line)
+	if policy {
+		c.add("the policy plan: " + planReasons(p))
+	}
+	largest := slices.Clone(p.Deletions)
+	slices.SortStableFunc(largest, func(a, b model.Deletion) int { return int(signum(b.Reclaim - a.Reclaim)) })
+	if len(largest) > 0 {
+		c.add("largest:")
+	}
+	for _, d := range largest[:min(3, len(largest))] {
+		c.add(fmt.Sprintf("  %s  %s", model.FormatBytes(d.Reclaim), imageName(&inv.Images[d.Image])))
+	}
+	if more := n - 3; more > 0 {
+		c.add(fmt.Sprintf("  … and %d more", more))
+	}
+	if x := len(p.Excluded); x > 0 {
+		c.add(fmt.Sprintf("%d held image%s left out", x, plural(x)))
+	}
+	if p.Shortfall > 0 {
+		c.add(fmt.Sprintf("still %s over the cap: the rest is held", model.FormatBytes(p.Shortfall)))
+	}
+	if n == 0 {
+		c.blocked = "nothing to delete: every selected image is held"
+	}
+	if p.Refused != "" {
+		c.blocked, c.forceable = p.Refused, true
+	}
+	return c
+}
+
+// force re-plans a refused plan past max_delete_fraction.
+func (r *registrySection) force(c *confirm) *confirm {
+	var manual []int
+	if !c.policy {
+		manual = r.selection()
+	}
+	p := r.svc.Plan(r.idx.inv, manual, true)
+	return r.deleteBox(p, c.policy)
+}
+
+func planReasons(p model.Plan) string {
+	var age, capN int
+	for _, d := range p.Deletions {
+		switch d.Reason {
+		case model.ReasonAge:
+			age++
+		case model.ReasonCap:
+			capN++
+		}
+	}
+	return fmt.Sprintf("%d over the max age, %d to get under the cap", age, capN)
+}
+
+func signum(v int64) int64 {
+	switch {
+	case v > 0:
+		return 1
+	case v < 0:
+		return -1
+	}
+	return 0
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// startDelete applies the confirmed plan.
+func (r *registrySection) startDelete(c *confirm) tea.Cmd {
+	if r.busy() || c.plan == nil {
+		return nil
+	}
+	r.deleting, r.delDone, r.delTotal = true, 0, len(c.plan.Deletions)
+	ctx, cancel := context.WithCancel(r.c.ctx)
+	r.stopDelete = cancel
+	svc, inv, plan, inflight := r.svc, r.idx.inv, *c.plan, &r.c.deletes
+	return runJob(func(progress func(tea.Msg)) tea.Msg {
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		defer cancel()
+		res, err := svc.Apply(ctx, inv, plan, func(done, total int) { progress(applyProgressMsg{done, total}) })
+		return applyDoneMsg{plan: plan, res: res, err: err}
+	})
+}
+
+// stop asks a running delete to start no further deletions; the ones
+// under way finish and are recorded.
+func (r *registrySection) stop() {
+	if r.stopDelete != nil {
+		r.stopDelete()
+	}
+}
+
+// applyDone reports a delete and, when rescan is set, rescans so table and
+// gauge show the registry as it now is.
+func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
+	r.deleting, r.stopDelete = false, nil
+	res := msg.res
+	var freed int64
+	for _, d := range res.Deleted {
+		freed += d.Bytes
+	}
+	total := len(msg.plan.Deletions)
+	text := fmt.Sprintf("deleted %d of %d images (%s)", len(res.Deleted), total, model.FormatBytes(freed))
+	switch {
+	case len(res.Failed) > 0:
+		f := res.Failed[0]
+		first := f.Error
+		if !strings.Contains(first, f.Repository) {
+			first += fmt.Sprintf(" (%s@%s)", f.Repository, shortDigest(f.Digest))
+		}
+		text += fmt.Sprintf("; %d failed, first: %s", len(res.Failed), first)
+		if res.NotStarted > 0 {
+			text += fmt.Sprintf("; %d not started", res.NotStarted)
+		}
+		r.c.errorf("%s", text)
+	case msg.err != nil:
+		r.c.errorf("%s: %v", text, msg.err)
+	case res.Interrupted:
+		r.c.errorf("%s: interrupted, %d not started", text, res.NotStarted)
+	default:
+		r.c.infof("%s", text)
+	}
+	r.clearSelection()
+	if !rescan {
+		return nil
+	}
+	r.afterDelete = r.c.status
+	return r.startScan()
+}
+
+func shortDigest(d string) string {
+	if _, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
+		return d[:len(d)-len(hex)] + hex[:12]
+	}
+	return d
+}

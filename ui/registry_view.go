@@ -1,0 +1,202 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/progress"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// statusText says what the section is doing, for the status line.
+func (r *registrySection) statusText() string {
+	switch {
+	case r.deleting:
+		return fmt.Sprintf("deleting %d/%d images", r.delDone, r.delTotal)
+	case r.scanning:
+		return fmt.Sprintf("scanning %s: %d/%d repositories, %d/%d images", r.svc.URL(),
+			r.scan.RepositoriesDone, r.scan.Repositories, r.scan.ImagesDone, r.scan.Images)
+	case !r.planReady:
+		return "planning"
+	}
+	return ""
+}
+
+// counts summarises the table for the status line.
+func (r *registrySection) counts() string {
+	if r.idx == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%d images", len(r.idx.inv.Images))
+	if r.nsel > 0 {
+		s += fmt.Sprintf(" · %d selected", r.nsel)
+	}
+	return s
+}
+
+// view renders the tab's body in w×h cells.
+func (r *registrySection) view(w, h int) string {
+	st := r.c.styles
+	if !r.configured() {
+		return block(st.Muted.Render("registry not configured: add registry.url to the config"), w, h)
+	}
+	if r.idx == nil {
+		switch {
+		case r.scanning:
+			return block(r.scanView(w), w, h)
+		case r.scanErr != nil:
+			return block(st.Error.Render("scan failed: ")+r.scanErr.Error()+"\n"+st.Muted.Render("r scans again"), w, h)
+		}
+		return block(st.Muted.Render("no scan yet: r scans "+r.svc.URL()), w, h)
+	}
+	var top string
+	switch {
+	case r.deleting:
+		top = r.deleteView(w)
+	case r.scanning:
+		top = r.scanView(w)
+	default:
+		top = r.gauge().view(st, w)
+	}
+	if h < 4 {
+		return block(r.infoLine(w), w, h)
+	}
+	top = block(top, w, 2)
+	return top + "\n" + r.infoLine(w) + "\n" + r.table(w, h-3)
+}
+
+func (r *registrySection) gauge() gauge {
+	g := gauge{total: r.idx.sizes.Total, after: r.idx.sizes.Total, capBytes: r.svc.Policy().Cap}
+	if r.nsel > 0 && r.planReady {
+		g.after, g.selected = r.plan.TotalAfterBytes, len(r.plan.Deletions)
+	}
+	return g
+}
+
+func (r *registrySection) bar(w int) progress.Model {
+	st := r.c.styles
+	return progress.New(progress.WithWidth(w), progress.WithColors(st.ProgressFull), progress.WithFillCharacters('█', '░'),
+		progress.WithoutPercentage())
+}
+
+func ratio(a, b int) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func (r *registrySection) scanView(w int) string {
+	p := r.scan
+	label := func(s string) string { return fit(s, 24) }
+	bw := max(w-26, 10)
+	bar := r.bar(bw)
+	bar.EmptyColor = r.c.styles.ProgressEmpty
+	return label(fmt.Sprintf("repositories %d/%d", p.RepositoriesDone, p.Repositories)) + "  " + bar.ViewAs(ratio(p.RepositoriesDone, p.Repositories)) + "\n" +
+		label(fmt.Sprintf("images %d/%d", p.ImagesDone, p.Images)) + "  " + bar.ViewAs(ratio(p.ImagesDone, p.Images))
+}
+
+func (r *registrySection) deleteView(w int) string {
+	bw := max(w-26, 10)
+	bar := r.bar(bw)
+	bar.EmptyColor = r.c.styles.ProgressEmpty
+	return fit(fmt.Sprintf("deleting %d/%d images", r.delDone, r.delTotal), 24) + "  " + bar.ViewAs(ratio(r.delDone, r.delTotal))
+}
+
+func (r *registrySection) infoLine(w int) string {
+	st := r.c.styles
+	if r.filtering {
+		return fit(r.input.View(), w)
+	}
+	x := r.idx
+	dir := x.key.defaultOrder()
+	if x.reverse {
+		dir = "reversed"
+	}
+	parts := []string{st.Title.Render("sort: "+x.key.String()) + " (" + dir + ")"}
+	if x.filter != "" {
+		parts = append(parts, fmt.Sprintf("filter %q: %d of %d", x.filter, len(x.view), len(x.inv.Images)))
+	} else {
+		parts = append(parts, fmt.Sprintf("%d images", len(x.inv.Images)))
+	}
+	if r.nsel > 0 {
+		parts = append(parts, st.Selected.Render(fmt.Sprintf("%d selected", r.nsel)))
+	}
+	parts = append(parts, st.Muted.Render("[P] protected [L] locked [K] newest kept"))
+	return fit(strings.Join(parts, " · "), w)
+}
+
+// columns splits the width between repository and tags.
+func regColumns(w int) (repoW, tagsW int) {
+	const fixed = 1 + 3 + 1 + 1 + 1 + 5 + 1 + 9 + 1 + 9
+	flex := max(w-fixed, 10)
+	repoW = flex * 55 / 100
+	return repoW, flex - repoW
+}
+
+func (r *registrySection) table(w, h int) string {
+	st := r.c.styles
+	x := r.idx
+	repoW, tagsW := regColumns(w)
+	arrow := func(k sortKey, s string) string {
+		if x.key != k {
+			return s
+		}
+		if x.reverse {
+			return s + "▲"
+		}
+		return s + "▼"
+	}
+	head := "     " + fit(arrow(sortName, "REPOSITORY"), repoW) + " " + fit("TAGS", tagsW) + " " +
+		fitRight(arrow(sortAge, "AGE"), 5) + " " + fitRight(arrow(sortSize, "SIZE"), 9) + " " + fitRight(arrow(sortReclaim, "RECLAIM"), 9)
+	var b strings.Builder
+	b.WriteString(st.TableHeader.Render(fit(head, w)))
+	rows := h - 1
+	if len(x.view) == 0 {
+		b.WriteString("\n" + st.Muted.Render(fit("no images match", w)))
+		return block(b.String(), w, h)
+	}
+	now := r.c.now()
+	end := min(r.offset+rows, len(x.view))
+	for p := r.offset; p < end; p++ {
+		i := x.view[p]
+		im := &x.inv.Images[i]
+		mark := "[ ]"
+		switch {
+		case r.selected[i]:
+			mark = "[x]"
+		case x.holds[i] == model.HoldProtected:
+			mark = "[P]"
+		case x.holds[i] == model.HoldLocked:
+			mark = "[L]"
+		case x.holds[i] == model.HoldKeep:
+			mark = "[K]"
+		}
+		tags := "<untagged>"
+		if len(im.Tags) > 0 {
+			tags = strings.Join(im.Tags, ",")
+		}
+		age := "?"
+		if a := x.age(i, now); a >= 0 {
+			age = model.FormatAge(a)
+		}
+		gutter := " "
+		if p == r.cursor {
+			gutter = "›"
+		}
+		line := gutter + mark + " " + fit(im.Repository, repoW) + " " + fit(tags, tagsW) + " " + fitRight(age, 5) + " " +
+			fitRight(model.FormatBytes(x.size[i]), 9) + " " + fitRight(model.FormatBytes(x.sizes.Exclusive[i]), 9)
+		line = fit(line, w)
+		switch {
+		case p == r.cursor:
+			line = st.Cursor.Render(line)
+		case r.selected[i]:
+			line = st.Selected.Render(line)
+		case x.holds[i] != model.HoldNone:
+			line = st.Held.Render(line)
+		}
+		b.WriteString("\n" + line)
+	}
+	return block(b.String(), w, h)
+}

@@ -1,0 +1,55 @@
+package ui
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// RegistryService is what the console asks of a registry. *engine.Registry
+// implements it; --headless calls the same methods, so the console decides
+// nothing on its own.
+type RegistryService interface {
+	URL() string
+	Policy() model.Policy
+	Scan(ctx context.Context, progress func(registry.Progress)) (*model.Inventory, error)
+	// Plan is used both for the preview and for what is applied, so a
+	// confirm box always shows what a delete will do.
+	Plan(inv *model.Inventory, manual []int, force bool) model.Plan
+	Apply(ctx context.Context, inv *model.Inventory, plan model.Plan, progress func(done, total int)) (registry.ApplyResult, error)
+}
+
+// ChartService is what the console asks of the chart upgrader.
+// *engine.Charts implements it.
+type ChartService interface {
+	Check(ctx context.Context) []model.DependencyStatus
+	Preview(deps []model.DependencyStatus) (engine.Proposal, error)
+	Open(ctx context.Context, deps []model.DependencyStatus) ([]model.DependencyStatus, error)
+}
+
+var (
+	_ RegistryService = (*engine.Registry)(nil)
+	_ ChartService    = (*engine.Charts)(nil)
+)
+
+// clock is implemented by services that carry their own clock (the engine
+// does): the console then shows ages by the same clock the plan uses.
+type clock interface{ Now() time.Time }
+
+// isNil reports whether a service is absent, including a typed nil pointer
+// passed as an interface (a *engine.Registry that was never configured).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}

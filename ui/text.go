@@ -1,0 +1,96 @@
+package ui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// fit cuts s to w cells (ending in "…" when cut) and pads it to exactly w.
+func fit(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	n := ansi.StringWidth(s)
+	if n > w {
+		s = ansi.Truncate(s, w, "…")
+		n = ansi.StringWidth(s)
+	}
+	if n < w {
+		s += strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+// fitRight is fit aligned right.
+func fitRight(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	n := ansi.StringWidth(s)
+	if n > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	return strings.Repeat(" ", w-n) + s
+}
+
+// fitMiddle is fit that cuts in the middle, keeping both ends: version
+// strings end in the part that tells them apart (a commit hash).
+func fitMiddle(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	n := ansi.StringWidth(s)
+	if n <= w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	if w < 5 {
+		return fit(s, w)
+	}
+	right := (w - 1) / 2
+	left := w - 1 - right
+	return ansi.Truncate(s, left, "") + "…" + ansi.TruncateLeft(s, n-right, "")
+}
+
+// block pads or cuts a block to exactly h lines, each exactly w cells.
+func block(s string, w, h int) string {
+	if h <= 0 {
+		return ""
+	}
+	ls := strings.Split(s, "\n")
+	if len(ls) > h {
+		ls = ls[:h]
+	}
+	for i := range ls {
+		ls[i] = fit(ls[i], w)
+	}
+	for len(ls) < h {
+		ls = append(ls, strings.Repeat(" ", w))
+	}
+	return strings.Join(ls, "\n")
+}
+
+// containsFold reports whether s contains the lower-case ASCII needle,
+// ignoring ASCII case, without allocating.
+func containsFold(s, needle string) bool {
+	n := len(needle)
+	if n == 0 {
+		return true
+	}
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,384 @@
+// Package ui is helmupgradebot's interactive console: a bubbletea program
+// with a Charts tab (chart dependencies and the pull requests that bump
+// them) and a Registry tab (the registry's images, sizes against the cap,
+// and deletes). It calls the same engine methods as --headless and decides
+// nothing on its own.
+package ui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+)
+
+// tab is one of the console's screens.
+type tab int
+
+const (
+	tabCharts tab = iota
+	tabRegistry
+	numTabs
+)
+
+func (t tab) String() string { return [...]string{"Charts", "Registry"}[t] }
+
+// Smallest usable screen.
+const minWidth, minHeight = 40, 10
+
+// Model is the console's bubbletea model.
+type Model struct {
+	c       *common
+	noColor bool
+	dark    bool
+	in      io.Reader
+	out     io.Writer
+	sized   bool
+
+	tab      tab
+	charts   *chartsSection
+	registry *registrySection
+	confirm  *confirm
+
+	help     help.Model
+	spinner  spinner.Model
+	spinning bool
+
+	quitAsked, quitting bool // q pressed while deleting
+}
+
+// New builds the console. reg or charts may be nil when that part is not
+// configured: its tab then says so.
+func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
+	o := options{width: 80, height: 24, dark: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if isNil(reg) {
+		reg = nil
+	}
+	if isNil(charts) {
+		charts = nil
+	}
+	if o.ctx == nil {
+		o.ctx = context.Background()
+	}
+	if o.now == nil {
+		o.now = time.Now
+		if cl, ok := reg.(clock); ok {
+			o.now = cl.Now
+		} else if cl, ok := charts.(clock); ok {
+			o.now = cl.Now
+		}
+	}
+	keys := DefaultKeyMap()
+	c := &common{ctx: o.ctx, width: o.width, height: o.height, keys: &keys, now: o.now}
+	m := &Model{c: c, noColor: o.noColor, dark: o.dark, in: o.in, out: o.out, sized: o.sized, help: help.New(), spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot))}
+	m.charts = newChartsSection(c, charts)
+	m.registry = newRegistrySection(c, reg)
+	if m.charts.svc == nil && m.registry.svc != nil {
+		m.tab = tabRegistry
+	}
+	m.restyle()
+	m.layout()
+	return m
+}
+
+// Run runs the console full-screen until the operator quits or ctx ends.
+// NO_COLOR in the environment turns colour off.
+func Run(ctx context.Context, reg RegistryService, charts ChartService, opts ...Option) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if os.Getenv("NO_COLOR") != "" {
+		opts = append(opts, WithNoColor())
+	}
+	opts = append(opts, WithContext(ctx))
+	m := New(reg, charts, opts...)
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if m.in != nil {
+		popts = append(popts, tea.WithInput(m.in))
+	}
+	if m.out != nil {
+		popts = append(popts, tea.WithOutput(m.out))
+	}
+	if m.sized {
+		popts = append(popts, tea.WithWindowSize(m.c.width, m.c.height))
+	}
+	if m.noColor {
+		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	_, err := tea.NewProgram(m, popts...).Run()
+	// A delete still running starts no further deletions now; the ones
+	// under way finish and are written to the audit log before we return.
+	cancel()
+	for m.c.deletes.Load() > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // ctx ended: a normal way to stop
+	}
+	return err
+}
+
+func (m *Model) restyle() {
+	st := NewStyles(m.noColor, m.dark)
+	m.c.styles = st
+	m.help.Styles = st.Help
+	m.spinner.Style = st.Spinner
+	m.registry.input.SetStyles(st.Input)
+}
+
+// Init starts the first chart check and registry scan.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.spin()}
+	if !m.noColor {
+		cmds = append(cmds, tea.RequestBackgroundColor)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) busy() bool { return m.charts.busy() || m.registry.busy() || !m.registry.planReady }
+
+// spin starts the spinner when work is running and it is not spinning yet.
+func (m *Model) spin() tea.Cmd {
+	if m.spinning || !m.busy() {
+		return nil
+	}
+	m.spinning = true
+	return m.spinner.Tick
+}
+
+// layout sizes the parts for the screen.
+func (m *Model) layout() {
+	m.help.SetWidth(m.c.width)
+	body := m.bodyHeight()
+	m.charts.setRows(body - 1 - detailLines)
+	m.registry.setRows(body - 4)
+}
+
+func (m *Model) bodyHeight() int {
+	return max(m.c.height-1-lipgloss.Height(m.statusLine(m.c.width))-lipgloss.Height(m.helpView()), 1)
+}
+
+// maxHelpLines keeps the full help from crowding out the body.
+func (m *Model) maxHelpLines() int { return max((m.c.height-2)/2, 1) }
+
+// Update handles a message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.width, m.c.height = msg.Width, msg.Height
+	case tea.BackgroundColorMsg:
+		if !m.noColor {
+			m.dark = msg.IsDark()
+			m.restyle()
+		}
+	case tea.KeyPressMsg:
+		m.c.sticky = false
+		cmd = m.key(msg)
+	case spinner.TickMsg:
+		if !m.busy() {
+			m.spinning = false
+			return m, nil
+		}
+		m.spinner, cmd = m.spinner.Update(msg)
+		return m, cmd
+	case progressMsg:
+		m.progress(msg.msg)
+		cmd = msg.next
+	case scanDoneMsg:
+		m.registry.scanDone(msg)
+	case applyDoneMsg:
+		cmd = m.registry.applyDone(msg, !m.quitting)
+		m.quitAsked = false
+		if m.quitting {
+			return m, tea.Quit
+		}
+	case planDoneMsg:
+		m.registry.planDone(msg)
+	case checkDoneMsg:
+		m.charts.checkDone(msg)
+	case openDoneMsg:
+		m.charts.openDone(msg)
+	}
+	m.layout() // the status line may have grown or shrunk
+	return m, tea.Batch(cmd, m.spin())
+}
+
+func (m *Model) progress(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case scanProgressMsg:
+		m.registry.scan = msg.p
+	case applyProgressMsg:
+		m.registry.delDone, m.registry.delTotal = msg.done, msg.total
+	}
+}
+
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.keys
+	if msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.typing()) {
+		return m.quit()
+	}
+	if m.confirm != nil {
+		return m.confirmKey(msg)
+	}
+	if m.tab == tabRegistry && m.registry.filtering {
+		cmd, _ := m.registry.update(msg)
+		m.layout()
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+		m.layout()
+		return nil
+	case key.Matches(msg, k.NextTab):
+		m.tab = (m.tab + 1) % numTabs
+	case key.Matches(msg, k.PrevTab):
+		m.tab = (m.tab + numTabs - 1) % numTabs
+	case key.Matches(msg, k.ChartsTab):
+		m.tab = tabCharts
+	case key.Matches(msg, k.RegistryTab):
+		m.tab = tabRegistry
+	default:
+		var cmd tea.Cmd
+		var box *confirm
+		if m.tab == tabCharts {
+			cmd, box = m.charts.update(msg)
+		} else {
+			cmd, box = m.registry.update(msg)
+		}
+		m.confirm = box
+		m.layout()
+		return cmd
+	}
+	m.layout()
+	return nil
+}
+
+// typing reports whether keys go to a text input.
+func (m *Model) typing() bool { return m.tab == tabRegistry && m.registry.filtering }
+
+// quit quits, except while a delete runs: then the first press asks, the
+// second stops the delete (deletions under way finish and are recorded)
+// and quits when it has stopped.
+func (m *Model) quit() tea.Cmd {
+	r := m.registry
+	switch {
+	case !r.deleting:
+		return tea.Quit
+	case !m.quitAsked:
+		m.quitAsked = true
+		m.c.errorf("a delete is running: q again stops it (deletions under way finish and are recorded) and quits")
+		return nil
+	}
+	m.quitting = true
+	r.stop()
+	m.c.infof("stopping the delete; quitting when the deletions under way have finished")
+	return nil
+}
+
+func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.keys
+	c := m.confirm
+	switch {
+	case key.Matches(msg, k.Cancel):
+		m.confirm = nil
+		m.c.infof("cancelled")
+	case key.Matches(msg, k.Force) && c.forceable:
+		m.confirm = m.registry.force(c)
+	case key.Matches(msg, k.Confirm):
+		if c.blocked != "" {
+			return nil
+		}
+		m.confirm = nil
+		if c.proposal != nil {
+			return m.charts.startOpen(c)
+		}
+		return m.registry.startDelete(c)
+	}
+	return nil
+}
+
+// helpKeys are the bindings that apply where the operator is.
+func (m *Model) helpKeys() helpKeys {
+	k := m.c.keys
+	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.Help, k.Quit}
+	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+	switch {
+	case m.confirm != nil:
+		b := []key.Binding{k.Confirm, k.Cancel}
+		if m.confirm.forceable {
+			b = append(b, k.Force)
+		}
+		return helpKeys{short: b, full: [][]key.Binding{b}}
+	case m.tab == tabRegistry && m.registry.filtering:
+		b := []key.Binding{k.FilterApply, k.FilterCancel}
+		return helpKeys{short: b, full: [][]key.Binding{b}}
+	case m.tab == tabRegistry:
+		reg := []key.Binding{k.Select, k.SelectPlan, k.Clear, k.Delete, k.Sort, k.Reverse, k.Filter, k.Refresh}
+		return helpKeys{
+			short: []key.Binding{k.Select, k.SelectPlan, k.Delete, k.Sort, k.Filter, k.NextTab, k.Help, k.Quit},
+			full:  [][]key.Binding{reg, nav, general},
+		}
+	default:
+		ch := []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh}
+		return helpKeys{
+			short: []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
+			full:  [][]key.Binding{ch, nav, general},
+		}
+	}
+}
+
+// helpView renders the footer; each line is cut to the screen (help's own
+// truncation can overshoot by an item).
+func (m *Model) helpView() string {
+	ls := strings.Split(m.help.View(m.helpKeys()), "\n")
+	if n := m.maxHelpLines(); len(ls) > n {
+		ls = ls[:n]
+	}
+	for i := range ls {
+		ls[i] = fit(ls[i], m.c.width)
+	}
+	return strings.Join(ls, "\n")
+}
+
+// View renders the screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.WindowTitle = "helmupgradebot"
+	return v
+}
+
+// Render returns the screen's content, exactly width×height cells.
+func (m *Model) Render() string {
+	w, h := m.c.width, m.c.height
+	st := m.c.styles
+	if w < minWidth || h < minHeight {
+		return block(st.Error.Render("terminal too small")+"\nneeds at least 40×10", w, h)
+	}
+	helpView := m.helpView()
+	status := m.statusLine(w)
+	bodyH := h - 1 - lipgloss.Height(status) - lipgloss.Height(helpView)
+	var body string
+	switch {
+	case m.confirm != nil:
+		body = m.confirm.place(st, w, bodyH)
+	case m.tab == tabCharts:
+		body = m.charts.view(w, bodyH)
+	default:
+		body = m.registry.view(w, bodyH)
+	}
+	return m.header(w) + "\n" + block(body, w, bodyH) + "\n" + status + "\n" + helpView
+}
