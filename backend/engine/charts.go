@@ -119,9 +119,9 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 			rows = append(rows, fail(key, fmt.Errorf("dependency %s is configured for %s %s but the file has no such dependency", key, e.Repository, e.File))...)
 		}
 	}
-	if e.Group {
-		c.markGroupPR(ctx, rows)
-	}
+	// A grouped PR (group: true, or P in the console) may carry what is
+	// still outdated.
+	c.markGroupPR(ctx, rows)
 	return rows
 }
 
@@ -300,7 +300,7 @@ func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]mod
 		Edit: func(cur []byte) ([]byte, error) { return applyBumps(cur, deps) },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open pull request for %s in %s: %w", strings.Join(depNames(deps), ", "), p.Repository, err)
+		return nil, fmt.Errorf("bump %s: %w", strings.Join(depNames(deps), ", "), err)
 	}
 	rows := make([]model.DependencyStatus, len(deps))
 	for i, d := range deps {

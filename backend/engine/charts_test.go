@@ -90,6 +90,25 @@ func TestGroupedPullRequest(t *testing.T) {
 	}
 }
 
+// TestGroupedPullRequestOnUngroupedFile: the console's P opens one PR for
+// a file not configured as grouped; a later check must still see it.
+func TestGroupedPullRequestOnUngroupedFile(t *testing.T) {
+	ctx := context.Background()
+	env := start(t, func(*config.Config) {})
+	rows := outdated(env.Charts.Check(ctx))
+	if len(rows) < 2 {
+		t.Fatalf("want two outdated rows, got %+v", rows)
+	}
+	if _, err := env.Charts.Open(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range env.Charts.Check(ctx) {
+		if r.State == model.StateOutdated {
+			t.Errorf("after a grouped PR, %s is still outdated", r.Dependency)
+		}
+	}
+}
+
 func TestCheckErrorRows(t *testing.T) {
 	tests := []struct {
 		name      string
