@@ -98,7 +98,7 @@ func TestDemoPRRefusedByStandIn(t *testing.T) {
 	env.GitHub.FailNext("POST", "/repos/*/pulls", http.StatusUnprocessableEntity, "Validation Failed: base branch is protected")
 	d.press("p", "enter")
 	s := d.screen()
-	mustContain(t, joined(s), "error: open pull request for binderhub", "base branch is protected")
+	mustContain(t, joined(s), "error: bump binderhub: open pull request", "base branch is protected")
 	mustContain(t, d.m.c.status.text, "422: Validation Failed: base branch is protected")
 	if l := line(s, "›binderhub"); !strings.Contains(l, "outdated") {
 		t.Errorf("the row changed after a refused PR: %q", l)
