@@ -124,8 +124,8 @@ func TestDryRunThenApply(t *testing.T) {
 			}
 		}
 	}
-	if opened != 2 {
-		t.Errorf("opened %d PRs, want 2 (binderhub, ingress-nginx): %+v", opened, rep2.Charts)
+	if opened != 3 {
+		t.Errorf("opened %d PRs, want 3 (binderhub, ingress-nginx, traefik): %+v", opened, rep2.Charts)
 	}
 
 	// A third run: nothing to do, no duplicate PRs.
@@ -141,8 +141,8 @@ func TestDryRunThenApply(t *testing.T) {
 			t.Errorf("third run: %s is %s", c.Dependency, c.Status)
 		}
 	}
-	if prs := env.GitHub.PullRequests(demo.Owner, demo.Repo); len(prs) != 2 {
-		t.Errorf("stand-in holds %d PRs, want 2", len(prs))
+	if prs := env.GitHub.PullRequests(demo.Owner, demo.Repo); len(prs) != 3 {
+		t.Errorf("stand-in holds %d PRs, want 3", len(prs))
 	}
 }
 

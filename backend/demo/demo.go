@@ -42,8 +42,10 @@ type Env struct {
 	RegistryServer *registrytest.Registry
 	// Seeded is what was pushed to it.
 	Seeded *registrytest.Seeded
-	// ChartRepository is the chart repository's URL.
-	ChartRepository string
+	// ChartRepository is the chart repository's URL, and OCIChartRepository
+	// the oci:// one.
+	ChartRepository    string
+	OCIChartRepository string
 
 	closers []func()
 	dir     string
@@ -122,6 +124,19 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		return nil, fmt.Errorf("demo: seed registry: %w", err)
 	}
 
+	// Charts also come from an OCI registry, as traefik's do for
+	// mybinder.org: a second embedded registry, so that its chart artifacts
+	// stay out of the registry tab.
+	ociReg, err := registrytest.Start(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("demo: start chart registry: %w", err)
+	}
+	env.closers = append(env.closers, func() { _ = ociReg.Close() })
+	if err := pushOCIChart(ctx, ociReg.Host(), demoOCIChart(now)); err != nil {
+		return nil, err
+	}
+	env.OCIChartRepository = "oci://" + ociReg.Host() + "/helm"
+
 	chartURL, stop, err := serveIndex(demoCharts(now), now)
 	if err != nil {
 		return nil, err
@@ -133,7 +148,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	env.GitHub = gh
 	env.closers = append(env.closers, gh.Close)
 	gh.AddRepository(Owner, Repo, "main", map[string]string{
-		File:        deploymentChart(chartURL),
+		File:        deploymentChart(chartURL, env.OCIChartRepository),
 		"README.md": "# hub-deploy\n\nThe demo hub's deployment.\n",
 	})
 	if err := gh.AddCollaborators(Owner, Repo, "hub-admin"); err != nil {
@@ -163,6 +178,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 				"binderhub":     {Prereleases: true},
 				"jupyterhub":    {},
 				"ingress-nginx": {},
+				"traefik":       {},
 			},
 			Labels:    []string{"dependencies"},
 			Reviewers: []string{"hub-admin"},
@@ -223,9 +239,10 @@ func serveIndex(charts []indexChart, now time.Time) (string, func(), error) {
 }
 
 // deploymentChart is the deployment's Chart.yaml: binderhub a few dev
-// builds behind, jupyterhub current, ingress-nginx a minor behind; quoted
-// and unquoted versions and comments, as real ones have.
-func deploymentChart(chartURL string) string {
+// builds behind, jupyterhub current, ingress-nginx a minor behind, traefik
+// (from OCI) a major behind; quoted and unquoted versions and comments, as
+// real ones have.
+func deploymentChart(chartURL, ociURL string) string {
 	return `apiVersion: v2
 name: hub
 version: 0.1.0
@@ -242,6 +259,10 @@ dependencies:
     version: '4.11.3'
     repository: ` + chartURL + `
     condition: ingress-nginx.enabled
+  # traefik comes from an OCI registry
+  - name: traefik
+    version: "34.0.0"
+    repository: ` + ociURL + `
 `
 }
 

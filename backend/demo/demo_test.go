@@ -26,7 +26,8 @@ func TestDemoWorksForReal(t *testing.T) {
 			t.Errorf("%s: %s", r.Dependency, r.Error)
 		}
 	}
-	want := map[string]model.DependencyState{"binderhub": model.StateOutdated, "jupyterhub": model.StateUpToDate, "ingress-nginx": model.StateOutdated}
+	want := map[string]model.DependencyState{"binderhub": model.StateOutdated, "jupyterhub": model.StateUpToDate,
+		"ingress-nginx": model.StateOutdated, "traefik": model.StateOutdated}
 	for d, s := range want {
 		if states[d] != s {
 			t.Errorf("%s is %q, want %q", d, states[d], s)
@@ -34,8 +35,15 @@ func TestDemoWorksForReal(t *testing.T) {
 	}
 	var binder model.DependencyStatus
 	for _, r := range rows {
-		if r.Dependency == "binderhub" {
+		switch r.Dependency {
+		case "binderhub":
 			binder = r
+		case "traefik":
+			// From the OCI registry: the tag list, then the newest's
+			// manifest and config for the PR body.
+			if r.Latest.Version != "35.0.0" || r.Latest.Created.IsZero() || r.Latest.Home == "" || r.Latest.AppVersion == "" {
+				t.Errorf("traefik from oci://: %+v", r.Latest)
+			}
 		}
 	}
 	if !strings.HasSuffix(binder.Latest.Version, ".git.3506.h"+chartpressHash("binderhub", 3506)) {

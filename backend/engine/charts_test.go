@@ -48,14 +48,14 @@ func TestGroupedPullRequest(t *testing.T) {
 	ctx := context.Background()
 	env := start(t, func(c *config.Config) { c.Charts[0].Group = true })
 	rows := outdated(env.Charts.Check(ctx))
-	if len(rows) != 2 {
+	if len(rows) != 3 {
 		t.Fatalf("outdated rows: %+v", rows)
 	}
 	p, err := env.Charts.Preview(rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(p.Branch, "/all") || strings.Count(p.Diff, "\n") != 4 {
+	if !strings.HasSuffix(p.Branch, "/all") || strings.Count(p.Diff, "\n") != 2*len(rows) {
 		t.Errorf("grouped preview: branch %s, diff\n%s", p.Branch, p.Diff)
 	}
 	for _, r := range rows {
@@ -67,7 +67,7 @@ func TestGroupedPullRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opened[0].PRNumber == 0 || opened[0].PRNumber != opened[1].PRNumber {
+	if opened[0].PRNumber == 0 || opened[0].PRNumber != opened[2].PRNumber {
 		t.Errorf("grouped open: %+v", opened)
 	}
 	prs := env.GitHub.PullRequests(demo.Owner, demo.Repo)
@@ -117,8 +117,8 @@ func TestCheckErrorRows(t *testing.T) {
 	}{
 		{"missing file", func(c *config.Config) { c.Charts[0].File = "nope/Chart.yaml" }, "", "nope/Chart.yaml"},
 		{"configured dependency absent", func(c *config.Config) {
-			c.Charts[0].Dependencies["traefik"] = config.Dependency{}
-		}, "traefik", "no such dependency"},
+			c.Charts[0].Dependencies["cert-manager"] = config.Dependency{}
+		}, "cert-manager", "no such dependency"},
 		{"repository not visible", func(c *config.Config) { c.Charts[0].Repository = "someone/private" }, "", "someone/private"},
 		{"constraint narrows to nothing newer", func(c *config.Config) {
 			c.Charts[0].Dependencies["ingress-nginx"] = config.Dependency{Constraint: "<4.0.0"}
