@@ -33,7 +33,7 @@ type rawManifest struct {
 	body []byte
 }
 
-func (m rawManifest) RawManifest() ([]byte, error)          { return m.body, nil }
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.body, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 
 // pushOCIChart publishes every version of c under host/helm/<name>.
