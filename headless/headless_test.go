@@ -209,3 +209,48 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedApply is Ctrl-C during deletions: the deletions in flight
+// finish, no new one starts, and the report and audit log say exactly what
+// was done.
+func TestInterruptedApply(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var deletes atomic.Int32
+	env := startDemo(t, demo.WithRegistryHandler(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete && deletes.Add(1) == 3 {
+				cancel() // the operator presses Ctrl-C while this one runs
+			}
+			h.ServeHTTP(w, r)
+		})
+	}), demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
+	var out bytes.Buffer
+	code := Run(ctx, Options{Apply: true, JSON: true, Registry: env.Registry, Stdout: &out})
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Registry
+	if code != ExitPartial || !r.Interrupted {
+		t.Errorf("exit %d, interrupted %v", code, r.Interrupted)
+	}
+	if len(r.Deleted) == 0 || r.NotStarted == 0 || len(r.Deleted)+len(r.Failed)+r.NotStarted != len(r.Plan) {
+		t.Errorf("deleted %d + failed %d + not started %d, planned %d", len(r.Deleted), len(r.Failed), r.NotStarted, len(r.Plan))
+	}
+	// What the report says was deleted is exactly what is gone.
+	inv, err := env.Registry.Scan(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(env.Seeded.Images)-len(inv.Images), len(r.Deleted); got != want {
+		t.Errorf("%d images are gone, the report says %d", got, want)
+	}
+	data, err := os.ReadFile(r.AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"outcome":"deleted"`); n != len(r.Deleted) {
+		t.Errorf("audit log records %d deletions, report %d", n, len(r.Deleted))
+	}
+}
