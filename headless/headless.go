@@ -170,7 +170,11 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 		out = append(out, ChartReport{
 			Repository: r.Repository, File: r.File, Dependency: r.Dependency, ChartRepository: r.ChartRepository,
 			Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
+			Warning: r.Warning,
 		})
+		if r.Warning != "" {
+			o.Logger.Warn("pull request", "url", r.PRURL, "warning", r.Warning)
+		}
 		if r.State == model.StateError {
 			o.Logger.Error("chart dependency", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "err", r.Error)
 			if code == ExitOK {

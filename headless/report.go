@@ -83,6 +83,8 @@ type ChartReport struct {
 	Status      string `json:"status"`
 	PullRequest string `json:"pull_request,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Warning: the PR is open but lacks a label or reviewer asked for.
+	Warning string `json:"warning,omitempty"`
 }
 
 func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {

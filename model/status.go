@@ -36,6 +36,9 @@ type DependencyStatus struct {
 	PRURL    string
 	// Error says what went wrong when State is StateError.
 	Error string
+	// Warning says what a PR lacks that was asked for (a label or a
+	// reviewer GitHub refused); the PR itself is open.
+	Warning string
 	// Group: this file's dependencies go into one pull request.
 	Group bool
 }

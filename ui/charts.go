@@ -217,7 +217,11 @@ func (s *chartsSection) openDone(msg openDoneMsg) {
 		case model.StatePROpen:
 			verb = "found open"
 		}
-		s.c.infof("%s PR #%d: %s", verb, r.PRNumber, r.PRURL)
+		if r.Warning != "" {
+			s.c.infof("%s PR #%d: %s (warning: %s)", verb, r.PRNumber, r.PRURL, r.Warning)
+		} else {
+			s.c.infof("%s PR #%d: %s", verb, r.PRNumber, r.PRURL)
+		}
 	}
 }
 

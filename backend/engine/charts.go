@@ -306,6 +306,7 @@ func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]mod
 	for i, d := range deps {
 		d.State = model.DependencyState(out.Status)
 		d.PRNumber, d.PRURL = out.Number, out.URL
+		d.Warning = strings.Join(out.Warnings, "; ")
 		rows[i] = d
 	}
 	return rows, nil

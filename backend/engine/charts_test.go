@@ -194,3 +194,18 @@ func TestLineDiff(t *testing.T) {
 		t.Errorf("LineDiff = %q", got)
 	}
 }
+
+// TestOpenWarning: GitHub refuses a reviewer; the PR is still opened and
+// the row says what it lacks.
+func TestOpenWarning(t *testing.T) {
+	ctx := context.Background()
+	env := start(t, func(c *config.Config) { c.Charts[0].Reviewers = []string{"not-a-collaborator"} })
+	rows := outdated(env.Charts.Check(ctx))
+	opened, err := env.Charts.Open(ctx, rows[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened[0].State != model.StatePROpened || !strings.Contains(opened[0].Warning, "not-a-collaborator") {
+		t.Errorf("row after a refused reviewer: state %s, warning %q", opened[0].State, opened[0].Warning)
+	}
+}
