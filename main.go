@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -125,6 +126,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		cfg, err := config.Load(path)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)
+			if f.config == "" && errors.Is(err, fs.ErrNotExist) {
+				fmt.Fprintln(stderr, "helmupgradebot: no configuration found: write ./helmupgradebot.yaml (the README has every key), pass --config PATH, or try --demo")
+			}
 			return headless.ExitUsage
 		}
 		reg, charts, err = engine.FromConfig(ctx, cfg, engine.WithGetenv(getenv))

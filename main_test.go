@@ -40,11 +40,14 @@ func TestFlagsAndExitCodes(t *testing.T) {
 		{"bad config", []string{"--headless", "--config", bad}, headless.ExitUsage, "registry.policy.max_age"},
 		{"missing config", []string{"--headless", "--config", filepath.Join(dir, "none.yaml")}, headless.ExitUsage, "none.yaml"},
 		{"unresolvable secret", []string{"--headless", "--config", missingSecret}, headless.ExitUsage, "NOPE_NOT_SET"},
+		{"no configuration at all", []string{"--headless"}, headless.ExitUsage, "no configuration found"},
 	}
+	t.Chdir(dir) // no ./helmupgradebot.yaml here, and HOME is dir
+	env := map[string]string{"HOME": dir}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			code := run(context.Background(), tt.args, &out, &out, func(string) string { return "" })
+			code := run(context.Background(), tt.args, &out, &out, func(k string) string { return env[k] })
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\n%s", code, tt.code, out.String())
 			}
