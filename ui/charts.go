@@ -18,9 +18,7 @@ type chartsSection struct {
 
 	rows    []model.DependencyStatus
 	checked bool
-	cursor  int
-	offset  int
-	height  int // table rows on screen
+	list
 
 	checking bool
 	opening  string // what a PR is being opened for
@@ -79,21 +77,11 @@ func (s *chartsSection) tally() (outdated, errs, open int) {
 }
 
 func (s *chartsSection) setRows(n int) {
-	s.height = max(n, 1)
+	s.setPage(n)
 	s.scroll()
 }
 
-func (s *chartsSection) scroll() {
-	n := len(s.rows)
-	s.cursor = min(max(s.cursor, 0), max(n-1, 0))
-	if s.cursor < s.offset {
-		s.offset = s.cursor
-	}
-	if s.cursor >= s.offset+s.height {
-		s.offset = s.cursor - s.height + 1
-	}
-	s.offset = min(max(s.offset, 0), max(n-s.height, 0))
-}
+func (s *chartsSection) scroll() { s.clamp(len(s.rows)) }
 
 func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 	k := s.c.keys
@@ -104,18 +92,7 @@ func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 			return nil, nil
 		}
 		return s.startCheck(), nil
-	case key.Matches(msg, k.Up):
-		s.cursor--
-	case key.Matches(msg, k.Down):
-		s.cursor++
-	case key.Matches(msg, k.PageUp):
-		s.cursor -= s.height
-	case key.Matches(msg, k.PageDown):
-		s.cursor += s.height
-	case key.Matches(msg, k.Top):
-		s.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		s.cursor = len(s.rows) - 1
+	case s.move(msg, k, len(s.rows)):
 	case key.Matches(msg, k.OpenPR):
 		return nil, s.confirmPR(false)
 	case key.Matches(msg, k.OpenGroupPR):

@@ -41,18 +41,26 @@ type progressMsg struct {
 }
 
 // runJob runs work in its own goroutine and returns the command that
-// delivers the work's progress reports, then its result. Progress the
-// screen has not caught up with is dropped (the next report supersedes
-// it); the result is always delivered.
+// delivers the work's progress reports, then its result. A report the
+// screen has not caught up with is replaced by the next one, so the screen
+// always gets the newest; the result is always delivered. work must call
+// progress from one goroutine at a time.
 func runJob(work func(progress func(tea.Msg)) tea.Msg) tea.Cmd {
 	return func() tea.Msg {
 		progress := make(chan tea.Msg, 1)
 		done := make(chan tea.Msg, 1)
 		go func() {
 			done <- work(func(m tea.Msg) {
-				select {
-				case progress <- m:
-				default:
+				for {
+					select {
+					case progress <- m:
+						return
+					default:
+					}
+					select { // drop the stale report, if the screen has not taken it meanwhile
+					case <-progress:
+					default:
+					}
 				}
 			})
 		}()

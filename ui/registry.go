@@ -29,8 +29,7 @@ type registrySection struct {
 	delDone, delTotal int
 	stopDelete        context.CancelFunc
 
-	cursor, offset int // into idx.view
-	rows           int // table rows on screen
+	list // over idx.view
 
 	selected []bool
 	nsel     int
@@ -142,24 +141,15 @@ func scanErrorText(e model.ScanError) string {
 
 // setRows sets how many table rows fit.
 func (r *registrySection) setRows(n int) {
-	r.rows = max(n, 1)
+	r.setPage(n)
 	r.input.SetWidth(max(r.c.width-4, 10))
 	r.scroll()
 }
 
 func (r *registrySection) scroll() {
-	if r.idx == nil {
-		return
+	if r.idx != nil {
+		r.clamp(len(r.idx.view))
 	}
-	n := len(r.idx.view)
-	r.cursor = min(max(r.cursor, 0), max(n-1, 0))
-	if r.cursor < r.offset {
-		r.offset = r.cursor
-	}
-	if r.cursor >= r.offset+r.rows {
-		r.offset = r.cursor - r.rows + 1
-	}
-	r.offset = min(max(r.offset, 0), max(n-r.rows, 0))
 }
 
 // current is the image under the cursor, or -1.
@@ -202,18 +192,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		return nil, nil
 	}
 	switch {
-	case key.Matches(msg, k.Up):
-		r.cursor--
-	case key.Matches(msg, k.Down):
-		r.cursor++
-	case key.Matches(msg, k.PageUp):
-		r.cursor -= r.rows
-	case key.Matches(msg, k.PageDown):
-		r.cursor += r.rows
-	case key.Matches(msg, k.Top):
-		r.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		r.cursor = len(r.idx.view) - 1
+	case r.move(msg, k, len(r.idx.view)):
 	case key.Matches(msg, k.Sort):
 		r.resort(sortKey((int(r.idx.key)+1)%int(numSortKeys)), false)
 	case key.Matches(msg, k.Reverse):
@@ -265,7 +244,7 @@ func (r *registrySection) follow(i int) {
 	if i >= 0 {
 		if p := r.idx.position(i); p >= 0 {
 			r.cursor = p
-			r.offset = p - r.rows/2
+			r.offset = p - r.page/2
 		}
 	}
 	r.scroll()

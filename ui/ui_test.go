@@ -228,7 +228,7 @@ func TestRegistryScanError(t *testing.T) {
 // order, through the model (the screen truncates names).
 func visibleImages(m *Model) []int {
 	r := m.registry
-	end := min(r.offset+r.rows, len(r.idx.view))
+	end := min(r.offset+r.page, len(r.idx.view))
 	return r.idx.view[r.offset:end]
 }
 
@@ -438,14 +438,20 @@ func TestRegistryDelete(t *testing.T) {
 
 func TestRegistryDeleteShowsProgress(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 80, 24)
+	gate := make(chan struct{})
+	reg.applyGate = gate
 	d.press("2", "space", "space", "space", "d")
 	// Deliver the delete's messages one by one and watch the bar.
 	d.deliver(keyMsg("enter"))
-	d.waitFor("deleting ")
-	mustContain(t, d.screen(), "deleting")
+	go func() { gate <- struct{}{} }() // the first deletion finishes; the second waits
+	d.waitFor("deleting 1/3 images")
+	bar := line(d.screen(), "deleting 1/3 images")
+	if full, empty := strings.Count(bar, "█"), strings.Count(bar, "░"); full == 0 || empty == 0 || full > empty {
+		t.Errorf("a third-done bar has %d full and %d empty cells: %q", full, empty, bar)
+	}
+	close(gate)
 	d.settle()
 	mustContain(t, d.screen(), "deleted 3 of 3 images")
-	_ = reg
 }
 
 func TestRegistryDeleteFailsHalfway(t *testing.T) {
