@@ -127,12 +127,8 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		}
 	})
 	rr.Applied = true
-	byIndex := map[int]model.Deletion{}
-	for i, d := range plan.Deletions {
-		byIndex[i] = d
-	}
 	for _, d := range res.Deleted {
-		ir := imageReport(inv, byIndex[d.Index])
+		ir := imageReport(inv, plan.Deletions[d.Index])
 		ir.AlreadyGone = d.AlreadyGone
 		rr.Deleted = append(rr.Deleted, ir)
 	}
@@ -140,10 +136,6 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		rr.Failed = append(rr.Failed, FailedReport{Repository: f.Repository, Digest: f.Digest, Error: f.Error})
 	}
 	rr.Interrupted, rr.NotStarted = res.Interrupted, res.NotStarted
-	var freed int64
-	for _, d := range rr.Deleted {
-		freed += d.ReclaimBytes
-	}
 	log.Info("deleted", "images", len(rr.Deleted), "failed", len(rr.Failed), "not_started", res.NotStarted, "interrupted", res.Interrupted, "audit_log", rr.AuditLog)
 	switch {
 	case err != nil && len(rr.Deleted) == 0:

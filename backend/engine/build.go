@@ -86,7 +86,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		}
 		client, err := registry.New(rc.URL, append(ropts, o.registry...)...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("registry %s: %w", rc.URL, err)
+			return nil, nil, err // it names the registry
 		}
 		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), cfg.AuditPath(o.getenv), o.now)
 	}

@@ -71,9 +71,9 @@ func (r *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 	if len(plan.Deletions) == 0 {
 		return registry.ApplyResult{}, nil
 	}
-	log, err := audit.Open(r.auditPath)
+	log, err := audit.Open(r.auditPath) // its errors name the path
 	if err != nil {
-		return registry.ApplyResult{}, fmt.Errorf("open audit log: %w", err)
+		return registry.ApplyResult{}, err
 	}
 	var opts []registry.ApplyOption
 	if progress != nil {
@@ -81,7 +81,7 @@ func (r *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 	}
 	res, err := registry.Apply(ctx, r.deleter, inv, plan, log, opts...)
 	if cerr := log.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("close audit log %s: %w", r.auditPath, cerr)
+		err = cerr
 	}
 	return res, err
 }
