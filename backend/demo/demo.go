@@ -188,11 +188,8 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		o.configure(env.Config)
 	}
 	getenv := func(k string) string {
-		switch k {
-		case tokenEnv:
+		if k == tokenEnv {
 			return gh.Token()
-		case "XDG_CACHE_HOME":
-			return filepath.Join(env.dir, "cache")
 		}
 		return ""
 	}
