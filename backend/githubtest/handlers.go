@@ -22,21 +22,21 @@ const docsRoot = "https://docs.github.com/rest"
 func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /user", s.getUser)
-	m.HandleFunc("GET /repos/{owner}/{repo}", s.getRepo)
-	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", s.getContents)
-	m.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", s.putContents)
-	m.HandleFunc("GET /repos/{owner}/{repo}/git/ref/{ref...}", s.getRef)
-	m.HandleFunc("GET /repos/{owner}/{repo}/git/refs/{ref...}", s.getRef)
-	m.HandleFunc("POST /repos/{owner}/{repo}/git/refs", s.createRef)
-	m.HandleFunc("PATCH /repos/{owner}/{repo}/git/refs/{ref...}", s.updateRef)
-	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
-	m.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.createPull)
-	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", s.getPull)
-	m.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", s.editPull)
-	m.HandleFunc("POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", s.requestReviewers)
-	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.addLabels)
-	m.HandleFunc("POST /repos/{owner}/{repo}/forks", s.createFork)
-	m.HandleFunc("POST /repos/{owner}/{repo}/merge-upstream", s.mergeUpstream)
+	m.HandleFunc("GET /repos/{owner}/{repo}", s.inRepo(false, s.getRepo))
+	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", s.inRepo(false, s.getContents))
+	m.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", s.inRepo(true, s.putContents))
+	m.HandleFunc("GET /repos/{owner}/{repo}/git/ref/{ref...}", s.inRepo(false, s.getRef))
+	m.HandleFunc("GET /repos/{owner}/{repo}/git/refs/{ref...}", s.inRepo(false, s.getRef))
+	m.HandleFunc("POST /repos/{owner}/{repo}/git/refs", s.inRepo(true, s.createRef))
+	m.HandleFunc("PATCH /repos/{owner}/{repo}/git/refs/{ref...}", s.inRepo(true, s.updateRef))
+	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.inRepo(false, s.listPulls))
+	m.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.inRepo(true, s.createPull))
+	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", s.inPull(false, s.getPull))
+	m.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", s.inPull(true, s.editPull))
+	m.HandleFunc("POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", s.inPull(true, s.requestReviewers))
+	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.inPull(true, s.addLabels))
+	m.HandleFunc("POST /repos/{owner}/{repo}/forks", s.inRepo(false, s.createFork))
+	m.HandleFunc("POST /repos/{owner}/{repo}/merge-upstream", s.inRepo(true, s.mergeUpstream))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot)
 	})
@@ -90,6 +90,29 @@ func (s *Server) repo(w http.ResponseWriter, req *http.Request, write bool) *rep
 		return nil
 	}
 	return r
+}
+
+// inRepo adapts a handler about one repository: it holds s.mu for the whole
+// request and calls h only when s.repo finds the repository (and, for a
+// write, the token may write to it); otherwise s.repo has answered.
+func (s *Server) inRepo(write bool, h func(w http.ResponseWriter, req *http.Request, r *repository)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r := s.repo(w, req, write); r != nil {
+			h(w, req, r)
+		}
+	}
+}
+
+// inPull is inRepo for a handler about one pull request ({number} in the
+// path): after the repository it finds the pull request, or answers 404.
+func (s *Server) inPull(write bool, h func(w http.ResponseWriter, req *http.Request, r *repository, p *pull)) http.HandlerFunc {
+	return s.inRepo(write, func(w http.ResponseWriter, req *http.Request, r *repository) {
+		if p := s.pull(w, req, r); p != nil {
+			h(w, req, r, p)
+		}
+	})
 }
 
 func decode(w http.ResponseWriter, req *http.Request, v any) bool {
@@ -150,12 +173,8 @@ func (s *Server) getUser(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, s.userJSON(s.login))
 }
 
-func (s *Server) getRepo(w http.ResponseWriter, req *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r := s.repo(w, req, false); r != nil {
-		writeJSON(w, http.StatusOK, s.repoJSON(r))
-	}
+func (s *Server) getRepo(w http.ResponseWriter, req *http.Request, r *repository) {
+	writeJSON(w, http.StatusOK, s.repoJSON(r))
 }
 
 // resolve turns a ref (branch name, "heads/…", "refs/heads/…" or commit
@@ -209,13 +228,7 @@ func (s *Server) contentJSON(r *repository, p, content, ref string, withContent 
 	return out
 }
 
-func (s *Server) getContents(w http.ResponseWriter, req *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, false)
-	if r == nil {
-		return
-	}
+func (s *Server) getContents(w http.ResponseWriter, req *http.Request, r *repository) {
 	ref := req.URL.Query().Get("ref")
 	sha, ok := s.resolve(r, ref)
 	if !ok {
@@ -275,14 +288,8 @@ func (s *Server) commitJSON(r *repository, sha string) *gh.Commit {
 	return out
 }
 
-func (s *Server) putContents(w http.ResponseWriter, req *http.Request) {
+func (s *Server) putContents(w http.ResponseWriter, req *http.Request, r *repository) {
 	const doc = docsRoot + "/repos/contents#create-or-update-file-contents"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
 	var body struct {
 		Message *string `json:"message"`
 		Content *string `json:"content"`
@@ -355,13 +362,7 @@ func (s *Server) refJSON(r *repository, branch string) *gh.Reference {
 	}
 }
 
-func (s *Server) getRef(w http.ResponseWriter, req *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, false)
-	if r == nil {
-		return
-	}
+func (s *Server) getRef(w http.ResponseWriter, req *http.Request, r *repository) {
 	branch, ok := strings.CutPrefix(req.PathValue("ref"), "heads/")
 	if _, exists := r.branches[branch]; !ok || !exists {
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot+"/git/refs#get-a-reference")
@@ -379,14 +380,8 @@ func validBranch(b string) bool {
 	return !strings.ContainsAny(b, " ~^:?*[\\\x7f") && !strings.ContainsFunc(b, func(r rune) bool { return r < 0x20 })
 }
 
-func (s *Server) createRef(w http.ResponseWriter, req *http.Request) {
+func (s *Server) createRef(w http.ResponseWriter, req *http.Request, r *repository) {
 	const doc = docsRoot + "/git/refs#create-a-reference"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
 	var body struct {
 		Ref string `json:"ref"`
 		SHA string `json:"sha"`
@@ -411,14 +406,8 @@ func (s *Server) createRef(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusCreated, s.refJSON(r, branch))
 }
 
-func (s *Server) updateRef(w http.ResponseWriter, req *http.Request) {
+func (s *Server) updateRef(w http.ResponseWriter, req *http.Request, r *repository) {
 	const doc = docsRoot + "/git/refs#update-a-reference"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
 	var body struct {
 		SHA   string `json:"sha"`
 		Force bool   `json:"force"`
@@ -494,13 +483,7 @@ func (s *Server) pullJSON(r *repository, p *pull) *gh.PullRequest {
 	}
 }
 
-func (s *Server) listPulls(w http.ResponseWriter, req *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, false)
-	if r == nil {
-		return
-	}
+func (s *Server) listPulls(w http.ResponseWriter, req *http.Request, r *repository) {
 	q := req.URL.Query()
 	state := q.Get("state")
 	if state == "" {
@@ -538,14 +521,8 @@ func (s *Server) headRepoLocked(base *repository, owner string) *repository {
 	return nil
 }
 
-func (s *Server) createPull(w http.ResponseWriter, req *http.Request) {
+func (s *Server) createPull(w http.ResponseWriter, req *http.Request, r *repository) {
 	const doc = docsRoot + "/pulls/pulls#create-a-pull-request"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
 	var body gh.NewPullRequest
 	if !decode(w, req, &body) {
 		return
@@ -604,28 +581,12 @@ func (s *Server) pull(w http.ResponseWriter, req *http.Request, r *repository) *
 	return nil
 }
 
-func (s *Server) getPull(w http.ResponseWriter, req *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r := s.repo(w, req, false); r != nil {
-		if p := s.pull(w, req, r); p != nil {
-			writeJSON(w, http.StatusOK, s.pullJSON(r, p))
-		}
-	}
+func (s *Server) getPull(w http.ResponseWriter, req *http.Request, r *repository, p *pull) {
+	writeJSON(w, http.StatusOK, s.pullJSON(r, p))
 }
 
-func (s *Server) editPull(w http.ResponseWriter, req *http.Request) {
+func (s *Server) editPull(w http.ResponseWriter, req *http.Request, r *repository, p *pull) {
 	const doc = docsRoot + "/pulls/pulls#update-a-pull-request"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
-	p := s.pull(w, req, r)
-	if p == nil {
-		return
-	}
 	var body struct {
 		Title *string `json:"title"`
 		Body  *string `json:"body"`
@@ -659,18 +620,8 @@ func (s *Server) editPull(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, s.pullJSON(r, p))
 }
 
-func (s *Server) requestReviewers(w http.ResponseWriter, req *http.Request) {
+func (s *Server) requestReviewers(w http.ResponseWriter, req *http.Request, r *repository, p *pull) {
 	const doc = docsRoot + "/pulls/review-requests#request-reviewers-for-a-pull-request"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
-	p := s.pull(w, req, r)
-	if p == nil {
-		return
-	}
 	var body gh.ReviewersRequest
 	if !decode(w, req, &body) {
 		return
@@ -711,18 +662,8 @@ func (s *Server) labelJSON(r *repository, name string) *gh.Label {
 	}
 }
 
-func (s *Server) addLabels(w http.ResponseWriter, req *http.Request) {
+func (s *Server) addLabels(w http.ResponseWriter, req *http.Request, r *repository, p *pull) {
 	const doc = docsRoot + "/issues/labels#add-labels-to-an-issue"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
-	p := s.pull(w, req, r)
-	if p == nil {
-		return
-	}
 	raw, err := readAll(req)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Problems parsing JSON", doc)
@@ -768,13 +709,7 @@ func readAll(req *http.Request) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-func (s *Server) createFork(w http.ResponseWriter, req *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, false)
-	if r == nil {
-		return
-	}
+func (s *Server) createFork(w http.ResponseWriter, req *http.Request, r *repository) {
 	if strings.EqualFold(r.owner, s.login) {
 		validationFailed(w, docsRoot+"/repos/forks#create-a-fork",
 			apiError{Resource: "Repository", Code: "custom", Message: "You cannot fork a repository you own."})
@@ -809,14 +744,8 @@ func (s *Server) createFork(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusAccepted, s.repoJSON(f))
 }
 
-func (s *Server) mergeUpstream(w http.ResponseWriter, req *http.Request) {
+func (s *Server) mergeUpstream(w http.ResponseWriter, req *http.Request, r *repository) {
 	const doc = docsRoot + "/branches/branches#sync-a-fork-branch-with-the-upstream-repository"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(w, req, true)
-	if r == nil {
-		return
-	}
 	var body struct {
 		Branch string `json:"branch"`
 	}
