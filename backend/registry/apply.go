@@ -146,11 +146,11 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	res.Interrupted = res.NotStarted > 0 && ctx.Err() != nil
 	switch {
 	case a.stopErr != nil:
 		return res, fmt.Errorf("%w; deletions not started: %d", a.stopErr, res.NotStarted)
-	case res.NotStarted > 0 && ctx.Err() != nil:
-		res.Interrupted = true
+	case res.Interrupted:
 		return res, fmt.Errorf("apply interrupted: %d of %d deletions not started: %w", res.NotStarted, total, ctx.Err())
 	}
 	return res, nil
