@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,21 +20,6 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 )
-
-// hermeticAzureEnv removes every variable that would make azidentity pick
-// another managed-identity source or credential than IMDS.
-func hermeticAzureEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(name, "AZURE_"), name == "IDENTITY_ENDPOINT", name == "IDENTITY_HEADER",
-			name == "IDENTITY_SERVER_THUMBPRINT", name == "MSI_ENDPOINT", name == "MSI_SECRET", name == "IMDS_ENDPOINT":
-			t.Setenv(name, "") // registers restoration
-			os.Unsetenv(name)
-		}
-	}
-}
 
 func newIdentity(t *testing.T, opts ...azuretest.IdentityOption) *azuretest.Identity {
 	t.Helper()
@@ -378,7 +362,7 @@ func TestTransportStaysOnLoopback(t *testing.T) {
 // TestRealClients drives the real azidentity ManagedIdentityCredential and
 // azsecrets client through the stand-ins.
 func TestRealClients(t *testing.T) {
-	hermeticAzureEnv(t)
+	azuretest.HermeticEnv(t)
 	const user = "bbbbbbbb-0000-0000-0000-00000000000b"
 	id := newIdentity(t, azuretest.WithUserAssigned(user))
 	kv := newVault(t, azuretest.WithVaultName("realclients"), azuretest.WithIdentity(id))

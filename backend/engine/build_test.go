@@ -16,6 +16,7 @@ import (
 // managed identity reads the GitHub token from Key Vault, and the chart
 // engine opens a pull request with it.
 func TestTokenFromKeyVault(t *testing.T) {
+	azuretest.HermeticEnv(t)
 	ctx := context.Background()
 	const clientID = "5c1b3a9e-0000-4000-8000-00000000c11d"
 	env := start(t, func(*config.Config) {})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
 
@@ -52,7 +53,7 @@ func BenchmarkResolveFile(b *testing.B) {
 // azsecrets client and the TLS stand-in, with the client and token cached
 // by the resolver (the steady state of a long-running bot).
 func BenchmarkResolveKeyVault(b *testing.B) {
-	hermeticAzureEnv(b)
+	azuretest.HermeticEnv(b)
 	f := newFixture(b, "benchvault")
 	r := secrets.NewResolver(f.opts()...)
 	ctx := context.Background()

@@ -3,7 +3,6 @@ package secrets_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,24 +32,6 @@ const (
 	userID    = "aaaaaaaa-1111-2222-3333-444444444444"
 	unknownID = "dddddddd-1111-2222-3333-444444444444"
 )
-
-// hermeticAzureEnv removes every variable that would make azidentity pick
-// another credential or managed-identity source than IMDS, and limits
-// DefaultAzureCredential to its "prod" credentials so no test runs the
-// Azure CLI.
-func hermeticAzureEnv(t testing.TB) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(name, "AZURE_"), name == "IDENTITY_ENDPOINT", name == "IDENTITY_HEADER",
-			name == "IDENTITY_SERVER_THUMBPRINT", name == "MSI_ENDPOINT", name == "MSI_SECRET", name == "IMDS_ENDPOINT":
-			t.Setenv(name, "") // registers restoration
-			os.Unsetenv(name)
-		}
-	}
-	t.Setenv("AZURE_TOKEN_CREDENTIALS", "prod")
-}
 
 // fixture is an IMDS stand-in with a vault attached, holding the secrets above.
 type fixture struct {
@@ -341,7 +322,7 @@ func kvCases() []kvCase {
 }
 
 func TestResolveKeyVault(t *testing.T) {
-	hermeticAzureEnv(t)
+	azuretest.HermeticEnv(t)
 	for _, tc := range kvCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			f, opts, ref := tc.build(t)
@@ -377,7 +358,7 @@ func TestResolveKeyVault(t *testing.T) {
 }
 
 func TestResolverReusesClientAndToken(t *testing.T) {
-	hermeticAzureEnv(t)
+	azuretest.HermeticEnv(t)
 	f := newFixture(t, "reusevault")
 	r := secrets.NewResolver(f.opts()...)
 	for i := range 3 {
@@ -402,7 +383,7 @@ func TestResolverReusesClientAndToken(t *testing.T) {
 }
 
 func TestResolveKeyVaultCancelled(t *testing.T) {
-	hermeticAzureEnv(t)
+	azuretest.HermeticEnv(t)
 	f := newFixture(t, "slowvault")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 
 	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
 
@@ -70,7 +71,7 @@ func walkErrors(err error, fn func(error)) {
 // and checks that no secret value and no access token appears in any error
 // (or anything it wraps), log line, fmt rendering or JSON/YAML encoding.
 func TestNoSecretLeaks(t *testing.T) {
-	hermeticAzureEnv(t)
+	azuretest.HermeticEnv(t)
 	c := &collector{texts: map[string]string{}}
 
 	var azMu sync.Mutex
