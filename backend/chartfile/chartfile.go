@@ -75,7 +75,9 @@ type File struct {
 
 // Parse reads a Chart.yaml or requirements.yaml. A file without a
 // dependencies key has no dependencies; a malformed one is an error that
-// names the line.
+// names the line. YAML aliases (*name) and merge keys (<<) are resolved as
+// Helm resolves them; a version that is shared through them is read but
+// cannot be rewritten (CanSetVersion says why).
 func Parse(content []byte) (*File, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
@@ -92,44 +94,89 @@ func Parse(content []byte) (*File, error) {
 	if err := checkDuplicateKeys(root); err != nil {
 		return nil, fmt.Errorf("chart file: %w", err)
 	}
-	if n := mapValue(root, "apiVersion"); n != nil && n.Kind == yaml.ScalarNode {
-		f.APIVersion = n.Value
+	p := &parser{content: content, lines: newLineIndex(content), uses: map[*yaml.Node][]int{}}
+	p.findAliases(&doc)
+	if v, err := lookup(root, "apiVersion"); err != nil {
+		return nil, fmt.Errorf("chart file: %w", err)
+	} else if v.node != nil && v.node.Kind == yaml.ScalarNode {
+		f.APIVersion = v.node.Value
 	}
-	deps := mapValue(root, "dependencies")
+	depsField, err := lookup(root, "dependencies")
+	if err != nil {
+		return nil, fmt.Errorf("chart file: %w", err)
+	}
+	deps := depsField.node
 	if deps == nil || (deps.Kind == yaml.ScalarNode && deps.Tag == "!!null") {
 		return f, nil
 	}
 	if deps.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("chart file line %d: dependencies is %s, want a list", deps.Line, kindName(deps))
 	}
-	lines := newLineIndex(content)
-	for i, n := range deps.Content {
-		d, err := parseDependency(content, lines, n)
+	for i, item := range deps.Content {
+		d, err := p.dependency(item, depsField)
 		if err != nil {
-			return nil, fmt.Errorf("chart file line %d: dependency %d: %w", n.Line, i+1, err)
+			return nil, fmt.Errorf("chart file line %d: dependency %d: %w", item.Line, i+1, err)
 		}
 		f.Dependencies = append(f.Dependencies, d)
 	}
 	return f, nil
 }
 
-func parseDependency(content []byte, lines lineIndex, n *yaml.Node) (Dependency, error) {
-	if n.Kind != yaml.MappingNode {
-		return Dependency{}, fmt.Errorf("is %s, want a mapping", kindName(n))
+// parser holds what reading dependencies needs besides their nodes.
+type parser struct {
+	content []byte
+	lines   lineIndex
+	// uses maps each anchored node to the lines of the aliases to it.
+	uses map[*yaml.Node][]int
+}
+
+func (p *parser) findAliases(n *yaml.Node) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		p.uses[n.Alias] = append(p.uses[n.Alias], n.Line)
 	}
-	if err := checkDuplicateKeys(n); err != nil {
-		return Dependency{}, err
+	for _, c := range n.Content {
+		p.findAliases(c)
 	}
-	d := Dependency{Line: n.Line}
+}
+
+// shared says why editing n in place would also change other places: it
+// carries an anchor that aliases use.
+func (p *parser) shared(n *yaml.Node) string {
+	if n == nil || n.Anchor == "" || len(p.uses[n]) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the anchor &%s on line %d is also used on %s", n.Anchor, n.Line, lineList(p.uses[n]))
+}
+
+func lineList(lines []int) string {
+	s := make([]string, len(lines))
+	for i, l := range lines {
+		s[i] = fmt.Sprint(l)
+	}
+	if len(s) == 1 {
+		return "line " + s[0]
+	}
+	return "lines " + strings.Join(s, ", ")
+}
+
+func (p *parser) dependency(item *yaml.Node, deps field) (Dependency, error) {
+	entry := resolve(item)
+	d := Dependency{Line: item.Line}
+	if entry.Kind != yaml.MappingNode {
+		return d, fmt.Errorf("is %s, want a mapping", kindName(entry))
+	}
+	if err := checkDuplicateKeys(entry); err != nil {
+		return d, err
+	}
 	str := func(key string) (string, error) {
-		v := mapValue(n, key)
-		if v == nil {
-			return "", nil
+		v, err := lookup(entry, key)
+		if err != nil || v.node == nil {
+			return "", err
 		}
-		if v.Kind != yaml.ScalarNode {
-			return "", fmt.Errorf("%s is %s, want a string", key, kindName(v))
+		if v.node.Kind != yaml.ScalarNode {
+			return "", fmt.Errorf("%s is %s, want a string", key, kindName(v.node))
 		}
-		return v.Value, nil
+		return v.node.Value, nil
 	}
 	var err error
 	if d.Name, err = str("name"); err != nil {
@@ -147,24 +194,55 @@ func parseDependency(content []byte, lines lineIndex, n *yaml.Node) (Dependency,
 	if d.Condition, err = str("condition"); err != nil {
 		return d, err
 	}
-	v := mapValue(n, "version")
-	if v == nil {
+	v, err := lookup(entry, "version")
+	if err != nil {
+		return d, err
+	}
+	if v.node == nil {
 		d.versionErr = fmt.Errorf("dependency %s (line %d) has no version", d.Name, d.Line)
 		return d, nil
 	}
-	if v.Kind != yaml.ScalarNode {
-		return d, fmt.Errorf("version of %s is %s, want a string", d.Name, kindName(v))
+	if v.node.Kind != yaml.ScalarNode {
+		return d, fmt.Errorf("version of %s is %s, want a string", d.Name, kindName(v.node))
 	}
-	if v.ShortTag() == "!!null" {
-		d.versionErr = fmt.Errorf("dependency %s (line %d) has an empty version", d.Name, v.Line)
+	if v.node.ShortTag() == "!!null" {
+		d.versionErr = fmt.Errorf("dependency %s (line %d) has an empty version", d.Name, v.node.Line)
 		return d, nil
 	}
-	d.Version = v.Value
-	d.VersionPos, d.VersionEnd, d.Quote, d.versionErr = locateScalar(content, lines, v)
+	d.Version = v.node.Value
+	if why := p.sharedVersion(item, deps, entry, v); why != "" {
+		d.versionErr = fmt.Errorf("version of %s cannot be changed for this dependency alone: %s; edit it by hand", d.Key(), why)
+		return d, nil
+	}
+	d.VersionPos, d.VersionEnd, d.Quote, d.versionErr = locateScalar(p.content, p.lines, v.node)
 	if d.versionErr != nil {
-		d.versionErr = fmt.Errorf("version of %s (line %d): %w", d.Name, v.Line, d.versionErr)
+		d.versionErr = fmt.Errorf("version of %s (line %d): %w", d.Name, v.node.Line, d.versionErr)
 	}
 	return d, nil
+}
+
+// sharedVersion says why a dependency's version token is not its own: it
+// is reached through an alias or a merge key, or sits in a node whose
+// anchor aliases use, so that editing it would change other places too.
+func (p *parser) sharedVersion(item *yaml.Node, deps field, entry *yaml.Node, v field) string {
+	switch {
+	case item.Kind == yaml.AliasNode:
+		return fmt.Sprintf("the dependency is the YAML alias *%s on line %d, of the anchor on line %d", item.Value, item.Line, entry.Line)
+	case deps.merged != nil:
+		return fmt.Sprintf("the dependencies list comes through the YAML merge key << on line %d", deps.merged.Line)
+	case deps.alias != nil:
+		return fmt.Sprintf("the dependencies list is the YAML alias *%s on line %d", deps.alias.Value, deps.alias.Line)
+	case v.merged != nil:
+		return fmt.Sprintf("it is written on line %d, in the mapping merged by the YAML merge key << on line %d", v.node.Line, v.merged.Line)
+	case v.alias != nil:
+		return fmt.Sprintf("it is the YAML alias *%s on line %d, of the anchor &%s on line %d", v.alias.Value, v.alias.Line, v.node.Anchor, v.node.Line)
+	}
+	for _, n := range []*yaml.Node{deps.node, entry, v.node} {
+		if why := p.shared(n); why != "" {
+			return why
+		}
+	}
+	return ""
 }
 
 // SetVersion returns content with the version of the named dependency
@@ -193,18 +271,19 @@ func SetVersion(content []byte, dependency, newVersion string) ([]byte, error) {
 	return out, nil
 }
 
-// find returns the dependency whose alias, or else whose name, is key.
+// find returns the dependency whose key (alias, else name) is key; when
+// none has that key, the one dependency named key.
 func (f *File) find(key string) (Dependency, error) {
-	var byAlias, byName []Dependency
+	var byKey, byName []Dependency
 	for _, d := range f.Dependencies {
-		if d.Alias == key {
-			byAlias = append(byAlias, d)
+		if d.Key() == key {
+			byKey = append(byKey, d)
 		}
 		if d.Name == key {
 			byName = append(byName, d)
 		}
 	}
-	matches := byAlias
+	matches := byKey
 	if len(matches) == 0 {
 		matches = byName
 	}
@@ -383,13 +462,101 @@ func hasBreak(b []byte) bool {
 	return false
 }
 
-func mapValue(m *yaml.Node, key string) *yaml.Node {
+// field is a mapping's value for a key, with how it was reached.
+type field struct {
+	node   *yaml.Node // the value, aliases resolved; nil when the key is absent
+	alias  *yaml.Node // the alias the value was written as, if any
+	merged *yaml.Node // the << key it came through, if any
+	from   *yaml.Node // the merged mapping holding it, if merged
+}
+
+// maxMergeDepth bounds merge keys within merged mappings.
+const maxMergeDepth = 32
+
+// lookup finds key in mapping m as YAML merge keys define it: m's own
+// keys first, then the mappings merged with <<, earlier ones first.
+func lookup(m *yaml.Node, key string) (field, error) {
+	return lookupDepth(m, key, 0)
+}
+
+func lookupDepth(m *yaml.Node, key string, depth int) (field, error) {
+	if depth > maxMergeDepth {
+		return field{}, fmt.Errorf("line %d: merge keys (<<) nest more than %d deep", m.Line, maxMergeDepth)
+	}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
+		k, v := m.Content[i], m.Content[i+1]
+		if isMergeKey(k) {
+			merges = append(merges, k)
+			continue
+		}
+		if k.Value == key {
+			f := field{node: resolve(v)}
+			if v.Kind == yaml.AliasNode {
+				f.alias = v
+			}
+			return f, nil
 		}
 	}
-	return nil
+	for _, k := range merges {
+		sources, err := mergeSources(k, m)
+		if err != nil {
+			return field{}, err
+		}
+		for _, src := range sources {
+			f, err := lookupDepth(src, key, depth+1)
+			if err != nil {
+				return field{}, err
+			}
+			if f.node != nil {
+				if f.merged == nil {
+					f.merged, f.from = k, src
+				}
+				return f, nil
+			}
+		}
+	}
+	return field{}, nil
+}
+
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" && k.Value == "<<"
+}
+
+// mergeSources returns the mappings a merge key k of mapping m merges in.
+func mergeSources(k, m *yaml.Node) ([]*yaml.Node, error) {
+	var v *yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i] == k {
+			v = resolve(m.Content[i+1])
+		}
+	}
+	bad := func(n *yaml.Node) error {
+		return fmt.Errorf("line %d: the merge key << merges %s, want a mapping or a list of mappings", k.Line, kindName(n))
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		return []*yaml.Node{v}, nil
+	case yaml.SequenceNode:
+		out := make([]*yaml.Node, 0, len(v.Content))
+		for _, c := range v.Content {
+			c = resolve(c)
+			if c.Kind != yaml.MappingNode {
+				return nil, bad(c)
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	return nil, bad(v)
+}
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < maxMergeDepth; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 func checkDuplicateKeys(m *yaml.Node) error {

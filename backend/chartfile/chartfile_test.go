@@ -240,7 +240,7 @@ func TestSetVersionErrors(t *testing.T) {
 		{"multi-line quoted", "dependencies:\n- name: a\n  version: \"1.0\n    .0\"\n", "a", "1.0.1", "more than one line"},
 		{"tagged", "dependencies:\n- name: a\n  version: !!str 1.0.0\n", "a", "1.0.1", "explicit YAML tag"},
 		{"anchored", "dependencies:\n- name: a\n  version: &v 1.0.0\n", "a", "1.0.1", "anchor"},
-		{"alias version", "v: &v 1.0.0\ndependencies:\n- name: a\n  version: *v\n", "a", "1.0.1", "version of a is an alias"},
+		{"alias version", "v: &v 1.0.0\ndependencies:\n- name: a\n  version: *v\n", "a", "1.0.1", "it is the YAML alias *v on line 4"},
 		{"version is a list", "dependencies:\n- name: a\n  version: [1]\n", "a", "1.0.1", "version of a is a list"},
 		{"duplicate key", "dependencies:\n- name: a\n  version: 1.0.0\n  version: 1.0.1\n", "a", "1.0.2", `key "version" appears twice (lines 3 and 4)`},
 		{"dependencies not a list", "dependencies: {a: 1}\n", "a", "1.0.1", "line 1: dependencies is a mapping, want a list"},
