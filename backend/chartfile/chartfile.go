@@ -260,15 +260,11 @@ func SetVersion(content []byte, dependency, newVersion string) ([]byte, error) {
 	if d.versionErr != nil {
 		return nil, fmt.Errorf("cannot set version: %w", d.versionErr)
 	}
-	tok, err := versionToken(newVersion, d.Quote)
+	tok, err := scalarToken(newVersion, d.Quote, "")
 	if err != nil {
 		return nil, fmt.Errorf("set version of %s: %w", dependency, err)
 	}
-	out := make([]byte, 0, len(content)+len(tok))
-	out = append(out, content[:d.VersionPos.Offset]...)
-	out = append(out, tok...)
-	out = append(out, content[d.VersionEnd:]...)
-	return out, nil
+	return apply(content, []edit{{d.VersionPos.Offset, d.VersionEnd, tok}}), nil
 }
 
 // find returns the dependency whose key (alias, else name) is key; when
@@ -308,15 +304,16 @@ func (f *File) find(key string) (Dependency, error) {
 	}
 }
 
-// versionToken renders v as a YAML scalar in the given style, checking it is
-// a version a chart file can hold.
-func versionToken(v string, style QuoteStyle) (string, error) {
+// scalarToken renders v as a YAML scalar in the given style, checking it
+// is a version (or, with extra ":", a digest) that a chart or lock file can
+// hold.
+func scalarToken(v string, style QuoteStyle, extra string) (string, error) {
 	if v == "" {
 		return "", errors.New("new version is empty")
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '+' || c == '_') {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte(".-+_"+extra, c) >= 0) {
 			return "", fmt.Errorf("new version %q has %q; a version holds only letters, digits and . - + _", v, c)
 		}
 	}
