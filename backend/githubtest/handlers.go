@@ -29,6 +29,11 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /repos/{owner}/{repo}/git/refs/{ref...}", s.inRepo(false, s.getRef))
 	m.HandleFunc("POST /repos/{owner}/{repo}/git/refs", s.inRepo(true, s.createRef))
 	m.HandleFunc("PATCH /repos/{owner}/{repo}/git/refs/{ref...}", s.inRepo(true, s.updateRef))
+	m.HandleFunc("POST /repos/{owner}/{repo}/git/blobs", s.inRepo(true, s.createBlob))
+	m.HandleFunc("POST /repos/{owner}/{repo}/git/trees", s.inRepo(true, s.createTree))
+	m.HandleFunc("GET /repos/{owner}/{repo}/git/commits/{sha}", s.inRepo(false, s.getGitCommit))
+	m.HandleFunc("POST /repos/{owner}/{repo}/git/commits", s.inRepo(true, s.createGitCommit))
+	m.HandleFunc("GET /repos/{owner}/{repo}/compare/{basehead...}", s.inRepo(false, s.compare))
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.inRepo(false, s.listPulls))
 	m.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.inRepo(true, s.createPull))
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", s.inPull(false, s.getPull))
@@ -276,27 +281,71 @@ func (s *Server) commitJSON(r *repository, sha string) *gh.Commit {
 	c := s.commits[sha]
 	out := &gh.Commit{
 		SHA:       gh.String(c.sha),
+		NodeID:    gh.String("C_" + c.sha),
 		Message:   gh.String(c.message),
 		URL:       gh.String(s.apiURL(r, "/git/commits/"+c.sha)),
 		HTMLURL:   gh.String(s.root + "/" + r.fullName() + "/commit/" + c.sha),
-		Author:    &gh.CommitAuthor{Name: gh.String(s.login), Date: &gh.Timestamp{Time: c.when}},
-		Committer: &gh.CommitAuthor{Name: gh.String("GitHub"), Date: &gh.Timestamp{Time: c.when}},
+		Author:    identityJSON(c.author, c.when),
+		Committer: identityJSON(c.committer, c.when),
+		Tree:      &gh.Tree{SHA: gh.String(c.tree)},
+		Parents:   []*gh.Commit{},
+		Verification: &gh.SignatureVerification{
+			Verified: gh.Bool(false), Reason: gh.String("unsigned"),
+		},
 	}
 	if c.parent != "" {
-		out.Parents = []*gh.Commit{{SHA: gh.String(c.parent), URL: gh.String(s.apiURL(r, "/git/commits/"+c.parent))}}
+		out.Parents = []*gh.Commit{{SHA: gh.String(c.parent), URL: gh.String(s.apiURL(r, "/git/commits/"+c.parent)),
+			HTMLURL: gh.String(s.root + "/" + r.fullName() + "/commit/" + c.parent)}}
 	}
 	return out
+}
+
+func identityJSON(id Identity, when time.Time) *gh.CommitAuthor {
+	return &gh.CommitAuthor{Name: gh.String(id.Name), Email: gh.String(id.Email), Date: &gh.Timestamp{Time: when}}
+}
+
+// identityParam is an author or committer in a request body.
+type identityParam struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// identities applies GitHub's defaults to a write's author and committer:
+// the committer defaults to the author, the author to the token's user.
+// It answers 422 and returns false when one lacks a name or email.
+func (s *Server) identities(w http.ResponseWriter, doc string, author, committer *identityParam) (Identity, Identity, bool) {
+	a, c := s.userIdentity(), Identity{}
+	for _, p := range []*identityParam{author, committer} {
+		if p != nil && (p.Name == "" || p.Email == "") {
+			validationFailed(w, doc, apiError{Resource: "Commit", Code: "custom", Message: "author and committer need a name and an email"})
+			return a, c, false
+		}
+	}
+	if author != nil {
+		a = Identity(*author)
+	}
+	c = a
+	if committer != nil {
+		c = Identity(*committer)
+	}
+	return a, c, true
 }
 
 func (s *Server) putContents(w http.ResponseWriter, req *http.Request, r *repository) {
 	const doc = docsRoot + "/repos/contents#create-or-update-file-contents"
 	var body struct {
-		Message *string `json:"message"`
-		Content *string `json:"content"`
-		SHA     *string `json:"sha"`
-		Branch  *string `json:"branch"`
+		Message   *string        `json:"message"`
+		Content   *string        `json:"content"`
+		SHA       *string        `json:"sha"`
+		Branch    *string        `json:"branch"`
+		Author    *identityParam `json:"author"`
+		Committer *identityParam `json:"committer"`
 	}
 	if !decode(w, req, &body) {
+		return
+	}
+	author, committer, ok := s.identities(w, doc, body.Author, body.Committer)
+	if !ok {
 		return
 	}
 	p := strings.Trim(req.PathValue("path"), "/")
@@ -344,7 +393,7 @@ func (s *Server) putContents(w http.ResponseWriter, req *http.Request, r *reposi
 		status = http.StatusOK
 	}
 	files[p] = string(content)
-	sha := s.newCommitLocked(head, *body.Message, files)
+	sha := s.newCommitLocked(head, *body.Message, files, author, committer)
 	r.branches[branch] = sha
 	writeJSON(w, status, &gh.RepositoryContentResponse{
 		Content: s.contentJSON(r, p, string(content), branch, false),
@@ -463,6 +512,8 @@ func (s *Server) pullJSON(r *repository, p *pull) *gh.PullRequest {
 		CreatedAt:          &gh.Timestamp{Time: p.created},
 		UpdatedAt:          &gh.Timestamp{Time: p.updated},
 		Draft:              gh.Bool(false),
+		Merged:             gh.Bool(!p.merged.IsZero()),
+		MergedAt:           timestampOrNil(p.merged),
 		Labels:             labels,
 		RequestedReviewers: reviewers,
 		RequestedTeams:     teams,
@@ -481,6 +532,13 @@ func (s *Server) pullJSON(r *repository, p *pull) *gh.PullRequest {
 			User:  s.userJSON(r.owner),
 		},
 	}
+}
+
+func timestampOrNil(t time.Time) *gh.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return &gh.Timestamp{Time: t}
 }
 
 func (s *Server) listPulls(w http.ResponseWriter, req *http.Request, r *repository) {

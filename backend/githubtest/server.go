@@ -54,6 +54,8 @@ type Server struct {
 
 	repos   map[string]*repository
 	commits map[string]*commit
+	trees   map[string]map[string]string // tree sha → path → content
+	blobs   map[string]string            // blob sha → content
 	seq     int64
 	ids     int64
 
@@ -88,6 +90,8 @@ func NewServer(opts ...Option) *Server {
 		login:         DefaultUser,
 		repos:         map[string]*repository{},
 		commits:       map[string]*commit{},
+		trees:         map[string]map[string]string{},
+		blobs:         map[string]string{},
 		rateLimit:     5000,
 		rateRemaining: 5000,
 		rateReset:     time.Now().Add(time.Hour).Truncate(time.Second),
@@ -142,7 +146,8 @@ func (s *Server) addRepositoryLocked(owner, name, defaultBranch string, files ma
 		labels:        map[string]string{},
 		nextNumber:    1,
 	}
-	r.branches[defaultBranch] = s.newCommitLocked("", "Initial commit", files)
+	who := Identity{Name: owner, Email: owner + "@example.org"}
+	r.branches[defaultBranch] = s.newCommitLocked("", "Initial commit", files, who, who)
 	s.repos[key(owner, name)] = r
 	return r
 }
@@ -206,19 +211,45 @@ func (s *Server) Labels(owner, repo string) []string {
 }
 
 // Commit commits content to path on branch (creating the branch from the
-// default branch if needed), as someone else pushing would, and returns the
-// new commit's sha.
+// default branch if needed), as someone else (Someone) pushing would, and
+// returns the new commit's sha.
 func (s *Server) Commit(owner, repo, branch, path, content string) (string, error) {
+	return s.Push(owner, repo, Push{Branch: branch, Files: map[string]string{path: content},
+		Message: "Update " + path, Author: Someone, Committer: Someone})
+}
+
+// Push is a commit as a git client pushes it.
+type Push struct {
+	Branch string
+	// Parent is the new commit's parent: the branch's head when empty (or
+	// the default branch's, for a new branch). A parent other than the
+	// head is a force push, as after `git commit --amend`.
+	Parent  string
+	Message string
+	// Files are changed (added, or replaced) on top of the parent's tree.
+	Files             map[string]string
+	Author, Committer Identity
+}
+
+// Push writes a commit and points p.Branch at it, and returns its sha.
+func (s *Server) Push(owner, repo string, p Push) (string, error) {
 	var sha string
 	err := s.with(owner, repo, func(r *repository) error {
-		head, ok := r.branches[branch]
-		if !ok {
-			head = r.branches[r.defaultBranch]
+		parent := p.Parent
+		if parent == "" {
+			var ok bool
+			if parent, ok = r.branches[p.Branch]; !ok {
+				parent = r.branches[r.defaultBranch]
+			}
 		}
-		files := maps.Clone(s.commits[head].files)
-		files[path] = content
-		sha = s.newCommitLocked(head, "Update "+path, files)
-		r.branches[branch] = sha
+		c, ok := s.commits[parent]
+		if !ok {
+			return fmt.Errorf("githubtest: no commit %s", parent)
+		}
+		files := maps.Clone(c.files)
+		maps.Copy(files, p.Files)
+		sha = s.newCommitLocked(parent, p.Message, files, p.Author, p.Committer)
+		r.branches[p.Branch] = sha
 		return nil
 	})
 	return sha, err
@@ -276,10 +307,11 @@ func (s *Server) File(owner, repo, branch, path string) (string, bool) {
 
 // Commit is one commit as Log reports it.
 type Commit struct {
-	SHA     string
-	Parent  string // "" for a root commit
-	Message string
-	Files   map[string]string // the whole tree: path → content
+	SHA               string
+	Parent            string // "" for a root commit
+	Message           string
+	Author, Committer Identity
+	Files             map[string]string // the whole tree: path → content
 }
 
 // Log returns the history of branch, newest first.
@@ -293,7 +325,7 @@ func (s *Server) Log(owner, repo, branch string) []Commit {
 	var out []Commit
 	for sha := r.branches[branch]; sha != ""; {
 		c := s.commits[sha]
-		out = append(out, Commit{SHA: c.sha, Parent: c.parent, Message: c.message, Files: maps.Clone(c.files)})
+		out = append(out, Commit{SHA: c.sha, Parent: c.parent, Message: c.message, Author: c.author, Committer: c.committer, Files: maps.Clone(c.files)})
 		sha = c.parent
 	}
 	return out
@@ -303,6 +335,7 @@ func (s *Server) Log(owner, repo, branch string) []Commit {
 type PullRequest struct {
 	Number        int
 	State         string // "open" or "closed"
+	Merged        bool
 	Title, Body   string
 	Head          string // "owner:branch"
 	HeadRepo      string // "owner/name" of the repository holding the branch
@@ -330,6 +363,7 @@ func (s *Server) PullRequests(owner, repo string) []PullRequest {
 		out = append(out, PullRequest{
 			Number:        p.number,
 			State:         p.state,
+			Merged:        !p.merged.IsZero(),
 			Title:         p.title,
 			Body:          p.body,
 			Head:          p.headRepo.owner + ":" + p.headRef,
@@ -355,6 +389,26 @@ func (s *Server) ClosePullRequest(owner, repo string, number int) error {
 				p.state = "closed"
 				return nil
 			}
+		}
+		return fmt.Errorf("githubtest: no pull request #%d in %s/%s", number, owner, repo)
+	})
+}
+
+// MergePullRequest merges an open pull request by fast-forwarding its base
+// branch to its head, and closes it.
+func (s *Server) MergePullRequest(owner, repo string, number int) error {
+	return s.with(owner, repo, func(r *repository) error {
+		for _, p := range r.pulls {
+			if p.number != number {
+				continue
+			}
+			head := p.headRepo.branches[p.headRef]
+			if p.state != "open" || !s.isAncestorLocked(r.branches[p.base], head) {
+				return fmt.Errorf("githubtest: pull request #%d is not open or cannot be fast-forwarded", number)
+			}
+			r.branches[p.base] = head
+			p.state, p.merged = "closed", time.Now().UTC()
+			return nil
 		}
 		return fmt.Errorf("githubtest: no pull request #%d in %s/%s", number, owner, repo)
 	})

@@ -20,13 +20,21 @@ func BlobSHA(content []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Identity is a git author or committer.
+type Identity struct {
+	Name, Email string
+}
+
 // commit is one commit: a full snapshot of the tree (path → content).
 type commit struct {
-	sha     string
-	parent  string
-	message string
-	files   map[string]string
-	when    time.Time
+	sha       string
+	parent    string
+	message   string
+	files     map[string]string
+	tree      string // the sha of files as a tree
+	author    Identity
+	committer Identity
+	when      time.Time
 }
 
 // repository is one repository's state.
@@ -65,26 +73,51 @@ type pull struct {
 	user          string
 	created       time.Time
 	updated       time.Time
+	merged        time.Time // zero unless merged
 }
 
 func key(owner, name string) string { return strings.ToLower(owner + "/" + name) }
 
 // newCommitLocked stores a commit and returns its sha. s.mu must be held.
-func (s *Server) newCommitLocked(parent, message string, files map[string]string) string {
+func (s *Server) newCommitLocked(parent, message string, files map[string]string, author, committer Identity) string {
 	s.seq++
+	tree := s.treeLocked(files)
 	h := sha1.New()
-	paths := slices.Sorted(maps.Keys(files))
-	fmt.Fprintf(h, "seq %d\nparent %s\n", s.seq, parent)
-	for _, p := range paths {
-		fmt.Fprintf(h, "%s %s\n", BlobSHA([]byte(files[p])), p)
-	}
-	fmt.Fprintf(h, "\n%s", message)
+	fmt.Fprintf(h, "seq %d\nparent %s\ntree %s\nauthor %s <%s>\ncommitter %s <%s>\n\n%s",
+		s.seq, parent, tree, author.Name, author.Email, committer.Name, committer.Email, message)
 	sha := hex.EncodeToString(h.Sum(nil))
-	tree := make(map[string]string, len(files))
-	maps.Copy(tree, files)
-	s.commits[sha] = &commit{sha: sha, parent: parent, message: message, files: tree, when: time.Now().UTC()}
+	s.commits[sha] = &commit{sha: sha, parent: parent, message: message, files: s.trees[tree], tree: tree,
+		author: author, committer: committer, when: time.Now().UTC()}
 	return sha
 }
+
+// treeLocked stores files as a tree and returns its sha: the stand-in's
+// own hash over the paths and their git blob shas (a real tree object
+// nests one tree per folder). s.mu must be held.
+func (s *Server) treeLocked(files map[string]string) string {
+	h := sha1.New()
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		blob := BlobSHA([]byte(files[p]))
+		s.blobs[blob] = files[p]
+		fmt.Fprintf(h, "100644 %s %s\n", blob, p)
+	}
+	sha := hex.EncodeToString(h.Sum(nil))
+	if _, ok := s.trees[sha]; !ok {
+		s.trees[sha] = make(map[string]string, len(files))
+		maps.Copy(s.trees[sha], files)
+	}
+	return sha
+}
+
+// userIdentity is the identity GitHub gives commits written through the API
+// without an author: the token's user.
+func (s *Server) userIdentity() Identity {
+	return Identity{Name: s.login, Email: s.login + "@users.noreply.github.com"}
+}
+
+// Someone is the identity of commits that Commit writes: a person pushing
+// to the repository, not the token's user.
+var Someone = Identity{Name: "Mona Maintainer", Email: "mona@example.org"}
 
 // isAncestorLocked reports whether anc is desc or one of its ancestors.
 func (s *Server) isAncestorLocked(anc, desc string) bool {
