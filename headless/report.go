@@ -64,11 +64,13 @@ type FailedReport struct {
 	Error      string `json:"error"`
 }
 
-// ErrorReport is a scan problem; the rest of the scan was used.
+// ErrorReport is a scan problem; the rest of the scan was used. An error
+// makes its repository skipped; a warning does not.
 type ErrorReport struct {
 	Repository string `json:"repository,omitempty"`
 	Reference  string `json:"reference,omitempty"`
 	Error      string `json:"error"`
+	Warning    bool   `json:"warning,omitempty"`
 }
 
 // ChartReport is one tracked chart dependency.

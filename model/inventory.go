@@ -50,10 +50,15 @@ type Image struct {
 func (im *Image) Ref() string { return im.Repository + "@" + im.Digest }
 
 // ScanError is a problem met while scanning; the rest of the scan is used.
+// An error names its repository (none: the catalog itself) and makes that
+// repository incomplete, so that no plan deletes anything in it; a Warning
+// does not (an image config that could not be read: the image is known, its
+// created time is not).
 type ScanError struct {
 	Repository string `json:"repository,omitempty"`
 	Reference  string `json:"reference,omitempty"`
 	Error      string `json:"error"`
+	Warning    bool   `json:"warning,omitempty"`
 }
 
 // Inventory is everything a scan found in a registry.
@@ -64,6 +69,23 @@ type Inventory struct {
 	Images       []Image
 	Blobs        []Blob
 	Errors       []ScanError
+}
+
+// Incomplete returns, for every repository whose scan is incomplete (a tag
+// list, a manifest or a platform manifest could not be read), the first
+// error met there. The key "" stands for the catalog: some repositories may
+// not have been listed at all.
+func (inv *Inventory) Incomplete() map[string]string {
+	out := map[string]string{}
+	for _, e := range inv.Errors {
+		if e.Warning {
+			continue
+		}
+		if _, ok := out[e.Repository]; !ok {
+			out[e.Repository] = e.Error
+		}
+	}
+	return out
 }
 
 // Tags counts the tags over all images.

@@ -41,27 +41,74 @@ type Policy struct {
 // Hold says why an image may not be deleted; "" means it may.
 type Hold string
 
-// Reasons an image is held.
+// Reasons an image is held. All but HoldInIndex are hard: the image is
+// never planned. HoldInIndex is lifted when every index referencing the
+// image is planned too: the image then goes after them.
 const (
-	HoldNone      Hold = ""
-	HoldProtected Hold = "protected"   // matches a protect pattern
-	HoldLocked    Hold = "locked"      // the registry refuses deletes
-	HoldKeep      Hold = "keep-latest" // among the N newest of its repository
+	HoldNone       Hold = ""
+	HoldProtected  Hold = "protected"   // matches a protect pattern
+	HoldLocked     Hold = "locked"      // the registry refuses deletes
+	HoldIncomplete Hold = "incomplete"  // its repository's scan is incomplete
+	HoldKeep       Hold = "keep-latest" // among the N newest dated images of its repository
+	HoldUndated    Hold = "undated"     // keep_latest is set and its created time is unknown
+	HoldInIndex    Hold = "in-index"    // a platform manifest of an index in its repository
 )
+
+// Hard reports whether the hold can never be lifted by a plan.
+func (h Hold) Hard() bool { return h != HoldNone && h != HoldInIndex }
 
 // Holds computes, for every image, why it may not be deleted.
 func Holds(inv *Inventory, pol Policy) []Hold {
+	return computeHolds(inv, pol, newGraph(inv), inv.Incomplete())
+}
+
+// graph links each image to the images that are platform manifests of it
+// (kids) and to the indexes that reference it (parents), within a
+// repository.
+type graph struct {
+	parents, kids [][]int32
+}
+
+func newGraph(inv *Inventory) graph {
+	type key struct{ repo, digest string }
+	byDigest := make(map[key]int32, len(inv.Images))
+	for i := range inv.Images {
+		byDigest[key{inv.Images[i].Repository, inv.Images[i].Digest}] = int32(i)
+	}
+	g := graph{parents: make([][]int32, len(inv.Images)), kids: make([][]int32, len(inv.Images))}
+	for j := range inv.Images {
+		im := &inv.Images[j]
+		for _, c := range im.Children {
+			k, ok := byDigest[key{im.Repository, c}]
+			if !ok || int(k) == j || slices.Contains(g.kids[j], k) {
+				continue
+			}
+			g.kids[j] = append(g.kids[j], k)
+			g.parents[k] = append(g.parents[k], int32(j))
+		}
+	}
+	return g
+}
+
+func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]string) []Hold {
 	holds := make([]Hold, len(inv.Images))
 	byRepo := map[string][]int{}
 	for i := range inv.Images {
 		im := &inv.Images[i]
+		_, partial := incomplete[im.Repository]
 		switch {
 		case im.Locked:
 			holds[i] = HoldLocked
 		case protected(im, pol.Protect):
 			holds[i] = HoldProtected
+		case partial:
+			holds[i] = HoldIncomplete
 		}
-		byRepo[im.Repository] = append(byRepo[im.Repository], i)
+		// keep_latest ranks the dated images that stand on their own: a
+		// platform manifest goes with its index, never in its place.
+		if len(g.parents[i]) == 0 && im.CreatedProblem == CreatedOK {
+			byRepo[im.Repository] = append(byRepo[im.Repository], i)
+		}
 	}
 	if pol.KeepLatest > 0 {
 		for _, idx := range byRepo {
@@ -72,20 +119,22 @@ func Holds(inv *Inventory, pol Policy) []Hold {
 				}
 			}
 		}
+		for i := range inv.Images {
+			if holds[i] == HoldNone && inv.Images[i].CreatedProblem != CreatedOK {
+				holds[i] = HoldUndated
+			}
+		}
+	}
+	for i := range inv.Images {
+		if holds[i] == HoldNone && len(g.parents[i]) > 0 {
+			holds[i] = HoldInIndex
+		}
 	}
 	return holds
 }
 
-// newerFirst orders images newest first; an unknown created time counts as
-// newest, so doubt keeps an image.
+// newerFirst orders dated images newest first.
 func newerFirst(a, b *Image) int {
-	ua, ub := a.CreatedProblem != CreatedOK, b.CreatedProblem != CreatedOK
-	switch {
-	case ua && !ub:
-		return -1
-	case ub && !ua:
-		return 1
-	}
 	if c := b.Created.Compare(a.Created); c != 0 {
 		return c
 	}
@@ -114,8 +163,13 @@ type Deletion struct {
 	// Reclaim is the bytes this deletion frees, given the deletions before it.
 	Reclaim int64
 	// Children are platform manifests of a deleted index, in the same
-	// repository, that no surviving image references: deleted after it.
+	// repository, that are not images of their own and that no surviving
+	// image references: deleted after it.
 	Children []string
+	// After lists the deletions (indexes into Plan.Deletions, all earlier)
+	// of the indexes that reference this image: it may be deleted only once
+	// they are, so that no surviving index ever loses a platform manifest.
+	After []int
 }
 
 // Excluded is an image asked for that the plan leaves out, and why.
@@ -124,11 +178,26 @@ type Excluded struct {
 	Hold  Hold
 }
 
+// Skipped is a repository a plan deletes nothing in, and why.
+type Skipped struct {
+	// Repository is "" for the catalog: the registry could not be listed
+	// whole, so its total is unknown and the cap step does not run.
+	Repository string
+	Reason     string
+}
+
 // Plan is an ordered list of deletions with its effect on the registry.
 type Plan struct {
 	Deletions []Deletion
 	// Excluded lists manual picks the plan refused to include.
 	Excluded []Excluded
+	// Skipped lists the repositories whose scan was incomplete: nothing in
+	// them is planned, and their unread part counts as unknown, never free.
+	Skipped []Skipped
+	// Held counts the images the plan keeps, by hold.
+	Held map[Hold]int
+	// Notes say what the policy did that an operator may not expect.
+	Notes []string
 	// TotalBytes is the registry's deduplicated size now; TotalAfterBytes
 	// after the plan; ReclaimBytes the difference.
 	TotalBytes      int64
@@ -158,37 +227,54 @@ type Request struct {
 }
 
 // MakePlan turns an inventory into an ordered plan of deletions. Held images
-// (protected, locked, the newest per repository) are never in it. Without
-// manual picks: first every image older than the max age, oldest first;
-// then, if still over the cap and aggressive, repeatedly the image whose
-// deletion frees the most bytes (ties: older first), until under the cap.
+// (protected, locked, in an incompletely scanned repository, the newest per
+// repository) are never in it, nor is an image that an index surviving the
+// plan references. Without manual picks: first every image older than the
+// max age, oldest first; then, if still over the cap and aggressive,
+// repeatedly the image whose deletion frees the most bytes (ties: older
+// first), until under the cap. A platform manifest that is an image of its
+// own is planned only after every index referencing it.
 func MakePlan(inv *Inventory, req Request) Plan {
 	sizes := ComputeSizes(inv)
-	holds := Holds(inv, req.Policy)
+	g := newGraph(inv)
+	incomplete := inv.Incomplete()
+	holds := computeHolds(inv, req.Policy, g, incomplete)
 	st := newPlanState(inv, sizes)
-	p := Plan{TotalBytes: sizes.Total, CapBytes: req.Policy.Cap}
+	p := Plan{TotalBytes: sizes.Total, CapBytes: req.Policy.Cap, Held: map[Hold]int{}}
 	for i := range inv.Images {
 		if inv.Images[i].CreatedProblem != CreatedOK {
 			p.UnknownAge++
 		}
 	}
-
-	take := func(i int, why Reason) {
-		p.Deletions = append(p.Deletions, Deletion{Image: i, Reason: why, Reclaim: st.remove(i)})
+	for repo, why := range incomplete {
+		p.Skipped = append(p.Skipped, Skipped{Repository: repo, Reason: why})
 	}
+	slices.SortFunc(p.Skipped, func(a, b Skipped) int { return cmp.Compare(a.Repository, b.Repository) })
+	_, catalogPartial := incomplete[""]
+
+	t := newTaker(inv, st, g, func(i int, why Reason, reclaim int64, after []int) {
+		p.Deletions = append(p.Deletions, Deletion{Image: i, Reason: why, Reclaim: reclaim, After: after})
+	})
 
 	if req.Manual != nil {
 		seen := map[int]bool{}
+		var asked []int
 		for _, i := range req.Manual {
 			if i < 0 || i >= len(inv.Images) || seen[i] {
 				continue
 			}
 			seen[i] = true
-			if holds[i] != HoldNone {
+			if holds[i].Hard() {
 				p.Excluded = append(p.Excluded, Excluded{Image: i, Hold: holds[i]})
 				continue
 			}
-			take(i, ReasonManual)
+			asked = append(asked, i)
+			t.offer(i, ReasonManual)
+		}
+		for _, i := range asked {
+			if t.waiting[i] != "" {
+				p.Excluded = append(p.Excluded, Excluded{Image: i, Hold: HoldInIndex})
+			}
 		}
 	} else {
 		pol := req.Policy
@@ -197,19 +283,22 @@ func MakePlan(inv *Inventory, req Request) Plan {
 			var old []int
 			for i := range inv.Images {
 				im := &inv.Images[i]
-				if holds[i] == HoldNone && im.CreatedProblem == CreatedOK && im.Created.Before(cutoff) {
+				if !holds[i].Hard() && im.CreatedProblem == CreatedOK && im.Created.Before(cutoff) {
 					old = append(old, i)
 				}
 			}
 			slices.SortFunc(old, func(a, b int) int { return olderFirst(&inv.Images[a], &inv.Images[b], a, b) })
 			for _, i := range old {
-				take(i, ReasonAge)
+				t.offer(i, ReasonAge)
 			}
+			clear(t.waiting) // their indexes survive the age step
 		}
 		if pol.Cap > 0 && pol.Aggressive && st.total > pol.Cap {
-			st.capPicks(holds, pol.Cap, func(i int, reclaim int64) {
-				p.Deletions = append(p.Deletions, Deletion{Image: i, Reason: ReasonCap, Reclaim: reclaim})
-			})
+			if catalogPartial {
+				p.Notes = append(p.Notes, "the cap step did not run: the registry's repositories could not all be listed, so its size is unknown")
+			} else {
+				t.capPicks(holds, pol.Cap)
+			}
 		}
 	}
 
@@ -219,6 +308,14 @@ func MakePlan(inv *Inventory, req Request) Plan {
 		p.Shortfall = p.TotalAfterBytes - p.CapBytes
 	}
 	attachChildren(inv, &p, st.alive)
+	for i, h := range holds {
+		if st.alive[i] && h != HoldNone && (h.Hard() || t.aliveParents[i] > 0) {
+			p.Held[h]++
+		}
+	}
+	if req.Policy.KeepLatest > 0 {
+		p.Notes = append(p.Notes, undatedNotes(inv, g)...)
+	}
 	if f := req.Policy.MaxDeleteFraction; f > 0 && !req.Force && len(inv.Images) > 0 {
 		share := float64(len(p.Deletions)) / float64(len(inv.Images))
 		if share > f {
@@ -227,6 +324,34 @@ func MakePlan(inv *Inventory, req Request) Plan {
 		}
 	}
 	return p
+}
+
+// undatedNotes names the repositories whose images are all undated:
+// keep_latest has nothing to rank there and keeps them all.
+func undatedNotes(inv *Inventory, g graph) []string {
+	dated := map[string]bool{}
+	var repos []string
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		if len(g.parents[i]) > 0 {
+			continue
+		}
+		if _, ok := dated[im.Repository]; !ok {
+			repos = append(repos, im.Repository)
+			dated[im.Repository] = false
+		}
+		if im.CreatedProblem == CreatedOK {
+			dated[im.Repository] = true
+		}
+	}
+	var notes []string
+	for _, r := range repos {
+		if !dated[r] {
+			notes = append(notes, fmt.Sprintf("%s: every image is undated (no trustworthy created time); keep_latest keeps them all", r))
+		}
+	}
+	slices.Sort(notes)
+	return notes
 }
 
 // olderFirst orders images oldest first, then by index for a stable order.
@@ -238,16 +363,17 @@ func olderFirst(a, b *Image, ia, ib int) int {
 }
 
 // attachChildren lists, for each deleted index, its platform manifests that
-// no surviving image in the same repository references, once each.
+// are not images of their own (those are planned, or kept, by themselves)
+// and that no surviving image in the same repository references, once each.
 func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 	type key struct{ repo, digest string }
 	kept := map[key]bool{}
 	for i := range inv.Images {
+		im := &inv.Images[i]
+		kept[key{im.Repository, im.Digest}] = true
 		if !alive[i] {
 			continue
 		}
-		im := &inv.Images[i]
-		kept[key{im.Repository, im.Digest}] = true
 		for _, c := range im.Children {
 			kept[key{im.Repository, c}] = true
 		}
@@ -261,6 +387,69 @@ func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 			}
 			kept[k] = true // once
 			p.Deletions[d].Children = append(p.Deletions[d].Children, c)
+		}
+	}
+}
+
+// taker removes images from a plan state in an order that never leaves a
+// surviving index without one of its platform manifests: an image that
+// live indexes reference waits until the last of them is taken.
+type taker struct {
+	st           *planState
+	g            graph
+	aliveParents []int32
+	// waiting[i] is the reason image i was offered for while an index
+	// still referenced it; "" when it is not waiting.
+	waiting []Reason
+	// position of each taken image in the plan.
+	pos  []int
+	n    int
+	emit func(i int, why Reason, reclaim int64, after []int)
+	// release is called for a waiting image whose last index was taken;
+	// nil takes it at once.
+	release func(i int, why Reason)
+}
+
+func newTaker(inv *Inventory, st *planState, g graph, emit func(int, Reason, int64, []int)) *taker {
+	t := &taker{st: st, g: g, aliveParents: make([]int32, len(inv.Images)),
+		waiting: make([]Reason, len(inv.Images)), pos: make([]int, len(inv.Images)), emit: emit}
+	for i := range inv.Images {
+		t.aliveParents[i] = int32(len(g.parents[i]))
+	}
+	return t
+}
+
+// offer takes image i now, or once the indexes referencing it are taken.
+func (t *taker) offer(i int, why Reason) {
+	if !t.st.alive[i] {
+		return
+	}
+	if t.aliveParents[i] > 0 {
+		t.waiting[i] = why
+		return
+	}
+	t.take(i, why)
+}
+
+func (t *taker) take(i int, why Reason) {
+	reclaim := t.st.remove(i)
+	var after []int
+	for _, j := range t.g.parents[i] {
+		after = append(after, t.pos[j])
+	}
+	t.pos[i] = t.n
+	t.n++
+	t.emit(i, why, reclaim, after)
+	for _, k := range t.g.kids[i] {
+		t.aliveParents[k]--
+		if t.aliveParents[k] == 0 && t.waiting[k] != "" {
+			why := t.waiting[k]
+			t.waiting[k] = ""
+			if t.release != nil {
+				t.release(int(k), why)
+			} else {
+				t.offer(int(k), why)
+			}
 		}
 	}
 }
@@ -321,12 +510,14 @@ func (st *planState) remove(i int) int64 {
 // capPicks deletes, greedily, the unheld image that frees the most (ties:
 // older first) until the total is at most capBytes or nothing helps. An
 // image that frees nothing now is taken only if it shares a blob that could
-// still be freed (no held image references it); otherwise it is dropped.
-func (st *planState) capPicks(holds []Hold, capBytes int64, emit func(i int, reclaim int64)) {
+// still be freed (no held image references it); otherwise it is dropped. A
+// platform manifest waits for its indexes and rejoins the heap after them.
+func (t *taker) capPicks(holds []Hold, capBytes int64) {
+	st := t.st
 	inv := st.inv
 	pinned := make([]bool, len(inv.Blobs))
 	for i := range inv.Images {
-		if st.alive[i] && holds[i] != HoldNone {
+		if st.alive[i] && holds[i].Hard() {
 			for _, b := range inv.Images[i].Blobs {
 				pinned[b] = true
 			}
@@ -335,7 +526,7 @@ func (st *planState) capPicks(holds []Hold, capBytes int64, emit func(i int, rec
 	h := &gainHeap{st: st, pos: make([]int, len(inv.Images))}
 	for i := range inv.Images {
 		h.pos[i] = -1
-		if st.alive[i] && holds[i] == HoldNone {
+		if st.alive[i] && !holds[i].Hard() {
 			h.pos[i] = len(h.items)
 			h.items = append(h.items, i)
 		}
@@ -346,13 +537,22 @@ func (st *planState) capPicks(holds []Hold, capBytes int64, emit func(i int, rec
 			heap.Fix(h, p)
 		}
 	}
-	defer func() { st.onGain = nil }()
+	t.release = func(i int, _ Reason) {
+		if h.pos[i] < 0 && st.alive[i] {
+			heap.Push(h, i)
+		}
+	}
+	defer func() { st.onGain, t.release = nil, nil }()
 	for st.total > capBytes && h.Len() > 0 {
 		i := heap.Pop(h).(int)
+		if t.aliveParents[i] > 0 {
+			t.waiting[i] = ReasonCap
+			continue
+		}
 		if st.gain[i] == 0 && !st.couldHelp(i, pinned) {
 			continue
 		}
-		emit(i, st.remove(i))
+		t.take(i, ReasonCap)
 	}
 }
 

@@ -25,6 +25,9 @@ const (
 	OutcomeDeleted     = "deleted"
 	OutcomeAlreadyGone = "already-gone"
 	OutcomeFailed      = "failed"
+	// OutcomeSkipped: the deletion was not sent (the image changed since
+	// the scan, or its index was not deleted); no attempt line precedes it.
+	OutcomeSkipped = "skipped"
 )
 
 // Entry is one line of the audit log.

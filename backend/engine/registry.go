@@ -75,7 +75,7 @@ func (r *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 	if err != nil {
 		return registry.ApplyResult{}, err
 	}
-	var opts []registry.ApplyOption
+	opts := []registry.ApplyOption{registry.WithProtect(r.policy.Protect)}
 	if progress != nil {
 		opts = append(opts, registry.WithProgress(progress))
 	}

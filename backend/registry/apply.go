@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -44,11 +45,27 @@ type Failure struct {
 	Error      string
 }
 
-// ApplyResult says what Apply did. Deleted, Failed and NotStarted add up to
-// the plan's deletions.
+// Skip is a deletion Apply did not send, and why: the image changed since
+// the scan (a tag moved onto it, a new index references it), its
+// repository could not be re-read, or the index it belongs to was not
+// deleted.
+type Skip struct {
+	Index      int
+	Repository string
+	Digest     string
+	Reason     string
+}
+
+// ChangedSinceScan starts the reason of a deletion skipped because the
+// registry no longer matches the scan.
+const ChangedSinceScan = "changed since the scan"
+
+// ApplyResult says what Apply did. Deleted, Failed, Skipped and NotStarted
+// add up to the plan's deletions.
 type ApplyResult struct {
 	Deleted    []Done
 	Failed     []Failure
+	Skipped    []Skip
 	NotStarted int
 	// Interrupted: the context ended before every deletion had started.
 	Interrupted bool
@@ -60,6 +77,13 @@ type ApplyOption func(*applyOptions)
 type applyOptions struct {
 	concurrency int
 	progress    func(done, total int)
+	protect     []*regexp.Regexp
+}
+
+// WithProtect gives the policy's protect patterns: a planned image that a
+// pattern matches now (a protected tag moved onto it) is skipped.
+func WithProtect(pats []*regexp.Regexp) ApplyOption {
+	return func(o *applyOptions) { o.protect = pats }
 }
 
 // WithApplyConcurrency sets how many deletions run at once (default
@@ -75,7 +99,12 @@ func WithProgress(fn func(done, total int)) ApplyOption {
 }
 
 // Apply carries out a plan's deletions in order, at most the configured
-// number at a time. For each it writes an "attempt" line to the audit log,
+// number at a time. Before the first deletion in a repository it re-reads
+// the repository's tags (Deleter.Current); a planned image that now carries
+// a tag it did not have when scanned, or a protected one, or that a new
+// index references (itself or one of its platform manifests), is skipped
+// as changed since the scan, and so is a deletion whose After deletions did
+// not take effect. For each deletion it writes an "attempt" line to the audit log,
 // deletes the manifest by digest, then its platform manifests (Children; a
 // missing child is fine), then writes the outcome ("deleted",
 // "already-gone" or "failed"); every line is on disk before the next step.
@@ -107,7 +136,20 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 		}
 	}
 
-	a := &applier{ctx: ctx, d: d, inv: inv, plan: plan, log: log}
+	for i, del := range plan.Deletions {
+		for _, j := range del.After {
+			if j < 0 || j >= i {
+				return ApplyResult{}, fmt.Errorf("apply: deletion %d must follow deletion %d, which is not before it", i, j)
+			}
+		}
+	}
+
+	a := &applier{ctx: ctx, d: d, inv: inv, plan: plan, log: log, protect: o.protect,
+		finished: make([]chan struct{}, len(plan.Deletions)), ok: make([]bool, len(plan.Deletions)),
+		repos: map[string]*repoCheck{}}
+	for i := range a.finished {
+		a.finished[i] = make(chan struct{})
+	}
 	total := len(plan.Deletions)
 	results := make(chan outcome)
 	var wg sync.WaitGroup
@@ -132,6 +174,8 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 			continue
 		case r.failure != nil:
 			res.Failed = append(res.Failed, *r.failure)
+		case r.skip != nil:
+			res.Skipped = append(res.Skipped, *r.skip)
 		default:
 			res.Deleted = append(res.Deleted, r.done)
 		}
@@ -142,6 +186,7 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 	}
 	slices.SortFunc(res.Deleted, func(x, y Done) int { return cmp.Compare(x.Index, y.Index) })
 	slices.SortFunc(res.Failed, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
+	slices.SortFunc(res.Skipped, func(x, y Skip) int { return cmp.Compare(x.Index, y.Index) })
 	res.NotStarted = total - finished
 
 	a.mu.Lock()
@@ -164,14 +209,31 @@ type applier struct {
 	plan model.Plan
 	log  *audit.Log
 
+	protect []*regexp.Regexp
+
+	// finished[i] is closed when deletion i is over; ok[i], set before,
+	// says it took effect.
+	finished []chan struct{}
+	ok       []bool
+
 	mu      sync.Mutex
 	next    int
 	stopErr error // why no further deletion may start
+	repos   map[string]*repoCheck
+}
+
+// repoCheck is a repository's state re-read once, before its first
+// deletion.
+type repoCheck struct {
+	once sync.Once
+	cur  Current
+	err  error
 }
 
 type outcome struct {
 	done       Done
 	failure    *Failure
+	skip       *Skip
 	notStarted bool
 }
 
@@ -202,21 +264,25 @@ func (a *applier) call(repo, digest string) error {
 	return a.d.DeleteManifest(ctx, repo, digest)
 }
 
-// do carries out deletion i.
-func (a *applier) do(i int) outcome {
+// do carries out deletion i, once the deletions it must follow are over.
+func (a *applier) do(i int) (out outcome) {
+	defer func() {
+		a.ok[i] = out.failure == nil && out.skip == nil && !out.notStarted
+		close(a.finished[i])
+	}()
 	del := a.plan.Deletions[i]
 	im := &a.inv.Images[del.Image]
-	e := audit.Entry{
-		Action:     audit.ActionDelete,
-		Registry:   a.inv.Registry,
-		Repository: im.Repository,
-		Digest:     im.Digest,
-		Tags:       im.Tags,
-		Children:   del.Children,
-		Reason:     string(del.Reason),
-		Bytes:      del.Reclaim,
-		Outcome:    audit.OutcomeAttempt,
+	for _, j := range del.After {
+		<-a.finished[j]
+		if !a.ok[j] {
+			parent := a.inv.Images[a.plan.Deletions[j].Image]
+			return a.skip(i, fmt.Sprintf("its index %s was not deleted", parent.Ref()))
+		}
 	}
+	if why := a.changed(im, del.Children); why != "" {
+		return a.skip(i, why)
+	}
+	e := a.entry(i, audit.OutcomeAttempt)
 	if err := a.log.Write(e); err != nil {
 		a.stop(fmt.Errorf("not deleting %s: %w", im.Ref(), err))
 		return outcome{notStarted: true}
@@ -257,4 +323,91 @@ func (a *applier) finish(i int, e audit.Entry, err error) outcome {
 		a.stop(fmt.Errorf("could not record the failed deletion of %s@%s: %w", e.Repository, e.Digest, werr))
 	}
 	return outcome{failure: &Failure{Index: i, Repository: e.Repository, Digest: e.Digest, Error: err.Error()}}
+}
+
+// current re-reads a repository once per Apply.
+func (a *applier) current(repo string) (Current, error) {
+	a.mu.Lock()
+	rc := a.repos[repo]
+	if rc == nil {
+		rc = &repoCheck{}
+		a.repos[repo] = rc
+	}
+	a.mu.Unlock()
+	rc.once.Do(func() {
+		known := map[string]bool{}
+		for k := range a.inv.Images {
+			if im := &a.inv.Images[k]; im.Repository == repo {
+				known[im.Digest] = true
+				for _, c := range im.Children {
+					known[c] = true
+				}
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
+		defer cancel()
+		rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[d] })
+	})
+	return rc.cur, rc.err
+}
+
+// changed says why an image (with the platform manifests deleted after
+// it) may no longer be deleted, or "" when the registry still matches the
+// scan.
+func (a *applier) changed(im *model.Image, children []string) string {
+	cur, err := a.current(im.Repository)
+	if err != nil {
+		return fmt.Sprintf("its repository could not be re-read before deleting: %v", err)
+	}
+	for _, t := range cur.Tags[im.Digest] {
+		ref := im.Repository + ":" + t
+		if !slices.Contains(im.Tags, t) {
+			return fmt.Sprintf("%s: %s now points at it", ChangedSinceScan, ref)
+		}
+		for _, p := range a.protect {
+			if p.MatchString(ref) || p.MatchString(im.Repository) {
+				return fmt.Sprintf("%s: %s is protected", ChangedSinceScan, ref)
+			}
+		}
+	}
+	if cur.Referenced[im.Digest] {
+		return fmt.Sprintf("%s: an index pushed since references it", ChangedSinceScan)
+	}
+	for _, c := range children {
+		if ts := cur.Tags[c]; len(ts) > 0 {
+			return fmt.Sprintf("%s: its platform manifest %s is now tagged %s", ChangedSinceScan, c, strings.Join(ts, ", "))
+		}
+		if cur.Referenced[c] {
+			return fmt.Sprintf("%s: an index pushed since references its platform manifest %s", ChangedSinceScan, c)
+		}
+	}
+	return ""
+}
+
+// skip records a deletion that was not sent.
+func (a *applier) skip(i int, why string) outcome {
+	im := &a.inv.Images[a.plan.Deletions[i].Image]
+	e := a.entry(i, audit.OutcomeSkipped)
+	e.Error = why
+	if err := a.log.Write(e); err != nil {
+		a.stop(fmt.Errorf("could not record the skipped deletion of %s: %w", im.Ref(), err))
+	}
+	return outcome{skip: &Skip{Index: i, Repository: im.Repository, Digest: im.Digest, Reason: why}}
+}
+
+// entry is deletion i's audit line with the given outcome.
+func (a *applier) entry(i int, outcome string) audit.Entry {
+	del := a.plan.Deletions[i]
+	im := &a.inv.Images[del.Image]
+	return audit.Entry{
+		Action:     audit.ActionDelete,
+		Registry:   a.inv.Registry,
+		Repository: im.Repository,
+		Digest:     im.Digest,
+		Tags:       im.Tags,
+		Children:   del.Children,
+		Reason:     string(del.Reason),
+		Bytes:      del.Reclaim,
+		Outcome:    outcome,
+	}
 }

@@ -447,6 +447,11 @@ func (f deleterFunc) DeleteManifest(ctx context.Context, repo, digest string) er
 	return f(ctx, repo, digest)
 }
 
+// Current reports no tags: the registry still matches the scan.
+func (f deleterFunc) Current(context.Context, string, func(string) bool) (Current, error) {
+	return Current{}, nil
+}
+
 // TestGarbageCollectFreesWhatThePlanSays applies plans to a registry on
 // disk, runs distribution's garbage collection and checks that the bytes
 // it frees are exactly the plan's ReclaimBytes.

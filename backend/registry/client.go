@@ -42,12 +42,17 @@ type Lister interface {
 	Scan(ctx context.Context, progress func(Progress)) (*model.Inventory, error)
 }
 
-// Deleter deletes manifests by digest.
+// Deleter deletes manifests by digest, and re-reads a repository just
+// before deleting in it.
 type Deleter interface {
 	// DeleteManifest deletes repository@digest. A manifest that is not
 	// there gives an error matching ErrNotFound; a registry refusing all
 	// deletes one matching ErrDeleteDisabled.
 	DeleteManifest(ctx context.Context, repository, digest string) error
+	// Current says what the repository holds now: its tags by digest, and
+	// the platform manifests of tagged indexes that known (the scan's
+	// digests) does not report.
+	Current(ctx context.Context, repository string, known func(digest string) bool) (Current, error)
 }
 
 // Defaults.

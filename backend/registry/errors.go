@@ -144,3 +144,10 @@ func isNameUnknown(err error) bool {
 	}
 	return false
 }
+
+// isManifestUnknown reports whether err is a 404 for a manifest (a HEAD
+// answers 404 without a body, so the status alone counts).
+func isManifestUnknown(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}

@@ -354,6 +354,9 @@ type manifestInfo struct {
 type warning struct {
 	digest string // the manifest or blob concerned
 	msg    string
+	// soft: the image is known whole, only a detail (its config's created
+	// time) is not; a platform manifest that could not be read is not soft.
+	soft bool
 }
 
 // manifest returns what digest's manifest holds, reading it from repository
@@ -457,7 +460,7 @@ func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Reposi
 	}
 	info.created, info.problem, info.platform = cfg.created, cfg.problem, cfg.platform
 	if cfg.err != "" {
-		info.warnings = append(info.warnings, warning{digest: m.Config.Digest.String(), msg: cfg.err})
+		info.warnings = append(info.warnings, warning{digest: m.Config.Digest.String(), msg: cfg.err, soft: true})
 	}
 	return info
 }
@@ -655,7 +658,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			continue
 		}
 		for _, w := range info.warnings {
-			errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg})
+			errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 		}
 		im := model.Image{
 			Repository:     repo,
