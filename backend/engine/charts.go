@@ -203,16 +203,14 @@ func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus)
 // versions); an open PR with another title is older and stays "outdated".
 func (c *Charts) markOpenPR(ctx context.Context, rows []*model.DependencyStatus, branch, title string) error {
 	owner, name, _ := strings.Cut(rows[0].Repository, "/")
-	pr, err := c.gh.FindOpen(ctx, owner, name, branch, c.fork)
+	out, err := c.gh.Inspect(ctx, github.Proposal{Owner: owner, Repo: name, Base: rows[0].Base, Path: rows[0].File,
+		Branch: branch, Title: title, Fork: c.fork})
 	if err != nil {
 		return err
 	}
-	if pr == nil {
-		return nil
-	}
 	for _, r := range rows {
-		r.PRNumber, r.PRURL = pr.Number, pr.URL
-		if pr.Title == title {
+		r.PRNumber, r.PRURL = out.Number, out.URL
+		if out.Status == github.StatusOpen {
 			r.State = model.StatePROpen
 		}
 	}
@@ -297,7 +295,10 @@ func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]mod
 		Title: p.Title, Body: p.Body, CommitMessage: p.Title,
 		Labels: e.Labels, Reviewers: e.Reviewers, TeamReviewers: e.TeamReviewers,
 		Fork: c.fork,
-		Edit: func(cur []byte) ([]byte, error) { return applyBumps(cur, deps) },
+		Edit: func(cur github.Files) (github.Files, error) {
+			out, err := applyBumps(cur[p.File], deps)
+			return github.Files{p.File: out}, err
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bump %s: %w", strings.Join(depNames(deps), ", "), err)

@@ -156,67 +156,6 @@ func (c *Client) getFile(ctx context.Context, owner, repo, path, ref, where stri
 	return []byte(s), f.GetSHA(), nil
 }
 
-// PullRequest is an open pull request as FindOpen reports it.
-type PullRequest struct {
-	Number int
-	URL    string
-	Title  string
-	Head   string // "owner:branch"
-	Base   string
-}
-
-// FindOpen returns the open pull request of owner/repo whose head is
-// branch (in the token owner's fork when fork is set), or nil when there is
-// none. Dry runs use it to tell whether a proposal is already open.
-func (c *Client) FindOpen(ctx context.Context, owner, repo, branch string, fork bool) (*PullRequest, error) {
-	headOwner := owner
-	if fork {
-		login, err := c.user(ctx)
-		if err != nil {
-			return nil, c.redact(err)
-		}
-		headOwner = login
-	}
-	pr, err := c.openPR(ctx, owner, repo, headOwner, branch, "")
-	if err != nil || pr == nil {
-		return nil, c.redact(err)
-	}
-	return &PullRequest{
-		Number: pr.GetNumber(),
-		URL:    pr.GetHTMLURL(),
-		Title:  pr.GetTitle(),
-		Head:   pr.GetHead().GetLabel(),
-		Base:   pr.GetBase().GetRef(),
-	}, nil
-}
-
-// openPR lists the open pull requests from headOwner:branch and returns the
-// one against base (any base when base is empty, or when none matches).
-func (c *Client) openPR(ctx context.Context, owner, repo, headOwner, branch, base string) (*gh.PullRequest, error) {
-	opts := &gh.PullRequestListOptions{State: "open", Head: headOwner + ":" + branch, ListOptions: gh.ListOptions{PerPage: 100}}
-	var all []*gh.PullRequest
-	for {
-		prs, resp, err := c.gh.PullRequests.List(ctx, owner, repo, opts)
-		if err != nil {
-			return nil, fail(err, owner+"/"+repo, "list open pull requests from "+opts.Head, "")
-		}
-		all = append(all, prs...)
-		if resp == nil || resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
-	}
-	for _, pr := range all {
-		if base == "" || pr.GetBase().GetRef() == base {
-			return pr, nil
-		}
-	}
-	if len(all) > 0 {
-		return all[0], nil
-	}
-	return nil, nil
-}
-
 // user returns the token's login (GET /user, cached).
 func (c *Client) user(ctx context.Context) (string, error) {
 	c.mu.Lock()

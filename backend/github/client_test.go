@@ -99,37 +99,47 @@ func TestReads(t *testing.T) {
 	}
 }
 
-func TestFindOpen(t *testing.T) {
+// Inspect says what Propose would do, and writes nothing.
+func TestInspect(t *testing.T) {
 	e := setup(t, chart)
 	ctx := context.Background()
 	p := proposal("2.0.0")
-	if pr, err := e.c.FindOpen(ctx, owner, repo, p.Branch, false); err != nil || pr != nil {
-		t.Fatalf("FindOpen before any PR = %+v, %v", pr, err)
+	p.Edit = nil // a dry run needs none
+	if out, err := e.c.Inspect(ctx, p); err != nil || out.Status != "" || out.Number != 0 {
+		t.Fatalf("Inspect before any PR = %+v, %v; want a PR to open", out, err)
 	}
-	out, err := e.c.Propose(ctx, p)
+	opened, err := e.c.Propose(ctx, proposal("2.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, err := e.c.FindOpen(ctx, owner, repo, p.Branch, false)
-	if err != nil || pr == nil || pr.Number != out.Number || pr.URL != out.URL || pr.Title != p.Title || pr.Base != "main" {
-		t.Fatalf("FindOpen = %+v, %v", pr, err)
+	before := len(e.srv.Requests())
+	if out, err := e.c.Inspect(ctx, p); err != nil || out.Status != github.StatusOpen || out.Number != opened.Number || out.URL != opened.URL {
+		t.Fatalf("Inspect = %+v, %v; want pr-open #%d", out, err, opened.Number)
+	}
+	newer := proposal("2.1.0")
+	if out, err := e.c.Inspect(ctx, newer); err != nil || out.Status != "" || out.Number != opened.Number {
+		t.Errorf("Inspect(newer) = %+v, %v; want an update of #%d", out, err, opened.Number)
 	}
 	// The same branch in the token owner's fork is a different head.
-	if pr, err := e.c.FindOpen(ctx, owner, repo, p.Branch, true); err != nil || pr != nil {
-		t.Errorf("FindOpen(fork) = %+v, %v; want none", pr, err)
+	fork := p
+	fork.Fork = true
+	if out, err := e.c.Inspect(ctx, fork); err != nil || out.Status != "" || out.Number != 0 {
+		t.Errorf("Inspect(fork) = %+v, %v; want none", out, err)
 	}
-	if pr, err := e.c.FindOpen(ctx, owner, repo, github.BranchName(path, "grafana"), false); err != nil || pr != nil {
-		t.Errorf("FindOpen(other branch) = %+v, %v", pr, err)
+	for _, r := range e.srv.Requests()[before:] {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("Inspect wrote: %s", r)
+		}
 	}
-	if err := e.srv.ClosePullRequest(owner, repo, out.Number); err != nil {
+	if err := e.srv.ClosePullRequest(owner, repo, opened.Number); err != nil {
 		t.Fatal(err)
 	}
-	if pr, err := e.c.FindOpen(ctx, owner, repo, p.Branch, false); err != nil || pr != nil {
-		t.Errorf("FindOpen after close = %+v, %v", pr, err)
+	if out, err := e.c.Inspect(ctx, p); err != nil || out.Status != github.StatusClosed || out.Number != opened.Number {
+		t.Errorf("Inspect after close = %+v, %v; want pr-closed", out, err)
 	}
 	bad, _ := github.New(e.srv.URL(), "ghp_nottheone")
-	if _, err := bad.FindOpen(ctx, owner, repo, p.Branch, true); !errors.Is(err, github.ErrBadToken) || strings.Contains(err.Error(), "ghp_nottheone") {
-		t.Errorf("FindOpen with a bad token: %v", err)
+	if _, err := bad.Inspect(ctx, fork); !errors.Is(err, github.ErrBadToken) || strings.Contains(err.Error(), "ghp_nottheone") {
+		t.Errorf("Inspect with a bad token: %v", err)
 	}
 }
 

@@ -3,9 +3,9 @@ package github
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -17,17 +17,30 @@ const (
 	StatusOpen    = "pr-open"    // a pull request with this title was already open; nothing done
 	StatusOpened  = "pr-opened"  // a new pull request was opened
 	StatusUpdated = "pr-updated" // an open pull request got a new commit and title/body
+	// StatusEdited: the branch holds a commit this tool did not write;
+	// nothing was pushed to it (see Managed).
+	StatusEdited = "edited"
+	// StatusClosed: a pull request proposing the same was closed without
+	// being merged; it is not proposed again.
+	StatusClosed = "pr-closed"
 )
 
-// Proposal is one file edit to propose as a pull request.
+// Files maps file paths to their content; a nil content is a file that
+// does not exist.
+type Files map[string][]byte
+
+// Proposal is one edit to propose as a pull request.
 type Proposal struct {
 	Owner, Repo string
 	Base        string // target branch; the repository's default branch when empty
 	Path        string // file to edit, e.g. "mybinder/Chart.yaml"
-	Branch      string // head branch, e.g. BranchName(Path, dependency)
+	// Also lists other files the edit may change in the same commit, such
+	// as the Chart.lock beside a Chart.yaml. Edit sees a missing one as nil.
+	Also   []string
+	Branch string // head branch, e.g. BranchName(Path, dependency)
 
 	Title, Body   string
-	CommitMessage string // Title when empty
+	CommitMessage string // Title when empty; the Managed trailer is added
 
 	Labels, Reviewers, TeamReviewers []string
 
@@ -35,21 +48,85 @@ type Proposal struct {
 	// and opens the pull request from there.
 	Fork bool
 
-	// Edit turns the file's current content into the bumped content. It
-	// must be idempotent: applied to already bumped content it returns it
+	// Edit turns the current content of Path and Also into the proposed
+	// content; files it leaves out or returns nil for are not changed. It
+	// must be idempotent: applied to already edited files it returns them
 	// unchanged.
-	Edit func(current []byte) ([]byte, error)
+	Edit func(current Files) (Files, error)
+
+	// Declined reports whether a pull request from Branch that was closed
+	// without being merged turned this proposal down. When nil, one with
+	// the same title did.
+	Declined func(closed PullRequest) bool
 }
 
-// Outcome says what Propose did.
+// PullRequest is a pull request from a proposal's branch.
+type PullRequest struct {
+	Number      int
+	URL         string
+	Title, Body string
+	Head        string // "owner:branch"
+	Base        string
+	State       string // "open" or "closed"
+	Merged      bool
+}
+
+// Outcome says what Propose did, or for Inspect what it would do.
 type Outcome struct {
-	Status string // StatusOpen, StatusOpened or StatusUpdated
+	// Status is one of the Status… values. From Inspect it is empty when
+	// Propose would write: update pull request Number, or open one when
+	// Number is 0.
+	Status string
 	Number int
 	URL    string
 	Commit string // sha of the commit pushed; empty when none was
 	// Warnings are problems that did not stop the pull request, such as
-	// labels or reviewers GitHub refused.
+	// labels or reviewers GitHub refused, or why an edited branch or a
+	// declined proposal was left alone.
 	Warnings []string
+}
+
+// The identity and trailer of the commits this tool writes. A commit is
+// the tool's own (Managed) only when its author and committer are both
+// this identity and its message ends with the trailer: a person's new
+// commit, an amend, a rebase or a merge of the base branch all change the
+// committer, so they are never taken for the tool's.
+const (
+	BotName    = "helmupgradebot"
+	BotEmail   = "helmupgradebot@users.noreply.github.com"
+	TrailerKey = "Helmupgradebot-Managed"
+	Trailer    = TrailerKey + ": true"
+)
+
+// Managed reports whether a commit was written by this tool.
+func Managed(c *gh.Commit) bool {
+	if c == nil {
+		return false
+	}
+	for _, who := range []*gh.CommitAuthor{c.GetAuthor(), c.GetCommitter()} {
+		if who.GetName() != BotName || !strings.EqualFold(who.GetEmail(), BotEmail) {
+			return false
+		}
+	}
+	return hasTrailer(c.GetMessage())
+}
+
+// hasTrailer reports whether the last paragraph of a commit message, where
+// git puts trailers, holds the Managed trailer.
+func hasTrailer(msg string) bool {
+	msg = strings.TrimRight(strings.ReplaceAll(msg, "\r\n", "\n"), "\n ")
+	if i := strings.LastIndex(msg, "\n\n"); i >= 0 {
+		msg = msg[i+2:]
+	} else {
+		return false // a subject line alone carries no trailer
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), TrailerKey) && strings.TrimSpace(v) == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // repoRef names the repository holding the head branch.
@@ -57,22 +134,68 @@ type repoRef struct{ owner, name string }
 
 func (r repoRef) String() string { return r.owner + "/" + r.name }
 
-// Propose makes sure a pull request proposes p: it reports an open pull
-// request with the same title, updates one from the same branch with an
-// older bump, or commits to a fresh branch and opens a new one. A branch
-// that moves while committing is retried once from the current base.
+// Propose makes sure a pull request proposes p. It leaves alone a branch
+// holding a commit it did not write (StatusEdited) and a proposal a closed
+// pull request declined (StatusClosed); otherwise it reports an open pull
+// request with the same title, adds a commit to one with an older bump,
+// or commits to a fresh branch and opens a new one. A branch that moves
+// while committing is looked at again once.
 func (c *Client) Propose(ctx context.Context, p Proposal) (Outcome, error) {
 	out, err := c.propose(ctx, p)
 	return out, c.redact(err)
 }
 
+// Inspect says what Propose would do now, without writing anything.
+func (c *Client) Inspect(ctx context.Context, p Proposal) (Outcome, error) {
+	if err := p.check(false); err != nil {
+		return Outcome{}, c.redact(err)
+	}
+	st, err := c.inspect(ctx, &p)
+	if err != nil {
+		return Outcome{}, c.redact(err)
+	}
+	return st.decide(p), nil
+}
+
 func (c *Client) propose(ctx context.Context, p Proposal) (Outcome, error) {
-	if err := p.validate(); err != nil {
+	if err := p.check(true); err != nil {
 		return Outcome{}, err
 	}
+	var out Outcome
+	_, err := retry(func() (string, error) {
+		st, err := c.inspect(ctx, &p)
+		if err != nil {
+			return "", err
+		}
+		if out = st.decide(p); out.Status != "" {
+			return "", nil
+		}
+		if st.open != nil {
+			out, err = c.update(ctx, p, st)
+		} else {
+			out, err = c.open(ctx, p, st)
+		}
+		return "", err
+	})
+	return out, err
+}
+
+// branchState is what inspect finds about a proposal's branch.
+type branchState struct {
+	headOwner string
+	open      *gh.PullRequest   // the open pull request from the branch, if any
+	closed    []*gh.PullRequest // those closed without being merged, newest first
+	exists    bool              // the branch exists
+	head      string            // its head commit, when it exists
+	foreign   []*gh.RepositoryCommit
+}
+
+// inspect fills in p's defaults and reads the branch's pull requests and
+// the commits it has that p.Base lacks.
+func (c *Client) inspect(ctx context.Context, p *Proposal) (*branchState, error) {
 	up, err := c.repository(ctx, p.Owner, p.Repo)
 	if err != nil {
-		return Outcome{}, err
+		return nil, err
 	}
 	if p.Base == "" {
 		p.Base = up.GetDefaultBranch()
@@ -80,37 +203,141 @@ func (c *Client) propose(ctx context.Context, p Proposal) (Outcome, error) {
 	if p.CommitMessage == "" {
 		p.CommitMessage = p.Title
 	}
-	headOwner := p.Owner
+	st := &branchState{headOwner: p.Owner}
 	if p.Fork {
 		login, err := c.user(ctx)
 		if err != nil {
-			return Outcome{}, err
+			return nil, err
 		}
 		if strings.EqualFold(login, p.Owner) {
-			return Outcome{}, fmt.Errorf("propose in %s/%s: fork mode is on but the token's user %s owns the repository: turn fork mode off", p.Owner, p.Repo, login)
+			return nil, fmt.Errorf("propose in %s/%s: fork mode is on but the token's user %s owns the repository: turn fork mode off", p.Owner, p.Repo, login)
 		}
-		headOwner = login
+		st.headOwner = login
 	}
-	pr, err := c.openPR(ctx, p.Owner, p.Repo, headOwner, p.Branch, p.Base)
+	prs, err := c.pulls(ctx, p.Owner, p.Repo, st.headOwner, p.Branch)
 	if err != nil {
-		return Outcome{}, err
+		return nil, err
 	}
-	if pr != nil {
-		if pr.GetTitle() == p.Title {
-			return Outcome{Status: StatusOpen, Number: pr.GetNumber(), URL: pr.GetHTMLURL()}, nil
+	for _, pr := range prs {
+		switch {
+		case pr.GetState() == "open":
+			if st.open == nil || pr.GetBase().GetRef() == p.Base && st.open.GetBase().GetRef() != p.Base {
+				st.open = pr
+			}
+		case pr.MergedAt == nil && !pr.GetMerged():
+			st.closed = append(st.closed, pr)
 		}
-		return c.update(ctx, p, pr)
 	}
-	head := repoRef{p.Owner, p.Repo}
+	head := p.Branch
 	if p.Fork {
-		if head, err = c.fork(ctx, p.Owner, p.Repo, headOwner); err != nil {
-			return Outcome{}, err
-		}
+		head = st.headOwner + ":" + p.Branch
 	}
-	return c.open(ctx, p, head)
+	if err := c.compare(ctx, p.Owner, p.Repo, p.Base, head, st); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
-func (p *Proposal) validate() error {
+// pulls lists every pull request (open and closed) from headOwner:branch.
+func (c *Client) pulls(ctx context.Context, owner, repo, headOwner, branch string) ([]*gh.PullRequest, error) {
+	opts := &gh.PullRequestListOptions{State: "all", Head: headOwner + ":" + branch, ListOptions: gh.ListOptions{PerPage: 100}}
+	var all []*gh.PullRequest
+	for {
+		prs, resp, err := c.gh.PullRequests.List(ctx, owner, repo, opts)
+		if err != nil {
+			return nil, fail(err, owner+"/"+repo, "list pull requests from "+opts.Head, "")
+		}
+		all = append(all, prs...)
+		if resp == nil || resp.NextPage == 0 {
+			return all, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// compare finds the commits of head that base lacks and keeps those this
+// tool did not write. A missing branch is no error: st.exists stays false.
+func (c *Client) compare(ctx context.Context, owner, repo, base, head string, st *branchState) error {
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		cmp, resp, err := c.gh.Repositories.CompareCommits(ctx, owner, repo, base, head, opts)
+		if is(err, 404) {
+			return nil
+		}
+		if err != nil {
+			return fail(err, owner+"/"+repo, fmt.Sprintf("compare branch %s with %s", head, base), "")
+		}
+		st.exists = true
+		for _, rc := range cmp.Commits {
+			st.head = rc.GetSHA()
+			if !Managed(rc.GetCommit()) {
+				st.foreign = append(st.foreign, rc)
+			}
+		}
+		if len(cmp.Commits) == 0 && st.head == "" {
+			st.head = cmp.GetMergeBaseCommit().GetSHA() // the branch is behind or at the base
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// decide says what to do about p given its branch: a final Outcome, or one
+// with an empty Status when Propose should write (update st.open, or open a
+// new pull request).
+func (st *branchState) decide(p Proposal) Outcome {
+	if pr := st.open; pr != nil {
+		out := Outcome{Number: pr.GetNumber(), URL: pr.GetHTMLURL()}
+		switch {
+		case len(st.foreign) > 0:
+			out.Status = StatusEdited
+			out.Warnings = []string{fmt.Sprintf("pull request #%d: %s; close it and delete the branch to let helmupgradebot propose again",
+				pr.GetNumber(), st.foreignText(p.Branch))}
+		case pr.GetTitle() == p.Title:
+			out.Status = StatusOpen
+		}
+		return out
+	}
+	declined := p.Declined
+	if declined == nil {
+		declined = func(closed PullRequest) bool { return closed.Title == p.Title }
+	}
+	for _, pr := range st.closed {
+		if declined(pullRequest(pr)) {
+			return Outcome{Status: StatusClosed, Number: pr.GetNumber(), URL: pr.GetHTMLURL(),
+				Warnings: []string{fmt.Sprintf("pull request #%d proposing this was closed without merging: not proposed again", pr.GetNumber())}}
+		}
+	}
+	if len(st.foreign) > 0 {
+		return Outcome{Status: StatusEdited, Warnings: []string{st.foreignText(p.Branch) + "; delete the branch to let helmupgradebot propose again"}}
+	}
+	return Outcome{}
+}
+
+// foreignText describes the commits on branch that the tool did not write.
+func (st *branchState) foreignText(branch string) string {
+	first := st.foreign[len(st.foreign)-1]
+	who := first.GetCommit().GetAuthor().GetName()
+	if who == "" {
+		who = "someone else"
+	}
+	subject, _, _ := strings.Cut(first.GetCommit().GetMessage(), "\n")
+	return fmt.Sprintf("branch %s holds %d commit(s) helmupgradebot did not write (latest %.7s by %s: %q): left alone",
+		branch, len(st.foreign), first.GetSHA(), who, subject)
+}
+
+func pullRequest(pr *gh.PullRequest) PullRequest {
+	return PullRequest{
+		Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Title: pr.GetTitle(), Body: pr.GetBody(),
+		Head: pr.GetHead().GetLabel(), Base: pr.GetBase().GetRef(), State: pr.GetState(),
+		Merged: pr.MergedAt != nil || pr.GetMerged(),
+	}
+}
+
+// check validates a proposal; write adds what only Propose needs.
+func (p *Proposal) check(write bool) error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{
 		{"Owner", p.Owner}, {"Repo", p.Repo}, {"Path", p.Path}, {"Branch", p.Branch}, {"Title", p.Title},
@@ -119,14 +346,16 @@ func (p *Proposal) validate() error {
 			missing = append(missing, f.name)
 		}
 	}
-	if p.Edit == nil {
+	if write && p.Edit == nil {
 		missing = append(missing, "Edit")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("proposal for %s/%s: missing %s", p.Owner, p.Repo, strings.Join(missing, ", "))
 	}
-	if strings.Contains(p.Path, "..") || strings.HasPrefix(p.Path, "/") {
-		return fmt.Errorf("proposal for %s/%s: file path %q must be relative to the repository root", p.Owner, p.Repo, p.Path)
+	for _, f := range append([]string{p.Path}, p.Also...) {
+		if f == "" || strings.Contains(f, "..") || strings.HasPrefix(f, "/") {
+			return fmt.Errorf("proposal for %s/%s: file path %q must be relative to the repository root", p.Owner, p.Repo, f)
+		}
 	}
 	if !validBranch(p.Branch) {
 		return fmt.Errorf("proposal for %s/%s: %q is not a valid branch name", p.Owner, p.Repo, p.Branch)
@@ -155,10 +384,33 @@ func retry(step func() (string, error)) (string, error) {
 	return sha, err
 }
 
-// open commits the edit to a fresh branch in head and opens the pull request.
-func (c *Client) open(ctx context.Context, p Proposal, head repoRef) (Outcome, error) {
-	sha, err := retry(func() (string, error) { return c.commitFresh(ctx, p, head) })
+// open commits the edit on top of the base in a fresh (or reset) branch
+// and opens the pull request.
+func (c *Client) open(ctx context.Context, p Proposal, st *branchState) (Outcome, error) {
+	head := repoRef{p.Owner, p.Repo}
+	if p.Fork {
+		var err error
+		if head, err = c.fork(ctx, p.Owner, p.Repo, st.headOwner); err != nil {
+			return Outcome{}, err
+		}
+		if err := c.syncFork(ctx, head, p.Base); err != nil {
+			return Outcome{}, err
+		}
+	}
+	ref, _, err := c.gh.Git.GetRef(ctx, head.owner, head.name, "heads/"+p.Base)
 	if err != nil {
+		return Outcome{}, fail(err, head.String(), "read base branch "+p.Base, "branch "+p.Base+" does not exist")
+	}
+	baseSHA := ref.GetObject().GetSHA()
+	sha, err := c.commit(ctx, head, p, baseSHA, fmt.Sprintf("%s (%.7s)", p.Base, baseSHA))
+	if err != nil {
+		return Outcome{}, err
+	}
+	if sha == "" {
+		return Outcome{}, &Error{Kind: ErrUpToDate, Op: "propose " + p.Title, Repo: head.String(),
+			advice: fmt.Sprintf("%s is already at that version on branch %s: nothing to commit", p.Path, p.Base)}
+	}
+	if err := c.pointBranch(ctx, head, p.Branch, sha, st); err != nil {
 		return Outcome{}, err
 	}
 	upstream := p.Owner + "/" + p.Repo
@@ -180,85 +432,97 @@ func (c *Client) open(ctx context.Context, p Proposal, head repoRef) (Outcome, e
 	return out, nil
 }
 
-// commitFresh points p.Branch in head at the base's head, commits the edited
-// file there and returns the new commit's sha.
-func (c *Client) commitFresh(ctx context.Context, p Proposal, head repoRef) (string, error) {
-	if head.owner != p.Owner || head.name != p.Repo {
-		if err := c.syncFork(ctx, head, p.Base); err != nil {
-			return "", err
-		}
-	}
-	ref, _, err := c.gh.Git.GetRef(ctx, head.owner, head.name, "heads/"+p.Base)
-	if err != nil {
-		return "", fail(err, head.String(), "read base branch "+p.Base, "branch "+p.Base+" does not exist")
-	}
-	baseSHA := ref.GetObject().GetSHA()
-	current, blob, err := c.getFile(ctx, head.owner, head.name, p.Path, baseSHA, fmt.Sprintf("%s (%.7s)", p.Base, baseSHA))
-	if err != nil {
-		return "", err
-	}
-	edited, err := p.Edit(current)
-	if err != nil {
-		return "", fmt.Errorf("edit %s of %s at %s: %w", p.Path, head, p.Base, err)
-	}
-	if bytes.Equal(edited, current) {
-		return "", &Error{Kind: ErrUpToDate, Op: "propose " + p.Title, Repo: head.String(),
-			advice: fmt.Sprintf("%s is already at that version on branch %s: nothing to commit", p.Path, p.Base)}
-	}
-	if err := c.pointBranch(ctx, head, p.Branch, baseSHA); err != nil {
-		return "", err
-	}
-	return c.put(ctx, head, p, edited, blob)
-}
-
-// pointBranch creates branch at sha, or force-moves it there when it
-// already exists without an open pull request (a stale branch).
-func (c *Client) pointBranch(ctx context.Context, head repoRef, branch, sha string) error {
+// pointBranch points branch at sha: it creates the branch, or moves one
+// that exists, which inspect found to hold only this tool's commits, as
+// long as it has not moved since.
+func (c *Client) pointBranch(ctx context.Context, head repoRef, branch, sha string, st *branchState) error {
 	ref := &gh.Reference{Ref: gh.String("refs/heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}
-	_, _, err := c.gh.Git.CreateRef(ctx, head.owner, head.name, ref)
-	if err == nil {
-		return nil
+	if !st.exists {
+		_, _, err := c.gh.Git.CreateRef(ctx, head.owner, head.name, ref)
+		if err == nil {
+			return nil
+		}
+		var er *gh.ErrorResponse
+		if !errors.As(err, &er) || er.Response.StatusCode != 422 || !strings.Contains(er.Message, "already exists") {
+			return fail(err, head.String(), "create branch "+branch, "")
+		}
+		return &Error{Kind: ErrConflict, Op: "create branch " + branch, Repo: head.String(), err: err,
+			advice: "the branch appeared while committing"}
 	}
-	var er *gh.ErrorResponse
-	if !errors.As(err, &er) || er.Response.StatusCode != 422 || !strings.Contains(er.Message, "already exists") {
-		return fail(err, head.String(), "create branch "+branch, "")
+	now, _, err := c.gh.Git.GetRef(ctx, head.owner, head.name, "heads/"+branch)
+	if err != nil {
+		return fail(err, head.String(), "read branch "+branch, "branch "+branch+" vanished")
+	}
+	if now.GetObject().GetSHA() != st.head {
+		return &Error{Kind: ErrConflict, Op: "reset branch " + branch, Repo: head.String(),
+			advice: fmt.Sprintf("the branch moved from %.7s to %.7s while committing", st.head, now.GetObject().GetSHA())}
 	}
 	if _, _, err := c.gh.Git.UpdateRef(ctx, head.owner, head.name, ref, true); err != nil {
-		return fail(err, head.String(), "reset stale branch "+branch+" to the base", "branch "+branch+" vanished")
+		return fail(err, head.String(), "reset branch "+branch+" (it holds only helmupgradebot's commits) to the base", "branch "+branch+" vanished")
 	}
 	return nil
 }
 
-// put commits content to p.Path on p.Branch in head; blob is the sha of the
-// file being replaced.
-func (c *Client) put(ctx context.Context, head repoRef, p Proposal, content []byte, blob string) (string, error) {
-	opts := &gh.RepositoryContentFileOptions{
-		Message: gh.String(p.CommitMessage),
-		Content: content,
-		Branch:  gh.String(p.Branch),
+// commit writes one commit on parent in head with p's edit of the files as
+// they are at parent (described by where), and returns its sha; "" when
+// the edit changes nothing. No branch moves.
+func (c *Client) commit(ctx context.Context, head repoRef, p Proposal, parent, where string) (string, error) {
+	current := Files{}
+	for i, path := range append([]string{p.Path}, p.Also...) {
+		content, _, err := c.getFile(ctx, head.owner, head.name, path, parent, where)
+		if i > 0 && errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		current[path] = content
 	}
-	if blob != "" {
-		opts.SHA = gh.String(blob)
-	}
-	res, _, err := c.gh.Repositories.UpdateFile(ctx, head.owner, head.name, escapePath(p.Path), opts)
+	edited, err := p.Edit(current)
 	if err != nil {
-		return "", fail(err, head.String(), fmt.Sprintf("commit %s to branch %s", p.Path, p.Branch), "branch "+p.Branch+" not found")
+		return "", fmt.Errorf("edit %s of %s at %s: %w", p.Path, head, where, err)
 	}
-	return res.Commit.GetSHA(), nil
-}
-
-// escapePath escapes each segment (go-github sends PUT paths as given).
-func escapePath(p string) string {
-	parts := strings.Split(p, "/")
-	for i, s := range parts {
-		parts[i] = url.PathEscape(s)
+	var entries []*gh.TreeEntry
+	for _, path := range append([]string{p.Path}, p.Also...) {
+		content, ok := edited[path]
+		if !ok || content == nil || bytes.Equal(content, current[path]) {
+			continue
+		}
+		blob, _, err := c.gh.Git.CreateBlob(ctx, head.owner, head.name, &gh.Blob{
+			Content: gh.String(encode64(content)), Encoding: gh.String("base64")})
+		if err != nil {
+			return "", fail(err, head.String(), fmt.Sprintf("commit %s to branch %s", path, p.Branch), "")
+		}
+		entries = append(entries, &gh.TreeEntry{Path: gh.String(path), Mode: gh.String("100644"), Type: gh.String("blob"), SHA: blob.SHA})
 	}
-	return strings.Join(parts, "/")
+	if len(entries) == 0 {
+		return "", nil
+	}
+	op := fmt.Sprintf("commit %s to branch %s", p.Path, p.Branch)
+	base, _, err := c.gh.Git.GetCommit(ctx, head.owner, head.name, parent)
+	if err != nil {
+		return "", fail(err, head.String(), op, "commit "+parent+" not found")
+	}
+	tree, _, err := c.gh.Git.CreateTree(ctx, head.owner, head.name, base.GetTree().GetSHA(), entries)
+	if err != nil {
+		return "", fail(err, head.String(), op, "")
+	}
+	bot := &gh.CommitAuthor{Name: gh.String(BotName), Email: gh.String(BotEmail), Date: &gh.Timestamp{Time: time.Now().UTC().Truncate(time.Second)}}
+	commit, _, err := c.gh.Git.CreateCommit(ctx, head.owner, head.name, &gh.Commit{
+		Message: gh.String(strings.TrimRight(p.CommitMessage, "\n") + "\n\n" + Trailer + "\n"),
+		Tree:    tree, Parents: []*gh.Commit{{SHA: gh.String(parent)}},
+		Author: bot, Committer: bot,
+	}, nil)
+	if err != nil {
+		return "", fail(err, head.String(), op, "")
+	}
+	return commit.GetSHA(), nil
 }
 
 // update brings an open pull request with an older bump up to p: a new
 // commit on its branch, then the new title and body.
-func (c *Client) update(ctx context.Context, p Proposal, pr *gh.PullRequest) (Outcome, error) {
+func (c *Client) update(ctx context.Context, p Proposal, st *branchState) (Outcome, error) {
+	pr := st.open
 	head := repoRef{pr.GetHead().GetRepo().GetOwner().GetLogin(), pr.GetHead().GetRepo().GetName()}
 	if head.owner == "" || head.name == "" {
 		head = repoRef{strings.SplitN(pr.GetHead().GetLabel(), ":", 2)[0], p.Repo}
@@ -266,22 +530,15 @@ func (c *Client) update(ctx context.Context, p Proposal, pr *gh.PullRequest) (Ou
 	if ref := pr.GetHead().GetRef(); ref != "" {
 		p.Branch = ref
 	}
-	sha, err := retry(func() (string, error) {
-		current, blob, err := c.getFile(ctx, head.owner, head.name, p.Path, p.Branch, "")
-		if err != nil {
-			return "", err
-		}
-		edited, err := p.Edit(current)
-		if err != nil {
-			return "", fmt.Errorf("edit %s of %s at %s: %w", p.Path, head, p.Branch, err)
-		}
-		if bytes.Equal(edited, current) {
-			return "", nil // already bumped (an earlier run stopped before renaming the PR)
-		}
-		return c.put(ctx, head, p, edited, blob)
-	})
+	sha, err := c.commit(ctx, head, p, st.head, fmt.Sprintf("%s (%.7s)", p.Branch, st.head))
 	if err != nil {
 		return Outcome{}, err
+	}
+	if sha != "" { // "": already bumped (an earlier run stopped before renaming the PR)
+		ref := &gh.Reference{Ref: gh.String("refs/heads/" + p.Branch), Object: &gh.GitObject{SHA: gh.String(sha)}}
+		if _, _, err := c.gh.Git.UpdateRef(ctx, head.owner, head.name, ref, false); err != nil {
+			return Outcome{}, fail(err, head.String(), fmt.Sprintf("push to branch %s of pull request #%d", p.Branch, pr.GetNumber()), "branch "+p.Branch+" vanished")
+		}
 	}
 	edit := &gh.PullRequest{Title: gh.String(p.Title), Body: gh.String(p.Body)}
 	pr2, _, err := c.gh.PullRequests.Edit(ctx, p.Owner, p.Repo, pr.GetNumber(), edit)
@@ -323,6 +580,8 @@ func (c *Client) decorate(ctx context.Context, p Proposal, pr *gh.PullRequest) [
 	}
 	return warnings
 }
+
+func encode64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func prefixed(prefix string, s []string) []string {
 	out := make([]string, len(s))

@@ -36,14 +36,15 @@ dependencies:
     repository: https://grafana.github.io/helm-charts
 `
 
-// bump returns an idempotent Edit that sets dep's version line.
-func bump(dep, version string) func([]byte) ([]byte, error) {
+// bump returns an idempotent Edit that sets dep's version line in path.
+func bump(dep, version string) func(github.Files) (github.Files, error) {
 	re := regexp.MustCompile(`(- name: ` + regexp.QuoteMeta(dep) + `\n\s+version: )("?)[^"\n]*("?)`)
-	return func(b []byte) ([]byte, error) {
+	return func(f github.Files) (github.Files, error) {
+		b := f[path]
 		if !re.Match(b) {
 			return nil, fmt.Errorf("dependency %s not in the file", dep)
 		}
-		return re.ReplaceAll(b, []byte("${1}${2}"+version+"${3}")), nil
+		return github.Files{path: re.ReplaceAll(b, []byte("${1}${2}"+version+"${3}"))}, nil
 	}
 }
 
@@ -133,7 +134,7 @@ func TestProposeOpens(t *testing.T) {
 		t.Errorf("outcome = %+v", out)
 	}
 	log := e.srv.Log(owner, repo, p.Branch)
-	if len(log) != 2 || log[0].Parent != baseBefore || log[0].SHA != out.Commit || log[0].Message != p.CommitMessage {
+	if len(log) != 2 || log[0].Parent != baseBefore || log[0].SHA != out.Commit || log[0].Message != p.CommitMessage+"\n\n"+github.Trailer+"\n" {
 		t.Fatalf("branch log = %+v; want one commit %s on %s", log, out.Commit, baseBefore)
 	}
 	if baseAfter, _ := e.srv.BranchSHA(owner, repo, "main"); baseAfter != baseBefore {
@@ -155,8 +156,8 @@ func TestProposeOpens(t *testing.T) {
 		!slices.Equal(pr.Labels, p.Labels) || !slices.Equal(pr.Reviewers, p.Reviewers) || !slices.Equal(pr.TeamReviewers, p.TeamReviewers) {
 		t.Errorf("pull request = %+v", pr)
 	}
-	if n := count(e.srv.Requests(), "PUT /repos/"); n != 1 {
-		t.Errorf("%d PUT requests, want 1", n)
+	if n := count(e.srv.Requests(), "POST /repos/"+owner+"/"+repo+"/git/commits"); n != 1 {
+		t.Errorf("%d commits written, want 1", n)
 	}
 }
 
@@ -205,6 +206,11 @@ func TestProposeIdempotentAndUpdate(t *testing.T) {
 	}
 }
 
+// bot is the identity of the commits Propose writes.
+var bot = githubtest.Identity{Name: github.BotName, Email: github.BotEmail}
+
+// A branch left by an earlier run, holding only the tool's commits, is
+// reset to the base.
 func TestProposeStaleBranch(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -227,7 +233,8 @@ func TestProposeStaleBranch(t *testing.T) {
 				if err := e.srv.ClosePullRequest(owner, repo, 1); err != nil {
 					t.Fatal(err)
 				}
-			} else if _, err := e.srv.Commit(owner, repo, p.Branch, path, "garbage left by an old run\n"); err != nil {
+			} else if _, err := e.srv.Push(owner, repo, githubtest.Push{Branch: p.Branch, Files: map[string]string{path: "left by an old run\n"},
+				Message: "Bump\n\n" + github.Trailer, Author: bot, Committer: bot}); err != nil {
 				t.Fatal(err)
 			}
 			moved, _ := e.srv.Commit(owner, repo, "main", "README.md", "# moved\n")
@@ -247,53 +254,66 @@ func TestProposeStaleBranch(t *testing.T) {
 	}
 }
 
+// The branch of an open PR moves between the read and the push: another
+// run of the tool is retried once on top; twice is reported; a person's
+// commit makes the PR edited.
 func TestProposeBranchMovesDuringCommit(t *testing.T) {
 	tests := []struct {
-		name     string
-		moves    int
-		wantErr  error
-		wantPUTs int
+		name       string
+		moves      int
+		who        githubtest.Identity
+		wantErr    error
+		wantStatus string
+		wantPushes int
 	}{
-		{"moved once: retried from the new base", 1, nil, 2},
-		{"moved twice: reported", 2, github.ErrConflict, 2},
+		{"moved once by another run: retried on top", 1, bot, nil, github.StatusUpdated, 2},
+		{"moved twice: reported", 2, bot, github.ErrConflict, "", 2},
+		{"moved by a person: left alone", 1, githubtest.Someone, nil, github.StatusEdited, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := setup(t, chart)
-			p := proposal("1.0.0-0.dev.git.4000.h1")
-			var newBase string
+			ctx := context.Background()
+			if _, err := e.c.Propose(ctx, proposal("1.0.0-0.dev.git.4000.h1")); err != nil {
+				t.Fatal(err)
+			}
+			p := proposal("1.0.0-0.dev.git.4100.h2")
+			var moved string
 			for i := 0; i < tc.moves; i++ {
-				e.srv.BeforeNext("PUT", "/repos/"+owner+"/"+repo+"/contents/*", func() {
-					// Someone pushes to main and to the bot's branch between
-					// the client's read and its write.
-					newBase, _ = e.srv.Commit(owner, repo, "main", "README.md", fmt.Sprintf("# moved %d\n", i))
-					if _, err := e.srv.Commit(owner, repo, p.Branch, path, chart+"# concurrent edit\n"); err != nil {
+				e.srv.BeforeNext("PATCH", "/repos/"+owner+"/"+repo+"/git/refs/*", func() {
+					var err error
+					moved, err = e.srv.Push(owner, repo, githubtest.Push{Branch: p.Branch, Files: map[string]string{"NOTES.md": fmt.Sprint(i)},
+						Message: "concurrent\n\n" + github.Trailer, Author: tc.who, Committer: tc.who})
+					if err != nil {
 						t.Error(err)
 					}
 				})
 			}
-			out, err := e.c.Propose(context.Background(), p)
-			if n := count(e.srv.Requests(), "PUT /repos/"); n != tc.wantPUTs {
-				t.Errorf("%d PUT requests, want %d", n, tc.wantPUTs)
+			out, err := e.c.Propose(ctx, p)
+			if n := count(e.srv.Requests(), "PATCH /repos/"+owner+"/"+repo+"/git/refs/"); n != tc.wantPushes {
+				t.Errorf("%d ref updates, want %d", n, tc.wantPushes)
 			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), "retry") {
 					t.Fatalf("err = %v, want %v explaining the retry", err, tc.wantErr)
 				}
-				if prs := e.srv.PullRequests(owner, repo); len(prs) != 0 {
-					t.Errorf("opened %d pull requests despite the conflict", len(prs))
+				return
+			}
+			if err != nil || out.Status != tc.wantStatus {
+				t.Fatalf("Propose = %+v, %v; want %s", out, err, tc.wantStatus)
+			}
+			log := e.srv.Log(owner, repo, p.Branch)
+			if tc.wantStatus == github.StatusEdited {
+				if log[0].SHA != moved {
+					t.Errorf("the person's commit is no longer the head")
 				}
 				return
 			}
-			if err != nil || out.Status != github.StatusOpened {
-				t.Fatalf("Propose = %+v, %v", out, err)
-			}
-			log := e.srv.Log(owner, repo, p.Branch)
-			if log[0].Parent != newBase {
-				t.Errorf("commit parent %s, want the new base %s", log[0].Parent, newBase)
+			if log[0].Parent != moved {
+				t.Errorf("commit parent %s, want the commit pushed meanwhile %s", log[0].Parent, moved)
 			}
 			got, _ := e.srv.File(owner, repo, p.Branch, path)
-			if changedLines(chart, got) != 1 {
+			if changedLines(chart, got) != 1 || !strings.Contains(got, "4100.h2") {
 				t.Errorf("file after retry:\n%s", got)
 			}
 		})
@@ -392,7 +412,7 @@ func TestProposeErrors(t *testing.T) {
 			name:     "read-only token",
 			prepare:  func(s *githubtest.Server, _ *github.Proposal) { s.ReadOnly(owner, repo) },
 			kind:     github.ErrForbidden,
-			contains: []string{"create branch", "403", "contents:write and pull-requests:write"},
+			contains: []string{"commit " + path + " to branch", "403", "contents:write and pull-requests:write"},
 			noBranch: true,
 		},
 		{
@@ -409,7 +429,7 @@ func TestProposeErrors(t *testing.T) {
 			name: "rate limit runs out midway",
 			prepare: func(s *githubtest.Server, _ *github.Proposal) {
 				s.SetRateLimitReset(reset)
-				s.SetRateLimitRemaining(3) // repository, pull list, base ref
+				s.SetRateLimitRemaining(4) // repository, pull list, compare, base ref
 			},
 			kind:     github.ErrRateLimited,
 			contains: []string{"read " + path, "resets at " + reset.UTC().Format(time.RFC3339)},
@@ -422,14 +442,14 @@ func TestProposeErrors(t *testing.T) {
 					http.Header{"X-Ratelimit-Reset": {fmt.Sprint(reset.Unix())}})
 			},
 			kind:     github.ErrRateLimited,
-			contains: []string{"list open pull requests", "resets at " + reset.UTC().Format(time.RFC3339)},
+			contains: []string{"list pull requests from", "resets at " + reset.UTC().Format(time.RFC3339)},
 			noBranch: true,
 		},
 		{
 			name:     "protected branch",
 			prepare:  func(s *githubtest.Server, p *github.Proposal) { s.ProtectBranch(owner, repo, p.Branch) },
 			kind:     github.ErrProtectedBranch,
-			contains: []string{"commit " + path + " to branch helmupgradebot/", "Changes must be made through a pull request", "exempt"},
+			contains: []string{"create branch helmupgradebot/", "Repository rule violations found", "exempt"},
 		},
 		{
 			name:     "file missing",
@@ -538,9 +558,9 @@ func TestProposeFork(t *testing.T) {
 	if n := count(e.srv.Requests(), "GET /repos/bot/"+repo); n < 4 {
 		t.Errorf("polled the fork %d times; it appears only on the 4th GET", n)
 	}
-	found, err := e.c.FindOpen(ctx, owner, repo, p.Branch, true)
-	if err != nil || found == nil || found.Number != out.Number || found.Title != p.Title || found.Head != "bot:"+p.Branch {
-		t.Errorf("FindOpen(fork) = %+v, %v", found, err)
+	found, err := e.c.Inspect(ctx, p)
+	if err != nil || found.Status != github.StatusOpen || found.Number != out.Number {
+		t.Errorf("Inspect(fork) = %+v, %v", found, err)
 	}
 
 	again, err := e.c.Propose(ctx, p)

@@ -451,6 +451,10 @@ func (s *Server) createRef(w http.ResponseWriter, req *http.Request, r *reposito
 		writeError(w, http.StatusUnprocessableEntity, "Reference already exists", doc)
 		return
 	}
+	if r.protected[branch] {
+		writeError(w, http.StatusUnprocessableEntity, "Repository rule violations found\n\nCannot create ref due to creations being restricted.\n\n", docsRoot+"/repos/rules#get-rules-for-a-branch")
+		return
+	}
 	r.branches[branch] = body.SHA
 	writeJSON(w, http.StatusCreated, s.refJSON(r, branch))
 }
