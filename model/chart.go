@@ -8,6 +8,16 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
+// Dependency states of a pull request that is left alone.
+const (
+	// StateEdited: the PR's branch holds a commit helmupgradebot did not
+	// write, so it is never pushed to; Warning says whose and what to do.
+	StateEdited DependencyState = "edited"
+	// StatePRClosed: a PR for this very version was closed without being
+	// merged; it is not proposed again (a newer version is).
+	StatePRClosed DependencyState = "pr-closed"
+)
+
 // ChartVersion is one published version of a Helm chart, as a chart
 // repository describes it. Fields other than Version may be empty when the
 // repository does not say (an OCI tag list carries only versions).

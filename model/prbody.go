@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -85,8 +86,11 @@ func isGitHubName(s string) bool {
 }
 
 // PullRequestText writes the title and GitHub-markdown body of a pull
-// request that applies bumps to the chart file at path file.
-func PullRequestText(file string, bumps []Bump) (title, body string) {
+// request that applies bumps to the chart file at path file. Notes are
+// paragraphs added after the table (such as what to do about a lock file).
+// The body ends with a hidden marker naming each dependency's new version,
+// which Declines reads back once the pull request is closed.
+func PullRequestText(file string, bumps []Bump, notes ...string) (title, body string) {
 	switch len(bumps) {
 	case 0:
 		title = "Bump chart dependencies in " + file
@@ -132,8 +136,59 @@ func PullRequestText(file string, bumps []Bump) (title, body string) {
 			sb.WriteString("- " + l + "\n")
 		}
 	}
+	for _, n := range notes {
+		sb.WriteString("\n" + n + "\n")
+	}
 	sb.WriteString("\n---\n_This pull request was made by helmupgradebot._\n")
+	if len(bumps) > 0 {
+		versions := make(map[string]string, len(bumps))
+		for _, b := range bumps {
+			versions[b.Dependency] = b.To.Version
+		}
+		// json.Marshal escapes < and >, so the marker cannot end early.
+		data, _ := json.Marshal(versions)
+		sb.WriteString("\n" + markerStart + string(data) + markerEnd + "\n")
+	}
 	return title, sb.String()
+}
+
+const (
+	markerStart = "<!-- helmupgradebot-bumps: "
+	markerEnd   = " -->"
+)
+
+// ProposedVersions reads back the marker PullRequestText puts in a body:
+// each dependency's proposed version. ok is false when there is none (a
+// body written by hand, or by an older helmupgradebot).
+func ProposedVersions(body string) (versions map[string]string, ok bool) {
+	i := strings.LastIndex(body, markerStart)
+	if i < 0 {
+		return nil, false
+	}
+	rest := body[i+len(markerStart):]
+	j := strings.Index(rest, markerEnd)
+	if j < 0 || json.Unmarshal([]byte(rest[:j]), &versions) != nil {
+		return nil, false
+	}
+	return versions, true
+}
+
+// Declines reports whether a pull request closed without merging, with
+// prTitle and prBody, turned down bumps (whose pull request has title):
+// it proposed each of their versions, or, lacking the marker, it had the
+// same title. A closed pull request means "not this version", never "not
+// this dependency": a newer version is proposed again.
+func Declines(prTitle, prBody, title string, bumps []Bump) bool {
+	versions, ok := ProposedVersions(prBody)
+	if !ok {
+		return prTitle == title
+	}
+	for _, b := range bumps {
+		if v, ok := versions[b.Dependency]; !ok || v != b.To.Version {
+			return false
+		}
+	}
+	return len(bumps) > 0
 }
 
 // detailLines are the list items describing one bump: links and the

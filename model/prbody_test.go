@@ -223,4 +223,46 @@ func ExamplePullRequestText() {
 	//
 	// ---
 	// _This pull request was made by helmupgradebot._
+	//
+	// <!-- helmupgradebot-bumps: {"binderhub":"1.0.0-0.dev.git.3506.hba24eb2a"} -->
+}
+
+func TestDeclines(t *testing.T) {
+	a := model.Bump{Dependency: "a", From: "1.0.0", To: model.ChartVersion{Version: "1.1.0"}}
+	b := model.Bump{Dependency: "b-staging", From: "2.0.0", To: model.ChartVersion{Version: "2.1.0"}}
+	title, body := model.PullRequestText("Chart.yaml", []model.Bump{a, b})
+	if v, ok := model.ProposedVersions(body); !ok || v["a"] != "1.1.0" || v["b-staging"] != "2.1.0" || len(v) != 2 {
+		t.Fatalf("ProposedVersions = %v, %v", v, ok)
+	}
+	newer := b
+	newer.To.Version = "2.2.0"
+	tests := []struct {
+		name          string
+		prTitle, body string
+		bumps         []model.Bump
+		want          bool
+	}{
+		{"the same bumps", title, body, []model.Bump{a, b}, true},
+		{"one of them, alone", "other title", body, []model.Bump{a}, true},
+		{"a newer version", title, body, []model.Bump{a, newer}, false},
+		{"a dependency it did not bump", title, body, []model.Bump{{Dependency: "c", To: model.ChartVersion{Version: "1.1.0"}}}, false},
+		{"no marker, same title", title, "hand-written", []model.Bump{a, b}, true},
+		{"no marker, other title", "Bump a", "hand-written", []model.Bump{a}, false},
+		{"broken marker", "x", "<!-- helmupgradebot-bumps: {nope -->", []model.Bump{a}, false},
+	}
+	for _, tt := range tests {
+		if got := model.Declines(tt.prTitle, tt.body, title, tt.bumps); got != tt.want {
+			t.Errorf("%s: Declines = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// A hostile dependency name cannot end the marker early.
+	_, body = model.PullRequestText("Chart.yaml", []model.Bump{{Dependency: "x-->", To: model.ChartVersion{Version: "1.0.0"}}})
+	if v, ok := model.ProposedVersions(body); !ok || v["x-->"] != "1.0.0" {
+		t.Errorf("marker with a hostile name: %v, %v\n%s", v, ok, body)
+	}
+	// Notes come before the footer.
+	_, body = model.PullRequestText("Chart.yaml", []model.Bump{a}, "**Chart.lock must be regenerated.**")
+	if i, j := strings.Index(body, "Chart.lock must"), strings.Index(body, "made by helmupgradebot"); i < 0 || i > j {
+		t.Errorf("note misplaced:\n%s", body)
+	}
 }
