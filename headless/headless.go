@@ -87,7 +87,8 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 			log.Info("scan progress", "repositories_done", p.RepositoriesDone, "repositories", p.Repositories, "images_done", p.ImagesDone, "images", p.Images)
 		}
 	})
-	rr := &RegistryReport{URL: reg.URL(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{}}
+	rr := &RegistryReport{URL: reg.URL(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
+		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}}
 	if err != nil {
 		log.Error("scan failed", "err", err)
 		rr.Errors = append(rr.Errors, ErrorReport{Error: err.Error()})
@@ -104,6 +105,17 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	rr.ShortfallBytes, rr.UnknownAge, rr.Refused = plan.Shortfall, plan.UnknownAge, plan.Refused
 	for _, d := range plan.Deletions {
 		rr.Plan = append(rr.Plan, imageReport(inv, d))
+	}
+	for h, n := range plan.Held {
+		rr.Held[string(h)] = n
+	}
+	for _, sk := range plan.Skipped {
+		rr.SkippedRepositories = append(rr.SkippedRepositories, SkippedRepository(sk))
+		log.Warn("repository skipped: its scan is incomplete, so nothing in it is deleted", "repository", sk.Repository, "why", sk.Reason)
+	}
+	rr.Notes = plan.Notes
+	for _, n := range plan.Notes {
+		log.Info("policy note", "note", n)
 	}
 	log.Info("planned", "images", len(plan.Deletions), "reclaim_bytes", plan.ReclaimBytes, "total_bytes", plan.TotalBytes)
 	if plan.Shortfall > 0 {
@@ -135,8 +147,12 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	for _, f := range res.Failed {
 		rr.Failed = append(rr.Failed, FailedReport{Repository: f.Repository, Digest: f.Digest, Error: f.Error})
 	}
+	for _, sk := range res.Skipped {
+		rr.Skipped = append(rr.Skipped, SkippedReport{Repository: sk.Repository, Digest: sk.Digest, Reason: sk.Reason})
+		log.Warn("deletion skipped", "repository", sk.Repository, "digest", sk.Digest, "why", sk.Reason)
+	}
 	rr.Interrupted, rr.NotStarted = res.Interrupted, res.NotStarted
-	log.Info("deleted", "images", len(rr.Deleted), "failed", len(rr.Failed), "not_started", res.NotStarted, "interrupted", res.Interrupted, "audit_log", rr.AuditLog)
+	log.Info("deleted", "images", len(rr.Deleted), "failed", len(rr.Failed), "skipped", len(rr.Skipped), "not_started", res.NotStarted, "interrupted", res.Interrupted, "audit_log", rr.AuditLog)
 	switch {
 	case err != nil && len(rr.Deleted) == 0:
 		log.Error("delete failed", "err", err)
@@ -145,7 +161,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	case err != nil:
 		rr.Errors = append(rr.Errors, ErrorReport{Error: err.Error()})
 		return rr, ExitPartial
-	case len(rr.Failed) > 0 || res.NotStarted > 0 || res.Interrupted:
+	case len(rr.Failed) > 0 || len(rr.Skipped) > 0 || res.NotStarted > 0 || res.Interrupted:
 		return rr, ExitPartial
 	}
 	return rr, code
@@ -279,12 +295,25 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 		fmt.Fprintln(w, "refused:", r.Refused)
 	}
 	if r.Applied {
-		fmt.Fprintf(w, "deleted %d, failed %d, not started %d; audit log %s\n", len(r.Deleted), len(r.Failed), r.NotStarted, r.AuditLog)
+		fmt.Fprintf(w, "deleted %d, failed %d, skipped %d, not started %d; audit log %s\n", len(r.Deleted), len(r.Failed), len(r.Skipped), r.NotStarted, r.AuditLog)
 		for _, f := range r.Failed {
 			fmt.Fprintf(w, "  failed %s@%s: %s\n", f.Repository, f.Digest, f.Error)
 		}
+		for _, sk := range r.Skipped {
+			fmt.Fprintf(w, "  skipped %s@%s: %s\n", sk.Repository, sk.Digest, sk.Reason)
+		}
 	} else if len(r.Plan) > 0 {
 		fmt.Fprintln(w, "dry run: rerun with --apply to delete")
+	}
+	for _, sk := range r.SkippedRepositories {
+		what := sk.Repository
+		if what == "" {
+			what = "(the catalog)"
+		}
+		fmt.Fprintf(w, "skipped repository %s: its scan is incomplete, nothing in it is deleted\n", what)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "note:", n)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "problem: %s %s %s\n", e.Repository, e.Reference, e.Error)

@@ -40,6 +40,31 @@ type RegistryReport struct {
 	Deleted     []ImageReport  `json:"deleted"`
 	Failed      []FailedReport `json:"failed"`
 	Errors      []ErrorReport  `json:"errors"`
+	// Held counts the images the plan keeps, by hold: protected, locked,
+	// incomplete, keep-latest, undated, in-index.
+	Held map[string]int `json:"held"`
+	// SkippedRepositories had an incomplete scan: nothing in them is
+	// planned. A repository of "" is the catalog itself.
+	SkippedRepositories []SkippedRepository `json:"skipped_repositories"`
+	// Skipped are planned deletions the apply did not send: the image
+	// changed since the scan, or the index it belongs to was not deleted.
+	Skipped []SkippedReport `json:"skipped"`
+	// Notes say what the policy did that may surprise.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// SkippedRepository is a repository that got no deletions, and why.
+type SkippedRepository struct {
+	Repository string `json:"repository"`
+	Reason     string `json:"reason"`
+}
+
+// SkippedReport is a planned deletion that was not sent, and why (reasons
+// that start "changed since the scan" mean the registry moved under it).
+type SkippedReport struct {
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+	Reason     string `json:"reason"`
 }
 
 // ImageReport is one image in a plan or among the deleted.

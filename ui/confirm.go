@@ -21,6 +21,9 @@ type confirm struct {
 	plan      *model.Plan
 	policy    bool
 	forceable bool
+	// checking: the registry is being re-read for changes since the scan;
+	// enter waits for it.
+	checking bool
 
 	// A pull request: the rows it bumps and what it will do.
 	deps     []model.DependencyStatus
@@ -51,6 +54,8 @@ func (c *confirm) view(st *Styles, w int) string {
 			hint = "f force · " + hint
 		}
 		b.WriteString("\n" + st.Muted.Render(fit(hint, inner)))
+	} else if c.checking {
+		b.WriteString("\n" + st.Muted.Render(fit("re-checking the registry for changes since the scan… · esc cancel", inner)))
 	} else {
 		b.WriteString("\n" + fit(st.Title.Render("enter")+" confirm · "+st.Title.Render("esc")+" cancel", inner))
 	}

@@ -83,6 +83,9 @@ type fakeRegistry struct {
 	applyGate chan struct{}
 	scanErr   error
 	scans     int
+	// moved names images (repository@digest) that a tag moved onto since
+	// the scan: Recheck reports them and Apply skips them.
+	moved map[string]bool
 }
 
 func newFakeRegistry(inv *model.Inventory, pol model.Policy) *fakeRegistry {
@@ -135,6 +138,19 @@ func (f *fakeRegistry) Scan(ctx context.Context, progress func(registry.Progress
 	return b.Inventory(), nil
 }
 
+func (f *fakeRegistry) Recheck(_ context.Context, inv *model.Inventory, plan model.Plan) []registry.Skip {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []registry.Skip
+	for k, d := range plan.Deletions {
+		if im := &inv.Images[d.Image]; f.moved[im.Ref()] {
+			out = append(out, registry.Skip{Index: k, Repository: im.Repository, Digest: im.Digest,
+				Reason: registry.ChangedSinceScan + ": " + im.Repository + ":latest now points at it"})
+		}
+	}
+	return out
+}
+
 func (f *fakeRegistry) Plan(inv *model.Inventory, manual []int, force bool) model.Plan {
 	return model.MakePlan(inv, model.Request{Policy: f.pol, Now: f.now, Manual: manual, Force: force})
 }
@@ -155,6 +171,13 @@ func (f *fakeRegistry) Apply(ctx context.Context, inv *model.Inventory, plan mod
 		}
 		im := &inv.Images[d.Image]
 		f.mu.Lock()
+		if f.moved[im.Ref()] {
+			f.mu.Unlock()
+			res.Skipped = append(res.Skipped, registry.Skip{Index: k, Repository: im.Repository, Digest: im.Digest,
+				Reason: registry.ChangedSinceScan + ": " + im.Repository + ":latest now points at it"})
+			progress(k+1, total)
+			continue
+		}
 		fail := f.failAfter >= 0 && k >= f.failAfter
 		if !fail {
 			f.deleted[im.Ref()] = true

@@ -31,6 +31,10 @@ type (
 		gen  int
 		plan model.Plan
 	}
+	recheckDoneMsg struct {
+		box   *confirm
+		skips []registry.Skip
+	}
 )
 
 // progressMsg carries one progress report of a running job and the

@@ -216,7 +216,8 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 			r.setFilter("")
 		}
 	case key.Matches(msg, k.Delete):
-		return nil, r.confirmDelete()
+		box := r.confirmDelete()
+		return r.recheck(box), box
 	}
 	r.scroll()
 	return nil, nil
@@ -255,7 +256,7 @@ func (r *registrySection) toggle() tea.Cmd {
 	if i < 0 {
 		return nil
 	}
-	if h := r.idx.holds[i]; h != model.HoldNone {
+	if h := r.idx.holds[i]; h.Hard() {
 		r.c.errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), h)
 		return nil
 	}
@@ -390,10 +391,45 @@ func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
 	if n == 0 {
 		c.blocked = "nothing to delete: every selected image is held"
 	}
+	c.checking = n > 0
 	if p.Refused != "" {
 		c.blocked, c.forceable = p.Refused, true
 	}
 	return c
+}
+
+// recheck re-reads the registry for a delete box's plan: a tag moved onto
+// a planned image, or a new index using one, since the scan.
+func (r *registrySection) recheck(c *confirm) tea.Cmd {
+	if c == nil || c.plan == nil || !c.checking {
+		return nil
+	}
+	svc, inv, plan, ctx := r.svc, r.idx.inv, *c.plan, r.c.ctx
+	return func() tea.Msg {
+		return recheckDoneMsg{box: c, skips: svc.Recheck(ctx, inv, plan)}
+	}
+}
+
+// recheckDone shows what changed since the scan in the open delete box.
+func (r *registrySection) recheckDone(msg recheckDoneMsg) {
+	c := msg.box
+	c.checking = false
+	if len(msg.skips) == 0 {
+		c.add("✓ re-checked: the registry still matches the scan")
+		return
+	}
+	n := len(msg.skips)
+	c.add(fmt.Sprintf("%d image%s changed since the scan and will be skipped:", n, plural(n)))
+	for _, s := range msg.skips[:min(3, n)] {
+		why := strings.TrimPrefix(strings.TrimPrefix(s.Reason, registry.ChangedSinceScan), ": ")
+		c.addLabeled("", fmt.Sprintf("%s@%s: %s", s.Repository, shortDigest(s.Digest), why))
+	}
+	if n > 3 {
+		c.add(fmt.Sprintf("  … and %d more", n-3))
+	}
+	if n == len(c.plan.Deletions) && c.blocked == "" {
+		c.blocked = "nothing left to delete: every planned image changed since the scan; r rescans"
+	}
 }
 
 // force re-plans a refused plan past max_delete_fraction.
@@ -473,6 +509,9 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 	}
 	total := len(msg.plan.Deletions)
 	text := fmt.Sprintf("deleted %d of %d images (%s)", len(res.Deleted), total, model.FormatBytes(freed))
+	if k := len(res.Skipped); k > 0 {
+		text += fmt.Sprintf("; %d skipped (%s)", k, res.Skipped[0].Reason)
+	}
 	switch {
 	case len(res.Failed) > 0:
 		f := res.Failed[0]
@@ -489,6 +528,8 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 		r.c.errorf("%s: %v", text, msg.err)
 	case res.Interrupted:
 		r.c.errorf("%s: interrupted, %d not started", text, res.NotStarted)
+	case len(res.Skipped) > 0:
+		r.c.errorf("%s", text)
 	default:
 		r.c.infof("%s", text)
 	}

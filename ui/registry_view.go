@@ -172,6 +172,12 @@ func (r *registrySection) table(w, h int) string {
 			mark = "[L]"
 		case x.holds[i] == model.HoldKeep:
 			mark = "[K]"
+		case x.holds[i] == model.HoldUndated:
+			mark = "[U]"
+		case x.holds[i] == model.HoldIncomplete:
+			mark = "[!]"
+		case x.holds[i] == model.HoldInIndex:
+			mark = "[I]"
 		}
 		tags := "<untagged>"
 		if len(im.Tags) > 0 {

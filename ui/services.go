@@ -21,6 +21,9 @@ type RegistryService interface {
 	// confirm box always shows what a delete will do.
 	Plan(inv *model.Inventory, manual []int, force bool) model.Plan
 	Apply(ctx context.Context, inv *model.Inventory, plan model.Plan, progress func(done, total int)) (registry.ApplyResult, error)
+	// Recheck re-reads the registry and says which planned deletions
+	// changed since the scan (Apply skips the same ones).
+	Recheck(ctx context.Context, inv *model.Inventory, plan model.Plan) []registry.Skip
 }
 
 // ChartService is what the console asks of the chart upgrader.

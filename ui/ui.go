@@ -206,6 +206,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case planDoneMsg:
 		m.registry.planDone(msg)
+	case recheckDoneMsg:
+		if m.confirm == msg.box {
+			m.registry.recheckDone(msg)
+		}
 	case checkDoneMsg:
 		m.charts.checkDone(msg)
 	case openDoneMsg:
@@ -297,8 +301,9 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.c.infof("cancelled")
 	case key.Matches(msg, k.Force) && c.forceable:
 		m.confirm = m.registry.force(c)
+		return m.registry.recheck(m.confirm)
 	case key.Matches(msg, k.Confirm):
-		if c.blocked != "" {
+		if c.blocked != "" || c.checking {
 			return nil
 		}
 		m.confirm = nil

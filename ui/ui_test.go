@@ -436,6 +436,46 @@ func TestRegistryDelete(t *testing.T) {
 	mustContain(t, s, model.FormatBytes(after)+" of 15.0 GiB cap")
 }
 
+// TestRegistryDeleteRechecks: the confirm box re-reads the registry before
+// enter is taken, however old the scan, and shows what changed since it;
+// the delete then skips those images and says so.
+func TestRegistryDeleteRechecks(t *testing.T) {
+	d, reg, _ := fakeEnv(t, 120, 40)
+	d.press("2", "a")
+	r := d.m.registry
+	plan := reg.Plan(r.idx.inv, nil, false)
+	n := len(plan.Deletions)
+	moved := r.idx.inv.Images[plan.Deletions[1].Image]
+	reg.moved = map[string]bool{moved.Ref(): true}
+	d.press("d")
+	s := joined(d.screen())
+	mustContain(t, s, "1 image changed since the scan and will be skipped", shortDigest(moved.Digest), "now points at it")
+	d.press("enter")
+	s = joined(d.screen())
+	mustContain(t, s, "deleted "+strconv.Itoa(n-1)+" of "+strconv.Itoa(n)+" images", "1 skipped (changed since the scan")
+	if reg.deleted[moved.Ref()] {
+		t.Errorf("%s was deleted although it changed since the scan", moved.Ref())
+	}
+
+	// A plan whose every image moved cannot be confirmed.
+	d.press("space")
+	i := d.m.registry.current()
+	if i < 0 {
+		t.Fatal("no current row")
+	}
+	reg.moved = map[string]bool{}
+	for k := range d.m.registry.selected {
+		reg.moved[d.m.registry.idx.inv.Images[k].Ref()] = true
+	}
+	d.press("d")
+	mustContain(t, joined(d.screen()), "nothing left to delete")
+	before := len(reg.deleted)
+	d.press("enter")
+	if len(reg.deleted) != before || d.m.confirm == nil {
+		t.Errorf("enter deleted although every planned image changed")
+	}
+}
+
 func TestRegistryDeleteShowsProgress(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 80, 24)
 	gate := make(chan struct{})

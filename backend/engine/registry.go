@@ -85,3 +85,9 @@ func (r *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 	}
 	return res, err
 }
+
+// Recheck says which of a plan's deletions the registry no longer allows
+// (changed since the scan), deleting nothing; Apply skips the same ones.
+func (r *Registry) Recheck(ctx context.Context, inv *model.Inventory, plan model.Plan) []registry.Skip {
+	return registry.Recheck(ctx, r.deleter, inv, plan, r.policy.Protect)
+}

@@ -411,3 +411,43 @@ func (a *applier) entry(i int, outcome string) audit.Entry {
 		Outcome:    outcome,
 	}
 }
+
+// Recheck answers, deleting nothing, which of a plan's deletions Apply
+// would now skip because the registry changed since the scan: what a
+// confirm box shows before the operator confirms, however old the scan.
+func Recheck(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan, protect []*regexp.Regexp) []Skip {
+	a := &applier{ctx: ctx, d: d, inv: inv, plan: plan, protect: protect, repos: map[string]*repoCheck{}}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, DefaultApplyConcurrency)
+	repos := map[string]bool{}
+	for _, del := range plan.Deletions {
+		repos[inv.Images[del.Image].Repository] = true
+	}
+	for repo := range repos { // re-read them in parallel
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, _ = a.current(repo)
+		})
+	}
+	wg.Wait()
+	skipped := make([]bool, len(plan.Deletions))
+	var out []Skip
+	for i, del := range plan.Deletions {
+		im := &inv.Images[del.Image]
+		why := ""
+		for _, j := range del.After {
+			if j >= 0 && j < i && skipped[j] {
+				why = fmt.Sprintf("its index %s would not be deleted", inv.Images[plan.Deletions[j].Image].Ref())
+			}
+		}
+		if why == "" {
+			why = a.changed(im, del.Children)
+		}
+		if why != "" {
+			skipped[i] = true
+			out = append(out, Skip{Index: i, Repository: im.Repository, Digest: im.Digest, Reason: why})
+		}
+	}
+	return out
+}
