@@ -1,6 +1,8 @@
 package model
 
 import (
+	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,11 +26,48 @@ func TestParseSize(t *testing.T) {
 		{"1.2.3GB", 0, true},
 		{"-5GB", 0, true},
 		{"99999999PB", 0, true},
+		// at the int64 edge, in every unit: exact, or an error; never wrapped or rounded
+		{"9223372036854775807", math.MaxInt64, false}, // float64 parsing rounded this up to 2^63 and refused it
+		{"9223372036854775806B", math.MaxInt64 - 1, false},
+		{"9223372036854775295", 9223372036854775295, false}, // float64 parsing returned 9223372036854774784
+		{"9007199254740993", 9007199254740993, false},       // 2^53+1
+		{"9223372036854775808", 0, true},
+		{"99999999999999999999999999999999999999", 0, true},
+		{"1" + strings.Repeat("0", 400), 0, true}, // float64 says +Inf
+		{"7EiB", 7 << 60, false},
+		{"7.99999999999999999913EiB", math.MaxInt64, false}, // 8EiB - 0.999 B rounds to MaxInt64
+		{"8EiB", 0, true},
+		{"9EiB", 0, true},
+		{"8191PiB", 8191 << 50, false},
+		{"8192PiB", 0, true},
+		{"9.223372036854775807EB", math.MaxInt64, false},
+		{"9.223372036854775808EB", 0, true},
+		{"9223372036854775.807kB", math.MaxInt64, false},
+		{"9223372036854775.808kB", 0, true},
+		{"9223372036854775808e", 0, true},
+		{"8388607TiB", 8388607 << 40, false},
+		{"8388608TiB", 0, true},
+		{"9223372036.854775807GB", math.MaxInt64, false},
+		{"0.0000000001B", 0, false},
+		{"0.5", 1, false}, // half a byte rounds up
+		{"0.49", 0, false},
+		{"1.5KiB", 1536, false},
+		{"1.0000000000000000000001KiB", 1024, false},
+		{".5k", 500, false},
+		{"2.", 2, false},
+		{"1EB", 1e18, false},
+		{".", 0, true},
+		{"..5", 0, true},
+		{"NaN", 0, true},
+		{"Inf", 0, true},
+		{"1e3", 0, true},
+		{"-0", 0, true},
+		{"+5", 0, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseSize(tt.in)
 		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d, err=%v", tt.in, got, err, tt.want, tt.wantErr)
+			t.Errorf("ParseSize(%.60q) = %d, %v; want %d, err=%v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
