@@ -254,3 +254,55 @@ func TestInterruptedApply(t *testing.T) {
 		t.Errorf("audit log records %d deletions, report %d", n, len(r.Deleted))
 	}
 }
+
+// TestIncompleteRepositorySkipped: a repository whose scan fails half-way
+// (one tag's manifest cannot be read) gets no deletions in an apply; it is
+// reported with the reason, the other repositories are cleaned, exit 3.
+func TestIncompleteRepositorySkipped(t *testing.T) {
+	noCharts := demo.WithConfigure(func(c *config.Config) { c.Charts = nil })
+	_, clean, _ := runJSON(t, startDemo(t, noCharts), false)
+	repo, tag := "", ""
+	for _, p := range clean.Registry.Plan {
+		if len(p.Tags) > 0 {
+			repo, tag = p.Repository, p.Tags[0]
+			break
+		}
+	}
+	if repo == "" {
+		t.Fatal("the demo plans no tagged image")
+	}
+	env := startDemo(t, noCharts, demo.WithRegistryHandler(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
+				http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"backend timeout"}]}`, http.StatusInternalServerError)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}))
+	raw, rep, code := runJSON(t, env, true)
+	if code != ExitPartial {
+		t.Errorf("exit %d, want %d", code, ExitPartial)
+	}
+	r := rep.Registry
+	if len(r.SkippedRepositories) != 1 || r.SkippedRepositories[0].Repository != repo {
+		t.Fatalf("skipped repositories %+v, want %s", r.SkippedRepositories, repo)
+	}
+	for _, d := range append(r.Plan, r.Deleted...) {
+		if d.Repository == repo {
+			t.Errorf("%s@%s planned or deleted in the incompletely scanned repository", d.Repository, d.Digest)
+		}
+	}
+	if len(r.Deleted) == 0 {
+		t.Error("nothing deleted in the complete repositories")
+	}
+	reg := raw["registry"].(map[string]any)
+	for _, k := range []string{"held", "skipped_repositories", "skipped"} {
+		if _, ok := reg[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if r.Held["incomplete"] == 0 {
+		t.Errorf("held %v, want the repository's images counted as incomplete", r.Held)
+	}
+}
