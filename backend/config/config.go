@@ -355,7 +355,7 @@ func (c *Config) validate(keys map[int]string) error {
 	if p.MaxDeleteFraction == nil {
 		f := DefaultMaxDeleteFraction
 		p.MaxDeleteFraction = &f
-	} else if f := *p.MaxDeleteFraction; f < 0 || f > 1 {
+	} else if f := *p.MaxDeleteFraction; !(f >= 0 && f <= 1) { // also NaN, which compares false
 		bad("registry.policy.max_delete_fraction", "%v is not between 0 and 1", f)
 	}
 	if p.Aggressive && p.Cap.Bytes == 0 {

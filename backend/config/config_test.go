@@ -97,6 +97,19 @@ func TestParseErrors(t *testing.T) {
 		{"bad size", "registry:\n  url: r.io\n  policy:\n    cap: 2 parsecs\n", []string{"line 4", "registry.policy.cap", "2 parsecs"}},
 		{"negative keep", "registry:\n  url: r.io\n  policy:\n    keep_latest: -1\n", []string{"line 4", "registry.policy.keep_latest", "negative"}},
 		{"fraction", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: 1.5\n", []string{"line 4", "max_delete_fraction"}},
+		{"fraction nan", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: .nan\n", []string{"line 4", "registry.policy.max_delete_fraction", "NaN", "between 0 and 1"}},
+		{"fraction NaN", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: .NaN\n", []string{"line 4", "registry.policy.max_delete_fraction", "NaN"}},
+		{"fraction inf", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: .inf\n", []string{"line 4", "registry.policy.max_delete_fraction", "between 0 and 1"}},
+		{"fraction -inf", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: -.inf\n", []string{"line 4", "registry.policy.max_delete_fraction", "between 0 and 1"}},
+		{"fraction inf word", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: inf\n", []string{"line 4", "registry.policy.max_delete_fraction"}},
+		{"fraction negative", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: -0.01\n", []string{"line 4", "registry.policy.max_delete_fraction", "between 0 and 1"}},
+		{"fraction just over", "registry:\n  url: r.io\n  policy:\n    max_delete_fraction: 1.0000001\n", []string{"line 4", "registry.policy.max_delete_fraction", "between 0 and 1"}},
+		{"age wraps to 3 days", "registry:\n  url: r.io\n  policy:\n    max_age: 30501w\n", []string{"line 4", "registry.policy.max_age", "30501w", "too large", "100 years"}},
+		{"age wraps negative", "registry:\n  url: r.io\n  policy:\n    max_age: 20000w\n", []string{"line 4", "registry.policy.max_age", "20000w", "too large"}},
+		{"age a day over 100 years", "registry:\n  url: r.io\n  policy:\n    max_age: 36501d\n", []string{"line 4", "registry.policy.max_age", "100 years"}},
+		{"age in flow style", "registry:\n  url: r.io\n  policy: {keep_latest: 1,\n    max_age: 9223372036854775808ns}\n", []string{"line 4", "registry.policy.max_age", "too large"}},
+		{"cap past int64", "registry:\n  url: r.io\n  policy:\n    cap: 8EiB\n", []string{"line 4", "registry.policy.cap", "8EiB", "too large"}},
+		{"cap huge", "registry:\n  url: r.io\n  policy:\n    cap: 99999999999999999999999999TB\n", []string{"line 4", "registry.policy.cap", "too large"}},
 		{"aggressive without cap", "registry:\n  url: r.io\n  policy:\n    aggressive: true\n", []string{"line 4", "needs a cap"}},
 		{"scheme", "registry:\n  url: https://r.io\n", []string{"line 2", "registry.url", "without a scheme"}},
 		{"auth type", "registry:\n  url: r.io\n  auth:\n    type: oauth\n", []string{"line 4", "registry.auth.type", "oauth"}},
@@ -125,6 +138,30 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q shows the inline password", err)
 			}
 		})
+	}
+}
+
+// TestPolicyLimits: the largest accepted values load as written.
+func TestPolicyLimits(t *testing.T) {
+	for _, tc := range []struct {
+		doc      string
+		age      time.Duration
+		cap      int64
+		fraction float64
+	}{
+		{"max_age: 36500d\n    cap: 9223372036854775807\n    max_delete_fraction: 1", 36500 * 24 * time.Hour, 1<<63 - 1, 1},
+		{"max_age: 5214w2d\n    cap: 7EiB\n    max_delete_fraction: 0", 36500 * 24 * time.Hour, 7 << 60, 0},
+		{"max_age: 876000h\n    cap: 1.5 GiB\n    max_delete_fraction: -0.0", 36500 * 24 * time.Hour, 3 << 29, 0},
+	} {
+		c, err := Parse([]byte("registry:\n  url: r.io\n  policy:\n    " + tc.doc + "\n"))
+		if err != nil {
+			t.Errorf("%q: %v", tc.doc, err)
+			continue
+		}
+		p := c.Registry.Policy.ModelPolicy()
+		if p.MaxAge != tc.age || p.Cap != tc.cap || p.MaxDeleteFraction != tc.fraction {
+			t.Errorf("%q: policy = %+v", tc.doc, p)
+		}
 	}
 }
 
