@@ -1,7 +1,8 @@
 package model_test
 
 import (
-	"errors"
+	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,15 +168,20 @@ func TestSelectNewestErrors(t *testing.T) {
 	}
 }
 
-// fixtureIndex reads the real JupyterHub chart index that the project keeps
-// in shared/fixtures.
+// fixtureIndex reads the real JupyterHub chart index that the project keeps,
+// gzipped, in testdata/ at the repository's root.
 func fixtureIndex(t testing.TB) map[string][]model.ChartVersion {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "fixtures")
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("fixtures folder %s is absent", dir)
+	f, err := os.Open(filepath.Join("..", "testdata", "jupyterhub-helm-chart-index.yaml.gz"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "jupyterhub-helm-chart-index.yaml"))
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,13 +19,19 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
+// fixtureIndex is the real JupyterHub chart index, kept gzipped in testdata/
+// at the repository's root.
 func fixtureIndex(t testing.TB) []byte {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures")
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("fixtures folder %s is absent", dir)
+	gz, err := os.ReadFile(filepath.Join("..", "..", "testdata", "jupyterhub-helm-chart-index.yaml.gz"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "jupyterhub-helm-chart-index.yaml"))
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,11 +104,7 @@ func count(reqs []string, prefix string) int {
 }
 
 func TestProposeOpens(t *testing.T) {
-	fixture := filepath.Join("..", "..", "..", "shared", "fixtures")
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skipf("shared fixtures folder %s is absent: %v", fixture, err)
-	}
-	raw, err := os.ReadFile(filepath.Join(fixture, "mybinder-Chart.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mybinder-Chart.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
