@@ -193,6 +193,9 @@ func (s *chartsSection) openDone(msg openDoneMsg) {
 			verb = "updated"
 		case model.StatePROpen:
 			verb = "found open"
+		case model.StateEdited, model.StatePRClosed:
+			s.c.infof("left alone (%s): %s", r.State, r.Warning)
+			return
 		}
 		if r.Warning != "" {
 			s.c.infof("%s PR #%d: %s (warning: %s)", verb, r.PRNumber, r.PRURL, r.Warning)
@@ -334,6 +337,8 @@ func (s *chartsSection) details(w int) string {
 		third = st.Error.Render("error: ") + r.Error
 	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
 		third = fmt.Sprintf("PR #%d %s", r.PRNumber, r.PRURL)
+	case model.StateEdited, model.StatePRClosed:
+		third = "left alone: " + r.Warning
 	case model.StateOutdated:
 		third = "p opens a pull request"
 		if r.Group {

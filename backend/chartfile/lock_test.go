@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/chartfile/chartfiletest"
 )
 
 // Lock files that Helm itself wrote (helm's own test charts), with the
@@ -85,36 +87,14 @@ dependencies:
     condition: ingress-nginx.enabled
 `
 
-// helmLock writes a lock file the way helm does, with the digest as helm's
-// HashReq computes it (written out here independently of the package).
+// helmLock writes a lock file the way helm does (chartfiletest.Lock).
 func helmLock(t *testing.T, chart string, versions ...string) string {
 	t.Helper()
-	type dep struct {
-		Name       string `json:"name"`
-		Version    string `json:"version,omitempty"`
-		Repository string `json:"repository"`
-		Condition  string `json:"condition,omitempty"`
-		Alias      string `json:"alias,omitempty"`
-	}
-	f, err := Parse([]byte(chart))
+	lock, err := chartfiletest.Lock(chart, versions...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req, locked []*dep
-	var sb strings.Builder
-	sb.WriteString("dependencies:\n")
-	for i, d := range f.Dependencies {
-		req = append(req, &dep{Name: d.Name, Version: d.Version, Repository: d.Repository, Condition: d.Condition, Alias: d.Alias})
-		locked = append(locked, &dep{Name: d.Name, Version: versions[i], Repository: d.Repository})
-		sb.WriteString("- name: " + d.Name + "\n  repository: " + d.Repository + "\n  version: " + versions[i] + "\n")
-	}
-	data, err := json.Marshal([2][]*dep{req, locked})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	sb.WriteString("digest: sha256:" + hex.EncodeToString(sum[:]) + "\ngenerated: \"2026-11-01T03:15:00.123456789Z\"\n")
-	return sb.String()
+	return lock
 }
 
 func TestUpdateLock(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +45,7 @@ type fileKey struct{ repo, file string }
 type fileState struct {
 	base    string
 	content []byte
+	lock    []byte // the Chart.lock (requirements.lock) beside it; nil when none
 }
 
 // NewCharts wires the GitHub client and chart repositories to the
@@ -91,8 +94,12 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 	if err != nil {
 		return fail("", fmt.Errorf("%s %s: %w", e.Repository, e.File, err))
 	}
+	lock, _, err := c.gh.GetFile(ctx, owner, name, chartfile.LockPath(e.File), base)
+	if err != nil && !errors.Is(err, github.ErrNotFound) {
+		return fail("", err)
+	}
 	c.mu.Lock()
-	c.files[fileKey{e.Repository, e.File}] = fileState{base: base, content: content}
+	c.files[fileKey{e.Repository, e.File}] = fileState{base: base, content: content, lock: lock}
 	c.mu.Unlock()
 
 	var rows []model.DependencyStatus
@@ -121,7 +128,7 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 	}
 	// A grouped PR (group: true, or P in the console) may carry what is
 	// still outdated.
-	c.markGroupPR(ctx, rows)
+	c.markGroupPR(ctx, rows, e.Group)
 	return rows
 }
 
@@ -136,7 +143,7 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 		return fmt.Errorf("dependency %s: repository %q is not an http(s):// or oci:// chart repository", d.Key(), d.Repository)
 	}
 	if err := d.CanSetVersion(); err != nil {
-		return err
+		return fmt.Errorf("%s %s: %w", row.Repository, row.File, err)
 	}
 	versions, err := c.repos.Versions(ctx, d.Repository, d.Name)
 	if err != nil {
@@ -173,48 +180,112 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 	if row.Group {
 		return nil // markGroupPR looks for the file's one PR
 	}
-	title, _ := model.PullRequestText(row.File, []model.Bump{row.Bump()})
-	return c.markOpenPR(ctx, []*model.DependencyStatus{row}, github.BranchName(row.File, row.Dependency), title)
+	_, err = c.markPR(ctx, []*model.DependencyStatus{row}, github.BranchName(row.File, row.Dependency))
+	return err
 }
 
 // markGroupPR looks for the grouped PR of a file's outdated dependencies.
-func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus) {
+// In a grouped file, a dependency whose new version a closed grouped PR
+// proposed is pr-closed, and the rest are looked at without it; in a file
+// that is not grouped, only an open grouped PR (P in the console) counts.
+func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus, grouped bool) {
 	var out []*model.DependencyStatus
-	var bumps []model.Bump
 	for i := range rows {
 		if rows[i].State == model.StateOutdated {
 			out = append(out, &rows[i])
-			bumps = append(bumps, rows[i].Bump())
 		}
 	}
 	if len(out) == 0 {
 		return
 	}
-	title, _ := model.PullRequestText(out[0].File, bumps)
-	if err := c.markOpenPR(ctx, out, github.BranchName(out[0].File, "all"), title); err != nil {
+	branch := github.BranchName(out[0].File, "all")
+	fail := func(err error) {
 		for _, r := range out {
 			r.State, r.Error = model.StateError, err.Error()
 		}
 	}
-}
-
-// markOpenPR sets rows to pr-open when their branch already has an open PR
-// with exactly the title a run would give it (it carries the newest
-// versions); an open PR with another title is older and stays "outdated".
-func (c *Charts) markOpenPR(ctx context.Context, rows []*model.DependencyStatus, branch, title string) error {
-	owner, name, _ := strings.Cut(rows[0].Repository, "/")
-	out, err := c.gh.Inspect(ctx, github.Proposal{Owner: owner, Repo: name, Base: rows[0].Base, Path: rows[0].File,
-		Branch: branch, Title: title, Fork: c.fork})
-	if err != nil {
-		return err
+	if !grouped {
+		found, err := c.inspect(ctx, out, branch)
+		if err != nil {
+			fail(err)
+		} else if found.Status == github.StatusOpen {
+			setState(out, found)
+		}
+		return
 	}
-	for _, r := range rows {
-		r.PRNumber, r.PRURL = out.Number, out.URL
-		if out.Status == github.StatusOpen {
-			r.State = model.StatePROpen
+	closed, err := c.markPR(ctx, out, branch)
+	if err != nil {
+		fail(err)
+		return
+	}
+	var rest []*model.DependencyStatus
+	for _, r := range out {
+		if r.State != model.StateOutdated && r.State != model.StatePROpen {
+			return // edited, or every version declined together
+		}
+		declined := false
+		for _, pr := range closed {
+			if model.Declines(pr.Title, pr.Body, "", []model.Bump{r.Bump()}) {
+				setState([]*model.DependencyStatus{r}, github.Outcome{Status: github.StatusClosed, Number: pr.Number, URL: pr.URL,
+					Warnings: []string{fmt.Sprintf("grouped pull request #%d proposing %s %s was closed without merging: not proposed again", pr.Number, r.Dependency, r.Latest.Version)}})
+				declined = true
+				break
+			}
+		}
+		if !declined {
+			rest = append(rest, r)
 		}
 	}
-	return nil
+	if len(rest) > 0 && len(rest) < len(out) {
+		for _, r := range rest {
+			r.State, r.PRNumber, r.PRURL, r.Warning = model.StateOutdated, 0, "", ""
+		}
+		if _, err := c.markPR(ctx, rest, branch); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// markPR sets rows to what opening their PR on branch would meet: pr-open
+// when it is open with exactly the title a run would give it (it carries
+// the newest versions), edited, pr-closed, or still outdated (with the
+// number of an older open PR to update). It returns the branch's PRs
+// closed without merging.
+func (c *Charts) markPR(ctx context.Context, rows []*model.DependencyStatus, branch string) ([]github.PullRequest, error) {
+	out, err := c.inspect(ctx, rows, branch)
+	if err != nil {
+		return nil, err
+	}
+	setState(rows, out)
+	return out.Closed, nil
+}
+
+// inspect asks GitHub what proposing rows on branch would do.
+func (c *Charts) inspect(ctx context.Context, rows []*model.DependencyStatus, branch string) (github.Outcome, error) {
+	bumps := make([]model.Bump, len(rows))
+	for i, r := range rows {
+		bumps[i] = r.Bump()
+	}
+	title, _ := model.PullRequestText(rows[0].File, bumps)
+	owner, name, _ := strings.Cut(rows[0].Repository, "/")
+	return c.gh.Inspect(ctx, github.Proposal{Owner: owner, Repo: name, Base: rows[0].Base, Path: rows[0].File,
+		Branch: branch, Title: title, Fork: c.fork, Declined: declined(title, bumps)})
+}
+
+// declined reads a closed pull request as declining bumps (model.Declines).
+func declined(title string, bumps []model.Bump) func(github.PullRequest) bool {
+	return func(pr github.PullRequest) bool { return model.Declines(pr.Title, pr.Body, title, bumps) }
+}
+
+// setState records what Inspect or Propose said about rows' pull request.
+func setState(rows []*model.DependencyStatus, out github.Outcome) {
+	for _, r := range rows {
+		r.PRNumber, r.PRURL = out.Number, out.URL
+		r.Warning = strings.Join(out.Warnings, "; ")
+		if out.Status != "" {
+			r.State = model.DependencyState(out.Status)
+		}
+	}
 }
 
 // Proposal is what opening a PR would do, for a confirm box or a dry run.
@@ -260,12 +331,50 @@ func (c *Charts) Preview(deps []model.DependencyStatus) (Proposal, error) {
 	if len(deps) > 1 || first.Group {
 		branchDep = "all"
 	}
-	title, body := model.PullRequestText(first.File, bumps)
+	diff := LineDiff(fs.content, edited)
+	var notes []string
+	if fs.lock != nil {
+		lockPath := chartfile.LockPath(first.File)
+		up, err := chartfile.UpdateLock(fs.lock, fs.content, edited)
+		if err != nil {
+			up = chartfile.LockUpdate{Content: fs.lock, Problem: err.Error()}
+		}
+		notes = append(notes, lockNote(first.File, lockPath, up))
+		diff += lineDiff(lockPath+":", fs.lock, up.Content)
+	}
+	title, body := model.PullRequestText(first.File, bumps, notes...)
 	return Proposal{
 		Repository: first.Repository, File: first.File, Base: fs.base,
 		Branch: github.BranchName(first.File, branchDep),
-		Title:  title, Body: body, Diff: LineDiff(fs.content, edited),
+		Title:  title, Body: body, Diff: diff,
 	}, nil
+}
+
+// lockNote tells a pull request's reviewer what happened to the lock file.
+func lockNote(file, lockPath string, up chartfile.LockUpdate) string {
+	if up.DigestUpdated {
+		return fmt.Sprintf("`%s` is updated in the same commit: the locked versions and its digest, as `helm dependency update` computes it.", lockPath)
+	}
+	return fmt.Sprintf("**`%s` must be regenerated** before merging: run `helm dependency update %s` and commit the result. "+
+		"This pull request updates its locked versions but not its digest, because %s.", lockPath, path.Dir(file), up.Problem)
+}
+
+// applyFiles is a PR's edit: the bumps in the chart file and, when there
+// is one, in its lock file.
+func applyFiles(file string, cur github.Files, deps []model.DependencyStatus) (github.Files, error) {
+	edited, err := applyBumps(cur[file], deps)
+	if err != nil {
+		return nil, err
+	}
+	out := github.Files{file: edited}
+	lockPath := chartfile.LockPath(file)
+	if cur[lockPath] != nil {
+		// A lock that cannot be updated stays as it is; the body says so.
+		if up, err := chartfile.UpdateLock(cur[lockPath], cur[file], edited); err == nil {
+			out[lockPath] = up.Content
+		}
+	}
+	return out, nil
 }
 
 func applyBumps(content []byte, deps []model.DependencyStatus) ([]byte, error) {
@@ -290,26 +399,27 @@ func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]mod
 	}
 	owner, name, _ := strings.Cut(p.Repository, "/")
 	e := c.entry(p.Repository, p.File)
+	bumps := make([]model.Bump, len(deps))
+	for i, d := range deps {
+		bumps[i] = d.Bump()
+	}
 	out, err := c.gh.Propose(ctx, github.Proposal{
-		Owner: owner, Repo: name, Base: p.Base, Path: p.File, Branch: p.Branch,
+		Owner: owner, Repo: name, Base: p.Base, Path: p.File, Also: []string{chartfile.LockPath(p.File)}, Branch: p.Branch,
 		Title: p.Title, Body: p.Body, CommitMessage: p.Title,
 		Labels: e.Labels, Reviewers: e.Reviewers, TeamReviewers: e.TeamReviewers,
-		Fork: c.fork,
-		Edit: func(cur github.Files) (github.Files, error) {
-			out, err := applyBumps(cur[p.File], deps)
-			return github.Files{p.File: out}, err
-		},
+		Fork:     c.fork,
+		Edit:     func(cur github.Files) (github.Files, error) { return applyFiles(p.File, cur, deps) },
+		Declined: declined(p.Title, bumps),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bump %s: %w", strings.Join(depNames(deps), ", "), err)
 	}
-	rows := make([]model.DependencyStatus, len(deps))
-	for i, d := range deps {
-		d.State = model.DependencyState(out.Status)
-		d.PRNumber, d.PRURL = out.Number, out.URL
-		d.Warning = strings.Join(out.Warnings, "; ")
-		rows[i] = d
+	rows := slices.Clone(deps)
+	ptrs := make([]*model.DependencyStatus, len(rows))
+	for i := range rows {
+		ptrs[i] = &rows[i]
 	}
+	setState(ptrs, out)
 	return rows, nil
 }
 
@@ -332,7 +442,10 @@ func depNames(deps []model.DependencyStatus) []string {
 
 // LineDiff shows the lines that differ between two versions of a file with
 // the same number of lines, as "-N: old" / "+N: new" pairs.
-func LineDiff(before, after []byte) string {
+func LineDiff(before, after []byte) string { return lineDiff("", before, after) }
+
+// lineDiff is LineDiff with prefix (a file name) before each line number.
+func lineDiff(prefix string, before, after []byte) string {
 	a := bytes.Split(before, []byte("\n"))
 	b := bytes.Split(after, []byte("\n"))
 	var sb strings.Builder
@@ -345,7 +458,7 @@ func LineDiff(before, after []byte) string {
 			y = bytes.TrimRight(b[i], "\r")
 		}
 		if !bytes.Equal(x, y) {
-			fmt.Fprintf(&sb, "-%d: %s\n+%d: %s\n", i+1, x, i+1, y)
+			fmt.Fprintf(&sb, "-%s%d: %s\n+%s%d: %s\n", prefix, i+1, x, prefix, i+1, y)
 		}
 	}
 	return sb.String()

@@ -84,6 +84,9 @@ type Outcome struct {
 	// labels or reviewers GitHub refused, or why an edited branch or a
 	// declined proposal was left alone.
 	Warnings []string
+	// Closed, from Inspect only, lists the pull requests from the branch
+	// that were closed without being merged, newest first.
+	Closed []PullRequest
 }
 
 // The identity and trailer of the commits this tool writes. A commit is
@@ -154,7 +157,11 @@ func (c *Client) Inspect(ctx context.Context, p Proposal) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, c.redact(err)
 	}
-	return st.decide(p), nil
+	out := st.decide(p)
+	for _, pr := range st.closed {
+		out.Closed = append(out.Closed, pullRequest(pr))
+	}
+	return out, nil
 }
 
 func (c *Client) propose(ctx context.Context, p Proposal) (Outcome, error) {
