@@ -30,10 +30,18 @@ type Image struct {
 	Digest     string
 	Tags       []string
 	MediaType  string
-	// Created is the image config's created time; for an index, the newest
-	// created time among its platform manifests. Zero when unknown.
+	// Created is the image's age reference. On a registry that records
+	// push times (ACR's createdTime) it is the push time; elsewhere the
+	// image config's created time, for an index the newest among its
+	// platform manifests. Zero when unknown.
 	Created        time.Time
 	CreatedProblem CreatedProblem
+	// ConfigCreated is the config's created time when Created is a push
+	// time and the two differ (a reproducible build's 1970); else zero.
+	ConfigCreated time.Time
+	// Subject is the digest of the image this one refers to (an OCI
+	// referrer: a signature, an SBOM), in the same repository; "" if none.
+	Subject string
 	// Platforms lists "os/arch[/variant]" for an index's platform manifests.
 	Platforms []string
 	// Children are the digests of an index's platform manifests.

@@ -15,6 +15,8 @@ type Reason string
 // Deletion reasons.
 const (
 	ReasonAge    Reason = "age"    // older than the policy's max age
+	// untagged (ACR lists them) and pushed longer ago than untagged_max_age
+	ReasonUntagged Reason = "untagged"
 	ReasonCap    Reason = "cap"    // the registry is over its cap
 	ReasonManual Reason = "manual" // chosen by the operator
 )
@@ -23,6 +25,9 @@ const (
 type Policy struct {
 	// MaxAge: images created longer ago are deleted. Zero disables.
 	MaxAge time.Duration
+	// UntaggedMaxAge: untagged images created longer ago are deleted,
+	// after the age step and before the cap step. Zero disables.
+	UntaggedMaxAge time.Duration
 	// KeepLatest: per repository, the N newest images are never deleted.
 	KeepLatest int
 	// Protect: an image is protected when a pattern matches its repository
@@ -52,10 +57,11 @@ const (
 	HoldKeep       Hold = "keep-latest" // among the N newest dated images of its repository
 	HoldUndated    Hold = "undated"     // keep_latest is set and its created time is unknown
 	HoldInIndex    Hold = "in-index"    // a platform manifest of an index in its repository
+	HoldSubject    Hold = "with-subject" // refers to an image (a signature, an SBOM): goes with it
 )
 
 // Hard reports whether the hold can never be lifted by a plan.
-func (h Hold) Hard() bool { return h != HoldNone && h != HoldInIndex }
+func (h Hold) Hard() bool { return h != HoldNone && h != HoldInIndex && h != HoldSubject }
 
 // Holds computes, for every image, why it may not be deleted.
 func Holds(inv *Inventory, pol Policy) []Hold {
@@ -63,11 +69,18 @@ func Holds(inv *Inventory, pol Policy) []Hold {
 }
 
 // graph links each image to the images that are platform manifests of it
-// (kids) and to the indexes that reference it (parents), within a
+// (kids) and to the indexes that reference it (parents), and each image to
+// the images that refer to it as their subject (referrers), within a
 // repository.
 type graph struct {
 	parents, kids [][]int32
+	referrers     [][]int32
+	subject       []int32 // the image a referrer refers to; -1 for none
 }
+
+// standsAlone reports whether image i is neither a platform manifest of an
+// index nor a referrer of an image in the inventory.
+func (g graph) standsAlone(i int) bool { return len(g.parents[i]) == 0 && g.subject[i] < 0 }
 
 func newGraph(inv *Inventory) graph {
 	type key struct{ repo, digest string }
@@ -75,9 +88,17 @@ func newGraph(inv *Inventory) graph {
 	for i := range inv.Images {
 		byDigest[key{inv.Images[i].Repository, inv.Images[i].Digest}] = int32(i)
 	}
-	g := graph{parents: make([][]int32, len(inv.Images)), kids: make([][]int32, len(inv.Images))}
+	g := graph{parents: make([][]int32, len(inv.Images)), kids: make([][]int32, len(inv.Images)),
+		referrers: make([][]int32, len(inv.Images)), subject: make([]int32, len(inv.Images))}
 	for j := range inv.Images {
 		im := &inv.Images[j]
+		g.subject[j] = -1
+		if im.Subject != "" {
+			if k, ok := byDigest[key{im.Repository, im.Subject}]; ok && int(k) != j {
+				g.subject[j] = k
+				g.referrers[k] = append(g.referrers[k], int32(j))
+			}
+		}
 		for _, c := range im.Children {
 			k, ok := byDigest[key{im.Repository, c}]
 			if !ok || int(k) == j || slices.Contains(g.kids[j], k) {
@@ -105,8 +126,9 @@ func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]str
 			holds[i] = HoldIncomplete
 		}
 		// keep_latest ranks the dated images that stand on their own: a
-		// platform manifest goes with its index, never in its place.
-		if len(g.parents[i]) == 0 && im.CreatedProblem == CreatedOK {
+		// platform manifest goes with its index, a signature with its
+		// image, never in their place.
+		if g.standsAlone(i) && im.CreatedProblem == CreatedOK {
 			byRepo[im.Repository] = append(byRepo[im.Repository], i)
 		}
 	}
@@ -120,14 +142,18 @@ func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]str
 			}
 		}
 		for i := range inv.Images {
-			if holds[i] == HoldNone && inv.Images[i].CreatedProblem != CreatedOK {
+			if holds[i] == HoldNone && inv.Images[i].CreatedProblem != CreatedOK && g.subject[i] < 0 {
 				holds[i] = HoldUndated
 			}
 		}
 	}
 	for i := range inv.Images {
-		if holds[i] == HoldNone && len(g.parents[i]) > 0 {
+		switch {
+		case holds[i] != HoldNone:
+		case len(g.parents[i]) > 0:
 			holds[i] = HoldInIndex
+		case g.subject[i] >= 0:
+			holds[i] = HoldSubject
 		}
 	}
 	return holds
@@ -252,7 +278,7 @@ func MakePlan(inv *Inventory, req Request) Plan {
 	slices.SortFunc(p.Skipped, func(a, b Skipped) int { return cmp.Compare(a.Repository, b.Repository) })
 	_, catalogPartial := incomplete[""]
 
-	t := newTaker(inv, st, g, func(i int, why Reason, reclaim int64, after []int) {
+	t := newTaker(inv, st, g, holds, func(i int, why Reason, reclaim int64, after []int) {
 		p.Deletions = append(p.Deletions, Deletion{Image: i, Reason: why, Reclaim: reclaim, After: after})
 	})
 
@@ -272,8 +298,11 @@ func MakePlan(inv *Inventory, req Request) Plan {
 			t.offer(i, ReasonManual)
 		}
 		for _, i := range asked {
-			if t.waiting[i] != "" {
+			switch {
+			case t.waiting[i] != "":
 				p.Excluded = append(p.Excluded, Excluded{Image: i, Hold: HoldInIndex})
+			case st.alive[i] && t.withSubject(i):
+				p.Excluded = append(p.Excluded, Excluded{Image: i, Hold: HoldSubject})
 			}
 		}
 	} else {
@@ -293,6 +322,21 @@ func MakePlan(inv *Inventory, req Request) Plan {
 			}
 			clear(t.waiting) // their indexes survive the age step
 		}
+		if pol.UntaggedMaxAge > 0 {
+			cutoff := req.Now.Add(-pol.UntaggedMaxAge)
+			var old []int
+			for i := range inv.Images {
+				im := &inv.Images[i]
+				if st.alive[i] && len(im.Tags) == 0 && !holds[i].Hard() && im.CreatedProblem == CreatedOK && im.Created.Before(cutoff) {
+					old = append(old, i)
+				}
+			}
+			slices.SortFunc(old, func(a, b int) int { return olderFirst(&inv.Images[a], &inv.Images[b], a, b) })
+			for _, i := range old {
+				t.offer(i, ReasonUntagged)
+			}
+			clear(t.waiting)
+		}
 		if pol.Cap > 0 && pol.Aggressive && st.total > pol.Cap {
 			if catalogPartial {
 				p.Notes = append(p.Notes, "the cap step did not run: the registry's repositories could not all be listed, so its size is unknown")
@@ -309,7 +353,7 @@ func MakePlan(inv *Inventory, req Request) Plan {
 	}
 	attachChildren(inv, &p, st.alive)
 	for i, h := range holds {
-		if st.alive[i] && h != HoldNone && (h.Hard() || t.aliveParents[i] > 0) {
+		if st.alive[i] && h != HoldNone && (h.Hard() || t.aliveParents[i] > 0 || h == HoldSubject) {
 			p.Held[h]++
 		}
 	}
@@ -333,7 +377,7 @@ func undatedNotes(inv *Inventory, g graph) []string {
 	var repos []string
 	for i := range inv.Images {
 		im := &inv.Images[i]
-		if len(g.parents[i]) > 0 {
+		if !g.standsAlone(i) {
 			continue
 		}
 		if _, ok := dated[im.Repository]; !ok {
@@ -393,11 +437,14 @@ func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 
 // taker removes images from a plan state in an order that never leaves a
 // surviving index without one of its platform manifests: an image that
-// live indexes reference waits until the last of them is taken.
+// live indexes reference waits until the last of them is taken. A
+// referrer (a signature, an SBOM) is never taken on its own while its
+// subject lives, and is taken right after its subject.
 type taker struct {
 	st           *planState
 	g            graph
 	aliveParents []int32
+	hard         []bool // hard holds: never taken
 	// waiting[i] is the reason image i was offered for while an index
 	// still referenced it; "" when it is not waiting.
 	waiting []Reason
@@ -410,18 +457,25 @@ type taker struct {
 	release func(i int, why Reason)
 }
 
-func newTaker(inv *Inventory, st *planState, g graph, emit func(int, Reason, int64, []int)) *taker {
-	t := &taker{st: st, g: g, aliveParents: make([]int32, len(inv.Images)),
+func newTaker(inv *Inventory, st *planState, g graph, holds []Hold, emit func(int, Reason, int64, []int)) *taker {
+	t := &taker{st: st, g: g, aliveParents: make([]int32, len(inv.Images)), hard: make([]bool, len(inv.Images)),
 		waiting: make([]Reason, len(inv.Images)), pos: make([]int, len(inv.Images)), emit: emit}
 	for i := range inv.Images {
 		t.aliveParents[i] = int32(len(g.parents[i]))
+		t.hard[i] = holds[i].Hard()
 	}
 	return t
 }
 
+// withSubject reports whether image i refers to an image still alive.
+func (t *taker) withSubject(i int) bool {
+	j := t.g.subject[i]
+	return j >= 0 && t.st.alive[j]
+}
+
 // offer takes image i now, or once the indexes referencing it are taken.
 func (t *taker) offer(i int, why Reason) {
-	if !t.st.alive[i] {
+	if !t.st.alive[i] || t.withSubject(i) {
 		return
 	}
 	if t.aliveParents[i] > 0 {
@@ -437,9 +491,17 @@ func (t *taker) take(i int, why Reason) {
 	for _, j := range t.g.parents[i] {
 		after = append(after, t.pos[j])
 	}
+	if j := t.g.subject[i]; j >= 0 && !t.st.alive[j] {
+		after = append(after, t.pos[j])
+	}
 	t.pos[i] = t.n
 	t.n++
 	t.emit(i, why, reclaim, after)
+	for _, k := range t.g.referrers[i] {
+		if t.st.alive[k] && !t.hard[k] && t.aliveParents[k] == 0 {
+			t.take(int(k), why)
+		}
+	}
 	for _, k := range t.g.kids[i] {
 		t.aliveParents[k]--
 		if t.aliveParents[k] == 0 && t.waiting[k] != "" {
@@ -545,9 +607,15 @@ func (t *taker) capPicks(holds []Hold, capBytes int64) {
 	defer func() { st.onGain, t.release = nil, nil }()
 	for st.total > capBytes && h.Len() > 0 {
 		i := heap.Pop(h).(int)
+		if !st.alive[i] {
+			continue // taken with its subject
+		}
 		if t.aliveParents[i] > 0 {
 			t.waiting[i] = ReasonCap
 			continue
+		}
+		if t.withSubject(i) {
+			continue // goes when its subject goes
 		}
 		if st.gain[i] == 0 && !st.couldHelp(i, pinned) {
 			continue

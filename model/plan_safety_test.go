@@ -137,6 +137,18 @@ func safetyInventory(r *rand.Rand) *Inventory {
 			_ = b.AddImage(Image{Repository: repo, Digest: d, Tags: []string{fmt.Sprintf("s%d", k)},
 				Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}, bl)
 		}
+		// untagged images (as ACR lists them), some referring to another
+		// image of the repository (a signature, an SBOM)
+		for k := range r.IntN(4) {
+			d := fmt.Sprintf("%s-u%d", repo, k)
+			bl := []Blob{{Digest: d, Size: r.Int64N(50) + 1}}
+			c, pr := created()
+			im := Image{Repository: repo, Digest: d, Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}
+			if r.IntN(2) == 0 {
+				im.Subject = fmt.Sprintf("%s-s%d", repo, r.IntN(6))
+			}
+			_ = b.AddImage(im, bl)
+		}
 		if r.IntN(4) == 0 {
 			b.AddError(ScanError{Repository: repo, Reference: repo + ":x", Error: "get manifest: 500"})
 		}
@@ -165,6 +177,9 @@ func TestPlanSafetyProperties(t *testing.T) {
 			KeepLatest: r.IntN(3),
 			Cap:        r.Int64N(sizes.Total + 1),
 			Aggressive: r.IntN(2) == 0,
+		}
+		if r.IntN(2) == 0 {
+			pol.UntaggedMaxAge = time.Duration(r.IntN(30)) * 24 * time.Hour
 		}
 		if r.IntN(3) == 0 {
 			pol.Protect = []*regexp.Regexp{regexp.MustCompile(`:i0$`)}
@@ -199,8 +214,27 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 		}
 	}
 	incomplete := inv.Incomplete()
+	subjectOf := func(im *Image) (int, bool) {
+		for j := range inv.Images {
+			if im.Subject != "" && inv.Images[j].Repository == im.Repository && inv.Images[j].Digest == im.Subject {
+				return j, true
+			}
+		}
+		return -1, false
+	}
 	for pos, d := range p.Deletions {
 		im := &inv.Images[d.Image]
+		if j, ok := subjectOf(im); ok {
+			pj, gone := deleted[key{im.Repository, inv.Images[j].Digest}]
+			if !gone || pj >= pos || !slices.Contains(d.After, pj) {
+				return fmt.Errorf("referrer %s planned while its subject survives or goes later", im.Ref())
+			}
+			continue // it goes with its subject, for the subject's reason
+		}
+		if d.Reason == ReasonUntagged && (len(im.Tags) > 0 || im.CreatedProblem != CreatedOK ||
+			!im.Created.Before(req.Now.Add(-req.Policy.UntaggedMaxAge))) {
+			return fmt.Errorf("%s planned as untagged", im.Ref())
+		}
 		if _, ok := incomplete[im.Repository]; ok {
 			return fmt.Errorf("%s planned in an incomplete repository", im.Ref())
 		}
@@ -225,11 +259,25 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 			}
 		}
 	}
-	// no surviving image references a deleted manifest
+	// no surviving image references a deleted manifest; a referrer goes
+	// with its subject unless a hard hold keeps it
 	for j := range inv.Images {
 		ix := &inv.Images[j]
 		if imgDeleted[j] {
 			continue
+		}
+		if s, ok := subjectOf(ix); ok && imgDeleted[s] && !ix.Locked && !protected(ix, req.Policy.Protect) && req.Manual == nil {
+			if _, partial := incomplete[ix.Repository]; !partial && len(ix.Children) == 0 {
+				isChild := false
+				for k := range inv.Images {
+					if inv.Images[k].Repository == ix.Repository && slices.Contains(inv.Images[k].Children, ix.Digest) {
+						isChild = true
+					}
+				}
+				if !isChild {
+					return fmt.Errorf("referrer %s survives its deleted subject", ix.Ref())
+				}
+			}
 		}
 		if _, ok := deleted[key{ix.Repository, ix.Digest}]; ok {
 			return fmt.Errorf("surviving %s is deleted as someone's platform manifest", ix.Ref())
@@ -251,7 +299,7 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 					child = true
 				}
 			}
-			if !child && im.CreatedProblem == CreatedOK {
+			if _, ref := subjectOf(im); !child && !ref && im.CreatedProblem == CreatedOK {
 				byRepo[im.Repository] = append(byRepo[im.Repository], i)
 			}
 		}
@@ -275,4 +323,46 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 		return fmt.Errorf("deletions reclaim %d in all, plan says %d", sum, p.ReclaimBytes)
 	}
 	return nil
+}
+
+// TestUntaggedAndReferrers: untagged manifests older than untagged_max_age
+// are planned after the age step, before the cap step; a signature goes
+// with its image and is never planned alone.
+func TestUntaggedAndReferrers(t *testing.T) {
+	inv := build(t,
+		img{repo: "a", digest: "old", ageDays: 200, tags: []string{"v1"}, blobs: map[string]int64{"old": 1, "x": 100}},
+		img{repo: "a", digest: "sig-old", ageDays: 200, subject: "old", blobs: map[string]int64{"sig-old": 1}},
+		img{repo: "a", digest: "u-old", ageDays: 10, blobs: map[string]int64{"u-old": 1, "y": 50}},
+		img{repo: "a", digest: "u-new", ageDays: 2, blobs: map[string]int64{"u-new": 1, "z": 40}},
+		img{repo: "a", digest: "cur", ageDays: 1, tags: []string{"v2"}, blobs: map[string]int64{"cur": 1, "w": 500}},
+		img{repo: "a", digest: "sig-cur", ageDays: 30, subject: "cur", blobs: map[string]int64{"sig-cur": 1}},
+	)
+	pol := Policy{MaxAge: 90 * 24 * time.Hour, UntaggedMaxAge: 7 * 24 * time.Hour}
+	p := MakePlan(inv, Request{Policy: pol, Now: now})
+	if got, want := refs(inv, p), []string{"old:age", "sig-old:age", "u-old:untagged"}; !slices.Equal(got, want) {
+		t.Fatalf("plan = %v, want %v", got, want)
+	}
+	if !slices.Equal(p.Deletions[1].After, []int{0}) {
+		t.Errorf("the signature goes after its image: after %v", p.Deletions[1].After)
+	}
+	if h := Holds(inv, pol); h[5] != HoldSubject || h[1] != HoldSubject {
+		t.Errorf("holds = %v, want with-subject for both signatures", h)
+	}
+	if p.Held[HoldSubject] != 1 {
+		t.Errorf("held %v, want the surviving signature counted", p.Held)
+	}
+	// the cap never takes a signature alone, only with its image
+	p = MakePlan(inv, Request{Policy: Policy{Cap: 1, Aggressive: true}, Now: now, Manual: nil})
+	for k, d := range p.Deletions {
+		if im := inv.Images[d.Image]; im.Subject != "" {
+			if s := inv.Images[p.Deletions[d.After[0]].Image]; s.Digest != im.Subject || d.After[0] >= k {
+				t.Errorf("signature %s deleted after %s", im.Digest, s.Digest)
+			}
+		}
+	}
+	// a manual pick of a signature alone is refused
+	p = MakePlan(inv, Request{Now: now, Manual: []int{5}})
+	if len(p.Deletions) != 0 || len(p.Excluded) != 1 || p.Excluded[0].Hold != HoldSubject {
+		t.Errorf("signature alone: %v, excluded %+v", refs(inv, p), p.Excluded)
+	}
 }

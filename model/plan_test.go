@@ -21,6 +21,7 @@ type img struct {
 	problem      CreatedProblem
 	children     []string
 	locked       bool
+	subject      string
 }
 
 func build(t testing.TB, imgs ...img) *Inventory {
@@ -39,7 +40,7 @@ func build(t testing.TB, imgs ...img) *Inventory {
 		err := b.AddImage(Image{
 			Repository: m.repo, Digest: m.digest, Tags: m.tags,
 			Created:        now.AddDate(0, 0, -m.ageDays),
-			CreatedProblem: m.problem, Children: m.children, Locked: m.locked,
+			CreatedProblem: m.problem, Children: m.children, Locked: m.locked, Subject: m.subject,
 		}, bl)
 		if err != nil {
 			t.Fatal(err)
