@@ -6,6 +6,8 @@ package github
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -177,12 +179,20 @@ func (c *Client) user(ctx context.Context) (string, error) {
 	return u.GetLogin(), nil
 }
 
-// BranchName returns the bot's branch for bumping dependency in filePath:
-// "helmupgradebot/<slug of file path>/<dependency>" (dependency "all" for a
-// grouped bump). Both parts are reduced to lower-case letters, digits and
-// dashes so the result is always a valid git ref name.
+// BranchName returns the bot's branch for bumping dependency (its key: the
+// alias, else the name) in filePath: "helmupgradebot/<slug of file
+// path>/<dependency>" (dependency "all" for a grouped bump). Both parts are
+// reduced to lower-case letters, digits and dashes so the result is always
+// a valid git ref name; a dependency that this changes (an alias such as
+// "Hub_2") also gets a short hash of itself, so that two dependencies of
+// one file never share a branch.
 func BranchName(filePath, dependency string) string {
-	return BranchPrefix + slug(filePath, "file") + "/" + slug(dependency, "all")
+	dep := slug(dependency, "all")
+	if dependency != "" && dep != dependency {
+		sum := sha256.Sum256([]byte(dependency))
+		dep += "-" + hex.EncodeToString(sum[:])[:7]
+	}
+	return BranchPrefix + slug(filePath, "file") + "/" + dep
 }
 
 func slug(s, empty string) string {

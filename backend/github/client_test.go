@@ -16,8 +16,9 @@ func TestBranchName(t *testing.T) {
 		{"mybinder/Chart.yaml", "binderhub", "helmupgradebot/mybinder-chart-yaml/binderhub"},
 		{"config/requirements.yaml", "all", "helmupgradebot/config-requirements-yaml/all"},
 		{"Chart.yaml", "cluster-autoscaler", "helmupgradebot/chart-yaml/cluster-autoscaler"},
-		{"./Weird Path/Chart.yaml", "My_Chart", "helmupgradebot/weird-path-chart-yaml/my-chart"},
-		{"a..b/..lock", "x~y^z:w", "helmupgradebot/a-b-lock/x-y-z-w"},
+		{"./Weird Path/Chart.yaml", "My_Chart", "helmupgradebot/weird-path-chart-yaml/my-chart-5f5f48c"},
+		{"Chart.yaml", "my-chart", "helmupgradebot/chart-yaml/my-chart"},
+		{"a..b/..lock", "x~y^z:w", "helmupgradebot/a-b-lock/x-y-z-w-51882c6"},
 		{"", "", "helmupgradebot/file/all"},
 	}
 	for _, tc := range tests {
