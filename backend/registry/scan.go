@@ -49,15 +49,7 @@ func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	s := &scanner{
-		c:       c,
-		reg:     c.reg,
-		pullers: map[int]*remote.Puller{},
-		repos:   map[string]*repoState{},
-		notify:  make(chan struct{}, 1),
-	}
-	s.catalogSize.Store(int64(c.pageSize))
-	s.tagsSize.Store(int64(c.pageSize))
+	s := newScanner(c)
 	scannedAt := c.now()
 
 	stopProgress := s.runProgress(progress)
@@ -94,6 +86,20 @@ func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 	return s.assemble(scannedAt), nil
+}
+
+// newScanner starts the state of one scan.
+func newScanner(c *Client) *scanner {
+	s := &scanner{
+		c:       c,
+		reg:     c.reg,
+		pullers: map[int]*remote.Puller{},
+		repos:   map[string]*repoState{},
+		notify:  make(chan struct{}, 1),
+	}
+	s.catalogSize.Store(int64(c.pageSize))
+	s.tagsSize.Store(int64(c.pageSize))
+	return s
 }
 
 // scanner is the state of one Scan.
