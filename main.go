@@ -56,7 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit codes: 0 done or nothing to do, 1 failure, 2 bad usage or config, 3 partly done.\n")
+		fmt.Fprint(stderr, "\nExit codes: 0 done or nothing to do, 1 failure, 2 bad usage or config, 3 partly done, 4 another run holds the lock.\n")
 	}
 	fs.StringVar(&f.config, "config", "", "configuration file (default ./helmupgradebot.yaml, else $XDG_CONFIG_HOME/helmupgradebot/config.yaml)")
 	fs.BoolVar(&f.headless, "headless", false, "run once without a terminal and report")
@@ -131,6 +131,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			}
 			return headless.ExitUsage
 		}
+		lock, code := lockRun(path, stderr, getenv)
+		if lock == nil {
+			return code
+		}
+		defer lock.Release()
 		reg, charts, err = engine.FromConfig(ctx, cfg, engine.WithGetenv(getenv))
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)

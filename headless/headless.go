@@ -23,6 +23,7 @@ const (
 	ExitFailure = 1 // the run failed
 	ExitUsage   = 2 // bad usage or configuration
 	ExitPartial = 3 // partly done: some deletions or pull requests failed
+	ExitBusy    = 4 // another run holds the lock on this configuration
 )
 
 // Options control a run.
