@@ -41,7 +41,11 @@ type Registry struct {
 	// URL is host[:port]; repositories are listed under it.
 	URL string `yaml:"url"`
 	// Insecure allows plain HTTP (always allowed for loopback hosts).
-	Insecure    bool   `yaml:"insecure"`
+	Insecure bool `yaml:"insecure"`
+	// Flavor is acr (Azure Container Registry's listing API) or
+	// distribution (the OCI distribution API); default acr for
+	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
+	Flavor      string `yaml:"flavor"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
 	Policy      Policy `yaml:"policy"`
@@ -52,7 +56,32 @@ const (
 	AuthAnonymous = "anonymous"
 	AuthBasic     = "basic"
 	AuthDocker    = "docker"
+	// AuthAzure logs in to ACR with a Microsoft Entra token (the managed
+	// identity, or the default credential chain): no password.
+	AuthAzure = "azure"
 )
+
+// Registry flavors.
+const (
+	FlavorACR          = "acr"
+	FlavorDistribution = "distribution"
+)
+
+// IsACRHost reports whether host[:port] is an Azure Container Registry
+// login server.
+func IsACRHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.ToLower(h)
+	for _, s := range []string{".azurecr.io", ".azurecr.cn", ".azurecr.us"} {
+		if strings.HasSuffix(h, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // Auth says how to log in to the registry.
 type Auth struct {
@@ -66,6 +95,7 @@ type Auth struct {
 // Policy is the deletion policy as written in the file.
 type Policy struct {
 	MaxAge            Age      `yaml:"max_age"`
+	UntaggedMaxAge    Age      `yaml:"untagged_max_age"`
 	KeepLatest        int      `yaml:"keep_latest"`
 	Protect           []Regexp `yaml:"protect"`
 	Cap               Size     `yaml:"cap"`
@@ -323,9 +353,33 @@ func (c *Config) validate(keys map[int]string) error {
 		}
 		r.URL = host
 	}
+	// An ACR host defaults to the acr flavor and azure auth; one given a
+	// password or docker login keeps the distribution API.
+	acrHost := IsACRHost(r.URL)
+	if r.Auth.Type == "" && (r.Flavor == FlavorACR || (r.Flavor == "" && acrHost)) {
+		r.Auth.Type = AuthAzure
+	}
+	switch r.Flavor {
+	case "":
+		r.Flavor = FlavorDistribution
+		if acrHost && r.Auth.Type == AuthAzure {
+			r.Flavor = FlavorACR
+		}
+	case FlavorACR:
+		if r.Auth.Type != AuthAzure {
+			bad("registry.flavor", "acr lists through ACR's own API, which needs registry.auth.type: azure (a managed identity, no password); with %s auth use flavor: distribution", r.Auth.Type)
+		}
+	case FlavorDistribution:
+	default:
+		bad("registry.flavor", "%q is not one of acr, distribution", r.Flavor)
+	}
 	switch r.Auth.Type {
 	case "":
 		r.Auth.Type = AuthAnonymous
+	case AuthAzure:
+		if r.Flavor != FlavorACR {
+			bad("registry.auth.type", "azure logs in to Azure Container Registry only; set registry.flavor: acr (the default for *.azurecr.io)")
+		}
 	case AuthAnonymous, AuthDocker:
 	case AuthBasic:
 		if r.Auth.Username == "" {
@@ -335,7 +389,7 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.auth.password", "basic auth needs a password reference (env:NAME, file:PATH or keyvault://VAULT/SECRET)")
 		}
 	default:
-		bad("registry.auth.type", "%q is not one of anonymous, basic, docker", r.Auth.Type)
+		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure", r.Auth.Type)
 	}
 	if r.Auth.Password != "" {
 		if _, err := secrets.ParseReference(r.Auth.Password); err != nil {
@@ -415,10 +469,11 @@ func (c *Config) validate(keys map[int]string) error {
 // ModelPolicy converts the file's policy into the model's.
 func (p Policy) ModelPolicy() model.Policy {
 	mp := model.Policy{
-		MaxAge:     p.MaxAge.Duration,
-		KeepLatest: p.KeepLatest,
-		Cap:        p.Cap.Bytes,
-		Aggressive: p.Aggressive,
+		MaxAge:         p.MaxAge.Duration,
+		UntaggedMaxAge: p.UntaggedMaxAge.Duration,
+		KeepLatest:     p.KeepLatest,
+		Cap:            p.Cap.Bytes,
+		Aggressive:     p.Aggressive,
 	}
 	if p.MaxDeleteFraction != nil {
 		mp.MaxDeleteFraction = *p.MaxDeleteFraction

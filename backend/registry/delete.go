@@ -15,7 +15,7 @@ import (
 // pointing at it). The registry frees the space only on garbage collection.
 // A missing manifest or repository gives an error matching ErrNotFound; a
 // registry with deletes disabled (405 or UNSUPPORTED) one matching
-// ErrDeleteDisabled.
+// ErrDeleteDisabled; a locked manifest (ACR) one matching ErrLocked.
 func (c *Client) DeleteManifest(ctx context.Context, repository, digest string) error {
 	ref := repository + "@" + digest
 	if _, err := v1.NewHash(digest); err != nil {
@@ -39,6 +39,8 @@ func (c *Client) DeleteManifest(ctx context.Context, repository, digest string) 
 	switch {
 	case ce.Status == http.StatusNotFound:
 		ce.sentinel, ce.Hint = ErrNotFound, "already gone"
+	case ce.HasCode("REGISTRY_DISALLOWED_OPERATION"):
+		ce.sentinel, ce.Hint = ErrLocked, "locked since the scan: "+ErrLocked.Error()+"; unlock it (az acr repository update --delete-enabled true) or leave it"
 	case ce.Status == http.StatusMethodNotAllowed || ce.HasCode(string(transport.UnsupportedErrorCode)):
 		ce.sentinel, ce.Hint = ErrDeleteDisabled, ErrDeleteDisabled.Error()
 	case ce.Status == http.StatusForbidden || ce.Status == http.StatusUnauthorized:

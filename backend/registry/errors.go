@@ -14,6 +14,10 @@ var (
 	// ErrNotFound: the manifest (or its repository) is not in the registry;
 	// a deletion can treat it as already gone.
 	ErrNotFound = errors.New("manifest not found")
+	// ErrLocked: the registry refuses to delete this one manifest because
+	// it is locked (ACR's deleteEnabled or writeEnabled false: 405
+	// REGISTRY_DISALLOWED_OPERATION). Other deletions go on.
+	ErrLocked = errors.New("the manifest is locked (deleteEnabled or writeEnabled is false)")
 	// ErrDeleteDisabled: the registry refuses deletes altogether.
 	ErrDeleteDisabled = errors.New("the registry has deletes disabled (distribution: set storage.delete.enabled: true)")
 )

@@ -350,6 +350,7 @@ type manifestInfo struct {
 	platform  string // an image's own os/arch[/variant], from its config
 	platforms []string
 	children  []string
+	subject   string // an OCI referrer's subject digest
 	// err: the manifest is unusable.
 	err error
 	// warnings: parts that could not be read (a config, a platform
@@ -453,6 +454,9 @@ func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Reposi
 		return &manifestInfo{err: fmt.Errorf("manifest %s (%s) has no config", ref, mt)}
 	}
 	info := &manifestInfo{mediaType: mt, blobs: make([]model.Blob, 0, 2+len(m.Layers))}
+	if m.Subject != nil {
+		info.subject = m.Subject.Digest.String()
+	}
 	info.blobs = append(info.blobs, self, model.Blob{Digest: m.Config.Digest.String(), Size: m.Config.Size})
 	for _, l := range m.Layers {
 		if !l.MediaType.IsDistributable() {
@@ -497,6 +501,9 @@ func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Reposi
 		return &manifestInfo{err: fmt.Errorf("index %s (%s) does not parse: %v", ref, mt, err)}
 	}
 	info := &manifestInfo{mediaType: mt, blobs: []model.Blob{self}, problem: model.CreatedMissing}
+	if idx.Subject != nil {
+		info.subject = idx.Subject.Digest.String()
+	}
 	have := map[string]bool{self.Digest: true}
 	addBlobs := func(bs []model.Blob) {
 		for _, b := range bs {
@@ -675,6 +682,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			CreatedProblem: info.problem,
 			Platforms:      slices.Clone(info.platforms),
 			Children:       slices.Clone(info.children),
+			Subject:        info.subject,
 		}
 		if err := b.AddImage(im, info.blobs); err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})

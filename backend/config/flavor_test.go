@@ -1,0 +1,56 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFlavorAndAuth: ACR hosts default to the acr flavor with azure auth;
+// a password keeps the distribution API; contradictions are errors.
+func TestFlavorAndAuth(t *testing.T) {
+	tests := []struct {
+		name, yaml     string
+		flavor, auth   string
+		wantErr, where string
+	}{
+		{"acr host", "registry:\n  url: hub.azurecr.io\n", FlavorACR, AuthAzure, "", ""},
+		{"acr host in China", "registry:\n  url: Hub.AzureCR.cn\n", FlavorACR, AuthAzure, "", ""},
+		{"acr host with a password", "registry:\n  url: hub.azurecr.io\n  auth: {type: basic, username: u, password: env:P}\n", FlavorDistribution, AuthBasic, "", ""},
+		{"other host", "registry:\n  url: registry.example.org\n", FlavorDistribution, AuthAnonymous, "", ""},
+		{"loopback stand-in as acr", "registry:\n  url: 127.0.0.1:5000\n  flavor: acr\n", FlavorACR, AuthAzure, "", ""},
+		{"acr with basic", "registry:\n  url: hub.azurecr.io\n  flavor: acr\n  auth: {type: basic, username: u, password: env:P}\n", "", "", "needs registry.auth.type: azure", "line 3"},
+		{"azure on distribution", "registry:\n  url: r.example.org\n  flavor: distribution\n  auth: {type: azure}\n", "", "", "Azure Container Registry only", "registry.auth.type"},
+		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: harbor\n", "", "", `"harbor" is not one of acr, distribution`, "line 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.where) {
+					t.Fatalf("err = %v, want %q at %q", err, tt.wantErr, tt.where)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Registry.Flavor != tt.flavor || c.Registry.Auth.Type != tt.auth {
+				t.Errorf("flavor %q auth %q, want %q %q", c.Registry.Flavor, c.Registry.Auth.Type, tt.flavor, tt.auth)
+			}
+		})
+	}
+}
+
+func TestUntaggedMaxAge(t *testing.T) {
+	c, err := Parse([]byte("registry:\n  url: hub.azurecr.io\n  policy:\n    untagged_max_age: 7d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Registry.Policy.ModelPolicy().UntaggedMaxAge; got != 7*24*time.Hour {
+		t.Errorf("untagged_max_age = %v", got)
+	}
+	if _, err := Parse([]byte("registry:\n  url: hub.azurecr.io\n  policy:\n    untagged_max_age: 20000w\n")); err == nil || !strings.Contains(err.Error(), "untagged_max_age") {
+		t.Errorf("a wrapped-around age is accepted: %v", err)
+	}
+}

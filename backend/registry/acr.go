@@ -1,0 +1,501 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// ACR inventories an Azure Container Registry through its own listing API
+// (/acr/v1/_catalog and /acr/v1/<repository>/_manifests, through the Azure
+// SDK's azcontainerregistry client). The listing names every manifest,
+// untagged ones included, with its tags, push time and locks, so no
+// manifest is fetched by tag: manifests and configs are read by digest only,
+// once each, for the blobs behind the deduplicated sizes. Reads and deletes
+// go through go-containerregistry, logged in with an ACR refresh token that
+// is exchanged for a Microsoft Entra token and renewed before it expires.
+//
+// An image's age is its push time (ACR's createdTime), which a reproducible
+// build's 1970 config cannot fool; the config's time is kept beside it.
+// The platform manifests of an index, which ACR lists as untagged entries
+// of their own, are part of their index, not images.
+type ACR struct {
+	*Client
+	az     *azcontainerregistry.Client
+	tokens *acrTokens
+}
+
+var (
+	_ Lister  = (*ACR)(nil)
+	_ Deleter = (*ACR)(nil)
+)
+
+// ACR login constants.
+const (
+	// acrUser is the user name that goes with an ACR refresh token.
+	acrUser = "00000000-0000-0000-0000-000000000000"
+	// acrAudience is the Entra scope of ACR's token exchange.
+	acrAudience = "https://containerregistry.azure.net/.default"
+	// acrPage is what ACR's listing gives at most per page, whatever n asks.
+	acrPage = 100
+	// renewBefore is how long before its expiry a refresh token is renewed.
+	renewBefore = 10 * time.Minute
+)
+
+// NewACR returns a client of the ACR at host ("name.azurecr.io", or a
+// loopback stand-in), authenticating with cred (a managed identity or any
+// azidentity credential). It takes the same options as New, except
+// WithAuthenticator and WithKeychain: the login is cred's.
+func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, error) {
+	if cred == nil {
+		return nil, fmt.Errorf("registry %s: ACR needs an Azure credential", host)
+	}
+	o := options{concurrency: DefaultConcurrency, pageSize: DefaultPageSize, now: time.Now}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("registry %s: %w", host, err)
+		}
+	}
+	if o.auth != nil || o.keychain != nil {
+		return nil, fmt.Errorf("registry %s: ACR logs in with its Azure credential; give no authenticator or keychain", host)
+	}
+	scheme := "https://"
+	if o.insecure || isLoopback(host) {
+		scheme = "http://"
+	}
+	endpoint := scheme + host
+	base := o.transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
+		base = t
+	}
+	co := azcore.ClientOptions{Transport: &http.Client{Transport: base}}
+	if o.backoff != nil {
+		co.Retry = policy.RetryOptions{MaxRetries: int32(o.backoff.Steps - 1), RetryDelay: o.backoff.Duration, MaxRetryDelay: o.backoff.Duration * 10}
+		if o.backoff.Steps == 1 {
+			co.Retry.MaxRetries = -1
+		}
+	}
+	authClient, err := azcontainerregistry.NewAuthenticationClient(endpoint, &azcontainerregistry.AuthenticationClientOptions{ClientOptions: co})
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", host, err)
+	}
+	tokens := &acrTokens{cred: cred, auth: authClient, service: host, now: o.now}
+	client, err := New(host, append(slices.Clone(opts), WithAuthenticator(tokens))...)
+	if err != nil {
+		return nil, err
+	}
+	az, err := azcontainerregistry.NewClient(endpoint, cred, &azcontainerregistry.ClientOptions{ClientOptions: co})
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", host, err)
+	}
+	return &ACR{Client: client, az: az, tokens: tokens}, nil
+}
+
+// acrEntry is one manifest as ACR's listing gives it.
+type acrEntry struct {
+	digest    string
+	tags      []string
+	created   time.Time
+	mediaType string
+	locked    bool
+}
+
+func entryOf(m *azcontainerregistry.ManifestAttributes) (acrEntry, bool) {
+	if m == nil || m.Digest == nil {
+		return acrEntry{}, false
+	}
+	e := acrEntry{digest: *m.Digest}
+	for _, t := range m.Tags {
+		if t != nil {
+			e.tags = append(e.tags, *t)
+		}
+	}
+	slices.Sort(e.tags)
+	if m.CreatedOn != nil {
+		e.created = *m.CreatedOn
+	}
+	if m.MediaType != nil {
+		e.mediaType = *m.MediaType
+	}
+	if a := m.ChangeableAttributes; a != nil {
+		e.locked = (a.CanDelete != nil && !*a.CanDelete) || (a.CanWrite != nil && !*a.CanWrite)
+	}
+	return e, true
+}
+
+// listManifests lists every manifest of a repository, page by page.
+func (a *ACR) listManifests(ctx context.Context, repo string) ([]acrEntry, error) {
+	var out []acrEntry
+	pager := a.az.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{MaxNum: ptr[int32](acrPage)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return out, acrCallError(fmt.Sprintf("list manifests of %s after %d", repo, len(out)), err)
+		}
+		for _, m := range page.Attributes {
+			if e, ok := entryOf(m); ok {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Scan lists the registry's repositories and every manifest in each, then
+// reads each distinct manifest (and config) by digest, at most once.
+func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Inventory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := newScanner(a.Client)
+	scannedAt := a.now()
+	stop := s.runProgress(progress)
+	defer stop()
+
+	var repos []string
+	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: ptr[int32](acrPage)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			err = acrCallError(fmt.Sprintf("list repositories of %s after %d", a.host, len(repos)), err)
+			if len(repos) == 0 {
+				return nil, err
+			}
+			s.addError(model.ScanError{Error: err.Error() + "; the repositories listed so far are scanned"})
+			break
+		}
+		for _, n := range page.Names {
+			if n != nil {
+				repos = append(repos, *n)
+			}
+		}
+		s.nRepos.Store(int64(len(repos)))
+		s.bump()
+	}
+	slices.Sort(repos)
+	repos = slices.Compact(repos)
+	s.repoList = repos
+
+	// List every repository's manifests.
+	entries := make([][]acrEntry, len(repos))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.concurrency)
+	for k, repo := range repos {
+		g.Go(func() error {
+			es, err := a.listManifests(gctx, repo)
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				s.addError(model.ScanError{Repository: repo, Error: err.Error()})
+			}
+			entries[k] = es
+			s.nImages.Add(int64(len(es)))
+			s.nReposDone.Add(1)
+			s.bump()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// Read each manifest by digest (an index reads its platform manifests
+	// too; every digest once over the whole scan).
+	p, err := s.puller(s.c.pageSize)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", a.host, err)
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(a.concurrency)
+	for k, repo := range repos {
+		r := s.reg.Repo(repo)
+		for _, e := range entries[k] {
+			g.Go(func() error {
+				s.manifest(gctx, p, r, e.digest, nil)
+				s.nImagesDone.Add(1)
+				s.bump()
+				return gctx.Err()
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return a.assemble(s, repos, entries, scannedAt), nil
+}
+
+// assemble builds the inventory from the listing and the manifests read.
+func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scannedAt time.Time) *model.Inventory {
+	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
+	b.SetRepositories(len(repos))
+	errs := slices.Clone(s.errs)
+	for k, repo := range repos {
+		// platform manifests of an index are part of it, not images
+		child := map[string]bool{}
+		for _, e := range entries[k] {
+			if info := s.manifests.peek(e.digest); info != nil && info.err == nil {
+				for _, c := range info.children {
+					child[c] = true
+				}
+			}
+		}
+		for _, e := range entries[k] {
+			if child[e.digest] && len(e.tags) == 0 {
+				continue
+			}
+			ref := repo + "@" + e.digest
+			info := s.manifests.peek(e.digest)
+			if info == nil {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: "manifest not read"})
+				continue
+			}
+			if info.err != nil {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: info.err.Error()})
+				continue
+			}
+			for _, w := range info.warnings {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
+			}
+			im := model.Image{
+				Repository: repo,
+				Digest:     e.digest,
+				Tags:       e.tags,
+				MediaType:  cmpOr(e.mediaType, info.mediaType),
+				Platforms:  slices.Clone(info.platforms),
+				Children:   slices.Clone(info.children),
+				Locked:     e.locked,
+				Subject:    info.subject,
+			}
+			if e.created.IsZero() {
+				im.Created, im.CreatedProblem = info.created, info.problem
+			} else {
+				im.Created, im.CreatedProblem = e.created, model.CreatedOK
+				if !info.created.IsZero() && absDuration(info.created.Sub(e.created)) > time.Minute {
+					im.ConfigCreated = info.created
+				}
+			}
+			if err := b.AddImage(im, info.blobs); err != nil {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
+			}
+		}
+	}
+	slices.SortFunc(errs, func(x, y model.ScanError) int {
+		return strings.Compare(x.Repository+"\x00"+x.Reference+"\x00"+x.Error, y.Repository+"\x00"+y.Reference+"\x00"+y.Error)
+	})
+	for _, e := range slices.Compact(errs) {
+		b.AddError(e)
+	}
+	return b.Inventory()
+}
+
+// Current re-reads a repository through the listing: each manifest's tags,
+// and the platform manifests of indexes the scan did not know.
+func (a *ACR) Current(ctx context.Context, repository string, known func(digest string) bool) (Current, error) {
+	cur := Current{Tags: map[string][]string{}, Referenced: map[string]bool{}}
+	es, err := a.listManifests(ctx, repository)
+	if err != nil {
+		return cur, err
+	}
+	for _, e := range es {
+		if len(e.tags) > 0 {
+			cur.Tags[e.digest] = e.tags
+		}
+		if known(e.digest) || !types.MediaType(e.mediaType).IsIndex() {
+			continue
+		}
+		props, err := a.az.GetManifestProperties(ctx, repository, e.digest, nil)
+		if err != nil {
+			return cur, acrCallError(fmt.Sprintf("read new index %s@%s", repository, e.digest), err)
+		}
+		if m := props.Manifest; m != nil {
+			for _, r := range m.RelatedArtifacts {
+				if r != nil && r.Digest != nil {
+					cur.Referenced[*r.Digest] = true
+				}
+			}
+		}
+	}
+	return cur, nil
+}
+
+// acrCallError describes a failed ACR API call from its status and ACR's
+// error codes, never from request details (which carry tokens).
+func acrCallError(op string, err error) error {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%s: %s", op, scrubTokens(err.Error()))
+	}
+	msg := fmt.Sprintf("%s: registry answered %d %s", op, re.StatusCode, http.StatusText(re.StatusCode))
+	if codes := acrErrorCodes(re.RawResponse); codes != "" {
+		msg += " (" + codes + ")"
+	}
+	switch re.StatusCode {
+	case http.StatusUnauthorized:
+		msg += ": the Azure identity was not accepted; check azure.client_id and that the identity is assigned to this machine"
+	case http.StatusForbidden:
+		msg += ": the identity may not do this; grant it AcrPull (and AcrDelete to delete) on the registry"
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		msg += ": the registry failed; try again later"
+	}
+	return &acrError{msg: msg, err: err}
+}
+
+type acrError struct {
+	msg string
+	err error
+}
+
+func (e *acrError) Error() string { return e.msg }
+func (e *acrError) Unwrap() error { return e.err }
+
+// acrErrorCodes lists the codes and messages of a registry error body.
+func acrErrorCodes(resp *http.Response) string {
+	if resp == nil {
+		return ""
+	}
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		return ""
+	}
+	var e struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	var parts []string
+	for _, x := range e.Errors {
+		parts = append(parts, strings.TrimSpace(x.Code+" "+x.Message))
+	}
+	return scrubTokens(strings.Join(parts, "; "))
+}
+
+// scrubTokens removes anything shaped like a JWT from text.
+func scrubTokens(s string) string {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '"' || r == '\'' || r == '=' || r == '&' })
+	for _, f := range fields {
+		if strings.HasPrefix(f, "eyJ") && strings.Count(f, ".") >= 2 {
+			s = strings.ReplaceAll(s, f, "[token]")
+		}
+	}
+	return s
+}
+
+// acrTokens gets ACR refresh tokens for go-containerregistry's basic login
+// (user acrUser, the refresh token as password), exchanging a Microsoft
+// Entra token at /oauth2/exchange, and renews them before they expire.
+type acrTokens struct {
+	cred    azcore.TokenCredential
+	auth    *azcontainerregistry.AuthenticationClient
+	service string
+	now     func() time.Time
+
+	mu    sync.Mutex
+	token string
+	exp   time.Time
+}
+
+var _ authn.ContextAuthenticator = (*acrTokens)(nil)
+
+// Authorization implements authn.Authenticator.
+func (t *acrTokens) Authorization() (*authn.AuthConfig, error) {
+	return t.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext implements authn.ContextAuthenticator.
+func (t *acrTokens) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
+	tok, err := t.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &authn.AuthConfig{Username: acrUser, Password: tok}, nil
+}
+
+func (t *acrTokens) get(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" && t.now().Before(t.exp.Add(-renewBefore)) {
+		return t.token, nil
+	}
+	aad, err := t.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{acrAudience}})
+	if err != nil {
+		return "", fmt.Errorf("log in to %s: no Microsoft Entra token: %s; on an Azure VM assign it a managed identity (and set azure.client_id for a user-assigned one), on AKS use workload identity, elsewhere set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET or run az login", t.service, scrubTokens(firstLine(err.Error())))
+	}
+	resp, err := t.auth.ExchangeAADAccessTokenForACRRefreshToken(ctx, azcontainerregistry.PostContentSchemaGrantTypeAccessToken, t.service,
+		&azcontainerregistry.AuthenticationClientExchangeAADAccessTokenForACRRefreshTokenOptions{AccessToken: &aad.Token})
+	if err != nil {
+		return "", acrCallError(fmt.Sprintf("log in to %s: exchange the Entra token for an ACR refresh token", t.service), err)
+	}
+	if resp.RefreshToken == nil || *resp.RefreshToken == "" {
+		return "", fmt.Errorf("log in to %s: the token exchange gave no refresh token", t.service)
+	}
+	t.token = *resp.RefreshToken
+	t.exp = jwtExpiry(t.token, t.now())
+	return t.token, nil
+}
+
+// jwtExpiry reads a JWT's exp claim; without one, the token is taken to
+// last an hour from now.
+func jwtExpiry(tok string, now time.Time) time.Time {
+	parts := strings.Split(tok, ".")
+	if len(parts) == 3 {
+		if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
+			var c struct {
+				Exp int64 `json:"exp"`
+			}
+			if json.Unmarshal(raw, &c) == nil && c.Exp > 0 {
+				return time.Unix(c.Exp, 0)
+			}
+		}
+	}
+	return now.Add(time.Hour)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
