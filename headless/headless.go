@@ -88,7 +88,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 			log.Info("scan progress", "repositories_done", p.RepositoriesDone, "repositories", p.Repositories, "images_done", p.ImagesDone, "images", p.Images)
 		}
 	})
-	rr := &RegistryReport{URL: reg.URL(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
+	rr := &RegistryReport{URL: reg.URL(), Flavor: reg.Flavor(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
 		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}}
 	if err != nil {
 		log.Error("scan failed", "err", err)
@@ -102,6 +102,11 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	plan := reg.Plan(inv, nil, o.Force)
 	rr.ScannedAt = inv.ScannedAt
 	rr.Repositories, rr.Images, rr.Tags = inv.Repositories, len(inv.Images), inv.Tags()
+	for i := range inv.Images {
+		if len(inv.Images[i].Tags) == 0 {
+			rr.UntaggedImages++
+		}
+	}
 	rr.TotalBytes, rr.ReclaimBytes, rr.TotalAfterBytes = plan.TotalBytes, plan.ReclaimBytes, plan.TotalAfterBytes
 	rr.ShortfallBytes, rr.UnknownAge, rr.Refused = plan.Shortfall, plan.UnknownAge, plan.Refused
 	for _, d := range plan.Deletions {

@@ -15,15 +15,20 @@ type Report struct {
 
 // RegistryReport is what a registry run found, planned and did.
 type RegistryReport struct {
-	URL             string    `json:"url"`
-	ScannedAt       time.Time `json:"scanned_at"`
-	Repositories    int       `json:"repositories"`
-	Images          int       `json:"images"`
-	Tags            int       `json:"tags"`
-	TotalBytes      int64     `json:"total_bytes"`
-	CapBytes        int64     `json:"cap_bytes"`
-	ReclaimBytes    int64     `json:"reclaim_bytes"`
-	TotalAfterBytes int64     `json:"total_after_bytes"`
+	URL string `json:"url"`
+	// Flavor is the API the registry was listed with: acr or distribution.
+	Flavor       string    `json:"flavor"`
+	ScannedAt    time.Time `json:"scanned_at"`
+	Repositories int       `json:"repositories"`
+	Images       int       `json:"images"`
+	Tags         int       `json:"tags"`
+	// UntaggedImages counts manifests no tag points at (ACR lists them;
+	// the distribution API cannot, so there it is 0).
+	UntaggedImages  int   `json:"untagged_images"`
+	TotalBytes      int64 `json:"total_bytes"`
+	CapBytes        int64 `json:"cap_bytes"`
+	ReclaimBytes    int64 `json:"reclaim_bytes"`
+	TotalAfterBytes int64 `json:"total_after_bytes"`
 	// ShortfallBytes > 0: the cap cannot be reached without held images.
 	ShortfallBytes int64 `json:"shortfall_bytes"`
 	// UnknownAge counts images with a missing or pre-2000 created time,
@@ -79,7 +84,10 @@ type ImageReport struct {
 	ReclaimBytes int64    `json:"reclaim_bytes"`
 	Reason       string   `json:"reason"`
 	Children     []string `json:"children,omitempty"`
-	AlreadyGone  bool     `json:"already_gone,omitempty"`
+	// ConfigCreated is the config's created time where Created is a push
+	// time (ACR) and the two differ.
+	ConfigCreated *time.Time `json:"config_created,omitempty"`
+	AlreadyGone   bool       `json:"already_gone,omitempty"`
 }
 
 // FailedReport is a deletion that did not succeed.
@@ -129,5 +137,12 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 		ReclaimBytes: d.Reclaim,
 		Reason:       string(d.Reason),
 		Children:     d.Children,
+		ConfigCreated: func() *time.Time {
+			if im.ConfigCreated.IsZero() {
+				return nil
+			}
+			t := im.ConfigCreated
+			return &t
+		}(),
 	}
 }

@@ -84,11 +84,28 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		case config.AuthDocker:
 			ropts = append(ropts, registry.WithKeychain(authn.DefaultKeychain))
 		}
-		client, err := registry.New(rc.URL, append(ropts, o.registry...)...)
-		if err != nil {
-			return nil, nil, err // it names the registry
+		var (
+			lister  registry.Lister
+			deleter registry.Deleter
+		)
+		if rc.Flavor == config.FlavorACR {
+			cred, err := res.Credential()
+			if err != nil {
+				return nil, nil, fmt.Errorf("registry.auth: %w", err)
+			}
+			acr, err := registry.NewACR(rc.URL, cred, append(ropts, o.registry...)...)
+			if err != nil {
+				return nil, nil, err // it names the registry
+			}
+			lister, deleter = acr, acr
+		} else {
+			client, err := registry.New(rc.URL, append(ropts, o.registry...)...)
+			if err != nil {
+				return nil, nil, err // it names the registry
+			}
+			lister, deleter = client, client
 		}
-		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), cfg.AuditPath(o.getenv), o.now)
+		reg = NewRegistry(rc.URL, lister, deleter, rc.Policy.ModelPolicy(), cfg.AuditPath(o.getenv), o.now, WithFlavor(rc.Flavor))
 	}
 
 	var charts *Charts

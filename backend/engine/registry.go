@@ -21,14 +21,34 @@ type Registry struct {
 	policy    model.Policy
 	auditPath string
 	now       func() time.Time
+	flavor    string
+}
+
+// RegistryOption tunes NewRegistry.
+type RegistryOption func(*Registry)
+
+// WithFlavor names the registry's API flavor (acr or distribution) for the
+// report; the lister and deleter are what differ.
+func WithFlavor(f string) RegistryOption { return func(r *Registry) { r.flavor = f } }
+
+// Flavor is the registry's API flavor: "acr" or "distribution".
+func (r *Registry) Flavor() string {
+	if r.flavor == "" {
+		return "distribution"
+	}
+	return r.flavor
 }
 
 // NewRegistry wires a registry client to a policy and an audit log path.
-func NewRegistry(url string, lister registry.Lister, deleter registry.Deleter, pol model.Policy, auditPath string, now func() time.Time) *Registry {
+func NewRegistry(url string, lister registry.Lister, deleter registry.Deleter, pol model.Policy, auditPath string, now func() time.Time, opts ...RegistryOption) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{url: url, lister: lister, deleter: deleter, policy: pol, auditPath: auditPath, now: now}
+	r := &Registry{url: url, lister: lister, deleter: deleter, policy: pol, auditPath: auditPath, now: now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // URL is the registry's host[:port].

@@ -166,6 +166,11 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Log in first: without a usable identity, say so at once and how to
+	// set one up.
+	if _, err := a.tokens.get(ctx); err != nil {
+		return nil, err
+	}
 	s := newScanner(a.Client)
 	scannedAt := a.now()
 	stop := s.runProgress(progress)
