@@ -94,21 +94,40 @@ func token(t *testing.T, id *azuretest.Identity, clientID, resource string) stri
 	return r.body["access_token"].(string)
 }
 
+// expectErr fails the test unless err mentions want, or is nil when want is
+// "". It reports whether an expected error was seen.
+func expectErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to mention %q", err, want)
+	}
+	return true
+}
+
+// withQuery returns a copy of base with k set to v, or deleted when v is "".
+func withQuery(base url.Values, k, v string) url.Values {
+	q := url.Values{}
+	for kk, vv := range base {
+		q[kk] = vv
+	}
+	if v == "" {
+		q.Del(k)
+	} else {
+		q.Set(k, v)
+	}
+	return q
+}
+
 func TestIMDSAnswers(t *testing.T) {
 	const user1, user2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 	base := url.Values{"api-version": {"2018-02-01"}, "resource": {"https://vault.azure.net"}}
-	with := func(k, v string) url.Values {
-		q := url.Values{}
-		for kk, vv := range base {
-			q[kk] = vv
-		}
-		if v == "" {
-			q.Del(k)
-		} else {
-			q.Set(k, v)
-		}
-		return q
-	}
+	with := func(k, v string) url.Values { return withQuery(base, k, v) }
 	meta := map[string]string{"Metadata": "true"}
 	tests := []struct {
 		name       string
@@ -402,14 +421,8 @@ func TestRealClients(t *testing.T) {
 			defer cancel()
 			before := len(id.Requests())
 			resp, err := client.GetSecret(ctx, "token", "", nil)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
-				}
+			if expectErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if resp.Value == nil || *resp.Value != "s3cr3t-value" || resp.ID.Name() != "token" || resp.ID.Version() != version {
 				t.Errorf("got value/id %v %v", resp.Value, resp.ID)

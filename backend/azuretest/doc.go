@@ -13,4 +13,11 @@
 // address ManagedIdentityCredential always uses on a VM) and every attached
 // NAME.vault.azure.net to the stand-ins, and refuses every other
 // non-loopback host.
+//
+// [Identity] also serves the managed-identity endpoint of Azure App Service
+// ([Identity.AppServiceEndpoint], [Identity.AppServiceHeader]), which
+// azidentity picks when IDENTITY_ENDPOINT and IDENTITY_HEADER are set and
+// accepts over plain http on 127.0.0.1. That is how another process (the
+// bot's binary under test) gets the real managed-identity credential code
+// running against these stand-ins, through its environment alone.
 package azuretest

@@ -48,11 +48,22 @@ const DefaultTokenLifetime = 4 * time.Minute
 // loopback stand-ins and refuses any other non-loopback host, so the real
 // credential code runs unmodified without process-wide environment
 // variables.
+//
+// The same server also stands in for the managed-identity endpoint of Azure
+// App Service ([Identity.AppServiceEndpoint]), which azidentity uses instead
+// of IMDS when IDENTITY_ENDPOINT and IDENTITY_HEADER are set. Both endpoints
+// issue tokens for the same identities, and [Identity.Verify] accepts both.
+// That endpoint is reachable without [Identity.Transport], so a subprocess
+// (the bot's binary under test) can use the real credential through the
+// environment alone.
 type Identity struct {
 	ca     *authority
 	srv    *loopbackServer
 	client *http.Client
 	tenant string
+	// appHeader is the secret the App Service endpoint requires in
+	// X-IDENTITY-HEADER (App Service hands it to the app as IDENTITY_HEADER).
+	appHeader string
 
 	mu       sync.Mutex
 	system   string          // client ID of the system-assigned identity; "" when none
@@ -129,13 +140,14 @@ func NewIdentity(opts ...IdentityOption) (*Identity, error) {
 		return nil, fmt.Errorf("azuretest: %w", err)
 	}
 	id := &Identity{
-		ca:       ca,
-		tenant:   cfg.tenant,
-		system:   cfg.system,
-		users:    map[string]bool{},
-		lifetime: cfg.lifetime,
-		tokens:   map[string]TokenInfo{},
-		routes:   map[string]string{},
+		ca:        ca,
+		tenant:    cfg.tenant,
+		appHeader: randomToken(),
+		system:    cfg.system,
+		users:     map[string]bool{},
+		lifetime:  cfg.lifetime,
+		tokens:    map[string]TokenInfo{},
+		routes:    map[string]string{},
 	}
 	for _, u := range cfg.users {
 		id.users[strings.ToLower(u)] = true
@@ -348,7 +360,11 @@ type imdsToken struct {
 
 func (id *Identity) serveIMDS(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Time: time.Now(), Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: copyQuery(r.URL.Query())}
-	status, body := id.answerIMDS(r, &rec)
+	answer := id.answerIMDS
+	if r.URL.Path == AppServiceTokenPath {
+		answer = id.answerAppService
+	}
+	status, body := answer(r, &rec)
 	rec.Status = status
 	id.mu.Lock()
 	id.requests = append(id.requests, rec)
@@ -382,15 +398,37 @@ func (id *Identity) answerIMDS(r *http.Request, rec *Request) (int, any) {
 		return bad("Identity not found")
 	}
 
+	principal, tok, now, exp, desc := id.issue(q.Get("client_id"), resource)
+	if desc != "" {
+		return bad(desc)
+	}
+	rec.Principal = principal
+	secs := strconv.Itoa(int(exp.Sub(now) / time.Second))
+	return http.StatusOK, imdsToken{
+		AccessToken:  tok,
+		ClientID:     principal,
+		ExpiresIn:    secs,
+		ExpiresOn:    strconv.FormatInt(exp.Unix(), 10),
+		ExtExpiresIn: secs,
+		NotBefore:    strconv.FormatInt(now.Unix(), 10),
+		Resource:     resource,
+		TokenType:    "Bearer",
+	}
+}
+
+// issue picks the identity a token request acts as (clientID, else the
+// system-assigned identity, else the only user-assigned one) and issues it
+// a token for resource, like both managed-identity endpoints do. desc is
+// the endpoint's error description when there is no such identity.
+func (id *Identity) issue(clientID, resource string) (principal, tok string, now, exp time.Time, desc string) {
 	id.mu.Lock()
 	defer id.mu.Unlock()
-	principal := ""
-	if c := q.Get("client_id"); c != "" {
-		if !id.users[strings.ToLower(c)] && !strings.EqualFold(c, id.system) {
-			return bad("Identity not found")
+	if clientID != "" {
+		if !id.users[strings.ToLower(clientID)] && !strings.EqualFold(clientID, id.system) {
+			return "", "", now, exp, "Identity not found"
 		}
-		principal = c
-		if strings.EqualFold(c, id.system) {
+		principal = clientID
+		if strings.EqualFold(clientID, id.system) {
 			principal = id.system
 		}
 	} else {
@@ -402,25 +440,14 @@ func (id *Identity) answerIMDS(r *http.Request, rec *Request) (int, any) {
 				principal = u
 			}
 		case len(id.users) > 1:
-			return bad("Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request")
+			return "", "", now, exp, "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request"
 		default:
-			return bad("Identity not found")
+			return "", "", now, exp, "Identity not found"
 		}
 	}
-	rec.Principal = principal
-	now := time.Now()
-	exp := now.Add(id.lifetime)
-	tok := randomToken()
+	now = time.Now()
+	exp = now.Add(id.lifetime)
+	tok = randomToken()
 	id.tokens[tok] = TokenInfo{ClientID: principal, Resource: resource, TenantID: id.tenant, ExpiresOn: exp}
-	secs := strconv.Itoa(int(id.lifetime / time.Second))
-	return http.StatusOK, imdsToken{
-		AccessToken:  tok,
-		ClientID:     principal,
-		ExpiresIn:    secs,
-		ExpiresOn:    strconv.FormatInt(exp.Unix(), 10),
-		ExtExpiresIn: secs,
-		NotBefore:    strconv.FormatInt(now.Unix(), 10),
-		Resource:     resource,
-		TokenType:    "Bearer",
-	}
+	return principal, tok, now, exp, ""
 }
