@@ -349,6 +349,21 @@ func (r *Registry) GarbageCollect(ctx context.Context, opts ...GCOption) error {
 	return nil
 }
 
+// Storage runs fn with the registry's storage: distribution's namespace
+// (repositories, manifests, tags, blobs; deletes enabled) and its storage
+// driver, for in-process stand-ins that serve more than the registry API
+// from the same content (acrtest's listing of every manifest). fn runs under
+// the gate HTTP requests take, so never during GarbageCollect; it must not
+// itself call the registry over HTTP. Its ctx carries the registry's logger.
+func (r *Registry) Storage(ctx context.Context, fn func(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver) error) error {
+	r.gate.RLock()
+	defer r.gate.RUnlock()
+	if r.closed {
+		return fmt.Errorf("registry %s: closed", r.host)
+	}
+	return fn(r.logCtx(ctx), r.namespace, r.driver)
+}
+
 // Blobs returns every blob stored (layers, configs and manifests alike),
 // digest to size in bytes: the `data` files under docker/registry/v2/blobs.
 func (r *Registry) Blobs(ctx context.Context) (map[string]int64, error) {
