@@ -51,7 +51,9 @@ type imageIndex struct {
 	hit     []bool
 	order   []int // every image, sorted
 	filter  string
-	view    []int // order filtered; aliases order when there is no filter
+	// hideUntagged leaves manifests without tags out of the view.
+	hideUntagged bool
+	view         []int // order filtered; aliases order when there is no filter
 }
 
 // newImageIndex computes sizes and holds for an inventory and sorts it by
@@ -170,8 +172,25 @@ func (x *imageIndex) setFilter(f string) {
 	x.applyFilter()
 }
 
+// setHideUntagged shows or hides untagged manifests.
+func (x *imageIndex) setHideUntagged(hide bool) {
+	x.hideUntagged = hide
+	x.applyFilter()
+}
+
+// untagged counts the images without tags.
+func (x *imageIndex) untagged() int {
+	n := 0
+	for i := range x.inv.Images {
+		if len(x.inv.Images[i].Tags) == 0 {
+			n++
+		}
+	}
+	return n
+}
+
 func (x *imageIndex) applyFilter() {
-	if x.filter == "" {
+	if x.filter == "" && !x.hideUntagged {
 		x.view = x.order
 		return
 	}
@@ -185,7 +204,7 @@ func (x *imageIndex) applyFilter() {
 	hit := x.hit[:len(x.inv.Images)]
 	n := 0
 	for i := range hit {
-		hit[i] = x.matches(i, q, repoTag, digest)
+		hit[i] = (q == "" || x.matches(i, q, repoTag, digest)) && (!x.hideUntagged || len(x.inv.Images[i].Tags) > 0)
 		if hit[i] {
 			n++
 		}
@@ -204,6 +223,9 @@ func (x *imageIndex) applyFilter() {
 func (x *imageIndex) matches(i int, q string, repoTag, digest bool) bool {
 	im := &x.inv.Images[i]
 	if strings.Contains(im.Repository, q) {
+		return true
+	}
+	if len(im.Tags) == 0 && (q == "<untagged>" || q == "untagged") {
 		return true
 	}
 	for _, t := range im.Tags {

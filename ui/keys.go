@@ -14,7 +14,7 @@ type KeyMap struct {
 
 	OpenPR, OpenGroupPR key.Binding
 
-	Sort, Reverse, Filter, Select, SelectPlan, Clear, Delete key.Binding
+	Sort, Reverse, Filter, Untagged, Select, SelectPlan, Clear, Delete key.Binding
 
 	Confirm, Cancel, Force key.Binding
 
@@ -48,6 +48,7 @@ func DefaultKeyMap() KeyMap {
 		Sort:       b([]string{"s"}, "s", "cycle sort"),
 		Reverse:    b([]string{"S"}, "S", "reverse sort"),
 		Filter:     b([]string{"/"}, "/", "filter"),
+		Untagged:   b([]string{"u"}, "u", "show/hide untagged"),
 		Select:     b([]string{"space"}, "space", "select"),
 		SelectPlan: b([]string{"a"}, "a", "select policy plan"),
 		Clear:      b([]string{"esc"}, "esc", "clear selection/filter"),
@@ -73,7 +74,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.Help, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Refresh},
 		{k.OpenPR, k.OpenGroupPR},
-		{k.Sort, k.Reverse, k.Filter, k.Select, k.SelectPlan, k.Clear, k.Delete},
+		{k.Sort, k.Reverse, k.Filter, k.Untagged, k.Select, k.SelectPlan, k.Clear, k.Delete},
 		{k.Confirm, k.Cancel, k.Force, k.FilterApply, k.FilterCancel},
 	}
 }

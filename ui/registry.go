@@ -202,6 +202,15 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		r.input.SetValue(r.idx.filter)
 		r.input.CursorEnd()
 		return r.input.Focus(), nil
+	case key.Matches(msg, k.Untagged):
+		cur := r.current()
+		r.idx.setHideUntagged(!r.idx.hideUntagged)
+		r.follow(cur)
+		if r.idx.hideUntagged {
+			r.c.infof("untagged manifests hidden (%d); u shows them", r.idx.untagged())
+		} else {
+			r.c.infof("untagged manifests shown")
+		}
 	case key.Matches(msg, k.Select):
 		return r.toggle(), nil
 	case key.Matches(msg, k.SelectPlan):

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/progress"
 
@@ -115,15 +116,21 @@ func (r *registrySection) infoLine(w int) string {
 		dir = "reversed"
 	}
 	parts := []string{st.Title.Render("sort: "+x.key.String()) + " (" + dir + ")"}
-	if x.filter != "" {
+	switch {
+	case x.filter != "":
 		parts = append(parts, fmt.Sprintf("filter %q: %d of %d", x.filter, len(x.view), len(x.inv.Images)))
-	} else {
+	case x.hideUntagged:
+		parts = append(parts, fmt.Sprintf("%d of %d images, untagged hidden", len(x.view), len(x.inv.Images)))
+	default:
 		parts = append(parts, fmt.Sprintf("%d images", len(x.inv.Images)))
 	}
 	if r.nsel > 0 {
 		parts = append(parts, st.Selected.Render(fmt.Sprintf("%d selected", r.nsel)))
 	}
-	parts = append(parts, st.Muted.Render("[P] protected [L] locked [K] newest kept"))
+	if i := r.current(); i >= 0 && !x.inv.Images[i].ConfigCreated.IsZero() {
+		parts = append(parts, "pushed "+x.inv.Images[i].Created.Format(time.DateOnly)+", config says "+x.inv.Images[i].ConfigCreated.Format(time.DateOnly))
+	}
+	parts = append(parts, st.Muted.Render("[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete"))
 	return fit(strings.Join(parts, " · "), w)
 }
 

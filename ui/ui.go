@@ -331,7 +331,7 @@ func (m *Model) helpKeys() helpKeys {
 		b := []key.Binding{k.FilterApply, k.FilterCancel}
 		return helpKeys{short: b, full: [][]key.Binding{b}}
 	case m.tab == tabRegistry:
-		reg := []key.Binding{k.Select, k.SelectPlan, k.Clear, k.Delete, k.Sort, k.Reverse, k.Filter, k.Refresh}
+		reg := []key.Binding{k.Select, k.SelectPlan, k.Clear, k.Delete, k.Sort, k.Reverse, k.Filter, k.Untagged, k.Refresh}
 		return helpKeys{
 			short: []key.Binding{k.Select, k.SelectPlan, k.Delete, k.Sort, k.Filter, k.NextTab, k.Help, k.Quit},
 			full:  [][]key.Binding{reg, nav, general},

@@ -662,3 +662,26 @@ func TestQuitWhileDeleting(t *testing.T) {
 		t.Errorf("%d of %d deleted; want the delete stopped part way", got, n)
 	}
 }
+
+// TestRegistryUntagged: untagged manifests show as <untagged>, u hides and
+// shows them, and the filter finds them.
+func TestRegistryUntagged(t *testing.T) {
+	inv := genInventory(60, 7, fixedNow)
+	for i := 0; i < 60; i += 6 {
+		inv.Images[i].Tags = nil
+	}
+	reg := newFakeRegistry(inv, demoPolicy(15<<30))
+	d := newDriver(t, New(reg, newFakeCharts(), WithNoColor(), WithSize(120, 40)))
+	d.settle()
+	d.press("2")
+	mustContain(t, d.screen(), "<untagged>", "60 images")
+	d.press("u")
+	s := d.screen()
+	mustNotContain(t, s, "<untagged>")
+	mustContain(t, s, "50 of 60 images, untagged hidden", "untagged manifests hidden (10)")
+	d.press("u", "/")
+	d.press(strings.Split("untagged", "")...)
+	d.press("enter")
+	s = d.screen()
+	mustContain(t, s, `filter "untagged": 10 of 60`, "<untagged>")
+}
