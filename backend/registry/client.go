@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -75,6 +76,7 @@ type Client struct {
 	now         func() time.Time
 	remoteOpts  []remote.Option
 	pusher      *remote.Pusher
+	cache       *digestcache.Cache // nil: none
 }
 
 var (
@@ -94,6 +96,7 @@ type options struct {
 	pageSize    int
 	now         func() time.Time
 	backoff     *remote.Backoff
+	cache       *digestcache.Cache
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default
@@ -258,6 +261,7 @@ func New(host string, opts ...Option) (*Client, error) {
 		now:         o.now,
 		remoteOpts:  ropts,
 		pusher:      pusher,
+		cache:       o.cache,
 	}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -40,7 +41,9 @@ var bogusBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // way to learn which digest a tag points at, and a GET by tag returns the
 // manifest itself, so tags sharing a digest cost one request each (the
 // manifest is processed once). Platform manifests and configs are fetched
-// by digest, once per distinct digest over the whole registry.
+// by digest, once per distinct digest over the whole registry. With a
+// digest cache (WithDigestCache) a tag costs a HEAD instead, and only
+// digests missing from the cache are fetched.
 func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inventory, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -50,6 +53,7 @@ func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 	defer cancel()
 
 	s := newScanner(c)
+	defer s.endCache(nil)
 	scannedAt := c.now()
 
 	stopProgress := s.runProgress(progress)
@@ -85,7 +89,9 @@ func (c *Client) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 	if err != nil {
 		return nil, err
 	}
-	return s.assemble(scannedAt), nil
+	inv := s.assemble(scannedAt)
+	s.endCache(inv)
+	return inv, nil
 }
 
 // newScanner starts the state of one scan.
@@ -96,6 +102,8 @@ func newScanner(c *Client) *scanner {
 		pullers: map[int]*remote.Puller{},
 		repos:   map[string]*repoState{},
 		notify:  make(chan struct{}, 1),
+		// Ended by endCache.
+		cacheScan: c.cache.BeginScan(),
 	}
 	s.catalogSize.Store(int64(c.pageSize))
 	s.tagsSize.Store(int64(c.pageSize))
@@ -120,6 +128,10 @@ type scanner struct {
 	// once over the whole scan, whichever repository meets it first.
 	manifests onceMap[*manifestInfo]
 	configs   onceMap[*configInfo]
+	// cacheScan is this scan's use of the client's digest cache (nil
+	// without one); headFailures counts tags whose HEAD failed.
+	cacheScan    *digestcache.Scan
+	headFailures atomic.Int32
 
 	mu       sync.Mutex
 	repoList []string
@@ -321,7 +333,7 @@ func (s *scanner) tagDone(repo string) {
 func (s *scanner) scanTag(ctx context.Context, p *remote.Puller, r name.Repository, tag string) {
 	defer s.tagDone(r.RepositoryStr())
 	repo := r.RepositoryStr()
-	desc, err := p.Get(ctx, r.Tag(tag))
+	digest, desc, err := s.tagDigest(ctx, p, r, tag)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.addError(model.ScanError{Repository: repo, Reference: repo + ":" + tag,
@@ -329,7 +341,6 @@ func (s *scanner) scanTag(ctx context.Context, p *remote.Puller, r name.Reposito
 		}
 		return
 	}
-	digest := desc.Digest.String()
 	if s.manifest(ctx, p, r, digest, desc) == nil {
 		return // ctx ended
 	}
@@ -366,23 +377,17 @@ type warning struct {
 	soft bool
 }
 
-// manifest returns what digest's manifest holds, reading it from repository
-// r the first time the digest is met anywhere. desc is the manifest when
-// the caller already has it (fetched by tag), else nil. It returns nil only
-// when ctx ends.
+// manifest returns what digest's manifest holds, reading it (from the
+// digest cache, else repository r) the first time the digest is met
+// anywhere. desc is the manifest when the caller already has it (fetched by
+// tag), else nil. It returns nil only when ctx ends.
 func (s *scanner) manifest(ctx context.Context, p *remote.Puller, r name.Repository, digest string, desc *remote.Descriptor) *manifestInfo {
 	info, _ := s.manifests.do(ctx, digest, func() *manifestInfo {
-		if desc == nil {
-			d, err := p.Get(ctx, r.Digest(digest))
-			if err != nil {
-				if ctx.Err() != nil {
-					return &manifestInfo{err: ctx.Err()}
-				}
-				return &manifestInfo{err: describe(fmt.Sprintf("get manifest %s@%s", r.RepositoryStr(), digest), err)}
-			}
-			desc = d
+		mt, body, err := s.manifestBytes(ctx, p, r, digest, desc)
+		if err != nil {
+			return &manifestInfo{err: err}
 		}
-		return s.readManifest(ctx, p, r, digest, string(desc.MediaType), desc.Manifest)
+		return s.readManifest(ctx, p, r, digest, mt, body)
 	})
 	return info
 }
@@ -592,7 +597,7 @@ func (s *scanner) readConfig(ctx context.Context, p *remote.Puller, r name.Repos
 		missing.err = fmt.Sprintf("config %s is %d bytes, over the %d read for its created time", ref, d.Size, maxConfigSize)
 		return missing
 	}
-	data, err := readBlob(ctx, p, r.Digest(d.Digest.String()))
+	data, err := s.blob(ctx, p, r, d.Digest.String())
 	if err != nil {
 		if ctx.Err() == nil {
 			missing.err = describe("get config "+ref, err).Error()
