@@ -141,6 +141,44 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestPastedCredentialRefused: a token pasted after env:, file: or into a
+// keyvault:// reference is a configuration error naming the key and line,
+// and the error shows at most the token's first four characters.
+func TestPastedCredentialRefused(t *testing.T) {
+	// built here so that no token-shaped literal sits in the source
+	tok := "ghp_" + strings.Repeat("R3alT0kenX", 3) + "q7Wz9K"
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib3QifQ." + strings.Repeat("Zm9vYmFy", 4)
+	random := "Xq7Lp2Vm9Rt4Wk8Zc3Nb6Hd1Jf5Gs0Ty"
+	for _, tc := range []struct {
+		doc, secret string
+		want        []string
+	}{
+		{"github:\n  token: env:" + tok + "\ncharts:\n  - repository: a/b\n    file: C.yaml\n", tok, []string{"line 2", "github.token", "looks like a GitHub token", "ghp_…"}},
+		{"github:\n  token: file:" + tok + "\ncharts:\n  - repository: a/b\n    file: C.yaml\n", tok, []string{"line 2", "github.token", "looks like a GitHub token"}},
+		{"github:\n  token: keyvault://hubvault/" + random + "\ncharts:\n  - repository: a/b\n    file: C.yaml\n", random, []string{"line 2", "github.token", "looks like a random secret"}},
+		{"registry:\n  url: r.io\n  auth:\n    type: basic\n    username: u\n    password: file:" + jwt + "\n", jwt, []string{"line 6", "registry.auth.password", "looks like a JSON Web Token"}},
+		{"registry:\n  url: r.io\n  auth:\n    type: basic\n    username: u\n    password: env:" + random + "\n", random, []string{"line 6", "registry.auth.password", "looks like a random secret"}},
+	} {
+		_, err := Parse([]byte(tc.doc))
+		if err == nil {
+			t.Errorf("accepted a pasted credential:\n%s", strings.ReplaceAll(tc.doc, tc.secret, "<credential>"))
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q lacks %q", strings.ReplaceAll(err.Error(), tc.secret, "<LEAKED>"), w)
+			}
+		}
+		if strings.Contains(err.Error(), tc.secret[4:12]) {
+			t.Errorf("error %q shows the credential", strings.ReplaceAll(err.Error(), tc.secret[4:12], "<LEAKED>"))
+		}
+	}
+	// a long, real variable name is not mistaken for one
+	if _, err := Parse([]byte("github:\n  token: env:HELMUPGRADEBOT_GITHUB_TOKEN_FOR_PRODUCTION_DEPLOYMENTS\ncharts:\n  - repository: a/b\n    file: C.yaml\n")); err != nil {
+		t.Errorf("real variable name refused: %v", err)
+	}
+}
+
 // TestPolicyLimits: the largest accepted values load as written.
 func TestPolicyLimits(t *testing.T) {
 	for _, tc := range []struct {

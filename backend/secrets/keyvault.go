@@ -28,7 +28,7 @@ func (r *Resolver) fromKeyVault(ctx context.Context, ref Reference) (Secret, err
 		return Secret{}, r.keyVaultError(ref, err)
 	}
 	if resp.Value == nil || *resp.Value == "" {
-		return Secret{}, newError(ErrNotSet, ref.String(), fmt.Sprintf("secret %s in vault %s has an empty value", ref.SecretName, ref.vaultLabel()), nil)
+		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("secret %s in vault %s has an empty value", abbrev(ref.SecretName), ref.vaultLabel()), nil)
 	}
 	return New(*resp.Value), nil
 }
@@ -46,7 +46,7 @@ func (r *Resolver) vaultClient(ref Reference) (*azsecrets.Client, error) {
 	}
 	cred, err := r.credentialLocked()
 	if err != nil {
-		return nil, newError(ErrNoIdentity, ref.String(), err.Error(), err)
+		return nil, newError(ErrNoIdentity, ref.label(), ref.scrub(err.Error()), err)
 	}
 	opts := r.kvOpts
 	if r.transport != nil {
@@ -54,7 +54,7 @@ func (r *Resolver) vaultClient(ref Reference) (*azsecrets.Client, error) {
 	}
 	c, err := azsecrets.NewClient(u, cred, &opts)
 	if err != nil {
-		return nil, newError(ErrUnavailable, ref.String(), fmt.Sprintf("create Key Vault client for %s: %v", u, err), err)
+		return nil, newError(ErrUnavailable, ref.label(), ref.scrub(fmt.Sprintf("create Key Vault client for %s: %v", u, err)), err)
 	}
 	r.clients[u] = c
 	return c, nil
@@ -115,12 +115,13 @@ func (e *credentialError) Unwrap() error { return e.err }
 // keyVaultError turns a GetSecret error into one of ours. Messages are built
 // from status codes, error codes and IMDS/Key Vault error descriptions, never
 // from a success body (which is the secret) or request headers (which hold
-// the token).
+// the token). Names show their first four characters only, also where the
+// SDK's or the server's text quotes them.
 func (r *Resolver) keyVaultError(ref Reference, err error) error {
-	name, vault := ref.String(), ref.vaultLabel()
-	secret := ref.SecretName
+	name, vault := ref.label(), ref.vaultLabel()
+	secret := abbrev(ref.SecretName)
 	if ref.Version != "" {
-		secret += " version " + ref.Version
+		secret += " version " + abbrev(ref.Version)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return newError(ErrUnavailable, name, fmt.Sprintf("reading secret %s from vault %s: %v", secret, vault, contextErr(err)), err)
@@ -128,7 +129,7 @@ func (r *Resolver) keyVaultError(ref Reference, err error) error {
 
 	var ce *credentialError
 	if errors.As(err, &ce) {
-		return r.credentialFailure(name, vault, ce.err)
+		return r.credentialFailure(ref, ce.err)
 	}
 
 	var re *azcore.ResponseError
@@ -136,12 +137,12 @@ func (r *Resolver) keyVaultError(ref Reference, err error) error {
 		code := re.ErrorCode
 		switch re.StatusCode {
 		case http.StatusUnauthorized:
-			return newError(ErrAuthentication, name, fmt.Sprintf("vault %s rejected the identity's token (401 %s%s); check that the identity belongs to the vault's tenant", vault, code, serverSays(re.RawResponse)), err)
+			return newError(ErrAuthentication, name, fmt.Sprintf("vault %s rejected the identity's token (401 %s%s); check that the identity belongs to the vault's tenant", vault, code, ref.scrub(serverSays(re.RawResponse))), err)
 		case http.StatusForbidden:
 			if innerCode(re.RawResponse) == "SecretDisabled" {
 				return newError(ErrPermission, name, fmt.Sprintf("secret %s in vault %s is disabled; enable it in the vault", secret, vault), err)
 			}
-			return newError(ErrPermission, name, fmt.Sprintf("the identity lacks 'get' permission on secrets in vault %s; grant it with an access policy (secret permissions: get) or the \"Key Vault Secrets User\" role (403 %s%s)", vault, code, serverSays(re.RawResponse)), err)
+			return newError(ErrPermission, name, fmt.Sprintf("the identity lacks 'get' permission on secrets in vault %s; grant it with an access policy (secret permissions: get) or the \"Key Vault Secrets User\" role (403 %s%s)", vault, code, ref.scrub(serverSays(re.RawResponse))), err)
 		case http.StatusNotFound:
 			return newError(ErrNotFound, name, fmt.Sprintf("secret %s not found in vault %s", secret, vault), err)
 		}
@@ -150,17 +151,18 @@ func (r *Resolver) keyVaultError(ref Reference, err error) error {
 
 	var dns *net.DNSError
 	if errors.As(err, &dns) && dns.IsNotFound {
-		return newError(ErrNotFound, name, fmt.Sprintf("vault %s does not exist (no such host %s)", vault, dns.Name), err)
+		return newError(ErrNotFound, name, fmt.Sprintf("vault %s does not exist (no such host %s)", vault, ref.scrub(dns.Name)), err)
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "unmarshalling") {
 		// a decoding error of a 200 answer may quote the body, which is the secret
 		return newError(ErrUnavailable, name, fmt.Sprintf("vault %s sent a malformed answer for secret %s (details withheld: the answer holds the secret)", vault, secret), nil)
 	}
-	return newError(ErrUnavailable, name, fmt.Sprintf("reading secret %s from vault %s: %s", secret, vault, firstLine(msg)), err)
+	return newError(ErrUnavailable, name, fmt.Sprintf("reading secret %s from vault %s: %s", secret, vault, ref.scrub(firstLine(msg))), err)
 }
 
-func (r *Resolver) credentialFailure(name, vault string, err error) error {
+func (r *Resolver) credentialFailure(ref Reference, err error) error {
+	name, vault := ref.label(), ref.vaultLabel()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return newError(ErrUnavailable, name, fmt.Sprintf("getting a token for vault %s: %v", vault, contextErr(err)), err)
 	}
@@ -171,20 +173,20 @@ func (r *Resolver) credentialFailure(name, vault string, err error) error {
 				"no managed identity with client ID %s is assigned to this machine (IMDS: %s); check azure.client_id and the VM's identities",
 				r.clientID, describeIdentityResponse(af.RawResponse)), err)
 		}
-		detail := firstLine(err.Error())
+		detail := ref.scrub(firstLine(err.Error()))
 		if af.RawResponse != nil {
 			detail = fmt.Sprintf("%d: %s", af.RawResponse.StatusCode, describeIdentityResponse(af.RawResponse))
 		}
 		return newError(ErrAuthentication, name, fmt.Sprintf("Azure identity failed to authenticate for vault %s (%s)", vault, detail), err)
 	}
 	if r.cred != nil {
-		return newError(ErrAuthentication, name, fmt.Sprintf("credential failed to get a token for vault %s: %s", vault, firstLine(err.Error())), err)
+		return newError(ErrAuthentication, name, fmt.Sprintf("credential failed to get a token for vault %s: %s", vault, ref.scrub(firstLine(err.Error()))), err)
 	}
 	// azidentity reports "credential unavailable" with an unexported type:
 	// everything else from the credentials built here means none applied
 	msg := noIdentityHint
 	if tried := attempted(err.Error()); tried != "" {
-		msg += " (tried: " + tried + ")"
+		msg += " (tried: " + ref.scrub(tried) + ")"
 	}
 	return newError(ErrNoIdentity, name, msg, err)
 }

@@ -21,6 +21,9 @@ import (
 const (
 	envValue  = "env-secret-5e7a9c1d"
 	fileValue = "file-secret-3c5e7a9b"
+	// names of an unset variable and a missing file
+	unsetName   = "HELMUPGRADEBOT_LEAK_TEST_UNSET"
+	missingName = "helmupgradebot-leak-test-missing-token"
 )
 
 // collector gathers every text a resolution produced.
@@ -69,7 +72,10 @@ func walkErrors(err error, fn func(error)) {
 // TestNoSecretLeaks resolves references along every success and failure
 // path, with debug logging of the resolver and of the Azure SDK switched on,
 // and checks that no secret value and no access token appears in any error
-// (or anything it wraps), log line, fmt rendering or JSON/YAML encoding.
+// (or anything it wraps), log line, fmt rendering or JSON/YAML encoding. Nor
+// does a credential pasted where a reference's name belongs (one of each
+// shape: GitHub's prefixes, a JWT, long random strings), or any name beyond
+// its first four characters.
 func TestNoSecretLeaks(t *testing.T) {
 	azuretest.HermeticEnv(t)
 	c := &collector{texts: map[string]string{}}
@@ -95,12 +101,28 @@ func TestNoSecretLeaks(t *testing.T) {
 	env := fakeEnv(map[string]string{"TOKEN": envValue, "EMPTY": ""})
 	local := secrets.NewResolver(secrets.WithLookupEnv(env), secrets.WithLogger(logger))
 	successes := 0
-	for _, ref := range []string{
+	refs := []string{
 		"env:TOKEN", "env:MISSING", "env:EMPTY", "env:" + envValue,
 		"file:" + okFile, "file:" + openFile, "file:" + groupFile, "file:" + filepath.Join(dir, "missing"),
 		envValue, fileValue, "keyvault://" + envValue, "keyvault://vault/" + envValue + "_x",
-	} {
+		// real names: errors and logs show their first four characters only
+		"env:" + unsetName, "file:" + filepath.Join(dir, missingName),
+	}
+	// credentials pasted where a name belongs: refused, and never shown
+	pasted := map[string]bool{}
+	for _, sample := range credentialSamples() {
+		v := sample.value
+		for _, ref := range []string{v, "env:" + v, " env:" + v + " ", "file:" + v, "file:///run/secrets/" + v, "file:" + filepath.Join(dir, v),
+			"keyvault://hubvault/" + v, "keyvault://" + v + "/github-token", "keyvault://hubvault/github-token/" + v} {
+			refs = append(refs, ref)
+			pasted[ref] = true
+		}
+	}
+	for _, ref := range refs {
 		s, err := local.Resolve(context.Background(), ref)
+		if pasted[ref] && !errors.Is(err, secrets.ErrBadReference) {
+			t.Errorf("a reference holding a credential was not refused: %v", err)
+		}
 		if err == nil {
 			successes++
 			if v := s.Reveal(); v != envValue && v != fileValue {
@@ -137,22 +159,34 @@ func TestNoSecretLeaks(t *testing.T) {
 	if successes < 7 || len(tokens) == 0 || azLines == 0 || !strings.Contains(logBuf.String(), "secret resolved") {
 		t.Fatalf("the test exercised too little: %d successes, %d tokens, %d SDK log lines", successes, len(tokens), azLines)
 	}
-	forbidden := append([]string{envValue, fileValue}, allKVSecrets...)
-	forbidden = append(forbidden, tokens...)
+	type forbid struct{ text, kind string }
+	var forbidden []forbid
+	for _, v := range append([]string{envValue, fileValue}, allKVSecrets...) {
+		forbidden = append(forbidden, forbid{v, "secret value"})
+	}
+	for _, v := range tokens {
+		forbidden = append(forbidden, forbid{v, "access token"})
+	}
+	// of a pasted credential nothing beyond its first four characters: no
+	// run of eight characters after them
+	for _, sample := range credentialSamples() {
+		forbidden = append(forbidden, forbid{sample.value, sample.shape})
+		for i := 4; i+8 <= len(sample.value); i++ {
+			forbidden = append(forbidden, forbid{sample.value[i : i+8], "part of a " + sample.shape})
+		}
+	}
+	// of a real name nothing beyond its first four characters either
+	forbidden = append(forbidden, forbid{unsetName[4:], "variable name"}, forbid{missingName, "file name"}, forbid{dir, "directory"})
 	checked := 0
 	for label, text := range c.texts {
 		checked++
-		for i, f := range forbidden {
-			if strings.Contains(text, f) {
-				kind := "secret value"
-				if i >= len(allKVSecrets)+2 {
-					kind = "access token"
-				}
-				t.Errorf("%s contains a %s:\n%s", label, kind, strings.ReplaceAll(text, f, "<LEAKED>"))
+		for _, f := range forbidden {
+			if strings.Contains(text, f.text) {
+				t.Errorf("%s contains a %s:\n%s", label, f.kind, strings.ReplaceAll(text, f.text, "<LEAKED>"))
 			}
 		}
 	}
-	t.Logf("checked %d texts (%d SDK log lines) against %d secrets and tokens", checked, azLines, len(forbidden))
+	t.Logf("checked %d texts (%d SDK log lines) against %d secrets, tokens, credential samples and names", checked, azLines, len(forbidden))
 }
 
 // TestLeakCheckDetectsLeaks guards the leak test itself: a rendering that

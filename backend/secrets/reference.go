@@ -49,7 +49,10 @@ var (
 // ("myvault", meaning https://myvault.vault.azure.net/) or a vault host
 // ("myvault.vault.azure.net"). Surrounding spaces are ignored. An input that
 // is no reference at all is never quoted in the error, since it may be a
-// secret pasted where a reference belongs.
+// secret pasted where a reference belongs; a reference whose name looks like
+// a credential (a GitHub token, a JWT, a long random string) is refused
+// without showing it; and an error shows at most the first four characters
+// of a name.
 func ParseReference(ref string) (Reference, error) {
 	s := strings.TrimSpace(ref)
 	scheme, rest, ok := strings.Cut(s, ":")
@@ -58,6 +61,9 @@ func ParseReference(ref string) (Reference, error) {
 	}
 	switch Kind(strings.ToLower(scheme)) {
 	case KindEnv:
+		if err := refuseCredential(KindEnv, "variable name", rest, true); err != nil {
+			return Reference{}, err
+		}
 		if !envNameRE.MatchString(rest) {
 			// don't echo: a token pasted after env: is a valid-looking mistake
 			return Reference{}, newError(ErrBadReference, "", "env: reference needs a variable name of letters, digits and underscores, not starting with a digit (env:NAME)", nil)
@@ -74,6 +80,9 @@ func ParseReference(ref string) (Reference, error) {
 		}
 		if p == "" {
 			return Reference{}, newError(ErrBadReference, "", "file: reference has no path (file:PATH)", nil)
+		}
+		if err := refuseCredential(KindFile, "path", p, true); err != nil {
+			return Reference{}, err
 		}
 		if strings.ContainsRune(p, 0) {
 			return Reference{}, newError(ErrBadReference, "", "file: reference path contains a NUL byte", nil)
@@ -96,6 +105,12 @@ func parseKeyVault(rest string) (Reference, error) {
 		return Reference{}, newError(ErrBadReference, "", "keyvault reference must look like "+form, nil)
 	}
 	parts := strings.Split(strings.TrimSuffix(body, "/"), "/")
+	for i, part := range parts {
+		// a version is 32 random hex digits by design
+		if err := refuseCredential(KindKeyVault, [...]string{"vault name", "secret name", "version"}[min(i, 2)], part, i < 2 || !isVersion(part)); err != nil {
+			return Reference{}, err
+		}
+	}
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
 		return Reference{}, newError(ErrBadReference, "", "keyvault reference must look like "+form+" (optionally /VERSION)", nil)
 	}
@@ -110,29 +125,69 @@ func parseKeyVault(rest string) (Reference, error) {
 			}
 		}
 		if !ok || strings.Contains(name, ".") {
-			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("%q is not a Key Vault host (VAULT.vault.azure.net); give the vault name or its host", vault), nil)
+			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("%q is not a Key Vault host (VAULT.vault.azure.net); give the vault name or its host", abbrev(vault)), nil)
 		}
 		r.Vault, r.VaultHost = name, vault
 	} else {
 		r.Vault, r.VaultHost = vault, vault+vaultSuffixes[0]
 	}
 	if !vaultNameRE.MatchString(r.Vault) {
-		return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid vault name %q: vault names have 3-24 letters, digits and single hyphens, start with a letter and end with a letter or digit", r.Vault), nil)
+		return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid vault name %q: vault names have 3-24 letters, digits and single hyphens, start with a letter and end with a letter or digit", abbrev(r.Vault)), nil)
 	}
 	r.SecretName = parts[1]
 	if !secretNameRE.MatchString(r.SecretName) {
-		return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid secret name in vault %s: secret names have 1-127 letters, digits and hyphens", r.Vault), nil)
+		return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid secret name in vault %s: secret names have 1-127 letters, digits and hyphens", abbrev(r.Vault)), nil)
 	}
 	if len(parts) == 3 {
 		r.Version = parts[2]
 		if !versionRE.MatchString(r.Version) {
-			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid version of secret %s in vault %s: versions are letters and digits", r.SecretName, r.Vault), nil)
+			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid version of secret %s in vault %s: versions are letters and digits", abbrev(r.SecretName), abbrev(r.Vault)), nil)
 		}
 	}
 	return r, nil
 }
 
-// String returns the reference in canonical form.
+// refuseCredential refuses a reference whose name (what: "variable name",
+// "path", ...) looks like a credential, showing at most the first four
+// characters of a recognisable prefix. random: see credentialShape.
+func refuseCredential(kind Kind, what, name string, random bool) error {
+	shape := credentialShape(name, random)
+	if shape == "" {
+		return nil
+	}
+	shown := ""
+	if shape == shapeGitHub || shape == shapeJWT {
+		shown = " (" + abbrev(name) + ")"
+	}
+	where, fix := "", ""
+	switch kind {
+	case KindEnv:
+		where, fix = "after env:", "put the secret in an environment variable and write env:NAME"
+	case KindFile:
+		where, fix = "after file:", "put the secret in a file only its owner can read and write file:PATH"
+	default:
+		where, fix = "of the keyvault reference", "store the secret in the vault and write keyvault://VAULT/SECRET"
+	}
+	return newError(ErrBadReference, "", fmt.Sprintf(
+		"the %s %s looks like %s%s, not a %s: %s; if it is a real credential, revoke it, since it has been written into the configuration",
+		what, where, shape, shown, what, fix), nil)
+}
+
+// isVersion reports whether s has the form of a Key Vault secret version: 32
+// hex digits, random by design, so not judged as a pasted credential.
+func isVersion(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !isHex(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns the reference in canonical form. Errors and logs use label.
 func (r Reference) String() string {
 	switch r.Kind {
 	case KindEnv:
@@ -153,10 +208,53 @@ func (r Reference) String() string {
 	return "invalid reference"
 }
 
-// vaultLabel names the vault in messages.
+// label is the reference as errors and logs show it: each name cut to its
+// first four characters ("env:GITH…", "keyvault://hubv…/gith…").
+func (r Reference) label() string {
+	switch r.Kind {
+	case KindEnv:
+		return "env:" + abbrev(r.EnvVar)
+	case KindFile:
+		return "file:" + abbrev(r.Path)
+	case KindKeyVault:
+		s := "keyvault://" + r.vaultLabel() + "/" + abbrev(r.SecretName)
+		if r.Version != "" {
+			s += "/" + abbrev(r.Version)
+		}
+		return s
+	}
+	return "invalid reference"
+}
+
+// refuseCredentialNames refuses a parsed reference whose names look like a
+// credential, for references built without ParseReference.
+func (r Reference) refuseCredentialNames() error {
+	switch r.Kind {
+	case KindEnv:
+		return refuseCredential(KindEnv, "variable name", r.EnvVar, true)
+	case KindFile:
+		return refuseCredential(KindFile, "path", r.Path, true)
+	case KindKeyVault:
+		for _, n := range []struct {
+			what, name string
+			random     bool
+		}{{"vault name", r.Vault, true}, {"vault name", r.VaultHost, true}, {"secret name", r.SecretName, true}, {"version", r.Version, !isVersion(r.Version)}} {
+			if err := refuseCredential(KindKeyVault, n.what, n.name, n.random); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// vaultLabel names the vault in messages: at most the first four characters
+// of its name, and the host's suffix when it is not the public cloud's.
 func (r Reference) vaultLabel() string {
 	if r.VaultHost != "" && r.VaultHost != r.Vault+vaultSuffixes[0] {
-		return r.VaultHost
+		if suffix, ok := strings.CutPrefix(r.VaultHost, r.Vault); ok && r.Vault != "" {
+			return abbrev(r.Vault) + suffix
+		}
+		return abbrev(r.VaultHost)
 	}
-	return r.Vault
+	return abbrev(r.Vault)
 }

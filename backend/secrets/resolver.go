@@ -137,8 +137,12 @@ func (r *Resolver) ResolveReference(ctx context.Context, ref Reference) (Secret,
 		s   Secret
 		err error
 	)
+	if err = ref.refuseCredentialNames(); err != nil {
+		r.log.DebugContext(ctx, "secret reference rejected", "err", err)
+		return Secret{}, err
+	}
 	if err = ctx.Err(); err != nil {
-		err = newError(ErrUnavailable, ref.String(), "resolution cancelled: "+err.Error(), err)
+		err = newError(ErrUnavailable, ref.label(), "resolution cancelled: "+err.Error(), err)
 	} else {
 		switch ref.Kind {
 		case KindEnv:
@@ -152,73 +156,78 @@ func (r *Resolver) ResolveReference(ctx context.Context, ref Reference) (Secret,
 		}
 	}
 	if err != nil {
-		r.log.DebugContext(ctx, "secret resolution failed", "ref", ref.String(), "err", err)
+		r.log.DebugContext(ctx, "secret resolution failed", "ref", ref.label(), "err", err)
 		return Secret{}, err
 	}
-	r.log.DebugContext(ctx, "secret resolved", "ref", ref.String(), "secret", s)
+	r.log.DebugContext(ctx, "secret resolved", "ref", ref.label(), "secret", s)
 	return s, nil
 }
 
 func (r *Resolver) fromEnv(ref Reference) (Secret, error) {
 	v, ok := r.lookupEnv(ref.EnvVar)
 	if !ok {
-		return Secret{}, newError(ErrNotSet, ref.String(), fmt.Sprintf("environment variable %s is not set", ref.EnvVar), nil)
+		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("environment variable %s is not set", abbrev(ref.EnvVar)), nil)
 	}
 	if v == "" {
-		return Secret{}, newError(ErrNotSet, ref.String(), fmt.Sprintf("environment variable %s is empty", ref.EnvVar), nil)
+		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("environment variable %s is empty", abbrev(ref.EnvVar)), nil)
 	}
 	return New(v), nil
 }
 
 func (r *Resolver) fromFile(ref Reference) (Secret, error) {
-	name := ref.String()
+	// errors name the file by its first four characters, and keep the
+	// operating system's error but not the *fs.PathError, which holds the path
+	name, path := ref.label(), abbrev(ref.Path)
 	f, err := os.Open(ref.Path)
 	if err != nil {
+		err = withoutPath(err)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return Secret{}, newError(ErrNotFound, name, fmt.Sprintf("secret file %s does not exist", ref.Path), err)
+			return Secret{}, newError(ErrNotFound, name, fmt.Sprintf("secret file %s does not exist", path), err)
 		case errors.Is(err, fs.ErrPermission):
-			return Secret{}, newError(ErrPermission, name, fmt.Sprintf("secret file %s cannot be read by this user (permission denied)", ref.Path), err)
+			return Secret{}, newError(ErrPermission, name, fmt.Sprintf("secret file %s cannot be read by this user (permission denied)", path), err)
 		}
-		return Secret{}, newError(ErrUnavailable, name, fmt.Sprintf("open secret file %s: %v", ref.Path, errors.Unwrap(err)), err)
+		return Secret{}, newError(ErrUnavailable, name, fmt.Sprintf("open secret file %s: %v", path, err), err)
 	}
 	defer f.Close()
 	// check the opened file, not the path, so a swap between check and read cannot slip through
 	info, err := f.Stat()
 	if err != nil {
-		return Secret{}, newError(ErrUnavailable, name, fmt.Sprintf("stat secret file %s: %v", ref.Path, errors.Unwrap(err)), err)
+		err = withoutPath(err)
+		return Secret{}, newError(ErrUnavailable, name, fmt.Sprintf("stat secret file %s: %v", path, err), err)
 	}
 	if !info.Mode().IsRegular() {
-		return Secret{}, newError(ErrBadReference, name, fmt.Sprintf("secret file %s is not a regular file (%s)", ref.Path, info.Mode().Type()), nil)
+		return Secret{}, newError(ErrBadReference, name, fmt.Sprintf("secret file %s is not a regular file (%s)", path, info.Mode().Type()), nil)
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
 		return Secret{}, newError(ErrInsecureFile, name, fmt.Sprintf(
-			"secret file %s has mode %04o, so group or other users can access it; restrict it to its owner with: chmod 600 %s",
-			ref.Path, perm, shellQuote(ref.Path)), nil)
+			"secret file %s has mode %04o, so group or other users can access it; restrict it to its owner (chmod 600 FILE)",
+			path, perm), nil)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return Secret{}, newError(ErrUnavailable, name, fmt.Sprintf("read secret file %s: %v", ref.Path, errors.Unwrap(err)), err)
+		err = withoutPath(err)
+		return Secret{}, newError(ErrUnavailable, name, fmt.Sprintf("read secret file %s: %v", path, err), err)
 	}
 	if len(data) > maxFileSize {
-		return Secret{}, newError(ErrBadReference, name, fmt.Sprintf("secret file %s is larger than %d bytes; is it the right file?", ref.Path, maxFileSize), nil)
+		return Secret{}, newError(ErrBadReference, name, fmt.Sprintf("secret file %s is larger than %d bytes; is it the right file?", path, maxFileSize), nil)
 	}
 	v := string(data)
 	if t, ok := strings.CutSuffix(v, "\n"); ok {
 		v = strings.TrimSuffix(t, "\r")
 	}
 	if v == "" {
-		return Secret{}, newError(ErrNotSet, name, fmt.Sprintf("secret file %s is empty", ref.Path), nil)
+		return Secret{}, newError(ErrNotSet, name, fmt.Sprintf("secret file %s is empty", path), nil)
 	}
 	return New(v), nil
 }
 
-// shellQuote quotes a path for a copy-pasteable shell command when needed.
-func shellQuote(p string) string {
-	if p != "" && strings.IndexFunc(p, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+~@%", c))
-	}) < 0 {
-		return p
+// withoutPath returns the error inside an *fs.PathError, whose text holds
+// the path; errors.Is(err, fs.ErrNotExist) and the like still hold.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+	return err
 }
