@@ -47,6 +47,7 @@ type flags struct {
 	apply, force      bool
 	json, showVersion bool
 	only              string
+	logFormat         string
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.json, "json", false, "with --headless: print one JSON document on stdout (logs go to stderr)")
 	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&f.logFormat, "log-format", "text", "stderr log format: text or json (one JSON object a line)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -76,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	case "", "charts", "registry":
 	default:
 		return f, fmt.Errorf("--only %q: want charts or registry", f.only)
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return f, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 	}
 	if !f.headless && (f.apply || f.json || f.only != "" || f.force) {
 		return f, errors.New("--apply, --force, --json and --only go with --headless; the console asks before it acts")
@@ -103,6 +108,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return headless.ExitOK
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if f.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	if !f.headless {
 		// The console owns the terminal; logs would tear it.
 		logger = slog.New(slog.DiscardHandler)
