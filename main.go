@@ -47,6 +47,7 @@ type flags struct {
 	apply, force      bool
 	json, showVersion bool
 	only              string
+	noCache           bool
 	logFormat         string
 }
 
@@ -67,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.json, "json", false, "with --headless: print one JSON document on stdout (logs go to stderr)")
 	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&f.noCache, "no-cache", false, "read every manifest and config from the registry, bypassing the digest cache ($XDG_CACHE_HOME/helmupgradebot/digests)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "stderr log format: text or json (one JSON object a line)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -118,8 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	var reg *engine.Registry
 	var charts *engine.Charts
+	var engineOpts []engine.Option
+	if f.noCache {
+		engineOpts = append(engineOpts, engine.WithoutDigestCache())
+	}
 	if f.demo {
-		env, err := demo.Start(ctx)
+		env, err := demo.Start(ctx, demo.WithEngineOptions(engineOpts...))
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot: start demo:", err)
 			return headless.ExitFailure
@@ -144,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return code
 		}
 		defer lock.Release()
-		reg, charts, err = engine.FromConfig(ctx, cfg, engine.WithGetenv(getenv))
+		reg, charts, err = engine.FromConfig(ctx, cfg, append(engineOpts, engine.WithGetenv(getenv))...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)
 			return headless.ExitUsage

@@ -59,6 +59,7 @@ type options struct {
 	population *registrytest.Population
 	configure  func(*config.Config)
 	wrap       func(http.Handler) http.Handler
+	engine     []engine.Option
 }
 
 // WithConfigure edits the demo's configuration before the engine is built
@@ -69,6 +70,12 @@ func WithConfigure(fn func(*config.Config)) Option { return func(o *options) { o
 // inject faults with it).
 func WithRegistryHandler(wrap func(http.Handler) http.Handler) Option {
 	return func(o *options) { o.wrap = wrap }
+}
+
+// WithEngineOptions passes options to the engine (after the demo's own:
+// engine.WithoutDigestCache for --no-cache, say).
+func WithEngineOptions(opts ...engine.Option) Option {
+	return func(o *options) { o.engine = append(o.engine, opts...) }
 }
 
 // WithNow fixes the demo's clock (created times, ages), for reproducible
@@ -193,9 +200,11 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		}
 		return ""
 	}
-	env.Registry, env.Charts, err = engine.FromConfig(ctx, env.Config,
+	env.Registry, env.Charts, err = engine.FromConfig(ctx, env.Config, append([]engine.Option{
 		engine.WithGetenv(getenv), engine.WithClock(clock),
-		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))))
+		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))),
+		engine.WithDigestCacheDir(filepath.Join(env.dir, "digests")),
+	}, o.engine...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}

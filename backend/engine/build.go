@@ -11,6 +11,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
@@ -26,6 +27,10 @@ type buildOptions struct {
 	registry  []registry.Option
 	chartrepo []chartrepo.Option
 	github    []github.Option
+	// The registry's digest cache: off, or in cacheDir (default: under
+	// $XDG_CACHE_HOME).
+	noCache  bool
+	cacheDir string
 }
 
 // WithGetenv replaces os.Getenv (default paths, env: secrets).
@@ -45,6 +50,14 @@ func WithSecretOptions(opts ...secrets.Option) Option {
 func WithRegistryOptions(opts ...registry.Option) Option {
 	return func(o *buildOptions) { o.registry = append(o.registry, opts...) }
 }
+
+// WithoutDigestCache reads every manifest and config from the registry
+// (--no-cache). By default they are cached by digest under
+// $XDG_CACHE_HOME/helmupgradebot/digests/<registry>.
+func WithoutDigestCache() Option { return func(o *buildOptions) { o.noCache = true } }
+
+// WithDigestCacheDir keeps the registry's digest cache in dir.
+func WithDigestCacheDir(dir string) Option { return func(o *buildOptions) { o.cacheDir = dir } }
 
 // WithChartRepoOptions passes options to the chart repository client.
 func WithChartRepoOptions(opts ...chartrepo.Option) Option {
@@ -70,7 +83,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 
 	var reg *Registry
 	if rc := cfg.Registry; rc.URL != "" {
-		ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(o.now)}
+		ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(o.now), registry.WithDigestCache(o.digestCache(rc.URL))}
 		if rc.Insecure {
 			ropts = append(ropts, registry.WithInsecure())
 		}
@@ -125,4 +138,26 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		charts = NewCharts(gh, chartrepo.New(copts...), cfg.Charts, cfg.GitHub.Mode == config.ModeFork, o.now)
 	}
 	return reg, charts, nil
+}
+
+// digestCache opens the digest cache for the registry at host; nil when it
+// is off or no directory can be had (scans then read everything, as
+// without a cache: the cache saves requests, it is never needed).
+func (o *buildOptions) digestCache(host string) *digestcache.Cache {
+	if o.noCache {
+		return nil
+	}
+	dir := o.cacheDir
+	if dir == "" {
+		d, err := digestcache.DefaultDir(o.getenv, host)
+		if err != nil {
+			return nil
+		}
+		dir = d
+	}
+	c, err := digestcache.Open(dir)
+	if err != nil {
+		return nil
+	}
+	return c
 }

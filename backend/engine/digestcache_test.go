@@ -1,0 +1,79 @@
+package engine_test
+
+import (
+	"io/fs"
+	"path/filepath"
+	"testing"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+)
+
+// TestDigestCacheByDefault: a registry engine caches manifests and configs
+// under $HOME/.cache (or WithDigestCacheDir's directory) unless told not to
+// (--no-cache).
+func TestDigestCacheByDefault(t *testing.T) {
+	ctx := t.Context()
+	reg, err := registrytest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	if _, err := registrytest.Seed(ctx, reg.Host(), smallPopulation()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Registry: config.Registry{URL: reg.Host(), Auth: config.Auth{Type: config.AuthAnonymous}, Concurrency: 4}}
+	for _, tt := range []struct {
+		name string
+		opts func(dir string) []engine.Option
+		// where the entries must be, given $HOME and a spare directory;
+		// "": nowhere
+		want func(home, dir string) string
+	}{
+		{"default", func(string) []engine.Option { return nil }, func(home, _ string) string {
+			d, err := digestcache.DefaultDir(func(k string) string { return map[string]string{"HOME": home}[k] }, reg.Host())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}},
+		{"dir", func(dir string) []engine.Option { return []engine.Option{engine.WithDigestCacheDir(dir)} },
+			func(_, dir string) string { return dir }},
+		{"no-cache", func(string) []engine.Option { return []engine.Option{engine.WithoutDigestCache()} },
+			func(string, string) string { return "" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			home, dir := t.TempDir(), t.TempDir()
+			getenv := func(k string) string { return map[string]string{"HOME": home}[k] }
+			r, _, err := engine.FromConfig(ctx, cfg, append(tt.opts(dir), engine.WithGetenv(getenv))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Scan(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			all := entries(home) + entries(dir)
+			if want := tt.want(home, dir); want == "" {
+				if all != 0 {
+					t.Errorf("%d files written with the cache off", all)
+				}
+			} else if n := entries(want); n == 0 || n != all {
+				t.Errorf("%d cache files in %s, %d in all", n, want, all)
+			}
+		})
+	}
+}
+
+// entries counts the files under root.
+func entries(root string) int {
+	n := 0
+	_ = filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
