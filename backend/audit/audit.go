@@ -47,6 +47,9 @@ type Entry struct {
 	Error   string `json:"error,omitempty"`
 	// DryRun marks lines written by a run that deleted nothing.
 	DryRun bool `json:"dry_run,omitempty"`
+	// Recovered marks an outcome found by a later run for an attempt that
+	// a killed run left without one.
+	Recovered bool `json:"recovered,omitempty"`
 }
 
 // Log is an open audit log file. It is safe for concurrent use.
@@ -80,9 +83,20 @@ func Open(path string) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+	}
+	// A run killed mid-write leaves a torn last line: end it, so that the
+	// next line starts on its own.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte{'\n'}); err != nil {
+				_ = f.Close()
+				return nil, fmt.Errorf("open audit log %s: end a torn line: %w", path, err)
+			}
+		}
 	}
 	return &Log{f: f, path: path}, nil
 }
