@@ -377,6 +377,7 @@ type Scan struct {
 	c     *Cache
 	start time.Time
 	name  string // the record's name without its suffix
+	warm  bool
 	once  sync.Once
 	res   Collected
 	err   error
@@ -393,11 +394,18 @@ func (c *Cache) BeginScan() *Scan {
 	_, _ = rand.Read(rnd[:])
 	s := &Scan{c: c, start: c.now()}
 	s.name = fmt.Sprintf("%d-%d-%s", s.start.UnixNano(), os.Getpid(), hex.EncodeToString(rnd[:]))
+	done, _ := filepath.Glob(filepath.Join(c.dir, "scans", "*.done"))
+	s.warm = len(done) > 0
 	// Best effort: without the record, a collection running meanwhile may
 	// remove entries this scan wrote, which costs re-reads, not results.
 	_ = os.WriteFile(filepath.Join(c.dir, "scans", s.name+".active"), nil, 0o600)
 	return s
 }
+
+// Warm reports whether a complete scan had ended in the cache when this one
+// began: whether the cache is likely to hold most of what the scan needs
+// (false on a nil Scan).
+func (s *Scan) Warm() bool { return s != nil && s.warm }
 
 // Collected is what a collection found and removed.
 type Collected struct {

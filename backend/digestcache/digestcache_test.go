@@ -337,6 +337,21 @@ func TestSizeBound(t *testing.T) {
 	}
 }
 
+func TestWarm(t *testing.T) {
+	c := open(t, t.TempDir())
+	if c.BeginScan().Warm() {
+		t.Error("an empty cache is warm")
+	}
+	use(t, c, false, "a")
+	if c.BeginScan().Warm() {
+		t.Error("warm after an incomplete scan only")
+	}
+	use(t, c, true, "a")
+	if !c.BeginScan().Warm() {
+		t.Error("cold after a complete scan")
+	}
+}
+
 func TestDisabled(t *testing.T) {
 	var c *Cache
 	if err := c.Put(digestOf([]byte("x")), "", []byte("x")); err != nil {
@@ -346,7 +361,7 @@ func TestDisabled(t *testing.T) {
 		t.Error("a disabled cache hit")
 	}
 	s := c.BeginScan()
-	if s != nil {
+	if s != nil || s.Warm() {
 		t.Error("a disabled cache began a scan")
 	}
 	if res, err := s.End(true); err != nil || res != (Collected{}) {

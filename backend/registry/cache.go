@@ -13,9 +13,9 @@ import (
 )
 
 // WithDigestCache keeps the manifests and configs a scan reads by digest in
-// c, and reads them from it on later scans: a warm scan then lists, asks
-// each tag's digest with a HEAD, and GETs only digests it has not met. A nil
-// c is no cache (the default).
+// c, and reads them from it on later scans: a scan over a warm cache lists,
+// asks each tag's digest with a HEAD, and GETs only digests it has not met.
+// A nil c is no cache (the default).
 func WithDigestCache(c *digestcache.Cache) Option {
 	return func(o *options) error {
 		o.cache = c
@@ -36,15 +36,16 @@ func (s *scanner) endCache(inv *model.Inventory) {
 // a scan stops asking HEADs.
 const headGiveUp = 3
 
-// tagDigest learns the digest a tag points at. Without a digest cache it
-// GETs the manifest by tag and returns it too (desc). With one it asks with
-// a HEAD, so that a manifest already cached costs no GET; when the HEAD
-// fails (some registries do not answer it whole) it falls back to the GET,
-// and a registry whose HEADs keep failing where the GETs work is not asked
-// HEADs again this scan.
+// tagDigest learns the digest a tag points at. Without a digest cache, or
+// with one that is still cold (no complete scan has ended in it), it GETs
+// the manifest by tag and returns it too (desc): a HEAD first would only
+// add a request. With a warm cache it asks with a HEAD, so that a manifest
+// already cached costs no GET; when the HEAD fails (some registries do not
+// answer it whole) it falls back to the GET, and a registry whose HEADs
+// keep failing where the GETs work is not asked HEADs again this scan.
 func (s *scanner) tagDigest(ctx context.Context, p *remote.Puller, r name.Repository, tag string) (string, *remote.Descriptor, error) {
 	headFailed := false
-	if s.c.cache != nil && s.headFailures.Load() < headGiveUp {
+	if s.cacheScan.Warm() && s.headFailures.Load() < headGiveUp {
 		d, err := p.Head(ctx, r.Tag(tag))
 		if err == nil {
 			return d.Digest.String(), nil, nil
