@@ -80,6 +80,7 @@ func Run(ctx context.Context, o Options) int {
 func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	reg := o.Registry
 	log := o.Logger.With("registry", reg.URL())
+	recovered, rerr := reg.Recover(ctx)
 	log.Info("scanning")
 	last := -1
 	inv, err := reg.Scan(ctx, func(p registry.Progress) {
@@ -89,7 +90,15 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		}
 	})
 	rr := &RegistryReport{URL: reg.URL(), Flavor: reg.Flavor(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
-		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}}
+		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}, Recovered: []RecoveredReport{}}
+	for _, r := range recovered {
+		rr.Recovered = append(rr.Recovered, RecoveredReport(r))
+		log.Warn("recovered a deletion a killed run did not record", "repository", r.Repository, "digest", r.Digest, "outcome", r.Outcome)
+	}
+	if rerr != nil {
+		log.Error("recover unrecorded deletions", "err", rerr)
+		rr.Errors = append(rr.Errors, ErrorReport{Error: rerr.Error()})
+	}
 	if err != nil {
 		log.Error("scan failed", "err", err)
 		rr.Errors = append(rr.Errors, ErrorReport{Error: err.Error()})
@@ -128,7 +137,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		log.Warn("cap cannot be reached without deleting protected, locked or kept images", "over_by_bytes", plan.Shortfall)
 	}
 	code := ExitOK
-	if len(inv.Errors) > 0 {
+	if len(inv.Errors) > 0 || rerr != nil {
 		code = ExitPartial
 	}
 	if !o.Apply || len(plan.Deletions) == 0 {

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -273,7 +275,7 @@ func TestIncompleteRepositorySkipped(t *testing.T) {
 	}
 	env := startDemo(t, noCharts, demo.WithRegistryHandler(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
+			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
 				http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"backend timeout"}]}`, http.StatusInternalServerError)
 				return
 			}
@@ -304,5 +306,53 @@ func TestIncompleteRepositorySkipped(t *testing.T) {
 	}
 	if r.Held["incomplete"] == 0 {
 		t.Errorf("held %v, want the repository's images counted as incomplete", r.Held)
+	}
+}
+
+// TestRecoversUnrecordedDeletions: a killed run left two attempts without
+// an outcome; one reached the registry, one did not. The next run reports
+// both under recovered and writes their outcome lines.
+func TestRecoversUnrecordedDeletions(t *testing.T) {
+	env := startDemo(t, demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
+	ctx := context.Background()
+	inv, err := env.Registry.Scan(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, kept := inv.Images[0], inv.Images[1]
+	log, err := audit.Open(env.Config.AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range []model.Image{gone, kept} {
+		if err := log.Write(audit.Entry{Action: audit.ActionDelete, Registry: env.Registry.URL(), Repository: im.Repository,
+			Digest: im.Digest, Tags: im.Tags, Outcome: audit.OutcomeAttempt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Close()
+	client, err := registry.New(env.Registry.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.DeleteManifest(ctx, gone.Repository, gone.Digest); err != nil {
+		t.Fatal(err)
+	}
+
+	_, rep, _ := runJSON(t, env, false)
+	want := []RecoveredReport{
+		{Repository: gone.Repository, Digest: gone.Digest, Outcome: audit.OutcomeDeleted},
+		{Repository: kept.Repository, Digest: kept.Digest, Outcome: audit.OutcomePresent},
+	}
+	if got := rep.Registry.Recovered; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("recovered %+v, want %+v", got, want)
+	}
+	pending, _, err := audit.Pending(env.Config.AuditLog, env.Registry.URL())
+	if err != nil || len(pending) != 0 {
+		t.Errorf("still pending after recovery: %v, %v", pending, err)
+	}
+	_, rep, _ = runJSON(t, env, false)
+	if len(rep.Registry.Recovered) != 0 {
+		t.Errorf("recovered again: %+v", rep.Registry.Recovered)
 	}
 }

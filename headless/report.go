@@ -56,6 +56,17 @@ type RegistryReport struct {
 	Skipped []SkippedReport `json:"skipped"`
 	// Notes say what the policy did that may surprise.
 	Notes []string `json:"notes,omitempty"`
+	// Recovered are deletions a killed run attempted without recording
+	// the outcome, as the registry answered them at this run's start.
+	Recovered []RecoveredReport `json:"recovered"`
+}
+
+// RecoveredReport is an unrecorded deletion and what became of it:
+// outcome "deleted" (gone) or "present" (the delete never took).
+type RecoveredReport struct {
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+	Outcome    string `json:"outcome"`
 }
 
 // SkippedRepository is a repository that got no deletions, and why.

@@ -138,6 +138,9 @@ func (f *fakeRegistry) Scan(ctx context.Context, progress func(registry.Progress
 	return b.Inventory(), nil
 }
 
+// Recover finds nothing left unrecorded.
+func (f *fakeRegistry) Recover(context.Context) ([]registry.Recovered, error) { return nil, nil }
+
 func (f *fakeRegistry) Recheck(_ context.Context, inv *model.Inventory, plan model.Plan) []registry.Skip {
 	f.mu.Lock()
 	defer f.mu.Unlock()

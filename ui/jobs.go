@@ -12,8 +12,10 @@ import (
 type (
 	scanProgressMsg struct{ p registry.Progress }
 	scanDoneMsg     struct {
-		index *imageIndex
-		err   error
+		index     *imageIndex
+		err       error
+		recovered []registry.Recovered
+		recErr    error
 	}
 	applyProgressMsg struct{ done, total int }
 	applyDoneMsg     struct {

@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -72,15 +73,16 @@ func (r *registrySection) startScan() tea.Cmd {
 		key, rev = r.idx.key, r.idx.reverse
 	}
 	return runJob(func(progress func(tea.Msg)) tea.Msg {
+		rec, recErr := svc.Recover(ctx)
 		inv, err := svc.Scan(ctx, func(p registry.Progress) { progress(scanProgressMsg{p}) })
 		if err != nil {
-			return scanDoneMsg{err: err}
+			return scanDoneMsg{err: err, recovered: rec, recErr: recErr}
 		}
 		x := newImageIndex(inv, svc.Policy())
 		if key != sortAge || rev {
 			x.setSort(key, rev)
 		}
-		return scanDoneMsg{index: x}
+		return scanDoneMsg{index: x, recovered: rec, recErr: recErr}
 	})
 }
 
@@ -119,6 +121,21 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	if prefix.text != "" {
 		// After a delete, what the delete did matters most.
 		r.c.status = status{text: prefix.text + "; rescanned: " + fmt.Sprintf("%d images", len(inv.Images)), err: prefix.err}
+		return
+	}
+	if msg.recErr != nil {
+		r.c.errorf("%s; %v", msgText, msg.recErr)
+		return
+	}
+	if n := len(msg.recovered); n > 0 {
+		gone := 0
+		for _, x := range msg.recovered {
+			if x.Outcome == audit.OutcomeDeleted {
+				gone++
+			}
+		}
+		r.c.errorf("%s; a killed run left %d deletion%s unrecorded: %d had taken effect, %d had not; the audit log now says so",
+			msgText, n, plural(n), gone, n-gone)
 		return
 	}
 	if n := len(inv.Errors); n > 0 {

@@ -17,6 +17,9 @@ type RegistryService interface {
 	URL() string
 	Policy() model.Policy
 	Scan(ctx context.Context, progress func(registry.Progress)) (*model.Inventory, error)
+	// Recover records what became of deletions a killed run left without
+	// an outcome in the audit log.
+	Recover(ctx context.Context) ([]registry.Recovered, error)
 	// Plan is used both for the preview and for what is applied, so a
 	// confirm box always shows what a delete will do.
 	Plan(inv *model.Inventory, manual []int, force bool) model.Plan

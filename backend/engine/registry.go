@@ -111,3 +111,23 @@ func (r *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 func (r *Registry) Recheck(ctx context.Context, inv *model.Inventory, plan model.Plan) []registry.Skip {
 	return registry.Recheck(ctx, r.deleter, inv, plan, r.policy.Protect)
 }
+
+// Recover finds the deletions a killed run attempted without recording
+// their outcome (the audit log's attempts with no answer), asks the
+// registry what became of each, and records it. Every run calls it before
+// planning.
+func (r *Registry) Recover(ctx context.Context) ([]registry.Recovered, error) {
+	pending, _, err := audit.Pending(r.auditPath, r.url)
+	if err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	log, err := audit.Open(r.auditPath)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := registry.Recover(ctx, r.deleter, log, pending)
+	if cerr := log.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return rec, err
+}

@@ -447,6 +447,9 @@ func (f deleterFunc) DeleteManifest(ctx context.Context, repo, digest string) er
 	return f(ctx, repo, digest)
 }
 
+// Exists says every manifest is there.
+func (f deleterFunc) Exists(context.Context, string, string) (bool, error) { return true, nil }
+
 // Current reports no tags: the registry still matches the scan.
 func (f deleterFunc) Current(context.Context, string, func(string) bool) (Current, error) {
 	return Current{}, nil

@@ -54,6 +54,9 @@ type Deleter interface {
 	// the platform manifests of tagged indexes that known (the scan's
 	// digests) does not report.
 	Current(ctx context.Context, repository string, known func(digest string) bool) (Current, error)
+	// Exists reports whether repository@digest is in the registry: how a
+	// later run learns what a killed run's deletion did.
+	Exists(ctx context.Context, repository, digest string) (bool, error)
 }
 
 // Defaults.

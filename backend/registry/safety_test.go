@@ -292,7 +292,7 @@ func TestTagMovedSinceScan(t *testing.T) {
 		t.Fatalf("plan has %d deletions, want hub:old, hub:older, multi:v1, multi:gone", len(plan.Deletions))
 	}
 
-	p.push("hub:latest", old) // the rollback
+	p.push("hub:latest", old)              // the rollback
 	p.push("multi:v2", p.index("v2", amd)) // a new index over a planned child
 
 	log, path := openLog(t)
@@ -324,4 +324,3 @@ func TestTagMovedSinceScan(t *testing.T) {
 		t.Errorf("audit log has %d skipped lines, want 2", skipped)
 	}
 }
-
