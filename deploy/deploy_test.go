@@ -1,0 +1,539 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
+)
+
+// manifests decodes every document of every file in kubernetes/ strictly
+// (unknown or duplicate fields are errors) into its Kubernetes API type.
+type manifests struct {
+	cronJobs        []*batchv1.CronJob
+	configMaps      map[string]*corev1.ConfigMap
+	serviceAccounts map[string]*corev1.ServiceAccount
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+func loadManifests(t *testing.T) manifests {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("kubernetes", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests in kubernetes/: %v", err)
+	}
+	m := manifests{configMaps: map[string]*corev1.ConfigMap{}, serviceAccounts: map[string]*corev1.ServiceAccount{}}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range docSeparator.Split(string(data), -1) {
+			var meta struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+				t.Fatalf("%s, document %d: %v", file, i+1, err)
+			}
+			if meta.Kind == "" {
+				if strings.TrimSpace(stripComments(doc)) != "" {
+					t.Errorf("%s, document %d: no kind", file, i+1)
+				}
+				continue
+			}
+			var obj any
+			switch meta.APIVersion + " " + meta.Kind {
+			case "batch/v1 CronJob":
+				obj = &batchv1.CronJob{}
+			case "v1 ConfigMap":
+				obj = &corev1.ConfigMap{}
+			case "v1 ServiceAccount":
+				obj = &corev1.ServiceAccount{}
+			default:
+				t.Fatalf("%s, document %d: %s %s has no check here; add one", file, i+1, meta.APIVersion, meta.Kind)
+			}
+			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+				t.Errorf("%s, document %d (%s): %v", file, i+1, meta.Kind, err)
+				continue
+			}
+			switch o := obj.(type) {
+			case *batchv1.CronJob:
+				m.cronJobs = append(m.cronJobs, o)
+			case *corev1.ConfigMap:
+				m.configMaps[o.Name] = o
+			case *corev1.ServiceAccount:
+				m.serviceAccounts[o.Name] = o
+			}
+		}
+	}
+	return m
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestKubernetesCronJobs(t *testing.T) {
+	m := loadManifests(t)
+	chores := map[string]string{} // --only value: schedule
+	for _, cj := range m.cronJobs {
+		t.Run(cj.Name, func(t *testing.T) {
+			s := cj.Spec
+			if s.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+				t.Errorf("concurrencyPolicy %q, want Forbid", s.ConcurrencyPolicy)
+			}
+			if s.StartingDeadlineSeconds == nil || *s.StartingDeadlineSeconds <= 0 {
+				t.Error("no startingDeadlineSeconds")
+			}
+			if err := checkCronSchedule(s.Schedule); err != "" {
+				t.Errorf("schedule %q: %s", s.Schedule, err)
+			}
+			pod := s.JobTemplate.Spec.Template.Spec
+			if pod.RestartPolicy != corev1.RestartPolicyNever && pod.RestartPolicy != corev1.RestartPolicyOnFailure {
+				t.Errorf("restartPolicy %q", pod.RestartPolicy)
+			}
+			psc := pod.SecurityContext
+			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+				t.Errorf("pod securityContext %+v: want runAsNonRoot and a non-zero runAsUser", psc)
+			}
+			if len(pod.Containers) != 1 {
+				t.Fatalf("%d containers, want 1", len(pod.Containers))
+			}
+			c := pod.Containers[0]
+			sc := c.SecurityContext
+			switch {
+			case sc == nil:
+				t.Fatal("container has no securityContext")
+			case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+				t.Error("container: want readOnlyRootFilesystem: true")
+			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+				t.Error("container: want allowPrivilegeEscalation: false")
+			case sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL"):
+				t.Error("container: want capabilities drop ALL")
+			case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot:
+				t.Error("container: want runAsNonRoot")
+			}
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
+					t.Errorf("no %s request", r)
+				}
+			}
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok || q.IsZero() {
+				t.Error("no memory limit")
+			}
+			if c.Image == "" {
+				t.Error("no image")
+			}
+
+			args := strings.Join(c.Args, " ")
+			for _, want := range []string{"--headless", "--apply", "--log-format json"} {
+				if !strings.Contains(args, want) {
+					t.Errorf("args %q lack %s", args, want)
+				}
+			}
+			only := flagValue(c.Args, "--only")
+			if only == "" {
+				t.Errorf("args %q: no --only", args)
+			}
+			chores[only] = s.Schedule
+
+			// The configuration comes from the ConfigMap, mounted read-only.
+			cfgPath := flagValue(c.Args, "--config")
+			mount, vol := mountOf(c, pod, path.Dir(cfgPath))
+			if mount == nil || vol.ConfigMap == nil || !mount.ReadOnly {
+				t.Fatalf("--config %s: its folder is not a read-only ConfigMap mount", cfgPath)
+			}
+			cm := m.configMaps[vol.ConfigMap.Name]
+			if cm == nil {
+				t.Fatalf("ConfigMap %s is not in kubernetes/", vol.ConfigMap.Name)
+			}
+			cfgText, ok := cm.Data[path.Base(cfgPath)]
+			if !ok {
+				t.Fatalf("ConfigMap %s has no key %s", cm.Name, path.Base(cfgPath))
+			}
+			if _, err := config.Parse([]byte(cfgText)); err != nil {
+				t.Errorf("ConfigMap %s: the configuration does not load: %v", cm.Name, err)
+			}
+			// Every env:NAME it references is set, the token from a Secret.
+			env := map[string]corev1.EnvVar{}
+			for _, e := range c.Env {
+				env[e.Name] = e
+			}
+			for _, ref := range regexp.MustCompile(`env:([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(cfgText, -1) {
+				if _, ok := env[ref[1]]; !ok {
+					t.Errorf("the configuration reads env:%s, which the container does not set", ref[1])
+				}
+			}
+			if tok := env["GITHUB_TOKEN"]; tok.ValueFrom == nil || tok.ValueFrom.SecretKeyRef == nil {
+				t.Error("GITHUB_TOKEN does not come from a Secret")
+			}
+			// The run lock and audit log need a writable folder.
+			state := env["XDG_STATE_HOME"].Value
+			if mount, vol := mountOf(c, pod, state); mount == nil || mount.ReadOnly || (vol.EmptyDir == nil && vol.PersistentVolumeClaim == nil) {
+				t.Errorf("XDG_STATE_HOME %q is not a writable volume", state)
+			}
+			if mount, _ := mountOf(c, pod, "/tmp"); mount == nil {
+				t.Error("no writable /tmp")
+			}
+
+			// Azure workload identity: the pod asks for it, and its service
+			// account names the identity.
+			if pl := s.JobTemplate.Spec.Template.Labels["azure.workload.identity/use"]; pl != "true" {
+				t.Error(`pod template lacks the label azure.workload.identity/use: "true"`)
+			}
+			sa := m.serviceAccounts[pod.ServiceAccountName]
+			if sa == nil {
+				t.Fatalf("serviceAccountName %q is not in kubernetes/", pod.ServiceAccountName)
+			}
+			if sa.Annotations["azure.workload.identity/client-id"] == "" {
+				t.Errorf("ServiceAccount %s lacks the azure.workload.identity/client-id annotation", sa.Name)
+			}
+		})
+	}
+	// The chores run as in the crontab: charts daily, the registry monthly.
+	for chore, sched := range cronLines(t) {
+		if chores[chore] != sched {
+			t.Errorf("--only %s: CronJob schedule %q, crontab %q", chore, chores[chore], sched)
+		}
+	}
+	if len(chores) != 2 {
+		t.Errorf("CronJobs for %v, want charts and registry", chores)
+	}
+}
+
+// mountOf finds the container's mount at dir and its volume.
+func mountOf(c corev1.Container, pod corev1.PodSpec, dir string) (*corev1.VolumeMount, *corev1.Volume) {
+	for i := range c.VolumeMounts {
+		if path.Clean(c.VolumeMounts[i].MountPath) != path.Clean(dir) {
+			continue
+		}
+		for j := range pod.Volumes {
+			if pod.Volumes[j].Name == c.VolumeMounts[i].Name {
+				return &c.VolumeMounts[i], &pod.Volumes[j]
+			}
+		}
+	}
+	return nil, nil
+}
+
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// cronLines reads crontab: the schedule of each chore, after checking every
+// line's schedule and command.
+func cronLines(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("crontab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 6 {
+			t.Errorf("crontab:%d: want five schedule fields and a command: %q", n, line)
+			continue
+		}
+		sched := strings.Join(fields[:5], " ")
+		if err := checkCronSchedule(sched); err != "" {
+			t.Errorf("crontab:%d: %s", n, err)
+		}
+		cmd := fields[5:]
+		if !filepath.IsAbs(cmd[0]) || filepath.Base(cmd[0]) != "helmupgradebot" {
+			t.Errorf("crontab:%d: command %q: want helmupgradebot by its full path (cron's PATH is short)", n, cmd[0])
+		}
+		if strings.Contains(line, "%") {
+			t.Errorf("crontab:%d: an unescaped %% ends a cron command", n)
+		}
+		if !slices.Contains(cmd, "--headless") || !slices.Contains(cmd, "--apply") {
+			t.Errorf("crontab:%d: want --headless --apply", n)
+		}
+		out[flagValue(cmd, "--only")] = sched
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCrontab(t *testing.T) {
+	lines := cronLines(t)
+	if !regexp.MustCompile(`^\d+ \d+ \* \* \*$`).MatchString(lines["charts"]) {
+		t.Errorf("charts: schedule %q, want daily", lines["charts"])
+	}
+	if !regexp.MustCompile(`^\d+ \d+ \d+ \* \*$`).MatchString(lines["registry"]) {
+		t.Errorf("registry: schedule %q, want monthly", lines["registry"])
+	}
+}
+
+// checkCronSchedule checks five cron fields (numbers, *, ranges, lists and
+// steps within each field's bounds); it returns what is wrong, or "".
+func checkCronSchedule(s string) string {
+	fields := strings.Fields(s)
+	if len(fields) != 5 {
+		return "want 5 fields"
+	}
+	bounds := [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
+	for i, f := range fields {
+		for _, part := range strings.Split(f, ",") {
+			base, step, hasStep := strings.Cut(part, "/")
+			if hasStep {
+				if n, err := strconv.Atoi(step); err != nil || n < 1 {
+					return "bad step in " + f
+				}
+			}
+			if base == "*" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(base, "-")
+			if !isRange {
+				hi = lo
+			}
+			a, errA := strconv.Atoi(lo)
+			b, errB := strconv.Atoi(hi)
+			if errA != nil || errB != nil || a > b || a < bounds[i][0] || b > bounds[i][1] {
+				return "field " + strconv.Itoa(i+1) + " " + f + " is out of bounds or not a number"
+			}
+		}
+	}
+	return ""
+}
+
+// unit is a systemd unit file: section, key, values in order.
+type unit map[string]map[string][]string
+
+// parseUnit reads a unit file as systemd does: [Section] headers, Key=Value
+// lines, # and ; comments, backslash continuations. Anything else is an
+// error.
+func parseUnit(t *testing.T, file string) unit {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := unit{}
+	section := ""
+	lines := strings.Split(strings.ReplaceAll(string(data), "\\\n", " "), "\n")
+	for n, line := range lines {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[' && line[len(line)-1] == ']':
+			section = line[1 : len(line)-1]
+			if u[section] != nil {
+				t.Errorf("%s:%d: section [%s] twice", file, n+1, section)
+			}
+			u[section] = map[string][]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || section == "" || strings.TrimSpace(k) == "" {
+				t.Errorf("%s:%d: not a Key=Value line in a section: %q", file, n+1, line)
+				continue
+			}
+			k = strings.TrimSpace(k)
+			u[section][k] = append(u[section][k], strings.TrimSpace(v))
+		}
+	}
+	return u
+}
+
+func (u unit) get(section, key string) string {
+	vs := u[section][key]
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
+}
+
+const serviceFile = "systemd/helmupgradebot@.service"
+
+var timerFiles = map[string]string{ // chore: timer
+	"charts":   "systemd/helmupgradebot-charts.timer",
+	"registry": "systemd/helmupgradebot-registry.timer",
+}
+
+func TestSystemdUnits(t *testing.T) {
+	svc := parseUnit(t, serviceFile)
+	for key, want := range map[string]string{
+		"Type":            "oneshot",
+		"DynamicUser":     "yes",
+		"ProtectSystem":   "strict",
+		"ProtectHome":     "yes",
+		"NoNewPrivileges": "yes",
+		"PrivateTmp":      "yes",
+		"StateDirectory":  "helmupgradebot",
+		"Environment":     "XDG_STATE_HOME=%S",
+	} {
+		if got := svc.get("Service", key); got != want {
+			t.Errorf("%s: %s=%q, want %q", serviceFile, key, got, want)
+		}
+	}
+	if svc.get("Service", "CapabilityBoundingSet") != "" || svc["Service"]["CapabilityBoundingSet"] == nil {
+		t.Errorf("%s: want an empty CapabilityBoundingSet=", serviceFile)
+	}
+	execStart := strings.Fields(svc.get("Service", "ExecStart"))
+	if len(execStart) == 0 || execStart[0] != "/usr/local/bin/helmupgradebot" || flagValue(execStart, "--only") != "%i" ||
+		!slices.Contains(execStart, "--headless") || !slices.Contains(execStart, "--apply") || flagValue(execStart, "--config") == "" {
+		t.Errorf("%s: ExecStart %q: want /usr/local/bin/helmupgradebot --headless --apply --only %%i --config PATH", serviceFile, execStart)
+	}
+
+	crontab := cronLines(t)
+	for chore, file := range timerFiles {
+		tm := parseUnit(t, file)
+		if got := tm.get("Timer", "Persistent"); got != "true" {
+			t.Errorf("%s: Persistent=%q, want true", file, got)
+		}
+		if got, want := tm.get("Timer", "Unit"), "helmupgradebot@"+chore+".service"; got != want {
+			t.Errorf("%s: Unit=%q, want %q", file, got, want)
+		}
+		if got := tm.get("Install", "WantedBy"); got != "timers.target" {
+			t.Errorf("%s: WantedBy=%q, want timers.target", file, got)
+		}
+		// The same times as the crontab's lines.
+		cal := tm.get("Timer", "OnCalendar")
+		f := strings.Fields(crontab[chore])
+		if len(f) != 5 {
+			t.Errorf("crontab has no %s line", chore)
+			continue
+		}
+		dom := "*"
+		if f[2] != "*" {
+			dom = "01"
+		}
+		if want := "*-*-" + dom + " " + twoDigits(f[1]) + ":" + twoDigits(f[0]) + ":00"; cal != want {
+			t.Errorf("%s: OnCalendar=%q; the crontab runs it at %q", file, cal, want)
+		}
+	}
+}
+
+func twoDigits(s string) string {
+	if len(s) == 1 {
+		return "0" + s
+	}
+	return s
+}
+
+// systemd-analyze verify checks the units as systemd loads them: every key
+// known, the template instantiated, each timer's unit found. The binary the
+// service starts is replaced by a stand-in, since it is not installed here.
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze is not installed: the units are only parsed (TestSystemdUnits)")
+		return
+	}
+	dir := t.TempDir()
+	stand := filepath.Join(dir, "helmupgradebot")
+	if err := os.WriteFile(stand, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{filepath.Base(serviceFile)}
+	for _, f := range timerFiles {
+		names = append(names, filepath.Base(f))
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join("systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = bytes.ReplaceAll(data, []byte("/usr/local/bin/helmupgradebot"), []byte(stand))
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(analyze, append([]string{"verify", "--man=no"}, names...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// verify exits 0 on warnings (an unknown key, a bad value ignored):
+	// any line of output but this expected one fails the test.
+	expected := "helmupgradebot@charts.service: Dependency After=helmupgradebot@charts.service is dropped."
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" && line != expected {
+			t.Errorf("systemd-analyze verify: %s", line)
+		}
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	data, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from, user, entrypoint string
+	var build []string
+	for _, line := range strings.Split(string(data), "\n") {
+		instr, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch strings.ToUpper(instr) {
+		case "FROM":
+			from, user, entrypoint = rest, "", ""
+		case "USER":
+			user = rest
+		case "ENTRYPOINT":
+			entrypoint = rest
+		case "RUN":
+			build = append(build, rest)
+		}
+	}
+	if !strings.HasPrefix(from, "gcr.io/distroless/static") && from != "scratch" {
+		t.Errorf("final stage FROM %s: want distroless static or scratch", from)
+	}
+	if u, _, _ := strings.Cut(user, ":"); u == "" || u == "0" || u == "root" {
+		t.Errorf("final stage USER %q: want a non-root user", user)
+	}
+	if entrypoint != `["/usr/local/bin/helmupgradebot"]` {
+		t.Errorf("ENTRYPOINT %s, want the binary in exec form", entrypoint)
+	}
+	if b := strings.Join(build, "\n"); !strings.Contains(b, "CGO_ENABLED=0 go build") || !strings.Contains(b, "-X main.version=") {
+		t.Errorf("the build %q: want a static build (CGO_ENABLED=0) that sets main.version", b)
+	}
+	// The CronJobs run this image's binary by its arguments, as a user the
+	// image has.
+	for _, cj := range loadManifests(t).cronJobs {
+		pod := cj.Spec.JobTemplate.Spec.Template.Spec
+		if len(pod.Containers[0].Command) != 0 {
+			t.Errorf("%s: command %q overrides the image's entrypoint", cj.Name, pod.Containers[0].Command)
+		}
+		if u, _, _ := strings.Cut(user, ":"); pod.SecurityContext.RunAsUser == nil || strconv.FormatInt(*pod.SecurityContext.RunAsUser, 10) != u {
+			t.Errorf("%s: runAsUser is not the image's user %s", cj.Name, user)
+		}
+	}
+}
