@@ -1,0 +1,688 @@
+package acrtest
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+)
+
+// MaxPageSize is the most entries one /acr/v1 listing page holds, whatever
+// n asks; it is also the page size when n is absent.
+const MaxPageSize = 100
+
+// Sort orders of /acr/v1/<repo>/_manifests (the orderby parameter).
+const (
+	OrderByDigest   = ""         // default (also "none"): by digest
+	OrderByTimeDesc = "timedesc" // lastUpdateTime, newest first
+	OrderByTimeAsc  = "timeasc"  // lastUpdateTime, oldest first
+)
+
+const repositoriesRoot = "/docker/registry/v2/repositories"
+
+// acrTime marshals as ACR writes times: UTC with 7 fractional digits.
+type acrTime time.Time
+
+func (t acrTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.0000000Z") + `"`), nil
+}
+
+// changeable is a manifest's changeableAttributes.
+type changeable struct {
+	DeleteEnabled bool `json:"deleteEnabled"`
+	WriteEnabled  bool `json:"writeEnabled"`
+	ReadEnabled   bool `json:"readEnabled"`
+	ListEnabled   bool `json:"listEnabled"`
+}
+
+// attrPatch is the body of PATCH /acr/v1/<repo>/_manifests/<digest>.
+type attrPatch struct {
+	DeleteEnabled *bool `json:"deleteEnabled"`
+	WriteEnabled  *bool `json:"writeEnabled"`
+	ReadEnabled   *bool `json:"readEnabled"`
+	ListEnabled   *bool `json:"listEnabled"`
+}
+
+// attrState is a manifest's changed attributes and when they changed.
+type attrState struct {
+	attrs   changeable
+	updated time.Time
+}
+
+var defaultAttrs = changeable{DeleteEnabled: true, WriteEnabled: true, ReadEnabled: true, ListEnabled: true}
+
+// platformRef is an entry of "references": a platform manifest of an index.
+type platformRef struct {
+	Digest       string `json:"digest"`
+	Architecture string `json:"architecture,omitempty"`
+	OS           string `json:"os,omitempty"`
+}
+
+// manifestAttributes is one manifest as /acr/v1 describes it.
+type manifestAttributes struct {
+	Digest               string        `json:"digest"`
+	ImageSize            int64         `json:"imageSize"`
+	CreatedTime          acrTime       `json:"createdTime"`
+	LastUpdateTime       acrTime       `json:"lastUpdateTime"`
+	Architecture         string        `json:"architecture,omitempty"`
+	OS                   string        `json:"os,omitempty"`
+	MediaType            string        `json:"mediaType,omitempty"`
+	ConfigMediaType      string        `json:"configMediaType,omitempty"`
+	Tags                 []string      `json:"tags,omitempty"`
+	ChangeableAttributes changeable    `json:"changeableAttributes"`
+	References           []platformRef `json:"references,omitempty"`
+}
+
+// contentInfo is what a manifest's content says; it never changes for a digest.
+type contentInfo struct {
+	mediaType       string
+	configMediaType string
+	arch, os        string
+	size            int64 // config and layers; 0 for an index
+	children        []platformRef
+}
+
+// entry is a manifest of a repository with everything the listing shows.
+type entry struct {
+	attrs    manifestAttributes
+	children []platformRef
+	updated  time.Time
+}
+
+var (
+	errNameUnknown     = errors.New("repository name not known to registry")
+	errManifestUnknown = errors.New("manifest unknown")
+	errStop            = errors.New("stop")
+)
+
+// serveACR routes /acr/v1/.
+func (s *Server) serveACR(w http.ResponseWriter, r *http.Request, rec *Request) {
+	p := strings.TrimPrefix(r.URL.Path, "/acr/v1/")
+	if p == "_catalog" {
+		rec.Kind = KindACRCatalog
+		if r.Method != http.MethodGet {
+			writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", nil)
+			return
+		}
+		if s.authorize(w, r, rec, &grant{Type: "registry", Name: "catalog", Actions: []string{"*"}}) {
+			s.serveCatalog(w, r)
+		}
+		return
+	}
+	if repo, rest, ok := cutLast(p, "/_manifests"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
+		rec.Repository, rec.Reference = repo, strings.TrimPrefix(rest, "/")
+		if rest == "" {
+			rec.Kind = KindACRManifests
+			if r.Method != http.MethodGet {
+				writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", nil)
+				return
+			}
+			if s.authorize(w, r, rec, &grant{Type: "repository", Name: repo, Actions: []string{"metadata_read"}}) {
+				s.serveManifests(w, r, repo)
+			}
+			return
+		}
+		rec.Kind = KindACRManifest
+		action := "metadata_read"
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPatch:
+			action = "metadata_write"
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", nil)
+			return
+		}
+		if s.authorize(w, r, rec, &grant{Type: "repository", Name: repo, Actions: []string{action}}) {
+			s.serveManifest(w, r, repo, rec.Reference)
+		}
+		return
+	}
+	if repo, tag, ok := cutLast(p, "/_tags/"); ok && tag != "" && !strings.Contains(tag, "/") && r.Method == http.MethodDelete {
+		rec.Kind, rec.Repository, rec.Reference = KindACRTag, repo, tag
+		if s.authorize(w, r, rec, &grant{Type: "repository", Name: repo, Actions: []string{"delete"}}) {
+			s.serveUntag(w, r, repo, tag)
+		}
+		return
+	}
+	writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "This stand-in does not serve "+r.Method+" "+r.URL.Path+".", nil)
+}
+
+// pageSize reads n: absent or 0 means MaxPageSize, more is clamped to it.
+func pageSize(w http.ResponseWriter, q url.Values) (int, bool) {
+	v := q.Get("n")
+	if v == "" {
+		return MaxPageSize, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		writeError(w, http.StatusBadRequest, "PAGINATION_NUMBER_INVALID", "invalid number of results requested", map[string]string{"n": v})
+		return 0, false
+	}
+	if n == 0 || n > MaxPageSize {
+		n = MaxPageSize
+	}
+	return n, true
+}
+
+// serveCatalog answers GET /acr/v1/_catalog: repositories holding at least
+// one manifest, sorted, paged after last.
+func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n, ok := pageSize(w, q)
+	if !ok {
+		return
+	}
+	last := q.Get("last")
+	var page []string
+	more := false
+	err := s.reg.Storage(r.Context(), func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
+		en, ok := ns.(distribution.RepositoryEnumerator)
+		if !ok {
+			return fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
+		}
+		var names []string
+		err := en.Enumerate(ctx, func(name string) error { names = append(names, name); return nil })
+		if err != nil && !isPathNotFound(err) {
+			return err
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if name <= last {
+				continue
+			}
+			has, err := hasManifests(ctx, ns, name)
+			if err != nil {
+				return err
+			}
+			if !has {
+				continue
+			}
+			if len(page) == n {
+				more = true
+				break
+			}
+			page = append(page, name)
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error(), nil)
+		return
+	}
+	if more {
+		w.Header().Set("Link", fmt.Sprintf(`</acr/v1/_catalog?last=%s&n=%d&orderby=>; rel="next"`, url.QueryEscape(page[len(page)-1]), n))
+	}
+	if page == nil {
+		page = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"repositories": page})
+}
+
+// hasManifests reports whether repository name has a manifest: ACR lists
+// only those, distribution keeps emptied repositories' directories.
+func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (bool, error) {
+	rp, err := openRepo(ctx, ns, name)
+	if err != nil {
+		return false, err
+	}
+	_, en, err := manifestsOf(ctx, rp)
+	if err != nil {
+		return false, err
+	}
+	found := false
+	err = en.Enumerate(ctx, func(digest.Digest) error { found = true; return errStop })
+	if found {
+		return true, nil // err is errStop, wrapped by the driver without Unwrap
+	}
+	if err != nil && !isPathNotFound(err) {
+		return false, err
+	}
+	return false, nil
+}
+
+// openRepo opens repository name; a name distribution refuses is unknown.
+func openRepo(ctx context.Context, ns distribution.Namespace, name string) (distribution.Repository, error) {
+	named, err := reference.WithName(name)
+	if err != nil {
+		return nil, errNameUnknown
+	}
+	return ns.Repository(ctx, named)
+}
+
+// withRepo runs fn with repository name of the registry's storage.
+func (s *Server) withRepo(ctx context.Context, name string, fn func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error) error {
+	return s.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver) error {
+		rp, err := openRepo(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, rp, d)
+	})
+}
+
+// manifestsOf is a repository's manifest service, which distribution's
+// storage can enumerate.
+func manifestsOf(ctx context.Context, rp distribution.Repository) (distribution.ManifestService, distribution.ManifestEnumerator, error) {
+	ms, err := rp.Manifests(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	en, ok := ms.(distribution.ManifestEnumerator)
+	if !ok {
+		return nil, nil, fmt.Errorf("manifest service %T cannot enumerate", ms)
+	}
+	return ms, en, nil
+}
+
+func isPathNotFound(err error) bool {
+	var nf storagedriver.PathNotFoundError
+	return errors.As(err, &nf)
+}
+
+// serveManifests answers GET /acr/v1/<repo>/_manifests.
+func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo string) {
+	q := r.URL.Query()
+	n, ok := pageSize(w, q)
+	if !ok {
+		return
+	}
+	orderby := q.Get("orderby")
+	var less func(a, b *entry) int
+	switch orderby {
+	case OrderByDigest, "none":
+		less = func(a, b *entry) int { return strings.Compare(a.attrs.Digest, b.attrs.Digest) }
+	case OrderByTimeAsc:
+		less = func(a, b *entry) int {
+			return cmp.Or(a.updated.Compare(b.updated), strings.Compare(a.attrs.Digest, b.attrs.Digest))
+		}
+	case OrderByTimeDesc:
+		less = func(a, b *entry) int {
+			return cmp.Or(b.updated.Compare(a.updated), strings.Compare(a.attrs.Digest, b.attrs.Digest))
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "UNSUPPORTED", fmt.Sprintf("orderby %q is not one of timedesc, timeasc, none.", orderby), nil)
+		return
+	}
+	entries, err := s.inventory(r.Context(), repo)
+	if err != nil {
+		s.writeLookupError(w, err, repo, "")
+		return
+	}
+	entries = slices.DeleteFunc(entries, func(e *entry) bool { return !e.attrs.ChangeableAttributes.ListEnabled })
+	slices.SortFunc(entries, less)
+
+	start := 0
+	if last := q.Get("last"); last != "" {
+		// after last, even when last is gone (deleted while paging)
+		pivot := &entry{attrs: manifestAttributes{Digest: last}}
+		s.mu.Lock()
+		pivot.updated = s.sortKey[manifestKey{repo, last}]
+		s.mu.Unlock()
+		start = len(entries)
+		if i := slices.IndexFunc(entries, func(e *entry) bool { return less(e, pivot) > 0 }); i >= 0 {
+			start = i
+		}
+	}
+	end := min(start+n, len(entries))
+	page := make([]manifestAttributes, 0, end-start)
+	for _, e := range entries[start:end] {
+		page = append(page, e.attrs)
+	}
+	if end < len(entries) {
+		w.Header().Set("Link", fmt.Sprintf(`</acr/v1/%s/_manifests?last=%s&n=%d&orderby=%s>; rel="next"`,
+			url.PathEscape(repo), url.QueryEscape(page[len(page)-1].Digest), n, url.QueryEscape(orderby)))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"registry": s.host, "imageName": repo, "manifests": page})
+}
+
+// serveManifest answers GET and PATCH /acr/v1/<repo>/_manifests/<digest>.
+func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgst string) {
+	var patch attrPatch
+	if r.Method == http.MethodPatch {
+		if err := json.NewDecoder(r.Body).Decode(&patch); err != nil && !errors.Is(err, io.EOF) {
+			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "The request body is not a JSON object of changeable attributes: "+err.Error(), nil)
+			return
+		}
+	}
+	entries, err := s.inventory(r.Context(), repo)
+	if err != nil {
+		s.writeLookupError(w, err, repo, dgst)
+		return
+	}
+	i := slices.IndexFunc(entries, func(e *entry) bool { return e.attrs.Digest == dgst })
+	if i < 0 {
+		s.writeLookupError(w, errManifestUnknown, repo, dgst)
+		return
+	}
+	e := entries[i]
+	if r.Method == http.MethodPatch {
+		st := s.updateAttrs(manifestKey{repo, dgst}, patch)
+		e.attrs.ChangeableAttributes = st.attrs
+		if st.updated.After(e.updated) {
+			e.attrs.LastUpdateTime = acrTime(st.updated)
+		}
+	}
+	e.attrs.References = e.children
+	writeJSON(w, http.StatusOK, map[string]any{"registry": s.host, "imageName": repo, "manifest": e.attrs})
+}
+
+// serveUntag answers DELETE /acr/v1/<repo>/_tags/<tag>: the tag goes, its
+// manifest stays (untagged if it was the last tag).
+func (s *Server) serveUntag(w http.ResponseWriter, r *http.Request, repo, tag string) {
+	err := s.withRepo(r.Context(), repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
+		ts := rp.Tags(ctx)
+		if _, err := ts.Get(ctx, tag); err != nil {
+			return err
+		}
+		return ts.Untag(ctx, tag)
+	})
+	var unknown distribution.ErrTagUnknown
+	var repoUnknown distribution.ErrRepositoryUnknown
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusAccepted)
+	case errors.As(err, &unknown):
+		writeError(w, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist", map[string]string{"tag": tag})
+	case errors.As(err, &repoUnknown), errors.Is(err, errNameUnknown), isPathNotFound(err):
+		writeError(w, http.StatusNotFound, "NAME_UNKNOWN", errNameUnknown.Error(), map[string]string{"name": repo})
+	default:
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error(), nil)
+	}
+}
+
+func (s *Server) writeLookupError(w http.ResponseWriter, err error, repo, dgst string) {
+	switch {
+	case errors.Is(err, errNameUnknown):
+		writeError(w, http.StatusNotFound, "NAME_UNKNOWN", err.Error(), map[string]string{"name": repo})
+	case errors.Is(err, errManifestUnknown):
+		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", err.Error(), map[string]string{"name": repo, "reference": dgst})
+	default:
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error(), nil)
+	}
+}
+
+// inventory describes every manifest of repo, tagged or not, index
+// children included, from the registry's storage.
+func (s *Server) inventory(ctx context.Context, repo string) ([]*entry, error) {
+	var out []*entry
+	err := s.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error {
+		ms, en, err := manifestsOf(ctx, rp)
+		if err != nil {
+			return err
+		}
+		var digests []digest.Digest
+		err = en.Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
+		if isPathNotFound(err) || (err == nil && len(digests) == 0) {
+			return errNameUnknown
+		}
+		if err != nil {
+			return err
+		}
+		tags, err := tagsByDigest(ctx, rp.Tags(ctx))
+		if err != nil {
+			return err
+		}
+		infos := make(map[digest.Digest]*contentInfo, len(digests))
+		for _, dg := range digests {
+			if infos[dg], err = s.contentOf(ctx, rp, ms, dg); err != nil {
+				return err
+			}
+		}
+		for _, dg := range digests {
+			e, err := s.describe(ctx, d, repo, dg, infos, rp, ms)
+			if err != nil {
+				return err
+			}
+			e.attrs.Tags = tags[dg]
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	for _, e := range out {
+		s.sortKey[manifestKey{repo, e.attrs.Digest}] = e.updated
+	}
+	s.mu.Unlock()
+	return out, nil
+}
+
+// tagsByDigest maps each digest to its tags, sorted.
+func tagsByDigest(ctx context.Context, ts distribution.TagService) (map[digest.Digest][]string, error) {
+	all, err := ts.All(ctx)
+	var unknown distribution.ErrRepositoryUnknown
+	if errors.As(err, &unknown) || isPathNotFound(err) {
+		return nil, nil // no tags at all
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[digest.Digest][]string{}
+	for _, tag := range all {
+		desc, err := ts.Get(ctx, tag)
+		if err != nil {
+			continue // untagged meanwhile
+		}
+		out[desc.Digest] = append(out[desc.Digest], tag)
+	}
+	for _, tags := range out {
+		slices.Sort(tags)
+	}
+	return out, nil
+}
+
+// describe puts together what /acr/v1 says about repo@dg.
+func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, repo string, dg digest.Digest, infos map[digest.Digest]*contentInfo, rp distribution.Repository, ms distribution.ManifestService) (*entry, error) {
+	info := infos[dg]
+	size := info.size
+	for _, c := range info.children {
+		ci, ok := infos[digest.Digest(c.Digest)]
+		if !ok {
+			var err error
+			if ci, err = s.contentOf(ctx, rp, ms, digest.Digest(c.Digest)); err != nil {
+				continue // a child that is not in this repository adds nothing
+			}
+		}
+		size += ci.size
+	}
+	key := manifestKey{repo, dg.String()}
+	s.mu.Lock()
+	created, haveCreated := s.created[key]
+	attrs := defaultAttrs
+	var changed time.Time
+	if st := s.attrs[key]; st != nil {
+		attrs, changed = st.attrs, st.updated
+	}
+	s.mu.Unlock()
+	if !haveCreated {
+		// the push time: when distribution wrote the revision link
+		link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
+		fi, err := d.Stat(ctx, link)
+		if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", link, err)
+		}
+		created = fi.ModTime()
+		s.mu.Lock()
+		if c, ok := s.created[key]; ok {
+			created = c
+		} else {
+			s.created[key] = created
+		}
+		s.mu.Unlock()
+	}
+	updated := created
+	if changed.After(updated) {
+		updated = changed
+	}
+	return &entry{
+		attrs: manifestAttributes{
+			Digest:               dg.String(),
+			ImageSize:            size,
+			CreatedTime:          acrTime(created),
+			LastUpdateTime:       acrTime(updated),
+			Architecture:         info.arch,
+			OS:                   info.os,
+			MediaType:            info.mediaType,
+			ConfigMediaType:      info.configMediaType,
+			ChangeableAttributes: attrs,
+		},
+		children: info.children,
+		updated:  updated,
+	}, nil
+}
+
+// contentOf reads (once per digest) what manifest dg and its image config say.
+func (s *Server) contentOf(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, dg digest.Digest) (*contentInfo, error) {
+	s.mu.Lock()
+	ci := s.content[dg.String()]
+	s.mu.Unlock()
+	if ci != nil {
+		return ci, nil
+	}
+	m, err := ms.Get(ctx, dg)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
+	}
+	mediaType, payload, err := m.Payload()
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
+	}
+	var doc struct {
+		MediaType string `json:"mediaType"`
+		Config    *struct {
+			MediaType string        `json:"mediaType"`
+			Digest    digest.Digest `json:"digest"`
+			Size      int64         `json:"size"`
+		} `json:"config"`
+		Layers []struct {
+			Size int64 `json:"size"`
+		} `json:"layers"`
+		Manifests []struct {
+			Digest   string `json:"digest"`
+			Platform *struct {
+				Architecture string `json:"architecture"`
+				OS           string `json:"os"`
+			} `json:"platform"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		return nil, fmt.Errorf("parse manifest %s: %w", dg, err)
+	}
+	ci = &contentInfo{mediaType: cmp.Or(doc.MediaType, mediaType)}
+	for _, c := range doc.Manifests {
+		ref := platformRef{Digest: c.Digest}
+		if c.Platform != nil {
+			ref.Architecture, ref.OS = c.Platform.Architecture, c.Platform.OS
+		}
+		ci.children = append(ci.children, ref)
+	}
+	if doc.Config != nil {
+		ci.configMediaType = doc.Config.MediaType
+		ci.size = doc.Config.Size
+		for _, l := range doc.Layers {
+			ci.size += l.Size
+		}
+		switch doc.Config.MediaType {
+		case "application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json":
+			if raw, err := rp.Blobs(ctx).Get(ctx, doc.Config.Digest); err == nil {
+				var cfg struct {
+					Architecture string `json:"architecture"`
+					OS           string `json:"os"`
+				}
+				if json.Unmarshal(raw, &cfg) == nil {
+					ci.arch, ci.os = cfg.Architecture, cfg.OS
+				}
+			}
+		}
+	}
+	s.mu.Lock()
+	s.content[dg.String()] = ci
+	s.mu.Unlock()
+	return ci, nil
+}
+
+// updateAttrs applies p to repo@digest's changeable attributes.
+func (s *Server) updateAttrs(key manifestKey, p attrPatch) attrState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.attrs[key]
+	if st == nil {
+		st = &attrState{attrs: defaultAttrs}
+		s.attrs[key] = st
+	}
+	for _, f := range []struct {
+		v   *bool
+		dst *bool
+	}{{p.DeleteEnabled, &st.attrs.DeleteEnabled}, {p.WriteEnabled, &st.attrs.WriteEnabled}, {p.ReadEnabled, &st.attrs.ReadEnabled}, {p.ListEnabled, &st.attrs.ListEnabled}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	st.updated = time.Now()
+	return *st
+}
+
+// locked reports whether ACR refuses to delete repo@digest.
+func (s *Server) locked(key manifestKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.attrs[key]
+	return st != nil && (!st.attrs.DeleteEnabled || !st.attrs.WriteEnabled)
+}
+
+// writeLocked reports whether pushing to ref (a digest, or a tag that now
+// points at a manifest) would overwrite a manifest with writeEnabled false.
+func (s *Server) writeLocked(ctx context.Context, repo, ref string) bool {
+	s.mu.Lock()
+	someLocked := false
+	for k, st := range s.attrs {
+		if k.repo == repo && !st.attrs.WriteEnabled {
+			someLocked = true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if !someLocked {
+		return false
+	}
+	dgst := ref
+	if !strings.Contains(ref, ":") {
+		_ = s.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
+			desc, err := rp.Tags(ctx).Get(ctx, ref)
+			if err == nil {
+				dgst = desc.Digest.String()
+			}
+			return err
+		})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.attrs[manifestKey{repo, dgst}]
+	return st != nil && !st.attrs.WriteEnabled
+}
+
+// forget drops the attributes and push time (SetCreated's too) of a
+// deleted manifest: pushed again, it is new. Its sort key stays, so that a
+// listing can page on past it.
+func (s *Server) forget(key manifestKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.attrs, key)
+	delete(s.created, key)
+}
