@@ -266,9 +266,7 @@ func FuzzSetVersion(f *testing.F) {
 	f.Add([]byte("dependencies:\r\n- name: a\r\n  version: '1.0.0'\r\n"), "a", "1.2.3-rc.1")
 	f.Add([]byte("dependencies: [{name: a, version: 1.0.0}]\n"), "a", "2.0.0+x")
 	f.Add([]byte("\ufeff# é\u2028\ndependencies:\n- name: a\n  alias: b\n  version: \"\\t1\"\n"), "b", "0.0.1")
-	if data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "mybinder-Chart.yaml")); err == nil {
-		f.Add(data, "traefik", "42.0.0")
-	}
+	f.Add(mybinderChart(f), "traefik", "42.0.0")
 	f.Fuzz(func(t *testing.T, in []byte, dep, version string) {
 		out, err := SetVersion(in, dep, version)
 		if err != nil {
