@@ -109,13 +109,23 @@ const (
 	ModeFork   = "fork"
 )
 
-// GitHub configures where pull requests go.
+// GitHub configures where pull requests go, and how the bot signs in:
+// with a token, or as a GitHub App installation.
 type GitHub struct {
 	APIURL string `yaml:"api_url"`
 	// Token is a secret reference.
 	Token string `yaml:"token"`
 	Mode  string `yaml:"mode"`
+	// AppID, InstallationID and PrivateKey (a secret reference to the
+	// App's PEM private key) sign in as a GitHub App installation instead
+	// of with a token.
+	AppID          int64  `yaml:"app_id"`
+	InstallationID int64  `yaml:"installation_id"`
+	PrivateKey     string `yaml:"private_key"`
 }
+
+// App reports whether the bot signs in as a GitHub App.
+func (g GitHub) App() bool { return g.AppID != 0 || g.InstallationID != 0 || g.PrivateKey != "" }
 
 // Chart is a deployment file whose chart dependencies are kept current.
 type Chart struct {
@@ -437,8 +447,9 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("github.token", "%v; never write the token itself", err)
 		}
 	}
-	if len(c.Charts) > 0 && g.Token == "" {
-		bad("github.token", "charts are configured but no token reference is given")
+	g.validateApp(bad)
+	if len(c.Charts) > 0 && g.Token == "" && !g.App() {
+		bad("github.token", "charts are configured but no token reference is given (github.token), nor a GitHub App (github.app_id, github.installation_id, github.private_key)")
 	}
 	for i := range c.Charts {
 		ch := &c.Charts[i]
@@ -495,4 +506,29 @@ func (c *Config) AuditPath(getenv func(string) string) string {
 		dir = filepath.Join(getenv("HOME"), ".local", "state")
 	}
 	return filepath.Join(dir, "helmupgradebot", "audit.jsonl")
+}
+
+// validateApp checks the GitHub App keys: all three or none, and not
+// beside a token.
+func (g *GitHub) validateApp(bad func(path, format string, args ...any)) {
+	if !g.App() {
+		return
+	}
+	if g.Token != "" {
+		bad("github.token", "give github.token or a GitHub App (github.app_id, github.installation_id, github.private_key), not both")
+	}
+	if g.AppID <= 0 {
+		bad("github.app_id", "a GitHub App needs its App ID (a positive number, shown on the App's settings page)")
+	}
+	if g.InstallationID <= 0 {
+		bad("github.installation_id", "a GitHub App needs the ID of its installation on the deployment repositories' owner (the number at the end of the installation's settings URL)")
+	}
+	if g.PrivateKey == "" {
+		bad("github.private_key", "a GitHub App needs a reference to its private key (.pem): env:NAME, file:PATH or keyvault://VAULT/SECRET")
+	} else if _, err := secrets.ParseReference(g.PrivateKey); err != nil {
+		bad("github.private_key", "%v; never write the key itself", err)
+	}
+	if g.Mode == ModeFork {
+		bad("github.mode", "fork mode pushes to the token owner's fork; a GitHub App has no account to fork into: use mode: branch (the App pushes its branches to the repositories it is installed on)")
+	}
 }

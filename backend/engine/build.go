@@ -72,6 +72,38 @@ func WithGitHubOptions(opts ...github.Option) Option {
 // FromConfig builds the registry and chart engines a configuration asks
 // for (nil when a chore is not configured), resolving its secrets.
 func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Registry, *Charts, error) {
+	b := NewBuilder(cfg, opts...)
+	var reg *Registry
+	if rc := cfg.Registry; rc.URL != "" {
+		client, err := b.RegistryClient(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), cfg.AuditPath(b.o.getenv), b.o.now, WithFlavor(rc.Flavor))
+	}
+	var charts *Charts
+	if len(cfg.Charts) > 0 {
+		gh, err := b.GitHub(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		charts = NewCharts(gh, b.ChartRepositories(), cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
+	}
+	return reg, charts, nil
+}
+
+// Builder builds the clients a configuration asks for one at a time, so
+// that a caller can tell which part failed: FromConfig builds them all,
+// --check-config checks each.
+type Builder struct {
+	cfg *config.Config
+	o   buildOptions
+	res *secrets.Resolver
+}
+
+// NewBuilder prepares to build cfg's clients; nothing is resolved or
+// contacted yet.
+func NewBuilder(cfg *config.Config, opts ...Option) *Builder {
 	o := buildOptions{getenv: os.Getenv, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
@@ -80,64 +112,84 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		secrets.WithAzureClientID(cfg.Azure.ClientID),
 		secrets.WithLookupEnv(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" }),
 	}, o.resolver...)...)
+	return &Builder{cfg: cfg, o: o, res: res}
+}
 
-	var reg *Registry
-	if rc := cfg.Registry; rc.URL != "" {
-		ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(o.now), registry.WithDigestCache(o.digestCache(rc.URL))}
-		if rc.Insecure {
-			ropts = append(ropts, registry.WithInsecure())
-		}
-		switch rc.Auth.Type {
-		case config.AuthBasic:
-			pw, err := res.Resolve(ctx, rc.Auth.Password)
-			if err != nil {
-				return nil, nil, fmt.Errorf("registry.auth.password: %w", err)
-			}
-			ropts = append(ropts, registry.WithAuthenticator(&authn.Basic{Username: rc.Auth.Username, Password: pw.Reveal()}))
-		case config.AuthDocker:
-			ropts = append(ropts, registry.WithKeychain(authn.DefaultKeychain))
-		}
-		var (
-			lister  registry.Lister
-			deleter registry.Deleter
-		)
-		if rc.Flavor == config.FlavorACR {
-			cred, err := res.Credential()
-			if err != nil {
-				return nil, nil, fmt.Errorf("registry.auth: %w", err)
-			}
-			acr, err := registry.NewACR(rc.URL, cred, append(ropts, o.registry...)...)
-			if err != nil {
-				return nil, nil, err // it names the registry
-			}
-			lister, deleter = acr, acr
-		} else {
-			client, err := registry.New(rc.URL, append(ropts, o.registry...)...)
-			if err != nil {
-				return nil, nil, err // it names the registry
-			}
-			lister, deleter = client, client
-		}
-		reg = NewRegistry(rc.URL, lister, deleter, rc.Policy.ModelPolicy(), cfg.AuditPath(o.getenv), o.now, WithFlavor(rc.Flavor))
-	}
+// Resolve resolves one of the configuration's secret references.
+func (b *Builder) Resolve(ctx context.Context, ref string) (secrets.Secret, error) {
+	return b.res.Resolve(ctx, ref)
+}
 
-	var charts *Charts
-	if len(cfg.Charts) > 0 {
-		tok, err := res.Resolve(ctx, cfg.GitHub.Token)
-		if err != nil {
-			return nil, nil, fmt.Errorf("github.token: %w", err)
-		}
-		gh, err := github.New(cfg.GitHub.APIURL, strings.TrimSpace(tok.Reveal()), o.github...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("github: %w", err)
-		}
-		copts := o.chartrepo
-		if dir, err := chartrepo.DefaultCacheDir(); err == nil {
-			copts = append([]chartrepo.Option{chartrepo.WithCacheDir(dir)}, copts...)
-		}
-		charts = NewCharts(gh, chartrepo.New(copts...), cfg.Charts, cfg.GitHub.Mode == config.ModeFork, o.now)
+// RegistryClient is the configured registry's client: a *registry.Client,
+// or a *registry.ACR for flavor acr.
+type RegistryClient interface {
+	registry.Lister
+	registry.Deleter
+	// Probe lists one page, changing nothing (--check-config).
+	Probe(ctx context.Context) (registry.Probe, error)
+}
+
+// RegistryClient builds the registry's client, resolving its password.
+func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
+	rc := b.cfg.Registry
+	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL))}
+	if rc.Insecure {
+		ropts = append(ropts, registry.WithInsecure())
 	}
-	return reg, charts, nil
+	switch rc.Auth.Type {
+	case config.AuthBasic:
+		pw, err := b.res.Resolve(ctx, rc.Auth.Password)
+		if err != nil {
+			return nil, fmt.Errorf("registry.auth.password: %w", err)
+		}
+		ropts = append(ropts, registry.WithAuthenticator(&authn.Basic{Username: rc.Auth.Username, Password: pw.Reveal()}))
+	case config.AuthDocker:
+		ropts = append(ropts, registry.WithKeychain(authn.DefaultKeychain))
+	}
+	if rc.Flavor == config.FlavorACR {
+		cred, err := b.res.Credential()
+		if err != nil {
+			return nil, fmt.Errorf("registry.auth: %w", err)
+		}
+		return registry.NewACR(rc.URL, cred, append(ropts, b.o.registry...)...) // its errors name the registry
+	}
+	return registry.New(rc.URL, append(ropts, b.o.registry...)...)
+}
+
+// GitHub builds the GitHub client: with the token, or signed in as the
+// GitHub App's installation with its private key.
+func (b *Builder) GitHub(ctx context.Context) (*github.Client, error) {
+	g := b.cfg.GitHub
+	if g.App() {
+		key, err := b.res.Resolve(ctx, g.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("github.private_key: %w", err)
+		}
+		gh, err := github.NewApp(g.APIURL, github.App{ID: g.AppID, InstallationID: g.InstallationID, PrivateKey: []byte(key.Reveal())}, b.o.github...)
+		if err != nil {
+			return nil, fmt.Errorf("github.private_key: %w", err)
+		}
+		return gh, nil
+	}
+	tok, err := b.res.Resolve(ctx, g.Token)
+	if err != nil {
+		return nil, fmt.Errorf("github.token: %w", err)
+	}
+	gh, err := github.New(g.APIURL, strings.TrimSpace(tok.Reveal()), b.o.github...)
+	if err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
+	return gh, nil
+}
+
+// ChartRepositories builds the chart repository client, with its index
+// cache under the default directory (WithChartRepoOptions may set another).
+func (b *Builder) ChartRepositories() *chartrepo.Client {
+	copts := b.o.chartrepo
+	if dir, err := chartrepo.DefaultCacheDir(); err == nil {
+		copts = append([]chartrepo.Option{chartrepo.WithCacheDir(dir)}, copts...)
+	}
+	return chartrepo.New(copts...)
 }
 
 // digestCache opens the digest cache for the registry at host; nil when it

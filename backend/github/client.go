@@ -28,7 +28,8 @@ const BranchPrefix = "helmupgradebot/"
 // Client talks to one GitHub API with one token.
 type Client struct {
 	gh           *gh.Client
-	token        string // held only to keep it out of error text
+	token        string   // held only to keep it out of error text
+	app          *appAuth // signing in as a GitHub App; nil with a token
 	pollInterval time.Duration
 	forkTimeout  time.Duration
 
@@ -70,6 +71,16 @@ func New(apiURL, token string, opts ...Option) (*Client, error) {
 	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		return nil, errors.New("GitHub token contains spaces or control characters: check github.token")
 	}
+	c, err := newClient(apiURL, gh.NewClient(o.httpClient).WithAuthToken(token), o)
+	if err != nil {
+		return nil, err
+	}
+	c.token = token
+	return c, nil
+}
+
+// newClient points an authenticating go-github client at apiURL.
+func newClient(apiURL string, c *gh.Client, o options) (*Client, error) {
 	if apiURL == "" {
 		apiURL = DefaultAPIURL
 	}
@@ -84,14 +95,13 @@ func New(apiURL, token string, opts ...Option) (*Client, error) {
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	c := gh.NewClient(o.httpClient).WithAuthToken(token)
 	c.BaseURL = u
 	c.UploadURL = u
 	c.UserAgent = "helmupgradebot"
 	if o.pollInterval <= 0 {
 		o.pollInterval = 2 * time.Second
 	}
-	return &Client{gh: c, token: token, pollInterval: o.pollInterval, forkTimeout: o.forkTimeout}, nil
+	return &Client{gh: c, pollInterval: o.pollInterval, forkTimeout: o.forkTimeout}, nil
 }
 
 // DefaultBranch returns a repository's default branch.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
 )
 
@@ -68,6 +69,7 @@ func fail(err error, repo, op, notFound string) error {
 		rl    *gh.RateLimitError
 		abuse *gh.AbuseRateLimitError
 		er    *gh.ErrorResponse
+		hte   *ghinstallation.HTTPError
 	)
 	switch {
 	case errors.As(err, &rl):
@@ -80,6 +82,8 @@ func fail(err error, repo, op, notFound string) error {
 			e.Reset = time.Now().Add(*abuse.RetryAfter).Truncate(time.Second)
 			e.advice += "; " + rateWhen(e.Reset)
 		}
+	case errors.As(err, &hte):
+		appError(e, hte)
 	case errors.As(err, &er) && er.Response != nil:
 		e.Status = er.Response.StatusCode
 		classifyResponse(e, er, notFound)
@@ -192,6 +196,13 @@ func (r *redacted) Unwrap() error { return r.err }
 
 // redact guarantees that the token never appears in an error's text.
 func (c *Client) redact(err error) error {
+	if err != nil && c.app != nil {
+		err = c.app.explain(err)
+		if msg := c.app.seen.scrub(err.Error()); msg != err.Error() {
+			return &redacted{msg: msg, err: err}
+		}
+		return err
+	}
 	if err == nil || c.token == "" || !strings.Contains(err.Error(), c.token) {
 		return err
 	}

@@ -90,6 +90,9 @@ func (s *Server) repo(w http.ResponseWriter, req *http.Request, write bool) *rep
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot+"/repos/repos#get-a-repository")
 		return nil
 	}
+	if integrationRefuses(w, req, r, write) {
+		return nil
+	}
 	if write && r.readOnly {
 		writeError(w, http.StatusForbidden, "Resource not accessible by personal access token", docsRoot)
 		return nil
@@ -175,6 +178,10 @@ func (s *Server) repoJSON(r *repository) *gh.Repository {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, req *http.Request) {
+	if installationOf(req) != nil {
+		writeError(w, http.StatusForbidden, "Resource not accessible by integration", docsRoot+"/users/users#get-the-authenticated-user")
+		return
+	}
 	writeJSON(w, http.StatusOK, s.userJSON(s.login))
 }
 
@@ -622,7 +629,7 @@ func (s *Server) createPull(w http.ResponseWriter, req *http.Request, r *reposit
 	now := time.Now().UTC()
 	p := &pull{
 		id: s.nextIDLocked(), number: r.nextNumber, title: body.GetTitle(), body: body.GetBody(), state: "open",
-		headRepo: hr, headRef: headRef, base: body.GetBase(), user: s.login, created: now, updated: now,
+		headRepo: hr, headRef: headRef, base: body.GetBase(), user: s.actor(req), created: now, updated: now,
 	}
 	r.nextNumber++
 	r.pulls = append(r.pulls, p)
@@ -772,6 +779,10 @@ func readAll(req *http.Request) ([]byte, error) {
 }
 
 func (s *Server) createFork(w http.ResponseWriter, req *http.Request, r *repository) {
+	if installationOf(req) != nil {
+		writeError(w, http.StatusForbidden, "Resource not accessible by integration", docsRoot+"/repos/forks#create-a-fork")
+		return
+	}
 	if strings.EqualFold(r.owner, s.login) {
 		validationFailed(w, docsRoot+"/repos/forks#create-a-fork",
 			apiError{Resource: "Repository", Code: "custom", Message: "You cannot fork a repository you own."})

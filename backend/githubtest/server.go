@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,9 @@ type Server struct {
 	faults   []*fault
 	hooks    []*hook
 	requests []string
+
+	installations map[int64]*installation       // GitHub Apps' (AddApp)
+	instTokens    map[string]*installationToken // issued installation tokens
 }
 
 type fault struct {
@@ -521,8 +525,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		run()
 	}
 
+	if m := accessTokensPath.FindStringSubmatch(path); m != nil && r.Method == http.MethodPost {
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		s.serveAccessToken(w, r, id)
+		return
+	}
+
 	s.mu.Lock()
-	authorized := s.authorized(r)
+	authorized, inst := s.authorized(r)
 	limited := authorized && s.rateRemaining <= 0
 	if authorized && !limited {
 		s.rateRemaining--
@@ -561,15 +571,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, injected.status, injected.message, docsRoot)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, withInstallation(r, inst))
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// authorized reports whether the request carries the token or an
+// unexpired installation token, and which installation's. s.mu must be held.
+func (s *Server) authorized(r *http.Request) (bool, *installation) {
 	a := r.Header.Get("Authorization")
 	for _, scheme := range []string{"Bearer ", "bearer ", "token ", "Token "} {
 		if tok, ok := strings.CutPrefix(a, scheme); ok {
-			return s.token != "" && tok == s.token
+			if in := s.installationFor(tok); in != nil {
+				return true, in
+			}
+			return s.token != "" && tok == s.token, nil
 		}
 	}
-	return false
+	return false, nil
 }
