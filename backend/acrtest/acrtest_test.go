@@ -1,6 +1,7 @@
 package acrtest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
 func TestChallenges(t *testing.T) {
@@ -498,5 +500,49 @@ func TestPagingPastDeletedManifests(t *testing.T) {
 	tok = e.accessToken(t, "registry:catalog:*")
 	if r := e.do(t, "GET", "/acr/v1/_catalog", bearer(tok), ""); r.status != 200 || strings.TrimSpace(r.raw) != `{"repositories":[]}` {
 		t.Errorf("a repository whose manifests are all deleted is still listed: %s", r.raw)
+	}
+}
+
+// TestListingSeesDirectChanges changes the registry behind the stand-in's
+// back (pushes, a tag moved to an existing manifest, garbage collection of
+// untagged manifests) between listings: every fresh listing shows them.
+func TestListingSeesDirectChanges(t *testing.T) {
+	e := start(t)
+	first := e.push(t, "r", "amd64", "v1")
+	tok := e.accessToken(t, "repository:r:metadata_read")
+	tagsOf := func() map[string]string {
+		t.Helper()
+		r := e.do(t, "GET", "/acr/v1/r/_manifests", bearer(tok), "")
+		var page struct {
+			Manifests []struct {
+				Digest string
+				Tags   []string
+			}
+		}
+		if err := json.Unmarshal([]byte(r.raw), &page); err != nil || r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		out := map[string]string{}
+		for _, m := range page.Manifests {
+			out[m.Digest] = strings.Join(m.Tags, ",")
+		}
+		return out
+	}
+	if got := tagsOf(); len(got) != 1 || got[first.digest] != "v1" {
+		t.Fatalf("before: %v", got)
+	}
+	second := e.push(t, "r", "amd64", "v1") // v1 moves; first is untagged
+	if got := tagsOf(); len(got) != 2 || got[first.digest] != "" || got[second.digest] != "v1" {
+		t.Errorf("after a push over v1: %v", got)
+	}
+	e.retag(t, "r", first.digest, "v1") // back, to an existing manifest
+	if got := tagsOf(); got[first.digest] != "v1" || got[second.digest] != "" {
+		t.Errorf("after moving v1 back: %v", got)
+	}
+	if err := e.reg.GarbageCollect(context.Background(), registrytest.DeleteUntagged()); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf(); len(got) != 1 || got[first.digest] != "v1" {
+		t.Errorf("after garbage collection of untagged manifests: %v", got)
 	}
 }

@@ -31,7 +31,7 @@ type env struct {
 	srv *acrtest.Server
 }
 
-func start(t *testing.T, opts ...acrtest.Option) *env {
+func start(t testing.TB, opts ...acrtest.Option) *env {
 	t.Helper()
 	ctx := context.Background()
 	reg, err := registrytest.Start(ctx)
@@ -67,7 +67,7 @@ type pushed struct {
 
 // push writes a random image for arch to the registry under repo, tagged
 // with tags, or by digest only when there are none.
-func (e *env) push(t *testing.T, repo, arch string, tags ...string) pushed {
+func (e *env) push(t testing.TB, repo, arch string, tags ...string) pushed {
 	t.Helper()
 	img := platformImage(t, arch)
 	p := describeImage(t, img)
@@ -90,7 +90,23 @@ func (e *env) push(t *testing.T, repo, arch string, tags ...string) pushed {
 	return p
 }
 
-func platformImage(t *testing.T, arch string) v1.Image {
+// retag points tag of repo at the manifest dgst, straight on the registry.
+func (e *env) retag(t testing.TB, repo, dgst, tag string) {
+	t.Helper()
+	ref, err := name.ParseReference(e.reg.Host() + "/" + repo + "@" + dgst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Tag(ref.Context().Tag(tag), desc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func platformImage(t testing.TB, arch string) v1.Image {
 	t.Helper()
 	img, err := random.Image(300, 2)
 	if err != nil {
@@ -109,7 +125,7 @@ func platformImage(t *testing.T, arch string) v1.Image {
 	return img
 }
 
-func describeImage(t *testing.T, img v1.Image) pushed {
+func describeImage(t testing.TB, img v1.Image) pushed {
 	t.Helper()
 	m, err := img.Manifest()
 	if err != nil {
@@ -132,7 +148,7 @@ func describeImage(t *testing.T, img v1.Image) pushed {
 
 // pushIndex writes an OCI index of an amd64 and an arm64 image under
 // repo:tag and returns it and its platform manifests.
-func (e *env) pushIndex(t *testing.T, repo, tag string) (pushed, []pushed) {
+func (e *env) pushIndex(t testing.TB, repo, tag string) (pushed, []pushed) {
 	t.Helper()
 	var children []pushed
 	idx := v1.ImageIndex(empty.Index)
@@ -164,7 +180,7 @@ type response struct {
 	body   map[string]any
 }
 
-func (e *env) do(t *testing.T, method, path string, header map[string]string, body string) response {
+func (e *env) do(t testing.TB, method, path string, header map[string]string, body string) response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -207,7 +223,7 @@ func (r response) errorCode() string {
 
 // aadToken asks the identity's App Service endpoint for a Microsoft Entra
 // token for resource.
-func (e *env) aadToken(t *testing.T, resource string) string {
+func (e *env) aadToken(t testing.TB, resource string) string {
 	t.Helper()
 	q := url.Values{"api-version": {azuretest.AppServiceAPIVersion}, "resource": {resource}}
 	req, err := http.NewRequest("GET", e.id.AppServiceEndpoint()+"?"+q.Encode(), nil)
@@ -238,7 +254,7 @@ func form(kv ...string) string {
 }
 
 // refreshToken goes through /oauth2/exchange.
-func (e *env) refreshToken(t *testing.T) string {
+func (e *env) refreshToken(t testing.TB) string {
 	t.Helper()
 	r := e.do(t, "POST", "/oauth2/exchange", nil, form("grant_type", "access_token", "service", e.srv.Host(), "access_token", e.aadToken(t, acrtest.Audience)))
 	tok, _ := r.body["refresh_token"].(string)
@@ -249,7 +265,7 @@ func (e *env) refreshToken(t *testing.T) string {
 }
 
 // accessToken goes through POST /oauth2/token.
-func (e *env) accessToken(t *testing.T, scopes ...string) string {
+func (e *env) accessToken(t testing.TB, scopes ...string) string {
 	t.Helper()
 	r := e.do(t, "POST", "/oauth2/token", nil, form("grant_type", "refresh_token", "service", e.srv.Host(), "scope", strings.Join(scopes, " "), "refresh_token", e.refreshToken(t)))
 	tok, _ := r.body["access_token"].(string)
@@ -267,7 +283,7 @@ func bearer(tok string) map[string]string { return map[string]string{"Authorizat
 
 // claims decodes a token's payload the way azcontainerregistry v0.2.3
 // does: standard base64 after padding.
-func claims(t *testing.T, tok string) map[string]any {
+func claims(t testing.TB, tok string) map[string]any {
 	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -288,7 +304,7 @@ func claims(t *testing.T, tok string) map[string]any {
 	return c
 }
 
-func expiresIn(t *testing.T, tok string) time.Duration {
+func expiresIn(t testing.TB, tok string) time.Duration {
 	t.Helper()
 	exp, _ := claims(t, tok)["exp"].(float64)
 	return time.Until(time.Unix(int64(exp), 0))

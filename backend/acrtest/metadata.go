@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
@@ -301,39 +302,39 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 		return
 	}
 	orderby := q.Get("orderby")
-	var less func(a, b *entry) int
+	var less func(a, b entry) int
 	switch orderby {
 	case OrderByDigest, "none":
-		less = func(a, b *entry) int { return strings.Compare(a.attrs.Digest, b.attrs.Digest) }
+		less = func(a, b entry) int { return strings.Compare(a.attrs.Digest, b.attrs.Digest) }
 	case OrderByTimeAsc:
-		less = func(a, b *entry) int {
+		less = func(a, b entry) int {
 			return cmp.Or(a.updated.Compare(b.updated), strings.Compare(a.attrs.Digest, b.attrs.Digest))
 		}
 	case OrderByTimeDesc:
-		less = func(a, b *entry) int {
+		less = func(a, b entry) int {
 			return cmp.Or(b.updated.Compare(a.updated), strings.Compare(a.attrs.Digest, b.attrs.Digest))
 		}
 	default:
 		writeError(w, http.StatusBadRequest, "UNSUPPORTED", fmt.Sprintf("orderby %q is not one of timedesc, timeasc, none.", orderby), nil)
 		return
 	}
-	entries, err := s.inventory(r.Context(), repo)
+	entries, err := s.inventory(r.Context(), repo, q.Get("last") != "")
 	if err != nil {
 		s.writeLookupError(w, err, repo, "")
 		return
 	}
-	entries = slices.DeleteFunc(entries, func(e *entry) bool { return !e.attrs.ChangeableAttributes.ListEnabled })
+	entries = slices.DeleteFunc(entries, func(e entry) bool { return !e.attrs.ChangeableAttributes.ListEnabled })
 	slices.SortFunc(entries, less)
 
 	start := 0
 	if last := q.Get("last"); last != "" {
 		// after last, even when last is gone (deleted while paging)
-		pivot := &entry{attrs: manifestAttributes{Digest: last}}
+		pivot := entry{attrs: manifestAttributes{Digest: last}}
 		s.mu.Lock()
 		pivot.updated = s.sortKey[manifestKey{repo, last}]
 		s.mu.Unlock()
 		start = len(entries)
-		if i := slices.IndexFunc(entries, func(e *entry) bool { return less(e, pivot) > 0 }); i >= 0 {
+		if i := slices.IndexFunc(entries, func(e entry) bool { return less(e, pivot) > 0 }); i >= 0 {
 			start = i
 		}
 	}
@@ -358,17 +359,23 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgs
 			return
 		}
 	}
-	entries, err := s.inventory(r.Context(), repo)
-	if err != nil {
-		s.writeLookupError(w, err, repo, dgst)
-		return
+	var entries []entry
+	i := -1
+	for _, reuse := range []bool{true, false} { // not in a snapshot: maybe pushed since
+		var err error
+		if entries, err = s.inventory(r.Context(), repo, reuse); err != nil {
+			s.writeLookupError(w, err, repo, dgst)
+			return
+		}
+		if i = slices.IndexFunc(entries, func(e entry) bool { return e.attrs.Digest == dgst }); i >= 0 {
+			break
+		}
 	}
-	i := slices.IndexFunc(entries, func(e *entry) bool { return e.attrs.Digest == dgst })
 	if i < 0 {
 		s.writeLookupError(w, errManifestUnknown, repo, dgst)
 		return
 	}
-	e := entries[i]
+	e := &entries[i]
 	if r.Method == http.MethodPatch {
 		st := s.updateAttrs(manifestKey{repo, dgst}, patch)
 		e.attrs.ChangeableAttributes = st.attrs
@@ -394,6 +401,7 @@ func (s *Server) serveUntag(w http.ResponseWriter, r *http.Request, repo, tag st
 	var repoUnknown distribution.ErrRepositoryUnknown
 	switch {
 	case err == nil:
+		s.invalidate(repo)
 		w.WriteHeader(http.StatusAccepted)
 	case errors.As(err, &unknown):
 		writeError(w, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist", map[string]string{"tag": tag})
@@ -415,52 +423,194 @@ func (s *Server) writeLookupError(w http.ResponseWriter, err error, repo, dgst s
 	}
 }
 
+// snapshotTTL bounds how long a listing's later pages (and property
+// reads) may reuse what an earlier request read from storage without
+// checking the repository's fingerprint.
+const snapshotTTL = 30 * time.Second
+
+// repoSnapshot is what the storage said about a repository's manifests and
+// tags, described: the part of a listing that costs storage reads per
+// manifest and per tag. Attributes and times are applied afresh on every
+// request (applyLive).
+type repoSnapshot struct {
+	fingerprint uint64
+	entries     []*entry
+	taken       time.Time
+	// live is entries as applyLive last made them, at liveVersion
+	live        []entry
+	liveVersion uint64
+}
+
+// invalidate drops repo's snapshot after a write through the stand-in.
+func (s *Server) invalidate(repo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.snapshots, repo)
+}
+
+// fingerprint hashes which revision links of repo exist and where and
+// when each tag's current link was written: any push, tag move, untag or
+// delete, through the stand-in or not, changes it. It costs a storage
+// operation per manifest and per tag, much less than enumerating and
+// reading them through distribution's storage API.
+func fingerprint(ctx context.Context, d storagedriver.StorageDriver, repo string) (uint64, error) {
+	h := fnv.New64a()
+	base := path.Join(repositoriesRoot, repo, "_manifests")
+	list := func(dir string) ([]string, error) {
+		names, err := d.List(ctx, dir)
+		if isPathNotFound(err) {
+			return nil, nil
+		}
+		slices.Sort(names)
+		return names, err
+	}
+	stat := func(p string) error {
+		fi, err := d.Stat(ctx, p)
+		switch {
+		case isPathNotFound(err):
+			return nil // deleted; its directory stays
+		case err != nil:
+			return err
+		}
+		fmt.Fprintf(h, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	}
+	algorithms, err := list(base + "/revisions")
+	if err != nil {
+		return 0, err
+	}
+	for _, alg := range algorithms {
+		revisions, err := list(alg)
+		if err != nil {
+			return 0, err
+		}
+		for _, rev := range revisions {
+			if err := stat(rev + "/link"); err != nil {
+				return 0, err
+			}
+		}
+	}
+	tags, err := list(base + "/tags")
+	if err != nil {
+		return 0, err
+	}
+	for _, tag := range tags {
+		if err := stat(tag + "/current/link"); err != nil {
+			return 0, err
+		}
+	}
+	return h.Sum64(), nil
+}
+
 // inventory describes every manifest of repo, tagged or not, index
-// children included, from the registry's storage.
-func (s *Server) inventory(ctx context.Context, repo string) ([]*entry, error) {
-	var out []*entry
+// children included, from the registry's storage. It reuses the last
+// description while the repository's fingerprint is unchanged, and with
+// reuse (a listing's later pages, a property read) without checking it for
+// up to snapshotTTL after a check, unless a write through the stand-in
+// invalidated it. The entries are the caller's to change.
+func (s *Server) inventory(ctx context.Context, repo string, reuse bool) ([]entry, error) {
+	var snap *repoSnapshot
 	err := s.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error {
-		ms, en, err := manifestsOf(ctx, rp)
+		s.mu.Lock()
+		snap = s.snapshots[repo]
+		s.mu.Unlock()
+		if reuse && snap != nil && time.Since(snap.taken) <= snapshotTTL {
+			return nil
+		}
+		fp, err := fingerprint(ctx, d, repo)
 		if err != nil {
 			return err
 		}
-		var digests []digest.Digest
-		err = en.Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
-		if isPathNotFound(err) || (err == nil && len(digests) == 0) {
-			return errNameUnknown
+		if snap != nil && snap.fingerprint == fp {
+			s.mu.Lock()
+			snap.taken = time.Now()
+			s.mu.Unlock()
+			return nil
 		}
-		if err != nil {
+		if snap, err = s.read(ctx, rp, d, repo); err != nil {
 			return err
 		}
-		tags, err := tagsByDigest(ctx, rp.Tags(ctx))
-		if err != nil {
-			return err
-		}
-		infos := make(map[digest.Digest]*contentInfo, len(digests))
-		for _, dg := range digests {
-			if infos[dg], err = s.contentOf(ctx, rp, ms, dg); err != nil {
-				return err
-			}
-		}
-		for _, dg := range digests {
-			e, err := s.describe(ctx, d, repo, dg, infos, rp, ms)
-			if err != nil {
-				return err
-			}
-			e.attrs.Tags = tags[dg]
-			out = append(out, e)
-		}
+		snap.fingerprint = fp
+		s.mu.Lock()
+		s.snapshots[repo] = snap
+		s.mu.Unlock()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	for _, e := range out {
-		s.sortKey[manifestKey{repo, e.attrs.Digest}] = e.updated
+	return s.applyLive(repo, snap), nil
+}
+
+// read enumerates repo's manifests and tags through distribution's storage
+// API and describes each manifest.
+func (s *Server) read(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver, repo string) (*repoSnapshot, error) {
+	ms, en, err := manifestsOf(ctx, rp)
+	if err != nil {
+		return nil, err
 	}
-	s.mu.Unlock()
-	return out, nil
+	var digests []digest.Digest
+	err = en.Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
+	if isPathNotFound(err) || (err == nil && len(digests) == 0) {
+		return nil, errNameUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	tags, err := tagsByDigest(ctx, rp.Tags(ctx))
+	if err != nil {
+		return nil, err
+	}
+	infos := make(map[digest.Digest]*contentInfo, len(digests))
+	for _, dg := range digests {
+		if infos[dg], err = s.contentOf(ctx, rp, ms, dg); err != nil {
+			return nil, err
+		}
+	}
+	snap := &repoSnapshot{taken: time.Now()}
+	slices.Sort(digests) // the default order; sorting it again is cheap
+	for _, dg := range digests {
+		e, err := s.describe(ctx, d, repo, dg, infos, rp, ms)
+		if err != nil {
+			return nil, err
+		}
+		e.attrs.Tags = tags[dg]
+		snap.entries = append(snap.entries, e)
+	}
+	return snap, nil
+}
+
+// applyLive returns a copy of snap's entries with their current
+// changeable attributes, created time (SetCreated) and lastUpdateTime, and
+// remembers each one's sort time, for paging past it once it is gone. The
+// result is cached in snap until the next change of attributes or times.
+func (s *Server) applyLive(repo string, snap *repoSnapshot) []entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if snap.live != nil && snap.liveVersion == s.liveVersion {
+		return slices.Clone(snap.live)
+	}
+	out := make([]entry, len(snap.entries))
+	for i, e := range snap.entries {
+		out[i] = *e
+		key := manifestKey{repo, e.attrs.Digest}
+		created := time.Time(e.attrs.CreatedTime)
+		if c, ok := s.created[key]; ok {
+			created = c
+		}
+		attrs, updated := defaultAttrs, created
+		if st := s.attrs[key]; st != nil {
+			attrs = st.attrs
+			if st.updated.After(updated) {
+				updated = st.updated
+			}
+		}
+		out[i].attrs.CreatedTime, out[i].attrs.LastUpdateTime = acrTime(created), acrTime(updated)
+		out[i].attrs.ChangeableAttributes, out[i].updated = attrs, updated
+		s.sortKey[key] = updated
+	}
+	snap.live, snap.liveVersion = out, s.liveVersion
+	return slices.Clone(out)
 }
 
 // tagsByDigest maps each digest to its tags, sorted.
@@ -487,7 +637,8 @@ func tagsByDigest(ctx context.Context, ts distribution.TagService) (map[digest.D
 	return out, nil
 }
 
-// describe puts together what /acr/v1 says about repo@dg.
+// describe puts together what /acr/v1 says about repo@dg but for what can
+// change without a write to storage (see applyLive).
 func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, repo string, dg digest.Digest, infos map[digest.Digest]*contentInfo, rp distribution.Repository, ms distribution.ManifestService) (*entry, error) {
 	info := infos[dg]
 	size := info.size
@@ -503,14 +654,9 @@ func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, re
 	}
 	key := manifestKey{repo, dg.String()}
 	s.mu.Lock()
-	created, haveCreated := s.created[key]
-	attrs := defaultAttrs
-	var changed time.Time
-	if st := s.attrs[key]; st != nil {
-		attrs, changed = st.attrs, st.updated
-	}
+	created, ok := s.created[key]
 	s.mu.Unlock()
-	if !haveCreated {
+	if !ok {
 		// the push time: when distribution wrote the revision link
 		link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
 		fi, err := d.Stat(ctx, link)
@@ -519,31 +665,22 @@ func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, re
 		}
 		created = fi.ModTime()
 		s.mu.Lock()
-		if c, ok := s.created[key]; ok {
-			created = c
-		} else {
+		if _, ok := s.created[key]; !ok {
 			s.created[key] = created
 		}
 		s.mu.Unlock()
 	}
-	updated := created
-	if changed.After(updated) {
-		updated = changed
-	}
 	return &entry{
 		attrs: manifestAttributes{
-			Digest:               dg.String(),
-			ImageSize:            size,
-			CreatedTime:          acrTime(created),
-			LastUpdateTime:       acrTime(updated),
-			Architecture:         info.arch,
-			OS:                   info.os,
-			MediaType:            info.mediaType,
-			ConfigMediaType:      info.configMediaType,
-			ChangeableAttributes: attrs,
+			Digest:          dg.String(),
+			ImageSize:       size,
+			CreatedTime:     acrTime(created),
+			Architecture:    info.arch,
+			OS:              info.os,
+			MediaType:       info.mediaType,
+			ConfigMediaType: info.configMediaType,
 		},
 		children: info.children,
-		updated:  updated,
 	}, nil
 }
 
@@ -635,6 +772,7 @@ func (s *Server) updateAttrs(key manifestKey, p attrPatch) attrState {
 		}
 	}
 	st.updated = time.Now()
+	s.liveVersion++
 	return *st
 }
 
@@ -685,4 +823,5 @@ func (s *Server) forget(key manifestKey) {
 	defer s.mu.Unlock()
 	delete(s.attrs, key)
 	delete(s.created, key)
+	s.liveVersion++
 }

@@ -123,13 +123,16 @@ type Server struct {
 	refreshTTL time.Duration
 	accessTTL  time.Duration
 
-	mu       sync.Mutex
-	tokens   map[string]*issued
-	content  map[string]*contentInfo   // by digest; manifests never change
-	created  map[manifestKey]time.Time // push times: overrides and first sightings
-	attrs    map[manifestKey]*attrState
-	sortKey  map[manifestKey]time.Time // last known lastUpdateTime, to page past deleted manifests
-	requests []Request
+	mu        sync.Mutex
+	tokens    map[string]*issued
+	content   map[string]*contentInfo   // by digest; manifests never change
+	created   map[manifestKey]time.Time // push times: overrides and first sightings
+	attrs     map[manifestKey]*attrState
+	sortKey   map[manifestKey]time.Time // last known lastUpdateTime, to page past deleted manifests
+	snapshots map[string]*repoSnapshot  // by repository
+	// liveVersion counts changes of attributes and created times
+	liveVersion uint64
+	requests    []Request
 
 	closeOnce sync.Once
 	closeErr  error
@@ -164,6 +167,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 		created:    map[manifestKey]time.Time{},
 		attrs:      map[manifestKey]*attrState{},
 		sortKey:    map[manifestKey]time.Time{},
+		snapshots:  map[string]*repoSnapshot{},
 		served:     make(chan struct{}),
 	}
 	if _, err := rand.Read(s.secret); err != nil {
@@ -255,6 +259,7 @@ func (s *Server) SetCreated(repo, digest string, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.created[manifestKey{repo, digest}] = t
+	s.liveVersion++
 }
 
 // Lock sets repo@digest's changeable attributes deleteEnabled and
@@ -413,6 +418,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		s.proxy.ServeHTTP(sw, r)
+		s.invalidate(rt.repo)
 		if sw.status == http.StatusAccepted {
 			s.forget(manifestKey{rt.repo, rt.ref})
 		}
@@ -424,6 +430,9 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 		}
 	}
 	s.proxy.ServeHTTP(w, r)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.repo != "" {
+		s.invalidate(rt.repo)
+	}
 }
 
 // scopeFor is the scope a /v2/ route needs; nil for /v2/ itself.
