@@ -172,6 +172,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 		return nil, err
 	}
 	s := newScanner(a.Client)
+	defer s.endCache(nil) // a failed scan is not a cache generation
 	scannedAt := a.now()
 	stop := s.runProgress(progress)
 	defer stop()
@@ -249,7 +250,9 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return a.assemble(s, repos, entries, scannedAt), nil
+	inv := a.assemble(s, repos, entries, scannedAt)
+	s.endCache(inv)
+	return inv, nil
 }
 
 // assemble builds the inventory from the listing and the manifests read.

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"net/http"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -80,6 +82,40 @@ func (p pusher) push(repoTag string, x remote.Taggable) {
 	}
 	if err != nil {
 		p.t.Fatalf("push %s: %v", repoTag, err)
+	}
+}
+
+// putRaw puts a manifest as is, by digest, with a plain registry API call.
+func (p pusher) putRaw(repo, digest string, mt types.MediaType, body []byte) {
+	p.t.Helper()
+	req, err := http.NewRequest(http.MethodPut, "http://"+p.host+"/v2/"+repo+"/manifests/"+digest, bytes.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", string(mt))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		p.t.Fatalf("put %s@%s: %s", repo, digest, resp.Status)
+	}
+}
+
+// tag points repo:tag at an existing manifest (repo@digest).
+func (p pusher) tag(repoTag, existing string) {
+	p.t.Helper()
+	desc, err := remote.Get(p.ref(existing))
+	if err != nil {
+		p.t.Fatalf("get %s: %v", existing, err)
+	}
+	tag, ok := p.ref(repoTag).(name.Tag)
+	if !ok {
+		p.t.Fatalf("%s is not a tag", repoTag)
+	}
+	if err := remote.Tag(tag, desc); err != nil {
+		p.t.Fatalf("tag %s: %v", repoTag, err)
 	}
 }
 

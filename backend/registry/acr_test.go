@@ -1,0 +1,308 @@
+package registry
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// acrEnv is the embedded registry behind the ACR stand-in, with the
+// managed identity it trusts.
+type acrEnv struct {
+	reg *registrytest.Registry
+	id  *azuretest.Identity
+	srv *acrtest.Server
+	p   pusher
+}
+
+func startACR(t *testing.T, opts ...acrtest.Option) *acrEnv {
+	t.Helper()
+	azuretest.HermeticEnv(t)
+	reg, err := registrytest.Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	id, err := azuretest.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { id.Close() })
+	srv, err := acrtest.New(t.Context(), reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &acrEnv{reg: reg, id: id, srv: srv, p: pusher{t, reg.Host()}}
+}
+
+// client logs in through the stand-in's managed identity (IMDS routed to
+// loopback).
+func (e *acrEnv) client(t *testing.T, opts ...Option) *ACR {
+	t.Helper()
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: e.id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewACR(e.srv.Host(), cred, append([]Option{WithClock(func() time.Time { return testNow }), WithRetryBackoff(fastRetry)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// pushedAt pushes x as repo:tag and tells the stand-in it was pushed
+// ageDays before testNow.
+func (e *acrEnv) pushedAt(t *testing.T, repoTag string, x interface {
+	Digest() (v1.Hash, error)
+}, ageDays int) string {
+	t.Helper()
+	e.p.push(repoTag, x.(interface {
+		Digest() (v1.Hash, error)
+		RawManifest() ([]byte, error)
+		MediaType() (types.MediaType, error)
+	}))
+	d := digestOf(t, x)
+	repo, _, _ := strings.Cut(repoTag, ":")
+	repo, _, _ = strings.Cut(repo, "@")
+	e.srv.SetCreated(repo, d, testNow.AddDate(0, 0, -ageDays))
+	return d
+}
+
+// acrScene is a registry with every case ACR adds: an untagged manifest
+// left by a re-tag, an index whose platform manifests ACR lists as
+// untagged entries, a signature of an image, a locked image, and an image
+// whose config says 1970.
+type acrScene struct {
+	old, retagged, cur, idx, amd, arm, sig, locked, nix string
+}
+
+func buildScene(t *testing.T, e *acrEnv) acrScene {
+	var s acrScene
+	s.retagged = e.pushedAt(t, "app:v1", e.p.image(40, "amd64"), 30) // then v1 moves on
+	e.pushedAt(t, "app:v1", e.p.image(20, "amd64"), 20)
+	s.old = e.pushedAt(t, "app:v0", e.p.image(120, "amd64"), 100)
+	cur := e.p.image(1, "amd64")
+	s.cur = e.pushedAt(t, "app:v2", cur, 1)
+	amd, arm := e.p.image(150, "amd64"), e.p.image(150, "arm64")
+	idx := e.p.index("multi", amd, arm)
+	s.idx = e.pushedAt(t, "multi:latest", idx, 150)
+	s.amd, s.arm = digestOf(t, amd), digestOf(t, arm)
+	e.srv.SetCreated("multi", s.amd, testNow.AddDate(0, 0, -150))
+	e.srv.SetCreated("multi", s.arm, testNow.AddDate(0, 0, -150))
+	// A signature of app:v2: an OCI manifest whose subject is it, untagged,
+	// put as registries with the referrers API take it (go-containerregistry
+	// would add the fallback tag scheme here).
+	base := mutate.MediaType(e.p.image(1, "amd64"), types.OCIManifestSchema1)
+	e.p.push("app@"+digestOf(t, base), base) // its config and layers
+	sig := mutate.Subject(base, v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: must[v1.Hash](t)(cur.Digest()), Size: must[int64](t)(cur.Size())}).(v1.Image)
+	s.sig = digestOf(t, sig)
+	e.p.putRaw("app", s.sig, types.OCIManifestSchema1, must[[]byte](t)(sig.RawManifest()))
+	e.srv.SetCreated("app", s.sig, testNow.AddDate(0, 0, -30))
+	s.locked = e.pushedAt(t, "app:pinned", e.p.image(400, "amd64"), 400)
+	e.srv.Lock("app", s.locked, false, true)
+	nix := e.p.image(0, "amd64")
+	cf := must[*v1.ConfigFile](t)(nix.ConfigFile()).DeepCopy()
+	cf.Created = v1.Time{Time: time.Unix(1, 0).UTC()}
+	nix = must[v1.Image](t)(mutate.ConfigFile(nix, cf))
+	s.nix = e.pushedAt(t, "nix:1", nix, 5)
+	return s
+}
+
+// TestACRScan: the listing gives every manifest, untagged ones included,
+// with push times and locks; nothing is fetched by tag and each digest is
+// read once; platform manifests are part of their index; a signature goes
+// with its image.
+func TestACRScan(t *testing.T) {
+	e := startACR(t)
+	s := buildScene(t, e)
+	c := e.client(t)
+	inv, err := c.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Errors) != 0 {
+		t.Fatalf("scan errors %+v", inv.Errors)
+	}
+	byDigest := map[string]*model.Image{}
+	for i := range inv.Images {
+		byDigest[inv.Images[i].Digest] = &inv.Images[i]
+	}
+	for _, d := range []string{s.old, s.retagged, s.cur, s.idx, s.sig, s.locked, s.nix} {
+		if byDigest[d] == nil {
+			t.Errorf("%s is not an image", d)
+		}
+	}
+	if byDigest[s.amd] != nil || byDigest[s.arm] != nil || len(inv.Images) != 9 {
+		t.Errorf("%d images; platform manifests must be part of their index, not images", len(inv.Images))
+	}
+	if im := byDigest[s.retagged]; im != nil && (len(im.Tags) != 0 || !im.Created.Equal(testNow.AddDate(0, 0, -30))) {
+		t.Errorf("re-tagged leftover: tags %v created %v", im.Tags, im.Created)
+	}
+	if im := byDigest[s.idx]; im != nil && !slices.Equal(slices.Sorted(slices.Values(im.Children)), slices.Sorted(slices.Values([]string{s.amd, s.arm}))) {
+		t.Errorf("index children %v", im.Children)
+	}
+	if im := byDigest[s.sig]; im != nil && im.Subject != s.cur {
+		t.Errorf("signature subject %q, want %s", im.Subject, s.cur)
+	}
+	if im := byDigest[s.locked]; im != nil && !im.Locked {
+		t.Error("locked image not locked")
+	}
+	if im := byDigest[s.nix]; im != nil && (im.CreatedProblem != model.CreatedOK || im.ConfigCreated.Year() != 1970) {
+		t.Errorf("1970 config: created %v (%s), config %v; want the push time, and the config's beside it", im.Created, im.CreatedProblem, im.ConfigCreated)
+	}
+
+	reads := map[string]int{}
+	for _, r := range e.srv.Requests() {
+		switch r.Kind {
+		case acrtest.KindManifestByTag:
+			t.Errorf("manifest fetched by tag: %s %s", r.Method, r.Path)
+		case acrtest.KindManifestByDigest, acrtest.KindBlob:
+			if r.Method == "GET" {
+				reads[r.Reference]++
+			}
+		}
+	}
+	for d, n := range reads {
+		if n > 1 {
+			t.Errorf("%s read %d times", d, n)
+		}
+	}
+
+	pol := model.Policy{MaxAge: 90 * 24 * time.Hour, UntaggedMaxAge: 7 * 24 * time.Hour}
+	plan := model.MakePlan(inv, model.Request{Policy: pol, Now: testNow})
+	var got []string
+	for _, d := range plan.Deletions {
+		got = append(got, inv.Images[d.Image].Digest+":"+string(d.Reason))
+	}
+	want := []string{s.idx + ":age", s.old + ":age", s.retagged + ":untagged"}
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+		t.Errorf("plan %v, want %v", got, want)
+	}
+	if plan.Held[model.HoldLocked] != 1 || plan.Held[model.HoldSubject] != 1 {
+		t.Errorf("held %v", plan.Held)
+	}
+}
+
+// TestACRWarmScan: with the digest cache, a second scan reads no manifest
+// and no config at all; the listing says everything else.
+func TestACRWarmScan(t *testing.T) {
+	e := startACR(t)
+	buildScene(t, e)
+	cache, err := digestcache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold, err := e.client(t, WithDigestCache(cache)).Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.srv.Requests())
+	warm, err := e.client(t, WithDigestCache(cache)).Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range e.srv.Requests()[before:] {
+		if r.Kind == acrtest.KindManifestByDigest || r.Kind == acrtest.KindManifestByTag || r.Kind == acrtest.KindBlob {
+			t.Errorf("warm scan read %s %s", r.Method, r.Path)
+		}
+	}
+	if len(cold.Images) != len(warm.Images) || model.ComputeSizes(cold).Total != model.ComputeSizes(warm).Total {
+		t.Errorf("warm scan differs: %d images %d bytes, cold %d images %d bytes",
+			len(warm.Images), model.ComputeSizes(warm).Total, len(cold.Images), model.ComputeSizes(cold).Total)
+	}
+}
+
+// TestACRApply: a lock set during the apply fails that one image (405
+// REGISTRY_DISALLOWED_OPERATION names the lock); the others are deleted; a
+// tag moved onto a planned image since the scan skips it.
+func TestACRApply(t *testing.T) {
+	e := startACR(t)
+	s := buildScene(t, e)
+	c := e.client(t)
+	inv, err := c.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := model.Policy{MaxAge: 90 * 24 * time.Hour, UntaggedMaxAge: 7 * 24 * time.Hour}
+	plan := model.MakePlan(inv, model.Request{Policy: pol, Now: testNow})
+	if len(plan.Deletions) != 3 {
+		t.Fatalf("plan has %d deletions", len(plan.Deletions))
+	}
+	e.srv.Lock("multi", s.idx, false, true) // locked after the scan
+	log, _ := openLog(t)
+	res, err := Apply(t.Context(), c, inv, plan, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 1 || res.Failed[0].Digest != s.idx || !strings.Contains(res.Failed[0].Error, "locked") {
+		t.Fatalf("failed %+v, want the index, naming the lock", res.Failed)
+	}
+	if len(res.Deleted) != 2 {
+		t.Fatalf("deleted %+v, want the other two", res.Deleted)
+	}
+	if _, err := c.Exists(t.Context(), "multi", s.idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{s.old, s.retagged} {
+		if there, err := c.Exists(t.Context(), "app", d); err != nil || there {
+			t.Errorf("app@%s still there (%v)", d, err)
+		}
+	}
+
+	// A rollback tags an image planned since the scan; its signature,
+	// which goes after it, stays with it.
+	e.srv.SetCreated("app", s.cur, testNow.AddDate(0, 0, -100))
+	inv, err = c.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan = model.MakePlan(inv, model.Request{Policy: model.Policy{MaxAge: 90 * 24 * time.Hour}, Now: testNow})
+	e.p.tag("app:rollback", "app@"+s.cur)
+	res, err = Apply(t.Context(), c, inv, plan, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 2 || res.Skipped[0].Digest != s.cur || !strings.HasPrefix(res.Skipped[0].Reason, ChangedSinceScan) ||
+		res.Skipped[1].Digest != s.sig || len(res.Deleted) != 0 {
+		t.Errorf("deleted %+v, skipped %+v; want app:v2's image (changed since the scan) and its signature skipped", res.Deleted, res.Skipped)
+	}
+}
+
+// TestACRNoIdentity: without a usable identity the scan fails at once and
+// says what to set up.
+func TestACRNoIdentity(t *testing.T) {
+	e := startACR(t)
+	bare, err := azuretest.NewIdentity(azuretest.WithoutSystemAssigned())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bare.Close() })
+	e.id = bare // this machine has no identity
+	start := time.Now()
+	_, err = e.client(t).Scan(t.Context(), nil)
+	if err == nil || !strings.Contains(err.Error(), "managed identity") {
+		t.Fatalf("err = %v, want one naming the managed identity to set up", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	var ce *acrError
+	_ = errors.As(err, &ce)
+}
