@@ -2,6 +2,7 @@ package acrtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
@@ -233,7 +235,13 @@ func TestAzureSDKClient(t *testing.T) {
 		_, err = client.DeleteManifest(ctx, repo, child, nil)
 		var re *azcore.ResponseError
 		if !errors.As(err, &re) || re.StatusCode != 405 || !strings.Contains(err.Error(), "REGISTRY_DISALLOWED_OPERATION") {
-			t.Errorf("delete of a locked manifest: %v", err)
+			t.Fatalf("delete of a locked manifest: %v", err)
+		}
+		// azcore finds no code in ACR's {"errors":[...]}: read the body
+		body, perr := runtime.Payload(re.RawResponse)
+		var acrErr struct{ Errors []struct{ Code string } }
+		if re.ErrorCode != "" || perr != nil || json.Unmarshal(body, &acrErr) != nil || len(acrErr.Errors) != 1 || acrErr.Errors[0].Code != "REGISTRY_DISALLOWED_OPERATION" {
+			t.Errorf("ErrorCode %q, body %s (%v)", re.ErrorCode, body, perr)
 		}
 		if _, err := client.DeleteManifest(ctx, repo, untagged.digest, nil); err != nil {
 			t.Errorf("delete: %v", err)
@@ -427,4 +435,75 @@ func TestGoContainerRegistry(t *testing.T) {
 			t.Errorf("err = %v, want a 401", err)
 		}
 	})
+}
+
+// TestConcurrentClients pushes through the stand-in with
+// go-containerregistry and reads, lists and locks from several goroutines
+// at once (run it with -race).
+func TestConcurrentClients(t *testing.T) {
+	e := start(t)
+	auth := authn.FromConfig(authn.AuthConfig{IdentityToken: e.refreshToken(t)})
+	const n = 6
+	digests := make([]string, n)
+	for i := range n {
+		img := platformImage(t, "amd64")
+		ref, err := name.ParseReference(e.srv.Host() + "/c/r:" + string(rune('a'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img, remote.WithAuth(auth)); err != nil {
+			t.Fatalf("push through the stand-in: %v", err)
+		}
+		digests[i] = describeImage(t, img).digest
+	}
+	tok := e.accessToken(t, "repository:c/r:metadata_read,metadata_write")
+	errs := make(chan error, 3*n)
+	for i := range n {
+		go func() {
+			ref, err := name.ParseReference(e.srv.Host() + "/c/r@" + digests[i])
+			if err == nil {
+				_, err = remote.Get(ref, remote.WithAuth(auth))
+			}
+			errs <- err
+		}()
+		go func() {
+			r := e.do(t, "GET", "/acr/v1/c%2Fr/_manifests?n=2", bearer(tok), "")
+			if r.status != 200 {
+				errs <- errors.New(r.raw)
+				return
+			}
+			errs <- nil
+		}()
+		go func() {
+			e.srv.Lock("c/r", digests[i], i%2 == 0, true)
+			r := e.do(t, "GET", "/acr/v1/c%2Fr/_manifests/"+digests[i], bearer(tok), "")
+			if r.status != 200 {
+				errs <- errors.New(r.raw)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 3 * n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	r := e.do(t, "GET", "/acr/v1/c%2Fr/_manifests", bearer(tok), "")
+	var page struct {
+		Manifests []struct {
+			Digest               string
+			Tags                 []string
+			ChangeableAttributes struct{ DeleteEnabled bool }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.raw), &page); err != nil || len(page.Manifests) != n {
+		t.Fatalf("listing after the pushes: %s", r.raw)
+	}
+	for _, m := range page.Manifests {
+		i := slices.Index(digests, m.Digest)
+		if i < 0 || len(m.Tags) != 1 || m.ChangeableAttributes.DeleteEnabled != (i%2 == 0) {
+			t.Errorf("entry %+v (pushed as %d)", m, i)
+		}
+	}
 }
