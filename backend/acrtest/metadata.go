@@ -347,7 +347,11 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 		w.Header().Set("Link", fmt.Sprintf(`</acr/v1/%s/_manifests?last=%s&n=%d&orderby=%s>; rel="next"`,
 			url.PathEscape(repo), url.QueryEscape(page[len(page)-1].Digest), n, url.QueryEscape(orderby)))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"registry": s.host, "imageName": repo, "manifests": page})
+	writeJSON(w, http.StatusOK, struct {
+		Registry  string               `json:"registry"`
+		ImageName string               `json:"imageName"`
+		Manifests []manifestAttributes `json:"manifests"`
+	}{s.host, repo, page})
 }
 
 // serveManifest answers GET and PATCH /acr/v1/<repo>/_manifests/<digest>.
@@ -384,7 +388,11 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgs
 		}
 	}
 	e.attrs.References = e.children
-	writeJSON(w, http.StatusOK, map[string]any{"registry": s.host, "imageName": repo, "manifest": e.attrs})
+	writeJSON(w, http.StatusOK, struct {
+		Registry  string             `json:"registry"`
+		ImageName string             `json:"imageName"`
+		Manifest  manifestAttributes `json:"manifest"`
+	}{s.host, repo, e.attrs})
 }
 
 // serveUntag answers DELETE /acr/v1/<repo>/_tags/<tag>: the tag goes, its
