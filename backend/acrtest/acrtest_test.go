@@ -546,3 +546,35 @@ func TestListingSeesDirectChanges(t *testing.T) {
 		t.Errorf("after garbage collection of untagged manifests: %v", got)
 	}
 }
+
+// TestPermit models an identity with pull and listing rights only (AcrPull
+// without AcrDelete): its tokens carry only what it may do, and a delete
+// is refused with the insufficient_scope challenge.
+func TestPermit(t *testing.T) {
+	e := start(t)
+	img := e.push(t, "r", "amd64", "v1")
+	e.srv.Permit(e.id.SystemAssignedClientID(), "pull", "metadata_read", "catalog")
+	tok := e.accessToken(t, "repository:r:pull,delete,metadata_read", "repository:*:*", "registry:catalog:*")
+	raw, _ := json.Marshal(claims(t, tok)["access"])
+	var access []struct {
+		Type, Name string
+		Actions    []string
+	}
+	if err := json.Unmarshal(raw, &access); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(access); got != "[{repository r [pull metadata_read]} {repository * [pull metadata_read]} {registry catalog [*]}]" {
+		t.Errorf("access claim %s", got)
+	}
+	if r := e.do(t, "GET", "/v2/r/manifests/"+img.digest, bearer(tok), ""); r.status != 200 {
+		t.Errorf("pull: %d", r.status)
+	}
+	r := e.do(t, "DELETE", "/v2/r/manifests/"+img.digest, bearer(tok), "")
+	if r.status != 401 || !strings.HasSuffix(r.header.Get("WWW-Authenticate"), `scope="repository:r:delete",error="insufficient_scope"`) {
+		t.Errorf("delete without the right: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+	e.srv.Permit(e.id.SystemAssignedClientID())
+	if raw, _ := json.Marshal(claims(t, e.accessToken(t, "repository:r:pull"))["access"]); string(raw) != "[]" {
+		t.Errorf("no permission at all: access %s", raw)
+	}
+}

@@ -17,11 +17,13 @@
 //     the server's [azuretest.Identity] for https://containerregistry.azure.net
 //     (or Azure Resource Manager) into {"refresh_token": JWT}.
 //   - /oauth2/token turns a refresh token into {"access_token": JWT} carrying
-//     the scopes asked for: POST form grant_type=refresh_token, service,
-//     scope, refresh_token (the SDK, go-containerregistry with an identity
-//     token), or GET ?service=&scope= with basic auth user
-//     00000000-0000-0000-0000-000000000000 and the refresh token as password
-//     (go-containerregistry and docker with that user name).
+//     the scopes asked for in its "access" claim: POST form
+//     grant_type=refresh_token, service, scope, refresh_token (the SDK,
+//     go-containerregistry with an identity token), or GET ?service=&scope=
+//     with basic auth user 00000000-0000-0000-0000-000000000000 and the
+//     refresh token as password (go-containerregistry and docker with that
+//     user name). Every identity may do everything unless [Server.Permit]
+//     limits it, as missing role assignments would.
 //   - GET /acr/v1/_catalog and GET /acr/v1/<repo>/_manifests list at most
 //     100 entries a page whatever n asks, continuing through a relative
 //     Link header such as </acr/v1/a%2Fb/_manifests?last=sha256%3A...&n=100&orderby=>; rel="next".

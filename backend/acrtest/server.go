@@ -125,6 +125,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	tokens    map[string]*issued
+	permits   map[string][]string       // principal (lower case) -> permitted actions; absent: all
 	content   map[string]*contentInfo   // by digest; manifests never change
 	created   map[manifestKey]time.Time // push times: overrides and first sightings
 	attrs     map[manifestKey]*attrState
@@ -163,6 +164,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 		accessTTL:  cfg.accessTTL,
 		secret:     make([]byte, 32),
 		tokens:     map[string]*issued{},
+		permits:    map[string][]string{},
 		content:    map[string]*contentInfo{},
 		created:    map[manifestKey]time.Time{},
 		attrs:      map[manifestKey]*attrState{},

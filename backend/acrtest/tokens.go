@@ -367,7 +367,49 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, rec *Request
 		return
 	}
 	rec.Principal = info.principal
-	writeJSON(w, http.StatusOK, map[string]string{"access_token": s.mint(accessKind, info.principal, info.tenant, s.accessTTL, parseScopes(scopes))})
+	writeJSON(w, http.StatusOK, map[string]string{"access_token": s.mint(accessKind, info.principal, info.tenant, s.accessTTL, s.permitted(info.principal, parseScopes(scopes)))})
+}
+
+// Permit limits what access tokens grant principal (a client ID) to
+// actions, as its role assignments would on a real registry: repository
+// actions "pull", "push", "delete", "metadata_read" and "metadata_write",
+// and "catalog" for registry:catalog:*. /oauth2/token still answers, with
+// the "access" claim holding only the permitted part of the scopes asked
+// for (possibly none); requests needing more get 401
+// error="insufficient_scope". Without Permit a principal may do anything.
+// Calling it again replaces the list.
+func (s *Server) Permit(principal string, actions ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.permits[strings.ToLower(principal)] = slices.Clone(actions)
+}
+
+// permitted trims asked to what principal may do.
+func (s *Server) permitted(principal string, asked []grant) []grant {
+	s.mu.Lock()
+	allowed, restricted := s.permits[strings.ToLower(principal)]
+	s.mu.Unlock()
+	if !restricted {
+		return asked
+	}
+	var out []grant
+	for _, g := range asked {
+		var actions []string
+		switch {
+		case g.Type == "registry":
+			if slices.Contains(allowed, "catalog") {
+				actions = g.Actions
+			}
+		case slices.Contains(g.Actions, "*"):
+			actions = slices.DeleteFunc(slices.Clone(allowed), func(a string) bool { return a == "catalog" })
+		default:
+			actions = slices.DeleteFunc(slices.Clone(g.Actions), func(a string) bool { return !slices.Contains(allowed, a) })
+		}
+		if len(actions) > 0 {
+			out = append(out, grant{Type: g.Type, Name: g.Name, Actions: actions})
+		}
+	}
+	return out
 }
 
 // newGUID returns a random RFC 4122 version 4 UUID.
