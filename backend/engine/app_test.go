@@ -50,6 +50,7 @@ func appEnv(t *testing.T, appKey, key *rsa.PrivateKey, apiSuffix string) (*demo.
 	}
 	ref, _ := writeKey(t, key)
 	cfg := *env.Config
+	cfg.Registry = config.Registry{} // charts only
 	cfg.GitHub = config.GitHub{APIURL: env.GitHub.URL() + apiSuffix, Mode: config.ModeBranch,
 		AppID: appID, InstallationID: installationID, PrivateKey: ref}
 	return env, &cfg

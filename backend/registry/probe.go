@@ -67,7 +67,8 @@ func (a *ACR) Probe(ctx context.Context) (Probe, error) {
 		return p, nil
 	}
 	repo := p.Repositories[0]
-	resp, err := a.tokens.auth.ExchangeACRRefreshTokenForACRAccessToken(ctx, a.host, "repository:"+repo+":delete", refresh, nil)
+	resp, err := a.tokens.auth.ExchangeACRRefreshTokenForACRAccessToken(ctx, a.host, "repository:"+repo+":delete", refresh,
+		&azcontainerregistry.AuthenticationClientExchangeACRRefreshTokenForACRAccessTokenOptions{GrantType: ptr(azcontainerregistry.TokenGrantTypeRefreshToken)})
 	if err != nil {
 		p.DeleteDetail = acrCallError("ask for a delete token on "+repo, err).Error()
 		return p, nil
