@@ -258,15 +258,15 @@ func TestInterruptedApply(t *testing.T) {
 }
 
 // TestIncompleteRepositorySkipped: a repository whose scan fails half-way
-// (one tag's manifest cannot be read) gets no deletions in an apply; it is
+// (one manifest cannot be read) gets no deletions in an apply; it is
 // reported with the reason, the other repositories are cleaned, exit 3.
 func TestIncompleteRepositorySkipped(t *testing.T) {
 	noCharts := demo.WithConfigure(func(c *config.Config) { c.Charts = nil })
 	_, clean, _ := runJSON(t, startDemo(t, noCharts), false)
-	repo, tag := "", ""
+	repo, digest := "", ""
 	for _, p := range clean.Registry.Plan {
 		if len(p.Tags) > 0 {
-			repo, tag = p.Repository, p.Tags[0]
+			repo, digest = p.Repository, p.Digest
 			break
 		}
 	}
@@ -275,7 +275,7 @@ func TestIncompleteRepositorySkipped(t *testing.T) {
 	}
 	env := startDemo(t, noCharts, demo.WithRegistryHandler(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
+			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/v2/"+repo+"/manifests/"+digest {
 				http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"backend timeout"}]}`, http.StatusInternalServerError)
 				return
 			}
@@ -331,7 +331,7 @@ func TestRecoversUnrecordedDeletions(t *testing.T) {
 		}
 	}
 	log.Close()
-	client, err := registry.New(env.Registry.URL())
+	client, err := registry.New(env.RegistryServer.Host()) // behind the ACR stand-in
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,11 +16,13 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
 
 // The deployment repository the demo's GitHub stand-in holds.
@@ -40,6 +42,9 @@ type Env struct {
 	GitHub *githubtest.Server
 	// RegistryServer is the embedded registry.
 	RegistryServer *registrytest.Registry
+	// ACR is the Azure Container Registry stand-in in front of it, which
+	// the engine talks to with a managed identity.
+	ACR *acrtest.Server
 	// Seeded is what was pushed to it.
 	Seeded *registrytest.Seeded
 	// ChartRepository is the chart repository's URL, and OCIChartRepository
@@ -130,6 +135,11 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: seed registry: %w", err)
 	}
+	acr, cred, err := acrDemo(ctx, env, reg, now)
+	if err != nil {
+		return nil, err
+	}
+	env.ACR = acr
 
 	// Charts also come from an OCI registry, as traefik's do for
 	// mybinder.org: a second embedded registry, so that its chart artifacts
@@ -165,11 +175,13 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	total := distinctBytes(env.Seeded)
 	env.Config = &config.Config{
 		Registry: config.Registry{
-			URL:         reg.Host(),
-			Auth:        config.Auth{Type: config.AuthAnonymous},
+			URL:         acr.Host(),
+			Flavor:      config.FlavorACR,
+			Auth:        config.Auth{Type: config.AuthAzure},
 			Concurrency: 8,
 			Policy: config.Policy{
 				MaxAge:            config.Age{Duration: 90 * 24 * time.Hour},
+				UntaggedMaxAge:    config.Age{Duration: 7 * 24 * time.Hour},
 				Protect:           mustRegexps(`^jupyterhub/`, `^base:latest$`),
 				Cap:               config.Size{Bytes: total * 6 / 10},
 				Aggressive:        true,
@@ -204,6 +216,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		engine.WithGetenv(getenv), engine.WithClock(clock),
 		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))),
 		engine.WithDigestCacheDir(filepath.Join(env.dir, "digests")),
+		engine.WithSecretOptions(secrets.WithCredential(cred)),
 	}, o.engine...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
