@@ -1,0 +1,105 @@
+package registry
+
+import (
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// BenchmarkScan5000 scans about 5,000 manifests (50 repositories of 100
+// tags, shared base layers, one multi-platform index per repository) cold
+// and warm (digest cache), through the ACR stand-in with a managed
+// identity and through the distribution API of the same registry, and
+// reports manifests/s and requests per manifest:
+//
+//	go test -run '^$' -bench Scan5000 -benchtime 2x ./backend/registry
+func BenchmarkScan5000(b *testing.B) {
+	azuretest.HermeticEnv(b)
+	pop := registrytest.Population{Repositories: 50, TagsPerRepository: 100, Seed: 5000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
+	reg, err := registrytest.Start(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { reg.Close() })
+	if _, err := reg.Populate(b.Context(), pop); err != nil {
+		b.Fatal(err)
+	}
+	id, err := azuretest.NewIdentity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { id.Close() })
+	srv, err := acrtest.New(b.Context(), reg, acrtest.WithIdentity(id))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+
+	cases := []struct {
+		name string
+		warm bool
+		acr  bool
+	}{{"distribution/cold", false, false}, {"distribution/warm", true, false}, {"acr/cold", false, true}, {"acr/warm", true, true}}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var requests, manifests, scans int
+			var elapsed time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				cache, err := digestcache.Open(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				ct := newCountingTransport()
+				opts := []Option{WithTransport(ct), WithDigestCache(cache), WithConcurrency(16), WithClock(func() time.Time { return testNow })}
+				var scan func() (*model.Inventory, error)
+				if tc.acr {
+					cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+						ClientOptions: azcore.ClientOptions{Transport: id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					c, err := NewACR(srv.Host(), cred, opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					scan = func() (*model.Inventory, error) { return c.Scan(b.Context(), nil) }
+				} else {
+					c, err := New(reg.Host(), opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					scan = func() (*model.Inventory, error) { return c.Scan(b.Context(), nil) }
+				}
+				if tc.warm {
+					if _, err := scan(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ct.reset()
+				b.StartTimer()
+				start := time.Now()
+				inv, err := scan()
+				elapsed += time.Since(start)
+				if err != nil || len(inv.Errors) != 0 {
+					b.Fatalf("scan: %v %v", err, inv.Errors)
+				}
+				requests += len(ct.snapshot())
+				manifests += len(inv.Images)
+				scans++
+			}
+			b.ReportMetric(float64(manifests)/elapsed.Seconds(), "manifests/s")
+			b.ReportMetric(float64(requests)/float64(manifests), "req/manifest")
+			b.ReportMetric(float64(manifests)/float64(scans), "manifests")
+		})
+	}
+}
