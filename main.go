@@ -37,6 +37,8 @@ const usage = `helmupgradebot keeps a Helm-deployed BinderHub up to date and wit
 Usage:
   helmupgradebot [flags]              the console (charts and registry tabs)
   helmupgradebot --headless [flags]   one run for cron; dry run unless --apply
+  helmupgradebot --check-config       check the configuration, its secrets and access; changes nothing
+  helmupgradebot init [--force] [PATH]  write a commented starter configuration
 
 Flags:
 `
@@ -49,6 +51,7 @@ type flags struct {
 	only              string
 	noCache           bool
 	logFormat         string
+	checkConfig       bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -65,7 +68,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.demo, "demo", false, "run on an embedded demo: a real registry, a chart repository and a GitHub stand-in, all in-process")
 	fs.BoolVar(&f.apply, "apply", false, "with --headless: delete images and open pull requests (default: dry run)")
 	fs.BoolVar(&f.force, "force", false, "with --apply: accept a plan over max_delete_fraction")
-	fs.BoolVar(&f.json, "json", false, "with --headless: print one JSON document on stdout (logs go to stderr)")
+	fs.BoolVar(&f.json, "json", false, "with --headless or --check-config: print one JSON document on stdout (logs go to stderr)")
+	fs.BoolVar(&f.checkConfig, "check-config", false, "check everything a run needs (configuration, secrets, registry, GitHub, chart repositories), print a checklist and exit: 0 all pass, 1 something fails, 2 bad configuration; changes nothing")
 	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&f.noCache, "no-cache", false, "read every manifest and config from the registry, bypassing the digest cache ($XDG_CACHE_HOME/helmupgradebot/digests)")
@@ -84,7 +88,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return f, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 	}
-	if !f.headless && (f.apply || f.json || f.only != "" || f.force) {
+	if f.checkConfig && (f.headless || f.demo || f.apply || f.force || f.only != "") {
+		return f, errors.New("--check-config takes --config and --json only")
+	}
+	if !f.headless && (f.apply || (f.json && !f.checkConfig) || f.only != "" || f.force) {
 		return f, errors.New("--apply, --force, --json and --only go with --headless; the console asks before it acts")
 	}
 	if f.force && !f.apply {
@@ -97,6 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "init" {
+		return runInit(ctx, args[1:], stdout, stderr, getenv)
+	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return headless.ExitOK
@@ -108,6 +118,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if f.showVersion {
 		fmt.Fprintln(stdout, "helmupgradebot", version)
 		return headless.ExitOK
+	}
+	if f.checkConfig {
+		return checkConfig(ctx, f.config, f.json, stdout, getenv)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if f.logFormat == "json" {
