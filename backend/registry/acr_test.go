@@ -306,3 +306,32 @@ func TestACRNoIdentity(t *testing.T) {
 	var ce *acrError
 	_ = errors.As(err, &ce)
 }
+
+// TestACRTokensRenew: refresh and access tokens that expire during a long
+// run are renewed; the scan after their expiry still works.
+func TestACRTokensRenew(t *testing.T) {
+	e := startACR(t, acrtest.WithRefreshTokenLifetime(2*time.Second), acrtest.WithAccessTokenLifetime(time.Second))
+	buildScene(t, e)
+	c := e.client(t, WithClock(time.Now))
+	first, err := c.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // every token issued so far has expired
+	second, err := c.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatalf("scan after the tokens expired: %v", err)
+	}
+	if len(second.Images) != len(first.Images) || len(second.Errors) != 0 {
+		t.Errorf("second scan: %d images (first %d), errors %v", len(second.Images), len(first.Images), second.Errors)
+	}
+	exchanges := 0
+	for _, r := range e.srv.Requests() {
+		if r.Kind == acrtest.KindOAuthExchange && r.Status == 200 {
+			exchanges++
+		}
+	}
+	if exchanges < 2 {
+		t.Errorf("%d token exchanges; the refresh token was not renewed", exchanges)
+	}
+}
