@@ -287,7 +287,7 @@ func Render(a Answers, path string) ([]byte, error) {
 		Answers
 		Path string
 		ACR  bool
-	}{a, path, config.IsACRHost(a.RegistryHost)}); err != nil {
+	}{a, path, config.IsACRHost(a.RegistryHost) && a.RegistryAuth == config.AuthAzure}); err != nil {
 		return nil, err
 	}
 	if _, err := config.Parse(b.Bytes()); err != nil {
