@@ -14,10 +14,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 	"github.com/helmupgradebot/helmupgradebot/ui"
 )
@@ -107,6 +109,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if len(args) > 0 && args[0] == "init" {
 		return runInit(ctx, args[1:], stdout, stderr, getenv)
 	}
+	if len(args) > 0 && args[0] == "history" {
+		return runHistory(args[1:], stdout, stderr, getenv, time.Now())
+	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return headless.ExitOK
@@ -134,6 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var reg *engine.Registry
 	var charts *engine.Charts
 	var engineOpts []engine.Option
+	store := history.Open(history.DefaultPath(getenv))
 	if f.noCache {
 		engineOpts = append(engineOpts, engine.WithoutDigestCache())
 	}
@@ -144,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return headless.ExitFailure
 		}
 		defer env.Close()
-		reg, charts = env.Registry, env.Charts
+		reg, charts, store = env.Registry, env.Charts, env.History
 	} else {
 		path := f.config
 		if path == "" {
@@ -179,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if f.headless {
 		return headless.Run(ctx, headless.Options{
 			Apply: f.apply, Force: f.force, JSON: f.json,
-			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger,
+			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger, History: store,
 		})
 	}
 	var opts []ui.Option

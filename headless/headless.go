@@ -11,8 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -40,12 +42,19 @@ type Options struct {
 	Charts   *engine.Charts
 	Stdout   io.Writer
 	Logger   *slog.Logger
+	// History, when set, records the run and feeds the forecast.
+	History *history.Store
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Run performs one run and returns its exit code.
 func Run(ctx context.Context, o Options) int {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	var rep Report
 	code := ExitOK
@@ -63,6 +72,14 @@ func Run(ctx context.Context, o Options) int {
 		rr, c := runRegistry(ctx, o)
 		rep.Registry = rr
 		worse(c)
+	}
+	if rr := rep.Registry; rr != nil && !rr.ScannedAt.IsZero() {
+		rr.Forecast = forecast(o.History, rr, o.Now())
+	}
+	if o.History != nil {
+		if err := o.History.Append(summary(&rep, history.FaceHeadless, o.Apply, o.Now())); err != nil {
+			o.Logger.Warn("history not recorded", "err", err)
+		}
 	}
 	if o.JSON {
 		enc := json.NewEncoder(o.Stdout)
@@ -329,6 +346,17 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
+	}
+	if f := r.Forecast; f != nil {
+		switch {
+		case f.GrowthBytesPerWeek == nil:
+			fmt.Fprintf(w, "forecast: none (%s)\n", f.Reason)
+		case f.CapReachedAt != nil:
+			fmt.Fprintf(w, "forecast: growing %s a week; the cap is reached about %s (%d runs)\n",
+				model.FormatBytes(*f.GrowthBytesPerWeek), f.CapReachedAt.Format("2006-01-02"), f.BasedOnRuns)
+		default:
+			fmt.Fprintf(w, "forecast: %s a week; %s (%d runs)\n", model.FormatBytes(*f.GrowthBytesPerWeek), f.Reason, f.BasedOnRuns)
+		}
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "problem: %s %s %s\n", e.Repository, e.Reference, e.Error)

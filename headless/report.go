@@ -56,6 +56,9 @@ type RegistryReport struct {
 	Skipped []SkippedReport `json:"skipped"`
 	// Notes say what the policy did that may surprise.
 	Notes []string `json:"notes,omitempty"`
+	// Forecast is the growth over the run history and the day the cap is
+	// reached.
+	Forecast *ForecastReport `json:"forecast"`
 	// Recovered are deletions a killed run attempted without recording
 	// the outcome, as the registry answered them at this run's start.
 	Recovered []RecoveredReport `json:"recovered"`

@@ -21,6 +21,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
@@ -42,6 +43,9 @@ type Env struct {
 	GitHub *githubtest.Server
 	// RegistryServer is the embedded registry.
 	RegistryServer *registrytest.Registry
+	// History holds the demo's run history, seeded with 90 days of runs
+	// marked as demo data.
+	History *history.Store
 	// ACR is the Azure Container Registry stand-in in front of it, which
 	// the engine talks to with a managed identity.
 	ACR *acrtest.Server
@@ -205,6 +209,10 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	if o.configure != nil {
 		o.configure(env.Config)
+	}
+	env.History = history.Open(filepath.Join(env.dir, "history.jsonl"))
+	if err := seedHistory(env.History, acr.Host(), total, env.Config.Registry.Policy.Cap.Bytes, now); err != nil {
+		return nil, err
 	}
 	getenv := func(k string) string {
 		if k == tokenEnv {

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/headless"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// runHistory prints the run history: `helmupgradebot history [--json]
+// [--since 30d]`.
+func runHistory(args []string, stdout, stderr io.Writer, getenv func(string) string, now time.Time) int {
+	fs := flag.NewFlagSet("helmupgradebot history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the runs as one JSON document")
+	since := fs.String("since", "30d", "how far back: a duration such as 30d, 12w or 36h")
+	path := fs.String("file", "", "the history file (default $XDG_STATE_HOME/helmupgradebot/history.jsonl)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return headless.ExitOK
+		}
+		return headless.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "helmupgradebot history: unexpected argument %q\n", fs.Arg(0))
+		return headless.ExitUsage
+	}
+	back, err := model.ParseAge(*since)
+	if err != nil {
+		fmt.Fprintf(stderr, "helmupgradebot history: --since: %v\n", err)
+		return headless.ExitUsage
+	}
+	p := *path
+	if p == "" {
+		p = history.DefaultPath(getenv)
+	}
+	runs, bad, err := history.Open(p).Read(now.Add(-back))
+	if err != nil {
+		fmt.Fprintln(stderr, "helmupgradebot:", err)
+		return headless.ExitFailure
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "helmupgradebot history: %d damaged lines in %s skipped\n", bad, p)
+	}
+	if *asJSON {
+		out := struct {
+			Since string        `json:"since"`
+			Runs  []history.Run `json:"runs"`
+		}{Since: now.Add(-back).UTC().Format(time.RFC3339), Runs: runs}
+		if out.Runs == nil {
+			out.Runs = []history.Run{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return headless.ExitFailure
+		}
+		return headless.ExitOK
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(stdout, "no runs since %s (history: %s)\n", now.Add(-back).Format("2006-01-02"), p)
+		return headless.ExitOK
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		fmt.Fprintln(stdout, historyLine(runs[i]))
+	}
+	return headless.ExitOK
+}
+
+// historyLine is one run in a line, as the console's History tab lists it.
+func historyLine(r history.Run) string {
+	var parts []string
+	mode := "dry run"
+	if r.Applied {
+		mode = "applied"
+	}
+	if r.Demo {
+		mode += ", demo data"
+	}
+	parts = append(parts, fmt.Sprintf("%s  %-8s %s", r.Time.Local().Format("2006-01-02 15:04"), r.Face, mode))
+	if rr := r.Registry; rr != nil {
+		parts = append(parts, fmt.Sprintf("%s %s, %d images", rr.URL, model.FormatBytes(rr.TotalBytes), rr.Images))
+		if rr.Deleted > 0 {
+			parts = append(parts, fmt.Sprintf("deleted %d, freed %s", rr.Deleted, model.FormatBytes(rr.FreedBytes)))
+		} else if rr.Planned > 0 {
+			parts = append(parts, fmt.Sprintf("planned %d (%s)", rr.Planned, model.FormatBytes(rr.PlannedBytes)))
+		}
+		if rr.Failed > 0 {
+			parts = append(parts, fmt.Sprintf("%d failed", rr.Failed))
+		}
+	}
+	prs, errs := 0, 0
+	for _, c := range r.Charts {
+		switch c.Status {
+		case string(model.StatePROpened), string(model.StatePRUpdated):
+			prs++
+		case string(model.StateError):
+			errs++
+		}
+	}
+	if prs > 0 {
+		parts = append(parts, fmt.Sprintf("%d PRs opened or updated", prs))
+	}
+	if errs > 0 {
+		parts = append(parts, fmt.Sprintf("%d chart errors", errs))
+	}
+	return strings.Join(parts, " · ")
+}
