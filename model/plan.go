@@ -14,11 +14,11 @@ type Reason string
 
 // Deletion reasons.
 const (
-	ReasonAge    Reason = "age"    // older than the policy's max age
+	ReasonAge Reason = "age" // older than the policy's max age
 	// untagged (ACR lists them) and pushed longer ago than untagged_max_age
 	ReasonUntagged Reason = "untagged"
-	ReasonCap    Reason = "cap"    // the registry is over its cap
-	ReasonManual Reason = "manual" // chosen by the operator
+	ReasonCap      Reason = "cap"    // the registry is over its cap
+	ReasonManual   Reason = "manual" // chosen by the operator
 )
 
 // Policy decides which images a plan may delete.
@@ -51,13 +51,17 @@ type Hold string
 // image is planned too: the image then goes after them.
 const (
 	HoldNone       Hold = ""
-	HoldProtected  Hold = "protected"   // matches a protect pattern
-	HoldLocked     Hold = "locked"      // the registry refuses deletes
-	HoldIncomplete Hold = "incomplete"  // its repository's scan is incomplete
-	HoldKeep       Hold = "keep-latest" // among the N newest dated images of its repository
-	HoldUndated    Hold = "undated"     // keep_latest is set and its created time is unknown
-	HoldInIndex    Hold = "in-index"    // a platform manifest of an index in its repository
+	HoldProtected  Hold = "protected"    // matches a protect pattern
+	HoldLocked     Hold = "locked"       // the registry refuses deletes
+	HoldIncomplete Hold = "incomplete"   // its repository's scan is incomplete
+	HoldKeep       Hold = "keep-latest"  // among the N newest dated images of its repository
+	HoldUndated    Hold = "undated"      // keep_latest is set and its created time is unknown
+	HoldInIndex    Hold = "in-index"     // a platform manifest of an index in its repository
 	HoldSubject    Hold = "with-subject" // refers to an image (a signature, an SBOM): goes with it
+	HoldInUse      Hold = "in-use"       // a running pod uses it
+	HoldLaunched   Hold = "launched"     // launched within keep_launched_within
+	// a usage source could not be read: whether it is used is unknown
+	HoldUsageUnknown Hold = "usage-unknown"
 )
 
 // Hard reports whether the hold can never be lifted by a plan.
@@ -65,7 +69,7 @@ func (h Hold) Hard() bool { return h != HoldNone && h != HoldInIndex && h != Hol
 
 // Holds computes, for every image, why it may not be deleted.
 func Holds(inv *Inventory, pol Policy) []Hold {
-	return computeHolds(inv, pol, newGraph(inv), inv.Incomplete())
+	return computeHolds(inv, pol, newGraph(inv), inv.Incomplete(), nil)
 }
 
 // graph links each image to the images that are platform manifests of it
@@ -111,7 +115,7 @@ func newGraph(inv *Inventory) graph {
 	return g
 }
 
-func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]string) []Hold {
+func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]string, u *Usage) []Hold {
 	holds := make([]Hold, len(inv.Images))
 	byRepo := map[string][]int{}
 	for i := range inv.Images {
@@ -124,6 +128,8 @@ func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]str
 			holds[i] = HoldProtected
 		case partial:
 			holds[i] = HoldIncomplete
+		default:
+			holds[i] = u.hold(i)
 		}
 		// keep_latest ranks the dated images that stand on their own: a
 		// platform manifest goes with its index, a signature with its
@@ -154,6 +160,9 @@ func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]str
 			holds[i] = HoldInIndex
 		case g.subject[i] >= 0:
 			holds[i] = HoldSubject
+		}
+		if u.unknown() && !holds[i].Hard() {
+			holds[i] = HoldUsageUnknown
 		}
 	}
 	return holds
@@ -250,6 +259,9 @@ type Request struct {
 	Manual []int
 	// Force accepts a plan over the max delete fraction.
 	Force bool
+	// Usage, when not nil, holds launched and in-use images and orders
+	// the cap step's near-ties by launches (see Usage).
+	Usage *Usage
 }
 
 // MakePlan turns an inventory into an ordered plan of deletions. Held images
@@ -264,7 +276,7 @@ func MakePlan(inv *Inventory, req Request) Plan {
 	sizes := ComputeSizes(inv)
 	g := newGraph(inv)
 	incomplete := inv.Incomplete()
-	holds := computeHolds(inv, req.Policy, g, incomplete)
+	holds := computeHolds(inv, req.Policy, g, incomplete, req.Usage)
 	st := newPlanState(inv, sizes)
 	p := Plan{TotalBytes: sizes.Total, CapBytes: req.Policy.Cap, Held: map[Hold]int{}}
 	for i := range inv.Images {
@@ -341,7 +353,7 @@ func MakePlan(inv *Inventory, req Request) Plan {
 			if catalogPartial {
 				p.Notes = append(p.Notes, "the cap step did not run: the registry's repositories could not all be listed, so its size is unknown")
 			} else {
-				t.capPicks(holds, pol.Cap)
+				t.capPicks(holds, pol.Cap, req.Usage)
 			}
 		}
 	}
@@ -359,6 +371,9 @@ func MakePlan(inv *Inventory, req Request) Plan {
 	}
 	if req.Policy.KeepLatest > 0 {
 		p.Notes = append(p.Notes, undatedNotes(inv, g)...)
+	}
+	if req.Usage.unknown() {
+		p.Notes = append(p.Notes, "nothing is deleted: "+req.Usage.Unknown)
 	}
 	if f := req.Policy.MaxDeleteFraction; f > 0 && !req.Force && len(inv.Images) > 0 {
 		share := float64(len(p.Deletions)) / float64(len(inv.Images))
@@ -574,7 +589,7 @@ func (st *planState) remove(i int) int64 {
 // image that frees nothing now is taken only if it shares a blob that could
 // still be freed (no held image references it); otherwise it is dropped. A
 // platform manifest waits for its indexes and rejoins the heap after them.
-func (t *taker) capPicks(holds []Hold, capBytes int64) {
+func (t *taker) capPicks(holds []Hold, capBytes int64, u *Usage) {
 	st := t.st
 	inv := st.inv
 	pinned := make([]bool, len(inv.Blobs))
@@ -585,7 +600,7 @@ func (t *taker) capPicks(holds []Hold, capBytes int64) {
 			}
 		}
 	}
-	h := &gainHeap{st: st, pos: make([]int, len(inv.Images))}
+	h := &gainHeap{st: st, pos: make([]int, len(inv.Images)), usage: u}
 	for i := range inv.Images {
 		h.pos[i] = -1
 		if st.alive[i] && !holds[i].Hard() {
@@ -636,17 +651,28 @@ func (st *planState) couldHelp(i int, pinned []bool) bool {
 }
 
 // gainHeap is a max-heap of image indexes by current gain, older first on
-// ties, with positions so gains can grow in place.
+// ties, with positions so gains can grow in place. With usage, gains are
+// compared by GainBucket first and, within a bucket, the less used image
+// (Usage.lessUsed) goes first.
 type gainHeap struct {
 	st    *planState
 	items []int
 	pos   []int
+	usage *Usage
 }
 
 func (h *gainHeap) Len() int { return len(h.items) }
 func (h *gainHeap) Less(a, b int) bool {
 	i, j := h.items[a], h.items[b]
 	gi, gj := h.st.gain[i], h.st.gain[j]
+	if h.usage != nil {
+		if bi, bj := GainBucket(gi), GainBucket(gj); bi != bj {
+			return bi > bj
+		}
+		if c := h.usage.lessUsed(i, j); c != 0 {
+			return c < 0
+		}
+	}
 	if gi != gj {
 		return gi > gj
 	}

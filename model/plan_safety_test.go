@@ -188,9 +188,12 @@ func TestPlanSafetyProperties(t *testing.T) {
 		if r.IntN(4) == 0 {
 			req.Manual = r.Perm(len(inv.Images))[:r.IntN(len(inv.Images)+1)]
 		}
+		// usage from its own stream, so the inventories stay those of the
+		// cases before usage existed
+		req.Usage = randomUsage(rand.New(rand.NewPCG(3, uint64(n))), len(inv.Images))
 		p := MakePlan(inv, req)
 		if err := checkPlan(inv, req, p); err != nil {
-			t.Fatalf("case %d: %v\npolicy %+v manual %v\nimages %+v\nerrors %+v\nplan %+v", n, err, pol, req.Manual, inv.Images, inv.Errors, p.Deletions)
+			t.Fatalf("case %d: %v\npolicy %+v manual %v usage %+v\nimages %+v\nerrors %+v\nplan %+v", n, err, pol, req.Manual, req.Usage, inv.Images, inv.Errors, p.Deletions)
 		}
 	}
 }
@@ -222,9 +225,15 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 		}
 		return -1, false
 	}
+	if req.Usage != nil && req.Usage.Unknown != "" && len(p.Deletions) > 0 {
+		return fmt.Errorf("usage is unknown (%s) but %d images are planned", req.Usage.Unknown, len(p.Deletions))
+	}
 	for pos, d := range p.Deletions {
 		im := &inv.Images[d.Image]
 		if j, ok := subjectOf(im); ok {
+			if u := req.Usage.Of(d.Image); u.Launches > 0 || u.InUse {
+				return fmt.Errorf("referrer %s planned with its subject although launched or in use", im.Ref())
+			}
 			pj, gone := deleted[key{im.Repository, inv.Images[j].Digest}]
 			if !gone || pj >= pos || !slices.Contains(d.After, pj) {
 				return fmt.Errorf("referrer %s planned while its subject survives or goes later", im.Ref())
@@ -240,6 +249,9 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 		}
 		if im.Locked || protected(im, req.Policy.Protect) {
 			return fmt.Errorf("%s planned although locked or protected", im.Ref())
+		}
+		if u := req.Usage.Of(d.Image); u.Launches > 0 || u.InUse {
+			return fmt.Errorf("%s planned although launched %d times in the window (in use: %v)", im.Ref(), u.Launches, u.InUse)
 		}
 		if d.Reason == ReasonAge && im.CreatedProblem != CreatedOK {
 			return fmt.Errorf("undated %s planned for age", im.Ref())
@@ -266,7 +278,8 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 		if imgDeleted[j] {
 			continue
 		}
-		if s, ok := subjectOf(ix); ok && imgDeleted[s] && !ix.Locked && !protected(ix, req.Policy.Protect) && req.Manual == nil {
+		used := req.Usage.Of(j).Launches > 0 || req.Usage.Of(j).InUse
+		if s, ok := subjectOf(ix); ok && imgDeleted[s] && !ix.Locked && !protected(ix, req.Policy.Protect) && !used && req.Manual == nil {
 			if _, partial := incomplete[ix.Repository]; !partial && len(ix.Children) == 0 {
 				isChild := false
 				for k := range inv.Images {
@@ -365,4 +378,29 @@ func TestUntaggedAndReferrers(t *testing.T) {
 	if len(p.Deletions) != 0 || len(p.Excluded) != 1 || p.Excluded[0].Hold != HoldSubject {
 		t.Errorf("signature alone: %v, excluded %+v", refs(inv, p), p.Excluded)
 	}
+}
+
+// randomUsage gives about a third of the cases usage: some images launched
+// in the window, some launched only before it, a few in use, and now and
+// then a source that failed.
+func randomUsage(r *rand.Rand, n int) *Usage {
+	if r.IntN(3) != 0 {
+		return nil
+	}
+	u := &Usage{Images: make([]ImageUsage, n-r.IntN(2))} // sometimes shorter than the inventory
+	for i := range u.Images {
+		switch r.IntN(6) {
+		case 0:
+			u.Images[i].Launches = 1 + int(r.ExpFloat64()*20)
+			u.Images[i].LastLaunch = now.Add(-time.Duration(r.IntN(30*24)) * time.Hour)
+		case 1:
+			u.Images[i].LastLaunch = now.Add(-time.Duration(30*24+r.IntN(300*24)) * time.Hour)
+		case 2:
+			u.Images[i].InUse = r.IntN(3) == 0
+		}
+	}
+	if r.IntN(8) == 0 {
+		u.Unknown = "usage source events: /nowhere/*.jsonl: no file matches"
+	}
+	return u
 }
