@@ -31,6 +31,9 @@ type Config struct {
 	GitHub   GitHub  `yaml:"github"`
 	Charts   []Chart `yaml:"charts"`
 	Azure    Azure   `yaml:"azure"`
+	// Retry bounds the retries of every registry, chart repository and
+	// GitHub call.
+	Retry Retry `yaml:"retry"`
 
 	// Path is the file the configuration came from.
 	Path string `yaml:"-"`
@@ -448,6 +451,7 @@ func (c *Config) validate(keys map[int]string) error {
 		}
 	}
 	g.validateApp(bad)
+	c.Retry.validate(bad)
 	if len(c.Charts) > 0 && g.Token == "" && !g.App() {
 		bad("github.token", "charts are configured but no token reference is given (github.token), nor a GitHub App (github.app_id, github.installation_id, github.private_key)")
 	}
