@@ -146,11 +146,13 @@ func TestACREndToEnd(t *testing.T) {
 	// Apply; at the first delete, the last planned repository's images are
 	// locked (after the scan).
 	last := r.Plan[len(r.Plan)-1].Repository
+	mu.Lock()
 	for _, p := range r.Plan {
 		if p.Repository == last {
 			lockOn = append(lockOn, p.Repository+"@"+p.Digest)
 		}
 	}
+	mu.Unlock()
 	rep3, code, out3, err3 := acrRun(t, env, dir, "--headless", "--json", "--apply")
 	r3 := rep3.Registry
 	if code != headless.ExitPartial {

@@ -200,6 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if charts != nil {
 		cs = charts
 	}
+	opts = append(opts, ui.WithHistory(store))
 	if err := ui.Run(ctx, rs, cs, opts...); err != nil {
 		fmt.Fprintln(stderr, "helmupgradebot:", err)
 		return headless.ExitFailure

@@ -15,6 +15,7 @@ type common struct {
 	styles        *Styles
 	keys          *KeyMap
 	now           func() time.Time
+	noColor       bool
 	status        status
 	sticky        bool // the error showing has not been seen yet
 	// deletes counts registry deletes running, so Run can let them finish

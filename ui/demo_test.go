@@ -35,7 +35,7 @@ func demoConsole(t *testing.T, env *demo.Env, w, h int) *driver {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	d := newDriver(t, New(env.Registry, env.Charts, WithNoColor(), WithSize(w, h), WithContext(ctx)))
+	d := newDriver(t, New(env.Registry, env.Charts, WithNoColor(), WithSize(w, h), WithContext(ctx), WithHistory(env.History)))
 	d.settle()
 	return d
 }

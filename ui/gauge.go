@@ -44,7 +44,8 @@ func (st *Styles) levelStyle(l level) lipgloss.Style {
 // size after the selected deletions marked on it.
 type gauge struct {
 	total, after, capBytes int64
-	selected               int // images in the plan
+	selected               int    // images in the plan
+	note                   string // the forecast, when there is one
 }
 
 // view renders the gauge in two lines of width w: the bar, then figures.
@@ -67,6 +68,9 @@ func (g gauge) view(st *Styles, w int) string {
 		text = fmt.Sprintf("%s → %s of %s cap (%s → %s, %s) · frees %s", model.FormatBytes(g.total), model.FormatBytes(g.after),
 			model.FormatBytes(g.capBytes), pct(g.total, g.capBytes), pct(g.after, g.capBytes), st.levelStyle(la).Render(la.String()),
 			model.FormatBytes(freed))
+	}
+	if g.note != "" {
+		text += " · " + g.note
 	}
 	return g.bar(st, w) + "\n" + fit(text, w)
 }

@@ -41,6 +41,10 @@ func TestGoldenScreens(t *testing.T) {
 		snap("delete-confirm")
 		d.press("esc", "esc", "?")
 		snap("registry-help")
-		d.press("?")
+		d.press("?", "3")
+		snap("history")
+		d.press("enter")
+		snap("history-detail")
+		d.press("esc")
 	}
 }

@@ -6,13 +6,15 @@ import "charm.land/bubbles/v2/key"
 // with all bindings; the footer shows the subset that applies where the
 // operator is (see Model.helpKeys).
 type KeyMap struct {
-	NextTab, PrevTab, ChartsTab, RegistryTab key.Binding
-	Help, Quit                               key.Binding
+	NextTab, PrevTab, ChartsTab, RegistryTab, HistoryTab key.Binding
+	Help, Quit                                           key.Binding
 
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Refresh                                 key.Binding
 
 	OpenPR, OpenGroupPR key.Binding
+
+	Details key.Binding
 
 	Sort, Reverse, Filter, Untagged, Select, SelectPlan, Clear, Delete key.Binding
 
@@ -31,6 +33,8 @@ func DefaultKeyMap() KeyMap {
 		PrevTab:     b([]string{"shift+tab"}, "shift+tab", "previous tab"),
 		ChartsTab:   b([]string{"1"}, "1", "charts"),
 		RegistryTab: b([]string{"2"}, "2", "registry"),
+		HistoryTab:  b([]string{"3"}, "3", "history"),
+		Details:     b([]string{"enter"}, "enter", "run details"),
 		Help:        b([]string{"?"}, "?", "toggle help"),
 		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
 
@@ -71,9 +75,9 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp implements help.KeyMap: every binding, by area.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.Help, k.Quit},
+		{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Help, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Refresh},
-		{k.OpenPR, k.OpenGroupPR},
+		{k.OpenPR, k.OpenGroupPR, k.Details},
 		{k.Sort, k.Reverse, k.Filter, k.Untagged, k.Select, k.SelectPlan, k.Clear, k.Delete},
 		{k.Confirm, k.Cancel, k.Force, k.FilterApply, k.FilterCancel},
 	}

@@ -18,7 +18,12 @@ type options struct {
 	dark          bool
 	in            io.Reader
 	out           io.Writer
+	history       HistoryService
 }
+
+// WithHistory gives the console the run history: the History tab reads it,
+// the gauge shows the forecast, and the console records its own runs.
+func WithHistory(h HistoryService) Option { return func(o *options) { o.history = h } }
 
 // WithNow sets the clock ages are shown by. By default it is the
 // registry's (or the charts') own clock when it has one, else time.Now.

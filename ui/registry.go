@@ -20,6 +20,9 @@ import (
 type registrySection struct {
 	c   *common
 	svc RegistryService
+	// forecastNote is the history's forecast for the gauge ("cap in ~23
+	// days"); empty without enough history.
+	forecastNote string
 
 	idx      *imageIndex // nil until a scan succeeds
 	scanning bool

@@ -68,7 +68,7 @@ func (r *registrySection) view(w, h int) string {
 }
 
 func (r *registrySection) gauge() gauge {
-	g := gauge{total: r.idx.sizes.Total, after: r.idx.sizes.Total, capBytes: r.svc.Policy().Cap}
+	g := gauge{total: r.idx.sizes.Total, after: r.idx.sizes.Total, capBytes: r.svc.Policy().Cap, note: r.forecastNote}
 	if r.nsel > 0 && r.planReady {
 		g.after, g.selected = r.plan.TotalAfterBytes, len(r.plan.Deletions)
 	}

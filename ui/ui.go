@@ -27,10 +27,11 @@ type tab int
 const (
 	tabCharts tab = iota
 	tabRegistry
+	tabHistory
 	numTabs
 )
 
-func (t tab) String() string { return [...]string{"Charts", "Registry"}[t] }
+func (t tab) String() string { return [...]string{"Charts", "Registry", "History"}[t] }
 
 // Smallest usable screen.
 const minWidth, minHeight = 40, 10
@@ -47,6 +48,7 @@ type Model struct {
 	tab      tab
 	charts   *chartsSection
 	registry *registrySection
+	history  *historySection
 	confirm  *confirm
 
 	help     help.Model
@@ -81,10 +83,18 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 		}
 	}
 	keys := DefaultKeyMap()
-	c := &common{ctx: o.ctx, width: o.width, height: o.height, keys: &keys, now: o.now}
+	c := &common{ctx: o.ctx, width: o.width, height: o.height, keys: &keys, now: o.now, noColor: o.noColor}
 	m := &Model{c: c, noColor: o.noColor, dark: o.dark, in: o.in, out: o.out, sized: o.sized, help: help.New(), spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot))}
 	m.charts = newChartsSection(c, charts)
 	m.registry = newRegistrySection(c, reg)
+	url := ""
+	if reg != nil {
+		url = reg.URL()
+	}
+	if isNil(o.history) {
+		o.history = nil
+	}
+	m.history = newHistorySection(c, o.history, url)
 	if m.charts.svc == nil && m.registry.svc != nil {
 		m.tab = tabRegistry
 	}
@@ -139,7 +149,7 @@ func (m *Model) restyle() {
 
 // Init starts the first chart check and registry scan.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.spin()}
+	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.history.load(), m.spin()}
 	if !m.noColor {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
@@ -198,8 +208,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = msg.next
 	case scanDoneMsg:
 		m.registry.scanDone(msg)
+		cmd = m.history.record(m.registry.runSummary(nil))
+	case historyLoadedMsg:
+		m.history.loadedMsg(msg)
+		m.registry.forecastNote = m.forecastNote()
 	case applyDoneMsg:
-		cmd = m.registry.applyDone(msg, !m.quitting)
+		cmd = tea.Batch(m.registry.applyDone(msg, !m.quitting), m.history.record(m.registry.runSummary(&msg)))
 		m.quitAsked = false
 		if m.quitting {
 			return m, tea.Quit
@@ -214,6 +228,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.charts.checkDone(msg)
 	case openDoneMsg:
 		m.charts.openDone(msg)
+		cmd = m.history.record(chartsSummary(msg.rows))
 	}
 	m.layout() // the status line may have grown or shrunk
 	return m, tea.Batch(cmd, m.spin())
@@ -254,12 +269,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.tab = tabCharts
 	case key.Matches(msg, k.RegistryTab):
 		m.tab = tabRegistry
+	case key.Matches(msg, k.HistoryTab):
+		m.tab = tabHistory
 	default:
 		var cmd tea.Cmd
 		var box *confirm
-		if m.tab == tabCharts {
+		switch m.tab {
+		case tabCharts:
 			cmd, box = m.charts.update(msg)
-		} else {
+		case tabHistory:
+			cmd = m.history.update(msg)
+		default:
 			cmd, box = m.registry.update(msg)
 		}
 		m.confirm = box
@@ -318,7 +338,7 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 // helpKeys are the bindings that apply where the operator is.
 func (m *Model) helpKeys() helpKeys {
 	k := m.c.keys
-	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.Help, k.Quit}
+	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Help, k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 	switch {
 	case m.confirm != nil:
@@ -330,6 +350,12 @@ func (m *Model) helpKeys() helpKeys {
 	case m.tab == tabRegistry && m.registry.filtering:
 		b := []key.Binding{k.FilterApply, k.FilterCancel}
 		return helpKeys{short: b, full: [][]key.Binding{b}}
+	case m.tab == tabHistory:
+		hb := []key.Binding{k.Details, k.Refresh}
+		return helpKeys{
+			short: []key.Binding{k.Details, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
+			full:  [][]key.Binding{hb, nav, general},
+		}
 	case m.tab == tabRegistry:
 		reg := []key.Binding{k.Select, k.SelectPlan, k.Clear, k.Delete, k.Sort, k.Reverse, k.Filter, k.Untagged, k.Refresh}
 		return helpKeys{
@@ -382,6 +408,8 @@ func (m *Model) Render() string {
 		body = m.confirm.place(st, w, bodyH)
 	case m.tab == tabCharts:
 		body = m.charts.view(w, bodyH)
+	case m.tab == tabHistory:
+		body = m.history.view(w, bodyH, m.capBytes())
 	default:
 		body = m.registry.view(w, bodyH)
 	}

@@ -63,21 +63,28 @@ func line(screen, s string) string {
 
 func TestTabs(t *testing.T) {
 	d, _, _ := fakeEnv(t, 80, 24)
-	isCharts := func() bool { return strings.Contains(d.screen(), "DEPENDENCY") }
-	isRegistry := func() bool { return strings.Contains(d.screen(), "REPOSITORY") }
-	steps := []struct {
-		key      string
-		registry bool
-	}{
-		{"", false}, {"tab", true}, {"tab", false}, {"shift+tab", true}, {"shift+tab", false},
-		{"2", true}, {"2", true}, {"1", false},
+	on := func() string {
+		s := d.screen()
+		switch {
+		case strings.Contains(s, "DEPENDENCY"):
+			return "charts"
+		case strings.Contains(s, "REPOSITORY"):
+			return "registry"
+		case strings.Contains(s, "no run history"):
+			return "history"
+		}
+		return "?"
+	}
+	steps := []struct{ key, want string }{
+		{"", "charts"}, {"tab", "registry"}, {"tab", "history"}, {"tab", "charts"}, {"shift+tab", "history"},
+		{"shift+tab", "registry"}, {"2", "registry"}, {"3", "history"}, {"1", "charts"},
 	}
 	for i, s := range steps {
 		if s.key != "" {
 			d.press(s.key)
 		}
-		if isRegistry() != s.registry || isCharts() == s.registry {
-			t.Fatalf("step %d (%q): want registry=%v; screen:\n%s", i, s.key, s.registry, d.screen())
+		if got := on(); got != s.want {
+			t.Fatalf("step %d (%q): on %s, want %s; screen:\n%s", i, s.key, got, s.want, d.screen())
 		}
 	}
 	d.press("q")

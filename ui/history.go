@@ -1,0 +1,327 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/guptarohit/asciigraph"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// HistoryService is where the console reads the runs before it and
+// records its own. *history.Store implements it.
+type HistoryService interface {
+	Read(since time.Time) ([]history.Run, int, error)
+	Append(history.Run) error
+}
+
+var _ HistoryService = (*history.Store)(nil)
+
+// historyWindow is how far back the History tab reads.
+const historyWindow = 365 * 24 * time.Hour
+
+// historyLoadedMsg delivers the runs read.
+type historyLoadedMsg struct {
+	runs []history.Run
+	err  error
+}
+
+// historySection is the History tab: the registry's size over the runs
+// against the cap, the growth forecast, and the runs, newest first, with
+// one run's details on enter.
+type historySection struct {
+	c    *common
+	svc  HistoryService
+	url  string // the registry charted
+	runs []history.Run
+	err  error
+	list
+	detail bool
+	loaded bool
+}
+
+func newHistorySection(c *common, svc HistoryService, url string) *historySection {
+	return &historySection{c: c, svc: svc, url: url}
+}
+
+// load reads the history in a command.
+func (h *historySection) load() tea.Cmd {
+	if h.svc == nil {
+		return nil
+	}
+	svc, since := h.svc, h.c.now().Add(-historyWindow)
+	return func() tea.Msg {
+		runs, _, err := svc.Read(since)
+		return historyLoadedMsg{runs: runs, err: err}
+	}
+}
+
+// record appends a run of the console's and reloads.
+func (h *historySection) record(run history.Run) tea.Cmd {
+	if h.svc == nil || (run.Registry == nil && len(run.Charts) == 0) {
+		return nil
+	}
+	svc, since := h.svc, h.c.now().Add(-historyWindow)
+	run.Face = history.FaceConsole
+	if run.Time.IsZero() {
+		run.Time = h.c.now()
+	}
+	return func() tea.Msg {
+		err := svc.Append(run)
+		runs, _, rerr := svc.Read(since)
+		if err == nil {
+			err = rerr
+		}
+		return historyLoadedMsg{runs: runs, err: err}
+	}
+}
+
+func (h *historySection) loadedMsg(msg historyLoadedMsg) {
+	h.runs, h.err, h.loaded = msg.runs, msg.err, true
+	h.clamp(len(h.runs))
+}
+
+// forecast fits the charted registry's growth; ok is false with why when
+// there is too little history.
+func (h *historySection) forecast(capBytes int64) (model.Forecast, bool, string) {
+	return model.FitForecast(history.Points(h.runs, h.url), capBytes)
+}
+
+// forecastText says when the cap is reached, for the tab and the gauge.
+func forecastText(f model.Forecast, ok bool, why string, now time.Time) string {
+	switch {
+	case !ok:
+		return "no forecast yet: " + why
+	case f.OverCap:
+		return fmt.Sprintf("growing %s a week; already over the cap", model.FormatBytes(f.GrowthBytesPerWeek))
+	case f.CapReachedAt.IsZero():
+		return fmt.Sprintf("%s a week: not growing toward the cap", model.FormatBytes(f.GrowthBytesPerWeek))
+	}
+	days := int(f.CapReachedAt.Sub(now).Hours() / 24)
+	return fmt.Sprintf("growing %s a week; cap in ~%d days (%s)", model.FormatBytes(f.GrowthBytesPerWeek), max(days, 0), f.CapReachedAt.Format("2006-01-02"))
+}
+
+// update handles a key on the tab.
+func (h *historySection) update(msg tea.KeyPressMsg) tea.Cmd {
+	k := h.c.keys
+	switch {
+	case h.detail && (key.Matches(msg, k.Clear) || key.Matches(msg, k.Details)):
+		h.detail = false
+	case key.Matches(msg, k.Details):
+		h.detail = len(h.runs) > 0
+	case key.Matches(msg, k.Refresh):
+		return h.load()
+	case h.move(msg, k, len(h.runs)):
+		h.clamp(len(h.runs))
+	}
+	return nil
+}
+
+// run returns the run under the cursor (the list is newest first).
+func (h *historySection) run() (history.Run, bool) {
+	if h.cursor < 0 || h.cursor >= len(h.runs) {
+		return history.Run{}, false
+	}
+	return h.runs[len(h.runs)-1-h.cursor], true
+}
+
+// view renders the tab in w×h cells.
+func (h *historySection) view(w, ht int, capBytes int64) string {
+	st := h.c.styles
+	switch {
+	case h.svc == nil:
+		return block(st.Muted.Render("no run history: it is kept beside the audit log"), w, ht)
+	case h.err != nil:
+		return block(st.Error.Render("history: ")+h.err.Error(), w, ht)
+	case !h.loaded:
+		return block(st.Muted.Render("reading the run history…"), w, ht)
+	case len(h.runs) == 0:
+		return block(st.Muted.Render("no runs recorded yet: every run, headless or console, adds one"), w, ht)
+	}
+	f, ok, why := h.forecast(capBytes)
+	top := forecastText(f, ok, why, h.c.now())
+	if h.runs[0].Demo {
+		top = st.Muted.Render("demo data · ") + top
+	}
+	top = fit(top, w)
+	chartH := min(max(ht/2-2, 3), 12)
+	chart := h.chart(w, chartH, capBytes)
+	used := 1 + strings.Count(chart, "\n") + 1
+	rest := max(ht-used, 1)
+	var body string
+	if h.detail {
+		body = h.details(w, rest)
+	} else {
+		h.setPage(rest - 1)
+		h.clamp(len(h.runs))
+		body = h.table(w, rest)
+	}
+	return block(top+"\n"+chart+"\n"+body, w, ht)
+}
+
+// chart plots the registry's size at each run against the cap, and lists
+// the runs that deleted.
+func (h *historySection) chart(w, ht int, capBytes int64) string {
+	st := h.c.styles
+	var sizes []float64
+	var cuts []string
+	for _, r := range h.runs {
+		if rr := r.Registry; rr != nil && rr.URL == h.url {
+			sizes = append(sizes, float64(rr.TotalBytes))
+			if rr.FreedBytes > 0 {
+				cuts = append(cuts, fmt.Sprintf("%s −%s", r.Time.Format("01-02"), model.FormatBytes(rr.FreedBytes)))
+			}
+		}
+	}
+	if len(sizes) < 2 {
+		return fit(st.Muted.Render("the size chart needs two runs of this registry"), w)
+	}
+	const labelW = 11 // "1023.9 MiB ┤"
+	series := [][]float64{sizes}
+	opts := []asciigraph.Option{asciigraph.Height(ht), asciigraph.Width(max(w-labelW-2, 10)),
+		asciigraph.YAxisValueFormatter(func(v float64) string { return fmt.Sprintf("%9s", model.FormatBytes(int64(v))) })}
+	if capBytes > 0 {
+		line := make([]float64, len(sizes))
+		for i := range line {
+			line[i] = float64(capBytes)
+		}
+		series = append(series, line)
+	}
+	if !h.c.noColor {
+		opts = append(opts, asciigraph.SeriesColors(asciigraph.Blue, asciigraph.Red))
+	}
+	out := strings.Split(asciigraph.PlotMany(series, opts...), "\n")
+	for i := range out {
+		out[i] = fit(out[i], w)
+	}
+	legend := "size"
+	if capBytes > 0 {
+		legend += " vs cap " + model.FormatBytes(capBytes)
+	}
+	if len(cuts) > 0 {
+		legend += " · deletions: " + strings.Join(cuts, ", ")
+	}
+	return strings.Join(out, "\n") + "\n" + fit(st.Muted.Render(legend), w)
+}
+
+// table lists the runs, newest first.
+func (h *historySection) table(w, ht int) string {
+	st := h.c.styles
+	var b strings.Builder
+	b.WriteString(st.TableHeader.Render(fit(" WHEN              RUN", w)))
+	end := min(h.offset+ht-1, len(h.runs))
+	for p := h.offset; p < end; p++ {
+		r := h.runs[len(h.runs)-1-p]
+		line := " " + r.Time.Local().Format("2006-01-02 15:04") + "  " + history.Line(r)
+		line = fit(line, w)
+		if p == h.cursor {
+			line = st.Cursor.Render(line)
+		} else if r.Registry != nil && r.Registry.Failed > 0 {
+			line = st.Error.Render(line)
+		}
+		b.WriteString("\n" + line)
+	}
+	return b.String()
+}
+
+// details shows one run: what it deleted, what failed, its PRs.
+func (h *historySection) details(w, ht int) string {
+	st := h.c.styles
+	r, ok := h.run()
+	if !ok {
+		return ""
+	}
+	lines := []string{st.Title.Render(r.Time.Local().Format("2006-01-02 15:04")+" ") + history.Line(r)}
+	if rr := r.Registry; rr != nil {
+		lines = append(lines, fmt.Sprintf("registry %s: %s, %d images (%d untagged), planned %d (%s)",
+			rr.URL, model.FormatBytes(rr.TotalBytes), rr.Images, rr.Untagged, rr.Planned, model.FormatBytes(rr.PlannedBytes)))
+		for _, d := range rr.Deletions {
+			lines = append(lines, fmt.Sprintf("  deleted %s (%s, %s)", d.Ref, d.Reason, model.FormatBytes(d.Bytes)))
+		}
+		for _, f := range rr.Failures {
+			lines = append(lines, st.Error.Render("  failed ")+f.Ref+": "+f.Error)
+		}
+	}
+	for _, c := range r.Charts {
+		l := fmt.Sprintf("  %s %s: %s", c.Dependency, c.Status, c.Latest)
+		if c.PullRequest != "" {
+			l += " " + c.PullRequest
+		}
+		if c.Error != "" {
+			l += " " + c.Error
+		}
+		lines = append(lines, l)
+	}
+	lines = append(lines, st.Muted.Render("enter or esc: back to the runs"))
+	if len(lines) > ht {
+		lines = append(lines[:ht-1], st.Muted.Render(fmt.Sprintf("… %d more lines", len(lines)-ht+1)))
+	}
+	for i := range lines {
+		lines[i] = fit(lines[i], w)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// capBytes is the registry's cap, 0 when none or no registry.
+func (m *Model) capBytes() int64 {
+	if m.registry.svc == nil {
+		return 0
+	}
+	return m.registry.svc.Policy().Cap
+}
+
+// forecastNote is the gauge's short forecast: "cap in ~23 days".
+func (m *Model) forecastNote() string {
+	f, ok, _ := m.history.forecast(m.capBytes())
+	switch {
+	case !ok || m.capBytes() <= 0:
+		return ""
+	case f.OverCap:
+		return fmt.Sprintf("+%s/week", model.FormatBytes(f.GrowthBytesPerWeek))
+	case f.CapReachedAt.IsZero():
+		return "not growing"
+	}
+	return fmt.Sprintf("cap in ~%d days", max(int(f.CapReachedAt.Sub(m.c.now()).Hours()/24), 0))
+}
+
+// runSummary is what the console records after a scan, or, given an
+// apply's result, after a delete.
+func (r *registrySection) runSummary(done *applyDoneMsg) history.Run {
+	if r.svc == nil || r.idx == nil {
+		return history.Run{}
+	}
+	inv := r.idx.inv
+	rr := &history.RegistryRun{URL: r.svc.URL(), TotalBytes: r.idx.sizes.Total, CapBytes: r.svc.Policy().Cap,
+		Images: len(inv.Images), Untagged: r.idx.untagged(), Problems: len(inv.Errors)}
+	run := history.Run{Registry: rr}
+	if done != nil {
+		run.Applied = true
+		rr.TotalBytes = done.plan.TotalBytes
+		rr.Planned, rr.PlannedBytes = len(done.plan.Deletions), done.plan.ReclaimBytes
+		rr.Deleted, rr.Failed, rr.Skipped = len(done.res.Deleted), len(done.res.Failed), len(done.res.Skipped)
+		for _, d := range done.res.Deleted {
+			rr.FreedBytes += d.Bytes
+			rr.Deletions = append(rr.Deletions, history.Deletion{Ref: d.Repository + "@" + d.Digest,
+				Reason: string(done.plan.Deletions[d.Index].Reason), Bytes: d.Bytes})
+		}
+		for _, f := range done.res.Failed {
+			rr.Failures = append(rr.Failures, history.Failure{Ref: f.Repository + "@" + f.Digest, Error: f.Error})
+		}
+	}
+	return run
+}
+
+// chartsSummary is what the console records after opening pull requests.
+func chartsSummary(rows []model.DependencyStatus) history.Run {
+	run := history.Run{Applied: true}
+	for _, d := range rows {
+		run.Charts = append(run.Charts, history.ChartRun{Repository: d.Repository, File: d.File, Dependency: d.Dependency,
+			Current: d.Current, Latest: d.Latest.Version, Status: string(d.State), PullRequest: d.PRURL, Error: d.Error})
+	}
+	return run
+}
