@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
@@ -68,47 +67,7 @@ func runHistory(args []string, stdout, stderr io.Writer, getenv func(string) str
 		return headless.ExitOK
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
-		fmt.Fprintln(stdout, historyLine(runs[i]))
+		fmt.Fprintln(stdout, runs[i].Time.Local().Format("2006-01-02 15:04")+"  "+history.Line(runs[i]))
 	}
 	return headless.ExitOK
-}
-
-// historyLine is one run in a line, as the console's History tab lists it.
-func historyLine(r history.Run) string {
-	var parts []string
-	mode := "dry run"
-	if r.Applied {
-		mode = "applied"
-	}
-	if r.Demo {
-		mode += ", demo data"
-	}
-	parts = append(parts, fmt.Sprintf("%s  %-8s %s", r.Time.Local().Format("2006-01-02 15:04"), r.Face, mode))
-	if rr := r.Registry; rr != nil {
-		parts = append(parts, fmt.Sprintf("%s %s, %d images", rr.URL, model.FormatBytes(rr.TotalBytes), rr.Images))
-		if rr.Deleted > 0 {
-			parts = append(parts, fmt.Sprintf("deleted %d, freed %s", rr.Deleted, model.FormatBytes(rr.FreedBytes)))
-		} else if rr.Planned > 0 {
-			parts = append(parts, fmt.Sprintf("planned %d (%s)", rr.Planned, model.FormatBytes(rr.PlannedBytes)))
-		}
-		if rr.Failed > 0 {
-			parts = append(parts, fmt.Sprintf("%d failed", rr.Failed))
-		}
-	}
-	prs, errs := 0, 0
-	for _, c := range r.Charts {
-		switch c.Status {
-		case string(model.StatePROpened), string(model.StatePRUpdated):
-			prs++
-		case string(model.StateError):
-			errs++
-		}
-	}
-	if prs > 0 {
-		parts = append(parts, fmt.Sprintf("%d PRs opened or updated", prs))
-	}
-	if errs > 0 {
-		parts = append(parts, fmt.Sprintf("%d chart errors", errs))
-	}
-	return strings.Join(parts, " · ")
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -262,4 +263,45 @@ func Points(runs []Run, url string) []model.SizePoint {
 		}
 	}
 	return out
+}
+
+// Line sums a run up in one line (after its time), as `helmupgradebot
+// history` and the console's History tab list it.
+func Line(r Run) string {
+	var parts []string
+	mode := "dry run"
+	if r.Applied {
+		mode = "applied"
+	}
+	if r.Demo {
+		mode += ", demo data"
+	}
+	parts = append(parts, fmt.Sprintf("%-8s %s", r.Face, mode))
+	if rr := r.Registry; rr != nil {
+		parts = append(parts, fmt.Sprintf("%s %s, %d images", rr.URL, model.FormatBytes(rr.TotalBytes), rr.Images))
+		if rr.Deleted > 0 {
+			parts = append(parts, fmt.Sprintf("deleted %d, freed %s", rr.Deleted, model.FormatBytes(rr.FreedBytes)))
+		} else if rr.Planned > 0 {
+			parts = append(parts, fmt.Sprintf("planned %d (%s)", rr.Planned, model.FormatBytes(rr.PlannedBytes)))
+		}
+		if rr.Failed > 0 {
+			parts = append(parts, fmt.Sprintf("%d failed", rr.Failed))
+		}
+	}
+	prs, errs := 0, 0
+	for _, c := range r.Charts {
+		switch c.Status {
+		case string(model.StatePROpened), string(model.StatePRUpdated):
+			prs++
+		case string(model.StateError):
+			errs++
+		}
+	}
+	if prs > 0 {
+		parts = append(parts, fmt.Sprintf("%d PRs opened or updated", prs))
+	}
+	if errs > 0 {
+		parts = append(parts, fmt.Sprintf("%d chart errors", errs))
+	}
+	return strings.Join(parts, " · ")
 }
