@@ -43,6 +43,9 @@ var tapeSettings = map[string]*regexp.Regexp{
 	"TypingSpeed": regexp.MustCompile(`^\d+(\.\d+)?(ms|s)?$`),
 	"WaitTimeout": regexp.MustCompile(`^\d+(\.\d+)?(ms|s|m)?$`),
 	"Theme":       regexp.MustCompile(`^"[^"]+"$`),
+	// How VHS renders the GIF; the console does not see them.
+	"Framerate":     regexp.MustCompile(`^\d+$`),
+	"PlaybackSpeed": regexp.MustCompile(`^\d+(\.\d+)?$`),
 }
 
 var (
