@@ -81,19 +81,8 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 		scheme = "http://"
 	}
 	endpoint := scheme + host
-	base := o.transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
-		base = t
-	}
-	co := azcore.ClientOptions{Transport: &http.Client{Transport: base}}
-	if o.backoff != nil {
-		co.Retry = policy.RetryOptions{MaxRetries: int32(o.backoff.Steps - 1), RetryDelay: o.backoff.Duration, MaxRetryDelay: o.backoff.Duration * 10}
-		if o.backoff.Steps == 1 {
-			co.Retry.MaxRetries = -1
-		}
-	}
+	// The SDK's own retries are off: the retry transport retries.
+	co := azcore.ClientOptions{Transport: &http.Client{Transport: o.retrying()}, Retry: policy.RetryOptions{MaxRetries: -1}}
 	authClient, err := azcontainerregistry.NewAuthenticationClient(endpoint, &azcontainerregistry.AuthenticationClientOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -99,6 +100,7 @@ type options struct {
 	pageSize    int
 	now         func() time.Time
 	backoff     *remote.Backoff
+	retry       *retry.Policy
 	cache       *digestcache.Cache
 }
 
@@ -184,9 +186,18 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithRetryBackoff sets how calls failing with 408, 429, 5xx or a network
-// error are retried. The default (go-containerregistry's) tries three times,
-// waiting 1s then 3s.
+// WithRetry sets how calls are retried and bounded (package retry; the
+// default is retry's, or the configuration's retry keys). It replaces
+// go-containerregistry's and the Azure SDK's own retries, which are off.
+func WithRetry(p retry.Policy) Option {
+	return func(o *options) error {
+		o.retry = &p
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the attempts (Steps) and the first wait (Duration)
+// of the retry policy (see WithRetry), in go-containerregistry's terms.
 func WithRetryBackoff(b remote.Backoff) Option {
 	return func(o *options) error {
 		if b.Steps < 1 {
@@ -227,13 +238,7 @@ func New(host string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
 
-	base := o.transport
-	if base == nil {
-		t := remote.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
-		t.MaxIdleConns = max(t.MaxIdleConns, 2*o.concurrency)
-		base = t
-	}
+	base := o.retrying()
 	if !o.insecure && !loopback {
 		base = &httpsOnly{host: reg.RegistryStr(), inner: base}
 	}
@@ -249,9 +254,7 @@ func New(host string, opts ...Option) (*Client, error) {
 	case o.auth != nil:
 		ropts = append(ropts, remote.WithAuth(o.auth))
 	}
-	if o.backoff != nil {
-		ropts = append(ropts, remote.WithRetryBackoff(*o.backoff))
-	}
+	ropts = append(ropts, noRemoteRetries...)
 	pusher, err := remote.NewPusher(ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
@@ -266,6 +269,43 @@ func New(host string, opts ...Option) (*Client, error) {
 		pusher:      pusher,
 		cache:       o.cache,
 	}, nil
+}
+
+// noRemoteRetries turns go-containerregistry's retries off: the retry
+// transport under it retries (and honours Retry-After, which it does not).
+var noRemoteRetries = []remote.Option{
+	remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+	remote.WithRetryPredicate(func(error) bool { return false }),
+	remote.WithRetryStatusCodes(),
+}
+
+// policy is the retry policy the options give.
+func (o *options) policy() retry.Policy {
+	var p retry.Policy
+	if o.retry != nil {
+		p = *o.retry
+	}
+	if b := o.backoff; b != nil {
+		p.MaxAttempts = b.Steps
+		if b.Duration > 0 {
+			p.BaseDelay, p.MaxDelay = b.Duration, max(p.MaxDelay, 10*b.Duration)
+		}
+	}
+	return p.WithDefaults()
+}
+
+// retrying is the options' transport (a new one with every timeout set
+// when none is given) under the retry layer.
+func (o *options) retrying() http.RoundTripper {
+	p := o.policy()
+	base := o.transport
+	if base == nil {
+		t := retry.NewBaseTransport(p)
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
+		t.MaxIdleConns = max(t.MaxIdleConns, 2*o.concurrency)
+		base = t
+	}
+	return retry.New(base, p)
 }
 
 // Host returns the registry's host[:port].

@@ -31,6 +31,7 @@ package retry
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -279,8 +280,8 @@ func reason(resp *http.Response, err error) string {
 // retryable applies the policy's rules to one attempt's outcome.
 func (c *call) retryable(resp *http.Response, err error) bool {
 	if err != nil {
-		if ok, _ := retryablehttp.ErrorPropagatedRetryPolicy(context.Background(), nil, err); !ok {
-			return false // a certificate, a scheme, a redirect loop: trying again will not help
+		if ok, _ := retryablehttp.ErrorPropagatedRetryPolicy(context.Background(), nil, err); !ok || wrongProtocol(err) {
+			return false // a certificate, a scheme, a redirect loop, TLS to plain HTTP: trying again will not help
 		}
 		switch {
 		case c.idempotent:
@@ -300,6 +301,13 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 		return c.idempotent
 	}
 	return false
+}
+
+// wrongProtocol reports whether err is TLS spoken to a plain-HTTP server
+// (go-containerregistry tries both on a loopback or insecure registry).
+func wrongProtocol(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // rateLimited reports whether a 403 is a rate limit (GitHub's: a secondary
