@@ -1,0 +1,132 @@
+package usage
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+const (
+	sha1 = "1479e0252b2e648bb755ee913292b79495931717"
+	sha2 = "2222222222222222222222222222222222222222"
+	sha3 = "3333333333333333333333333333333333333333"
+)
+
+func testInventory(t *testing.T) *model.Inventory {
+	t.Helper()
+	b := model.NewInventoryBuilder("r.example", now)
+	add := func(repo, digest string, tags []string, children ...string) {
+		if err := b.AddImage(model.Image{Repository: repo, Digest: digest, Tags: tags, Children: children, Created: now.AddDate(0, -6, 0)},
+			[]model.Blob{{Digest: digest, Size: 10}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("prod/r2d-g5b5b759-binder-2dexamples-2doctave-03025a", "sha256:a1", []string{sha1})         // 0: the derived name
+	add("prod/r2d-g5b5b759-binder-2dexamples-2doctave-03025a", "sha256:a2", []string{sha2})         // 1
+	add("prod/r2d-g5b5b759-someone-2doctave-fork-0a0a0a", "sha256:b1", []string{sha1})              // 2: a fork, same commit
+	add("binder-custom-naming-abc123", "sha256:c1", []string{sha3})                                 // 3: a naming the derivation misses
+	add("prod/r2d-g5b5b759-binder-2dexamples-2doctave-03025a", "sha256:a3", []string{"1234567abc"}) // 4: a short tag
+	add("base", "sha256:idx", []string{"latest"}, "sha256:amd", "sha256:arm")                       // 5: an index
+	add("base", "sha256:amd", []string{"latest-amd64"})                                             // 6: its platform manifest
+	return b.Inventory()
+}
+
+func tallyOf(lines ...string) *Tally {
+	t := NewTally(now.AddDate(0, 0, -30))
+	_, _ = ReadEvents(strings.NewReader(strings.Join(lines, "\n")), "t", t.Add)
+	return t
+}
+
+func ev(ts time.Time, version int, provider, spec, ref, status string) string {
+	s := `{"timestamp": "` + ts.Format(time.RFC3339Nano) + `", "schema": "binderhub.jupyter.org/launch", "version": ` + string(rune('0'+version)) +
+		`, "provider": "` + provider + `", "spec": "` + spec + `"`
+	if ref != "" {
+		s += `, "ref": "` + ref + `"`
+	}
+	return s + `, "status": "` + status + `"}`
+}
+
+func TestMatchLaunches(t *testing.T) {
+	inv := testInventory(t)
+	in, before := now.Add(-24*time.Hour), now.AddDate(0, -3, 0)
+	obs := &Observed{Window: 30 * 24 * time.Hour, Since: now.AddDate(0, 0, -30), Launches: tallyOf(
+		ev(in, 5, "GitHub", "binder-examples/octave/HEAD", sha1, "success"), // the derived repository only, not the fork
+		ev(in.Add(time.Hour), 5, "GitHub", "binder-examples/octave/HEAD", sha1, "success"),
+		ev(before, 5, "GitHub", "binder-examples/octave/main", sha2, "success"), // only before the window
+		ev(in, 5, "GitHub", "custom/naming/HEAD", sha3, "success"),              // no derived repository has the tag: the ref alone
+		ev(in, 5, "GitHub", "binder-examples/octave/HEAD", sha2, "failure"),     // a failure holds nothing
+		ev(in, 3, "GitHub", "binder-examples/octave/1234567", "", "success"),    // v3: spec's short sha in the derived repository
+		ev(in, 2, "GitHub", "nobody/nothing/master", "", "success"),             // v2: no ref, unmatched
+		ev(in, 5, "Zenodo", "10.5281/zenodo.1", "10.5281/zenodo.1", "success"),  // no such tag
+	)}
+	res := Match(inv, obs)
+	u := res.Usage.Images
+	if u[0].Launches != 2 || !u[0].LastLaunch.Equal(in.Add(time.Hour)) {
+		t.Errorf("derived repository: %+v", u[0])
+	}
+	if u[2].Launches != 0 {
+		t.Errorf("the fork's image with the same commit was credited: %+v", u[2])
+	}
+	if u[1].Launches != 0 || !u[1].LastLaunch.Equal(before) {
+		t.Errorf("launched before the window: %+v", u[1])
+	}
+	if u[3].Launches != 1 {
+		t.Errorf("ref alone: %+v", u[3])
+	}
+	if u[4].Launches != 1 {
+		t.Errorf("v3 short sha: %+v", u[4])
+	}
+	if res.Matched != 4 || res.Unmatched != 2 || res.Launched != 3 {
+		t.Errorf("matched %d unmatched %d launched %d", res.Matched, res.Unmatched, res.Launched)
+	}
+	if res.Launches.Failed != 1 || res.Launches.InWindow != 6 {
+		t.Errorf("tally: failed %d in window %d", res.Launches.Failed, res.Launches.InWindow)
+	}
+	if res.Usage.Unknown != "" {
+		t.Errorf("unknown %q", res.Usage.Unknown)
+	}
+}
+
+func TestMatchPods(t *testing.T) {
+	inv := testInventory(t)
+	obs := &Observed{Pods: []PodImage{
+		{Image: "r.example/prod/r2d-g5b5b759-binder-2dexamples-2doctave-03025a:" + sha2},           // by tag
+		{Image: "r.example/base:whatever", ImageID: "docker-pullable://r.example/base@sha256:amd"}, // by digest: a platform manifest marks its index
+		{Image: "docker.io/library/busybox:1", ImageID: "docker://sha256:deadbeef"},                // not ours
+	}}
+	res := Match(inv, obs)
+	for i, want := range []bool{false, true, false, false, false, true, true} {
+		if res.Usage.Images[i].InUse != want {
+			t.Errorf("image %d in use %v, want %v", i, res.Usage.Images[i].InUse, want)
+		}
+	}
+	if res.InUse != 3 || res.PodImagesUnmatched != 1 {
+		t.Errorf("in use %d, unmatched %d", res.InUse, res.PodImagesUnmatched)
+	}
+}
+
+func TestMatchFailedSourceMakesUsageUnknown(t *testing.T) {
+	res := Match(testInventory(t), &Observed{Sources: []SourceReport{{Source: "events: /x/*.jsonl", Error: "no file matches /x/*.jsonl"}}})
+	if !strings.Contains(res.Usage.Unknown, "no file matches") {
+		t.Errorf("unknown %q", res.Usage.Unknown)
+	}
+}
+
+func TestParseImageRef(t *testing.T) {
+	for _, c := range [][4]string{
+		{"myhub.azurecr.io/binder-x:abc", "binder-x", "abc", ""},
+		{"localhost:5000/a/b@sha256:00", "a/b", "", "sha256:00"},
+		{"user/repo:1.0", "user/repo", "1.0", ""},
+		{"busybox", "busybox", "", ""},
+		{"127.0.0.1:5000/x:y@sha256:1", "x", "y", "sha256:1"},
+	} {
+		r, tag, d := parseImageRef(c[0])
+		if r != c[1] || tag != c[2] || d != c[3] {
+			t.Errorf("%s: %q %q %q", c[0], r, tag, d)
+		}
+	}
+}
