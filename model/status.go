@@ -41,6 +41,64 @@ type DependencyStatus struct {
 	Warning string
 	// Group: this file's dependencies go into one pull request.
 	Group bool
+
+	// What GitHub says of the open pull request (HasOpenPR), read by the
+	// check; zero when there is none or it could not be read.
+	PRCreatedAt time.Time
+	// PRMergeable is GitHub's mergeable: nil while GitHub is still
+	// computing it, or when it could not be read.
+	PRMergeable *bool
+	// PRMergeableState is GitHub's mergeable_state: clean, dirty
+	// (conflicts), blocked, behind, unstable, has_hooks, draft or unknown.
+	PRMergeableState string
+	// PRChecks rolls up the check runs and commit statuses of the pull
+	// request's head commit; PRFailedChecks names the failing ones.
+	PRChecks       ChecksState
+	PRFailedChecks []string
+	// Merged is a pull request the last run recorded open for this
+	// dependency that GitHub now reports merged: the bump was deployed.
+	Merged *MergedPR
+}
+
+// ChecksState rolls up a commit's check runs and commit statuses, as the
+// merge box of a pull request does.
+type ChecksState string
+
+// Checks states.
+const (
+	ChecksPassing ChecksState = "passing" // every check succeeded (or was neutral or skipped)
+	ChecksFailing ChecksState = "failing" // at least one failed, errored, timed out or was cancelled
+	ChecksPending ChecksState = "pending" // none failed and at least one has not finished
+	ChecksNone    ChecksState = "none"    // the commit has no checks at all
+	ChecksUnknown ChecksState = "unknown" // they could not be read
+)
+
+// MergedPR is a merged pull request.
+type MergedPR struct {
+	Number   int
+	URL      string
+	MergedAt time.Time
+}
+
+// HasOpenPR reports whether an open pull request carries (a version of)
+// this dependency's bump: PRNumber names it.
+func (d *DependencyStatus) HasOpenPR() bool {
+	return d.PRNumber > 0 && d.State != StatePRClosed && d.State != StateError
+}
+
+// PullRequestState is "open" with an open pull request, "closed" when one
+// was closed without merging (pr-closed), "merged" when the last run's
+// pull request has been merged since, and "" otherwise.
+func (d *DependencyStatus) PullRequestState() string {
+	switch {
+	case d.HasOpenPR():
+		return "open"
+	case d.State == StatePRClosed:
+		return "closed"
+	case d.Merged != nil:
+		return "merged"
+	}
+	return ""
 }
 
 // Outdated reports whether a newer version exists and no PR carries it yet.

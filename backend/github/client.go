@@ -32,6 +32,7 @@ type Client struct {
 	app          *appAuth // signing in as a GitHub App; nil with a token
 	pollInterval time.Duration
 	forkTimeout  time.Duration
+	mergeable    polling // re-reads of a pull request's mergeable (prstatus.go)
 
 	mu    sync.Mutex
 	login string // the token's user, once known
@@ -41,6 +42,7 @@ type options struct {
 	httpClient   *http.Client
 	pollInterval time.Duration
 	forkTimeout  time.Duration
+	mergeable    *polling
 }
 
 // Option configures a Client.
@@ -101,7 +103,7 @@ func newClient(apiURL string, c *gh.Client, o options) (*Client, error) {
 	if o.pollInterval <= 0 {
 		o.pollInterval = 2 * time.Second
 	}
-	return &Client{gh: c, pollInterval: o.pollInterval, forkTimeout: o.forkTimeout}, nil
+	return &Client{gh: c, pollInterval: o.pollInterval, forkTimeout: o.forkTimeout, mergeable: o.mergeablePolling()}, nil
 }
 
 // DefaultBranch returns a repository's default branch.

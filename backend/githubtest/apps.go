@@ -31,13 +31,14 @@ type App struct {
 	// ("owner/name") it may see.
 	Installations map[int64][]string
 	// Permissions are the installation tokens' permissions; default
-	// contents, pull_requests and issues write, metadata read.
+	// DefaultAppPermissions.
 	Permissions map[string]string
 }
 
 // DefaultAppPermissions are what a registered App's installation tokens
 // carry unless App.Permissions says otherwise: what helmupgradebot needs.
-var DefaultAppPermissions = map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read"}
+var DefaultAppPermissions = map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read",
+	"checks": "read", "statuses": "read"}
 
 // installation is one installation of a registered App.
 type installation struct {

@@ -163,4 +163,11 @@ func TestAppPermissions(t *testing.T) {
 	if err == nil || resp.StatusCode != 403 || !strings.Contains(err.Error(), "Resource not accessible by integration") {
 		t.Errorf("a write without contents: write: %v", err)
 	}
+	// Reading checks and statuses takes checks and statuses read.
+	if _, _, err := c.Checks.ListCheckRunsForRef(t.Context(), "org", "deploy", "main", nil); !isMsg(err, 403, "Resource not accessible by integration") {
+		t.Errorf("check runs without checks: read: %v", err)
+	}
+	if _, _, err := c.Repositories.GetCombinedStatus(t.Context(), "org", "deploy", "main", nil); !isMsg(err, 403, "Resource not accessible by integration") {
+		t.Errorf("statuses without statuses: read: %v", err)
+	}
 }

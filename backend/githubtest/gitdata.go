@@ -274,21 +274,8 @@ func (s *Server) compare(w http.ResponseWriter, req *http.Request, r *repository
 	page := ahead
 	q := req.URL.Query()
 	if q.Has("per_page") || q.Has("page") {
-		per, n := pageParams(q.Get("per_page"), q.Get("page"))
-		from := min((n-1)*per, len(ahead))
-		page = ahead[from:min(from+per, len(ahead))]
-		if last := (len(ahead) + per - 1) / per; n < last {
-			u := *req.URL
-			u.Scheme, u.Host = "http", req.Host
-			v := u.Query()
-			v.Set("per_page", strconv.Itoa(per))
-			v.Set("page", strconv.Itoa(n+1))
-			u.RawQuery = v.Encode()
-			next := u.String()
-			v.Set("page", strconv.Itoa(last))
-			u.RawQuery = v.Encode()
-			w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, next, u.String()))
-		}
+		from, to := paginate(w, req, len(ahead))
+		page = ahead[from:to]
 	} else if len(page) > 250 {
 		page = page[:250]
 	}
@@ -308,6 +295,29 @@ func (s *Server) compare(w http.ResponseWriter, req *http.Request, r *repository
 		Commits:         commits,
 		Files:           s.changedFiles(mergeBase, head),
 	})
+}
+
+// paginate picks the page of a list of total items that per_page and page
+// ask for and, when more pages follow, points to them in a Link header as
+// GitHub does. It returns the page's bounds.
+func paginate(w http.ResponseWriter, req *http.Request, total int) (from, to int) {
+	q := req.URL.Query()
+	per, n := pageParams(q.Get("per_page"), q.Get("page"))
+	from = min((n-1)*per, total)
+	to = min(from+per, total)
+	if last := (total + per - 1) / per; n < last {
+		u := *req.URL
+		u.Scheme, u.Host = "http", req.Host
+		v := u.Query()
+		v.Set("per_page", strconv.Itoa(per))
+		v.Set("page", strconv.Itoa(n+1))
+		u.RawQuery = v.Encode()
+		next := u.String()
+		v.Set("page", strconv.Itoa(last))
+		u.RawQuery = v.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, next, u.String()))
+	}
+	return from, to
 }
 
 // pageParams reads per_page (default 30, at most 100) and page (from 1).

@@ -34,6 +34,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /repos/{owner}/{repo}/git/commits/{sha}", s.inRepo(false, s.getGitCommit))
 	m.HandleFunc("POST /repos/{owner}/{repo}/git/commits", s.inRepo(true, s.createGitCommit))
 	m.HandleFunc("GET /repos/{owner}/{repo}/compare/{basehead...}", s.inRepo(false, s.compare))
+	m.HandleFunc("GET /repos/{owner}/{repo}/commits/{rest...}", s.inRepo(false, s.commitChecks))
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.inRepo(false, s.listPulls))
 	m.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.inRepo(true, s.createPull))
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", s.inPull(false, s.getPull))
@@ -651,7 +652,7 @@ func (s *Server) pull(w http.ResponseWriter, req *http.Request, r *repository) *
 }
 
 func (s *Server) getPull(w http.ResponseWriter, req *http.Request, r *repository, p *pull) {
-	writeJSON(w, http.StatusOK, s.pullJSON(r, p))
+	writeJSON(w, http.StatusOK, s.pullDetailJSON(r, p))
 }
 
 func (s *Server) editPull(w http.ResponseWriter, req *http.Request, r *repository, p *pull) {

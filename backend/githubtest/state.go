@@ -53,7 +53,9 @@ type repository struct {
 	labels        map[string]string
 	pulls         []*pull
 	nextNumber    int
-	pendingPolls  int // a fresh fork answers 404 to this many more GETs
+	pendingPolls  int             // a fresh fork answers 404 to this many more GETs
+	checkRuns     []*checkRun     // oldest first (checks.go)
+	statuses      []*commitStatus // oldest first
 }
 
 func (r *repository) fullName() string { return r.owner + "/" + r.name }
@@ -74,6 +76,12 @@ type pull struct {
 	created       time.Time
 	updated       time.Time
 	merged        time.Time // zero unless merged
+	// mergeKey is the head and base its mergeability was last asked for:
+	// GitHub computes it in the background, so the first GET after either
+	// moves says null (checks.go).
+	mergeKey string
+	// mergeableState, when set, overrides the computed mergeable_state.
+	mergeableState string
 }
 
 func key(owner, name string) string { return strings.ToLower(owner + "/" + name) }
