@@ -104,6 +104,10 @@ type Policy struct {
 	Cap               Size     `yaml:"cap"`
 	Aggressive        bool     `yaml:"aggressive"`
 	MaxDeleteFraction *float64 `yaml:"max_delete_fraction"`
+	// KeepLaunchedWithin holds images launched this recently; Usage says
+	// where launches (and running pods) are read from. See usage.go.
+	KeepLaunchedWithin Age           `yaml:"keep_launched_within"`
+	Usage              []UsageSource `yaml:"usage"`
 }
 
 // GitHub modes.
@@ -428,6 +432,7 @@ func (c *Config) validate(keys map[int]string) error {
 	if p.Aggressive && p.Cap.Bytes == 0 {
 		bad("registry.policy.aggressive", "aggressive mode needs a cap")
 	}
+	p.validateUsage(bad)
 
 	g := &c.GitHub
 	if g.APIURL == "" {

@@ -1,0 +1,52 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUsageSources(t *testing.T) {
+	c, err := Parse([]byte(`registry:
+  url: r.example
+  policy:
+    keep_launched_within: 30d
+    usage:
+      - events: /var/log/binderhub/events-*.jsonl
+      - events: https://archive.analytics.mybinder.org/events-{date}.jsonl
+      - kubernetes: {namespace: binderhub, selector: component=singleuser-server}
+      - kubernetes: {}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Registry.Policy
+	if p.KeepLaunchedWithin.Duration != 30*24*time.Hour || len(p.Usage) != 4 || p.Usage[1].Events == "" ||
+		p.Usage[2].Kubernetes == nil || p.Usage[2].Kubernetes.Namespace != "binderhub" || p.Usage[3].Kubernetes == nil {
+		t.Errorf("%+v", p)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"usage:\n      - events: /x/*.jsonl", "line 4: registry.policy.usage: events are read, but registry.policy.keep_launched_within is not set"},
+		{"keep_launched_within: 30d", "needs an events source"},
+		{"keep_launched_within: 30d\n    usage:\n      - kubernetes: {namespace: hub}", "needs an events source"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: https://a.example/events.jsonl", "usage[0].events: an events URL names one file per day"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: http://a.example/events-{date}.jsonl", "plain http is allowed for loopback hosts only"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: /x/[.jsonl", "not a valid glob"},
+		{"keep_launched_within: 1d\n    usage:\n      - {}", "usage[0]: give events"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n        kubernetes: {}", "not both"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n      - kubernetes: {namespace: Bad_NS}", "not a Kubernetes namespace"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n      - kubernetes: {namspace: x}", "field namspace not found"},
+		{"keep_launched_within: -1d", "negative"},
+	} {
+		_, err := Parse([]byte("registry:\n  url: r.example\n  policy:\n    " + tc.doc + "\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+	if _, err := Parse([]byte("registry:\n  url: r.example\n  policy:\n    keep_launched_within: 7d\n    usage:\n      - events: http://127.0.0.1:8080/events-{date}.jsonl\n")); err != nil {
+		t.Errorf("loopback http: %v", err)
+	}
+}
