@@ -20,6 +20,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -225,9 +226,14 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))),
 		engine.WithDigestCacheDir(filepath.Join(env.dir, "digests")),
 		engine.WithSecretOptions(secrets.WithCredential(cred)),
+		// The stand-in computes mergeable at once: no need to wait long.
+		engine.WithGitHubOptions(github.WithMergeablePolling(50*time.Millisecond, 3)),
 	}, o.engine...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if env.Charts != nil {
+		env.Charts.UseHistory(env.History)
 	}
 	return env, nil
 }

@@ -38,6 +38,8 @@ type Charts struct {
 
 	mu    sync.Mutex
 	files map[fileKey]fileState // last content read per deployment file
+
+	prs prTracker // pull requests known open, for merged ones (prstatus.go)
 }
 
 type fileKey struct{ repo, file string }
@@ -63,12 +65,15 @@ func (c *Charts) Now() time.Time { return c.now() }
 // Check reads every configured deployment file at its base branch and
 // compares each followed dependency with the newest accepted version. A
 // problem with one file or dependency becomes an error row; the rest are
-// still checked.
+// still checked. Rows with an open pull request get its age, mergeable
+// and checks; a pull request merged since the last run is noted
+// (prstatus.go).
 func (c *Charts) Check(ctx context.Context) []model.DependencyStatus {
 	var out []model.DependencyStatus
 	for _, e := range c.entries {
 		out = append(out, c.checkFile(ctx, e)...)
 	}
+	c.describePRs(ctx, out)
 	return out
 }
 
@@ -280,6 +285,7 @@ func declined(title string, bumps []model.Bump) func(github.PullRequest) bool {
 // setState records what Inspect or Propose said about rows' pull request.
 func setState(rows []*model.DependencyStatus, out github.Outcome) {
 	for _, r := range rows {
+		forgetPRStatus(r, out)
 		r.PRNumber, r.PRURL = out.Number, out.URL
 		r.Warning = strings.Join(out.Warnings, "; ")
 		if out.Status != "" {
@@ -420,6 +426,7 @@ func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]mod
 		ptrs[i] = &rows[i]
 	}
 	setState(ptrs, out)
+	c.prs.remember(rows)
 	return rows, nil
 }
 
