@@ -181,6 +181,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "registry":
 		charts = nil
 	}
+	if charts != nil {
+		charts.UseHistory(store) // PRs merged since the last run
+	}
 
 	if f.headless {
 		return headless.Run(ctx, headless.Options{
