@@ -207,11 +207,7 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	}
 	out := make([]ChartReport, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, ChartReport{
-			Repository: r.Repository, File: r.File, Dependency: r.Dependency, ChartRepository: r.ChartRepository,
-			Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
-			Warning: r.Warning,
-		})
+		out = append(out, chartReport(r))
 		if r.Warning != "" {
 			o.Logger.Warn("pull request", "url", r.PRURL, "warning", r.Warning)
 		}
@@ -304,6 +300,7 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 		if c.PullRequest != "" {
 			line += " " + c.PullRequest
 		}
+		line += prNote(c)
 		fmt.Fprintln(w, line)
 	}
 	r := rep.Registry

@@ -1,6 +1,8 @@
 package headless
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -134,6 +136,79 @@ type ChartReport struct {
 	Error       string `json:"error,omitempty"`
 	// Warning: the PR is open but lacks a label or reviewer asked for.
 	Warning string `json:"warning,omitempty"`
+	// PullRequestState is open (pull_request is open: pr-open, pr-opened,
+	// pr-updated, edited, or outdated with an older PR), closed
+	// (pr-closed), merged (no open PR, and the last run's was merged
+	// since), or absent.
+	PullRequestState string `json:"pull_request_state,omitempty"`
+	// Of the open PR, as GitHub reported it during the check (absent for
+	// a PR this run opened or updated): when it was opened, mergeable
+	// (absent while GitHub computes it), mergeable_state (clean, dirty,
+	// blocked, behind, unstable, has_hooks, draft, unknown), and the
+	// checks of its head commit (passing, failing, pending, none, unknown)
+	// with the failing ones named.
+	PullRequestCreatedAt *time.Time `json:"pull_request_created_at,omitempty"`
+	Mergeable            *bool      `json:"mergeable,omitempty"`
+	MergeableState       string     `json:"mergeable_state,omitempty"`
+	Checks               string     `json:"checks,omitempty"`
+	FailingChecks        []string   `json:"failing_checks,omitempty"`
+	// MergedSinceLastRun is a PR the last run recorded open for this
+	// dependency that has been merged since: the bump is deployed.
+	MergedSinceLastRun *MergedReport `json:"merged_since_last_run,omitempty"`
+}
+
+// MergedReport is a merged pull request.
+type MergedReport struct {
+	Number   int       `json:"number"`
+	URL      string    `json:"url"`
+	MergedAt time.Time `json:"merged_at"`
+}
+
+// chartReport is a dependency's row in the report.
+func chartReport(r model.DependencyStatus) ChartReport {
+	c := ChartReport{
+		Repository: r.Repository, File: r.File, Dependency: r.Dependency, ChartRepository: r.ChartRepository,
+		Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
+		Warning: r.Warning, PullRequestState: r.PullRequestState(),
+		Mergeable: r.PRMergeable, MergeableState: r.PRMergeableState, Checks: string(r.PRChecks), FailingChecks: r.PRFailedChecks,
+	}
+	if !r.PRCreatedAt.IsZero() {
+		t := r.PRCreatedAt
+		c.PullRequestCreatedAt = &t
+	}
+	if m := r.Merged; m != nil {
+		c.MergedSinceLastRun = &MergedReport{Number: m.Number, URL: m.URL, MergedAt: m.MergedAt}
+	}
+	return c
+}
+
+// prNote is what the text summary adds about a row's pull requests:
+// " (checks failing: test; conflicts)", " merged #12 since the last run URL".
+func prNote(c ChartReport) string {
+	var parts []string
+	if c.Checks != "" {
+		checks := "checks " + c.Checks
+		if len(c.FailingChecks) > 0 {
+			checks += ": " + strings.Join(c.FailingChecks, ", ")
+		}
+		parts = append(parts, checks)
+	}
+	switch {
+	case c.Mergeable != nil && !*c.Mergeable:
+		parts = append(parts, "not mergeable ("+c.MergeableState+")")
+	case c.Mergeable != nil:
+		parts = append(parts, "mergeable ("+c.MergeableState+")")
+	case c.MergeableState != "":
+		parts = append(parts, "mergeable unknown")
+	}
+	note := ""
+	if len(parts) > 0 {
+		note = " (" + strings.Join(parts, "; ") + ")"
+	}
+	if m := c.MergedSinceLastRun; m != nil {
+		note += fmt.Sprintf(" merged #%d since the last run %s", m.Number, m.URL)
+	}
+	return note
 }
 
 func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
