@@ -28,6 +28,9 @@ const (
 	ExitBusy    = 4 // another run holds the lock on this configuration
 )
 
+// progressEvery is how often a headless scan logs its progress.
+const progressEvery = 5 * time.Second
+
 // Options control a run.
 type Options struct {
 	// Apply deletes images and opens pull requests; without it the run
@@ -99,12 +102,17 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	log := o.Logger.With("registry", reg.URL())
 	recovered, rerr := reg.Recover(ctx)
 	log.Info("scanning")
-	last := -1
+	start, lastLog := time.Now(), time.Time{}
 	inv, err := reg.Scan(ctx, func(p registry.Progress) {
-		if p.RepositoriesDone != last && (p.RepositoriesDone == p.Repositories || p.RepositoriesDone%10 == 0) {
-			last = p.RepositoriesDone
-			log.Info("scan progress", "repositories_done", p.RepositoriesDone, "repositories", p.Repositories, "images_done", p.ImagesDone, "images", p.Images)
+		if time.Since(lastLog) < progressEvery && p.RepositoriesDone != p.Repositories {
+			return
 		}
+		lastLog = time.Now()
+		args := []any{"repositories_done", p.RepositoriesDone, "repositories", p.Repositories, "images_done", p.ImagesDone, "images", p.Images}
+		if rate, eta, ok := p.Rate(time.Since(start)); ok {
+			args = append(args, "images_per_second", int(rate), "eta", eta.String())
+		}
+		log.Info("scan progress", args...)
 	})
 	rr := &RegistryReport{URL: reg.URL(), Flavor: reg.Flavor(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
 		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}, Recovered: []RecoveredReport{}}

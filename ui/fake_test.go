@@ -83,6 +83,8 @@ type fakeRegistry struct {
 	applyGate chan struct{}
 	scanErr   error
 	scans     int
+	// snap is the last scan's inventory the fake keeps (nil: none).
+	snap *model.Inventory
 	// moved names images (repository@digest) that a tag moved onto since
 	// the scan: Recheck reports them and Apply skips them.
 	moved map[string]bool
@@ -137,6 +139,9 @@ func (f *fakeRegistry) Scan(ctx context.Context, progress func(registry.Progress
 	progress(registry.Progress{Repositories: len(repos), RepositoriesDone: len(repos), Images: len(src.Images), ImagesDone: len(src.Images)})
 	return b.Inventory(), nil
 }
+
+// Snapshot is the last scan's inventory, if the test set one.
+func (f *fakeRegistry) Snapshot() (*model.Inventory, error) { return f.snap, nil }
 
 // Recover finds nothing left unrecorded.
 func (f *fakeRegistry) Recover(context.Context) ([]registry.Recovered, error) { return nil, nil }

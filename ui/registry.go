@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -23,6 +24,15 @@ type registrySection struct {
 	// forecastNote is the history's forecast for the gauge ("cap in ~23
 	// days"); empty without enough history.
 	forecastNote string
+	// stale: the table is the last run's snapshot, shown while the fresh
+	// scan runs; nothing is deleted on it.
+	stale bool
+	// scanStart is when the running scan started, by the wall clock (for
+	// its rate and ETA).
+	scanStart time.Time
+	// needReplan: a selection carried over from the snapshot needs its
+	// plan made against the fresh scan.
+	needReplan bool
 
 	idx      *imageIndex // nil until a scan succeeds
 	scanning bool
@@ -69,7 +79,7 @@ func (r *registrySection) startScan() tea.Cmd {
 	if !r.configured() || r.busy() {
 		return nil
 	}
-	r.scanning, r.scan = true, registry.Progress{}
+	r.scanning, r.scan, r.scanStart = true, registry.Progress{}, time.Now()
 	svc, ctx := r.svc, r.c.ctx
 	key, rev := sortAge, false
 	if r.idx != nil {
@@ -97,6 +107,12 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		return
 	}
 	r.scanErr = nil
+	var keepSel carry
+	wasStale := r.stale
+	if wasStale {
+		keepSel = r.carryOver()
+	}
+	r.stale = false
 	prefix := r.afterDelete
 	r.afterDelete = status{}
 	var keep = -1
@@ -119,6 +135,10 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		r.cursor = min(keep, max(len(r.idx.view)-1, 0))
 	}
 	r.scroll()
+	if wasStale {
+		keepSel.apply(r)
+		r.needReplan = r.nsel > 0
+	}
 	inv := r.idx.inv
 	msgText := fmt.Sprintf("scanned %s: %d repositories, %d images, %d tags", r.svc.URL(), inv.Repositories, len(inv.Images), inv.Tags())
 	if prefix.text != "" {
@@ -369,6 +389,10 @@ func (r *registrySection) planDone(msg planDoneMsg) {
 // confirmDelete opens the delete box for the current plan; the plan shown
 // is the plan applied.
 func (r *registrySection) confirmDelete() *confirm {
+	if r.stale {
+		r.c.errorf("this is the snapshot %s; deletes wait for the fresh scan", r.staleText())
+		return nil
+	}
 	if r.busy() {
 		r.c.infof("the registry is busy")
 		return nil

@@ -16,8 +16,18 @@ func (r *registrySection) statusText() string {
 	case r.deleting:
 		return fmt.Sprintf("deleting %d/%d images", r.delDone, r.delTotal)
 	case r.scanning:
-		return fmt.Sprintf("scanning %s: %d/%d repositories, %d/%d images", r.svc.URL(),
+		s := fmt.Sprintf("scanning %s: %d/%d repositories, %d/%d images", r.svc.URL(),
 			r.scan.RepositoriesDone, r.scan.Repositories, r.scan.ImagesDone, r.scan.Images)
+		if rate, eta, ok := r.scan.Rate(time.Since(r.scanStart)); ok {
+			s += fmt.Sprintf(", %.0f/s", rate)
+			if eta > 0 {
+				s += ", about " + eta.String() + " left"
+			}
+		}
+		if r.stale {
+			s = r.staleText() + " " + s
+		}
+		return s
 	case !r.planReady:
 		return "planning"
 	}

@@ -149,7 +149,7 @@ func (m *Model) restyle() {
 
 // Init starts the first chart check and registry scan.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.history.load(), m.spin()}
+	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.registry.loadSnapshot(), m.history.load(), m.spin()}
 	if !m.noColor {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
@@ -209,6 +209,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case scanDoneMsg:
 		m.registry.scanDone(msg)
 		cmd = m.history.record(m.registry.runSummary(nil))
+		if m.registry.needReplan {
+			m.registry.needReplan = false
+			cmd = tea.Batch(cmd, m.registry.replan(false))
+		}
+	case snapshotMsg:
+		m.registry.snapshotLoaded(msg)
 	case historyLoadedMsg:
 		m.history.loadedMsg(msg)
 		m.registry.forecastNote = m.forecastNote()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -691,4 +692,49 @@ func TestRegistryUntagged(t *testing.T) {
 	d.press("enter")
 	s = d.screen()
 	mustContain(t, s, `filter "untagged": 10 of 60`, "<untagged>")
+}
+
+// TestRegistryOpensOnSnapshot: with a snapshot of the last scan the table
+// shows at once, marked as of its time, while the fresh scan runs; no
+// delete is confirmed on it; the fresh scan keeps the cursor and the
+// selection on the same images.
+func TestRegistryOpensOnSnapshot(t *testing.T) {
+	inv := genInventory(60, 7, fixedNow)
+	reg := newFakeRegistry(inv, demoPolicy(15<<30))
+	snap := genInventory(60, 7, fixedNow.Add(-48*time.Hour))
+	snap.ScannedAt = fixedNow.Add(-2 * time.Hour)
+	reg.snap, reg.gate = snap, make(chan struct{})
+	d := newDriver(t, New(reg, nil, WithNoColor(), WithSize(120, 40)))
+	d.waitFor("refreshing…")
+	s := joined(d.screen())
+	mustContain(t, s, "as of "+snap.ScannedAt.Local().Format(time.DateTime)+", refreshing…", "REPOSITORY", "60 images")
+	for _, k := range []string{"j", "j", "space"} { // keys while the scan still runs
+		d.deliver(keyMsg(k))
+	}
+	for d.m.registry.nsel == 0 || !d.m.registry.planReady {
+		if !d.step(5 * time.Second) {
+			t.Fatal("the selection's plan never came")
+		}
+	}
+	sel := d.m.registry.idx.inv.Images[d.m.registry.selection()[0]].Ref()
+	cur := d.m.registry.idx.inv.Images[d.m.registry.current()].Ref()
+	d.deliver(keyMsg("d"))
+	mustContain(t, joined(d.screen()), "deletes wait for the fresh scan")
+	if d.m.confirm != nil {
+		t.Fatal("a delete box opened on the snapshot")
+	}
+	close(reg.gate)
+	d.settle()
+	r := d.m.registry
+	if r.stale || r.nsel != 1 {
+		t.Fatalf("after the fresh scan: stale %v, %d selected", r.stale, r.nsel)
+	}
+	if got := r.idx.inv.Images[r.selection()[0]].Ref(); got != sel {
+		t.Errorf("selection moved to %s, want %s", got, sel)
+	}
+	if got := r.idx.inv.Images[r.current()].Ref(); got != cur {
+		t.Errorf("cursor moved to %s, want %s", got, cur)
+	}
+	d.press("r") // the error about the snapshot stays until a key; a rescan now is fresh
+	mustNotContain(t, joined(d.screen()), "refreshing")
 }

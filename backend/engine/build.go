@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
+	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 )
 
 // Option tunes FromConfig.
@@ -27,6 +29,7 @@ type buildOptions struct {
 	registry  []registry.Option
 	chartrepo []chartrepo.Option
 	github    []github.Option
+	usage     []usage.Option
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
 	noCache  bool
@@ -79,7 +82,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		if err != nil {
 			return nil, nil, err
 		}
-		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), cfg.AuditPath(b.o.getenv), b.o.now, WithFlavor(rc.Flavor))
+		audit := cfg.AuditPath(b.o.getenv)
+		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), audit, b.o.now, WithFlavor(rc.Flavor),
+			WithSnapshotDir(filepath.Dir(audit)))
+	}
+	if reg != nil {
+		b.addUsage(reg)
 	}
 	var charts *Charts
 	if len(cfg.Charts) > 0 {

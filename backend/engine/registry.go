@@ -10,6 +10,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/backend/snapshot"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -22,6 +23,21 @@ type Registry struct {
 	auditPath string
 	now       func() time.Time
 	flavor    string
+	usage     *usageState // nil: no usage source configured
+	snapshots string // directory of the last scans' inventories; "" none
+}
+
+// WithSnapshotDir keeps each scan's inventory under dir, for the console
+// to open on at once (Snapshot).
+func WithSnapshotDir(dir string) RegistryOption { return func(r *Registry) { r.snapshots = dir } }
+
+// Snapshot is the last scan's inventory, or nil when there is none. It is
+// only for showing while a fresh scan runs: never plan deletions on it.
+func (r *Registry) Snapshot() (*model.Inventory, error) {
+	if r.snapshots == "" {
+		return nil, nil
+	}
+	return snapshot.Load(snapshot.Path(r.snapshots, r.url))
 }
 
 // RegistryOption tunes NewRegistry.
@@ -68,9 +84,12 @@ func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 	if progress == nil {
 		progress = func(registry.Progress) {}
 	}
-	inv, err := r.lister.Scan(ctx, progress)
+	inv, err := r.scanWithUsage(ctx, progress)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", r.url, err)
+	}
+	if r.snapshots != "" {
+		_ = snapshot.Save(snapshot.Path(r.snapshots, r.url), inv) // a missing snapshot costs only a slower start
 	}
 	return inv, nil
 }
@@ -79,7 +98,7 @@ func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 // nil, else exactly the manual picks minus held images. force accepts a
 // plan over max_delete_fraction.
 func (r *Registry) Plan(inv *model.Inventory, manual []int, force bool) model.Plan {
-	return model.MakePlan(inv, model.Request{Policy: r.policy, Now: r.now(), Manual: manual, Force: force})
+	return model.MakePlan(inv, model.Request{Policy: r.policy, Now: r.now(), Manual: manual, Force: force, Usage: r.planUsage(inv)})
 }
 
 // Apply deletes a plan's images, recording every attempt and outcome in the
