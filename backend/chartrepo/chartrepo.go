@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -24,6 +25,7 @@ type Client struct {
 	cacheDir   string
 	remoteOpts []remote.Option
 	userAgent  string
+	retry      retry.Policy
 
 	indexes memo[*Index]
 	tags    memo[[]string]
@@ -65,15 +67,28 @@ func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(c *Client) { c.remoteOpts = append(c.remoteOpts, opts...) }
 }
 
+// WithRetry sets how index fetches and OCI registry requests are retried
+// and bounded (package retry's defaults otherwise). The retry layer goes
+// under every transport, given or not.
+func WithRetry(p retry.Policy) Option {
+	return func(c *Client) { c.retry = p }
+}
+
 // New returns a Client.
 func New(opts ...Option) *Client {
 	c := &Client{httpClient: &http.Client{}, userAgent: "helmupgradebot"}
 	for _, o := range opts {
 		o(c)
 	}
-	if c.transport == nil {
-		c.transport = http.DefaultTransport
+	p := c.retry.WithDefaults()
+	base := c.transport
+	if base == nil {
+		base = retry.NewBaseTransport(p)
 	}
+	c.transport = retry.New(base, p)
+	hc := *c.httpClient
+	hc.Transport = c.transport
+	c.httpClient = &hc
 	return c
 }
 

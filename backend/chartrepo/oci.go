@@ -92,6 +92,10 @@ func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
 		remote.WithTransport(tlsUnlessLoopback{base: c.transport}),
 		remote.WithUserAgent(c.userAgent),
 		remote.WithContext(ctx),
+		// go-containerregistry's retries off: the retry transport retries.
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
 	)
 }
 
