@@ -56,14 +56,8 @@ func NewApp(apiURL string, app App, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	hc := &http.Client{}
-	if o.httpClient != nil {
-		*hc = *o.httpClient
-	}
+	hc := o.retrying() // the installation token's requests are retried too
 	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	seen := &seenTokens{}
 	itr := ghinstallation.NewFromAppsTransport(
 		ghinstallation.NewAppsTransportFromPrivateKey(&recordTokens{inner: base, seen: seen}, app.ID, key), app.InstallationID)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
+
+	httpretry "github.com/helmupgradebot/helmupgradebot/backend/retry"
 )
 
 // DefaultAPIURL is GitHub.com's REST API root.
@@ -43,6 +45,24 @@ type options struct {
 	pollInterval time.Duration
 	forkTimeout  time.Duration
 	mergeable    *polling
+	retry        httpretry.Policy
+}
+
+// WithRetry sets how API calls are retried and bounded (package retry's
+// defaults otherwise): GitHub's rate limits (429, and 403 with Retry-After
+// or an exhausted limit) are waited out when they end within the call's
+// max wait. The retry layer goes under every transport, given or not.
+func WithRetry(p httpretry.Policy) Option { return func(o *options) { o.retry = p } }
+
+// retrying is the HTTP client of the options (a new one when none is
+// given) with its transport under the retry layer.
+func (o options) retrying() *http.Client {
+	hc := &http.Client{}
+	if o.httpClient != nil {
+		*hc = *o.httpClient
+	}
+	hc.Transport = httpretry.New(hc.Transport, o.retry)
+	return hc
 }
 
 // Option configures a Client.
@@ -73,7 +93,7 @@ func New(apiURL, token string, opts ...Option) (*Client, error) {
 	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		return nil, errors.New("GitHub token contains spaces or control characters: check github.token")
 	}
-	c, err := newClient(apiURL, gh.NewClient(o.httpClient).WithAuthToken(token), o)
+	c, err := newClient(apiURL, gh.NewClient(o.retrying()).WithAuthToken(token), o)
 	if err != nil {
 		return nil, err
 	}

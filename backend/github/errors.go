@@ -11,6 +11,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+
+	httpretry "github.com/helmupgradebot/helmupgradebot/backend/retry"
 )
 
 // Kinds of failure; errors.Is matches them on errors returned by Client.
@@ -99,6 +101,13 @@ func classifyResponse(e *Error, er *gh.ErrorResponse, notFound string) {
 	switch st := e.Status; {
 	case st == http.StatusUnauthorized:
 		e.Kind, e.advice = ErrBadToken, "GitHub rejected the token (401): check github.token"
+	case st == http.StatusForbidden && h.Get("Retry-After") != "" && h.Get("X-RateLimit-Remaining") != "0":
+		// the secondary rate limit, still on after the retries' wait
+		e.Kind = ErrRateLimited
+		if d, ok := httpretry.RetryAfter(h, time.Now()); ok {
+			e.Reset = time.Now().Add(d).Truncate(time.Second)
+		}
+		e.advice = "GitHub's secondary rate limit was hit (too many requests in a short time); " + rateWhen(e.Reset)
 	case st == http.StatusTooManyRequests || st == http.StatusForbidden && h.Get("X-RateLimit-Remaining") == "0":
 		e.Kind = ErrRateLimited
 		e.Reset = resetOf(h)

@@ -327,6 +327,10 @@ func (c *call) wait(resp *http.Response) time.Duration {
 		if d, ok := RetryAfter(resp.Header, time.Now()); ok {
 			return d
 		}
+		// GitHub's 429 may give when its limit resets instead.
+		if s, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil && resp.StatusCode == http.StatusTooManyRequests {
+			return max(time.Until(time.Unix(s, 0)), 0)
+		}
 	}
 	d := c.p.BaseDelay
 	for i := 1; i < c.attempts && d < c.p.MaxDelay; i++ {
@@ -553,4 +557,3 @@ func (b *streamBody) Close() error {
 	})
 	return err
 }
-
