@@ -33,6 +33,10 @@
 #                          read from the tab names in ui/ui.go)
 #   SKIP_TEST=1            skip `go test ./ui -run Tape` before recording
 #
+# Exit status 3: the files were written, but demo.gif plays faster than the
+# tape because the machine could not take frames as often as demo.tape's
+# Framerate asks; re-record on a quieter machine.
+#
 # Each recording runs the demo with fresh, temporary XDG state and cache
 # directories, so earlier runs on this machine do not change what it shows.
 # Recording is heavy (a headless Chromium screenshots the terminal many
@@ -136,6 +140,27 @@ if [[ $what != stills ]]; then
 		echo "vhs wrote no demo.gif" >&2
 		exit 1
 	}
+	# VHS takes a frame every 1/Framerate s only if the machine keeps up;
+	# when it cannot, the GIF plays faster than the tape. A GIF that kept up
+	# lasts at least as long as the tape's Sleeps while shown.
+	sleeps=$(awk '
+		$1 == "Hide" { hidden = 1 }
+		$1 == "Show" { hidden = 0 }
+		$1 == "Sleep" && !hidden {
+			v = $2
+			if (v ~ /ms$/) { sub(/ms$/, "", v); v /= 1000 }
+			else if (v ~ /s$/) { sub(/s$/, "", v) }
+			else if (v ~ /m$/) { sub(/m$/, "", v); v *= 60 }
+			t += v
+		}
+		END { printf "%.1f", t }' demo.tape)
+	length=$(ffprobe -v error -select_streams v -show_entries packet=duration_time -of csv=p=0 demo.gif |
+		awk '{ t += $1 } END { printf "%.1f", t }')
+	echo "demo.gif plays ${length}s; the tape sleeps ${sleeps}s while shown"
+	if awk -v l="$length" -v s="$sleeps" 'BEGIN { exit !(l < 0.9 * s) }'; then
+		slow="demo.gif plays faster than the tape (${length}s for ${sleeps}s of sleeps): the machine was too busy to take the frames demo.tape's Framerate asks for; re-record when it is idle, or lower Set Framerate"
+		echo "warning: $slow" >&2
+	fi
 fi
 
 # --- docs/<tab>.png ---------------------------------------------------------
@@ -196,4 +221,8 @@ say "done"
 ls -l demo.gif docs/*.png 2>/dev/null || true
 if [[ -f demo.gif ]] && (($(stat -c %s demo.gif) > 3 * 1024 * 1024)); then
 	echo "warning: demo.gif is over 3 MiB; lower Width/Height/FontSize or shorten the sleeps in demo.tape" >&2
+fi
+if [[ -n ${slow:-} ]]; then
+	echo "warning: $slow" >&2
+	exit 3
 fi
