@@ -134,6 +134,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		rr.Errors = append(rr.Errors, ErrorReport(e))
 	}
 	plan := reg.Plan(inv, nil, o.Force)
+	ures, usageFailed := reportUsage(rr, reg, inv, log)
 	rr.ScannedAt = inv.ScannedAt
 	rr.Repositories, rr.Images, rr.Tags = inv.Repositories, len(inv.Images), inv.Tags()
 	for i := range inv.Images {
@@ -144,10 +145,10 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	rr.TotalBytes, rr.ReclaimBytes, rr.TotalAfterBytes = plan.TotalBytes, plan.ReclaimBytes, plan.TotalAfterBytes
 	rr.ShortfallBytes, rr.UnknownAge, rr.Refused = plan.Shortfall, plan.UnknownAge, plan.Refused
 	for _, d := range plan.Deletions {
-		rr.Plan = append(rr.Plan, imageReport(inv, d))
+		rr.Plan = append(rr.Plan, withUsage(imageReport(inv, d), ures, d.Image))
 	}
 	for h, n := range plan.Held {
-		rr.Held[string(h)] = n
+		rr.Held[heldKey(h)] = n
 	}
 	for _, sk := range plan.Skipped {
 		rr.SkippedRepositories = append(rr.SkippedRepositories, SkippedRepository(sk))
@@ -162,7 +163,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		log.Warn("cap cannot be reached without deleting protected, locked or kept images", "over_by_bytes", plan.Shortfall)
 	}
 	code := ExitOK
-	if len(inv.Errors) > 0 || rerr != nil {
+	if len(inv.Errors) > 0 || rerr != nil || usageFailed {
 		code = ExitPartial
 	}
 	if !o.Apply || len(plan.Deletions) == 0 {
@@ -180,7 +181,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	})
 	rr.Applied = true
 	for _, d := range res.Deleted {
-		ir := imageReport(inv, plan.Deletions[d.Index])
+		ir := withUsage(imageReport(inv, plan.Deletions[d.Index]), ures, plan.Deletions[d.Index].Image)
 		ir.AlreadyGone = d.AlreadyGone
 		rr.Deleted = append(rr.Deleted, ir)
 	}
@@ -352,6 +353,7 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+	writeUsageSummary(w, r.Usage)
 	if f := r.Forecast; f != nil {
 		switch {
 		case f.GrowthBytesPerWeek == nil:

@@ -58,6 +58,9 @@ type RegistryReport struct {
 	Skipped []SkippedReport `json:"skipped"`
 	// Notes say what the policy did that may surprise.
 	Notes []string `json:"notes,omitempty"`
+	// Usage is what the usage sources (registry.policy.usage) said; absent
+	// without them.
+	Usage *UsageReport `json:"usage,omitempty"`
 	// Forecast is the growth over the run history and the day the cap is
 	// reached.
 	Forecast *ForecastReport `json:"forecast"`
@@ -104,6 +107,10 @@ type ImageReport struct {
 	// time (ACR) and the two differ.
 	ConfigCreated *time.Time `json:"config_created,omitempty"`
 	AlreadyGone   bool       `json:"already_gone,omitempty"`
+	// Launches counts the image's launches within keep_launched_within and
+	// LastLaunch is its newest launch seen; both only with usage sources.
+	Launches   *int       `json:"launches,omitempty"`
+	LastLaunch *time.Time `json:"last_launch,omitempty"`
 }
 
 // FailedReport is a deletion that did not succeed.

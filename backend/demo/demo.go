@@ -57,6 +57,9 @@ type Env struct {
 	ChartRepository    string
 	OCIChartRepository string
 
+	// Usage is the demo's usage sources: launch events and running pods.
+	Usage *UsageEnv
+
 	closers []func()
 	dir     string
 }
@@ -188,7 +191,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 				MaxAge:            config.Age{Duration: 90 * 24 * time.Hour},
 				UntaggedMaxAge:    config.Age{Duration: 7 * 24 * time.Hour},
 				Protect:           mustRegexps(`^jupyterhub/`, `^base:latest$`),
-				Cap:               config.Size{Bytes: total * 6 / 10},
+				Cap:               config.Size{Bytes: total * 3 / 4}, // reachable with the launched images held
 				Aggressive:        true,
 				MaxDeleteFraction: ptr(0.75),
 			},
@@ -207,6 +210,9 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			Labels:    []string{"dependencies"},
 			Reviewers: []string{"hub-admin"},
 		}},
+	}
+	if err := env.startUsage(now); err != nil {
+		return nil, err
 	}
 	if o.configure != nil {
 		o.configure(env.Config)

@@ -15,6 +15,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 )
@@ -29,6 +30,7 @@ type buildOptions struct {
 	registry  []registry.Option
 	chartrepo []chartrepo.Option
 	github    []github.Option
+	onRetry   func(retry.Retry)
 	usage     []usage.Option
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
@@ -65,6 +67,23 @@ func WithDigestCacheDir(dir string) Option { return func(o *buildOptions) { o.ca
 // WithChartRepoOptions passes options to the chart repository client.
 func WithChartRepoOptions(opts ...chartrepo.Option) Option {
 	return func(o *buildOptions) { o.chartrepo = append(o.chartrepo, opts...) }
+}
+
+// WithRetryObserver hears of every retry of every client (for logs).
+func WithRetryObserver(fn func(retry.Retry)) Option {
+	return func(o *buildOptions) { o.onRetry = fn }
+}
+
+// retryPolicy is the configuration's retry policy (retry.max_attempts,
+// retry.max_wait), shared by every client.
+func (b *Builder) retryPolicy() retry.Policy {
+	p := b.cfg.Retry.Policy()
+	p.OnRetry = b.o.onRetry
+	return p
+}
+
+func (b *Builder) githubOptions() []github.Option {
+	return append([]github.Option{github.WithRetry(b.retryPolicy())}, b.o.github...)
 }
 
 // WithGitHubOptions passes options to the GitHub client.
@@ -140,7 +159,7 @@ type RegistryClient interface {
 // RegistryClient builds the registry's client, resolving its password.
 func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	rc := b.cfg.Registry
-	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL))}
+	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL)), registry.WithRetry(b.retryPolicy())}
 	if rc.Insecure {
 		ropts = append(ropts, registry.WithInsecure())
 	}
@@ -173,7 +192,7 @@ func (b *Builder) GitHub(ctx context.Context) (*github.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("github.private_key: %w", err)
 		}
-		gh, err := github.NewApp(g.APIURL, github.App{ID: g.AppID, InstallationID: g.InstallationID, PrivateKey: []byte(key.Reveal())}, b.o.github...)
+		gh, err := github.NewApp(g.APIURL, github.App{ID: g.AppID, InstallationID: g.InstallationID, PrivateKey: []byte(key.Reveal())}, b.githubOptions()...)
 		if err != nil {
 			return nil, fmt.Errorf("github.private_key: %w", err)
 		}
@@ -183,7 +202,7 @@ func (b *Builder) GitHub(ctx context.Context) (*github.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github.token: %w", err)
 	}
-	gh, err := github.New(g.APIURL, strings.TrimSpace(tok.Reveal()), b.o.github...)
+	gh, err := github.New(g.APIURL, strings.TrimSpace(tok.Reveal()), b.githubOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("github: %w", err)
 	}
@@ -193,7 +212,7 @@ func (b *Builder) GitHub(ctx context.Context) (*github.Client, error) {
 // ChartRepositories builds the chart repository client, with its index
 // cache under the default directory (WithChartRepoOptions may set another).
 func (b *Builder) ChartRepositories() *chartrepo.Client {
-	copts := b.o.chartrepo
+	copts := append([]chartrepo.Option{chartrepo.WithRetry(b.retryPolicy())}, b.o.chartrepo...)
 	if dir, err := chartrepo.DefaultCacheDir(); err == nil {
 		copts = append([]chartrepo.Option{chartrepo.WithCacheDir(dir)}, copts...)
 	}

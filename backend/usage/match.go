@@ -38,13 +38,13 @@ type SourceReport struct {
 	// "kubernetes: NAMESPACE (SELECTOR)".
 	Source string `json:"source"`
 	Kind   string `json:"kind"` // events | kubernetes
-	// Files counts the files (or days' files) read; Skipped the ones
-	// left out: files last changed before the window, days not yet
-	// published.
+	// Files counts the files (or days' files) read; Skipped the days
+	// whose file is not published yet.
 	Files   int `json:"files,omitempty"`
 	Skipped int `json:"skipped,omitempty"`
-	// Stats count the lines and events of an events source.
-	Stats
+	// Stats count the lines and events of an events source (none for a
+	// kubernetes source).
+	*Stats
 	// Pods counts the running pods of a kubernetes source.
 	Pods int `json:"pods,omitempty"`
 	// Error is why the source could not be read whole; "" when it was.

@@ -116,7 +116,7 @@ func (r *Reader) Read(ctx context.Context) *Observed {
 	now := r.now()
 	obs := &Observed{Window: r.src.Window, Since: now.Add(-r.src.Window), Launches: NewTally(now.Add(-r.src.Window))}
 	for _, e := range r.src.Events {
-		rep := SourceReport{Source: "events: " + redactURL(e), Kind: "events"}
+		rep := SourceReport{Source: "events: " + redactURL(e), Kind: "events", Stats: &Stats{}}
 		var err error
 		if IsURL(e) {
 			err = r.readURL(ctx, e, obs, &rep)
@@ -157,8 +157,9 @@ func (k Kube) String() string {
 	return ns + " (" + sel + ")"
 }
 
-// readGlob reads the files a glob matches, skipping those last changed
-// before the window began: they can hold no launch inside it.
+// readGlob reads every file a glob matches: launches before the window
+// hold nothing, but give images their last launch, which orders the cap
+// step.
 func (r *Reader) readGlob(ctx context.Context, pattern string, obs *Observed, rep *SourceReport) error {
 	files, err := filepath.Glob(pattern)
 	if err != nil {
@@ -179,9 +180,6 @@ func (r *Reader) readGlob(ctx context.Context, pattern string, obs *Observed, re
 			errs = append(errs, err.Error())
 			continue
 		case fi.IsDir():
-			continue
-		case fi.ModTime().Before(obs.Since):
-			rep.Skipped++
 			continue
 		}
 		st, err := readFile(f, obs.Launches)

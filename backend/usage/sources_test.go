@@ -47,7 +47,7 @@ func TestReadGlob(t *testing.T) {
 		t.Fatalf("sources %+v", obs.Sources)
 	}
 	s := obs.Sources[0]
-	if s.Error != "" || s.Files != 2 || s.Skipped != 1 || s.Events != 15 {
+	if s.Error != "" || s.Files != 3 || s.Events != 22 {
 		t.Errorf("glob: %+v", s)
 	}
 	if obs.Launches.InWindow != 15 {

@@ -1,0 +1,158 @@
+package headless
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+)
+
+func planned(rep Report) map[string]ImageReport {
+	out := map[string]ImageReport{}
+	for _, p := range rep.Registry.Plan {
+		for _, t := range p.Tags {
+			out[p.Repository+":"+t] = p
+		}
+	}
+	return out
+}
+
+func withoutUsage(c *config.Config) {
+	c.Registry.Policy.Usage, c.Registry.Policy.KeepLaunchedWithin = nil, config.Age{}
+}
+
+// TestUsageHoldsWhatPeopleLaunch: on the embedded registry with an events
+// file, old images launched inside the window are held (launched), the
+// same kind of images launched only before the window are planned, and a
+// running pod's old image is held (in-use). Without the usage sources
+// every one of them would be deleted for its age.
+func TestUsageHoldsWhatPeopleLaunch(t *testing.T) {
+	env := startDemo(t)
+	u := env.Usage
+	if len(u.OldLaunched) == 0 || len(u.BeforeWindow) == 0 || len(u.Running) < 2 {
+		t.Fatalf("the demo's usage is too thin: %+v", u)
+	}
+	raw, rep, code := runJSON(t, env, false)
+	if code != ExitOK {
+		t.Errorf("exit %d", code)
+	}
+	plan := planned(rep)
+	for _, name := range u.OldLaunched {
+		if _, ok := plan[name]; ok {
+			t.Errorf("%s was launched in the window but is planned", name)
+		}
+	}
+	for _, name := range u.BeforeWindow {
+		p, ok := plan[name]
+		if !ok {
+			t.Errorf("%s was launched only before the window but is not planned", name)
+			continue
+		}
+		if p.Reason != "age" || p.Launches == nil || *p.Launches != 0 || p.LastLaunch == nil || !p.LastLaunch.Before(now.Add(-demo.KeepLaunchedWithin)) {
+			t.Errorf("%s: reason %s launches %v last launch %v", name, p.Reason, p.Launches, p.LastLaunch)
+		}
+	}
+	for _, name := range u.Running {
+		if _, ok := plan[name]; ok {
+			t.Errorf("%s runs in a pod but is planned", name)
+		}
+	}
+	held := rep.Registry.Held
+	if held["launched"] < len(u.Launched)-1 || held["in_use"] != len(u.Running) {
+		t.Errorf("held %v", held)
+	}
+	us := rep.Registry.Usage
+	if us == nil || us.EventsRead != 7000 || us.Matched == 0 || us.Matched != us.EventsInWindow || us.Pods != len(u.Running) ||
+		us.HeldBytes <= 0 || len(us.Errors) != 0 || us.KeepLaunchedWithin != "30d" || len(us.Sources) != 2 {
+		t.Errorf("usage %+v", us)
+	}
+	// the field names are the interface
+	reg := raw["registry"].(map[string]any)
+	usage := reg["usage"].(map[string]any)
+	for _, k := range []string{"sources", "events_read", "matched", "unmatched", "errors", "held_bytes"} {
+		if _, ok := usage[k]; !ok {
+			t.Errorf("usage lacks %q", k)
+		}
+	}
+	for _, k := range []string{"launched", "in_use"} {
+		if _, ok := reg["held"].(map[string]any)[k]; !ok {
+			t.Errorf("held lacks %q", k)
+		}
+	}
+	if _, ok := reg["plan"].([]any)[0].(map[string]any)["launches"]; !ok {
+		t.Error("plan entries lack launches")
+	}
+
+	// the same registry without usage: all of them go for their age
+	bare := startDemo(t, demo.WithConfigure(withoutUsage))
+	_, rep, _ = runJSON(t, bare, false)
+	plan = planned(rep)
+	for _, name := range append(slices.Clone(u.OldLaunched), u.Running[1]) {
+		if p, ok := plan[name]; !ok || p.Reason != "age" {
+			t.Errorf("without usage %s is not planned for age (%+v)", name, p)
+		}
+	}
+}
+
+// TestUnreadableUsageSourceDeletesNothing: a usage source that cannot be
+// read is an error in the report; the run plans and deletes nothing it
+// could have protected (nothing at all) and exits 3.
+func TestUnreadableUsageSourceDeletesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opt   demo.Option
+		after func(*demo.Env)
+		want  string
+	}{
+		{"missing events file", demo.WithConfigure(func(c *config.Config) {
+			c.Registry.Policy.Usage = append(c.Registry.Policy.Usage, config.UsageSource{Events: "/nonexistent/binderhub/events-*.jsonl"})
+		}), nil, "no file matches"},
+		{"pods forbidden", nil, func(e *demo.Env) { e.Usage.Kube.Forbid(demo.KubeNamespace) }, "403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []demo.Option
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
+			}
+			env := startDemo(t, opts...)
+			if tc.after != nil {
+				tc.after(env)
+			}
+			before := len(env.Seeded.Images)
+			_, rep, code := runJSON(t, env, true)
+			r := rep.Registry
+			if code != ExitPartial {
+				t.Errorf("exit %d, want %d", code, ExitPartial)
+			}
+			if len(r.Plan) != 0 || len(r.Deleted) != 0 || r.Applied {
+				t.Errorf("planned %d, deleted %d", len(r.Plan), len(r.Deleted))
+			}
+			if r.Usage == nil || len(r.Usage.Errors) != 1 || !strings.Contains(r.Usage.Errors[0].Error, tc.want) {
+				t.Fatalf("usage errors %+v", r.Usage)
+			}
+			found := false
+			for _, e := range r.Errors {
+				found = found || (e.Reference == r.Usage.Errors[0].Source && strings.Contains(e.Error, tc.want))
+			}
+			if !found {
+				t.Errorf("errors %+v lack the source", r.Errors)
+			}
+			if r.Held["usage-unknown"] == 0 || !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "nothing is deleted") }) {
+				t.Errorf("held %v notes %q", r.Held, r.Notes)
+			}
+			inv, err := env.Registry.Scan(context.Background(), nil)
+			if err != nil || len(inv.Images) != before {
+				t.Errorf("after the run: %v, %d images of %d", err, len(inv.Images), before)
+			}
+			var out bytes.Buffer
+			Run(context.Background(), Options{Registry: env.Registry, Stdout: &out})
+			if !strings.Contains(out.String(), "usage source failed, nothing is deleted: ") {
+				t.Errorf("summary:\n%s", out.String())
+			}
+		})
+	}
+}
