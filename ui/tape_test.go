@@ -217,7 +217,7 @@ func TestDemoTape(t *testing.T) {
 		t.Fatal("the tape never starts the demo")
 	}
 	env := startDemo(t)
-	d := newDriver(t, New(env.Registry, env.Charts, WithNoColor(), WithSize(tapeCols, tapeRows)))
+	d := newDriver(t, New(env.Registry, env.Charts, WithNoColor(), WithSize(tapeCols, tapeRows), WithHistory(env.History)))
 	expects := 0
 	for _, c := range cmds[start:] {
 		if d.quit {

@@ -298,10 +298,10 @@ func Line(r Run) string {
 		}
 	}
 	if prs > 0 {
-		parts = append(parts, fmt.Sprintf("%d PRs opened or updated", prs))
+		parts = append(parts, fmt.Sprintf("%d PR%s opened or updated", prs, map[bool]string{true: "", false: "s"}[prs == 1]))
 	}
 	if errs > 0 {
-		parts = append(parts, fmt.Sprintf("%d chart errors", errs))
+		parts = append(parts, fmt.Sprintf("%d chart error%s", errs, map[bool]string{true: "", false: "s"}[errs == 1]))
 	}
 	return strings.Join(parts, " · ")
 }
