@@ -48,6 +48,9 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 	s.scroll()
 	out, errs, open := s.tally()
 	text := fmt.Sprintf("checked %d chart dependencies: %d outdated, %d with a PR open", len(s.rows), out, open)
+	if n := mergedCount(s.rows); n > 0 {
+		text += fmt.Sprintf(", %d merged since the last run", n)
+	}
 	if errs > 0 {
 		first := ""
 		for _, r := range s.rows {
@@ -265,11 +268,20 @@ const detailLines = 4
 // statusW is the status column's width ("PR open #1234").
 const statusW = 14
 
-func chartColumns(w int) (dep, file, cur, newest int) {
-	const fixed = 1 + 5 + 5 + statusW // cursor, spaces, age, status
+// chartColumns sizes the flexible columns; pr is the PR column's width
+// (0 when it is not shown).
+func chartColumns(w, pr int) (dep, file, cur, newest int) {
+	fixed := 1 + 5 + 5 + statusW // cursor, spaces, age, status
+	depPct, filePct := 22, 24
+	if pr > 0 {
+		fixed += 1 + pr
+	}
+	if pr > 0 && w < prWideAt {
+		depPct, filePct = 28, 18 // the file is in the details too
+	}
 	flex := max(w-fixed, 24)
-	dep = flex * 22 / 100
-	file = flex * 24 / 100
+	dep = flex * depPct / 100
+	file = flex * filePct / 100
 	cur = (flex - dep - file) / 2
 	return dep, file, cur, flex - dep - file - cur
 }
@@ -285,13 +297,17 @@ func (s *chartsSection) view(w, h int) string {
 	if len(s.rows) == 0 {
 		return block(st.Muted.Render("no chart dependencies tracked: add charts to the config"), w, h)
 	}
-	dw, fw, cw, nw := chartColumns(w)
+	now := s.c.now()
+	prW := s.prColumn(w, now)
+	dw, fw, cw, nw := chartColumns(w, prW)
 	var b strings.Builder
 	head := " " + fit("DEPENDENCY", dw) + " " + fit("FILE", fw) + " " + fit("CURRENT", cw) + " " + fit("NEWEST", nw) + " " +
 		fitRight("AGE", 5) + " " + fit("STATUS", statusW)
+	if prW > 0 {
+		head += " " + fit("PR", prW)
+	}
 	b.WriteString(st.TableHeader.Render(fit(head, w)))
 	rows := max(h-1-detailLines, 1)
-	now := s.c.now()
 	end := min(s.offset+rows, len(s.rows))
 	for p := s.offset; p < end; p++ {
 		r := s.rows[p]
@@ -305,11 +321,15 @@ func (s *chartsSection) view(w, h int) string {
 		}
 		line := gutter + fit(r.Dependency, dw) + " " + fit(r.File, fw) + " " + fitMiddle(r.Current, cw) + " " +
 			fitMiddle(r.Latest.Version, nw) + " " + fitRight(age, 5) + " "
+		state, styled, pr := stateText(r), s.stateStyle(r), ""
+		if prW > 0 {
+			state, styled = fit(state, statusW), fit(styled, statusW)
+			pr = " " + fit(prCell(r, now, prW > prNarrowW), prW)
+		}
 		if p == s.cursor {
-			line = st.Cursor.Render(fit(line+stateText(r), w))
+			line = st.Cursor.Render(fit(line+state+pr, w))
 		} else {
-			line += s.stateStyle(r)
-			line = fit(line, w)
+			line = fit(line+styled+s.prStyle(r, pr), w)
 		}
 		b.WriteString("\n" + line)
 	}
@@ -337,6 +357,9 @@ func (s *chartsSection) details(w int) string {
 		third = st.Error.Render("error: ") + r.Error
 	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
 		third = fmt.Sprintf("PR #%d %s", r.PRNumber, r.PRURL)
+		if about := prAbout(r, s.c.now()); about != "" {
+			third = fmt.Sprintf("PR #%d %s · %s", r.PRNumber, about, r.PRURL)
+		}
 	case model.StateEdited, model.StatePRClosed:
 		third = "left alone: " + r.Warning
 	case model.StateOutdated:
@@ -346,9 +369,13 @@ func (s *chartsSection) details(w int) string {
 		}
 		if r.PRNumber > 0 {
 			third = fmt.Sprintf("PR #%d carries an older version; p updates it: %s", r.PRNumber, r.PRURL)
+			if about := prAbout(r, s.c.now()); about != "" {
+				third = fmt.Sprintf("PR #%d (%s) carries an older version; p updates it: %s", r.PRNumber, about, r.PRURL)
+			}
 		}
 	default:
 		versions = r.Current + " is the newest accepted version"
 	}
+	third = withMerged(third, r, s.c.now())
 	return rule + "\n" + fit(where, w) + "\n" + fit(versions, w) + "\n" + fit(third, w)
 }
