@@ -351,7 +351,7 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 		Registry  string               `json:"registry"`
 		ImageName string               `json:"imageName"`
 		Manifests []manifestAttributes `json:"manifests"`
-	}{s.host, repo, page})
+	}{s.login(), repo, page})
 }
 
 // serveManifest answers GET and PATCH /acr/v1/<repo>/_manifests/<digest>.
@@ -392,7 +392,7 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgs
 		Registry  string             `json:"registry"`
 		ImageName string             `json:"imageName"`
 		Manifest  manifestAttributes `json:"manifest"`
-	}{s.host, repo, e.attrs})
+	}{s.login(), repo, e.attrs})
 }
 
 // serveUntag answers DELETE /acr/v1/<repo>/_tags/<tag>: the tag goes, its

@@ -115,6 +115,8 @@ type Server struct {
 	ownsID     bool
 	host       string
 	url        string
+	loginMu    sync.Mutex
+	loginHost  string // SetLoginServer's; "" for host
 	srv        *http.Server
 	served     chan struct{}
 	proxy      *httputil.ReverseProxy
@@ -219,6 +221,26 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 // Host is "127.0.0.1:PORT": the registry's login server, the service in
 // its challenges and the "registry" field of its listings.
 func (s *Server) Host() string { return s.host }
+
+// SetLoginServer makes the stand-in answer as the registry at host: the
+// address clients use when they reach it through a proxy (faulttest's, say).
+// Its challenges, token audiences and services, and the "registry" field of
+// its listings, name host from then on.
+func (s *Server) SetLoginServer(host string) {
+	s.loginMu.Lock()
+	s.loginHost = host
+	s.loginMu.Unlock()
+}
+
+// login is the login server clients know the stand-in by.
+func (s *Server) login() string {
+	s.loginMu.Lock()
+	defer s.loginMu.Unlock()
+	if s.loginHost != "" {
+		return s.loginHost
+	}
+	return s.host
+}
 
 // URL is "http://127.0.0.1:PORT", the endpoint for azcontainerregistry.NewClient.
 func (s *Server) URL() string { return s.url }

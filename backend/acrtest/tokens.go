@@ -85,7 +85,7 @@ func (s *Server) mint(kind, principal, tenant string, ttl time.Duration, access 
 	now := time.Now()
 	c := tokenClaims{
 		JTI: newGUID(), Sub: principal, NBF: now.Unix(), IAT: now.Unix(), Exp: now.Add(ttl).Unix(),
-		Iss: tokenIssuer, Aud: s.host, Version: "1.0", RID: randomHex(32), GrantType: refreshKind,
+		Iss: tokenIssuer, Aud: s.login(), Version: "1.0", RID: randomHex(32), GrantType: refreshKind,
 		AppID: principal, Tenant: tenant, Roles: []string{},
 	}
 	if kind == refreshKind {
@@ -261,7 +261,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rec *Request,
 		}
 		problem = "insufficient_scope"
 	}
-	challenge := fmt.Sprintf(`Bearer realm="%s/oauth2/token",service="%s"`, s.url, s.host)
+	challenge := fmt.Sprintf(`Bearer realm="http://%s/oauth2/token",service="%s"`, s.login(), s.login())
 	var detail any
 	if need != nil {
 		challenge += fmt.Sprintf(`,scope="%s:%s:%s"`, need.Type, need.Name, need.Actions[0])
@@ -300,8 +300,8 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, rec *Requ
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("grant_type %q is not supported.", gt), nil)
 		return
 	}
-	if svc := f.Get("service"); svc != s.host {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("service %q is not this registry (%s).", svc, s.host), nil)
+	if svc := f.Get("service"); svc != s.login() {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("service %q is not this registry (%s).", svc, s.login()), nil)
 		return
 	}
 	aad := f.Get("access_token")
@@ -357,8 +357,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, rec *Request
 		writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", nil)
 		return
 	}
-	if service != s.host {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("service %q is not this registry (%s).", service, s.host), nil)
+	if service != s.login() {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("service %q is not this registry (%s).", service, s.login()), nil)
 		return
 	}
 	info, why := s.lookup(refresh, refreshKind)

@@ -20,10 +20,12 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
 
@@ -42,6 +44,9 @@ type Env struct {
 	Charts   *engine.Charts
 	// GitHub is the stand-in; tests inject faults through it.
 	GitHub *githubtest.Server
+	// Faults are the fault proxies in front of the services (WithFaults),
+	// nil without.
+	Faults *Faults
 	// RegistryServer is the embedded registry.
 	RegistryServer *registrytest.Registry
 	// History holds the demo's run history, seeded with 90 days of runs
@@ -73,6 +78,8 @@ type options struct {
 	configure  func(*config.Config)
 	wrap       func(http.Handler) http.Handler
 	engine     []engine.Option
+	faults     *faulttest.Options
+	retry      *retry.Policy
 }
 
 // WithConfigure edits the demo's configuration before the engine is built
@@ -148,6 +155,10 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		return nil, err
 	}
 	env.ACR = acr
+	regHost, err := env.front(&o, acr.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; acr.SetLoginServer(p.Host()) })
+	if err != nil {
+		return nil, err
+	}
 
 	// Charts also come from an OCI registry, as traefik's do for
 	// mybinder.org: a second embedded registry, so that its chart artifacts
@@ -160,18 +171,29 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	if err := pushOCIChart(ctx, ociReg.Host(), demoOCIChart(now)); err != nil {
 		return nil, err
 	}
-	env.OCIChartRepository = "oci://" + ociReg.Host() + "/helm"
+	ociHost, err := env.front(&o, ociReg.Host(), 1, func(f *Faults, p *faulttest.Proxy) { f.OCICharts = p })
+	if err != nil {
+		return nil, err
+	}
+	env.OCIChartRepository = "oci://" + ociHost + "/helm"
 
 	chartURL, stop, err := serveIndex(demoCharts(now), now)
 	if err != nil {
 		return nil, err
 	}
-	env.ChartRepository = chartURL
 	env.closers = append(env.closers, stop)
+	if chartURL, err = env.front(&o, chartURL, 2, func(f *Faults, p *faulttest.Proxy) { f.Charts = p }); err != nil {
+		return nil, err
+	}
+	env.ChartRepository = chartURL
 
 	gh := githubtest.NewServer()
 	env.GitHub = gh
 	env.closers = append(env.closers, gh.Close)
+	ghURL, err := env.front(&o, gh.URL(), 3, func(f *Faults, p *faulttest.Proxy) { f.GitHub = p })
+	if err != nil {
+		return nil, err
+	}
 	gh.AddRepository(Owner, Repo, "main", map[string]string{
 		File:        deploymentChart(chartURL, env.OCIChartRepository),
 		"README.md": "# hub-deploy\n\nThe demo hub's deployment.\n",
@@ -183,7 +205,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	total := distinctBytes(env.Seeded)
 	env.Config = &config.Config{
 		Registry: config.Registry{
-			URL:         acr.Host(),
+			URL:         regHost,
 			Flavor:      config.FlavorACR,
 			Auth:        config.Auth{Type: config.AuthAzure},
 			Concurrency: 8,
@@ -197,7 +219,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			},
 		},
 		AuditLog: filepath.Join(env.dir, "audit.jsonl"),
-		GitHub:   config.GitHub{APIURL: gh.URL(), Token: "env:" + tokenEnv, Mode: config.ModeBranch},
+		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch},
 		Charts: []config.Chart{{
 			Repository: Owner + "/" + Repo,
 			File:       File,
@@ -218,7 +240,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		o.configure(env.Config)
 	}
 	env.History = history.Open(filepath.Join(env.dir, "history.jsonl"))
-	if err := seedHistory(env.History, acr.Host(), total, env.Config.Registry.Policy.Cap.Bytes, now); err != nil {
+	if err := seedHistory(env.History, regHost, total, env.Config.Registry.Policy.Cap.Bytes, now); err != nil {
 		return nil, err
 	}
 	getenv := func(k string) string {
@@ -234,7 +256,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		engine.WithSecretOptions(secrets.WithCredential(cred)),
 		// The stand-in computes mergeable at once: no need to wait long.
 		engine.WithGitHubOptions(github.WithMergeablePolling(50*time.Millisecond, 3)),
-	}, o.engine...)...)
+	}, append(o.retryOptions(), o.engine...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}

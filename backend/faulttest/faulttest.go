@@ -183,8 +183,9 @@ func Start(target string, o Options) (*Proxy, error) {
 	p.set(o)
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
+	life := p.o.Lifetime
 	go func() { // the proxy's lifetime
-		t := time.NewTimer(p.o.Lifetime)
+		t := time.NewTimer(life)
 		defer t.Stop()
 		select {
 		case <-t.C:

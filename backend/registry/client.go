@@ -99,8 +99,7 @@ type options struct {
 	transport   http.RoundTripper
 	pageSize    int
 	now         func() time.Time
-	backoff     *remote.Backoff
-	retry       *retry.Policy
+	retry       retry.Policy
 	cache       *digestcache.Cache
 }
 
@@ -191,19 +190,23 @@ func WithClock(now func() time.Time) Option {
 // go-containerregistry's and the Azure SDK's own retries, which are off.
 func WithRetry(p retry.Policy) Option {
 	return func(o *options) error {
-		o.retry = &p
+		o.retry = p
 		return nil
 	}
 }
 
 // WithRetryBackoff sets the attempts (Steps) and the first wait (Duration)
-// of the retry policy (see WithRetry), in go-containerregistry's terms.
+// of the retry policy (see WithRetry), in go-containerregistry's terms. Of
+// it and WithRetry, the later option wins.
 func WithRetryBackoff(b remote.Backoff) Option {
 	return func(o *options) error {
 		if b.Steps < 1 {
 			return fmt.Errorf("WithRetryBackoff: %d steps; at least 1 (one try, no retry)", b.Steps)
 		}
-		o.backoff = &b
+		o.retry.MaxAttempts = b.Steps
+		if b.Duration > 0 {
+			o.retry.BaseDelay, o.retry.MaxDelay = b.Duration, 10*b.Duration
+		}
 		return nil
 	}
 }
@@ -280,19 +283,7 @@ var noRemoteRetries = []remote.Option{
 }
 
 // policy is the retry policy the options give.
-func (o *options) policy() retry.Policy {
-	var p retry.Policy
-	if o.retry != nil {
-		p = *o.retry
-	}
-	if b := o.backoff; b != nil {
-		p.MaxAttempts = b.Steps
-		if b.Duration > 0 {
-			p.BaseDelay, p.MaxDelay = b.Duration, max(p.MaxDelay, 10*b.Duration)
-		}
-	}
-	return p.WithDefaults()
-}
+func (o *options) policy() retry.Policy { return o.retry.WithDefaults() }
 
 // retrying is the options' transport (a new one with every timeout set
 // when none is given) under the retry layer.

@@ -1,0 +1,176 @@
+package registry
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// faultRetry gives up a stall after 300ms (the proxy stalls for 2s) and
+// waits milliseconds between attempts: a scan through faults takes seconds.
+var faultRetry = retry.Policy{MaxAttempts: 8, MaxWait: 30 * time.Second, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, StallTimeout: 300 * time.Millisecond}
+
+// faultOptions: 10% of every request faulted, every kind of fault.
+var faultOptions = faulttest.Options{Seed: 10, Rate: 0.10, Stall: 2 * time.Second, Slow: 50 * time.Millisecond}
+
+// TestScanThroughFaults: a scan through the fault proxy at a 10% fault
+// rate, of the distribution API and of ACR's listing API, gives the
+// inventory a clean scan gives (the same images, digests, tags, created
+// times, blobs and sizes, no error) and so the same plan.
+func TestScanThroughFaults(t *testing.T) {
+	pol := model.Policy{MaxAge: 60 * 24 * time.Hour, Cap: 1, Aggressive: true, MaxDeleteFraction: 1}
+	plan := func(inv *model.Inventory) model.Plan {
+		return model.MakePlan(inv, model.Request{Policy: pol, Now: testNow})
+	}
+	tests := []struct {
+		name string
+		scan func(t *testing.T) (clean, faulty *model.Inventory, proxy *faulttest.Proxy)
+	}{
+		{"distribution", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
+			reg, _ := startSeeded(t, population())
+			clean := scanOrFail(t, newClient(t, reg.Host()))
+			proxy := startProxy(t, "http://"+reg.Host())
+			return clean, scanOrFail(t, newClient(t, proxy.Host(), WithRetry(faultRetry))), proxy
+		}},
+		{"acr", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
+			e := startACR(t)
+			if _, err := registrytest.Seed(t.Context(), e.reg.Host(), population()); err != nil {
+				t.Fatal(err)
+			}
+			clean := scanOrFail(t, e.client(t))
+			proxy := startProxy(t, e.srv.URL())
+			e.srv.SetLoginServer(proxy.Host())
+			c := e.client(t, WithRetry(faultRetry))
+			fc, err := NewACR(proxy.Host(), c.tokens.cred, WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return clean, scanOrFail(t, fc), proxy
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clean, faulty, proxy := tc.scan(t)
+			if len(clean.Images) < 20 || len(clean.Errors) != 0 {
+				t.Fatalf("clean scan: %d images, errors %v", len(clean.Images), clean.Errors)
+			}
+			injected := proxy.Injected()
+			kinds := map[faulttest.Kind]int{}
+			for _, f := range injected {
+				kinds[f.Kind]++
+			}
+			t.Logf("%d requests, %d faults: %v", proxy.Requests(), len(injected), kinds)
+			if len(injected) < 10 || len(kinds) < 5 {
+				t.Errorf("only %d faults of %d kinds: the test shows little", len(injected), len(kinds))
+			}
+			if len(faulty.Errors) != 0 {
+				t.Errorf("scan through faults: errors %v", faulty.Errors)
+			}
+			faulty.Registry = clean.Registry // the proxy's address
+			if !reflect.DeepEqual(clean, faulty) {
+				t.Errorf("the inventories differ:\n%s", inventoryDiff(clean, faulty))
+			}
+			p0, p1 := plan(clean), plan(faulty)
+			if len(p0.Deletions) == 0 || !reflect.DeepEqual(p0, p1) {
+				t.Errorf("plans differ (or are empty): %d deletions freeing %d, then %d freeing %d", len(p0.Deletions), p0.ReclaimBytes, len(p1.Deletions), p1.ReclaimBytes)
+			}
+		})
+	}
+}
+
+// TestScanFaultedRepository: with every request of one repository
+// faulted, the scan names that repository, reads the rest whole, and the
+// plan deletes nothing there.
+func TestScanFaultedRepository(t *testing.T) {
+	reg, _ := startSeeded(t, population())
+	clean := scanOrFail(t, newClient(t, reg.Host()))
+	repo := clean.Images[len(clean.Images)/2].Repository
+	proxy := startProxy(t, "http://"+reg.Host())
+	if err := proxy.Set(0, faulttest.Rule{Path: faulttest.RepositoryPath(repo), Rate: 1, Kinds: faulttest.Transient}); err != nil {
+		t.Fatal(err)
+	}
+	p := faultRetry
+	p.MaxAttempts = 3
+	faulty := scanOrFail(t, newClient(t, proxy.Host(), WithRetry(p)))
+	inc := faulty.Incomplete()
+	if _, ok := inc[repo]; !ok || len(inc) != 1 {
+		t.Fatalf("incomplete repositories %v, want %s alone", inc, repo)
+	}
+	for _, e := range faulty.Errors {
+		if e.Repository != repo {
+			t.Errorf("an error outside %s: %+v", repo, e)
+		}
+	}
+	// The other repositories' images, with their blobs (indexes into each
+	// inventory's blob table) as digests and sizes.
+	others := func(inv *model.Inventory) []resolvedImage {
+		var out []resolvedImage
+		for _, im := range inv.Images {
+			if im.Repository != repo {
+				ib := resolvedImage{Image: im}
+				for _, b := range im.Blobs {
+					ib.blobs = append(ib.blobs, inv.Blobs[b])
+				}
+				ib.Blobs = nil
+				out = append(out, ib)
+			}
+		}
+		return out
+	}
+	if want, got := others(clean), others(faulty); len(want) == 0 || !reflect.DeepEqual(want, got) {
+		t.Errorf("the other repositories' images differ: %d images, then %d", len(want), len(got))
+	}
+	plan := model.MakePlan(faulty, model.Request{Policy: model.Policy{MaxAge: time.Hour, MaxDeleteFraction: 1}, Now: testNow})
+	if len(plan.Deletions) == 0 || !slices.ContainsFunc(plan.Skipped, func(s model.Skipped) bool { return s.Repository == repo }) {
+		t.Errorf("plan: %d deletions, skipped %+v", len(plan.Deletions), plan.Skipped)
+	}
+	for _, d := range plan.Deletions {
+		if faulty.Images[d.Image].Repository == repo {
+			t.Errorf("planned %s in the faulted repository", faulty.Images[d.Image].Ref())
+		}
+	}
+}
+
+type resolvedImage struct {
+	model.Image
+	blobs []model.Blob
+}
+
+func startProxy(t *testing.T, target string) *faulttest.Proxy {
+	t.Helper()
+	p, err := faulttest.Start(target, faultOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func scanOrFail(t *testing.T, l Lister) *model.Inventory {
+	t.Helper()
+	inv, err := l.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// inventoryDiff says where two inventories first differ.
+func inventoryDiff(a, b *model.Inventory) string {
+	if len(a.Images) != len(b.Images) {
+		return fmt.Sprintf("%d images, then %d", len(a.Images), len(b.Images))
+	}
+	for i := range a.Images {
+		if !reflect.DeepEqual(a.Images[i], b.Images[i]) {
+			return fmt.Sprintf("image %d: %+v\nthen %+v", i, a.Images[i], b.Images[i])
+		}
+	}
+	return fmt.Sprintf("errors %v then %v; %d blobs then %d", a.Errors, b.Errors, len(a.Blobs), len(b.Blobs))
+}
