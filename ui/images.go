@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -18,16 +19,18 @@ const (
 	sortSize
 	sortReclaim
 	sortName
+	sortLaunches   // with usage sources only (nextKey)
+	sortLastLaunch // with usage sources only
 	numSortKeys
 )
 
 func (k sortKey) String() string {
-	return [...]string{"age", "size", "reclaimable", "name"}[k]
+	return [...]string{"age", "size", "reclaimable", "name", "launches", "last launch"}[k]
 }
 
 // defaultOrder describes a key's natural direction (reversed with S).
 func (k sortKey) defaultOrder() string {
-	return [...]string{"oldest first", "largest first", "most reclaimable first", "A→Z"}[k]
+	return [...]string{"oldest first", "largest first", "most reclaimable first", "A→Z", "most launched first", "latest first"}[k]
 }
 
 // imageIndex is an inventory with the per-image numbers the table shows and
@@ -37,6 +40,10 @@ type imageIndex struct {
 	inv   *model.Inventory
 	sizes *model.Sizes
 	holds []model.Hold
+	// use is what the usage sources said (nil without them); usageHeld
+	// the bytes its holds keep.
+	use       *usage.Result
+	usageHeld int64
 	// size is each image's full size (every blob counted); created its
 	// created time in Unix nanoseconds, MaxInt64 when unknown (sorts as
 	// newest, as the planner treats it).
@@ -59,11 +66,18 @@ type imageIndex struct {
 // newImageIndex computes sizes and holds for an inventory and sorts it by
 // age. It does the heavy work for a fresh scan, so it runs in a command.
 func newImageIndex(inv *model.Inventory, pol model.Policy) *imageIndex {
+	return indexImages(inv, pol, nil)
+}
+
+// indexImages is newImageIndex with what the usage sources said (nil:
+// none): usage holds, and the launch columns and sorts.
+func indexImages(inv *model.Inventory, pol model.Policy, use *usage.Result) *imageIndex {
 	n := len(inv.Images)
 	x := &imageIndex{
 		inv:     inv,
 		sizes:   model.ComputeSizes(inv),
-		holds:   model.Holds(inv, pol),
+		holds:   holdsWith(inv, pol, use),
+		use:     use,
 		size:    make([]int64, n),
 		created: make([]int64, n),
 		order:   make([]int, n),
@@ -79,6 +93,7 @@ func newImageIndex(inv *model.Inventory, pol model.Policy) *imageIndex {
 		x.order[i] = i
 	}
 	x.rankNames()
+	x.usageHeld = usageHeldBytes(x)
 	x.sort()
 	return x
 }
@@ -133,6 +148,8 @@ func (x *imageIndex) sort() {
 		for i := range buf {
 			buf[i] = sortEntry{sign * int64(x.nameRank[i]), int32(i)}
 		}
+	case sortLaunches, sortLastLaunch:
+		x.usageKeys(buf, sign)
 	}
 	slices.SortFunc(buf, compareEntries)
 	for p := range buf {

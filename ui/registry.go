@@ -91,7 +91,7 @@ func (r *registrySection) startScan() tea.Cmd {
 		if err != nil {
 			return scanDoneMsg{err: err, recovered: rec, recErr: recErr}
 		}
-		x := newImageIndex(inv, svc.Policy())
+		x := indexImages(inv, svc.Policy(), usageOf(svc, inv))
 		if key != sortAge || rev {
 			x.setSort(key, rev)
 		}
@@ -159,6 +159,10 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		}
 		r.c.errorf("%s; a killed run left %d deletion%s unrecorded: %d had taken effect, %d had not; the audit log now says so",
 			msgText, n, plural(n), gone, n-gone)
+		return
+	}
+	if why := r.idx.usageProblem(); why != "" {
+		r.c.errorf("%s; %s", msgText, why)
 		return
 	}
 	if n := len(inv.Errors); n > 0 {
@@ -234,7 +238,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 	switch {
 	case r.move(msg, k, len(r.idx.view)):
 	case key.Matches(msg, k.Sort):
-		r.resort(sortKey((int(r.idx.key)+1)%int(numSortKeys)), false)
+		r.resort(r.idx.nextKey(), false)
 	case key.Matches(msg, k.Reverse):
 		r.resort(r.idx.key, !r.idx.reverse)
 	case key.Matches(msg, k.Filter):
@@ -306,7 +310,7 @@ func (r *registrySection) toggle() tea.Cmd {
 		return nil
 	}
 	if h := r.idx.holds[i]; h.Hard() {
-		r.c.errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), h)
+		r.c.errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.now()))
 		return nil
 	}
 	r.selected[i] = !r.selected[i]

@@ -140,7 +140,8 @@ func (r *registrySection) infoLine(w int) string {
 	if i := r.current(); i >= 0 && !x.inv.Images[i].ConfigCreated.IsZero() {
 		parts = append(parts, "pushed "+x.inv.Images[i].Created.Format(time.DateOnly)+", config says "+x.inv.Images[i].ConfigCreated.Format(time.DateOnly))
 	}
-	parts = append(parts, st.Muted.Render("[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete"))
+	parts = append(parts, r.usageInfo()...)
+	parts = append(parts, st.Muted.Render(x.usageLegend()+"[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete"))
 	return fit(strings.Join(parts, " · "), w)
 }
 
@@ -155,7 +156,7 @@ func regColumns(w int) (repoW, tagsW int) {
 func (r *registrySection) table(w, h int) string {
 	st := r.c.styles
 	x := r.idx
-	repoW, tagsW := regColumns(w)
+	repoW, tagsW := regColumns(w - x.usageWidth())
 	arrow := func(k sortKey, s string) string {
 		if x.key != k {
 			return s
@@ -166,7 +167,7 @@ func (r *registrySection) table(w, h int) string {
 		return s + "▼"
 	}
 	head := "     " + fit(arrow(sortName, "REPOSITORY"), repoW) + " " + fit("TAGS", tagsW) + " " +
-		fitRight(arrow(sortAge, "AGE"), 5) + " " + fitRight(arrow(sortSize, "SIZE"), 9) + " " + fitRight(arrow(sortReclaim, "RECLAIM"), 9)
+		fitRight(arrow(sortAge, "AGE"), 5) + " " + fitRight(arrow(sortSize, "SIZE"), 9) + " " + fitRight(arrow(sortReclaim, "RECLAIM"), 9) + x.usageHead(arrow)
 	var b strings.Builder
 	b.WriteString(st.TableHeader.Render(fit(head, w)))
 	rows := h - 1
@@ -195,6 +196,12 @@ func (r *registrySection) table(w, h int) string {
 			mark = "[!]"
 		case x.holds[i] == model.HoldInIndex:
 			mark = "[I]"
+		case x.holds[i] == model.HoldInUse:
+			mark = "[R]"
+		case x.holds[i] == model.HoldLaunched:
+			mark = "[W]"
+		case x.holds[i] == model.HoldUsageUnknown:
+			mark = "[?]"
 		}
 		tags := "<untagged>"
 		if len(im.Tags) > 0 {
@@ -209,7 +216,7 @@ func (r *registrySection) table(w, h int) string {
 			gutter = "›"
 		}
 		line := gutter + mark + " " + fit(im.Repository, repoW) + " " + fit(tags, tagsW) + " " + fitRight(age, 5) + " " +
-			fitRight(model.FormatBytes(x.size[i]), 9) + " " + fitRight(model.FormatBytes(x.sizes.Exclusive[i]), 9)
+			fitRight(model.FormatBytes(x.size[i]), 9) + " " + fitRight(model.FormatBytes(x.sizes.Exclusive[i]), 9) + x.usageCells(i, now)
 		line = fit(line, w)
 		switch {
 		case p == r.cursor:

@@ -39,7 +39,10 @@ type UsageEnv struct {
 	Launched, OldLaunched, BeforeWindow, Running []string
 }
 
-var hex6 = regexp.MustCompile(`-[0-9a-f]{6}$`)
+var (
+	hex6      = regexp.MustCompile(`-[0-9a-f]{6}$`)
+	commitTag = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+)
 
 // guessSpec makes a GitHub spec's repository part from a demo repository
 // name (binder-<org>-<repo>-<hash>). The demo's names are not BinderHub's
@@ -66,18 +69,29 @@ func (env *Env) startUsage(now time.Time) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	locked := lockedImage(env.Seeded)
+	// BinderHub tags an image with the commit it built; images re-tagged
+	// since (their first tag a branch) are left out
 	var newest, old []registrytest.SeededImage
-	seen := map[string]bool{}
-	for _, im := range env.Seeded.Images { // newest first within a repository
-		if !strings.HasPrefix(im.Repository, "binder-") || len(im.Tags) == 0 || len(im.Children) > 0 || (locked != nil && im.Digest == locked.Digest) {
+	byRepo := map[string][]registrytest.SeededImage{}
+	var repos []string
+	for _, im := range env.Seeded.Images {
+		if !strings.HasPrefix(im.Repository, "binder-") || len(im.Tags) == 0 || !commitTag.MatchString(im.Tags[0]) ||
+			len(im.Children) > 0 || (locked != nil && im.Digest == locked.Digest) {
 			continue
 		}
-		switch {
-		case !seen[im.Repository]:
-			seen[im.Repository] = true
-			newest = append(newest, im)
-		case now.Sub(pushTime(im, now)) > 90*24*time.Hour && im.Created.Year() >= 2000:
-			old = append(old, im)
+		if _, ok := byRepo[im.Repository]; !ok {
+			repos = append(repos, im.Repository)
+		}
+		byRepo[im.Repository] = append(byRepo[im.Repository], im)
+	}
+	for _, repo := range repos {
+		ims := byRepo[repo]
+		slices.SortStableFunc(ims, func(a, b registrytest.SeededImage) int { return pushTime(b, now).Compare(pushTime(a, now)) })
+		newest = append(newest, ims[0])
+		for _, im := range ims[1:] {
+			if now.Sub(pushTime(im, now)) > 90*24*time.Hour && im.Created.Year() >= 2000 {
+				old = append(old, im)
+			}
 		}
 	}
 	slices.SortStableFunc(old, func(a, b registrytest.SeededImage) int { return a.Created.Compare(b.Created) })

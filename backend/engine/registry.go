@@ -24,7 +24,7 @@ type Registry struct {
 	now       func() time.Time
 	flavor    string
 	usage     *usageState // nil: no usage source configured
-	snapshots string // directory of the last scans' inventories; "" none
+	snapshots string      // directory of the last scans' inventories; "" none
 }
 
 // WithSnapshotDir keeps each scan's inventory under dir, for the console

@@ -1,0 +1,171 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/usage"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// usageService is a registry service that reads usage sources with its
+// scans (*engine.Registry does).
+type usageService interface {
+	Usage(inv *model.Inventory) *usage.Result
+}
+
+// usageOf is what the usage sources said about a scan; nil without them.
+func usageOf(svc RegistryService, inv *model.Inventory) *usage.Result {
+	if u, ok := svc.(usageService); ok {
+		return u.Usage(inv)
+	}
+	return nil
+}
+
+func holdsWith(inv *model.Inventory, pol model.Policy, use *usage.Result) []model.Hold {
+	if use == nil {
+		return model.Holds(inv, pol)
+	}
+	return model.HoldsWithUsage(inv, pol, &use.Usage)
+}
+
+// usageHeldBytes is what deleting every image held launched or in use
+// would free.
+func usageHeldBytes(x *imageIndex) int64 {
+	if x.use == nil {
+		return 0
+	}
+	var set []int
+	for i, h := range x.holds {
+		if h == model.HoldLaunched || h == model.HoldInUse {
+			set = append(set, i)
+		}
+	}
+	if len(set) == 0 {
+		return 0
+	}
+	return x.sizes.Freed(x.inv, set)
+}
+
+// nextKey is the sort after the current one; the launch sorts only with
+// usage sources.
+func (x *imageIndex) nextKey() sortKey {
+	k := (x.key + 1) % numSortKeys
+	if x.use == nil && k >= sortLaunches {
+		k = 0
+	}
+	return k
+}
+
+// usageKeys fills the sort keys for launches (most first) and last launch
+// (latest first; never launched last).
+func (x *imageIndex) usageKeys(buf []sortEntry, sign int64) {
+	for i := range buf {
+		var v int64
+		if x.use != nil {
+			u := x.use.Usage.Of(i)
+			switch {
+			case x.key == sortLaunches:
+				v = int64(u.Launches)
+			case u.LastLaunch.IsZero():
+				v = math.MinInt64 + 1
+			default:
+				v = u.LastLaunch.UnixNano()
+			}
+		}
+		buf[i] = sortEntry{-sign * v, int32(i)}
+	}
+}
+
+// The launch columns, with usage sources only.
+const launchesW, lastLaunchW = 9, 12 // room for the sort arrow
+
+func (x *imageIndex) usageWidth() int {
+	if x.use == nil {
+		return 0
+	}
+	return 1 + launchesW + 1 + lastLaunchW
+}
+
+func (x *imageIndex) usageHead(arrow func(sortKey, string) string) string {
+	if x.use == nil {
+		return ""
+	}
+	return " " + fitRight(arrow(sortLaunches, "LAUNCHES"), launchesW) + " " + fitRight(arrow(sortLastLaunch, "LAST LAUNCH"), lastLaunchW)
+}
+
+func (x *imageIndex) usageCells(i int, now time.Time) string {
+	if x.use == nil {
+		return ""
+	}
+	u := x.use.Usage.Of(i)
+	n, last := "-", "-"
+	if u.Launches > 0 {
+		n = strconv.Itoa(u.Launches)
+	}
+	if !u.LastLaunch.IsZero() {
+		last = model.FormatAge(max(now.Sub(u.LastLaunch), 0)) + " ago"
+	}
+	return " " + fitRight(n, launchesW) + " " + fitRight(last, lastLaunchW)
+}
+
+// usageLegend is the usage markers, first in the info line's legend.
+func (x *imageIndex) usageLegend() string {
+	switch {
+	case x.use == nil:
+		return ""
+	case x.use.Usage.Unknown != "":
+		return "[?] usage unknown [R] running [W] launched "
+	}
+	return "[W] launched [R] running "
+}
+
+// usageProblem says why nothing can be deleted when a usage source failed.
+func (x *imageIndex) usageProblem() string {
+	if x.use == nil || x.use.Usage.Unknown == "" {
+		return ""
+	}
+	return "nothing can be deleted: " + x.use.Usage.Unknown
+}
+
+// usageInfo is the info line's usage part: the bytes usage holds back.
+func (r *registrySection) usageInfo() []string {
+	x := r.idx
+	switch {
+	case x.use == nil:
+		return nil
+	case x.use.Usage.Unknown != "":
+		return []string{r.c.styles.Error.Render("usage unknown: nothing can be deleted")}
+	}
+	return []string{fmt.Sprintf("usage holds %s (%d launched in %s, %d running)", model.FormatBytes(x.usageHeld),
+		x.use.Launched, windowText(x.use.Window), x.use.InUse)}
+}
+
+// holdWhy says why image i is held, for the status line.
+func (x *imageIndex) holdWhy(i int, now time.Time) string {
+	h := x.holds[i]
+	if x.use == nil {
+		return string(h)
+	}
+	u := x.use.Usage.Of(i)
+	switch h {
+	case model.HoldLaunched:
+		return fmt.Sprintf("launched %d time%s in the last %s, last %s ago", u.Launches, plural(u.Launches), windowText(x.use.Window),
+			model.FormatAge(max(now.Sub(u.LastLaunch), 0)))
+	case model.HoldInUse:
+		return "in use: a running pod uses it"
+	case model.HoldUsageUnknown:
+		return "usage unknown: " + x.use.Usage.Unknown
+	}
+	return string(h)
+}
+
+// windowText writes keep_launched_within as the configuration does (30d).
+func windowText(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return model.FormatAge(d)
+}
