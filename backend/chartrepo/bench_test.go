@@ -67,3 +67,33 @@ func BenchmarkVersionsNotModified(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIndexNotModified is a chart check whose index.yaml (the real
+// 1.7 MB JupyterHub index) answers 304: a new client each time, as a new
+// run has, so only the disk cache's parsed versions help:
+//
+//	go test -run '^$' -bench IndexNotModified ./backend/chartrepo
+func BenchmarkIndexNotModified(b *testing.B) {
+	body := fixtureIndex(b)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	dir := b.TempDir()
+	ctx := context.Background()
+	if _, err := New(WithCacheDir(dir)).Versions(ctx, srv.URL, "jupyterhub"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		vs, err := New(WithCacheDir(dir)).Versions(ctx, srv.URL, "jupyterhub")
+		if err != nil || len(vs) == 0 {
+			b.Fatal(err)
+		}
+	}
+}

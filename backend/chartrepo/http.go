@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 // maxIndexSize bounds how much of an index is read; real ones are a few MB.
@@ -58,8 +61,14 @@ func (c *Client) fetchIndex(ctx context.Context, u *url.URL) (*Index, error) {
 		return nil, fmt.Errorf("fetch chart index %s: %w", shown, err)
 	}
 	if !fresh {
+		// 304: the parsed copy kept under the same validators, else the
+		// cached body parsed (and its parsed copy kept for next time).
+		if ix := c.readParsed(key, meta); ix != nil {
+			return ix, nil
+		}
 		ix, err := ParseIndex(cached)
 		if err == nil {
+			_ = c.writeParsed(key, meta, ix)
 			return ix, nil
 		}
 		// The cached copy is damaged; fetch the index afresh.
@@ -74,9 +83,45 @@ func (c *Client) fetchIndex(ctx context.Context, u *url.URL) (*Index, error) {
 	}
 	if c.cacheDir != "" {
 		// A cache that cannot be written only costs a download next time.
-		_ = c.writeCache(key, body)
+		if c.writeCache(key, body) == nil {
+			_ = c.writeParsed(key, cacheMeta{URL: key, ETag: body.etag, LastModified: body.lastModified}, ix)
+		}
 	}
 	return ix, nil
+}
+
+// parsedIndex is an index's parsed versions, kept under the validators of
+// the body they were parsed from: a 304 then costs no parsing.
+type parsedIndex struct {
+	Meta    cacheMeta
+	Entries map[string][]model.ChartVersion
+}
+
+// readParsed returns the parsed index kept for u under meta's validators,
+// or nil.
+func (c *Client) readParsed(u string, meta cacheMeta) *Index {
+	f, err := os.Open(filepath.Join(c.cacheDir, cacheKey(u)+".gob"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var p parsedIndex
+	if gob.NewDecoder(bufio.NewReader(f)).Decode(&p) != nil || p.Meta != meta || p.Entries == nil {
+		return nil
+	}
+	return &Index{Entries: p.Entries}
+}
+
+// writeParsed keeps ix, parsed from the body with meta's validators.
+func (c *Client) writeParsed(u string, meta cacheMeta, ix *Index) error {
+	if meta.ETag == "" && meta.LastModified == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(parsedIndex{Meta: meta, Entries: ix.Entries}); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.cacheDir, cacheKey(u)+".gob"), buf.Bytes())
 }
 
 // response is a fetched index body and its validators.

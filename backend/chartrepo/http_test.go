@@ -183,13 +183,17 @@ func TestVersionsCache(t *testing.T) {
 				t.Errorf("cached copy differs: %d vs %d versions", len(first), len(second))
 			}
 
-			// A damaged cached copy is replaced by a fresh download.
+			// A damaged cached copy (the body and its parsed versions) is
+			// replaced by a fresh download.
 			files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-			if len(files) != 1 {
-				t.Fatalf("cache has %v", files)
+			parsed, _ := filepath.Glob(filepath.Join(dir, "*.gob"))
+			if len(files) != 1 || len(parsed) != 1 {
+				t.Fatalf("cache has %v and %v", files, parsed)
 			}
-			if err := os.WriteFile(files[0], []byte(": not yaml ["), 0o644); err != nil {
-				t.Fatal(err)
+			for _, f := range append(files, parsed...) {
+				if err := os.WriteFile(f, []byte(": not yaml ["), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			third, err := New(WithCacheDir(dir)).Versions(ctx, srv.repo(), "jupyterhub")
 			if err != nil {
