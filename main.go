@@ -19,7 +19,9 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 	"github.com/helmupgradebot/helmupgradebot/ui"
 )
@@ -54,6 +56,7 @@ type flags struct {
 	noCache           bool
 	logFormat         string
 	checkConfig       bool
+	demoFaults        float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -74,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.checkConfig, "check-config", false, "check everything a run needs (configuration, secrets, registry, GitHub, chart repositories), print a checklist and exit: 0 all pass, 1 something fails, 2 bad configuration; changes nothing")
 	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.Float64Var(&f.demoFaults, "demo-faults", 0, "with --demo: put a fault-injecting proxy in front of every demo service, failing this share (0 to 1) of requests")
 	fs.BoolVar(&f.noCache, "no-cache", false, "read every manifest and config from the registry, bypassing the digest cache ($XDG_CACHE_HOME/helmupgradebot/digests)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "stderr log format: text or json (one JSON object a line)")
 	if err := fs.Parse(args); err != nil {
@@ -98,6 +102,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	}
 	if f.force && !f.apply {
 		return f, errors.New("--force goes with --apply")
+	}
+	if f.demoFaults != 0 && (!f.demo || !(f.demoFaults > 0 && f.demoFaults <= 1)) {
+		return f, fmt.Errorf("--demo-faults %v: a share from 0 to 1, with --demo", f.demoFaults)
 	}
 	if f.demo && f.config != "" {
 		return f, errors.New("--demo brings its own configuration; drop --config")
@@ -140,11 +147,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var charts *engine.Charts
 	var engineOpts []engine.Option
 	store := history.Open(history.DefaultPath(getenv))
+	engineOpts = append(engineOpts, engine.WithRetryObserver(func(r retry.Retry) {
+		logger.Info("retrying", "method", r.Method, "host", r.Host, "attempt", r.Attempt, "wait", r.Wait, "reason", r.Reason)
+	}))
 	if f.noCache {
 		engineOpts = append(engineOpts, engine.WithoutDigestCache())
 	}
 	if f.demo {
-		env, err := demo.Start(ctx, demo.WithEngineOptions(engineOpts...))
+		dopts := []demo.Option{demo.WithEngineOptions(engineOpts...)}
+		if f.demoFaults > 0 {
+			dopts = append(dopts, demo.WithFaults(faulttest.Options{Seed: 1, Rate: f.demoFaults, Stall: 6 * time.Second}))
+		}
+		env, err := demo.Start(ctx, dopts...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot: start demo:", err)
 			return headless.ExitFailure

@@ -6,11 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
-	"github.com/helmupgradebot/helmupgradebot/backend/github"
-	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 )
 
@@ -53,11 +50,7 @@ func (o *options) retryOptions() []engine.Option {
 	if p == nil {
 		return nil
 	}
-	return []engine.Option{
-		engine.WithRegistryOptions(registry.WithRetry(*p)),
-		engine.WithChartRepoOptions(chartrepo.WithRetry(*p)),
-		engine.WithGitHubOptions(github.WithRetry(*p)),
-	}
+	return []engine.Option{engine.WithRetryPolicy(*p)}
 }
 
 // front returns target ("host:port" or an http:// URL) as the engine is to

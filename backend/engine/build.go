@@ -31,6 +31,7 @@ type buildOptions struct {
 	chartrepo []chartrepo.Option
 	github    []github.Option
 	onRetry   func(retry.Retry)
+	retry     *retry.Policy
 	usage     []usage.Option
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
@@ -74,10 +75,19 @@ func WithRetryObserver(fn func(retry.Retry)) Option {
 	return func(o *buildOptions) { o.onRetry = fn }
 }
 
+// WithRetryPolicy replaces the configuration's retry policy (the demo's
+// with faults, tests').
+func WithRetryPolicy(p retry.Policy) Option {
+	return func(o *buildOptions) { o.retry = &p }
+}
+
 // retryPolicy is the configuration's retry policy (retry.max_attempts,
 // retry.max_wait), shared by every client.
 func (b *Builder) retryPolicy() retry.Policy {
 	p := b.cfg.Retry.Policy()
+	if b.o.retry != nil {
+		p = b.o.retry.WithDefaults()
+	}
 	p.OnRetry = b.o.onRetry
 	return p
 }

@@ -272,7 +272,7 @@ func (c *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 
 func reason(resp *http.Response, err error) string {
 	if err != nil {
-		return err.Error()
+		return unwrapURL(err).Error()
 	}
 	return resp.Status
 }
