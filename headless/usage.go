@@ -99,23 +99,8 @@ func UsageFromResult(inv *model.Inventory, pol model.Policy, res *usage.Result) 
 			u.Errors = append(u.Errors, UsageError{Source: s.Source, Error: s.Error})
 		}
 	}
-	u.HeldBytes = HeldBytes(inv, model.HoldsWithUsage(inv, pol, &res.Usage))
+	u.HeldBytes = model.ComputeSizes(inv).UsageHeldBytes(inv, model.HoldsWithUsage(inv, pol, &res.Usage))
 	return u
-}
-
-// HeldBytes is what deleting every image held launched or in use would
-// free: the bytes usage holds back.
-func HeldBytes(inv *model.Inventory, holds []model.Hold) int64 {
-	var set []int
-	for i, h := range holds {
-		if h == model.HoldLaunched || h == model.HoldInUse {
-			set = append(set, i)
-		}
-	}
-	if len(set) == 0 {
-		return 0
-	}
-	return model.ComputeSizes(inv).Freed(inv, set)
 }
 
 // withUsage adds image i's launches to its report entry.

@@ -90,3 +90,18 @@ func (u *Usage) lessUsed(i, j int) int {
 	}
 	return a.LastLaunch.Compare(b.LastLaunch)
 }
+
+// UsageHeldBytes is what deleting every image held launched or in use
+// would free: the bytes usage holds back.
+func (s *Sizes) UsageHeldBytes(inv *Inventory, holds []Hold) int64 {
+	var set []int
+	for i, h := range holds {
+		if h == HoldLaunched || h == HoldInUse {
+			set = append(set, i)
+		}
+	}
+	if len(set) == 0 {
+		return 0
+	}
+	return s.Freed(inv, set)
+}

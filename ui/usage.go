@@ -31,22 +31,12 @@ func holdsWith(inv *model.Inventory, pol model.Policy, use *usage.Result) []mode
 	return model.HoldsWithUsage(inv, pol, &use.Usage)
 }
 
-// usageHeldBytes is what deleting every image held launched or in use
-// would free.
+// usageHeldBytes is what the usage holds keep: none without usage.
 func usageHeldBytes(x *imageIndex) int64 {
 	if x.use == nil {
 		return 0
 	}
-	var set []int
-	for i, h := range x.holds {
-		if h == model.HoldLaunched || h == model.HoldInUse {
-			set = append(set, i)
-		}
-	}
-	if len(set) == 0 {
-		return 0
-	}
-	return x.sizes.Freed(x.inv, set)
+	return x.sizes.UsageHeldBytes(x.inv, x.holds)
 }
 
 // nextKey is the sort after the current one; the launch sorts only with
