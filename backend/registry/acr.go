@@ -82,7 +82,7 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 	}
 	endpoint := scheme + host
 	// The SDK's own retries are off: the retry transport retries.
-	co := azcore.ClientOptions{Transport: &http.Client{Transport: o.retrying()}, Retry: policy.RetryOptions{MaxRetries: -1}}
+	co := azcore.ClientOptions{Transport: &http.Client{Transport: checkLinks{o.retrying()}}, Retry: policy.RetryOptions{MaxRetries: -1}}
 	authClient, err := azcontainerregistry.NewAuthenticationClient(endpoint, &azcontainerregistry.AuthenticationClientOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
@@ -97,6 +97,26 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
 	return &ACR{Client: client, az: az, tokens: tokens}, nil
+}
+
+// checkLinks fails a listing page whose Link header the Azure SDK cannot
+// read (it panics on one without "<...>"): that page fails, naming the
+// header, instead of the whole run.
+type checkLinks struct{ inner http.RoundTripper }
+
+func (c checkLinks) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.inner.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if l := resp.Header.Get("Link"); l != "" && !(strings.HasPrefix(l, "<") && strings.IndexByte(l, '>') > 0) {
+		_ = resp.Body.Close()
+		if len(l) > 80 {
+			l = l[:80] + "…"
+		}
+		return nil, fmt.Errorf("the registry answered a malformed Link header %q", scrubTokens(l))
+	}
+	return resp, nil
 }
 
 // acrEntry is one manifest as ACR's listing gives it.
