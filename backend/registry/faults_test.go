@@ -174,3 +174,71 @@ func inventoryDiff(a, b *model.Inventory) string {
 	}
 	return fmt.Sprintf("errors %v then %v; %d blobs then %d", a.Errors, b.Errors, len(a.Blobs), len(b.Blobs))
 }
+
+// TestDeleteLostInTransit: the registry carries out a DELETE but the
+// answer is lost (the connection reset); the DELETE is sent once more,
+// its 404 counts as deleted (already gone), and the audit log says so. A
+// DELETE lost twice fails that deletion alone.
+func TestDeleteLostInTransit(t *testing.T) {
+	tests := []struct {
+		name      string
+		times     int // DELETEs whose answer is lost
+		wantGone  bool
+		wantFails int
+	}{
+		{"lost once", 1, true, 0},
+		{"lost twice", 2, false, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, _ := startSeeded(t, population())
+			c := newClient(t, reg.Host())
+			inv := scan(t, c)
+			var pick []int
+			for i, im := range inv.Images {
+				if len(im.Children) == 0 && im.Subject == "" {
+					pick = append(pick, i)
+					break
+				}
+			}
+			plan := model.MakePlan(inv, model.Request{Now: testNow, Manual: pick})
+			if len(plan.Deletions) != 1 {
+				t.Fatalf("plan %+v", plan)
+			}
+			proxy := startProxy(t, "http://"+reg.Host())
+			if err := proxy.Set(0, faulttest.Rule{Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{faulttest.LostResponse}, Times: tc.times}); err != nil {
+				t.Fatal(err)
+			}
+			pc := newClient(t, proxy.Host(), WithRetry(faultRetry))
+			log, path := openLog(t)
+			res, err := Apply(t.Context(), pc, inv, plan, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Failed) != tc.wantFails || len(res.Deleted) != 1-tc.wantFails {
+				t.Fatalf("result %+v", res)
+			}
+			im := inv.Images[pick[0]]
+			outcomes := checkAudit(t, path, inv)
+			if tc.wantGone {
+				if !res.Deleted[0].AlreadyGone || outcomes[im.Digest].Outcome != "already-gone" {
+					t.Errorf("deleted %+v, audit %+v; want already gone", res.Deleted[0], outcomes[im.Digest])
+				}
+			} else if outcomes[im.Digest].Outcome != "failed" {
+				t.Errorf("audit %+v, want failed", outcomes[im.Digest])
+			}
+			if there, err := c.Exists(t.Context(), im.Repository, im.Digest); err != nil || there {
+				t.Errorf("%s still there: %v %v", im.Ref(), there, err)
+			}
+			deletes := 0
+			for _, f := range proxy.Injected() {
+				if f.Method == "DELETE" {
+					deletes++
+				}
+			}
+			if deletes != tc.times {
+				t.Errorf("%d DELETE answers lost, want %d", deletes, tc.times)
+			}
+		})
+	}
+}
