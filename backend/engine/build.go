@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,6 +147,9 @@ func NewBuilder(cfg *config.Config, opts ...Option) *Builder {
 		opt(&o)
 	}
 	res := secrets.NewResolver(append([]secrets.Option{
+		// Key Vault and the Entra credential keep the Azure SDK's retries,
+		// over a transport with every timeout set.
+		secrets.WithTransport(&http.Client{Transport: retry.NewBaseTransport(cfg.Retry.Policy())}),
 		secrets.WithAzureClientID(cfg.Azure.ClientID),
 		secrets.WithLookupEnv(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" }),
 	}, o.resolver...)...)
