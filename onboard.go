@@ -17,8 +17,8 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/check"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/starter"
 	"github.com/helmupgradebot/helmupgradebot/headless"
-	"github.com/helmupgradebot/helmupgradebot/starter"
 )
 
 // checkOptions are added to the check's engine options (tests keep it on

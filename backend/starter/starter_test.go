@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
-	"github.com/helmupgradebot/helmupgradebot/starter"
+	"github.com/helmupgradebot/helmupgradebot/backend/starter"
 )
 
 // load writes data and loads it as helmupgradebot does.
