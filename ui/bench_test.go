@@ -107,3 +107,24 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// BenchmarkOpenOnSnapshot100k is the console's start on a 100,000-image
+// registry whose last scan was saved: the snapshot is indexed (sizes,
+// holds, the first sort) and the first frame drawn while the fresh scan is
+// still running. Target: under a second. (Loading the snapshot from disk
+// is BenchmarkLoad100k in backend/snapshot.)
+func BenchmarkOpenOnSnapshot100k(b *testing.B) {
+	snap := genInventory(benchImages, 1, fixedNow)
+	for b.Loop() {
+		reg := newFakeRegistry(snap, demoPolicy(5<<40))
+		reg.snap, reg.gate = snap, make(chan struct{})
+		m := New(reg, nil, WithNoColor(), WithSize(160, 48))
+		m.registry.scanning = true // the fresh scan, gated, runs meanwhile
+		msg := m.registry.loadSnapshot()()
+		m.Update(msg)
+		if v := m.View(); !strings.Contains(v.Content, "refreshing") {
+			b.Fatalf("the first frame does not show the snapshot:\n%s", v.Content)
+		}
+		close(reg.gate)
+	}
+}
