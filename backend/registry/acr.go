@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -154,7 +156,7 @@ func entryOf(m *azcontainerregistry.ManifestAttributes) (acrEntry, bool) {
 // listManifests lists every manifest of a repository, page by page.
 func (a *ACR) listManifests(ctx context.Context, repo string) ([]acrEntry, error) {
 	var out []acrEntry
-	pager := a.az.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{MaxNum: ptr[int32](acrPage)})
+	pager := a.az.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{MaxNum: to.Ptr[int32](acrPage)})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -187,7 +189,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	defer stop()
 
 	var repos []string
-	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: ptr[int32](acrPage)})
+	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: to.Ptr[int32](acrPage)})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -300,7 +302,7 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 				Repository: repo,
 				Digest:     e.digest,
 				Tags:       e.tags,
-				MediaType:  cmpOr(e.mediaType, info.mediaType),
+				MediaType:  cmp.Or(e.mediaType, info.mediaType),
 				Platforms:  slices.Clone(info.platforms),
 				Children:   slices.Clone(info.children),
 				Locked:     e.locked,
@@ -310,7 +312,7 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 				im.Created, im.CreatedProblem = info.created, info.problem
 			} else {
 				im.Created, im.CreatedProblem = e.created, model.CreatedOK
-				if !info.created.IsZero() && absDuration(info.created.Sub(e.created)) > time.Minute {
+				if !info.created.IsZero() && info.created.Sub(e.created).Abs() > time.Minute {
 					im.ConfigCreated = info.created
 				}
 			}
@@ -500,19 +502,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-func absDuration(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -51,7 +52,7 @@ func (a *ACR) Probe(ctx context.Context) (Probe, error) {
 	if err != nil {
 		return Probe{}, err
 	}
-	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: ptr[int32](ProbePage)})
+	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: to.Ptr[int32](ProbePage)})
 	page, err := pager.NextPage(ctx)
 	if err != nil {
 		return Probe{}, acrCallError("list repositories of "+a.host, err)
@@ -68,7 +69,7 @@ func (a *ACR) Probe(ctx context.Context) (Probe, error) {
 	}
 	repo := p.Repositories[0]
 	resp, err := a.tokens.auth.ExchangeACRRefreshTokenForACRAccessToken(ctx, a.host, "repository:"+repo+":delete", refresh,
-		&azcontainerregistry.AuthenticationClientExchangeACRRefreshTokenForACRAccessTokenOptions{GrantType: ptr(azcontainerregistry.TokenGrantTypeRefreshToken)})
+		&azcontainerregistry.AuthenticationClientExchangeACRRefreshTokenForACRAccessTokenOptions{GrantType: to.Ptr(azcontainerregistry.TokenGrantTypeRefreshToken)})
 	if err != nil {
 		p.DeleteDetail = acrCallError("ask for a delete token on "+repo, err).Error()
 		return p, nil
