@@ -180,28 +180,9 @@ func (r *registrySection) table(w, h int) string {
 	for p := r.offset; p < end; p++ {
 		i := x.view[p]
 		im := &x.inv.Images[i]
-		mark := "[ ]"
-		switch {
-		case r.selected[i]:
+		mark := holdMark(x.holds[i])
+		if r.selected[i] {
 			mark = "[x]"
-		case x.holds[i] == model.HoldProtected:
-			mark = "[P]"
-		case x.holds[i] == model.HoldLocked:
-			mark = "[L]"
-		case x.holds[i] == model.HoldKeep:
-			mark = "[K]"
-		case x.holds[i] == model.HoldUndated:
-			mark = "[U]"
-		case x.holds[i] == model.HoldIncomplete:
-			mark = "[!]"
-		case x.holds[i] == model.HoldInIndex:
-			mark = "[I]"
-		case x.holds[i] == model.HoldInUse:
-			mark = "[R]"
-		case x.holds[i] == model.HoldLaunched:
-			mark = "[W]"
-		case x.holds[i] == model.HoldUsageUnknown:
-			mark = "[?]"
 		}
 		tags := "<untagged>"
 		if len(im.Tags) > 0 {
@@ -229,4 +210,30 @@ func (r *registrySection) table(w, h int) string {
 		b.WriteString("\n" + line)
 	}
 	return block(b.String(), w, h)
+}
+
+// holdMark is the table's marker for a hold ("[ ]" for none); the info
+// line's legend names them.
+func holdMark(h model.Hold) string {
+	switch h {
+	case model.HoldProtected:
+		return "[P]"
+	case model.HoldLocked:
+		return "[L]"
+	case model.HoldKeep:
+		return "[K]"
+	case model.HoldUndated:
+		return "[U]"
+	case model.HoldIncomplete:
+		return "[!]"
+	case model.HoldInIndex:
+		return "[I]"
+	case model.HoldInUse:
+		return "[R]"
+	case model.HoldLaunched:
+		return "[W]"
+	case model.HoldUsageUnknown:
+		return "[?]"
+	}
+	return "[ ]"
 }

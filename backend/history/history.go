@@ -298,10 +298,18 @@ func Line(r Run) string {
 		}
 	}
 	if prs > 0 {
-		parts = append(parts, fmt.Sprintf("%d PR%s opened or updated", prs, map[bool]string{true: "", false: "s"}[prs == 1]))
+		parts = append(parts, fmt.Sprintf("%d %s opened or updated", prs, plural(prs, "PR")))
 	}
 	if errs > 0 {
-		parts = append(parts, fmt.Sprintf("%d chart error%s", errs, map[bool]string{true: "", false: "s"}[errs == 1]))
+		parts = append(parts, fmt.Sprintf("%d %s", errs, plural(errs, "chart error")))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
