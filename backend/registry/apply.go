@@ -220,6 +220,9 @@ type applier struct {
 	next    int
 	stopErr error // why no further deletion may start
 	repos   map[string]*repoCheck
+
+	knownOnce sync.Once
+	known     map[repoDigest]bool // read-only once built
 }
 
 // repoCheck is a repository's state re-read once, before its first
@@ -325,6 +328,25 @@ func (a *applier) finish(i int, e audit.Entry, err error) outcome {
 	return outcome{failure: &Failure{Index: i, Repository: e.Repository, Digest: e.Digest, Error: err.Error()}}
 }
 
+type repoDigest struct{ repo, digest string }
+
+// knownDigests is every manifest the scan saw (images and their platform
+// manifests), by repository, built once per Apply rather than once per
+// repository re-read.
+func (a *applier) knownDigests() map[repoDigest]bool {
+	a.knownOnce.Do(func() {
+		a.known = map[repoDigest]bool{}
+		for k := range a.inv.Images {
+			im := &a.inv.Images[k]
+			a.known[repoDigest{im.Repository, im.Digest}] = true
+			for _, c := range im.Children {
+				a.known[repoDigest{im.Repository, c}] = true
+			}
+		}
+	})
+	return a.known
+}
+
 // current re-reads a repository once per Apply.
 func (a *applier) current(repo string) (Current, error) {
 	a.mu.Lock()
@@ -335,18 +357,10 @@ func (a *applier) current(repo string) (Current, error) {
 	}
 	a.mu.Unlock()
 	rc.once.Do(func() {
-		known := map[string]bool{}
-		for k := range a.inv.Images {
-			if im := &a.inv.Images[k]; im.Repository == repo {
-				known[im.Digest] = true
-				for _, c := range im.Children {
-					known[c] = true
-				}
-			}
-		}
+		known := a.knownDigests()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
 		defer cancel()
-		rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[d] })
+		rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[repoDigest{repo, d}] })
 	})
 	return rc.cur, rc.err
 }
