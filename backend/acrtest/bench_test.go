@@ -2,9 +2,11 @@ package acrtest_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
@@ -41,4 +43,25 @@ func BenchmarkListManifests(b *testing.B) {
 		listAll()
 	}
 	b.ReportMetric(float64(manifests), "manifests")
+}
+
+// BenchmarkNewSynthetic100k makes up a registry of 100,000 manifests
+// (1,000 repositories of 100) and reports what it costs the process that
+// holds it:
+//
+//	go test -run '^$' -bench NewSynthetic100k -benchtime 1x ./backend/acrtest
+func BenchmarkNewSynthetic100k(b *testing.B) {
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		srv, err := acrtest.NewSynthetic(b.Context(), acrtest.Synthetic{Repositories: 1000, ManifestsPerRepository: 100, Seed: 1, Now: synthNow})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+		srv.Close()
+	}
 }

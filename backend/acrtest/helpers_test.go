@@ -39,6 +39,19 @@ func start(t testing.TB, opts ...acrtest.Option) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
+	id := identity(t)
+	srv, err := acrtest.New(ctx, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &env{reg: reg, id: id, srv: srv}
+}
+
+// identity starts a managed identity stand-in, closed with t, which fails
+// t if its transport was asked to leave loopback.
+func identity(t testing.TB) *azuretest.Identity {
+	t.Helper()
 	id, err := azuretest.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -49,12 +62,7 @@ func start(t testing.TB, opts ...acrtest.Option) *env {
 		}
 		id.Close()
 	})
-	srv, err := acrtest.New(ctx, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return &env{reg: reg, id: id, srv: srv}
+	return id
 }
 
 // pushed is an image pushed straight to the registry, with what ACR should

@@ -107,6 +107,7 @@ type entry struct {
 var (
 	errNameUnknown     = errors.New("repository name not known to registry")
 	errManifestUnknown = errors.New("manifest unknown")
+	errTagUnknown      = errors.New("the specified tag does not exist")
 	errStop            = errors.New("stop")
 )
 
@@ -187,44 +188,14 @@ func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	last := q.Get("last")
-	var page []string
-	more := false
-	err := s.reg.Storage(r.Context(), func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
-		en, ok := ns.(distribution.RepositoryEnumerator)
-		if !ok {
-			return fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
-		}
-		var names []string
-		err := en.Enumerate(ctx, func(name string) error { names = append(names, name); return nil })
-		if err != nil && !isPathNotFound(err) {
-			return err
-		}
-		slices.Sort(names)
-		for _, name := range names {
-			if name <= last {
-				continue
-			}
-			has, err := hasManifests(ctx, ns, name)
-			if err != nil {
-				return err
-			}
-			if !has {
-				continue
-			}
-			if len(page) == n {
-				more = true
-				break
-			}
-			page = append(page, name)
-		}
-		return nil
-	})
+	page, err := s.store.repositories(r.Context(), q.Get("last"), n+1)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error(), nil)
 		return
 	}
+	more := len(page) > n
 	if more {
+		page = page[:n]
 		w.Header().Set("Link", fmt.Sprintf(`</acr/v1/_catalog?last=%s&n=%d&orderby=>; rel="next"`, url.QueryEscape(page[len(page)-1]), n))
 	}
 	if page == nil {
@@ -262,17 +233,6 @@ func openRepo(ctx context.Context, ns distribution.Namespace, name string) (dist
 		return nil, errNameUnknown
 	}
 	return ns.Repository(ctx, named)
-}
-
-// withRepo runs fn with repository name of the registry's storage.
-func (s *Server) withRepo(ctx context.Context, name string, fn func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error) error {
-	return s.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver) error {
-		rp, err := openRepo(ctx, ns, name)
-		if err != nil {
-			return err
-		}
-		return fn(ctx, rp, d)
-	})
 }
 
 // manifestsOf is a repository's manifest service, which distribution's
@@ -398,22 +358,14 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgs
 // serveUntag answers DELETE /acr/v1/<repo>/_tags/<tag>: the tag goes, its
 // manifest stays (untagged if it was the last tag).
 func (s *Server) serveUntag(w http.ResponseWriter, r *http.Request, repo, tag string) {
-	err := s.withRepo(r.Context(), repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
-		ts := rp.Tags(ctx)
-		if _, err := ts.Get(ctx, tag); err != nil {
-			return err
-		}
-		return ts.Untag(ctx, tag)
-	})
-	var unknown distribution.ErrTagUnknown
-	var repoUnknown distribution.ErrRepositoryUnknown
+	err := s.store.untag(r.Context(), repo, tag)
 	switch {
 	case err == nil:
 		s.invalidate(repo)
 		w.WriteHeader(http.StatusAccepted)
-	case errors.As(err, &unknown):
+	case errors.Is(err, errTagUnknown):
 		writeError(w, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist", map[string]string{"tag": tag})
-	case errors.As(err, &repoUnknown), errors.Is(err, errNameUnknown), isPathNotFound(err):
+	case errors.Is(err, errNameUnknown):
 		writeError(w, http.StatusNotFound, "NAME_UNKNOWN", errNameUnknown.Error(), map[string]string{"name": repo})
 	default:
 		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error(), nil)
@@ -517,33 +469,7 @@ func fingerprint(ctx context.Context, d storagedriver.StorageDriver, repo string
 // up to snapshotTTL after a check, unless a write through the stand-in
 // invalidated it. The entries are the caller's to change.
 func (s *Server) inventory(ctx context.Context, repo string, reuse bool) ([]entry, error) {
-	var snap *repoSnapshot
-	err := s.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error {
-		s.mu.Lock()
-		snap = s.snapshots[repo]
-		s.mu.Unlock()
-		if reuse && snap != nil && time.Since(snap.taken) <= snapshotTTL {
-			return nil
-		}
-		fp, err := fingerprint(ctx, d, repo)
-		if err != nil {
-			return err
-		}
-		if snap != nil && snap.fingerprint == fp {
-			s.mu.Lock()
-			snap.taken = time.Now()
-			s.mu.Unlock()
-			return nil
-		}
-		if snap, err = s.read(ctx, rp, d, repo); err != nil {
-			return err
-		}
-		snap.fingerprint = fp
-		s.mu.Lock()
-		s.snapshots[repo] = snap
-		s.mu.Unlock()
-		return nil
-	})
+	snap, err := s.store.snapshot(ctx, repo, reuse)
 	if err != nil {
 		return nil, err
 	}
@@ -809,13 +735,9 @@ func (s *Server) writeLocked(ctx context.Context, repo, ref string) bool {
 	}
 	dgst := ref
 	if !strings.Contains(ref, ":") {
-		_ = s.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
-			desc, err := rp.Tags(ctx).Get(ctx, ref)
-			if err == nil {
-				dgst = desc.Digest.String()
-			}
-			return err
-		})
+		if d := s.store.digestOf(ctx, repo, ref); d != "" {
+			dgst = d
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -10,7 +10,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -68,6 +67,28 @@ type config struct {
 	id         *azuretest.Identity
 	refreshTTL time.Duration
 	accessTTL  time.Duration
+	latency    time.Duration
+	noLog      bool
+}
+
+// WithLatency delays every answer by d, as the round trip to a registry
+// in another network does (a client a region away sees 10-40 ms), so that
+// a benchmark can show what parallel requests buy. Default none.
+func WithLatency(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("WithLatency: %v is negative", d)
+		}
+		c.latency = d
+		return nil
+	}
+}
+
+// WithoutRequestLog keeps no [Request] records ([Server.Requests] returns
+// none, [Server.RequestCount] still counts), for benchmarks whose
+// hundreds of thousands of requests would otherwise be kept.
+func WithoutRequestLog() Option {
+	return func(c *config) error { c.noLog = true; return nil }
 }
 
 // WithIdentity makes /oauth2/exchange accept the Microsoft Entra access
@@ -110,7 +131,7 @@ func lifetime(option string, d time.Duration, field func(*config) *time.Duration
 
 // Server is a running Azure Container Registry stand-in.
 type Server struct {
-	reg        *registrytest.Registry
+	store      store
 	id         *azuretest.Identity
 	ownsID     bool
 	host       string
@@ -119,11 +140,11 @@ type Server struct {
 	loginHost  string // SetLoginServer's; "" for host
 	srv        *http.Server
 	served     chan struct{}
-	proxy      *httputil.ReverseProxy
-	transport  *http.Transport
 	secret     []byte
 	refreshTTL time.Duration
 	accessTTL  time.Duration
+	latency    time.Duration
+	noLog      bool
 
 	mu        sync.Mutex
 	tokens    map[string]*issued
@@ -136,6 +157,7 @@ type Server struct {
 	// liveVersion counts changes of attributes and created times
 	liveVersion uint64
 	requests    []Request
+	nrequests   int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -150,6 +172,12 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if reg == nil {
 		return nil, errors.New("acrtest: nil registry")
 	}
+	return start(ctx, func(s *Server) (store, error) { return newRegistryStore(s, reg), nil }, opts)
+}
+
+// start starts a stand-in whose repositories come from the store newStore
+// makes.
+func start(ctx context.Context, newStore func(*Server) (store, error), opts []Option) (*Server, error) {
 	cfg := config{refreshTTL: DefaultRefreshTokenLifetime, accessTTL: DefaultAccessTokenLifetime}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -160,10 +188,11 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 		return nil, fmt.Errorf("acrtest: %w", err)
 	}
 	s := &Server{
-		reg:        reg,
 		id:         cfg.id,
 		refreshTTL: cfg.refreshTTL,
 		accessTTL:  cfg.accessTTL,
+		latency:    cfg.latency,
+		noLog:      cfg.noLog,
 		secret:     make([]byte, 32),
 		tokens:     map[string]*issued{},
 		permits:    map[string][]string{},
@@ -177,35 +206,26 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if _, err := rand.Read(s.secret); err != nil {
 		return nil, fmt.Errorf("acrtest: token signing key: %w", err)
 	}
+	var err error
+	if s.store, err = newStore(s); err != nil {
+		return nil, fmt.Errorf("acrtest: %w", err)
+	}
 	if s.id == nil {
 		id, err := azuretest.NewIdentity()
 		if err != nil {
+			s.store.close()
 			return nil, fmt.Errorf("acrtest: %w", err)
 		}
 		s.id, s.ownsID = id, true
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		s.store.close()
 		s.closeIdentity()
 		return nil, fmt.Errorf("acrtest: listen on loopback: %w", err)
 	}
 	s.host = ln.Addr().String()
 	s.url = "http://" + s.host
-
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			// distribution builds Location headers from Host: keep uploads
-			// going through the stand-in
-			pr.Out.Host = pr.In.Host
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport: s.transport,
-		ErrorLog:  log.New(io.Discard, "", 0),
-	}
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -255,7 +275,7 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeErr = s.srv.Close()
 		<-s.served
-		s.transport.CloseIdleConnections()
+		s.store.close()
 		s.closeIdentity()
 	})
 	return s.closeErr
@@ -267,11 +287,19 @@ func (s *Server) closeIdentity() {
 	}
 }
 
-// Requests returns the requests answered so far, oldest first.
+// Requests returns the requests answered so far, oldest first (none with
+// [WithoutRequestLog]).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
+}
+
+// RequestCount is how many requests the stand-in has answered.
+func (s *Server) RequestCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nrequests
 }
 
 // SetCreated makes repo@digest's createdTime t (and its lastUpdateTime,
@@ -322,6 +350,15 @@ func (w *statusWriter) Flush() {
 
 // ServeHTTP routes a request and records it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.latency > 0 {
+		t := time.NewTimer(s.latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	rec := &Request{Time: time.Now(), Method: r.Method, Path: r.URL.EscapedPath(), Query: safeQuery(r.URL.Query()), Kind: KindOther}
 	sw := &statusWriter{ResponseWriter: w}
 	sw.Header().Set("X-Ms-Correlation-Request-Id", newGUID())
@@ -345,7 +382,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Status = http.StatusOK
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, *rec)
+	s.nrequests++
+	if !s.noLog {
+		s.requests = append(s.requests, *rec)
+	}
 	s.mu.Unlock()
 }
 
@@ -441,7 +481,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
-		s.proxy.ServeHTTP(sw, r)
+		s.store.serveV2(sw, r, rt)
 		s.invalidate(rt.repo)
 		if sw.status == http.StatusAccepted {
 			s.forget(manifestKey{rt.repo, rt.ref})
@@ -453,7 +493,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 			return
 		}
 	}
-	s.proxy.ServeHTTP(w, r)
+	s.store.serveV2(w, r, rt)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && rt.repo != "" {
 		s.invalidate(rt.repo)
 	}

@@ -1,0 +1,178 @@
+package acrtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+)
+
+// store is where the stand-in's repositories and manifests come from: the
+// embedded registry's storage ([New]) or a population made up on the spot
+// ([NewSynthetic]). Tokens, listings' paging and order, changeable
+// attributes, locks and request records are the Server's, whichever store.
+type store interface {
+	// repositories lists, sorted, at most n repositories after last that
+	// hold a manifest.
+	repositories(ctx context.Context, last string, n int) ([]string, error)
+	// snapshot describes every manifest of repo (errNameUnknown when it has
+	// none). With reuse a recent description may be returned unchecked.
+	snapshot(ctx context.Context, repo string, reuse bool) (*repoSnapshot, error)
+	// untag removes tag from repo (errTagUnknown, errNameUnknown).
+	untag(ctx context.Context, repo, tag string) error
+	// digestOf is the digest tag of repo points at, "" when none.
+	digestOf(ctx context.Context, repo, tag string) string
+	// serveV2 answers an authorized /v2/ request.
+	serveV2(w http.ResponseWriter, r *http.Request, rt v2Route)
+	close()
+}
+
+// registryStore reads the embedded registry's storage and passes /v2/
+// requests on to it.
+type registryStore struct {
+	s         *Server
+	reg       *registrytest.Registry
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport
+}
+
+func newRegistryStore(s *Server, reg *registrytest.Registry) *registryStore {
+	target := &url.URL{Scheme: "http", Host: reg.Host()}
+	t := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
+	return &registryStore{s: s, reg: reg, transport: t, proxy: &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			// distribution builds Location headers from Host: keep uploads
+			// going through the stand-in
+			pr.Out.Host = pr.In.Host
+			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
+			pr.Out.Header.Del("Authorization")
+		},
+		Transport: t,
+		ErrorLog:  log.New(io.Discard, "", 0),
+	}}
+}
+
+func (rs *registryStore) repositories(ctx context.Context, last string, n int) ([]string, error) {
+	var page []string
+	err := rs.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
+		en, ok := ns.(distribution.RepositoryEnumerator)
+		if !ok {
+			return fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
+		}
+		var names []string
+		err := en.Enumerate(ctx, func(name string) error { names = append(names, name); return nil })
+		if err != nil && !isPathNotFound(err) {
+			return err
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if name <= last {
+				continue
+			}
+			if len(page) == n {
+				break
+			}
+			has, err := hasManifests(ctx, ns, name)
+			if err != nil {
+				return err
+			}
+			if has {
+				page = append(page, name)
+			}
+		}
+		return nil
+	})
+	return page, err
+}
+
+func (rs *registryStore) snapshot(ctx context.Context, repo string, reuse bool) (*repoSnapshot, error) {
+	s := rs.s
+	var snap *repoSnapshot
+	err := rs.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error {
+		s.mu.Lock()
+		snap = s.snapshots[repo]
+		s.mu.Unlock()
+		if reuse && snap != nil && time.Since(snap.taken) <= snapshotTTL {
+			return nil
+		}
+		fp, err := fingerprint(ctx, d, repo)
+		if err != nil {
+			return err
+		}
+		if snap != nil && snap.fingerprint == fp {
+			s.mu.Lock()
+			snap.taken = time.Now()
+			s.mu.Unlock()
+			return nil
+		}
+		if snap, err = s.read(ctx, rp, d, repo); err != nil {
+			return err
+		}
+		snap.fingerprint = fp
+		s.mu.Lock()
+		s.snapshots[repo] = snap
+		s.mu.Unlock()
+		return nil
+	})
+	return snap, err
+}
+
+// withRepo runs fn with repository name of the registry's storage.
+func (rs *registryStore) withRepo(ctx context.Context, name string, fn func(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver) error) error {
+	return rs.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver) error {
+		rp, err := openRepo(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, rp, d)
+	})
+}
+
+func (rs *registryStore) untag(ctx context.Context, repo, tag string) error {
+	err := rs.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
+		ts := rp.Tags(ctx)
+		if _, err := ts.Get(ctx, tag); err != nil {
+			return err
+		}
+		return ts.Untag(ctx, tag)
+	})
+	var unknown distribution.ErrTagUnknown
+	var repoUnknown distribution.ErrRepositoryUnknown
+	switch {
+	case errors.As(err, &unknown):
+		return errTagUnknown
+	case errors.As(err, &repoUnknown), isPathNotFound(err):
+		return errNameUnknown
+	}
+	return err
+}
+
+func (rs *registryStore) digestOf(ctx context.Context, repo, tag string) string {
+	dgst := ""
+	_ = rs.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
+		desc, err := rp.Tags(ctx).Get(ctx, tag)
+		if err == nil {
+			dgst = desc.Digest.String()
+		}
+		return err
+	})
+	return dgst
+}
+
+func (rs *registryStore) serveV2(w http.ResponseWriter, r *http.Request, _ v2Route) {
+	rs.proxy.ServeHTTP(w, r)
+}
+
+func (rs *registryStore) close() { rs.transport.CloseIdleConnections() }
