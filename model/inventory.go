@@ -42,6 +42,9 @@ type Image struct {
 	// Subject is the digest of the image this one refers to (an OCI
 	// referrer: a signature, an SBOM), in the same repository; "" if none.
 	Subject string
+	// Platform is an image's own "os/arch[/variant]", from its config; ""
+	// for an index or when unknown.
+	Platform string
 	// Platforms lists "os/arch[/variant]" for an index's platform manifests.
 	Platforms []string
 	// Children are the digests of an index's platform manifests.

@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
@@ -25,6 +26,13 @@ type Registry struct {
 	flavor    string
 	usage     *usageState // nil: no usage source configured
 	snapshots string      // directory of the last scans' inventories; "" none
+	seedOnce  sync.Once
+}
+
+// Seeder is a lister that can take a previous inventory of its registry,
+// whose manifests it then need not read again (registry.ACR).
+type Seeder interface {
+	Seed(*model.Inventory)
 }
 
 // WithSnapshotDir keeps each scan's inventory under dir, for the console
@@ -84,6 +92,15 @@ func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 	if progress == nil {
 		progress = func(registry.Progress) {}
 	}
+	r.seedOnce.Do(func() {
+		// The last run's snapshot saves the first scan reading again what
+		// it read; every later scan is seeded by the one before it.
+		if sd, ok := r.lister.(Seeder); ok {
+			if prev, err := r.Snapshot(); err == nil && prev != nil && prev.Registry != "" {
+				sd.Seed(prev)
+			}
+		}
+	})
 	inv, err := r.scanWithUsage(ctx, progress)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", r.url, err)

@@ -42,7 +42,13 @@ type ACR struct {
 	*Client
 	az     *azcontainerregistry.Client
 	tokens *acrTokens
+	prev   previous
 }
+
+// Seed gives the next scan a previous inventory of this registry (the
+// last run's snapshot): the manifests it read whole that the listing
+// still shows are not read again. A scan seeds the one after it itself.
+func (a *ACR) Seed(inv *model.Inventory) { a.prev.set(inv) }
 
 var (
 	_ Lister  = (*ACR)(nil)
@@ -245,11 +251,29 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", a.host, err)
 	}
+	// What the previous scan read whole needs no read; nor do the untagged
+	// platform manifests of an index it read.
+	known := a.prev.infos()
+	skip := map[string]bool{} // repository@digest
+	for k, repo := range repos {
+		for _, e := range entries[k] {
+			if info := known[e.digest]; info != nil {
+				s.manifests.preload(e.digest, info)
+				for _, c := range info.children {
+					skip[repo+"@"+c] = true
+				}
+			}
+		}
+	}
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(a.concurrency)
 	for k, repo := range repos {
 		r := s.reg.Repo(repo)
 		for _, e := range entries[k] {
+			if known[e.digest] != nil || (skip[repo+"@"+e.digest] && len(e.tags) == 0) {
+				s.nImagesDone.Add(1)
+				continue
+			}
 			g.Go(func() error {
 				s.manifest(gctx, p, r, e.digest, nil)
 				s.nImagesDone.Add(1)
@@ -263,6 +287,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	}
 	inv := a.assemble(s, repos, entries, scannedAt)
 	s.endCache(inv)
+	a.prev.set(inv)
 	return inv, nil
 }
 
@@ -303,6 +328,7 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 				Digest:     e.digest,
 				Tags:       e.tags,
 				MediaType:  cmp.Or(e.mediaType, info.mediaType),
+				Platform:   info.platform,
 				Platforms:  slices.Clone(info.platforms),
 				Children:   slices.Clone(info.children),
 				Locked:     e.locked,

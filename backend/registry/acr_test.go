@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -333,5 +334,102 @@ func TestACRTokensRenew(t *testing.T) {
 	}
 	if exchanges < 2 {
 		t.Errorf("%d token exchanges; the refresh token was not renewed", exchanges)
+	}
+}
+
+// TestACRSeededScan: a scan seeded with the previous inventory reads no
+// manifest or config the listing still shows, and gives exactly what a
+// cold scan gives, also after pushes, tag moves and locks; a repository the
+// previous inventory holds an error about, or an image whose blobs it
+// cannot name, is read again.
+func TestACRSeededScan(t *testing.T) {
+	e := startACR(t)
+	sc := buildScene(t, e)
+	cold, err := e.client(t).Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := func(since int) map[string]int {
+		out := map[string]int{}
+		for _, r := range e.srv.Requests()[since:] {
+			if r.Kind == acrtest.KindManifestByDigest || r.Kind == acrtest.KindManifestByTag || r.Kind == acrtest.KindBlob {
+				out[r.Repository]++
+			}
+		}
+		return out
+	}
+	same := func(t *testing.T, got, want *model.Inventory) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("seeded scan differs from a cold scan:\n got %+v\nwant %+v", got, want)
+		}
+	}
+
+	tests := []struct {
+		name      string
+		seed      func() *model.Inventory
+		change    func()
+		wantReads []string // repositories read again
+	}{
+		{name: "unchanged", seed: func() *model.Inventory { return cold }},
+		{name: "an error in app", seed: func() *model.Inventory {
+			inv := *cold
+			inv.Errors = append(slices.Clone(inv.Errors), model.ScanError{Repository: "app", Error: "boom"})
+			return &inv
+		}, wantReads: []string{"app"}},
+		{name: "blob out of range", seed: func() *model.Inventory {
+			inv := *cold
+			inv.Images = slices.Clone(inv.Images)
+			for i := range inv.Images {
+				if inv.Images[i].Repository == "nix" {
+					inv.Images[i].Blobs = []int32{int32(len(inv.Blobs))}
+				}
+			}
+			return &inv
+		}, wantReads: []string{"nix"}},
+		{name: "after a push, a tag move and a lock", seed: func() *model.Inventory { return cold }, change: func() {
+			e.pushedAt(t, "app:v3", e.p.image(2, "amd64"), 2)
+			e.pushedAt(t, "nix:1", e.p.image(3, "amd64"), 3)
+			e.srv.Lock("app", sc.old, false, true)
+		}, wantReads: []string{"app", "nix"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.change != nil {
+				tc.change()
+			}
+			want, err := e.client(t).Scan(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := e.client(t)
+			c.Seed(tc.seed())
+			before := len(e.srv.Requests())
+			got, err := c.Scan(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, got, want)
+			read := reads(before)
+			for _, repo := range tc.wantReads {
+				if read[repo] == 0 {
+					t.Errorf("%s was not read again", repo)
+				}
+				delete(read, repo)
+			}
+			if len(read) != 0 {
+				t.Errorf("read %v, which the seed covers", read)
+			}
+			// and the next scan of the same client is seeded by this one
+			before = len(e.srv.Requests())
+			again, err := c.Scan(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, again, want)
+			if r := reads(before); len(r) != 0 {
+				t.Errorf("the second scan read %v", r)
+			}
+		})
 	}
 }

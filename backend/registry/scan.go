@@ -685,6 +685,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			MediaType:      info.mediaType,
 			Created:        info.created,
 			CreatedProblem: info.problem,
+			Platform:       info.platform,
 			Platforms:      slices.Clone(info.platforms),
 			Children:       slices.Clone(info.children),
 			Subject:        info.subject,
@@ -836,9 +837,14 @@ func (o *onceMap[V]) do(ctx context.Context, key string, load func() V) (V, bool
 	return c.v, true
 }
 
-// peek returns a loaded value; the caller knows the load finished.
+// peek returns a loaded value (the caller knows the load finished), or
+// the zero value when key was never asked for.
 func (o *onceMap[V]) peek(key string) V {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.cells[key].v
+	if c := o.cells[key]; c != nil {
+		return c.v
+	}
+	var zero V
+	return zero
 }

@@ -20,7 +20,7 @@ import (
 
 // format is bumped when the inventory's shape changes; an old snapshot is
 // then ignored.
-const format = 1
+const format = 2
 
 type file struct {
 	Format    int

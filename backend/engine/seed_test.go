@@ -1,0 +1,78 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// TestSnapshotSeedsTheNextRun: a new run on ACR (a new engine and client,
+// as a new process has) reads no manifest or config that the last run's
+// snapshot describes, with no digest cache at all, and finds the same
+// inventory; without the snapshot it reads them all again.
+func TestSnapshotSeedsTheNextRun(t *testing.T) {
+	azuretest.HermeticEnv(t)
+	id, err := azuretest.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { id.Close() })
+	srv, err := acrtest.NewSynthetic(t.Context(), acrtest.Synthetic{Repositories: 5, ManifestsPerRepository: 20, Seed: 2}, acrtest.WithIdentity(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, snapshots string) (*model.Inventory, int) {
+		t.Helper()
+		c, err := registry.NewACR(srv.Host(), cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := engine.NewRegistry(srv.Host(), c, c, model.Policy{}, "", nil, engine.WithSnapshotDir(snapshots))
+		before := len(srv.Requests())
+		inv, err := r.Scan(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads := 0
+		for _, q := range srv.Requests()[before:] {
+			if q.Kind == acrtest.KindManifestByDigest || q.Kind == acrtest.KindBlob {
+				reads++
+			}
+		}
+		return inv, reads
+	}
+	dir := t.TempDir()
+	first, reads := run(t, dir)
+	if reads == 0 {
+		t.Fatal("the first run read nothing")
+	}
+	for _, tc := range []struct {
+		name      string
+		dir       string
+		wantReads bool
+	}{{"seeded", dir, false}, {"no snapshot", t.TempDir(), true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, reads := run(t, tc.dir)
+			if (reads > 0) != tc.wantReads {
+				t.Errorf("%d manifest and config reads, want reads: %v", reads, tc.wantReads)
+			}
+			if len(inv.Images) != len(first.Images) || model.ComputeSizes(inv).Total != model.ComputeSizes(first).Total {
+				t.Errorf("%d images %d bytes, the first run %d images %d bytes", len(inv.Images), model.ComputeSizes(inv).Total, len(first.Images), model.ComputeSizes(first).Total)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package registry
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// previous holds the inventory of a client's last scan (or one it was
+// seeded with), whose images stand for their manifests in the next scan:
+// what a manifest says, and its config, is fixed by its digest, so a
+// digest the listing still shows needs no read, not even from the digest
+// cache. Tags, locks and push times always come from the fresh listing.
+type previous struct {
+	mu  sync.Mutex
+	inv *model.Inventory
+}
+
+func (p *previous) set(inv *model.Inventory) {
+	p.mu.Lock()
+	p.inv = inv
+	p.mu.Unlock()
+}
+
+// infos is what the previous inventory says of each digest it read whole:
+// images of repositories it holds no error or warning about, described as
+// a read of the manifest would.
+func (p *previous) infos() map[string]*manifestInfo {
+	p.mu.Lock()
+	inv := p.inv
+	p.mu.Unlock()
+	if inv == nil {
+		return nil
+	}
+	doubt := map[string]bool{}
+	for _, e := range inv.Errors {
+		doubt[e.Repository] = true
+	}
+	if doubt[""] {
+		return nil // the catalog itself failed: trust none of it
+	}
+	out := make(map[string]*manifestInfo, len(inv.Images))
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		if doubt[im.Repository] || out[im.Digest] != nil {
+			continue
+		}
+		blobs := make([]model.Blob, 0, len(im.Blobs))
+		ok := true
+		for _, b := range im.Blobs {
+			if b < 0 || int(b) >= len(inv.Blobs) {
+				ok = false
+				break
+			}
+			blobs = append(blobs, inv.Blobs[b])
+		}
+		if !ok || len(blobs) == 0 || im.MediaType == "" {
+			continue
+		}
+		out[im.Digest] = &manifestInfo{
+			mediaType: im.MediaType,
+			blobs:     blobs,
+			created:   cmp.Or(im.ConfigCreated, im.Created),
+			problem:   im.CreatedProblem,
+			platform:  im.Platform,
+			platforms: slices.Clone(im.Platforms),
+			children:  slices.Clone(im.Children),
+			subject:   im.Subject,
+		}
+	}
+	return out
+}
+
+// preload makes key's value v without loading it.
+func (o *onceMap[V]) preload(key string, v V) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cells == nil {
+		o.cells = map[string]*onceCell[V]{}
+	}
+	if _, ok := o.cells[key]; ok {
+		return
+	}
+	c := &onceCell[V]{done: make(chan struct{}), v: v}
+	close(c.done)
+	o.cells[key] = c
+}
