@@ -1,0 +1,114 @@
+package registry
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
+)
+
+// BenchmarkACRScanCeiling measures, in one run on the ACR stand-in's
+// synthetic registry (100 manifests a repository: BinderHub-like images,
+// untagged leftovers, one index per repository), the same phases as
+// BenchmarkScanCeiling: the ceiling (the recorded requests of a scan
+// replayed by 64 parallel clients), helmupgradebot's scan cold and warm,
+// a sequential walk (a crane loop, logging in per repository) and
+// go-containerregistry's defaults. Two settings:
+//
+//   - loopback/100000: 100,000 manifests, nothing between client and
+//     stand-in (HELMUPGRADEBOT_BENCH_MANIFESTS sets another size);
+//   - rtt-10ms/2000: 2,000 manifests, every answer 10 ms late, as a
+//     registry in another network is: what parallel requests buy.
+//
+// Run it with:
+//
+//	go test -run '^$' -bench ACRScanCeiling -benchtime 1x -timeout 90m ./backend/registry
+func BenchmarkACRScanCeiling(b *testing.B) {
+	azuretest.HermeticEnv(b)
+	manifests := 100_000
+	if v, err := strconv.Atoi(os.Getenv("HELMUPGRADEBOT_BENCH_MANIFESTS")); err == nil && v > 0 {
+		manifests = v
+	}
+	b.Run(fmt.Sprintf("loopback/%d", manifests), func(b *testing.B) { acrCeiling(b, manifests, 0) })
+	b.Run("rtt-10ms/2000", func(b *testing.B) { acrCeiling(b, 2000, 10*time.Millisecond) })
+}
+
+func acrCeiling(b *testing.B, manifests int, rtt time.Duration) {
+	id, err := azuretest.NewIdentity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { id.Close() })
+	spec := acrtest.Synthetic{Repositories: max(manifests/100, 1), ManifestsPerRepository: min(manifests, 100), Seed: 1, Now: testNow}
+	srv, err := acrtest.NewSynthetic(b.Context(), spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog(), acrtest.WithLatency(rtt))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	scan := func(opts ...Option) (int, error) {
+		c, err := NewACR(srv.Host(), cred, append([]Option{WithClock(func() time.Time { return testNow })}, opts...)...)
+		if err != nil {
+			return 0, err
+		}
+		inv, err := c.Scan(b.Context(), nil)
+		if err != nil {
+			return 0, err
+		}
+		if len(inv.Errors) != 0 {
+			return 0, fmt.Errorf("scan: %v", inv.Errors)
+		}
+		return len(inv.Images), nil
+	}
+
+	// Record what a scan asks for.
+	rec := newRecordingTransport()
+	images, err := scan(WithTransport(rec))
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := spec.Repositories * spec.ManifestsPerRepository
+	if spec.ManifestsPerRepository >= 10 { // an index's two platform manifests are part of its image
+		if want := total - 2*spec.Repositories; images != want {
+			b.Fatalf("the scan found %d images, the registry holds %d", images, want)
+		}
+	}
+	requests := rec.requests()
+	auth := authn.FromConfig(authn.AuthConfig{IdentityToken: srv.IssueRefreshToken("bench")})
+
+	c := &ceilingRun{images: total} // rates count manifests, platform manifests included
+	c.phase(b, "ceiling", func() (int, error) { return len(requests), replay(b.Context(), requests, 64) })
+	c.phase(b, "helmupgradebot-cold", func() (int, error) {
+		ct := newCountingTransport()
+		_, err := scan(WithTransport(ct))
+		return len(ct.snapshot()), err
+	})
+	cache, err := digestcache.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := scan(WithDigestCache(cache)); err != nil { // fill it
+		b.Fatal(err)
+	}
+	c.phase(b, "helmupgradebot-warm", func() (int, error) {
+		ct := newCountingTransport()
+		_, err := scan(WithTransport(ct), WithDigestCache(cache))
+		return len(ct.snapshot()), err
+	})
+	c.phase(b, "sequential-walk", func() (int, error) { return sequentialWalk(b.Context(), srv.Host(), auth) })
+	c.phase(b, "ggcr-defaults", func() (int, error) { return ggcrLoop(b.Context(), srv.Host(), auth) })
+}
