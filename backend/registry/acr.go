@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -151,7 +152,7 @@ func entryOf(m *azcontainerregistry.ManifestAttributes) (acrEntry, bool) {
 		e.created = *m.CreatedOn
 	}
 	if m.MediaType != nil {
-		e.mediaType = *m.MediaType
+		e.mediaType = unique.Make(*m.MediaType).Value() // a handful of values over 100,000 entries
 	}
 	if a := m.ChangeableAttributes; a != nil {
 		e.locked = (a.CanDelete != nil && !*a.CanDelete) || (a.CanWrite != nil && !*a.CanWrite)

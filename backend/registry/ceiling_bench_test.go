@@ -31,7 +31,7 @@ import (
 //
 //   - the ceiling: the requests a scan needs (catalog and tag pages,
 //     manifests by tag, configs), recorded from a real scan and replayed by
-//     64 parallel clients that do nothing else;
+//     1, 4, 16 and 64 parallel clients that do nothing else, the best of them;
 //   - helmupgradebot's scan, cold and warm (digest cache);
 //   - a sequential walk, as a crane loop does it: list, then GET each
 //     manifest and config one at a time;
@@ -68,7 +68,7 @@ func BenchmarkScanCeiling(b *testing.B) {
 	requests := rec.requests()
 
 	c := &ceilingRun{images: images}
-	c.phase(b, "ceiling", func() (int, error) { return len(requests), replay(b.Context(), requests, 64) })
+	c.ceilingPhase(b, requests)
 	c.phase(b, "helmupgradebot-cold", func() (int, error) {
 		ct := newCountingTransport()
 		_, err := newClient(b, reg.Host(), WithTransport(ct)).Scan(b.Context(), nil)
@@ -93,8 +93,9 @@ func BenchmarkScanCeiling(b *testing.B) {
 // ceilingRun runs the phases of a ceiling benchmark: the first, the
 // ceiling, sets what the others are measured against.
 type ceilingRun struct {
-	images  int // manifests a scan finds
-	ceiling float64
+	images  int     // manifests a scan finds
+	ceiling float64 // 0 until ceilingPhase ran
+	rate    float64 // the last phase's
 }
 
 // phase runs one way of reading the registry as a sub-benchmark; run
@@ -114,9 +115,7 @@ func (c *ceilingRun) phase(b *testing.B, name string, run func() (int, error)) {
 			}
 			rate, perImage = float64(c.images)/d.Seconds(), float64(n)/float64(c.images)
 		}
-		if name == "ceiling" {
-			c.ceiling = rate
-		}
+		c.rate = rate
 		b.ReportMetric(rate, "manifests/s")
 		b.ReportMetric(perImage, "req/image")
 		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
@@ -125,6 +124,20 @@ func (c *ceilingRun) phase(b *testing.B, name string, run func() (int, error)) {
 			b.ReportMetric(rate/c.ceiling, "of-ceiling")
 		}
 	})
+}
+
+// ceilingPhase sets the ceiling: the best rate of replaying requests from
+// 1, 4, 16 and 64 parallel clients (on few cores, many clients can serve
+// less than a few).
+func (c *ceilingRun) ceilingPhase(b *testing.B, requests []recorded) {
+	best := 0.0
+	for _, n := range []int{1, 4, 16, 64} {
+		c.ceiling = 0
+		c.phase(b, fmt.Sprintf("replay-%d-clients", n), func() (int, error) { return len(requests), replay(b.Context(), requests, n) })
+		best = max(best, c.rate)
+	}
+	c.ceiling = best
+	b.Logf("ceiling: %.0f manifests/s", best)
 }
 
 // recordingTransport keeps every GET a scan sends, to replay: its URL

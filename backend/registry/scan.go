@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -428,20 +429,74 @@ func manifestKind(contentType string, raw *rawManifest) string {
 	return ct
 }
 
+// manifestDoc is an image manifest or an index decoded in one pass: what
+// tells the kinds apart, and what each kind needs.
+type manifestDoc struct {
+	SchemaVersion int64             `json:"schemaVersion"`
+	MediaType     string            `json:"mediaType"`
+	Config        *v1.Descriptor    `json:"config"`
+	Layers        []v1.Descriptor   `json:"layers"`
+	Manifests     []v1.Descriptor   `json:"manifests"`
+	Subject       *v1.Descriptor    `json:"subject"`
+	Annotations   map[string]string `json:"annotations"`
+	FSLayers      json.RawMessage   `json:"fsLayers"`
+}
+
+// decodeManifest decodes body once. A body that does not decode so goes
+// the long way, whose errors say what is wrong: not JSON at all, or not
+// the manifest its kind says.
+func decodeManifest(body []byte) (doc *manifestDoc, raw *rawManifest, err error) {
+	var d manifestDoc
+	if json.Unmarshal(body, &d) == nil {
+		raw := &rawManifest{MediaType: d.MediaType, FSLayers: d.FSLayers}
+		present := json.RawMessage("[]") // manifestKind asks only whether a field is there
+		if d.Config != nil {
+			raw.Config = present
+		}
+		if d.Layers != nil {
+			raw.Layers = present
+		}
+		if d.Manifests != nil {
+			raw.Manifests = present
+		}
+		return &d, raw, nil
+	}
+	raw = &rawManifest{}
+	if err := json.Unmarshal(body, raw); err != nil {
+		return nil, nil, err
+	}
+	return nil, raw, nil
+}
+
 // readManifest parses a manifest and reads what it references.
 func (s *scanner) readManifest(ctx context.Context, p *remote.Puller, r name.Repository, digest, contentType string, body []byte) *manifestInfo {
 	ref := r.RepositoryStr() + "@" + digest
-	var raw rawManifest
-	if err := json.Unmarshal(body, &raw); err != nil {
+	doc, raw, err := decodeManifest(body)
+	if err != nil {
 		return &manifestInfo{err: fmt.Errorf("manifest %s is not valid JSON: %v", ref, err)}
 	}
-	mt := manifestKind(contentType, &raw)
+	mt := manifestKind(contentType, raw)
 	self := model.Blob{Digest: digest, Size: int64(len(body))}
 	switch types.MediaType(mt) {
 	case types.DockerManifestSchema2, types.OCIManifestSchema1:
-		return s.readImage(ctx, p, r, ref, mt, self, body)
+		m := &v1.Manifest{}
+		if doc != nil {
+			m.SchemaVersion, m.MediaType, m.Layers, m.Subject, m.Annotations = doc.SchemaVersion, types.MediaType(doc.MediaType), doc.Layers, doc.Subject, doc.Annotations
+			if doc.Config != nil {
+				m.Config = *doc.Config
+			}
+		} else if m, err = v1.ParseManifest(bytes.NewReader(body)); err != nil {
+			return &manifestInfo{err: fmt.Errorf("manifest %s (%s) does not parse: %v", ref, mt, err)}
+		}
+		return s.readImage(ctx, p, r, ref, mt, self, m)
 	case types.OCIImageIndex, types.DockerManifestList:
-		return s.readIndex(ctx, p, r, ref, mt, self, body)
+		idx := &v1.IndexManifest{}
+		if doc != nil {
+			idx.SchemaVersion, idx.MediaType, idx.Manifests, idx.Subject, idx.Annotations = doc.SchemaVersion, types.MediaType(doc.MediaType), doc.Manifests, doc.Subject, doc.Annotations
+		} else if idx, err = v1.ParseIndexManifest(bytes.NewReader(body)); err != nil {
+			return &manifestInfo{err: fmt.Errorf("index %s (%s) does not parse: %v", ref, mt, err)}
+		}
+		return s.readIndex(ctx, p, r, ref, mt, self, idx)
 	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
 		return &manifestInfo{err: fmt.Errorf("manifest %s is a Docker schema 1 manifest (%s), which records no sizes; not supported", ref, mt)}
 	case "":
@@ -450,15 +505,11 @@ func (s *scanner) readManifest(ctx context.Context, p *remote.Puller, r name.Rep
 	return &manifestInfo{err: fmt.Errorf("manifest %s has unknown media type %q", ref, mt)}
 }
 
-func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, body []byte) *manifestInfo {
-	m, err := v1.ParseManifest(bytes.NewReader(body))
-	if err != nil {
-		return &manifestInfo{err: fmt.Errorf("manifest %s (%s) does not parse: %v", ref, mt, err)}
-	}
+func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, m *v1.Manifest) *manifestInfo {
 	if m.Config.Digest.Hex == "" {
 		return &manifestInfo{err: fmt.Errorf("manifest %s (%s) has no config", ref, mt)}
 	}
-	info := &manifestInfo{mediaType: mt, blobs: make([]model.Blob, 0, 2+len(m.Layers))}
+	info := &manifestInfo{mediaType: unique.Make(mt).Value(), blobs: make([]model.Blob, 0, 2+len(m.Layers))}
 	if m.Subject != nil {
 		info.subject = m.Subject.Digest.String()
 	}
@@ -467,7 +518,8 @@ func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Reposi
 		if !l.MediaType.IsDistributable() {
 			continue // foreign layers live outside the registry
 		}
-		info.blobs = append(info.blobs, model.Blob{Digest: l.Digest.String(), Size: l.Size})
+		// one copy of a layer's digest however many images share it
+		info.blobs = append(info.blobs, model.Blob{Digest: unique.Make(l.Digest.String()).Value(), Size: l.Size})
 	}
 	cfg := s.config(ctx, p, r, m.Config)
 	if cfg == nil {
@@ -500,11 +552,7 @@ func platformString(os, arch, variant string) string {
 	return s
 }
 
-func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, body []byte) *manifestInfo {
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
-	if err != nil {
-		return &manifestInfo{err: fmt.Errorf("index %s (%s) does not parse: %v", ref, mt, err)}
-	}
+func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, idx *v1.IndexManifest) *manifestInfo {
 	info := &manifestInfo{mediaType: mt, blobs: []model.Blob{self}, problem: model.CreatedMissing}
 	if idx.Subject != nil {
 		info.subject = idx.Subject.Digest.String()
@@ -614,7 +662,7 @@ func (s *scanner) readConfig(ctx context.Context, p *remote.Puller, r name.Repos
 		missing.err = fmt.Sprintf("config %s is not valid JSON: %v", ref, err)
 		return missing
 	}
-	info := &configInfo{problem: model.CreatedMissing, platform: platformString(cf.OS, cf.Architecture, cf.Variant)}
+	info := &configInfo{problem: model.CreatedMissing, platform: unique.Make(platformString(cf.OS, cf.Architecture, cf.Variant)).Value()}
 	if cf.Created == nil || *cf.Created == "" {
 		return info
 	}
