@@ -17,12 +17,14 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/headless"
 )
 
-// acrRun runs the binary against the ACR stand-in, logging in with the
-// App Service managed-identity endpoint of the stand-in's identity: the
-// real azidentity code, in a process of its own, with no secret anywhere.
-func acrRun(t *testing.T, env *demo.Env, dir string, args ...string) (headless.Report, int, string, string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], append(args, "--config", filepath.Join(dir, "hub.yaml"))...)
+// childCommand is this program as a process of its own (see TestMain),
+// logging in to acr with the App Service managed-identity endpoint of
+// acr's identity: the real azidentity code, with no secret anywhere and
+// never the real instance metadata service. HOME is dir, and the state and
+// cache directories are dir/state and dir/cache; no Azure, managed-identity,
+// HOME or XDG variable of the test's own environment reaches the child.
+func childCommand(acr *acrtest.Server, dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, "AZURE_") || strings.HasPrefix(name, "IDENTITY_") || strings.HasPrefix(name, "MSI_") ||
@@ -31,9 +33,17 @@ func acrRun(t *testing.T, env *demo.Env, dir string, args ...string) (headless.R
 		}
 		cmd.Env = append(cmd.Env, kv)
 	}
-	cmd.Env = append(cmd.Env, env.ACR.Identity().AppServiceEnv()...)
+	cmd.Env = append(cmd.Env, acr.Identity().AppServiceEnv()...)
 	cmd.Env = append(cmd.Env, "HELMUPGRADEBOT_TEST_MAIN=1", "HOME="+dir, "AZURE_TOKEN_CREDENTIALS=prod",
 		"XDG_STATE_HOME="+filepath.Join(dir, "state"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	return cmd
+}
+
+// acrRun runs the binary against the ACR stand-in (see childCommand) with
+// dir/hub.yaml and decodes its JSON report.
+func acrRun(t *testing.T, env *demo.Env, dir string, args ...string) (headless.Report, int, string, string) {
+	t.Helper()
+	cmd := childCommand(env.ACR, dir, append(args, "--config", filepath.Join(dir, "hub.yaml"))...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
