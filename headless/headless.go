@@ -31,6 +31,25 @@ const (
 // progressEvery is how often a headless scan logs its progress.
 const progressEvery = 5 * time.Second
 
+// progressLog decides when a headless scan logs its progress: the first
+// time, then every progressEvery, and once when it has read everything.
+type progressLog struct {
+	last     time.Time
+	finished bool
+}
+
+func (l *progressLog) due(now time.Time, p registry.Progress) bool {
+	complete := p.Repositories > 0 && p.RepositoriesDone == p.Repositories && p.ImagesDone >= p.Images
+	switch {
+	case complete && !l.finished:
+		l.finished = true
+	case !l.last.IsZero() && now.Sub(l.last) < progressEvery:
+		return false
+	}
+	l.last = now
+	return true
+}
+
 // Options control a run.
 type Options struct {
 	// Apply deletes images and opens pull requests; without it the run
@@ -102,12 +121,11 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	log := o.Logger.With("registry", reg.URL())
 	recovered, rerr := reg.Recover(ctx)
 	log.Info("scanning")
-	start, lastLog := time.Now(), time.Time{}
+	start, plog := time.Now(), progressLog{}
 	inv, err := reg.Scan(ctx, func(p registry.Progress) {
-		if time.Since(lastLog) < progressEvery && p.RepositoriesDone != p.Repositories {
+		if !plog.due(time.Now(), p) {
 			return
 		}
-		lastLog = time.Now()
 		args := []any{"repositories_done", p.RepositoriesDone, "repositories", p.Repositories, "images_done", p.ImagesDone, "images", p.Images}
 		if rate, eta, ok := p.Rate(time.Since(start)); ok {
 			args = append(args, "images_per_second", int(rate), "eta", eta.String())
