@@ -4,6 +4,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -123,27 +124,33 @@ func (inv *Inventory) ImageSize(i int) int64 {
 type InventoryBuilder struct {
 	inv   Inventory
 	blobs map[string]int32
-	seen  map[string]bool
+	seen  map[imageKey]bool
 }
+
+type imageKey struct{ repository, digest string }
 
 // NewInventoryBuilder starts an inventory of the named registry.
 func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder {
 	return &InventoryBuilder{
 		inv:   Inventory{Registry: registry, ScannedAt: scannedAt},
 		blobs: map[string]int32{},
-		seen:  map[string]bool{},
+		seen:  map[imageKey]bool{},
 	}
 }
+
+// Grow makes room for n more images, so that a scan that knows how many
+// it found does not copy them as the inventory grows.
+func (b *InventoryBuilder) Grow(n int) { b.inv.Images = slices.Grow(b.inv.Images, n) }
 
 // AddImage adds an image with the blobs it references (duplicates are
 // ignored). Blob sizes must agree wherever a digest is seen again. Adding
 // the same repository@digest twice is an error.
 func (b *InventoryBuilder) AddImage(im Image, blobs []Blob) error {
-	if b.seen[im.Ref()] {
+	key := imageKey{im.Repository, im.Digest}
+	if b.seen[key] {
 		return fmt.Errorf("image %s added twice", im.Ref())
 	}
-	im.Blobs = im.Blobs[:0:0]
-	have := make(map[int32]bool, len(blobs))
+	im.Blobs = make([]int32, 0, len(blobs))
 	for _, bl := range blobs {
 		idx, ok := b.blobs[bl.Digest]
 		if !ok {
@@ -154,12 +161,11 @@ func (b *InventoryBuilder) AddImage(im Image, blobs []Blob) error {
 			return fmt.Errorf("image %s: blob %s has size %d here and %d elsewhere",
 				im.Ref(), bl.Digest, bl.Size, b.inv.Blobs[idx].Size)
 		}
-		if !have[idx] {
-			have[idx] = true
+		if !slices.Contains(im.Blobs, idx) { // an image has tens of blobs at most
 			im.Blobs = append(im.Blobs, idx)
 		}
 	}
-	b.seen[im.Ref()] = true
+	b.seen[key] = true
 	b.inv.Images = append(b.inv.Images, im)
 	return nil
 }

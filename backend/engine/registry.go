@@ -27,6 +27,8 @@ type Registry struct {
 	usage     *usageState // nil: no usage source configured
 	snapshots string      // directory of the last scans' inventories; "" none
 	seedOnce  sync.Once
+	loadedMu  sync.Mutex
+	loaded    *model.Inventory // what Snapshot loaded, until the first scan takes it
 }
 
 // Seeder is a lister that can take a previous inventory of its registry,
@@ -41,11 +43,18 @@ func WithSnapshotDir(dir string) RegistryOption { return func(r *Registry) { r.s
 
 // Snapshot is the last scan's inventory, or nil when there is none. It is
 // only for showing while a fresh scan runs: never plan deletions on it.
+// The first scan is seeded with the same copy rather than loading another.
 func (r *Registry) Snapshot() (*model.Inventory, error) {
 	if r.snapshots == "" {
 		return nil, nil
 	}
-	return snapshot.Load(snapshot.Path(r.snapshots, r.url))
+	inv, err := snapshot.Load(snapshot.Path(r.snapshots, r.url))
+	if err == nil && inv != nil {
+		r.loadedMu.Lock()
+		r.loaded = inv
+		r.loadedMu.Unlock()
+	}
+	return inv, err
 }
 
 // RegistryOption tunes NewRegistry.
@@ -95,10 +104,22 @@ func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 	r.seedOnce.Do(func() {
 		// The last run's snapshot saves the first scan reading again what
 		// it read; every later scan is seeded by the one before it.
-		if sd, ok := r.lister.(Seeder); ok {
-			if prev, err := r.Snapshot(); err == nil && prev != nil && prev.Registry != "" {
-				sd.Seed(prev)
-			}
+		r.loadedMu.Lock()
+		prev := r.loaded
+		r.loaded = nil
+		r.loadedMu.Unlock()
+		sd, ok := r.lister.(Seeder)
+		if !ok {
+			return
+		}
+		if prev == nil {
+			prev, _ = r.Snapshot()
+			r.loadedMu.Lock()
+			r.loaded = nil
+			r.loadedMu.Unlock()
+		}
+		if prev != nil && prev.Registry != "" {
+			sd.Seed(prev)
 		}
 	})
 	inv, err := r.scanWithUsage(ctx, progress)

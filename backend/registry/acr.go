@@ -254,7 +254,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	}
 	// What the previous scan read whole needs no read; nor do the untagged
 	// platform manifests of an index it read.
-	known := a.prev.infos()
+	known := a.prev.take()
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
 		for _, e := range entries[k] {
@@ -296,6 +296,11 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scannedAt time.Time) *model.Inventory {
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
 	b.SetRepositories(len(repos))
+	n := 0
+	for _, es := range entries {
+		n += len(es)
+	}
+	b.Grow(n)
 	errs := slices.Clone(s.errs)
 	for k, repo := range repos {
 		// platform manifests of an index are part of it, not images

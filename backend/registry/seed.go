@@ -24,12 +24,14 @@ func (p *previous) set(inv *model.Inventory) {
 	p.mu.Unlock()
 }
 
-// infos is what the previous inventory says of each digest it read whole:
-// images of repositories it holds no error or warning about, described as
-// a read of the manifest would.
-func (p *previous) infos() map[string]*manifestInfo {
+// take is what the previous inventory says of each digest it read whole
+// (images of repositories it holds no error or warning about, described
+// as a read of the manifest would); it lets go of the inventory itself,
+// which the scan that asks replaces.
+func (p *previous) take() map[string]*manifestInfo {
 	p.mu.Lock()
 	inv := p.inv
+	p.inv = nil
 	p.mu.Unlock()
 	if inv == nil {
 		return nil
