@@ -48,6 +48,13 @@
 // ([Server.IssuedTokens]), so tests can count manifest reads and look for
 // leaked tokens.
 //
+// [NewSynthetic] serves the same API from a registry it makes up instead
+// of the embedded one: BinderHub-like repositories of any size (100,000
+// manifests cost the stand-in about 110 MB and 3 s to make), manifests and
+// configs generated deterministically when asked for, for benchmarks at
+// the scale of a real BinderHub registry. [WithLatency] delays every
+// answer, as a registry in another network does.
+//
 // The Azure SDK's client runs against it unmodified over plain http
 // (azcontainerregistry.NewClient(server.URL(), cred, nil)): its
 // authentication policy is its own, not azcore's bearer policy, and does not

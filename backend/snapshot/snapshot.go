@@ -1,37 +1,48 @@
 // Package snapshot keeps the last scan's inventory of each registry on
-// disk, so the console can open on it at once while a fresh scan runs. A
-// snapshot is never a basis for deleting: the console confirms deletions
-// only against a fresh scan.
+// disk, so the console can open on it at once while a fresh scan runs, and
+// the next scan need not read again what manifests say (content fixed by
+// their digests). A snapshot is never a basis for deleting: tags, locks
+// and which manifests exist always come from a fresh listing, and the
+// console confirms deletions only against a fresh scan.
+//
+// The format is this package's own: one pass of length-prefixed fields,
+// digests as 32 bytes, repository names and media types written once, and
+// a CRC-32 over everything. At 100,000 images it loads in a fraction of
+// the time and memory encoding/gob took (gob reads its whole message into
+// a buffer before decoding it).
 package snapshot
 
 import (
-	"compress/gzip"
+	"bufio"
 	"crypto/sha256"
-	"encoding/gob"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
-// format is bumped when the inventory's shape changes; an old snapshot is
-// then ignored.
-const format = 2
-
-type file struct {
-	Format    int
-	Inventory *model.Inventory
-}
+// magic starts a snapshot; it changes with the format, and a file that
+// does not start with it (an older format) is ignored.
+const magic = "helmupgradebot-snapshot 3\n"
 
 // Path is where the snapshot of registry lives under dir (the state
 // directory): one file per registry.
 func Path(dir, registry string) string {
+	return filepath.Join(dir, "inventory-"+registryHash(registry)+".snap")
+}
+
+func registryHash(registry string) string {
 	sum := sha256.Sum256([]byte(registry))
-	return filepath.Join(dir, "inventory-"+hex.EncodeToString(sum[:8])+".gob.gz")
+	return hex.EncodeToString(sum[:8])
 }
 
 // Save writes inv to path through a temporary file renamed into place, so
@@ -45,41 +56,350 @@ func Save(path string, inv *model.Inventory) error {
 		return fmt.Errorf("save snapshot %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	zw := gzip.NewWriter(tmp)
-	if err := gob.NewEncoder(zw).Encode(file{Format: format, Inventory: inv}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save snapshot %s: %w", path, err)
+	crc := crc32.NewIEEE()
+	bw := bufio.NewWriterSize(io.MultiWriter(tmp, crc), 1<<16)
+	e := &encoder{w: bw, strs: map[string]uint64{}}
+	e.inventory(inv)
+	if e.err == nil {
+		e.err = bw.Flush()
 	}
-	if err := errors.Join(zw.Close(), tmp.Chmod(0o600), tmp.Close()); err != nil {
+	if e.err == nil {
+		_, e.err = tmp.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
+	}
+	if err := errors.Join(e.err, tmp.Chmod(0o600), tmp.Close()); err != nil {
 		return fmt.Errorf("save snapshot %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save snapshot %s: %w", path, err)
 	}
+	// the gob file of earlier versions, beside it
+	_ = os.Remove(strings.TrimSuffix(path, ".snap") + ".gob.gz")
 	return nil
 }
 
 // Load reads the snapshot at path; (nil, nil) when there is none or it is
-// of another format.
+// of another format; an error when it is damaged.
 func Load(path string) (*model.Inventory, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load snapshot %s: %w", path, err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("load snapshot %s: %w", path, err)
+	if head := string(data[:min(len(data), len(magic))]); head != magic {
+		if strings.HasPrefix(head, "helmupgradebot-snapshot ") {
+			return nil, nil // another version's
+		}
+		return nil, fmt.Errorf("load snapshot %s: damaged: not a snapshot", path)
 	}
-	var s file
-	if err := gob.NewDecoder(zr).Decode(&s); err != nil {
-		return nil, fmt.Errorf("load snapshot %s: %w", path, err)
+	if len(data) < len(magic)+4 {
+		return nil, fmt.Errorf("load snapshot %s: damaged: %d bytes", path, len(data))
 	}
-	if s.Format != format || s.Inventory == nil {
-		return nil, nil
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return nil, fmt.Errorf("load snapshot %s: damaged: checksum mismatch", path)
 	}
-	return s.Inventory, nil
+	d := &decoder{b: body[len(magic):]}
+	inv := d.inventory()
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes after the inventory", len(d.b))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("load snapshot %s: damaged: %w", path, d.err)
+	}
+	return inv, nil
+}
+
+// encoder writes an inventory; its first error sticks.
+type encoder struct {
+	w    *bufio.Writer
+	buf  []byte
+	strs map[string]uint64 // strings written once, by their number
+	err  error
+}
+
+func (e *encoder) flush() {
+	if e.err == nil {
+		_, e.err = e.w.Write(e.buf)
+	}
+	e.buf = e.buf[:0]
+}
+
+func (e *encoder) uint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
+func (e *encoder) int(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
+func (e *encoder) bool(v bool) {
+	b := byte(0)
+	if v {
+		b = 1
+	}
+	e.buf = append(e.buf, b)
+}
+func (e *encoder) str(s string) { e.uint(uint64(len(s))); e.buf = append(e.buf, s...) }
+
+// shared writes a string met many times (a repository, a media type): its
+// number when written before, else 0 and the string.
+func (e *encoder) shared(s string) {
+	if n, ok := e.strs[s]; ok {
+		e.uint(n)
+		return
+	}
+	e.uint(0)
+	e.str(s)
+	e.strs[s] = uint64(len(e.strs) + 1)
+}
+
+// digest writes "sha256:<64 hex>" as 1 and 32 bytes, anything else as 0
+// and the string.
+func (e *encoder) digest(s string) {
+	if h, ok := strings.CutPrefix(s, "sha256:"); ok && len(h) == 64 && strings.ToLower(h) == h {
+		var raw [32]byte
+		if _, err := hex.Decode(raw[:], []byte(h)); err == nil {
+			e.buf = append(e.buf, 1)
+			e.buf = append(e.buf, raw[:]...)
+			return
+		}
+	}
+	e.buf = append(e.buf, 0)
+	e.str(s)
+}
+
+func (e *encoder) time(t time.Time) {
+	b, err := t.MarshalBinary()
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	e.uint(uint64(len(b)))
+	e.buf = append(e.buf, b...)
+}
+
+func (e *encoder) inventory(inv *model.Inventory) {
+	e.buf = append(e.buf, magic...)
+	e.str(inv.Registry)
+	e.time(inv.ScannedAt)
+	e.int(int64(inv.Repositories))
+	e.uint(uint64(len(inv.Blobs)))
+	for _, b := range inv.Blobs {
+		e.digest(b.Digest)
+		e.int(b.Size)
+		if len(e.buf) > 1<<15 {
+			e.flush()
+		}
+	}
+	e.uint(uint64(len(inv.Images)))
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		e.shared(im.Repository)
+		e.digest(im.Digest)
+		e.uint(uint64(len(im.Tags)))
+		for _, t := range im.Tags {
+			e.str(t)
+		}
+		e.shared(im.MediaType)
+		e.time(im.Created)
+		e.shared(string(im.CreatedProblem))
+		e.time(im.ConfigCreated)
+		e.digest(im.Subject)
+		e.shared(im.Platform)
+		e.uint(uint64(len(im.Platforms)))
+		for _, p := range im.Platforms {
+			e.shared(p)
+		}
+		e.uint(uint64(len(im.Children)))
+		for _, c := range im.Children {
+			e.digest(c)
+		}
+		e.bool(im.Locked)
+		e.uint(uint64(len(im.Blobs)))
+		for _, b := range im.Blobs {
+			e.uint(uint64(b))
+		}
+		if len(e.buf) > 1<<15 {
+			e.flush()
+		}
+	}
+	e.uint(uint64(len(inv.Errors)))
+	for _, se := range inv.Errors {
+		e.str(se.Repository)
+		e.str(se.Reference)
+		e.str(se.Error)
+		e.bool(se.Warning)
+	}
+	e.flush()
+}
+
+// decoder reads what encoder wrote; its first error sticks and every
+// read after it gives zero values.
+type decoder struct {
+	b    []byte
+	strs []string
+	err  error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("truncated or malformed %s", what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) uint(what string) uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int(what string) int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length and checks that that many items of at least min
+// bytes each can follow.
+func (d *decoder) count(what string, min int) int {
+	n := d.uint(what)
+	if n > uint64(len(d.b)/max(min, 1)) {
+		d.fail(what)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bytes(what string, n int) []byte {
+	if n < 0 || n > len(d.b) {
+		d.fail(what)
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *decoder) bool(what string) bool {
+	b := d.bytes(what, 1)
+	return len(b) == 1 && b[0] == 1
+}
+
+func (d *decoder) str(what string) string {
+	return string(d.bytes(what, d.count(what, 1)))
+}
+
+func (d *decoder) shared(what string) string {
+	n := d.uint(what)
+	switch {
+	case n == 0:
+		s := d.str(what)
+		d.strs = append(d.strs, s)
+		return s
+	case n <= uint64(len(d.strs)):
+		return d.strs[n-1]
+	}
+	d.fail(what)
+	return ""
+}
+
+func (d *decoder) digest(what string) string {
+	kind := d.bytes(what, 1)
+	if len(kind) == 1 && kind[0] == 1 {
+		raw := d.bytes(what, 32)
+		if len(raw) != 32 {
+			return ""
+		}
+		var b strings.Builder // one allocation a digest: there are hundreds of thousands
+		b.Grow(len("sha256:") + 64)
+		b.WriteString("sha256:")
+		var h [64]byte
+		hex.Encode(h[:], raw)
+		b.Write(h[:])
+		return b.String()
+	}
+	return d.str(what)
+}
+
+func (d *decoder) time(what string) time.Time {
+	var t time.Time
+	if b := d.bytes(what, d.count(what, 1)); d.err == nil {
+		if err := t.UnmarshalBinary(b); err != nil {
+			d.fail(what)
+		}
+	}
+	return t
+}
+
+func (d *decoder) inventory() *model.Inventory {
+	inv := &model.Inventory{}
+	inv.Registry = d.str("registry")
+	inv.ScannedAt = d.time("scan time")
+	inv.Repositories = int(d.int("repository count"))
+	if n := d.count("blobs", 2); n > 0 {
+		inv.Blobs = make([]model.Blob, n)
+		for i := range inv.Blobs {
+			inv.Blobs[i] = model.Blob{Digest: d.digest("blob digest"), Size: d.int("blob size")}
+		}
+	}
+	if n := d.count("images", 10); n > 0 {
+		inv.Images = make([]model.Image, n)
+	}
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		im.Repository = d.shared("repository")
+		im.Digest = d.digest("image digest")
+		if n := d.count("tags", 1); n > 0 {
+			im.Tags = make([]string, n)
+			for k := range im.Tags {
+				im.Tags[k] = d.str("tag")
+			}
+		}
+		im.MediaType = d.shared("media type")
+		im.Created = d.time("created")
+		im.CreatedProblem = model.CreatedProblem(d.shared("created problem"))
+		im.ConfigCreated = d.time("config created")
+		im.Subject = d.digest("subject")
+		im.Platform = d.shared("platform")
+		if n := d.count("platforms", 1); n > 0 {
+			im.Platforms = make([]string, n)
+			for k := range im.Platforms {
+				im.Platforms[k] = d.shared("platform")
+			}
+		}
+		if n := d.count("children", 1); n > 0 {
+			im.Children = make([]string, n)
+			for k := range im.Children {
+				im.Children[k] = d.digest("child")
+			}
+		}
+		im.Locked = d.bool("locked")
+		if n := d.count("image blobs", 1); n > 0 {
+			im.Blobs = make([]int32, n)
+			for k := range im.Blobs {
+				idx := d.uint("blob index")
+				if idx >= uint64(len(inv.Blobs)) {
+					d.fail("blob index")
+				}
+				im.Blobs[k] = int32(idx)
+			}
+		}
+		if d.err != nil {
+			return nil
+		}
+	}
+	if n := d.count("errors", 4); n > 0 {
+		inv.Errors = make([]model.ScanError, n)
+		for i := range inv.Errors {
+			inv.Errors[i] = model.ScanError{Repository: d.str("error"), Reference: d.str("error"), Error: d.str("error"), Warning: d.bool("error")}
+		}
+	}
+	if d.err != nil {
+		return nil
+	}
+	return inv
 }
