@@ -27,8 +27,10 @@ type Registry struct {
 	usage     *usageState // nil: no usage source configured
 	snapshots string      // directory of the last scans' inventories; "" none
 	seedOnce  sync.Once
-	loadedMu  sync.Mutex
-	loaded    *model.Inventory // what Snapshot loaded, until the first scan takes it
+	snapMu    sync.Mutex
+	snapRead  bool
+	snap      *model.Inventory // the last run's, until the first scan ends
+	snapErr   error
 }
 
 // Seeder is a lister that can take a previous inventory of its registry,
@@ -41,20 +43,21 @@ type Seeder interface {
 // to open on at once (Snapshot).
 func WithSnapshotDir(dir string) RegistryOption { return func(r *Registry) { r.snapshots = dir } }
 
-// Snapshot is the last scan's inventory, or nil when there is none. It is
+// Snapshot is the last run's inventory, or nil when there is none. It is
 // only for showing while a fresh scan runs: never plan deletions on it.
-// The first scan is seeded with the same copy rather than loading another.
+// It is read once: the console showing it and the first scan seeded with
+// it share one copy, which is let go when that scan ends.
 func (r *Registry) Snapshot() (*model.Inventory, error) {
 	if r.snapshots == "" {
 		return nil, nil
 	}
-	inv, err := snapshot.Load(snapshot.Path(r.snapshots, r.url))
-	if err == nil && inv != nil {
-		r.loadedMu.Lock()
-		r.loaded = inv
-		r.loadedMu.Unlock()
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	if !r.snapRead {
+		r.snap, r.snapErr = snapshot.Load(snapshot.Path(r.snapshots, r.url))
+		r.snapRead = true
 	}
-	return inv, err
+	return r.snap, r.snapErr
 }
 
 // RegistryOption tunes NewRegistry.
@@ -104,24 +107,17 @@ func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 	r.seedOnce.Do(func() {
 		// The last run's snapshot saves the first scan reading again what
 		// it read; every later scan is seeded by the one before it.
-		r.loadedMu.Lock()
-		prev := r.loaded
-		r.loaded = nil
-		r.loadedMu.Unlock()
-		sd, ok := r.lister.(Seeder)
-		if !ok {
-			return
-		}
-		if prev == nil {
-			prev, _ = r.Snapshot()
-			r.loadedMu.Lock()
-			r.loaded = nil
-			r.loadedMu.Unlock()
-		}
-		if prev != nil && prev.Registry != "" {
-			sd.Seed(prev)
+		if sd, ok := r.lister.(Seeder); ok {
+			if prev, err := r.Snapshot(); err == nil && prev != nil && prev.Registry != "" {
+				sd.Seed(prev)
+			}
 		}
 	})
+	defer func() {
+		r.snapMu.Lock()
+		r.snap, r.snapErr, r.snapRead = nil, nil, true
+		r.snapMu.Unlock()
+	}()
 	inv, err := r.scanWithUsage(ctx, progress)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", r.url, err)
