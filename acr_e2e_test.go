@@ -36,6 +36,9 @@ func childCommand(acr *acrtest.Server, dir string, args ...string) *exec.Cmd {
 	cmd.Env = append(cmd.Env, acr.Identity().AppServiceEnv()...)
 	cmd.Env = append(cmd.Env, "HELMUPGRADEBOT_TEST_MAIN=1", "HOME="+dir, "AZURE_TOKEN_CREDENTIALS=prod",
 		"XDG_STATE_HOME="+filepath.Join(dir, "state"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	if v := os.Getenv("HELMUPGRADEBOT_BENCH_GOMEMLIMIT"); v != "" { // the program's, not this process's
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+v)
+	}
 	return cmd
 }
 

@@ -286,6 +286,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	s.configs.reset() // what the manifests took from their configs is in them
 	inv := a.assemble(s, repos, entries, scannedAt)
 	s.endCache(inv)
 	a.prev.set(inv)
@@ -301,6 +302,19 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 		n += len(es)
 	}
 	b.Grow(n)
+	// What a manifest says is let go once the last entry naming it is in
+	// the inventory, so that the two are not both whole at the end.
+	uses := make(map[string]int32, n)
+	for _, es := range entries {
+		for _, e := range es {
+			uses[e.digest]++
+		}
+	}
+	used := func(d string) {
+		if uses[d]--; uses[d] == 0 {
+			s.manifests.forget(d)
+		}
+	}
 	errs := slices.Clone(s.errs)
 	for k, repo := range repos {
 		// platform manifests of an index are part of it, not images
@@ -313,11 +327,12 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 			}
 		}
 		for _, e := range entries[k] {
+			info := s.manifests.peek(e.digest)
+			used(e.digest)
 			if child[e.digest] && len(e.tags) == 0 {
 				continue
 			}
 			ref := repo + "@" + e.digest
-			info := s.manifests.peek(e.digest)
 			if info == nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: "manifest not read"})
 				continue
@@ -352,6 +367,7 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}
+		entries[k] = nil
 	}
 	slices.SortFunc(errs, func(x, y model.ScanError) int {
 		return strings.Compare(x.Repository+"\x00"+x.Reference+"\x00"+x.Error, y.Repository+"\x00"+y.Reference+"\x00"+y.Error)

@@ -82,10 +82,7 @@ func (o *onceMap[V]) preload(key string, v V) {
 	if o.cells == nil {
 		o.cells = map[string]*onceCell[V]{}
 	}
-	if _, ok := o.cells[key]; ok {
-		return
+	if _, ok := o.cells[key]; !ok {
+		o.cells[key] = &onceCell[V]{v: v, loaded: true}
 	}
-	c := &onceCell[V]{done: make(chan struct{}), v: v}
-	close(c.done)
-	o.cells[key] = c
 }
