@@ -49,7 +49,7 @@ type ACR struct {
 // Seed gives the next scan a previous inventory of this registry (the
 // last run's snapshot): the manifests it read whole that the listing
 // still shows are not read again. A scan seeds the one after it itself.
-func (a *ACR) Seed(inv *model.Inventory) { a.prev.set(inv) }
+func (a *ACR) Seed(inv *model.Inventory) { a.prev.seed(inv) }
 
 var (
 	_ Lister  = (*ACR)(nil)

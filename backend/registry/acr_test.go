@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -430,6 +431,22 @@ func TestACRSeededScan(t *testing.T) {
 			if r := reads(before); len(r) != 0 {
 				t.Errorf("the second scan read %v", r)
 			}
+			runtime.KeepAlive(got) // held, as the console holds what it shows
 		})
+	}
+
+	// An inventory nobody holds any more (a headless run's, once reported)
+	// is not kept for seeding.
+	c := e.client(t)
+	if _, err := c.Scan(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	before := len(e.srv.Requests())
+	if _, err := c.Scan(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(reads(before)) == 0 {
+		t.Error("a scan was seeded with an inventory nobody held")
 	}
 }

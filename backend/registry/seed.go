@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"weak"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -13,14 +14,25 @@ import (
 // what a manifest says, and its config, is fixed by its digest, so a
 // digest the listing still shows needs no read, not even from the digest
 // cache. Tags, locks and push times always come from the fresh listing.
+//
+// The last scan's inventory is held weakly: while the console shows it,
+// it seeds the next scan; a headless run, which drops it once its report
+// is made, does not keep it alive for that.
 type previous struct {
-	mu  sync.Mutex
-	inv *model.Inventory
+	mu   sync.Mutex
+	inv  *model.Inventory              // given by Seed, until a scan takes it
+	last weak.Pointer[model.Inventory] // the last scan's
+}
+
+func (p *previous) seed(inv *model.Inventory) {
+	p.mu.Lock()
+	p.inv = inv
+	p.mu.Unlock()
 }
 
 func (p *previous) set(inv *model.Inventory) {
 	p.mu.Lock()
-	p.inv = inv
+	p.inv, p.last = nil, weak.Make(inv)
 	p.mu.Unlock()
 }
 
@@ -31,7 +43,10 @@ func (p *previous) set(inv *model.Inventory) {
 func (p *previous) take() map[string]*manifestInfo {
 	p.mu.Lock()
 	inv := p.inv
-	p.inv = nil
+	if inv == nil {
+		inv = p.last.Value()
+	}
+	p.inv, p.last = nil, weak.Pointer[model.Inventory]{}
 	p.mu.Unlock()
 	if inv == nil {
 		return nil
