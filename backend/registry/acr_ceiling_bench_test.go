@@ -107,6 +107,11 @@ func acrCeiling(b *testing.B, manifests int, rtt time.Duration) {
 		_, err := scan(WithTransport(ct))
 		return len(ct.snapshot()), err
 	})
+	c.phase(b, "helmupgradebot-cold-concurrency-64", func() (int, error) { // registry.concurrency: 64
+		ct := newCountingTransport()
+		_, err := scan(WithTransport(ct), WithConcurrency(64))
+		return len(ct.snapshot()), err
+	})
 	var cache *digestcache.Cache // the first run's, filled
 	c.phase(b, "helmupgradebot-first-run", func() (int, error) { // filling an empty digest cache
 		empty, err := digestcache.Open(b.TempDir())

@@ -41,7 +41,7 @@ import (
 // Each reports manifests/s, requests per image, peak heap, peak RSS of the
 // process (which includes the registry) and the ratio to the ceiling:
 //
-//	go test -run '^$' -bench ScanCeiling -benchtime 1x -timeout 60m ./backend/registry
+//	go test -run '^$' -bench '^BenchmarkScanCeiling$' -benchtime 1x -timeout 60m ./backend/registry
 func BenchmarkScanCeiling(b *testing.B) {
 	tags := 10_000
 	if v, err := strconv.Atoi(os.Getenv("HELMUPGRADEBOT_BENCH_TAGS")); err == nil && v > 0 {
