@@ -5,7 +5,6 @@ package headless
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,9 +103,7 @@ func Run(ctx context.Context, o Options) int {
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeReport(o.Stdout, rep); err != nil {
 			o.Logger.Error("write report", "err", err)
 			return ExitFailure
 		}
