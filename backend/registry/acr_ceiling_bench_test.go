@@ -112,7 +112,7 @@ func acrCeiling(b *testing.B, manifests int, rtt time.Duration) {
 		_, err := scan(WithTransport(ct), WithConcurrency(64))
 		return len(ct.snapshot()), err
 	})
-	var cache *digestcache.Cache // the first run's, filled
+	var cache *digestcache.Cache                                 // the first run's, filled
 	c.phase(b, "helmupgradebot-first-run", func() (int, error) { // filling an empty digest cache
 		empty, err := digestcache.Open(b.TempDir())
 		if err != nil {

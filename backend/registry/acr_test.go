@@ -2,6 +2,8 @@ package registry
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -448,5 +450,44 @@ func TestACRSeededScan(t *testing.T) {
 	}
 	if len(reads(before)) == 0 {
 		t.Error("a scan was seeded with an inventory nobody held")
+	}
+}
+
+// TestACRSeededScanIsNoGeneration: a seeded scan that meets no new digest
+// leaves the digest cache as it was: it records no generation (which
+// would age out entries only the snapshot stands in for) and collects
+// nothing; a scan that uses the cache is a generation as before.
+func TestACRSeededScanIsNoGeneration(t *testing.T) {
+	e := startACR(t)
+	buildScene(t, e)
+	dir := t.TempDir()
+	cache, err := digestcache.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	generations := func() int {
+		entries, _ := os.ReadDir(filepath.Join(dir, "scans"))
+		return len(entries)
+	}
+	c := e.client(t, WithDigestCache(cache))
+	first, err := c.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if generations() != 1 {
+		t.Fatalf("%d generations after the first scan, want 1", generations())
+	}
+	if _, err := c.Scan(t.Context(), nil); err != nil { // seeded by the first
+		t.Fatal(err)
+	}
+	if n := generations(); n != 1 {
+		t.Errorf("%d generations after a seeded scan that met nothing new, want 1", n)
+	}
+	runtime.KeepAlive(first)
+	if _, err := e.client(t, WithDigestCache(cache)).Scan(t.Context(), nil); err != nil { // a new client: from the cache
+		t.Fatal(err)
+	}
+	if n := generations(); n != 2 {
+		t.Errorf("%d generations after a scan from the cache, want 2", n)
 	}
 }

@@ -29,6 +29,12 @@ func WithDigestCache(c *digestcache.Cache) Option {
 // did not use is then truly unused. Later calls do nothing.
 func (s *scanner) endCache(inv *model.Inventory) {
 	complete := inv != nil && !slices.ContainsFunc(inv.Errors, func(e model.ScanError) bool { return !e.Warning })
+	if st := s.c.cache.Stats(); st.Hits == s.cacheStart.Hits && st.Misses == s.cacheStart.Misses && st.Stored == s.cacheStart.Stored {
+		// A scan the cache played no part in (a seeded one that met no new
+		// digest) is no generation: it would age every entry out, and its
+		// collection walks the whole cache for nothing.
+		complete = false
+	}
 	_, _ = s.cacheScan.End(complete) // a failed collection costs disk, not results
 }
 

@@ -104,7 +104,8 @@ func newScanner(c *Client) *scanner {
 		repos:   map[string]*repoState{},
 		notify:  make(chan struct{}, 1),
 		// Ended by endCache.
-		cacheScan: c.cache.BeginScan(),
+		cacheScan:  c.cache.BeginScan(),
+		cacheStart: c.cache.Stats(),
 	}
 	s.catalogSize.Store(int64(c.pageSize))
 	s.tagsSize.Store(int64(c.pageSize))
@@ -132,6 +133,7 @@ type scanner struct {
 	// cacheScan is this scan's use of the client's digest cache (nil
 	// without one); headFailures counts tags whose HEAD failed.
 	cacheScan    *digestcache.Scan
+	cacheStart   digestcache.Stats // the cache's counts when the scan began
 	headFailures atomic.Int32
 
 	mu       sync.Mutex
