@@ -361,7 +361,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &Request{Time: time.Now(), Method: r.Method, Path: r.URL.EscapedPath(), Query: safeQuery(r.URL.Query()), Kind: KindOther}
 	sw := &statusWriter{ResponseWriter: w}
-	sw.Header().Set("X-Ms-Correlation-Request-Id", newGUID())
+	sw.Header().Set("X-Ms-Correlation-Request-Id", azuretest.NewGUID())
 	p := r.URL.Path
 	switch {
 	case p == "/oauth2/exchange":

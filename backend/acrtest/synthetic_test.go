@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -43,8 +40,7 @@ type listed struct {
 // listAll lists every manifest of the registry through the Azure SDK.
 func listAll(t *testing.T, e *env) []listed {
 	t.Helper()
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-		ClientOptions: azcore.ClientOptions{Transport: e.id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	cred, err := e.id.Credential()
 	if err != nil {
 		t.Fatal(err)
 	}

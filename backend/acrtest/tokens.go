@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 )
 
 // TokenUsername is the user name that goes with an ACR refresh token used
@@ -84,7 +86,7 @@ var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ
 func (s *Server) mint(kind, principal, tenant string, ttl time.Duration, access []grant) string {
 	now := time.Now()
 	c := tokenClaims{
-		JTI: newGUID(), Sub: principal, NBF: now.Unix(), IAT: now.Unix(), Exp: now.Add(ttl).Unix(),
+		JTI: azuretest.NewGUID(), Sub: principal, NBF: now.Unix(), IAT: now.Unix(), Exp: now.Add(ttl).Unix(),
 		Iss: tokenIssuer, Aud: s.login(), Version: "1.0", RID: randomHex(32), GrantType: refreshKind,
 		AppID: principal, Tenant: tenant, Roles: []string{},
 	}
@@ -410,15 +412,6 @@ func (s *Server) permitted(principal string, asked []grant) []grant {
 		}
 	}
 	return out
-}
-
-// newGUID returns a random RFC 4122 version 4 UUID.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func randomHex(n int) string {

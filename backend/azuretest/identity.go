@@ -13,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
 // IMDSHost is the link-local address of the Azure Instance Metadata Service.
@@ -127,10 +131,10 @@ func NewIdentity(opts ...IdentityOption) (*Identity, error) {
 		o(&cfg)
 	}
 	if cfg.tenant == "" {
-		cfg.tenant = newGUID()
+		cfg.tenant = NewGUID()
 	}
 	if cfg.system == "" && !cfg.noSystem {
-		cfg.system = newGUID()
+		cfg.system = NewGUID()
 	}
 	if cfg.lifetime <= 0 {
 		return nil, fmt.Errorf("azuretest: token lifetime must be positive, got %v", cfg.lifetime)
@@ -202,6 +206,14 @@ func (id *Identity) RemoveIdentity(clientID string) {
 // with an error and is recorded in [Identity.Refused]; an unregistered
 // *.vault.azure.net host fails like DNS would ("no such host").
 func (id *Identity) Transport() *http.Client { return id.client }
+
+// Credential is the Azure SDK's system-assigned managed identity
+// credential getting its tokens from this stand-in over Transport, with the
+// SDK's own retries off: what tests and benchmarks log in with.
+func (id *Identity) Credential() (*azidentity.ManagedIdentityCredential, error) {
+	return azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+}
 
 // CertPool returns the pool that trusts every TLS stand-in attached to this identity.
 func (id *Identity) CertPool() *x509.CertPool { return id.ca.pool }

@@ -311,7 +311,7 @@ func (kv *KeyVault) serve(w http.ResponseWriter, r *http.Request) {
 	kv.requests = append(kv.requests, rec)
 	kv.mu.Unlock()
 	w.Header().Set("x-ms-keyvault-service-version", "1.9.0.0")
-	w.Header().Set("x-ms-request-id", newGUID())
+	w.Header().Set("x-ms-request-id", NewGUID())
 	writeJSON(w, status, body)
 }
 

@@ -92,8 +92,9 @@ func copyQuery(q url.Values) url.Values {
 	return out
 }
 
-// newGUID returns a random RFC 4122 version 4 UUID.
-func newGUID() string {
+// NewGUID returns a random RFC 4122 version 4 UUID, as Azure's request and
+// correlation IDs are.
+func NewGUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

@@ -4,10 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
@@ -63,8 +59,7 @@ func BenchmarkScan5000(b *testing.B) {
 				opts := []Option{WithTransport(ct), WithDigestCache(cache), WithConcurrency(16), WithClock(func() time.Time { return testNow })}
 				var scan func() (*model.Inventory, error)
 				if tc.acr {
-					cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-						ClientOptions: azcore.ClientOptions{Transport: id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+					cred, err := id.Credential()
 					if err != nil {
 						b.Fatal(err)
 					}

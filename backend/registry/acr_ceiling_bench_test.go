@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
@@ -59,8 +56,7 @@ func acrCeiling(b *testing.B, manifests int, rtt time.Duration) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { srv.Close() })
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-		ClientOptions: azcore.ClientOptions{Transport: id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	cred, err := id.Credential()
 	if err != nil {
 		b.Fatal(err)
 	}

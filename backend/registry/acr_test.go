@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -59,8 +56,7 @@ func startACR(t *testing.T, opts ...acrtest.Option) *acrEnv {
 // loopback).
 func (e *acrEnv) client(t *testing.T, opts ...Option) *ACR {
 	t.Helper()
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-		ClientOptions: azcore.ClientOptions{Transport: e.id.Transport(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	cred, err := e.id.Credential()
 	if err != nil {
 		t.Fatal(err)
 	}
