@@ -404,10 +404,25 @@ type rawManifest struct {
 	FSLayers  json.RawMessage `json:"fsLayers"`
 }
 
+// shape is what tells manifest kinds apart when the Content-Type does
+// not: the manifest's own mediaType, and which fields it has.
+type shape struct {
+	mediaType                           string
+	config, layers, manifests, fsLayers bool
+}
+
+func (raw *rawManifest) shape() shape {
+	return shape{raw.MediaType, raw.Config != nil, raw.Layers != nil, raw.Manifests != nil, raw.FSLayers != nil}
+}
+
+func (d *manifestDoc) shape() shape {
+	return shape{d.MediaType, d.Config != nil, d.Layers != nil, d.Manifests != nil, d.FSLayers != nil}
+}
+
 // manifestKind resolves a manifest's media type from the Content-Type the
 // registry sent and the manifest's own mediaType field (OCI allows leaving
 // it out; then the fields decide).
-func manifestKind(contentType string, raw *rawManifest) string {
+func manifestKind(contentType string, raw shape) string {
 	ct, _, _ := strings.Cut(contentType, ";")
 	ct = strings.TrimSpace(ct)
 	switch types.MediaType(ct) {
@@ -419,13 +434,13 @@ func manifestKind(contentType string, raw *rawManifest) string {
 		return ct
 	}
 	switch {
-	case raw.MediaType != "":
-		return raw.MediaType
-	case raw.Manifests != nil:
+	case raw.mediaType != "":
+		return raw.mediaType
+	case raw.manifests:
 		return string(types.OCIImageIndex)
-	case raw.Config != nil && raw.Layers != nil:
+	case raw.config && raw.layers:
 		return string(types.OCIManifestSchema1)
-	case raw.FSLayers != nil:
+	case raw.fsLayers:
 		return string(types.DockerManifestSchema1)
 	}
 	return ct
@@ -447,37 +462,26 @@ type manifestDoc struct {
 // decodeManifest decodes body once. A body that does not decode so goes
 // the long way, whose errors say what is wrong: not JSON at all, or not
 // the manifest its kind says.
-func decodeManifest(body []byte) (doc *manifestDoc, raw *rawManifest, err error) {
+func decodeManifest(body []byte) (*manifestDoc, shape, error) {
 	var d manifestDoc
 	if json.Unmarshal(body, &d) == nil {
-		raw := &rawManifest{MediaType: d.MediaType, FSLayers: d.FSLayers}
-		present := json.RawMessage("[]") // manifestKind asks only whether a field is there
-		if d.Config != nil {
-			raw.Config = present
-		}
-		if d.Layers != nil {
-			raw.Layers = present
-		}
-		if d.Manifests != nil {
-			raw.Manifests = present
-		}
-		return &d, raw, nil
+		return &d, d.shape(), nil
 	}
-	raw = &rawManifest{}
-	if err := json.Unmarshal(body, raw); err != nil {
-		return nil, nil, err
+	var raw rawManifest
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, shape{}, err
 	}
-	return nil, raw, nil
+	return nil, raw.shape(), nil
 }
 
 // readManifest parses a manifest and reads what it references.
 func (s *scanner) readManifest(ctx context.Context, p *remote.Puller, r name.Repository, digest, contentType string, body []byte) *manifestInfo {
 	ref := r.RepositoryStr() + "@" + digest
-	doc, raw, err := decodeManifest(body)
+	doc, sh, err := decodeManifest(body)
 	if err != nil {
 		return &manifestInfo{err: fmt.Errorf("manifest %s is not valid JSON: %v", ref, err)}
 	}
-	mt := manifestKind(contentType, raw)
+	mt := manifestKind(contentType, sh)
 	self := model.Blob{Digest: digest, Size: int64(len(body))}
 	switch types.MediaType(mt) {
 	case types.DockerManifestSchema2, types.OCIManifestSchema1:
