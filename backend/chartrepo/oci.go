@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -47,7 +47,7 @@ func ociRepository(repository, chart string) (name.Repository, error) {
 		return name.Repository{}, fmt.Errorf("chart %s: OCI repository %s has no registry host (want oci://HOST/PATH)", chart, redactRaw(repository))
 	}
 	var opts []name.Option
-	if isLoopback(host) {
+	if loopback.Host(host) {
 		opts = append(opts, name.Insecure)
 	}
 	repo, err := name.NewRepository(rest+"/"+chart, opts...)
@@ -57,26 +57,13 @@ func ociRepository(repository, chart string) (name.Repository, error) {
 	return repo, nil
 }
 
-// isLoopback reports whether host (with or without a port) is this machine.
-func isLoopback(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // tlsUnlessLoopback refuses plain-HTTP requests to anything but a loopback
 // host. go-containerregistry would otherwise fall back to HTTP for private
 // addresses too.
 type tlsUnlessLoopback struct{ base http.RoundTripper }
 
 func (t tlsUnlessLoopback) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "https" && !isLoopback(req.URL.Host) {
+	if req.URL.Scheme != "https" && !loopback.Host(req.URL.Host) {
 		if req.Body != nil {
 			req.Body.Close()
 		}

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 )
 
 // Kind is a fault.
@@ -161,7 +163,7 @@ func Start(target string, o Options) (*Proxy, error) {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("faulttest: target %q: want http://HOST:PORT", target)
 	}
-	if !loopback(u.Host) {
+	if !loopback.Host(u.Host) {
 		return nil, fmt.Errorf("faulttest: target %s is not on loopback", u.Host)
 	}
 	if err := o.check(); err != nil {
@@ -458,16 +460,4 @@ func hopByHop(k string) bool {
 		return true
 	}
 	return false
-}
-
-func loopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -86,7 +87,7 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 		return nil, fmt.Errorf("registry %s: ACR logs in with its Azure credential; give no authenticator or keychain", host)
 	}
 	scheme := "https://"
-	if o.insecure || isLoopback(host) {
+	if o.insecure || loopback.Host(host) {
 		scheme = "http://"
 	}
 	endpoint := scheme + host

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -231,9 +231,9 @@ func New(host string, opts ...Option) (*Client, error) {
 	if o.auth != nil && o.keychain != nil {
 		return nil, fmt.Errorf("registry %s: give an authenticator or a keychain, not both", host)
 	}
-	loopback := isLoopback(host)
+	local := loopback.Host(host)
 	var nameOpts []name.Option
-	if o.insecure || loopback {
+	if o.insecure || local {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
 	reg, err := name.NewRegistry(host, nameOpts...)
@@ -242,7 +242,7 @@ func New(host string, opts ...Option) (*Client, error) {
 	}
 
 	base := o.retrying()
-	if !o.insecure && !loopback {
+	if !o.insecure && !local {
 		base = &httpsOnly{host: reg.RegistryStr(), inner: base}
 	}
 
@@ -305,20 +305,6 @@ func (c *Client) Host() string { return c.host }
 // puller returns a new go-containerregistry puller asking for pages of n.
 func (c *Client) puller(n int) (*remote.Puller, error) {
 	return remote.NewPuller(append(c.remoteOpts[:len(c.remoteOpts):len(c.remoteOpts)], remote.WithPageSize(n))...)
-}
-
-// isLoopback reports whether host[:port] names a loopback address.
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // httpsOnly refuses plain HTTP to the registry host. go-containerregistry

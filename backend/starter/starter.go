@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"text/template"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
 
@@ -59,7 +59,7 @@ func AuthChoices(host string) []string {
 	switch {
 	case config.IsACRHost(host):
 		return []string{config.AuthAzure, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
-	case isLoopback(host):
+	case loopback.Host(host):
 		return []string{config.AuthAnonymous, config.AuthBasic, config.AuthDocker}
 	}
 	return []string{config.AuthDocker, config.AuthBasic, config.AuthAnonymous}
@@ -67,18 +67,6 @@ func AuthChoices(host string) []string {
 
 // DefaultAuth is the login a host uses unless the operator says otherwise.
 func DefaultAuth(host string) string { return AuthChoices(host)[0] }
-
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
 
 var (
 	hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
