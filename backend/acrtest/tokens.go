@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -136,12 +137,7 @@ func (s *Server) lookup(tok, kind string) (issued, string) {
 func (s *Server) IssuedTokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.tokens))
-	for t := range s.tokens {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(s.tokens))
 }
 
 // ExpireAccessTokens makes every access token issued so far expired: the

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -275,12 +276,7 @@ func (id *Identity) Refused() []string {
 func (id *Identity) IssuedTokens() []string {
 	id.mu.Lock()
 	defer id.mu.Unlock()
-	out := make([]string, 0, len(id.tokens))
-	for t := range id.tokens {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(id.tokens))
 }
 
 // Errors returned by [Identity.Verify].
