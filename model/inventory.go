@@ -50,8 +50,16 @@ type Image struct {
 	Platforms []string
 	// Children are the digests of an index's platform manifests.
 	Children []string
+	// ChildBlobs, parallel to Children when not nil, are each platform
+	// manifest's own blobs (indexes into Inventory.Blobs): what stays
+	// stored when the index goes but that platform manifest does not.
+	ChildBlobs [][]int32
 	// Locked images (a registry's write/delete lock) are never deleted.
 	Locked bool
+	// Lock says which lock holds a Locked image when it is not the
+	// image's own: "repository", "tag hub:stable", "platform linux/arm64".
+	// "" for the manifest's own lock.
+	Lock string
 	// Blobs are indexes into Inventory.Blobs: the manifest itself, its
 	// config and layers and, for an index, the same for every child. Each
 	// blob appears once.
@@ -143,14 +151,39 @@ func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder
 func (b *InventoryBuilder) Grow(n int) { b.inv.Images = slices.Grow(b.inv.Images, n) }
 
 // AddImage adds an image with the blobs it references (duplicates are
-// ignored). Blob sizes must agree wherever a digest is seen again. Adding
-// the same repository@digest twice is an error.
-func (b *InventoryBuilder) AddImage(im Image, blobs []Blob) error {
+// ignored) and, for an index, each platform manifest's own blobs, parallel
+// to im.Children (none: not known). Blob sizes must agree wherever a
+// digest is seen again. Adding the same repository@digest twice is an
+// error.
+func (b *InventoryBuilder) AddImage(im Image, blobs []Blob, childBlobs ...[]Blob) error {
 	key := imageKey{im.Repository, im.Digest}
 	if b.seen[key] {
 		return fmt.Errorf("image %s added twice", im.Ref())
 	}
-	im.Blobs = make([]int32, 0, len(blobs))
+	if childBlobs != nil && len(childBlobs) != len(im.Children) {
+		return fmt.Errorf("image %s: %d platform manifests but blobs for %d", im.Ref(), len(im.Children), len(childBlobs))
+	}
+	var err error
+	if im.Blobs, err = b.intern(&im, blobs); err != nil {
+		return err
+	}
+	im.ChildBlobs = nil
+	if childBlobs != nil {
+		im.ChildBlobs = make([][]int32, len(childBlobs))
+		for k, cb := range childBlobs {
+			if im.ChildBlobs[k], err = b.intern(&im, cb); err != nil {
+				return err
+			}
+		}
+	}
+	b.seen[key] = true
+	b.inv.Images = append(b.inv.Images, im)
+	return nil
+}
+
+// intern gives each blob its index, once each.
+func (b *InventoryBuilder) intern(im *Image, blobs []Blob) ([]int32, error) {
+	out := make([]int32, 0, len(blobs))
 	for _, bl := range blobs {
 		idx, ok := b.blobs[bl.Digest]
 		if !ok {
@@ -158,16 +191,14 @@ func (b *InventoryBuilder) AddImage(im Image, blobs []Blob) error {
 			b.blobs[bl.Digest] = idx
 			b.inv.Blobs = append(b.inv.Blobs, bl)
 		} else if b.inv.Blobs[idx].Size != bl.Size {
-			return fmt.Errorf("image %s: blob %s has size %d here and %d elsewhere",
+			return nil, fmt.Errorf("image %s: blob %s has size %d here and %d elsewhere",
 				im.Ref(), bl.Digest, bl.Size, b.inv.Blobs[idx].Size)
 		}
-		if !slices.Contains(im.Blobs, idx) { // an image has tens of blobs at most
-			im.Blobs = append(im.Blobs, idx)
+		if !slices.Contains(out, idx) { // an image has tens of blobs at most
+			out = append(out, idx)
 		}
 	}
-	b.seen[key] = true
-	b.inv.Images = append(b.inv.Images, im)
-	return nil
+	return out, nil
 }
 
 // AddError records a scan problem.

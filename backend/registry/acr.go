@@ -364,7 +364,7 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, scanned
 					im.ConfigCreated = info.created
 				}
 			}
-			if err := b.AddImage(im, info.blobs); err != nil {
+			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}

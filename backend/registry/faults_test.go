@@ -118,7 +118,14 @@ func TestScanFaultedRepository(t *testing.T) {
 				for _, b := range im.Blobs {
 					ib.blobs = append(ib.blobs, inv.Blobs[b])
 				}
-				ib.Blobs = nil
+				for _, cb := range im.ChildBlobs {
+					var bs []model.Blob
+					for _, b := range cb {
+						bs = append(bs, inv.Blobs[b])
+					}
+					ib.childBlobs = append(ib.childBlobs, bs)
+				}
+				ib.Blobs, ib.ChildBlobs = nil, nil
 				out = append(out, ib)
 			}
 		}
@@ -140,7 +147,8 @@ func TestScanFaultedRepository(t *testing.T) {
 
 type resolvedImage struct {
 	model.Image
-	blobs []model.Blob
+	blobs      []model.Blob
+	childBlobs [][]model.Blob
 }
 
 func startProxy(t *testing.T, target string) *faulttest.Proxy {

@@ -364,12 +364,23 @@ type manifestInfo struct {
 	platform  string // an image's own os/arch[/variant], from its config
 	platforms []string
 	children  []string
-	subject   string // an OCI referrer's subject digest
+	// childBlobs, parallel to children, are each platform manifest's own
+	// blobs.
+	childBlobs [][]model.Blob
+	subject    string // an OCI referrer's subject digest
 	// err: the manifest is unusable.
 	err error
 	// warnings: parts that could not be read (a config, a platform
 	// manifest); the rest is used.
 	warnings []warning
+}
+
+// childBlobsOrNil is childBlobs when it covers every child, else nil.
+func (m *manifestInfo) childBlobsOrNil() [][]model.Blob {
+	if len(m.children) == 0 || len(m.childBlobs) != len(m.children) {
+		return nil
+	}
+	return m.childBlobs
 }
 
 type warning struct {
@@ -587,9 +598,11 @@ func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Reposi
 		}
 		if !slices.Contains(info.children, cd) {
 			info.children = append(info.children, cd)
-			for _, c := range child.children { // a nested index
+			info.childBlobs = append(info.childBlobs, child.blobs)
+			for k, c := range child.children { // a nested index
 				if !slices.Contains(info.children, c) {
 					info.children = append(info.children, c)
+					info.childBlobs = append(info.childBlobs, child.childBlobs[k])
 				}
 			}
 			addBlobs(child.blobs)
@@ -744,7 +757,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			Children:       slices.Clone(info.children),
 			Subject:        info.subject,
 		}
-		if err := b.AddImage(im, info.blobs); err != nil {
+		if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 		}
 	}

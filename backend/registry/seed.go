@@ -76,15 +76,33 @@ func (p *previous) take() map[string]*manifestInfo {
 		if !ok || len(blobs) == 0 || im.MediaType == "" {
 			continue
 		}
+		var childBlobs [][]model.Blob
+		if len(im.ChildBlobs) == len(im.Children) {
+			for _, cb := range im.ChildBlobs {
+				bs := make([]model.Blob, 0, len(cb))
+				for _, b := range cb {
+					if b < 0 || int(b) >= len(inv.Blobs) {
+						ok = false
+						break
+					}
+					bs = append(bs, inv.Blobs[b])
+				}
+				childBlobs = append(childBlobs, bs)
+			}
+		}
+		if !ok {
+			continue
+		}
 		out[im.Digest] = &manifestInfo{
-			mediaType: im.MediaType,
-			blobs:     blobs,
-			created:   cmp.Or(im.ConfigCreated, im.Created),
-			problem:   im.CreatedProblem,
-			platform:  im.Platform,
-			platforms: slices.Clone(im.Platforms),
-			children:  slices.Clone(im.Children),
-			subject:   im.Subject,
+			childBlobs: childBlobs,
+			mediaType:  im.MediaType,
+			blobs:      blobs,
+			created:    cmp.Or(im.ConfigCreated, im.Created),
+			problem:    im.CreatedProblem,
+			platform:   im.Platform,
+			platforms:  slices.Clone(im.Platforms),
+			children:   slices.Clone(im.Children),
+			subject:    im.Subject,
 		}
 	}
 	return out

@@ -32,7 +32,7 @@ import (
 
 // magic starts a snapshot; it changes with the format, and a file that
 // does not start with it (an older format) is ignored.
-const magic = "helmupgradebot-snapshot 3\n"
+const magic = "helmupgradebot-snapshot 4\n"
 
 // Path is where the snapshot of registry lives under dir (the state
 // directory): one file per registry.
@@ -209,7 +209,15 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		for _, c := range im.Children {
 			e.digest(c)
 		}
+		e.uint(uint64(len(im.ChildBlobs)))
+		for _, cb := range im.ChildBlobs {
+			e.uint(uint64(len(cb)))
+			for _, b := range cb {
+				e.uint(uint64(b))
+			}
+		}
 		e.bool(im.Locked)
+		e.shared(im.Lock)
 		e.uint(uint64(len(im.Blobs)))
 		for _, b := range im.Blobs {
 			e.uint(uint64(b))
@@ -272,6 +280,24 @@ func (d *decoder) count(what string, min int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// blobIndexes reads a list of indexes into the inventory's nblobs blobs
+// (nil when empty).
+func (d *decoder) blobIndexes(nblobs int) []int32 {
+	n := d.count("image blobs", 1)
+	if n == 0 {
+		return nil
+	}
+	out := make([]int32, n)
+	for k := range out {
+		idx := d.uint("blob index")
+		if idx >= uint64(nblobs) {
+			d.fail("blob index")
+		}
+		out[k] = int32(idx)
+	}
+	return out
 }
 
 func (d *decoder) bytes(what string, n int) []byte {
@@ -377,17 +403,15 @@ func (d *decoder) inventory() *model.Inventory {
 				im.Children[k] = d.digest("child")
 			}
 		}
-		im.Locked = d.bool("locked")
-		if n := d.count("image blobs", 1); n > 0 {
-			im.Blobs = make([]int32, n)
-			for k := range im.Blobs {
-				idx := d.uint("blob index")
-				if idx >= uint64(len(inv.Blobs)) {
-					d.fail("blob index")
-				}
-				im.Blobs[k] = int32(idx)
+		if n := d.count("platform manifest blobs", 1); n > 0 {
+			im.ChildBlobs = make([][]int32, n)
+			for k := range im.ChildBlobs {
+				im.ChildBlobs[k] = d.blobIndexes(len(inv.Blobs))
 			}
 		}
+		im.Locked = d.bool("locked")
+		im.Lock = d.shared("lock")
+		im.Blobs = d.blobIndexes(len(inv.Blobs))
 		if d.err != nil {
 			return nil
 		}

@@ -96,7 +96,7 @@ func BenchmarkLoad100k(b *testing.B) {
 // format writes it.
 func TestEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[model.Inventory](): 6, reflect.TypeFor[model.Image](): 13,
+		reflect.TypeFor[model.Inventory](): 6, reflect.TypeFor[model.Image](): 15,
 		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4,
 	} {
 		if typ.NumField() != n {
@@ -112,7 +112,7 @@ func TestEveryField(t *testing.T) {
 			{Repository: "a/b", Digest: d(1), Tags: []string{"v1", "latest"}, MediaType: "application/vnd.oci.image.index.v1+json",
 				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, ConfigCreated: time.Unix(1, 0).UTC(),
 				Subject: "sha256:NOT-HEX", Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
-				Children: []string{d(7), d(8)}, Locked: true, Blobs: []int32{0, 1, 2}},
+				Children: []string{d(7), d(8)}, ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
 			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2}},
 		},
 		Errors: []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
