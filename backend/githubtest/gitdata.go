@@ -47,6 +47,7 @@ func (s *Server) createBlob(w http.ResponseWriter, req *http.Request, r *reposit
 	}
 	sha := BlobSHA([]byte(content))
 	s.blobs[sha] = content
+	s.holdLocked(r, sha)
 	w.Header().Set("Location", s.apiURL(r, "/git/blobs/"+sha))
 	writeJSON(w, http.StatusCreated, &gh.Blob{SHA: gh.String(sha), URL: gh.String(s.apiURL(r, "/git/blobs/"+sha))})
 }
@@ -77,7 +78,7 @@ func (s *Server) createTree(w http.ResponseWriter, req *http.Request, r *reposit
 	files := map[string]string{}
 	if body.BaseTree != "" {
 		base, ok := s.trees[body.BaseTree]
-		if !ok {
+		if !ok || !s.holdsLocked(r, body.BaseTree) {
 			validationFailed(w, doc, apiError{Resource: "Tree", Field: "base_tree", Code: "invalid", Message: "base_tree is not a valid tree oid"})
 			return
 		}
@@ -111,10 +112,9 @@ func (s *Server) createTree(w http.ResponseWriter, req *http.Request, r *reposit
 			return
 		case e.Content != nil:
 			files[e.Path] = *e.Content
-			s.blobs[BlobSHA([]byte(*e.Content))] = *e.Content
 		case sha != nil:
 			content, ok := s.blobs[*sha]
-			if !ok {
+			if !ok || !s.holdsLocked(r, *sha) {
 				invalid("sha", fmt.Sprintf("tree.sha %s is not a valid blob", *sha))
 				return
 			}
@@ -130,7 +130,7 @@ func (s *Server) createTree(w http.ResponseWriter, req *http.Request, r *reposit
 			return
 		}
 	}
-	sha := s.treeLocked(files)
+	sha := s.treeLocked(r, files)
 	w.Header().Set("Location", s.apiURL(r, "/git/trees/"+sha))
 	writeJSON(w, http.StatusCreated, s.treeJSON(r, sha))
 }
@@ -147,7 +147,7 @@ func (s *Server) treeJSON(r *repository, sha string) *gh.Tree {
 }
 
 func (s *Server) getGitCommit(w http.ResponseWriter, req *http.Request, r *repository) {
-	if _, ok := s.commits[req.PathValue("sha")]; !ok {
+	if _, ok := s.commitInLocked(r, req.PathValue("sha")); !ok {
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot+"/git/commits#get-a-commit-object")
 		return
 	}
@@ -173,7 +173,7 @@ func (s *Server) createGitCommit(w http.ResponseWriter, req *http.Request, r *re
 	case body.Tree == "":
 		writeError(w, http.StatusUnprocessableEntity, "Invalid request.\n\n\"tree\" wasn't supplied.", doc)
 		return
-	case s.trees[body.Tree] == nil:
+	case s.trees[body.Tree] == nil || !s.holdsLocked(r, body.Tree):
 		writeError(w, http.StatusUnprocessableEntity, "Tree SHA does not exist", doc)
 		return
 	case len(body.Parents) > 1:
@@ -183,7 +183,7 @@ func (s *Server) createGitCommit(w http.ResponseWriter, req *http.Request, r *re
 	parent := ""
 	if len(body.Parents) == 1 {
 		parent = body.Parents[0]
-		if s.commits[parent] == nil {
+		if _, ok := s.commitInLocked(r, parent); !ok {
 			writeError(w, http.StatusUnprocessableEntity, "Parent SHA does not exist or is not a commit object", doc)
 			return
 		}
@@ -192,7 +192,7 @@ func (s *Server) createGitCommit(w http.ResponseWriter, req *http.Request, r *re
 	if !ok {
 		return
 	}
-	sha := s.newCommitLocked(parent, *body.Message, s.trees[body.Tree], author, committer)
+	sha := s.newCommitLocked(r, parent, *body.Message, s.trees[body.Tree], author, committer)
 	w.Header().Set("Location", s.apiURL(r, "/git/commits/"+sha))
 	writeJSON(w, http.StatusCreated, s.commitJSON(r, sha))
 }
@@ -332,7 +332,9 @@ func pageParams(perPage, page string) (per, n int) {
 	return per, n
 }
 
-// changedFiles lists the files that differ between two commits.
+// changedFiles lists the files that differ between two commits, each with
+// its line counts and unified diff (patch), as a pull request's diff shows
+// them.
 func (s *Server) changedFiles(from, to string) []*gh.CommitFile {
 	a, b := s.commits[from].files, s.commits[to].files
 	out := []*gh.CommitFile{}
@@ -340,19 +342,144 @@ func (s *Server) changedFiles(from, to string) []*gh.CommitFile {
 		old, had := a[p]
 		switch {
 		case !had:
-			out = append(out, fileChange(p, "added", b[p]))
+			out = append(out, fileChange(p, "added", "", b[p]))
 		case old != b[p]:
-			out = append(out, fileChange(p, "modified", b[p]))
+			out = append(out, fileChange(p, "modified", old, b[p]))
 		}
 	}
 	for _, p := range slices.Sorted(maps.Keys(a)) {
 		if _, ok := b[p]; !ok {
-			out = append(out, fileChange(p, "removed", a[p]))
+			out = append(out, fileChange(p, "removed", a[p], ""))
 		}
 	}
 	return out
 }
 
-func fileChange(path, status, content string) *gh.CommitFile {
-	return &gh.CommitFile{Filename: gh.String(path), Status: gh.String(status), SHA: gh.String(BlobSHA([]byte(content)))}
+func fileChange(path, status, old, content string) *gh.CommitFile {
+	sha := content
+	if status == "removed" {
+		sha = old
+	}
+	patch, add, del := unifiedDiff(old, content)
+	return &gh.CommitFile{Filename: gh.String(path), Status: gh.String(status), SHA: gh.String(BlobSHA([]byte(sha))),
+		Additions: gh.Int(add), Deletions: gh.Int(del), Changes: gh.Int(add + del), Patch: gh.String(patch)}
+}
+
+// diffLine is one line of a diff: ' ' kept, '-' removed, '+' added.
+type diffLine struct {
+	op   byte
+	text string // with its "\n", if it has one
+}
+
+// unifiedDiff returns the hunks of a unified diff from a to b with three
+// lines of context, as GitHub's "patch" field holds them (no file header),
+// and the numbers of lines added and deleted. It finds a longest common
+// subsequence of lines: fine for the small files the stand-in holds.
+func unifiedDiff(a, b string) (patch string, added, deleted int) {
+	x, y := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
+	if x[len(x)-1] == "" {
+		x = x[:len(x)-1]
+	}
+	if y[len(y)-1] == "" {
+		y = y[:len(y)-1]
+	}
+	// lcs[i][j]: the longest common subsequence of x[i:] and y[j:].
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var lines []diffLine
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			lines = append(lines, diffLine{' ', x[i]})
+			i, j = i+1, j+1
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
+			lines = append(lines, diffLine{'-', x[i]})
+			i, deleted = i+1, deleted+1
+		default:
+			lines = append(lines, diffLine{'+', y[j]})
+			j, added = j+1, added+1
+		}
+	}
+	const context = 3
+	var sb strings.Builder
+	oldLine, newLine := 1, 1 // line numbers at lines[k]
+	for k := 0; k < len(lines); {
+		if lines[k].op == ' ' {
+			k, oldLine, newLine = k+1, oldLine+1, newLine+1
+			continue
+		}
+		// A hunk: context before, then changes until a run of more than
+		// twice the context of kept lines (or the end), then context after.
+		start := max(k-context, 0)
+		for ; start < k && lines[start].op != ' '; start++ {
+		}
+		oldStart, newStart := oldLine-(k-start), newLine-(k-start)
+		end := k
+		for end < len(lines) {
+			if lines[end].op != ' ' {
+				end++
+				continue
+			}
+			run := end
+			for run < len(lines) && lines[run].op == ' ' {
+				run++
+			}
+			if run == len(lines) || run-end > 2*context {
+				end = min(end+context, run)
+				break
+			}
+			end = run
+		}
+		oldN, newN := 0, 0
+		var body strings.Builder
+		for _, l := range lines[start:end] {
+			if l.op != '+' {
+				oldN++
+			}
+			if l.op != '-' {
+				newN++
+			}
+			body.WriteByte(l.op)
+			body.WriteString(strings.TrimSuffix(l.text, "\n"))
+			if !strings.HasSuffix(l.text, "\n") {
+				body.WriteString("\n\\ No newline at end of file")
+			}
+			body.WriteByte('\n')
+		}
+		fmt.Fprintf(&sb, "@@ -%s +%s @@\n%s", hunkRange(oldStart, oldN), hunkRange(newStart, newN), body.String())
+		for _, l := range lines[k:end] {
+			if l.op != '+' {
+				oldLine++
+			}
+			if l.op != '-' {
+				newLine++
+			}
+		}
+		k = end
+	}
+	return strings.TrimSuffix(sb.String(), "\n"), added, deleted
+}
+
+// hunkRange writes a hunk's start and length as diff does: "start,len",
+// just "start" for one line, and the line before for none.
+func hunkRange(start, n int) string {
+	switch n {
+	case 0:
+		return fmt.Sprintf("%d,0", start-1)
+	case 1:
+		return strconv.Itoa(start)
+	}
+	return fmt.Sprintf("%d,%d", start, n)
 }

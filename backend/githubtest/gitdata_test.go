@@ -177,3 +177,102 @@ func TestMergedPullRequest(t *testing.T) {
 		t.Errorf("main after the merge has f = %q", got)
 	}
 }
+
+// A repository network shares its objects: a fork can point a branch at,
+// and build commits on, a commit pushed to its upstream after the fork was
+// made (and the other way round); an unrelated repository cannot.
+func TestForkSharesUpstreamObjects(t *testing.T) {
+	s := newServer(t, githubtest.WithUser("bot"))
+	s.AddRepository("up", "r", "main", map[string]string{"f": "1\n"})
+	s.AddRepository("other", "r", "main", map[string]string{"f": "1\n"})
+	ctx := context.Background()
+	c := client(t, s, s.Token())
+	if _, _, err := c.Repositories.CreateFork(ctx, "up", "r", nil); err != nil && !isAccepted(err) {
+		t.Fatal(err)
+	}
+	later, err := s.Commit("up", "r", "main", "f", "2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upCommit, _, err := c.Git.GetCommit(ctx, "bot", "r", later)
+	if err != nil || upCommit.GetSHA() != later {
+		t.Fatalf("the fork reading upstream's later commit: %+v, %v", upCommit, err)
+	}
+	tree, _, err := c.Git.CreateTree(ctx, "bot", "r", upCommit.GetTree().GetSHA(), []*gh.TreeEntry{
+		{Path: gh.String("g"), Mode: gh.String("100644"), Type: gh.String("blob"), Content: gh.String("x\n")}})
+	if err != nil {
+		t.Fatalf("a tree in the fork on upstream's tree: %v", err)
+	}
+	commit, _, err := c.Git.CreateCommit(ctx, "bot", "r", &gh.Commit{Message: gh.String("m"), Tree: tree,
+		Parents: []*gh.Commit{{SHA: gh.String(later)}}}, nil)
+	if err != nil {
+		t.Fatalf("a commit in the fork on upstream's commit: %v", err)
+	}
+	if _, _, err := c.Git.CreateRef(ctx, "bot", "r", &gh.Reference{Ref: gh.String("refs/heads/b"), Object: &gh.GitObject{SHA: gh.String(later)}}); err != nil {
+		t.Fatalf("a fork branch at upstream's commit: %v", err)
+	}
+	if _, _, err := c.Git.UpdateRef(ctx, "bot", "r", &gh.Reference{Ref: gh.String("refs/heads/b"), Object: &gh.GitObject{SHA: commit.SHA}}, false); err != nil {
+		t.Fatalf("fast-forward the fork branch: %v", err)
+	}
+	if got, ok := s.File("bot", "r", "b", "f"); !ok || got != "2\n" {
+		t.Errorf("fork branch f = %q, %v; want upstream's 2", got, ok)
+	}
+	// Upstream sees the fork's commit too.
+	if _, _, err := c.Git.GetCommit(ctx, "up", "r", commit.GetSHA()); err != nil {
+		t.Errorf("upstream reading the fork's commit: %v", err)
+	}
+	// Another network holds none of them, even for the same content.
+	if _, _, err := c.Git.GetCommit(ctx, "other", "r", later); !isMsg(err, 404, "Not Found") {
+		t.Errorf("an unrelated repository reading the commit: %v", err)
+	}
+	if _, _, err := c.Git.CreateRef(ctx, "other", "r", &gh.Reference{Ref: gh.String("refs/heads/b"), Object: &gh.GitObject{SHA: gh.String(later)}}); !isMsg(err, 422, "Object does not exist") {
+		t.Errorf("an unrelated repository's branch at the commit: %v", err)
+	}
+	if _, _, err := c.Git.CreateTree(ctx, "other", "r", upCommit.GetTree().GetSHA(), []*gh.TreeEntry{
+		{Path: gh.String("g"), Mode: gh.String("100644"), Type: gh.String("blob"), Content: gh.String("x\n")}}); !isMsg(err, 422, "Validation Failed") {
+		t.Errorf("an unrelated repository's tree on the tree: %v", err)
+	}
+	if _, _, _, err := c.Repositories.GetContents(ctx, "other", "r", "f", &gh.RepositoryContentGetOptions{Ref: later}); !isMsg(err, 404, "No commit found") {
+		t.Errorf("an unrelated repository's contents at the commit: %v", err)
+	}
+	if err := s.MoveBranch("other", "r", "b", later); err == nil {
+		t.Error("MoveBranch to another network's commit succeeded")
+	}
+}
+
+// Compare lists each changed file with its line counts and patch, as a
+// pull request's diff shows it.
+func TestCompareFilePatch(t *testing.T) {
+	s := newServer(t)
+	before := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\n"
+	s.AddRepository("o", "r", "main", map[string]string{"f": before, "gone": "x\n"})
+	ctx := context.Background()
+	c := client(t, s, s.Token())
+	base, _ := s.BranchSHA("o", "r", "main")
+	after := "a\nB\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn"
+	if _, err := s.Push("o", "r", githubtest.Push{Branch: "topic", Message: "m", Author: githubtest.Someone, Committer: githubtest.Someone,
+		Files: map[string]string{"f": after, "new": "1\n2\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	cmp, _, err := c.Repositories.CompareCommits(ctx, "o", "r", base, "topic", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		status   string
+		add, del int
+		patch    string
+	}{
+		"f":   {"modified", 2, 1, "@@ -1,5 +1,5 @@\n a\n-b\n+B\n c\n d\n e\n@@ -11,3 +11,4 @@\n k\n l\n m\n+n\n\\ No newline at end of file"},
+		"new": {"added", 2, 0, "@@ -0,0 +1,2 @@\n+1\n+2"},
+	}
+	if len(cmp.Files) != len(want) {
+		t.Fatalf("files = %v", cmp.Files)
+	}
+	for _, f := range cmp.Files {
+		w := want[f.GetFilename()]
+		if f.GetStatus() != w.status || f.GetAdditions() != w.add || f.GetDeletions() != w.del || f.GetChanges() != w.add+w.del || f.GetPatch() != w.patch {
+			t.Errorf("%s: %s +%d -%d %d\n%s\nwant %+v", f.GetFilename(), f.GetStatus(), f.GetAdditions(), f.GetDeletions(), f.GetChanges(), f.GetPatch(), w)
+		}
+	}
+}

@@ -200,7 +200,7 @@ func (s *Server) resolve(r *repository, ref string) (string, bool) {
 	if sha, ok := r.branches[ref]; ok {
 		return sha, true
 	}
-	if _, ok := s.commits[ref]; ok && len(ref) == 40 {
+	if _, ok := s.commitInLocked(r, ref); ok && len(ref) == 40 {
 		return ref, true
 	}
 	return "", false
@@ -401,7 +401,7 @@ func (s *Server) putContents(w http.ResponseWriter, req *http.Request, r *reposi
 		status = http.StatusOK
 	}
 	files[p] = string(content)
-	sha := s.newCommitLocked(head, *body.Message, files, author, committer)
+	sha := s.newCommitLocked(r, head, *body.Message, files, author, committer)
 	r.branches[branch] = sha
 	writeJSON(w, status, &gh.RepositoryContentResponse{
 		Content: s.contentJSON(r, p, string(content), branch, false),
@@ -451,7 +451,7 @@ func (s *Server) createRef(w http.ResponseWriter, req *http.Request, r *reposito
 		writeError(w, http.StatusUnprocessableEntity, body.Ref+" is not a valid ref name.", doc)
 		return
 	}
-	if _, ok := s.commits[body.SHA]; !ok {
+	if _, ok := s.commitInLocked(r, body.SHA); !ok {
 		writeError(w, http.StatusUnprocessableEntity, "Object does not exist", doc)
 		return
 	}
@@ -481,7 +481,7 @@ func (s *Server) updateRef(w http.ResponseWriter, req *http.Request, r *reposito
 	switch {
 	case !ok || !exists:
 		writeError(w, http.StatusUnprocessableEntity, "Reference does not exist", doc)
-	case s.commits[body.SHA] == nil:
+	case !s.holdsLocked(r, body.SHA) || s.commits[body.SHA] == nil:
 		writeError(w, http.StatusUnprocessableEntity, "Object does not exist", doc)
 	case r.protected[branch]:
 		writeError(w, http.StatusUnprocessableEntity, "Protected branch update failed for refs/heads/"+branch+".", doc)

@@ -57,6 +57,7 @@ type Server struct {
 	commits map[string]*commit
 	trees   map[string]map[string]string // tree sha → path → content
 	blobs   map[string]string            // blob sha → content
+	held    map[object]bool              // the objects each repository network holds
 	seq     int64
 	ids     int64
 
@@ -96,6 +97,7 @@ func NewServer(opts ...Option) *Server {
 		commits:       map[string]*commit{},
 		trees:         map[string]map[string]string{},
 		blobs:         map[string]string{},
+		held:          map[object]bool{},
 		rateLimit:     5000,
 		rateRemaining: 5000,
 		rateReset:     time.Now().Add(time.Hour).Truncate(time.Second),
@@ -151,7 +153,7 @@ func (s *Server) addRepositoryLocked(owner, name, defaultBranch string, files ma
 		nextNumber:    1,
 	}
 	who := Identity{Name: owner, Email: owner + "@example.org"}
-	r.branches[defaultBranch] = s.newCommitLocked("", "Initial commit", files, who, who)
+	r.branches[defaultBranch] = s.newCommitLocked(r, "", "Initial commit", files, who, who)
 	s.repos[key(owner, name)] = r
 	return r
 }
@@ -246,25 +248,26 @@ func (s *Server) Push(owner, repo string, p Push) (string, error) {
 				parent = r.branches[r.defaultBranch]
 			}
 		}
-		c, ok := s.commits[parent]
+		c, ok := s.commitInLocked(r, parent)
 		if !ok {
-			return fmt.Errorf("githubtest: no commit %s", parent)
+			return fmt.Errorf("githubtest: no commit %s in the network of %s/%s", parent, owner, repo)
 		}
 		files := maps.Clone(c.files)
 		maps.Copy(files, p.Files)
-		sha = s.newCommitLocked(parent, p.Message, files, p.Author, p.Committer)
+		sha = s.newCommitLocked(r, parent, p.Message, files, p.Author, p.Committer)
 		r.branches[p.Branch] = sha
 		return nil
 	})
 	return sha, err
 }
 
-// MoveBranch points branch at an existing commit, creating the branch if
+// MoveBranch points branch at an existing commit of the repository's
+// network (itself, its upstream and their forks), creating the branch if
 // it does not exist.
 func (s *Server) MoveBranch(owner, repo, branch, sha string) error {
 	return s.with(owner, repo, func(r *repository) error {
-		if _, ok := s.commits[sha]; !ok {
-			return fmt.Errorf("githubtest: no commit %s", sha)
+		if _, ok := s.commitInLocked(r, sha); !ok {
+			return fmt.Errorf("githubtest: no commit %s in the network of %s/%s", sha, owner, repo)
 		}
 		r.branches[branch] = sha
 		return nil

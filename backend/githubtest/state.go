@@ -86,30 +86,70 @@ type pull struct {
 
 func key(owner, name string) string { return strings.ToLower(owner + "/" + name) }
 
-// newCommitLocked stores a commit and returns its sha. s.mu must be held.
-func (s *Server) newCommitLocked(parent, message string, files map[string]string, author, committer Identity) string {
+// object is a git object (commit, tree or blob) as held by one repository
+// network.
+type object struct {
+	network int64
+	sha     string
+}
+
+// networkOf returns the id of r's repository network, its root's id.
+// GitHub keeps one object store per network: a fork can reference commits
+// pushed to its upstream after it was forked (and the other way round),
+// while an unrelated repository cannot, even with the same content.
+func networkOf(r *repository) int64 {
+	for r.parent != nil {
+		r = r.parent
+	}
+	return r.id
+}
+
+// holdLocked records that r's network holds the objects. s.mu must be held.
+func (s *Server) holdLocked(r *repository, shas ...string) {
+	for _, sha := range shas {
+		s.held[object{networkOf(r), sha}] = true
+	}
+}
+
+// holdsLocked reports whether r's network holds the object. s.mu must be held.
+func (s *Server) holdsLocked(r *repository, sha string) bool {
+	return s.held[object{networkOf(r), sha}]
+}
+
+// commitInLocked returns the commit sha if r's network holds it. s.mu must be held.
+func (s *Server) commitInLocked(r *repository, sha string) (*commit, bool) {
+	c, ok := s.commits[sha]
+	return c, ok && s.holdsLocked(r, sha)
+}
+
+// newCommitLocked stores a commit in r's network and returns its sha.
+// s.mu must be held.
+func (s *Server) newCommitLocked(r *repository, parent, message string, files map[string]string, author, committer Identity) string {
 	s.seq++
-	tree := s.treeLocked(files)
+	tree := s.treeLocked(r, files)
 	h := sha1.New()
 	fmt.Fprintf(h, "seq %d\nparent %s\ntree %s\nauthor %s <%s>\ncommitter %s <%s>\n\n%s",
 		s.seq, parent, tree, author.Name, author.Email, committer.Name, committer.Email, message)
 	sha := hex.EncodeToString(h.Sum(nil))
 	s.commits[sha] = &commit{sha: sha, parent: parent, message: message, files: s.trees[tree], tree: tree,
 		author: author, committer: committer, when: time.Now().UTC()}
+	s.holdLocked(r, sha)
 	return sha
 }
 
-// treeLocked stores files as a tree and returns its sha: the stand-in's
-// own hash over the paths and their git blob shas (a real tree object
-// nests one tree per folder). s.mu must be held.
-func (s *Server) treeLocked(files map[string]string) string {
+// treeLocked stores files as a tree in r's network and returns its sha:
+// the stand-in's own hash over the paths and their git blob shas (a real
+// tree object nests one tree per folder). s.mu must be held.
+func (s *Server) treeLocked(r *repository, files map[string]string) string {
 	h := sha1.New()
 	for _, p := range slices.Sorted(maps.Keys(files)) {
 		blob := BlobSHA([]byte(files[p]))
 		s.blobs[blob] = files[p]
+		s.holdLocked(r, blob)
 		fmt.Fprintf(h, "100644 %s %s\n", blob, p)
 	}
 	sha := hex.EncodeToString(h.Sum(nil))
+	s.holdLocked(r, sha)
 	if _, ok := s.trees[sha]; !ok {
 		s.trees[sha] = make(map[string]string, len(files))
 		maps.Copy(s.trees[sha], files)
