@@ -177,7 +177,7 @@ func (c *Client) propose(ctx context.Context, p Proposal) (Outcome, error) {
 		if out = st.decide(p); out.Status != "" {
 			return "", nil
 		}
-		if st.open != nil {
+		if st.open != nil && len(st.inherited) == 0 {
 			out, err = c.update(ctx, p, st)
 		} else {
 			out, err = c.open(ctx, p, st)
@@ -190,11 +190,16 @@ func (c *Client) propose(ctx context.Context, p Proposal) (Outcome, error) {
 // branchState is what inspect finds about a proposal's branch.
 type branchState struct {
 	headOwner string
-	open      *gh.PullRequest   // the open pull request from the branch, if any
-	closed    []*gh.PullRequest // those closed without being merged, newest first
-	exists    bool              // the branch exists
-	head      string            // its head commit, when it exists
-	foreign   []*gh.RepositoryCommit
+	open      *gh.PullRequest        // the open pull request from the branch, if any
+	closed    []*gh.PullRequest      // those closed without being merged, newest first
+	exists    bool                   // the branch exists
+	head      string                 // its head commit, when it exists
+	commits   []*gh.RepositoryCommit // the branch's commits that the base lacks, oldest first
+	foreign   []*gh.RepositoryCommit // those someone else added (see classify)
+	// inherited, in fork mode, are the commits under the tool's first
+	// commit on the branch: the base an earlier run built on that upstream's
+	// base lacks (see classify). The branch is rebuilt without them.
+	inherited []*gh.RepositoryCommit
 }
 
 // inspect fills in p's defaults and reads the branch's pull requests and
@@ -242,6 +247,7 @@ func (c *Client) inspect(ctx context.Context, p *Proposal) (*branchState, error)
 	if err := c.compare(ctx, p.Owner, p.Repo, p.Base, head, st); err != nil {
 		return nil, err
 	}
+	st.classify(p.Fork)
 	return st, nil
 }
 
@@ -262,8 +268,8 @@ func (c *Client) pulls(ctx context.Context, owner, repo, headOwner, branch strin
 	}
 }
 
-// compare finds the commits of head that base lacks and keeps those this
-// tool did not write. A missing branch is no error: st.exists stays false.
+// compare finds the commits of head that base lacks. A missing branch is
+// no error: st.exists stays false.
 func (c *Client) compare(ctx context.Context, owner, repo, base, head string, st *branchState) error {
 	opts := &gh.ListOptions{PerPage: 100}
 	for {
@@ -277,9 +283,7 @@ func (c *Client) compare(ctx context.Context, owner, repo, base, head string, st
 		st.exists = true
 		for _, rc := range cmp.Commits {
 			st.head = rc.GetSHA()
-			if !Managed(rc.GetCommit()) {
-				st.foreign = append(st.foreign, rc)
-			}
+			st.commits = append(st.commits, rc)
 		}
 		if len(cmp.Commits) == 0 && st.head == "" {
 			st.head = cmp.GetMergeBaseCommit().GetSHA() // the branch is behind or at the base
@@ -288,6 +292,54 @@ func (c *Client) compare(ctx context.Context, owner, repo, base, head string, st
 			return nil
 		}
 		opts.Page = resp.NextPage
+	}
+}
+
+// classify sorts the branch's commits that this tool did not write. The
+// tool commits only on a base branch's head or on its own commits, and a
+// person's commit, amend or rebase is never taken for one of the tool's
+// (Managed); so in fork mode the commits under the tool's first commit
+// (down the first-parent line from the head) are the base an earlier run
+// built on, not edits: the fork's own commits, from when the branch was
+// based on the fork's default branch rather than upstream's, or upstream
+// commits a force-push has since dropped. Those are inherited: proposing
+// them would put foreign commits in the pull request, so the branch is
+// rebuilt on upstream's base. Every other commit the tool did not write is
+// foreign: someone edited the branch, and it is left alone.
+func (st *branchState) classify(fork bool) {
+	under := map[string]bool{}
+	if fork {
+		bySHA := make(map[string]*gh.RepositoryCommit, len(st.commits))
+		for _, rc := range st.commits {
+			bySHA[rc.GetSHA()] = rc
+		}
+		var line []*gh.RepositoryCommit // newest first
+		for rc := bySHA[st.head]; rc != nil && len(line) < len(st.commits); {
+			line = append(line, rc)
+			if len(rc.Parents) == 0 {
+				break
+			}
+			rc = bySHA[rc.Parents[0].GetSHA()]
+		}
+		lowest := -1 // the tool's first commit on the line
+		for i, rc := range line {
+			if Managed(rc.GetCommit()) {
+				lowest = i
+			}
+		}
+		if lowest >= 0 {
+			for _, rc := range line[lowest+1:] {
+				under[rc.GetSHA()] = true
+			}
+		}
+	}
+	for _, rc := range st.commits {
+		switch {
+		case under[rc.GetSHA()]:
+			st.inherited = append(st.inherited, rc)
+		case !Managed(rc.GetCommit()):
+			st.foreign = append(st.foreign, rc)
+		}
 	}
 }
 
@@ -302,6 +354,7 @@ func (st *branchState) decide(p Proposal) Outcome {
 			out.Status = StatusEdited
 			out.Warnings = []string{fmt.Sprintf("pull request #%d: %s; close it and delete the branch to let helmupgradebot propose again",
 				pr.GetNumber(), st.foreignText(p.Branch))}
+		case len(st.inherited) > 0: // rebuild the branch, whatever the title
 		case pr.GetTitle() == p.Title:
 			out.Status = StatusOpen
 		}
@@ -391,36 +444,60 @@ func retry(step func() (string, error)) (string, error) {
 	return sha, err
 }
 
-// open commits the edit on top of the base in a fresh (or reset) branch
-// and opens the pull request.
+// open commits the edit on top of the base branch's head in a fresh (or
+// reset) branch and opens the pull request; given an open one (st.open,
+// whose branch carries inherited commits) it rebuilds that one's branch
+// and updates it. In fork mode the base is upstream's, whatever the fork's
+// own copy of it holds: the branch is created in the fork at upstream's
+// commit (a fork shares its network's objects), so the pull request
+// proposes the bump and nothing else.
 func (c *Client) open(ctx context.Context, p Proposal, st *branchState) (Outcome, error) {
-	head := repoRef{p.Owner, p.Repo}
+	upstream := repoRef{p.Owner, p.Repo}
+	head := upstream
+	var warnings []string
 	if p.Fork {
 		var err error
-		if head, err = c.fork(ctx, p.Owner, p.Repo, st.headOwner); err != nil {
+		if st.open != nil {
+			head, p.Branch = prHead(st.open, p)
+		} else if head, err = c.fork(ctx, p.Owner, p.Repo, st.headOwner); err != nil {
 			return Outcome{}, err
 		}
-		if err := c.syncFork(ctx, head, p.Base); err != nil {
-			return Outcome{}, err
+		if w := c.syncFork(ctx, upstream, head, p.Base); w != "" {
+			warnings = append(warnings, w)
 		}
 	}
-	ref, _, err := c.gh.Git.GetRef(ctx, head.owner, head.name, "heads/"+p.Base)
+	ref, _, err := c.gh.Git.GetRef(ctx, upstream.owner, upstream.name, "heads/"+p.Base)
 	if err != nil {
-		return Outcome{}, fail(err, head.String(), "read base branch "+p.Base, "branch "+p.Base+" does not exist")
+		return Outcome{}, fail(err, upstream.String(), "read base branch "+p.Base, "branch "+p.Base+" does not exist")
 	}
 	baseSHA := ref.GetObject().GetSHA()
-	sha, err := c.commit(ctx, head, p, baseSHA, fmt.Sprintf("%s (%.7s)", p.Base, baseSHA))
+	sha, err := c.commit(ctx, upstream, head, p, baseSHA, fmt.Sprintf("%s (%.7s)", p.Base, baseSHA))
 	if err != nil {
 		return Outcome{}, err
 	}
 	if sha == "" {
-		return Outcome{}, &Error{Kind: ErrUpToDate, Op: "propose " + p.Title, Repo: head.String(),
+		return Outcome{}, &Error{Kind: ErrUpToDate, Op: "propose " + p.Title, Repo: upstream.String(),
 			advice: fmt.Sprintf("%s is already at that version on branch %s: nothing to commit", p.Path, p.Base)}
 	}
 	if err := c.pointBranch(ctx, head, p.Branch, sha, st); err != nil {
 		return Outcome{}, err
 	}
-	upstream := p.Owner + "/" + p.Repo
+	if len(st.inherited) > 0 {
+		warnings = append(warnings, st.inheritedText(head, p.Branch, upstream, p.Base))
+	}
+	if p.Fork {
+		if err := c.onBase(ctx, upstream, head, p, baseSHA); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if st.open != nil {
+		out, err := c.retitle(ctx, p, st.open, sha)
+		if err != nil {
+			return Outcome{}, err
+		}
+		out.Warnings = warnings
+		return out, nil
+	}
 	np := &gh.NewPullRequest{
 		Title: gh.String(p.Title),
 		Head:  gh.String(head.owner + ":" + p.Branch),
@@ -432,15 +509,58 @@ func (c *Client) open(ctx context.Context, p Proposal, st *branchState) (Outcome
 	}
 	pr, _, err := c.gh.PullRequests.Create(ctx, p.Owner, p.Repo, np)
 	if err != nil {
-		return Outcome{}, fail(err, upstream, fmt.Sprintf("open pull request from %s into %s", np.GetHead(), p.Base), "")
+		return Outcome{}, fail(err, upstream.String(), fmt.Sprintf("open pull request from %s into %s", np.GetHead(), p.Base), "")
 	}
 	out := Outcome{Status: StatusOpened, Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Commit: sha}
-	out.Warnings = c.decorate(ctx, p, pr)
+	out.Warnings = append(warnings, c.decorate(ctx, p, pr)...)
 	return out, nil
 }
 
+// onBase checks that the branch just pushed to head proposes nothing under
+// its new commit: that base, the upstream commit the commit was built on,
+// is still in the history of upstream's base branch. It is not when the
+// base branch was rewritten (force-pushed) between reading it and pushing
+// the branch; the pull request would then propose the dropped commits too.
+// ErrConflict makes Propose look again and rebuild the branch on the new
+// base.
+func (c *Client) onBase(ctx context.Context, upstream, head repoRef, p Proposal, base string) error {
+	op := fmt.Sprintf("compare branch %s of %s with %s", p.Branch, head, p.Base)
+	cmp, _, err := c.gh.Repositories.CompareCommits(ctx, upstream.owner, upstream.name, p.Base, head.owner+":"+p.Branch, &gh.ListOptions{PerPage: 1})
+	if err != nil {
+		return fail(err, upstream.String(), op, "branch "+p.Branch+" of "+head.String()+" or "+p.Base+" vanished while committing")
+	}
+	if mb := cmp.GetMergeBaseCommit().GetSHA(); mb != base {
+		return &Error{Kind: ErrConflict, Op: op, Repo: upstream.String(),
+			advice: fmt.Sprintf("%s was rewritten while committing: it no longer holds %.7s, the commit the bump was built on, so the branch would propose %d commit(s) besides the bump",
+				p.Base, base, max(cmp.GetAheadBy()-1, 0))}
+	}
+	return nil
+}
+
+// inheritedText says that the branch was rebuilt without its inherited commits.
+func (st *branchState) inheritedText(head repoRef, branch string, upstream repoRef, base string) string {
+	first := st.inherited[len(st.inherited)-1]
+	subject, _, _ := strings.Cut(first.GetCommit().GetMessage(), "\n")
+	return fmt.Sprintf("branch %s of %s was built on %d commit(s) that %s's %s lacks (latest %.7s: %q), which the pull request would have proposed: rebuilt on %s's %s",
+		branch, head, len(st.inherited), upstream, base, first.GetSHA(), subject, upstream, base)
+}
+
+// prHead returns the repository and branch an open pull request is from.
+func prHead(pr *gh.PullRequest, p Proposal) (repoRef, string) {
+	head := repoRef{pr.GetHead().GetRepo().GetOwner().GetLogin(), pr.GetHead().GetRepo().GetName()}
+	if head.owner == "" || head.name == "" {
+		head = repoRef{strings.SplitN(pr.GetHead().GetLabel(), ":", 2)[0], p.Repo}
+	}
+	branch := p.Branch
+	if ref := pr.GetHead().GetRef(); ref != "" {
+		branch = ref
+	}
+	return head, branch
+}
+
 // pointBranch points branch at sha: it creates the branch, or moves one
-// that exists, which inspect found to hold only this tool's commits, as
+// that exists, which inspect found to hold no one else's edits (only this
+// tool's commits, and in fork mode maybe inherited ones under them), as
 // long as it has not moved since.
 func (c *Client) pointBranch(ctx context.Context, head repoRef, branch, sha string, st *branchState) error {
 	ref := &gh.Reference{Ref: gh.String("refs/heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}
@@ -465,18 +585,19 @@ func (c *Client) pointBranch(ctx context.Context, head repoRef, branch, sha stri
 			advice: fmt.Sprintf("the branch moved from %.7s to %.7s while committing", st.head, now.GetObject().GetSHA())}
 	}
 	if _, _, err := c.gh.Git.UpdateRef(ctx, head.owner, head.name, ref, true); err != nil {
-		return fail(err, head.String(), "reset branch "+branch+" (it holds only helmupgradebot's commits) to the base", "branch "+branch+" vanished")
+		return fail(err, head.String(), "reset branch "+branch+" (it holds no one else's edits) to the base", "branch "+branch+" vanished")
 	}
 	return nil
 }
 
 // commit writes one commit on parent in head with p's edit of the files as
 // they are at parent (described by where), and returns its sha; "" when
-// the edit changes nothing. No branch moves.
-func (c *Client) commit(ctx context.Context, head repoRef, p Proposal, parent, where string) (string, error) {
+// the edit changes nothing. It reads parent from src: head itself, or in
+// fork mode upstream, whose objects the fork shares. No branch moves.
+func (c *Client) commit(ctx context.Context, src, head repoRef, p Proposal, parent, where string) (string, error) {
 	current := Files{}
 	for i, path := range append([]string{p.Path}, p.Also...) {
-		content, _, err := c.getFile(ctx, head.owner, head.name, path, parent, where)
+		content, _, err := c.getFile(ctx, src.owner, src.name, path, parent, where)
 		if i > 0 && errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -487,7 +608,7 @@ func (c *Client) commit(ctx context.Context, head repoRef, p Proposal, parent, w
 	}
 	edited, err := p.Edit(current)
 	if err != nil {
-		return "", fmt.Errorf("edit %s of %s at %s: %w", p.Path, head, where, err)
+		return "", fmt.Errorf("edit %s of %s at %s: %w", p.Path, src, where, err)
 	}
 	var entries []*gh.TreeEntry
 	for _, path := range append([]string{p.Path}, p.Also...) {
@@ -506,9 +627,9 @@ func (c *Client) commit(ctx context.Context, head repoRef, p Proposal, parent, w
 		return "", nil
 	}
 	op := fmt.Sprintf("commit %s to branch %s", p.Path, p.Branch)
-	base, _, err := c.gh.Git.GetCommit(ctx, head.owner, head.name, parent)
+	base, _, err := c.gh.Git.GetCommit(ctx, src.owner, src.name, parent)
 	if err != nil {
-		return "", fail(err, head.String(), op, "commit "+parent+" not found")
+		return "", fail(err, src.String(), "read the commit at "+where+" to build on", "commit "+parent+" not found")
 	}
 	tree, _, err := c.gh.Git.CreateTree(ctx, head.owner, head.name, base.GetTree().GetSHA(), entries)
 	if err != nil {
@@ -530,14 +651,9 @@ func (c *Client) commit(ctx context.Context, head repoRef, p Proposal, parent, w
 // commit on its branch, then the new title and body.
 func (c *Client) update(ctx context.Context, p Proposal, st *branchState) (Outcome, error) {
 	pr := st.open
-	head := repoRef{pr.GetHead().GetRepo().GetOwner().GetLogin(), pr.GetHead().GetRepo().GetName()}
-	if head.owner == "" || head.name == "" {
-		head = repoRef{strings.SplitN(pr.GetHead().GetLabel(), ":", 2)[0], p.Repo}
-	}
-	if ref := pr.GetHead().GetRef(); ref != "" {
-		p.Branch = ref
-	}
-	sha, err := c.commit(ctx, head, p, st.head, fmt.Sprintf("%s (%.7s)", p.Branch, st.head))
+	var head repoRef
+	head, p.Branch = prHead(pr, p)
+	sha, err := c.commit(ctx, head, head, p, st.head, fmt.Sprintf("%s (%.7s)", p.Branch, st.head))
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -547,6 +663,12 @@ func (c *Client) update(ctx context.Context, p Proposal, st *branchState) (Outco
 			return Outcome{}, fail(err, head.String(), fmt.Sprintf("push to branch %s of pull request #%d", p.Branch, pr.GetNumber()), "branch "+p.Branch+" vanished")
 		}
 	}
+	return c.retitle(ctx, p, pr, sha)
+}
+
+// retitle gives pull request pr p's title and body once commit sha (""
+// for none) was pushed to its branch.
+func (c *Client) retitle(ctx context.Context, p Proposal, pr *gh.PullRequest, sha string) (Outcome, error) {
 	edit := &gh.PullRequest{Title: gh.String(p.Title), Body: gh.String(p.Body)}
 	pr2, _, err := c.gh.PullRequests.Edit(ctx, p.Owner, p.Repo, pr.GetNumber(), edit)
 	if err != nil {
@@ -632,15 +754,20 @@ func (c *Client) fork(ctx context.Context, owner, repo, login string) (repoRef, 
 	}
 }
 
-// syncFork fast-forwards the fork's copy of branch from upstream.
-func (c *Client) syncFork(ctx context.Context, fork repoRef, branch string) error {
+// syncFork fast-forwards the fork's copy of branch from upstream. It is a
+// courtesy, not a step the pull request needs: the pull request's branch
+// is built on upstream's branch, whatever the fork's copy holds. So a fork
+// that cannot be synced (its copy has commits of its own, GitHub answers
+// 409) or a failed call is left as it is, with a warning saying so.
+func (c *Client) syncFork(ctx context.Context, upstream, fork repoRef, branch string) string {
 	_, _, err := c.gh.Repositories.MergeUpstream(ctx, fork.owner, fork.name, &gh.RepoMergeUpstreamRequest{Branch: gh.String(branch)})
 	if err == nil {
-		return nil
+		return ""
 	}
+	why := "left as it is"
 	if is(err, 409) {
-		return fmt.Errorf("sync branch %s of fork %s from upstream: %w (the fork's %s has diverged: reset it to upstream or delete the fork)",
-			branch, fork, fail(err, fork.String(), "merge upstream", ""), branch)
+		why = fmt.Sprintf("the fork's %s has commits of its own that %s's lacks: left as it is", branch, upstream)
 	}
-	return fail(err, fork.String(), "sync branch "+branch+" of the fork from upstream", "")
+	err = fail(err, fork.String(), fmt.Sprintf("sync branch %s of the fork from upstream %s", branch, upstream), "")
+	return fmt.Sprintf("%s; %s (the pull request is built on %s's %s, not on the fork's)", c.redact(err), why, upstream, branch)
 }
