@@ -3,7 +3,6 @@ package github_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -24,25 +23,13 @@ const (
 	forkedVer = "1.0.0-0.dev.git.4000.h1"
 )
 
-// rawClient is a go-github client on the stand-in, as the token's user.
-func rawClient(t *testing.T, srv *githubtest.Server) *gh.Client {
-	t.Helper()
-	c := gh.NewClient(nil).WithAuthToken(token)
-	u, err := url.Parse(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.BaseURL = u
-	return c
-}
-
 // forkAhead sets up upstream and the token user's fork of it whose main
 // holds a commit of its own (an unrelated file) that upstream lacks, and
 // returns that commit.
 func forkAhead(t *testing.T) (env, string) {
 	t.Helper()
 	e := setup(t, chart, githubtest.WithUser(forker))
-	if _, _, err := rawClient(t, e.srv).Repositories.CreateFork(context.Background(), owner, repo, nil); err != nil {
+	if _, _, err := e.srv.Client(token).Repositories.CreateFork(context.Background(), owner, repo, nil); err != nil {
 		if _, ok := err.(*gh.AcceptedError); !ok {
 			t.Fatal(err)
 		}
@@ -87,7 +74,7 @@ func earlierRun(t *testing.T, e env, p github.Proposal, parent, version string) 
 func onlyTheBump(t *testing.T, e env, number int, version, want string) {
 	t.Helper()
 	ctx := context.Background()
-	c := rawClient(t, e.srv)
+	c := e.srv.Client(token)
 	pr, _, err := c.PullRequests.Get(ctx, owner, repo, number)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +170,7 @@ func TestProposeForkRebuildsABranchCarryingTheForksCommits(t *testing.T) {
 				e, own := forkAhead(t)
 				p := forkProposal(forkedVer)
 				earlierRun(t, e, p, own, forkedVer)
-				pr, _, err := rawClient(t, e.srv).PullRequests.Create(ctx, owner, repo, &gh.NewPullRequest{
+				pr, _, err := e.srv.Client(token).PullRequests.Create(ctx, owner, repo, &gh.NewPullRequest{
 					Title: gh.String(p.Title), Head: gh.String(forker + ":" + p.Branch), Base: gh.String("main")})
 				if err != nil {
 					t.Fatal(err)

@@ -155,7 +155,7 @@ func TestAppPermissions(t *testing.T) {
 	now := time.Now()
 	a := appCall(t, s, "POST", "app/installations/1/access_tokens", "Bearer "+signJWT(t, key, 9, now, now.Add(time.Minute)))
 	tok, _ := a.body["token"].(string)
-	c := client(t, s, tok)
+	c := s.Client(tok)
 	if _, _, err := c.Repositories.Get(t.Context(), "org", "deploy"); err != nil {
 		t.Fatal(err)
 	}

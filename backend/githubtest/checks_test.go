@@ -41,7 +41,7 @@ func mergeability(t *testing.T, s *githubtest.Server, n int) (first, then string
 func TestPullRequestMergeable(t *testing.T) {
 	s := newServer(t)
 	s.AddRepository("o", "r", "main", map[string]string{"f": "a\nb\nc\n"})
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	pr := openPR(t, s, c)
 	if pr.Mergeable != nil {
 		t.Errorf("POST pulls answered mergeable %v", *pr.Mergeable)
@@ -84,7 +84,7 @@ func TestPullRequestMergeable(t *testing.T) {
 func TestPullRequestUnstableAndMerged(t *testing.T) {
 	s := newServer(t)
 	s.AddRepository("o", "r", "main", map[string]string{"f": "a\nb\nc\n"})
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	pr := openPR(t, s, c)
 	if _, err := s.AddCheckRun("o", "r", pr.GetHead().GetSHA(), githubtest.CheckRun{Name: "test", Conclusion: "failure"}); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestCheckRunsAndCombinedStatus(t *testing.T) {
 	s := newServer(t)
 	s.AddRepository("o", "r", "main", map[string]string{"f": "1"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	sha, _ := s.BranchSHA("o", "r", "main")
 
 	// Nothing yet: no check runs; the combined state is pending with no statuses.

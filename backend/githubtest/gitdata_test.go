@@ -15,7 +15,7 @@ func TestGitDatabaseCommit(t *testing.T) {
 	s := newServer(t)
 	s.AddRepository("o", "r", "main", map[string]string{"a/Chart.yaml": "v: 1\n", "a/Chart.lock": "l: 1\n", "old.txt": "x"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	head, _ := s.BranchSHA("o", "r", "main")
 	parent, _, err := c.Git.GetCommit(ctx, "o", "r", head)
 	if err != nil {
@@ -77,7 +77,7 @@ func TestCompare(t *testing.T) {
 	s := newServer(t, githubtest.WithUser("bot"))
 	s.AddRepository("o", "r", "main", map[string]string{"f": "1"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	base, _ := s.BranchSHA("o", "r", "main")
 	var shas []string
 	for i := range 5 {
@@ -158,7 +158,7 @@ func TestMergedPullRequest(t *testing.T) {
 	s := newServer(t)
 	s.AddRepository("o", "r", "main", map[string]string{"f": "1"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	if _, err := s.Commit("o", "r", "b", "f", "2"); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestForkSharesUpstreamObjects(t *testing.T) {
 	s.AddRepository("up", "r", "main", map[string]string{"f": "1\n"})
 	s.AddRepository("other", "r", "main", map[string]string{"f": "1\n"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	if _, _, err := c.Repositories.CreateFork(ctx, "up", "r", nil); err != nil && !isAccepted(err) {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestCompareFilePatch(t *testing.T) {
 	before := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\n"
 	s.AddRepository("o", "r", "main", map[string]string{"f": before, "gone": "x\n"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	base, _ := s.BranchSHA("o", "r", "main")
 	after := "a\nB\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn"
 	if _, err := s.Push("o", "r", githubtest.Push{Branch: "topic", Message: "m", Author: githubtest.Someone, Committer: githubtest.Someone,

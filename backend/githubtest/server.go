@@ -10,12 +10,15 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	gh "github.com/google/go-github/v60/github"
 )
 
 // DefaultToken is the token the server accepts unless WithToken says otherwise.
@@ -125,6 +128,15 @@ func (s *Server) Token() string { return s.token }
 
 // User returns the login of the token's user.
 func (s *Server) User() string { return s.login }
+
+// Client returns a go-github client of the server that sends token: for
+// tests to read and write as a person or another tool would, beside the
+// code under test.
+func (s *Server) Client(token string) *gh.Client {
+	c := gh.NewClient(nil).WithAuthToken(token)
+	c.BaseURL, _ = url.Parse(s.URL()) // s.URL() is always a valid URL
+	return c
+}
 
 // Close stops the server and closes its connections.
 func (s *Server) Close() { s.http.Close() }

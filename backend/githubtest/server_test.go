@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -35,17 +34,6 @@ func gitHashObject(content []byte) string {
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-func client(t *testing.T, s *githubtest.Server, token string) *gh.Client {
-	t.Helper()
-	c := gh.NewClient(nil).WithAuthToken(token)
-	u, err := url.Parse(s.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.BaseURL = u
-	return c
-}
-
 func newServer(t *testing.T, opts ...githubtest.Option) *githubtest.Server {
 	t.Helper()
 	s := githubtest.NewServer(opts...)
@@ -67,7 +55,7 @@ func TestContentsSHAIsGitBlobSHA(t *testing.T) {
 		files[strings.ReplaceAll(name, " ", "-")+".txt"] = c
 	}
 	s.AddRepository("o", "r", "main", files)
-	gc := client(t, s, s.Token())
+	gc := s.Client(s.Token())
 	_, hasGit := exec.LookPath("git")
 	for name, content := range contents {
 		t.Run(name, func(t *testing.T) {
@@ -224,7 +212,7 @@ func TestRateLimit(t *testing.T) {
 	if h.Get("X-RateLimit-Reset") != strconv.FormatInt(s.RateLimitReset().Unix(), 10) {
 		t.Errorf("reset header %q, want %d", h.Get("X-RateLimit-Reset"), s.RateLimitReset().Unix())
 	}
-	_, _, err := client(t, s, s.Token()).Repositories.Get(context.Background(), "o", "r")
+	_, _, err := s.Client(s.Token()).Repositories.Get(context.Background(), "o", "r")
 	var rl *gh.RateLimitError
 	if !errors.As(err, &rl) || !rl.Rate.Reset.Time.Equal(s.RateLimitReset()) {
 		t.Errorf("go-github error %v (%T), want a RateLimitError resetting at %v", err, err, s.RateLimitReset())
@@ -288,7 +276,7 @@ func TestRefsPullsLabelsReviewers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	base, _ := s.BranchSHA("o", "r", "main")
 	ref := &gh.Reference{Ref: gh.String("refs/heads/b"), Object: &gh.GitObject{SHA: gh.String(base)}}
 	if _, _, err := c.Git.CreateRef(ctx, "o", "r", ref); err != nil {
@@ -372,7 +360,7 @@ func TestForkAndMergeUpstream(t *testing.T) {
 	s := newServer(t, githubtest.WithUser("bot"), githubtest.WithForkDelay(2))
 	s.AddRepository("up", "r", "main", map[string]string{"f": "1"})
 	ctx := context.Background()
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	f, _, err := c.Repositories.CreateFork(ctx, "up", "r", nil)
 	var accepted *gh.AcceptedError
 	if !errors.As(err, &accepted) || f.GetFullName() != "bot/r" || !f.GetFork() {
@@ -415,7 +403,7 @@ func TestForkAndMergeUpstream(t *testing.T) {
 func TestFaultsAndHooks(t *testing.T) {
 	s := newServer(t)
 	s.AddRepository("o", "r", "main", map[string]string{"a/b.yaml": "x"})
-	c := client(t, s, s.Token())
+	c := s.Client(s.Token())
 	ctx := context.Background()
 	s.FailNext("GET", "/repos/o/r/contents/*", 502, "Server Error")
 	if _, _, _, err := c.Repositories.GetContents(ctx, "o", "r", "a/b.yaml", nil); !isMsg(err, 502, "Server Error") {
