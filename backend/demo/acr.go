@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -34,7 +33,8 @@ const (
 // acrDemo puts the demo's registry behind the ACR stand-in: push times
 // from the seeded configs, BinderHub images rebuilt under the same tag
 // (their old manifests now untagged) and one locked image. It returns the
-// stand-in and a managed-identity credential that reaches only loopback.
+// stand-in and a managed-identity credential that reaches only the
+// stand-in, whatever the environment says.
 func acrDemo(ctx context.Context, env *Env, reg *registrytest.Registry, now time.Time) (*acrtest.Server, azcore.TokenCredential, error) {
 	id, err := azuretest.NewIdentity()
 	if err != nil {
@@ -46,13 +46,12 @@ func acrDemo(ctx context.Context, env *Env, reg *registrytest.Registry, now time
 		return nil, nil, fmt.Errorf("demo: ACR stand-in: %w", err)
 	}
 	env.closers = append(env.closers, func() { _ = srv.Close() })
-	// The identity's transport routes IMDS to the stand-in and refuses
-	// every other non-loopback host, whatever the environment says.
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-		ClientOptions: azcore.ClientOptions{Transport: id.Transport()}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("demo: managed identity: %w", err)
-	}
+	// Not azidentity's ManagedIdentityCredential: that one picks its
+	// endpoint from the process environment (IDENTITY_ENDPOINT,
+	// MSI_ENDPOINT, ...), so in a shell on App Service, Arc or Cloud Shell
+	// the demo would ask that shell's endpoint. This one asks the stand-in
+	// on loopback and reads no environment at all.
+	cred := id.DirectCredential()
 
 	for _, im := range env.Seeded.Images {
 		pushed := pushTime(im, now)
