@@ -210,7 +210,7 @@ func TestConsoleRefusedWhileARunWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := runlock.Acquire(dir, cfg)
+	l, err := runlock.Acquire(dir, runlock.RegistryName(g.Host(), false), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			}
 			return headless.ExitUsage
 		}
-		lock, code := lockRun(path, stderr, getenv)
+		lock, code := lockRun(cfg, path, stderr, getenv)
 		if lock == nil {
 			return code
 		}

@@ -23,11 +23,22 @@ func config(t *testing.T, dir, name string) string {
 	return p
 }
 
+// byConfig is Acquire under the configuration's own name, as a run with no
+// registry takes it.
+func byConfig(t *testing.T, state, cfg string) (*Lock, error) {
+	t.Helper()
+	name, err := ConfigName(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Acquire(state, name, cfg)
+}
+
 func TestSecondAcquireIsRefusedNamingTheHolder(t *testing.T) {
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
 	cfg := config(t, dir, "hub.yaml")
 	before := time.Now()
-	l, err := Acquire(state, cfg)
+	l, err := byConfig(t, state, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +47,7 @@ func TestSecondAcquireIsRefusedNamingTheHolder(t *testing.T) {
 		t.Errorf("lock directory: %v, %v; want mode 0700", fi, err)
 	}
 
-	_, err = Acquire(state, cfg)
+	_, err = byConfig(t, state, cfg)
 	var held *HeldError
 	if !errors.As(err, &held) {
 		t.Fatalf("second Acquire: %v, want a *HeldError", err)
@@ -60,7 +71,7 @@ func TestSecondAcquireIsRefusedNamingTheHolder(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Errorf("second Release: %v", err)
 	}
-	l2, err := Acquire(state, cfg)
+	l2, err := byConfig(t, state, cfg)
 	if err != nil {
 		t.Fatalf("Acquire after Release: %v", err)
 	}
@@ -70,12 +81,12 @@ func TestSecondAcquireIsRefusedNamingTheHolder(t *testing.T) {
 func TestKeyedByAbsolutePath(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	a, b := config(t, dir, "a.yaml"), config(t, dir, "b.yaml")
-	la, err := Acquire(state, a)
+	la, err := byConfig(t, state, a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer la.Release()
-	lb, err := Acquire(state, b)
+	lb, err := byConfig(t, state, b)
 	if err != nil {
 		t.Fatalf("another configuration is not locked out: %v", err)
 	}
@@ -92,11 +103,11 @@ func TestKeyedByAbsolutePath(t *testing.T) {
 	}
 	for _, p := range []string{"a.yaml", "./sub/../a.yaml", link} {
 		var held *HeldError
-		if _, err := Acquire(state, p); !errors.As(err, &held) {
+		if _, err := byConfig(t, state, p); !errors.As(err, &held) {
 			t.Errorf("Acquire(%q): %v, want the lock on %s held", p, err, a)
 		}
 	}
-	if fa, _ := File(state, a); filepath.Dir(fa) != state || !strings.HasSuffix(fa, ".lock") {
+	if fa := File(state, a); filepath.Dir(fa) != state || !strings.HasSuffix(fa, ".lock") {
 		t.Errorf("lock file %s, want a .lock file in %s", fa, state)
 	}
 }
@@ -120,10 +131,10 @@ func TestDir(t *testing.T) {
 }
 
 func TestParseNeedsAWholeRecord(t *testing.T) {
-	h := Holder{PID: 42, Started: time.Date(2026, 11, 26, 3, 15, 0, 0, time.UTC), Config: "/etc/hub.yaml"}
+	h := Holder{PID: 42, Started: time.Date(2026, 11, 26, 3, 15, 0, 0, time.UTC), Config: "/etc/hub.yaml", Name: "registry myacr.azurecr.io"}
 	rec := h.format()
 	got, ok := parse(rec)
-	if !ok || got.PID != 42 || !got.Started.Equal(h.Started) || got.Config != h.Config {
+	if !ok || got.PID != 42 || !got.Started.Equal(h.Started) || got.Config != h.Config || got.Name != h.Name {
 		t.Errorf("parse(format(h)) = %+v, %v", got, ok)
 	}
 	for i := 0; i < len(rec)-len("end\n"); i++ {
@@ -140,7 +151,7 @@ func TestKilledHolderLeavesNoLock(t *testing.T) {
 	cfg := config(t, dir, "hub.yaml")
 	holder := startHolder(t, state, cfg)
 
-	_, err := Acquire(state, cfg)
+	_, err := byConfig(t, state, cfg)
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder.PID != holder.Process.Pid {
 		t.Fatalf("Acquire while PID %d holds the lock: %v", holder.Process.Pid, err)
@@ -150,7 +161,7 @@ func TestKilledHolderLeavesNoLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	holder.Wait()
-	l, err := Acquire(state, cfg)
+	l, err := byConfig(t, state, cfg)
 	if err != nil {
 		t.Fatalf("Acquire after the holder was killed: %v", err)
 	}
@@ -237,7 +248,13 @@ func TestHelperProcess(t *testing.T) {
 	if state == "" {
 		return // not a helper: nothing to do
 	}
-	l, err := Acquire(state, os.Getenv("RUNLOCK_HELPER_CONFIG"))
+	cfg := os.Getenv("RUNLOCK_HELPER_CONFIG")
+	name, err := ConfigName(cfg)
+	if err != nil {
+		fmt.Printf("error %v\n", err)
+		os.Exit(1)
+	}
+	l, err := Acquire(state, name, cfg)
 	var held *HeldError
 	switch {
 	case errors.As(err, &held):
@@ -251,4 +268,87 @@ func TestHelperProcess(t *testing.T) {
 	time.Sleep(time.Minute) // killed by the test
 	l.Release()
 	os.Exit(0)
+}
+
+func TestRegistryName(t *testing.T) {
+	for _, tt := range []struct {
+		host string
+		acr  bool
+		want string
+	}{
+		{"myacr.azurecr.io", true, "registry myacr.azurecr.io"},
+		{"MyACR.AzureCR.io", true, "registry myacr.azurecr.io"},
+		{"myacr.azurecr.io:443", true, "registry myacr.azurecr.io"},
+		{"myacr.azurecr.io.", true, "registry myacr.azurecr.io"},
+		{"myacr.azurecr.io/", true, "registry myacr.azurecr.io"},
+		{"myacr.westeurope.geo.azurecr.io", true, "registry myacr.azurecr.io"},
+		{"MyACR.ChinaEast2.geo.azurecr.cn:443", true, "registry myacr.azurecr.cn"},
+		{"myacr.westeurope.data.azurecr.io", true, "registry myacr.westeurope.data.azurecr.io"},
+		{"other.azurecr.io", true, "registry other.azurecr.io"},
+		{"a.b.geo.example.com", false, "registry a.b.geo.example.com"},
+		{"Registry.Example.com", false, "registry registry.example.com"},
+		{"registry.example.com:443", false, "registry registry.example.com"},
+		{"registry.example.com:80", false, "registry registry.example.com"},
+		{"registry.example.com:0443", false, "registry registry.example.com"},
+		{"registry.example.com:5000", false, "registry registry.example.com:5000"},
+		{"127.0.0.1:5000", false, "registry 127.0.0.1:5000"},
+		{"localhost:5000", false, "registry localhost:5000"},
+		{"[::1]:5000", false, "registry [::1]:5000"},
+		{"[::1]:443", false, "registry [::1]"},
+		{"[::1]", false, "registry [::1]"},
+	} {
+		if got := RegistryName(tt.host, tt.acr); got != tt.want {
+			t.Errorf("RegistryName(%q, %v) = %q, want %q", tt.host, tt.acr, got, tt.want)
+		}
+	}
+}
+
+// Two configuration files naming one registry share its lock: the second
+// is refused naming the first's PID and configuration file; another
+// registry's lock is another lock.
+func TestOneLockPerRegistry(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	a, b, c := config(t, dir, "a.yaml"), config(t, dir, "b.yaml"), config(t, dir, "c.yaml")
+	la, err := Acquire(state, RegistryName("myacr.azurecr.io", true), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Release()
+
+	_, err = Acquire(state, RegistryName("MYACR.azurecr.io:443", true), b)
+	var held *HeldError
+	if !errors.As(err, &held) {
+		t.Fatalf("a second configuration of the registry: %v, want a *HeldError", err)
+	}
+	if held.Holder.PID != os.Getpid() || held.Holder.Config != a || held.Holder.Name != "registry myacr.azurecr.io" || held.Path != la.Path() {
+		t.Errorf("holder %+v at %s", held.Holder, held.Path)
+	}
+	msg := err.Error()
+	for _, want := range []string{"PID " + strconv.Itoa(os.Getpid()), "registry myacr.azurecr.io", a, "one run at a time per registry"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+
+	lc, err := Acquire(state, RegistryName("other.azurecr.io", true), c)
+	if err != nil {
+		t.Fatalf("another registry is locked out: %v", err)
+	}
+	lc.Release()
+}
+
+// A record written before locks had names (no name= line) still names its
+// holder and configuration.
+func TestOlderRecord(t *testing.T) {
+	h, ok := parse("pid=7\nstarted=2026-11-26T03:15:00Z\nconfig=/etc/hub.yaml\nend\n")
+	if !ok || h.PID != 7 || h.Config != "/etc/hub.yaml" || h.Name != "" {
+		t.Fatalf("parse = %+v, %v", h, ok)
+	}
+	msg := (&HeldError{Path: "/s/run-x.lock", Name: "/etc/hub.yaml", Holder: h}).Error()
+	if !strings.Contains(msg, "PID 7") || !strings.Contains(msg, "working on /etc/hub.yaml;") {
+		t.Errorf("message %q", msg)
+	}
+	if msg := (&HeldError{Path: "/s/run-x.lock"}).Error(); !strings.Contains(msg, "another run is working on this configuration") {
+		t.Errorf("message without a record or name: %q", msg)
+	}
 }
