@@ -37,10 +37,21 @@
 //     configMediaType and changeableAttributes.
 //   - GET and PATCH /acr/v1/<repo>/_manifests/<digest> show and change
 //     changeableAttributes, with "references" for an index.
-//   - DELETE /v2/<repo>/manifests/<digest> of a manifest with deleteEnabled
-//     or writeEnabled false answers 405 REGISTRY_DISALLOWED_OPERATION, by
-//     tag 405 UNSUPPORTED; other deletes reach the registry (202).
-//     DELETE /acr/v1/<repo>/_tags/<tag> untags.
+//   - GET and PATCH /acr/v1/<repo> show and change the repository's
+//     properties: {registry, imageName, createdTime, lastUpdateTime,
+//     manifestCount, tagCount, changeableAttributes}. GET
+//     /acr/v1/<repo>/_tags lists its tags, {registry, imageName,
+//     tags:[{name, digest, createdTime, lastUpdateTime, signed,
+//     changeableAttributes}]}, by name (lexically after last) or by
+//     lastUpdateTime, filtered by digest, 100 a page with a Link header;
+//     GET and PATCH /acr/v1/<repo>/_tags/<tag> show and change one.
+//   - Locks at all three levels (locks.go): DELETE /v2/<repo>/manifests/<digest>
+//     answers 405 REGISTRY_DISALLOWED_OPERATION when the manifest, a tag
+//     pointing at it, or (writeEnabled false) its repository refuses it;
+//     by tag 405 UNSUPPORTED; other deletes reach the registry (202).
+//     DELETE /acr/v1/<repo>/_tags/<tag> untags (refused for a locked tag or
+//     in a write-disabled repository); DELETE /acr/v1/<repo> deletes the
+//     whole repository unless it or anything in it is locked.
 //
 // A manifest's createdTime is its push time (when distribution wrote its
 // revision link) unless [Server.SetCreated] says otherwise. The server

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -153,11 +152,7 @@ func (s *Server) serveACR(w http.ResponseWriter, r *http.Request, rec *Request) 
 		}
 		return
 	}
-	if repo, tag, ok := cutLast(p, "/_tags/"); ok && tag != "" && !strings.Contains(tag, "/") && r.Method == http.MethodDelete {
-		rec.Kind, rec.Repository, rec.Reference = KindACRTag, repo, tag
-		if s.authorize(w, r, rec, &grant{Type: "repository", Name: repo, Actions: []string{"delete"}}) {
-			s.serveUntag(w, r, repo, tag)
-		}
+	if s.serveLockable(w, r, rec, p) {
 		return
 	}
 	writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "This stand-in does not serve "+r.Method+" "+r.URL.Path+".", nil)
@@ -262,20 +257,8 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 		return
 	}
 	orderby := q.Get("orderby")
-	var less func(a, b entry) int
-	switch orderby {
-	case OrderByDigest, "none":
-		less = func(a, b entry) int { return strings.Compare(a.attrs.Digest, b.attrs.Digest) }
-	case OrderByTimeAsc:
-		less = func(a, b entry) int {
-			return cmp.Or(a.updated.Compare(b.updated), strings.Compare(a.attrs.Digest, b.attrs.Digest))
-		}
-	case OrderByTimeDesc:
-		less = func(a, b entry) int {
-			return cmp.Or(b.updated.Compare(a.updated), strings.Compare(a.attrs.Digest, b.attrs.Digest))
-		}
-	default:
-		writeError(w, http.StatusBadRequest, "UNSUPPORTED", fmt.Sprintf("orderby %q is not one of timedesc, timeasc, none.", orderby), nil)
+	less, ok := listingOrder(w, orderby, func(e entry) string { return e.attrs.Digest }, func(e entry) time.Time { return e.updated })
+	if !ok {
 		return
 	}
 	entries, err := s.inventory(r.Context(), repo, q.Get("last") != "")
@@ -288,15 +271,11 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 
 	start := 0
 	if last := q.Get("last"); last != "" {
-		// after last, even when last is gone (deleted while paging)
 		pivot := entry{attrs: manifestAttributes{Digest: last}}
 		s.mu.Lock()
 		pivot.updated = s.sortKey[manifestKey{repo, last}]
 		s.mu.Unlock()
-		start = len(entries)
-		if i := slices.IndexFunc(entries, func(e entry) bool { return less(e, pivot) > 0 }); i >= 0 {
-			start = i
-		}
+		start = pageAfter(entries, less, pivot)
 	}
 	end := min(start+n, len(entries))
 	page := make([]manifestAttributes, 0, end-start)
@@ -318,8 +297,8 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgst string) {
 	var patch attrPatch
 	if r.Method == http.MethodPatch {
-		if err := json.NewDecoder(r.Body).Decode(&patch); err != nil && !errors.Is(err, io.EOF) {
-			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "The request body is not a JSON object of changeable attributes: "+err.Error(), nil)
+		var ok bool
+		if patch, ok = readPatch(w, r); !ok {
 			return
 		}
 	}
@@ -341,6 +320,10 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgs
 	}
 	e := &entries[i]
 	if r.Method == http.MethodPatch {
+		if s.repoWriteLocked(repo) {
+			writeDisallowed(w)
+			return
+		}
 		st := s.updateAttrs(manifestKey{repo, dgst}, patch)
 		e.attrs.ChangeableAttributes = st.attrs
 		if st.updated.After(e.updated) {
@@ -358,10 +341,15 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, dgs
 // serveUntag answers DELETE /acr/v1/<repo>/_tags/<tag>: the tag goes, its
 // manifest stays (untagged if it was the last tag).
 func (s *Server) serveUntag(w http.ResponseWriter, r *http.Request, repo, tag string) {
+	if s.repoWriteLocked(repo) || s.tagLocked(tagKey{repo, tag}) {
+		writeDisallowed(w)
+		return
+	}
 	err := s.store.untag(r.Context(), repo, tag)
 	switch {
 	case err == nil:
 		s.invalidate(repo)
+		s.forgetTag(tagKey{repo, tag})
 		w.WriteHeader(http.StatusAccepted)
 	case errors.Is(err, errTagUnknown):
 		writeError(w, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist", map[string]string{"tag": tag})
@@ -395,7 +383,9 @@ const snapshotTTL = 30 * time.Second
 type repoSnapshot struct {
 	fingerprint uint64
 	entries     []*entry
-	taken       time.Time
+	// tags, sorted by name, with when each was last written
+	tags  []tagInfo
+	taken time.Time
 	// live is entries as applyLive last made them, at liveVersion
 	live        []entry
 	liveVersion uint64
@@ -491,7 +481,7 @@ func (s *Server) read(ctx context.Context, rp distribution.Repository, d storage
 	if err != nil {
 		return nil, err
 	}
-	tags, err := tagsByDigest(ctx, rp.Tags(ctx))
+	tags, tagList, err := tagsOf(ctx, rp.Tags(ctx), d, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -501,7 +491,7 @@ func (s *Server) read(ctx context.Context, rp distribution.Repository, d storage
 			return nil, err
 		}
 	}
-	snap := &repoSnapshot{taken: time.Now()}
+	snap := &repoSnapshot{taken: time.Now(), tags: tagList}
 	slices.Sort(digests) // the default order; sorting it again is cheap
 	for _, dg := range digests {
 		e, err := s.describe(ctx, d, repo, dg, infos, rp, ms)
@@ -547,28 +537,37 @@ func (s *Server) applyLive(repo string, snap *repoSnapshot) []entry {
 	return slices.Clone(out)
 }
 
-// tagsByDigest maps each digest to its tags, sorted.
-func tagsByDigest(ctx context.Context, ts distribution.TagService) (map[digest.Digest][]string, error) {
+// tagsOf maps each digest to its tags, sorted, and lists the tags by name
+// with when each was last written (its current link's modification time:
+// a push or a move rewrites it).
+func tagsOf(ctx context.Context, ts distribution.TagService, d storagedriver.StorageDriver, repo string) (map[digest.Digest][]string, []tagInfo, error) {
 	all, err := ts.All(ctx)
 	var unknown distribution.ErrRepositoryUnknown
 	if errors.As(err, &unknown) || isPathNotFound(err) {
-		return nil, nil // no tags at all
+		return nil, nil, nil // no tags at all
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[digest.Digest][]string{}
+	var list []tagInfo
 	for _, tag := range all {
 		desc, err := ts.Get(ctx, tag)
 		if err != nil {
 			continue // untagged meanwhile
 		}
 		out[desc.Digest] = append(out[desc.Digest], tag)
+		ti := tagInfo{name: tag, digest: desc.Digest.String()}
+		if fi, err := d.Stat(ctx, path.Join(repositoriesRoot, repo, "_manifests/tags", tag, "current/link")); err == nil {
+			ti.written = fi.ModTime()
+		}
+		list = append(list, ti)
 	}
 	for _, tags := range out {
 		slices.Sort(tags)
 	}
-	return out, nil
+	slices.SortFunc(list, func(a, b tagInfo) int { return strings.Compare(a.name, b.name) })
+	return out, list, nil
 }
 
 // describe puts together what /acr/v1 says about repo@dg but for what can
@@ -692,10 +691,17 @@ func (s *Server) contentOf(ctx context.Context, rp distribution.Repository, ms d
 func (s *Server) updateAttrs(key manifestKey, p attrPatch) attrState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.attrs[key]
+	s.liveVersion++
+	return patchAttrs(s.attrs, key, p)
+}
+
+// patchAttrs applies p to the changeable attributes m holds for key (the
+// defaults when it holds none) and moves their update time; s.mu held.
+func patchAttrs[K comparable](m map[K]*attrState, key K, p attrPatch) attrState {
+	st := m[key]
 	if st == nil {
 		st = &attrState{attrs: defaultAttrs}
-		s.attrs[key] = st
+		m[key] = st
 	}
 	for _, f := range []struct {
 		v   *bool
@@ -706,22 +712,35 @@ func (s *Server) updateAttrs(key manifestKey, p attrPatch) attrState {
 		}
 	}
 	st.updated = time.Now()
-	s.liveVersion++
 	return *st
 }
 
-// locked reports whether ACR refuses to delete repo@digest.
+// locked reports whether repo@digest's own attributes refuse its delete.
 func (s *Server) locked(key manifestKey) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.attrs[key]
+	return s.attrs[key].locks()
+}
+
+// locks reports whether attributes refuse a delete: deleteEnabled or
+// writeEnabled false.
+func (st *attrState) locks() bool {
 	return st != nil && (!st.attrs.DeleteEnabled || !st.attrs.WriteEnabled)
 }
 
 // writeLocked reports whether pushing to ref (a digest, or a tag that now
-// points at a manifest) would overwrite a manifest with writeEnabled false.
+// points at a manifest) would overwrite a manifest with writeEnabled false,
+// move a tag with writeEnabled false, or write to a repository with
+// writeEnabled false.
 func (s *Server) writeLocked(ctx context.Context, repo, ref string) bool {
+	if s.repoWriteLocked(repo) {
+		return true
+	}
 	s.mu.Lock()
+	if st := s.tagAttrs[tagKey{repo, ref}]; st != nil && !st.attrs.WriteEnabled && !strings.Contains(ref, ":") {
+		s.mu.Unlock()
+		return true
+	}
 	someLocked := false
 	for k, st := range s.attrs {
 		if k.repo == repo && !st.attrs.WriteEnabled {

@@ -34,7 +34,9 @@ const (
 	KindACRCatalog       = "acr-catalog"        // GET /acr/v1/_catalog
 	KindACRManifests     = "acr-manifests"      // GET /acr/v1/<repo>/_manifests
 	KindACRManifest      = "acr-manifest"       // GET or PATCH /acr/v1/<repo>/_manifests/<digest>
-	KindACRTag           = "acr-tag"            // DELETE /acr/v1/<repo>/_tags/<tag>
+	KindACRRepository    = "acr-repository"     // GET, PATCH or DELETE /acr/v1/<repo>
+	KindACRTags          = "acr-tags"           // GET /acr/v1/<repo>/_tags
+	KindACRTag           = "acr-tag"            // GET, PATCH or DELETE /acr/v1/<repo>/_tags/<tag>
 	KindOAuthExchange    = "oauth-exchange"     // POST /oauth2/exchange
 	KindOAuthToken       = "oauth-token"        // POST or GET /oauth2/token
 	KindOther            = "other"
@@ -152,7 +154,10 @@ type Server struct {
 	content   map[string]*contentInfo   // by digest; manifests never change
 	created   map[manifestKey]time.Time // push times: overrides and first sightings
 	attrs     map[manifestKey]*attrState
+	repoAttrs map[string]*attrState // a repository's own, by name
+	tagAttrs  map[tagKey]*attrState
 	sortKey   map[manifestKey]time.Time // last known lastUpdateTime, to page past deleted manifests
+	tagSort   map[tagKey]time.Time      // the same for tags
 	snapshots map[string]*repoSnapshot  // by repository
 	// liveVersion counts changes of attributes and created times
 	liveVersion uint64
@@ -199,7 +204,10 @@ func start(ctx context.Context, newStore func(*Server) (store, error), opts []Op
 		content:    map[string]*contentInfo{},
 		created:    map[manifestKey]time.Time{},
 		attrs:      map[manifestKey]*attrState{},
+		repoAttrs:  map[string]*attrState{},
+		tagAttrs:   map[tagKey]*attrState{},
 		sortKey:    map[manifestKey]time.Time{},
+		tagSort:    map[tagKey]time.Time{},
 		snapshots:  map[string]*repoSnapshot{},
 		served:     make(chan struct{}),
 	}
@@ -318,6 +326,7 @@ func (s *Server) SetCreated(repo, digest string, t time.Time) {
 // writeEnabled, as PATCH /acr/v1/<repo>/_manifests/<digest> does (an
 // attribute update also moves lastUpdateTime). A manifest with either false
 // is locked: deleting it answers 405 REGISTRY_DISALLOWED_OPERATION.
+// [Server.LockTag] and [Server.LockRepository] lock the other two levels.
 func (s *Server) Lock(repo, digest string, deleteEnabled, writeEnabled bool) {
 	s.updateAttrs(manifestKey{repo, digest}, attrPatch{DeleteEnabled: &deleteEnabled, WriteEnabled: &writeEnabled})
 }
@@ -476,7 +485,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 			writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", nil)
 			return
 		}
-		if s.locked(manifestKey{rt.repo, rt.ref}) {
+		if s.deleteRefused(r.Context(), rt.repo, rt.ref) {
 			writeDisallowed(w)
 			return
 		}
@@ -485,6 +494,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 		s.invalidate(rt.repo)
 		if sw.status == http.StatusAccepted {
 			s.forget(manifestKey{rt.repo, rt.ref})
+			s.forgetGoneTags(r.Context(), rt.repo) // its tags went with it
 		}
 		return
 	case r.Method == http.MethodPut && (rt.kind == KindManifestByTag || rt.kind == KindManifestByDigest):

@@ -14,6 +14,7 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
@@ -33,6 +34,9 @@ type store interface {
 	untag(ctx context.Context, repo, tag string) error
 	// digestOf is the digest tag of repo points at, "" when none.
 	digestOf(ctx context.Context, repo, tag string) string
+	// deleteRepository deletes every tag and manifest of repo and names
+	// them, sorted (errNameUnknown when it holds no manifest).
+	deleteRepository(ctx context.Context, repo string) (manifests, tags []string, err error)
 	// serveV2 answers an authorized /v2/ request.
 	serveV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 	close()
@@ -169,6 +173,49 @@ func (rs *registryStore) digestOf(ctx context.Context, repo, tag string) string 
 		return err
 	})
 	return dgst
+}
+
+func (rs *registryStore) deleteRepository(ctx context.Context, repo string) (manifests, tags []string, err error) {
+	err = rs.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
+		ts := rp.Tags(ctx)
+		all, err := ts.All(ctx)
+		var unknown distribution.ErrRepositoryUnknown
+		if err != nil && !errors.As(err, &unknown) && !isPathNotFound(err) {
+			return err
+		}
+		ms, en, err := manifestsOf(ctx, rp)
+		if err != nil {
+			return err
+		}
+		var digests []digest.Digest
+		err = en.Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
+		if isPathNotFound(err) || (err == nil && len(digests) == 0) {
+			return errNameUnknown
+		}
+		if err != nil {
+			return err
+		}
+		for _, tag := range all {
+			if err := ts.Untag(ctx, tag); err != nil {
+				return fmt.Errorf("untag %s: %w", tag, err)
+			}
+			tags = append(tags, tag)
+		}
+		for _, dg := range digests {
+			if err := ms.Delete(ctx, dg); err != nil {
+				return fmt.Errorf("delete %s: %w", dg, err)
+			}
+			manifests = append(manifests, dg.String())
+		}
+		return nil
+	})
+	var repoUnknown distribution.ErrRepositoryUnknown
+	if errors.As(err, &repoUnknown) {
+		err = errNameUnknown
+	}
+	slices.Sort(manifests)
+	slices.Sort(tags)
+	return manifests, tags, err
 }
 
 func (rs *registryStore) serveV2(w http.ResponseWriter, r *http.Request, _ v2Route) {

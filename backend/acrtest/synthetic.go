@@ -331,6 +331,7 @@ func (g *synthStore) snapshot(_ context.Context, repo string, _ bool) (*repoSnap
 		e := &entry{attrs: manifestAttributes{Digest: m.digest, ImageSize: m.size, CreatedTime: acrTime(m.pushed), MediaType: synthManifestType}}
 		if m.tag != "" {
 			e.attrs.Tags = []string{m.tag}
+			snap.tags = append(snap.tags, tagInfo{name: m.tag, digest: m.digest, written: m.pushed})
 		}
 		if m.kind == synthIndex {
 			e.attrs.MediaType = synthIndexType
@@ -351,7 +352,34 @@ func (g *synthStore) snapshot(_ context.Context, repo string, _ bool) (*repoSnap
 		return nil, errNameUnknown
 	}
 	slices.SortFunc(snap.entries, func(a, b *entry) int { return strings.Compare(a.attrs.Digest, b.attrs.Digest) })
+	slices.SortFunc(snap.tags, func(a, b tagInfo) int { return strings.Compare(a.name, b.name) })
 	return snap, nil
+}
+
+func (g *synthStore) deleteRepository(_ context.Context, repo string) (manifests, tags []string, err error) {
+	r, ok := g.byName[repo]
+	if !ok {
+		return nil, nil, errNameUnknown
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.repos[r].manifests {
+		m := &g.repos[r].manifests[i]
+		if m.deleted {
+			continue
+		}
+		manifests = append(manifests, m.digest)
+		if m.tag != "" {
+			tags = append(tags, m.tag)
+		}
+		m.deleted, m.tag = true, ""
+	}
+	if len(manifests) == 0 {
+		return nil, nil, errNameUnknown
+	}
+	slices.Sort(manifests)
+	slices.Sort(tags)
+	return manifests, tags, nil
 }
 
 func (g *synthStore) untag(_ context.Context, repo, tag string) error {

@@ -37,8 +37,9 @@ type listed struct {
 	mediaType    string
 }
 
-// listAll lists every manifest of the registry through the Azure SDK.
-func listAll(t *testing.T, e *env) []listed {
+// sdkClient is the Azure SDK's own ACR client of the stand-in, logged in
+// with the identity it trusts.
+func sdkClient(t *testing.T, e *env) *azcontainerregistry.Client {
 	t.Helper()
 	cred, err := e.id.Credential()
 	if err != nil {
@@ -48,6 +49,13 @@ func listAll(t *testing.T, e *env) []listed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return client
+}
+
+// listAll lists every manifest of the registry through the Azure SDK.
+func listAll(t *testing.T, e *env) []listed {
+	t.Helper()
+	client := sdkClient(t, e)
 	ctx := t.Context()
 	var out []listed
 	repos := client.NewListRepositoriesPager(nil)
