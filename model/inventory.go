@@ -5,6 +5,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -69,6 +70,53 @@ type Image struct {
 // Ref returns "repository@digest".
 func (im *Image) Ref() string { return im.Repository + "@" + im.Digest }
 
+// Levels of the lock that holds a Locked image (LockLevel).
+const (
+	LockManifest   = "manifest"   // the manifest's own (Lock "")
+	LockTag        = "tag"        // a tag's: the image's, or a platform manifest's of an index
+	LockPlatform   = "platform"   // a platform manifest's own, holding its index
+	LockRepository = "repository" // the repository's write lock
+)
+
+// LockLevel is the level of the lock that holds a Locked image: one of
+// LockManifest, LockTag, LockPlatform, LockRepository; "" when it is not
+// Locked.
+func (im *Image) LockLevel() string {
+	switch {
+	case !im.Locked:
+		return ""
+	case im.Lock == "":
+		return LockManifest
+	}
+	level, _, _ := strings.Cut(im.Lock, " ")
+	return level
+}
+
+// LockText says how a lock holds an image: "locked" for the manifest's
+// own, else "locked (repository)", "locked (tag hub:stable)",
+// "locked (platform linux/arm64)"; "" when it is not Locked.
+func (im *Image) LockText() string {
+	switch {
+	case !im.Locked:
+		return ""
+	case im.Lock == "":
+		return "locked"
+	}
+	return "locked (" + im.Lock + ")"
+}
+
+// RepositoryLock is a repository whose own attributes (ACR's
+// changeableAttributes of the repository) refuse deletes or writes.
+type RepositoryLock struct {
+	Repository string
+	// DeleteDisabled: the repository itself cannot be deleted. Its images
+	// still can be, one by one: it holds none of them.
+	DeleteDisabled bool
+	// WriteDisabled: nothing in the repository can be written or deleted:
+	// every image in it is Locked, with Lock "repository".
+	WriteDisabled bool
+}
+
 // ScanError is a problem met while scanning; the rest of the scan is used.
 // An error names its repository (none: the catalog itself) and makes that
 // repository incomplete, so that no plan deletes anything in it; a Warning
@@ -89,6 +137,19 @@ type Inventory struct {
 	Images       []Image
 	Blobs        []Blob
 	Errors       []ScanError
+	// RepositoryLocks are the repositories whose own attributes disable
+	// deletes or writes, sorted by name (ACR; none elsewhere).
+	RepositoryLocks []RepositoryLock
+}
+
+// RepositoryLock is repository's lock, if its own attributes disable
+// deletes or writes.
+func (inv *Inventory) RepositoryLock(repository string) (RepositoryLock, bool) {
+	i, ok := slices.BinarySearchFunc(inv.RepositoryLocks, repository, func(l RepositoryLock, r string) int { return strings.Compare(l.Repository, r) })
+	if !ok {
+		return RepositoryLock{}, false
+	}
+	return inv.RepositoryLocks[i], true
 }
 
 // Incomplete returns, for every repository whose scan is incomplete (a tag
@@ -203,6 +264,17 @@ func (b *InventoryBuilder) intern(im *Image, blobs []Blob) ([]int32, error) {
 
 // AddError records a scan problem.
 func (b *InventoryBuilder) AddError(e ScanError) { b.inv.Errors = append(b.inv.Errors, e) }
+
+// AddRepositoryLock records a repository's lock (again: replaces it); the
+// inventory keeps them sorted by repository.
+func (b *InventoryBuilder) AddRepositoryLock(l RepositoryLock) {
+	i, found := slices.BinarySearchFunc(b.inv.RepositoryLocks, l.Repository, func(x RepositoryLock, r string) int { return strings.Compare(x.Repository, r) })
+	if found {
+		b.inv.RepositoryLocks[i] = l
+		return
+	}
+	b.inv.RepositoryLocks = slices.Insert(b.inv.RepositoryLocks, i, l)
+}
 
 // SetRepositories records how many repositories the registry listed.
 func (b *InventoryBuilder) SetRepositories(n int) { b.inv.Repositories = n }

@@ -32,7 +32,7 @@ import (
 
 // magic starts a snapshot; it changes with the format, and a file that
 // does not start with it (an older format) is ignored.
-const magic = "helmupgradebot-snapshot 4\n"
+const magic = "helmupgradebot-snapshot 5\n"
 
 // Path is where the snapshot of registry lives under dir (the state
 // directory): one file per registry.
@@ -233,6 +233,12 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.str(se.Error)
 		e.bool(se.Warning)
 	}
+	e.uint(uint64(len(inv.RepositoryLocks)))
+	for _, l := range inv.RepositoryLocks {
+		e.shared(l.Repository)
+		e.bool(l.DeleteDisabled)
+		e.bool(l.WriteDisabled)
+	}
 	e.flush()
 }
 
@@ -420,6 +426,12 @@ func (d *decoder) inventory() *model.Inventory {
 		inv.Errors = make([]model.ScanError, n)
 		for i := range inv.Errors {
 			inv.Errors[i] = model.ScanError{Repository: d.str("error"), Reference: d.str("error"), Error: d.str("error"), Warning: d.bool("error")}
+		}
+	}
+	if n := d.count("repository locks", 3); n > 0 {
+		inv.RepositoryLocks = make([]model.RepositoryLock, n)
+		for i := range inv.RepositoryLocks {
+			inv.RepositoryLocks[i] = model.RepositoryLock{Repository: d.shared("repository lock"), DeleteDisabled: d.bool("repository lock"), WriteDisabled: d.bool("repository lock")}
 		}
 	}
 	if d.err != nil {

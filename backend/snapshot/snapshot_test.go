@@ -96,8 +96,8 @@ func BenchmarkLoad100k(b *testing.B) {
 // format writes it.
 func TestEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[model.Inventory](): 6, reflect.TypeFor[model.Image](): 15,
-		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4,
+		reflect.TypeFor[model.Inventory](): 7, reflect.TypeFor[model.Image](): 15,
+		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4, reflect.TypeFor[model.RepositoryLock](): 3,
 	} {
 		if typ.NumField() != n {
 			t.Errorf("model.%s has %d fields, the snapshot format writes %d: add the new ones to encoder and decoder", typ.Name(), typ.NumField(), n)
@@ -115,7 +115,8 @@ func TestEveryField(t *testing.T) {
 				Children: []string{d(7), d(8)}, ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
 			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2}},
 		},
-		Errors: []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
+		Errors:          []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
+		RepositoryLocks: []model.RepositoryLock{{Repository: "a/b", DeleteDisabled: true}, {Repository: "c", DeleteDisabled: true, WriteDisabled: true}, {Repository: "d", WriteDisabled: true}},
 	}
 	p := Path(t.TempDir(), in.Registry)
 	if err := Save(p, in); err != nil {
