@@ -3,12 +3,18 @@ package headless
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 )
 
 func planned(rep Report) map[string]ImageReport {
@@ -154,5 +160,44 @@ func TestUnreadableUsageSourceDeletesNothing(t *testing.T) {
 				t.Errorf("summary:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestSignedEventsURLNeverShown: an events URL signed in its query string
+// (an Azure SAS) or carrying a password appears redacted in the JSON
+// report, the summary and the logs, never whole.
+func TestSignedEventsURLNeverShown(t *testing.T) {
+	const secret = "QXp1cmVTQVNzaWduYXR1cmU"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "AuthenticationFailed: Signature did not match", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	for _, url := range []string{
+		srv.URL + "/binderhub/events-{date}.jsonl?sv=2022-11-02&ss=b&sp=r&se=2027-01-01&sig=" + secret,
+		"http://bot:" + secret + "@" + strings.TrimPrefix(srv.URL, "http://") + "/events-{date}.jsonl",
+	} {
+		env := startDemo(t, demo.WithConfigure(func(c *config.Config) {
+			c.Registry.Policy.Usage = append(c.Registry.Policy.Usage, config.UsageSource{Events: url})
+		}), demo.WithEngineOptions(engine.WithUsageOptions(usage.WithCacheDir(""))))
+		var out, logs bytes.Buffer
+		code := Run(context.Background(), Options{JSON: true, Registry: env.Registry, Stdout: &out, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		var rep Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if code != ExitPartial || rep.Registry.Usage == nil || len(rep.Registry.Usage.Errors) != 1 ||
+			!strings.Contains(rep.Registry.Usage.Errors[0].Source, "REDACTED") || !strings.Contains(rep.Registry.Usage.Errors[0].Error, "403") {
+			t.Errorf("exit %d, usage %+v", code, rep.Registry.Usage)
+		}
+		if !strings.Contains(logs.String(), "REDACTED") {
+			t.Errorf("the logs do not name the source:\n%s", logs.String())
+		}
+		var summary bytes.Buffer
+		Run(context.Background(), Options{Registry: env.Registry, Stdout: &summary})
+		for what, text := range map[string]string{"report": out.String(), "logs": logs.String(), "summary": summary.String()} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s shows the signature:\n%s", what, text)
+			}
+		}
 	}
 }

@@ -200,6 +200,31 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
+// TestBadConfigHidesSignedEventsURL: a configuration error about a signed
+// events URL names it redacted, in the text and the JSON checklist alike.
+func TestBadConfigHidesSignedEventsURL(t *testing.T) {
+	const secret = "U0FTc2lnbmF0dXJl"
+	for _, events := range []string{
+		"https:///binderhub/events-{date}.jsonl?sv=2022-11-02&sp=r&sig=" + secret,
+		"s3://bucket/events-{date}.jsonl?X-Amz-Credential=" + secret + "&X-Amz-Signature=" + secret,
+	} {
+		path := filepath.Join(t.TempDir(), "bad.yaml")
+		doc := "registry:\n  url: r.example\n  policy:\n    keep_launched_within: 30d\n    usage:\n      - events: " + events + "\n"
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := check.File(context.Background(), path)
+		var js bytes.Buffer
+		if err := r.WriteJSON(&js); err != nil {
+			t.Fatal(err)
+		}
+		out := text(t, r) + js.String()
+		if r.ExitCode() != check.ExitBadConfig || !strings.Contains(out, "REDACTED") || strings.Contains(out, secret) {
+			t.Errorf("exit %d:\n%s", r.ExitCode(), out)
+		}
+	}
+}
+
 // TestACRAndKeyVault: the production shape. An Azure Container Registry
 // (the stand-in in front of the embedded registry) read with the VM's
 // managed identity, whose ACR token says it may delete; the GitHub token

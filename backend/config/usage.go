@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/redact"
 )
 
 // UsageSource is one entry of registry.policy.usage: exactly one of
@@ -74,12 +76,16 @@ func (p *Policy) validateUsage(bad func(path, format string, args ...any)) {
 	}
 }
 
+// validateEvents checks an events source. A URL may be authorised by its
+// query string (a SAS sig=, a signed S3 or GCS URL): the messages show it
+// redacted.
 func validateEvents(src, key string, bad func(path, format string, args ...any)) {
+	shown := redact.URL(src)
 	if !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") {
 		if strings.Contains(src, "://") {
-			bad(key, "%q: give a file path or glob, or an http(s) URL", src)
+			bad(key, "%q: give a file path or glob, or an http(s) URL", shown)
 		} else if _, err := filepath.Match(src, ""); err != nil {
-			bad(key, "%q is not a valid glob: %v", src, err)
+			bad(key, "%q is not a valid glob: %v", shown, err)
 		}
 		return
 	}
@@ -89,7 +95,7 @@ func validateEvents(src, key string, bad func(path, format string, args ...any))
 	}
 	u, err := url.Parse(strings.ReplaceAll(src, "{date}", "2006-01-02"))
 	if err != nil || u.Host == "" {
-		bad(key, "%q is not a URL", src)
+		bad(key, "%q is not a URL", shown)
 		return
 	}
 	if u.Scheme == "http" {

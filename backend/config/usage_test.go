@@ -50,3 +50,21 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("loopback http: %v", err)
 	}
 }
+
+// TestEventsURLErrorsHideSignatures: a configuration error about an events
+// URL (which --check-config shows too) names it without its signature or
+// password.
+func TestEventsURLErrorsHideSignatures(t *testing.T) {
+	const secret = "c2lnbmF0dXJl"
+	for _, tc := range []struct{ events, want string }{
+		{"https:///events-{date}.jsonl?sv=1&sig=" + secret, `"https:///events-{date}.jsonl?sv=1&sig=REDACTED" is not a URL`},
+		{"s3://bucket/events-{date}.jsonl?X-Amz-Credential=" + secret + "&X-Amz-Signature=" + secret,
+			`"s3://bucket/events-{date}.jsonl?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED": give a file path or glob`},
+		{"gs://u:" + secret + "@bucket/events.jsonl", `"gs://u:REDACTED@bucket/events.jsonl": give a file path`},
+	} {
+		_, err := Parse([]byte("registry:\n  url: r.example\n  policy:\n    keep_launched_within: 30d\n    usage:\n      - events: " + tc.events + "\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: %v, want %q", tc.events, err, tc.want)
+		}
+	}
+}

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/redact"
 )
 
 // An events URL names one file per day ({date} is YYYY-MM-DD, UTC), as
@@ -83,7 +86,7 @@ func (r *Reader) readURL(ctx context.Context, pattern string, obs *Observed, rep
 			os.Remove(df.path)
 		}
 		rep.Files++
-		st.FirstBad = strings.Replace(st.FirstBad, df.path, redactURL(df.url), 1)
+		st.FirstBad = strings.Replace(st.FirstBad, df.path, redact.URL(df.url), 1)
 		rep.Stats.Add(st)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", df.day.Format(time.DateOnly), err))
@@ -102,10 +105,14 @@ func (r *Reader) fetchDay(ctx context.Context, df *dayFile, now time.Time) error
 	var base string
 	var meta cacheMeta
 	cached := false
+	// The cache is keyed by the whole URL (a key= or token= may name the
+	// file, not only authorise it) and its metadata keeps the URL
+	// redacted, so no signature is written to disk.
+	shown := redact.URL(df.url)
 	if r.cacheDir != "" {
-		sum := sha256.Sum256([]byte(redactURL(df.url)))
+		sum := sha256.Sum256([]byte(df.url))
 		base = filepath.Join(r.cacheDir, hex.EncodeToString(sum[:16]))
-		if raw, err := os.ReadFile(base + ".json"); err == nil && json.Unmarshal(raw, &meta) == nil && meta.URL == redactURL(df.url) {
+		if raw, err := os.ReadFile(base + ".json"); err == nil && json.Unmarshal(raw, &meta) == nil && meta.URL == shown {
 			if _, err := os.Stat(base + ".jsonl"); err == nil {
 				cached = true
 			}
@@ -118,7 +125,7 @@ func (r *Reader) fetchDay(ctx context.Context, df *dayFile, now time.Time) error
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, df.url, nil)
 	if err != nil {
-		return err
+		return redact.Error(err) // a parse error quotes the URL
 	}
 	req.Header.Set("User-Agent", "helmupgradebot")
 	if cached {
@@ -131,11 +138,11 @@ func (r *Reader) fetchDay(ctx context.Context, df *dayFile, now time.Time) error
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		var ue interface{ Unwrap() error }
+		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Unwrap() // the URL is named by the caller already
+			err = ue.Err // the source names the URL already
 		}
-		return err
+		return redact.Error(err) // a redirect's error may name another URL
 	}
 	defer resp.Body.Close()
 	switch {
@@ -146,7 +153,7 @@ func (r *Reader) fetchDay(ctx context.Context, df *dayFile, now time.Time) error
 		df.skipped = true // today's or yesterday's file is not out yet
 		return nil
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("HTTP %s from %s", resp.Status, redactURL(df.url))
+		return fmt.Errorf("HTTP %s from %s", resp.Status, shown)
 	}
 	dir := r.cacheDir
 	if dir == "" {
@@ -161,7 +168,7 @@ func (r *Reader) fetchDay(ctx context.Context, df *dayFile, now time.Time) error
 	_, cerr := io.Copy(f, resp.Body)
 	if err := errors.Join(cerr, f.Close()); err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("read %s: %w", redactURL(df.url), err)
+		return fmt.Errorf("read %s: %w", shown, redact.Error(err))
 	}
 	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	if r.cacheDir == "" || (etag == "" && lm == "" && !settled) {
@@ -176,7 +183,7 @@ func (r *Reader) fetchDay(ctx context.Context, df *dayFile, now time.Time) error
 	df.path = base + ".jsonl"
 	// The body is in place before its validators, so a torn write never
 	// pairs new validators with an old body.
-	raw, _ := json.Marshal(cacheMeta{URL: redactURL(df.url), ETag: etag, LastModified: lm, Fetched: now.Format(time.RFC3339)})
+	raw, _ := json.Marshal(cacheMeta{URL: shown, ETag: etag, LastModified: lm, Fetched: now.Format(time.RFC3339)})
 	tmp := base + ".json.tmp"
 	if os.WriteFile(tmp, raw, 0o644) == nil {
 		_ = os.Rename(tmp, base+".json")

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/redact"
 )
 
 // Sources are the usage sources a configuration names.
@@ -116,7 +118,7 @@ func (r *Reader) Read(ctx context.Context) *Observed {
 	now := r.now()
 	obs := &Observed{Window: r.src.Window, Since: now.Add(-r.src.Window), Launches: NewTally(now.Add(-r.src.Window))}
 	for _, e := range r.src.Events {
-		rep := SourceReport{Source: "events: " + redactURL(e), Kind: "events", Stats: &Stats{}}
+		rep := SourceReport{Source: "events: " + redact.URL(e), Kind: "events", Stats: &Stats{}}
 		var err error
 		if IsURL(e) {
 			err = r.readURL(ctx, e, obs, &rep)
@@ -127,7 +129,7 @@ func (r *Reader) Read(ctx context.Context) *Observed {
 			err = fmt.Errorf("no line is an event (first: %s)", rep.FirstBad)
 		}
 		if err != nil {
-			rep.Error = err.Error()
+			rep.Error = redact.Text(err.Error())
 		}
 		obs.Sources = append(obs.Sources, rep)
 	}
@@ -135,7 +137,7 @@ func (r *Reader) Read(ctx context.Context) *Observed {
 		rep := SourceReport{Source: "kubernetes: " + k.String(), Kind: "kubernetes"}
 		pods, n, err := r.listPods(ctx, k)
 		if err != nil {
-			rep.Error = err.Error()
+			rep.Error = redact.Text(err.Error())
 		}
 		rep.Pods = n
 		obs.PodsSeen += n
@@ -202,14 +204,4 @@ func readFile(path string, t *Tally) (Stats, error) {
 	}
 	defer f.Close()
 	return ReadEvents(f, path, t.Add)
-}
-
-// redactURL hides a password in an events URL.
-func redactURL(s string) string {
-	if i := strings.Index(s, "@"); i >= 0 {
-		if j := strings.Index(s, "://"); j >= 0 && j < i && !strings.Contains(s[j+3:i], "/") {
-			return s[:j+3] + "REDACTED" + s[i:]
-		}
-	}
-	return s
 }

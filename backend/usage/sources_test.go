@@ -144,6 +144,57 @@ func TestReadURL(t *testing.T) {
 	}
 }
 
+// TestSignedEventsURLNeverShown: an events URL authorised by its query
+// string (a SAS sig=, a signed S3 URL) or a userinfo password is shown
+// redacted: in the source's name, its error (net/http's included), its
+// first bad line, the unknown usage's reason and the cache's metadata.
+func TestSignedEventsURLNeverShown(t *testing.T) {
+	const secret = "U2lnbmF0dXJlT2ZUaGVTQVM"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path[:strings.LastIndexByte(r.URL.Path, '/')] {
+		case "/forbidden":
+			http.Error(w, "AuthenticationFailed", http.StatusForbidden)
+		case "/garbage":
+			w.Header().Set("ETag", `"1"`)
+			_, _ = w.Write([]byte("<html>not events</html>\n"))
+		case "/redirect":
+			http.Redirect(w, r, "/hangup/x?X-Amz-Credential=AKIA"+secret+"&X-Amz-Signature="+secret, http.StatusFound)
+		case "/hangup":
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.Close()
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tc := range []struct{ name, url, want string }{
+		{"azure sas, 403", srv.URL + "/forbidden/events-{date}.jsonl?sv=2022-11-02&sp=r&sig=" + secret, "403"},
+		{"userinfo password, 403", "http://bot:" + secret + "@" + host + "/forbidden/events-{date}.jsonl", "403"},
+		{"signed s3, garbage", srv.URL + "/garbage/events-{date}.jsonl?X-Amz-Signature=" + secret + "&X-Amz-Security-Token=" + secret, "no line is an event"},
+		{"redirected to another signed URL, then cut", srv.URL + "/redirect/events-{date}.jsonl?token=" + secret, "EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			obs := NewReader(Sources{Window: 24 * time.Hour, Events: []string{tc.url}}, WithClock(func() time.Time { return now }), WithCacheDir(cache)).Read(context.Background())
+			s := obs.Sources[0]
+			if !strings.Contains(s.Error, tc.want) || !strings.Contains(s.Source, "REDACTED") {
+				t.Errorf("source %q, error %q, want %q", s.Source, s.Error, tc.want)
+			}
+			shown, _ := json.Marshal(obs.Sources)
+			shown = append(shown, Match(testInventory(t), obs).Usage.Unknown...)
+			_ = filepath.WalkDir(cache, func(path string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					b, _ := os.ReadFile(path)
+					shown = append(shown, b...)
+				}
+				return nil
+			})
+			if strings.Contains(string(shown), secret) {
+				t.Errorf("the signature is shown: %s", shown)
+			}
+		})
+	}
+}
+
 func TestReadKubernetes(t *testing.T) {
 	k := usagetest.NewKube("s3cret")
 	defer k.Close()
