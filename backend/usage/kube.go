@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,13 +54,15 @@ type podList struct {
 			Namespace string `json:"namespace"`
 		} `json:"metadata"`
 		Spec struct {
-			Containers     []kubeContainer `json:"containers"`
-			InitContainers []kubeContainer `json:"initContainers"`
+			Containers          []kubeContainer `json:"containers"`
+			InitContainers      []kubeContainer `json:"initContainers"`
+			EphemeralContainers []kubeContainer `json:"ephemeralContainers"`
 		} `json:"spec"`
 		Status struct {
-			Phase                 string                `json:"phase"`
-			ContainerStatuses     []kubeContainerStatus `json:"containerStatuses"`
-			InitContainerStatuses []kubeContainerStatus `json:"initContainerStatuses"`
+			Phase                      string                `json:"phase"`
+			ContainerStatuses          []kubeContainerStatus `json:"containerStatuses"`
+			InitContainerStatuses      []kubeContainerStatus `json:"initContainerStatuses"`
+			EphemeralContainerStatuses []kubeContainerStatus `json:"ephemeralContainerStatuses"`
 		} `json:"status"`
 	} `json:"items"`
 }
@@ -116,15 +119,16 @@ func (r *Reader) listPods(ctx context.Context, k Kube) ([]PodImage, int, error) 
 			return nil, 0, fmt.Errorf("list pods in %s: %w", ns, err)
 		}
 		for _, p := range pl.Items {
-			if p.Status.Phase != "Running" && p.Status.Phase != "Pending" {
+			if !usesImages(p.Status.Phase) {
 				continue
 			}
 			pods++
+			// container names are unique across the three kinds
 			ids := map[string]string{}
-			for _, cs := range append(p.Status.ContainerStatuses, p.Status.InitContainerStatuses...) {
+			for _, cs := range slices.Concat(p.Status.ContainerStatuses, p.Status.InitContainerStatuses, p.Status.EphemeralContainerStatuses) {
 				ids[cs.Name] = cs.ImageID
 			}
-			for _, c := range append(p.Spec.Containers, p.Spec.InitContainers...) {
+			for _, c := range slices.Concat(p.Spec.Containers, p.Spec.InitContainers, p.Spec.EphemeralContainers) {
 				out = append(out, PodImage{Namespace: p.Metadata.Namespace, Pod: p.Metadata.Name, Container: c.Name, Image: c.Image, ImageID: ids[c.Name]})
 			}
 		}
@@ -132,6 +136,14 @@ func (r *Reader) listPods(ctx context.Context, k Kube) ([]PodImage, int, error) 
 			return out, pods, nil
 		}
 	}
+}
+
+// usesImages reports whether a pod in a phase uses its images: a Running
+// one, a Pending one (starting: pulling them, or about to), one whose node
+// stopped reporting (Unknown), which may well still run, and one without a
+// phase yet. Succeeded and Failed pods are done.
+func usesImages(phase string) bool {
+	return phase != "Succeeded" && phase != "Failed"
 }
 
 func (kc *kubeClient) get(ctx context.Context, u string, v any) error {

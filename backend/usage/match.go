@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
+
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -195,8 +197,9 @@ func Match(inv *model.Inventory, obs *Observed) *Result {
 
 // matchPods marks the images running pods use: by digest when the kubelet
 // reported one (an index's platform manifest marks its index too), else by
-// repository and tag. The registry host is not compared: a cluster may pull
-// through another name for the same registry.
+// repository and tag, the reference defaulted as Kubernetes pulls it (no
+// tag is latest; foo is docker.io/library/foo). The registry host is not
+// compared: a cluster may pull through another name for the same registry.
 func (res *Result) matchPods(inv *model.Inventory) {
 	if len(res.Pods) == 0 {
 		return
@@ -234,10 +237,34 @@ func (res *Result) matchPods(inv *model.Inventory) {
 	}
 }
 
-// parseImageRef splits "host[:port]/path[:tag][@digest]" into the
-// repository path (the host dropped; Docker Hub's implied "library/" kept
-// out), the tag and the digest.
+// parseImageRef reads a pod's image as Kubernetes (the container runtime)
+// pulls it: the repository path without the registry host, the tag and the
+// digest. A reference with neither tag nor digest is pulled as latest; a
+// Docker Hub name is normalized (foo is docker.io/library/foo, user/foo
+// docker.io/user/foo, index.docker.io and registry-1.docker.io are
+// docker.io). A reference the library does not parse (upper case, say) is
+// split as written, so that it can still match, and hold, an image.
 func parseImageRef(ref string) (repo, tag, digest string) {
+	if rest, ok := strings.CutPrefix(ref, "registry-1.docker.io/"); ok {
+		ref = "docker.io/" + rest // the library knows index.docker.io only
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return splitImageRef(ref)
+	}
+	named = reference.TagNameOnly(named)
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	if d, ok := named.(reference.Digested); ok {
+		digest = d.Digest().String()
+	}
+	return reference.Path(named), tag, digest
+}
+
+// splitImageRef splits "host[:port]/path[:tag][@digest]" as written into
+// the repository path (without a host), the tag and the digest.
+func splitImageRef(ref string) (repo, tag, digest string) {
 	if at := strings.IndexByte(ref, '@'); at >= 0 {
 		ref, digest = ref[:at], ref[at+1:]
 	}
@@ -247,6 +274,9 @@ func parseImageRef(ref string) (repo, tag, digest string) {
 	}
 	if first, rest, ok := strings.Cut(ref, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
 		ref = rest
+	}
+	if tag == "" && digest == "" {
+		tag = "latest"
 	}
 	return ref, tag, digest
 }

@@ -116,17 +116,85 @@ func TestMatchFailedSourceMakesUsageUnknown(t *testing.T) {
 	}
 }
 
-func TestParseImageRef(t *testing.T) {
-	for _, c := range [][4]string{
+// TestPodImageDefaultsAsKubernetesPulls: a pod's image is read as the
+// runtime pulls it: no tag (and no digest) is latest, a Docker Hub name is
+// docker.io/library/NAME or docker.io/USER/NAME (index.docker.io and
+// registry-1.docker.io are docker.io), and the registry host is dropped.
+func TestPodImageDefaultsAsKubernetesPulls(t *testing.T) {
+	const dg = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, c := range []struct{ image, repo, tag, digest string }{
+		{"myacr.azurecr.io/binder/foo", "binder/foo", "latest", ""},
 		{"myhub.azurecr.io/binder-x:abc", "binder-x", "abc", ""},
-		{"localhost:5000/a/b@sha256:00", "a/b", "", "sha256:00"},
+		{"foo", "library/foo", "latest", ""},
+		{"busybox:1", "library/busybox", "1", ""},
+		{"user/foo", "user/foo", "latest", ""},
 		{"user/repo:1.0", "user/repo", "1.0", ""},
-		{"busybox", "busybox", "", ""},
-		{"127.0.0.1:5000/x:y@sha256:1", "x", "y", "sha256:1"},
+		{"docker.io/foo", "library/foo", "latest", ""},
+		{"index.docker.io/user/foo:2", "user/foo", "2", ""},
+		{"registry-1.docker.io/foo", "library/foo", "latest", ""},
+		{"registry-1.docker.io/user/foo@" + dg, "user/foo", "", dg},
+		{"localhost:5000/a/b@" + dg, "a/b", "", dg},
+		{"127.0.0.1:5000/x:y@" + dg, "x", "y", dg},
+		{"localhost/a", "a", "latest", ""},
+		// not a reference the library takes: split as written, still defaulted
+		{"r.example/Upper/Case", "Upper/Case", "latest", ""},
+		{"localhost:5000/a/b@sha256:00", "a/b", "", "sha256:00"},
 	} {
-		r, tag, d := parseImageRef(c[0])
-		if r != c[1] || tag != c[2] || d != c[3] {
-			t.Errorf("%s: %q %q %q", c[0], r, tag, d)
+		r, tag, d := parseImageRef(c.image)
+		if r != c.repo || tag != c.tag || d != c.digest {
+			t.Errorf("%s: %q %q %q, want %q %q %q", c.image, r, tag, d, c.repo, c.tag, c.digest)
 		}
+	}
+}
+
+// TestStartingPodHoldsItsDefaultedImage: a Pending pod whose spec names
+// myacr.azurecr.io/binder/foo, without an imageID yet, uses
+// binder/foo:latest, which the age plan must then leave alone; so do Docker
+// Hub names in a registry that mirrors them.
+func TestStartingPodHoldsItsDefaultedImage(t *testing.T) {
+	b := model.NewInventoryBuilder("myacr.azurecr.io", now)
+	for _, im := range []model.Image{
+		{Repository: "binder/foo", Digest: "sha256:f1", Tags: []string{"latest"}},
+		{Repository: "binder/foo", Digest: "sha256:f0", Tags: []string{"old"}},
+		{Repository: "library/busybox", Digest: "sha256:b1", Tags: []string{"latest"}},
+		{Repository: "user/tool", Digest: "sha256:t1", Tags: []string{"latest"}},
+	} {
+		im.Created = now.AddDate(-1, 0, 0)
+		if err := b.AddImage(im, []model.Blob{{Digest: im.Digest, Size: 10}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv := b.Inventory()
+	for _, tc := range []struct {
+		name  string
+		image string
+		used  int // the image in use, -1 for none
+	}{
+		{"no tag is latest", "myacr.azurecr.io/binder/foo", 0},
+		{"a bare name is docker.io/library", "busybox", 2},
+		{"user/name is docker.io/user/name", "index.docker.io/user/tool", 3},
+		{"a tag names itself", "myacr.azurecr.io/binder/foo:old", 1},
+		{"another repository", "myacr.azurecr.io/binder/bar", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Match(inv, &Observed{Pods: []PodImage{{Namespace: "binderhub", Pod: "jupyter-x", Container: "notebook", Image: tc.image}}, PodsSeen: 1})
+			unmatched := 0
+			if tc.used < 0 {
+				unmatched = 1
+			}
+			if res.PodImagesUnmatched != unmatched {
+				t.Errorf("pod_images_unmatched %d, want %d", res.PodImagesUnmatched, unmatched)
+			}
+			p := model.MakePlan(inv, model.Request{Policy: model.Policy{MaxAge: 90 * 24 * time.Hour}, Now: now, Usage: &res.Usage})
+			planned := map[int]bool{}
+			for _, d := range p.Deletions {
+				planned[d.Image] = true
+			}
+			for i := range inv.Images {
+				if in := res.Usage.Images[i].InUse; in != (i == tc.used) || planned[i] == (i == tc.used) {
+					t.Errorf("image %d (%s): in use %v, planned %v", i, inv.Images[i].Repository, in, planned[i])
+				}
+			}
+		})
 	}
 }

@@ -234,6 +234,48 @@ func TestReadKubernetes(t *testing.T) {
 	}
 }
 
+// TestPodsThatMayRunUseTheirImages: a pod uses its images while it runs,
+// starts (Pending: no imageID yet) or has lost its node (Unknown), through
+// its containers, init containers and ephemeral (debug) containers alike;
+// a finished pod uses none.
+func TestPodsThatMayRunUseTheirImages(t *testing.T) {
+	k := usagetest.NewKube("t")
+	defer k.Close()
+	sel := map[string]string{"component": "singleuser-server"}
+	k.SetPods("ns",
+		usagetest.Pod{Name: "running", Labels: sel, Images: []string{"r.example/a:1"}, InitImages: []string{"r.example/init:1"}, EphemeralImages: []string{"r.example/debug:1"}},
+		usagetest.Pod{Name: "starting", Labels: sel, Phase: "Pending", Images: []string{"r.example/binder/foo"}},
+		usagetest.Pod{Name: "lost", Labels: sel, Phase: "Unknown", Images: []string{"r.example/b:1"}},
+		usagetest.Pod{Name: "done", Labels: sel, Phase: "Succeeded", Images: []string{"r.example/c:1"}},
+		usagetest.Pod{Name: "failed", Labels: sel, Phase: "Failed", Images: []string{"r.example/d:1"}},
+	)
+	cfg := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := k.WriteKubeconfig(cfg, "ns"); err != nil {
+		t.Fatal(err)
+	}
+	obs := NewReader(Sources{Kubernetes: []Kube{{Kubeconfig: cfg}}}, WithCacheDir("")).Read(context.Background())
+	if s := obs.Sources[0]; s.Error != "" || s.Pods != 3 {
+		t.Fatalf("pods: %+v", s)
+	}
+	got := map[string]string{}
+	for _, p := range obs.Pods {
+		got[p.Image] = p.Pod
+	}
+	for _, tc := range []struct{ image, pod string }{
+		{"r.example/a:1", "running"},
+		{"r.example/init:1", "running"},
+		{"r.example/debug:1", "running"},
+		{"r.example/binder/foo", "starting"},
+		{"r.example/b:1", "lost"},
+		{"r.example/c:1", ""},
+		{"r.example/d:1", ""},
+	} {
+		if got[tc.image] != tc.pod {
+			t.Errorf("%s: used by %q, want %q", tc.image, got[tc.image], tc.pod)
+		}
+	}
+}
+
 // TestKubeInCluster: in a pod, the service account's token, CA and
 // namespace are used.
 func TestKubeInCluster(t *testing.T) {
@@ -259,7 +301,8 @@ func TestKubeInCluster(t *testing.T) {
 func TestKubeStandInIsAPodList(t *testing.T) {
 	k := usagetest.NewKube("t")
 	defer k.Close()
-	k.SetPods("ns", usagetest.Pod{Name: "p", Labels: map[string]string{"component": "singleuser-server"}, Images: []string{"r/a:1"}, ImageIDs: []string{"docker-pullable://r/a@sha256:00"}})
+	k.SetPods("ns", usagetest.Pod{Name: "p", Labels: map[string]string{"component": "singleuser-server"}, Images: []string{"r/a:1"}, ImageIDs: []string{"docker-pullable://r/a@sha256:00"},
+		InitImages: []string{"r/init:1"}, EphemeralImages: []string{"r/debug:1"}})
 	cfg := filepath.Join(t.TempDir(), "kubeconfig")
 	_ = k.WriteKubeconfig(cfg, "ns")
 	kc, err := loadKubeconfig(cfg, "")
@@ -279,7 +322,8 @@ func TestKubeStandInIsAPodList(t *testing.T) {
 	if err := dec.Decode(&pl); err != nil {
 		t.Fatal(err)
 	}
-	if len(pl.Items) != 1 || pl.Items[0].Status.Phase != corev1.PodRunning || pl.Items[0].Status.ContainerStatuses[0].ImageID == "" {
+	if len(pl.Items) != 1 || pl.Items[0].Status.Phase != corev1.PodRunning || pl.Items[0].Status.ContainerStatuses[0].ImageID == "" ||
+		len(pl.Items[0].Spec.InitContainers) != 1 || len(pl.Items[0].Spec.EphemeralContainers) != 1 || len(pl.Items[0].Status.EphemeralContainerStatuses) != 1 {
 		t.Errorf("%+v", pl.Items)
 	}
 }

@@ -18,12 +18,18 @@ import (
 type Pod struct {
 	Name   string
 	Labels map[string]string
-	// Phase is Running (the default), Pending, Succeeded or Failed.
+	// Phase is Running (the default), Pending, Succeeded, Failed or
+	// Unknown.
 	Phase string
 	// Images are its containers' images; ImageIDs, where given, what the
 	// kubelet reports it pulled (docker-pullable://host/repo@sha256:…).
 	Images   []string
 	ImageIDs []string
+	// InitImages and EphemeralImages are its init containers' and
+	// ephemeral (debug) containers' images; the kubelet reports no
+	// imageID for them here.
+	InitImages      []string
+	EphemeralImages []string
 }
 
 // Kube is a tiny Kubernetes API server: GET
@@ -181,10 +187,28 @@ func podJSON(ns string, p Pod) map[string]any {
 			"started": phase == "Running", "state": map[string]any{}}
 		statuses = append(statuses, st)
 	}
+	spec := map[string]any{"containers": containers, "restartPolicy": "OnFailure", "nodeName": "user-pool-1"}
+	status := map[string]any{"phase": phase, "containerStatuses": statuses, "podIP": "10.0.0.7"}
+	for _, k := range []struct {
+		images     []string
+		name, key  string
+		statusesAt string
+	}{{p.InitImages, "init", "initContainers", "initContainerStatuses"}, {p.EphemeralImages, "debugger", "ephemeralContainers", "ephemeralContainerStatuses"}} {
+		if len(k.images) == 0 {
+			continue
+		}
+		var cs, ss []map[string]any
+		for i, im := range k.images {
+			name := fmt.Sprintf("%s-%d", k.name, i)
+			cs = append(cs, map[string]any{"name": name, "image": im})
+			ss = append(ss, map[string]any{"name": name, "image": im, "imageID": "", "ready": false, "restartCount": 0, "state": map[string]any{}})
+		}
+		spec[k.key], status[k.statusesAt] = cs, ss
+	}
 	return map[string]any{
 		"metadata": map[string]any{"name": p.Name, "namespace": ns, "labels": p.Labels, "uid": "00000000-0000-0000-0000-" + fmt.Sprintf("%012x", len(p.Name))},
-		"spec":     map[string]any{"containers": containers, "restartPolicy": "OnFailure", "nodeName": "user-pool-1"},
-		"status":   map[string]any{"phase": phase, "containerStatuses": statuses, "podIP": "10.0.0.7"},
+		"spec":     spec,
+		"status":   status,
 	}
 }
 
