@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -128,38 +130,75 @@ func TestUnreadableUsageSourceDeletesNothing(t *testing.T) {
 			if tc.after != nil {
 				tc.after(env)
 			}
-			before := len(env.Seeded.Images)
-			_, rep, code := runJSON(t, env, true)
-			r := rep.Registry
-			if code != ExitPartial {
-				t.Errorf("exit %d, want %d", code, ExitPartial)
-			}
-			if len(r.Plan) != 0 || len(r.Deleted) != 0 || r.Applied {
-				t.Errorf("planned %d, deleted %d", len(r.Plan), len(r.Deleted))
-			}
-			if r.Usage == nil || len(r.Usage.Errors) != 1 || !strings.Contains(r.Usage.Errors[0].Error, tc.want) {
-				t.Fatalf("usage errors %+v", r.Usage)
-			}
-			found := false
-			for _, e := range r.Errors {
-				found = found || (e.Reference == r.Usage.Errors[0].Source && strings.Contains(e.Error, tc.want))
-			}
-			if !found {
-				t.Errorf("errors %+v lack the source", r.Errors)
-			}
-			if r.Held["usage-unknown"] == 0 || !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "nothing is deleted") }) {
-				t.Errorf("held %v notes %q", r.Held, r.Notes)
-			}
-			inv, err := env.Registry.Scan(context.Background(), nil)
-			if err != nil || len(inv.Images) != before {
-				t.Errorf("after the run: %v, %d images of %d", err, len(inv.Images), before)
-			}
-			var out bytes.Buffer
-			Run(context.Background(), Options{Registry: env.Registry, Stdout: &out})
-			if !strings.Contains(out.String(), "usage source failed, nothing is deleted: ") {
-				t.Errorf("summary:\n%s", out.String())
-			}
+			deletesNothing(t, env, tc.want)
 		})
+	}
+}
+
+// deletesNothing runs env with --apply and checks that, one usage source
+// having failed with want, nothing was planned or deleted, the source is
+// in usage.errors and errors, every deletable image is held usage-unknown,
+// the notes say why and the run exits 3.
+func deletesNothing(t *testing.T, env *demo.Env, want string) Report {
+	t.Helper()
+	before := len(env.Seeded.Images)
+	_, rep, code := runJSON(t, env, true)
+	r := rep.Registry
+	if code != ExitPartial {
+		t.Errorf("exit %d, want %d", code, ExitPartial)
+	}
+	if len(r.Plan) != 0 || len(r.Deleted) != 0 || r.Applied {
+		t.Errorf("planned %d, deleted %d", len(r.Plan), len(r.Deleted))
+	}
+	if r.Usage == nil || len(r.Usage.Errors) != 1 || !strings.Contains(r.Usage.Errors[0].Error, want) {
+		t.Fatalf("usage errors %+v", r.Usage)
+	}
+	found := false
+	for _, e := range r.Errors {
+		found = found || (e.Reference == r.Usage.Errors[0].Source && strings.Contains(e.Error, want))
+	}
+	if !found {
+		t.Errorf("errors %+v lack the source", r.Errors)
+	}
+	if r.Held["usage-unknown"] == 0 || !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "nothing is deleted") }) {
+		t.Errorf("held %v notes %q", r.Held, r.Notes)
+	}
+	inv, err := env.Registry.Scan(context.Background(), nil)
+	if err != nil || len(inv.Images) != before {
+		t.Errorf("after the run: %v, %d images of %d", err, len(inv.Images), before)
+	}
+	var out bytes.Buffer
+	Run(context.Background(), Options{Registry: env.Registry, Stdout: &out})
+	if !strings.Contains(out.String(), "usage source failed, nothing is deleted: ") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+	return rep
+}
+
+// TestEmptyEventsFileDeletesNothing: the single events file the README
+// suggests, emptied by logrotate, does not mean that nobody launched
+// anything: the usage is unknown, the report names the file, and nothing
+// is deleted (allow_empty: true would trust it).
+func TestEmptyEventsFileDeletesNothing(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := startDemo(t, demo.WithConfigure(func(c *config.Config) {
+		c.Registry.Policy.Usage = append(c.Registry.Policy.Usage, config.UsageSource{Events: empty})
+	}))
+	rep := deletesNothing(t, env, "no launch event since")
+	var src *usage.SourceReport
+	for i, s := range rep.Registry.Usage.Sources {
+		if s.Source == "events: "+empty {
+			src = &rep.Registry.Usage.Sources[i]
+		}
+	}
+	if src == nil || src.Files != 1 || src.Lines != 0 || src.InWindow != 0 || !strings.Contains(src.Error, "allow_empty") {
+		t.Errorf("the empty source: %+v", src)
+	}
+	if rep.Registry.Usage.Errors[0].Source != "events: "+empty {
+		t.Errorf("usage errors %+v do not name the file", rep.Registry.Usage.Errors)
 	}
 }
 

@@ -15,12 +15,18 @@ import (
 //
 //   - events: /var/log/binderhub/events-*.jsonl         # a file or a glob
 //   - events: https://archive.example.org/events-{date}.jsonl  # a file per day
+//     allow_empty: true                                # optional, events only
 //   - kubernetes: {namespace: binderhub, selector: component=singleuser-server}
 type UsageSource struct {
 	// Events is a file glob of BinderHub event logs (JSON lines, gzipped
 	// or not), or an http(s) URL with {date} (YYYY-MM-DD), fetched for each
 	// day of keep_launched_within.
 	Events string `yaml:"events"`
+	// AllowEmpty trusts an events source that holds no launch event in
+	// the window as "nobody launched anything". Without it such a source
+	// (an emptied, rotated or stale log) makes the usage unknown, and
+	// nothing is deleted. Events sources only.
+	AllowEmpty bool `yaml:"allow_empty"`
 	// Kubernetes reads the images of the running pods of a namespace.
 	Kubernetes *KubernetesSource `yaml:"kubernetes"`
 }
@@ -57,6 +63,9 @@ func (p *Policy) validateUsage(bad func(path, format string, args ...any)) {
 			events = true
 			validateEvents(u.Events, key+".events", bad)
 		default:
+			if u.AllowEmpty {
+				bad(key+".allow_empty", "applies to events sources only: a namespace without running pods is read as such")
+			}
 			k := u.Kubernetes
 			if k.Namespace != "" && !dnsLabel.MatchString(k.Namespace) {
 				bad(key+".kubernetes.namespace", "%q is not a Kubernetes namespace name", k.Namespace)

@@ -51,6 +51,38 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestAllowEmptyIsForEventsSources: allow_empty trusts an events source
+// without launches in the window; it means nothing on a kubernetes source
+// and is refused there.
+func TestAllowEmptyIsForEventsSources(t *testing.T) {
+	for _, tc := range []struct {
+		entries string
+		allow   []bool // each entry's AllowEmpty, when it parses
+		err     string
+	}{
+		{"- events: /x/*.jsonl\n        allow_empty: true\n      - events: /y/*.jsonl", []bool{true, false}, ""},
+		{"- events: /x/*.jsonl\n        allow_empty: false", []bool{false}, ""},
+		{"- events: /x/*.jsonl\n      - kubernetes: {namespace: hub}\n        allow_empty: true", nil, "usage[1].allow_empty: applies to events sources only"},
+		{"- events: /x/*.jsonl\n        allow_empty: maybe", nil, "allow_empty"},
+	} {
+		c, err := Parse([]byte("registry:\n  url: r.example\n  policy:\n    keep_launched_within: 30d\n    usage:\n      " + tc.entries + "\n"))
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, want %q", tc.entries, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.entries, err)
+		default:
+			for i, want := range tc.allow {
+				if got := c.Registry.Policy.Usage[i].AllowEmpty; got != want {
+					t.Errorf("%q: entry %d allow_empty %v, want %v", tc.entries, i, got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestEventsURLErrorsHideSignatures: a configuration error about an events
 // URL (which --check-config shows too) names it without its signature or
 // password.

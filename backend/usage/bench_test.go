@@ -51,7 +51,7 @@ func BenchmarkRead1M(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				t := NewTally(to.AddDate(0, 0, -14))
 				c0 := cpuTime()
-				st, err := readFile(path, t)
+				st, err := readFile(path, t.Add)
 				cpu += cpuTime() - c0
 				if err != nil || st.Events != n || st.Bad != 0 {
 					b.Fatalf("%+v %v", st, err)

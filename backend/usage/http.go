@@ -50,10 +50,10 @@ type cacheMeta struct {
 	Fetched      string `json:"fetched"`
 }
 
-func (r *Reader) readURL(ctx context.Context, pattern string, obs *Observed, rep *SourceReport) error {
+func (r *Reader) readURL(ctx context.Context, pattern string, since time.Time, add func(*Event), rep *SourceReport) error {
 	now := r.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	since := obs.Since.UTC()
+	since = since.UTC()
 	var days []*dayFile
 	for d := time.Date(since.Year(), since.Month(), since.Day(), 0, 0, 0, 0, time.UTC); !d.After(today); d = d.AddDate(0, 0, 1) {
 		days = append(days, &dayFile{day: d, url: strings.ReplaceAll(pattern, DatePlaceholder, d.Format(time.DateOnly))})
@@ -81,7 +81,7 @@ func (r *Reader) readURL(ctx context.Context, pattern string, obs *Observed, rep
 			rep.Skipped++
 			continue
 		}
-		st, err := readFile(df.path, obs.Launches)
+		st, err := readFile(df.path, add)
 		if df.temp {
 			os.Remove(df.path)
 		}

@@ -17,8 +17,12 @@ const MaxLine = 1 << 20
 type Stats struct {
 	// Lines counts the lines read, blank ones aside.
 	Lines int `json:"lines"`
-	// Events counts the launch events among them.
-	Events int `json:"events"`
+	// Events counts the launch events among them; InWindow those at or
+	// after the window's start, successful or not (a source with none
+	// makes the usage unknown, unless allowed to be empty). ReadEvents
+	// leaves InWindow to its caller, which knows the window.
+	Events   int `json:"events"`
+	InWindow int `json:"in_window"`
 	// Other counts well-formed events of other schemas, skipped.
 	Other int `json:"other"`
 	// Bad counts lines that are not events: truncated, garbage, or a
@@ -32,6 +36,7 @@ type Stats struct {
 func (s *Stats) Add(o Stats) {
 	s.Lines += o.Lines
 	s.Events += o.Events
+	s.InWindow += o.InWindow
 	s.Other += o.Other
 	s.Bad += o.Bad
 	if s.FirstBad == "" {

@@ -20,6 +20,11 @@ type Sources struct {
 	Window time.Duration
 	// Events are file globs or http(s) URLs with {date}.
 	Events []string
+	// AllowEmpty are the Events sources trusted when they hold no launch
+	// event in the window: "nobody launched anything". Any other events
+	// source without one makes the usage unknown, since an emptied
+	// (rotated) or stale log says nothing about who launches what.
+	AllowEmpty []string
 	// Kubernetes are the clusters whose running pods' images are in use.
 	Kubernetes []Kube
 }
@@ -119,14 +124,24 @@ func (r *Reader) Read(ctx context.Context) *Observed {
 	obs := &Observed{Window: r.src.Window, Since: now.Add(-r.src.Window), Launches: NewTally(now.Add(-r.src.Window))}
 	for _, e := range r.src.Events {
 		rep := SourceReport{Source: "events: " + redact.URL(e), Kind: "events", Stats: &Stats{}}
+		add := func(ev *Event) {
+			obs.Launches.Add(ev)
+			if !ev.Timestamp.Before(obs.Since) {
+				rep.InWindow++
+			}
+		}
 		var err error
 		if IsURL(e) {
-			err = r.readURL(ctx, e, obs, &rep)
+			err = r.readURL(ctx, e, obs.Since, add, &rep)
 		} else {
-			err = r.readGlob(ctx, e, obs, &rep)
+			err = r.readGlob(ctx, e, add, &rep)
 		}
-		if err == nil && rep.Lines > 0 && rep.Bad == rep.Lines {
+		switch {
+		case err != nil:
+		case rep.Lines > 0 && rep.Bad == rep.Lines:
 			err = fmt.Errorf("no line is an event (first: %s)", rep.FirstBad)
+		case rep.InWindow == 0 && !slices.Contains(r.src.AllowEmpty, e):
+			err = noEventInWindow(rep, obs.Since)
 		}
 		if err != nil {
 			rep.Error = redact.Text(err.Error())
@@ -147,6 +162,25 @@ func (r *Reader) Read(ctx context.Context) *Observed {
 	return obs
 }
 
+// noEventInWindow is the error of an events source that read no launch
+// event in the window. Logrotate leaves an empty file; a BinderHub whose
+// event handler broke leaves a stale one; an archive may publish empty
+// days. None says that nobody launched anything, and taking it so would
+// delete every image people launch; only allow_empty trusts it.
+func noEventInWindow(rep SourceReport, since time.Time) error {
+	what := "it is empty"
+	switch {
+	case rep.Files == 0:
+		what = "no file was read"
+	case rep.Events > 0:
+		what = fmt.Sprintf("its launch events (%d) are all older", rep.Events)
+	case rep.Lines > 0:
+		what = fmt.Sprintf("its lines (%d) hold no launch event", rep.Lines)
+	}
+	return fmt.Errorf("no launch event since %s (the keep_launched_within window): %s. An emptied, rotated or stale log cannot say that nobody launched anything, so usage is unknown and nothing is deleted; set allow_empty: true on this source if a window without launches is expected",
+		since.UTC().Format(time.RFC3339), what)
+}
+
 func (k Kube) String() string {
 	ns := k.Namespace
 	if ns == "" {
@@ -162,7 +196,7 @@ func (k Kube) String() string {
 // readGlob reads every file a glob matches: launches before the window
 // hold nothing, but give images their last launch, which orders the cap
 // step.
-func (r *Reader) readGlob(ctx context.Context, pattern string, obs *Observed, rep *SourceReport) error {
+func (r *Reader) readGlob(ctx context.Context, pattern string, add func(*Event), rep *SourceReport) error {
 	files, err := filepath.Glob(pattern)
 	if err != nil {
 		return fmt.Errorf("bad pattern: %w", err)
@@ -184,7 +218,7 @@ func (r *Reader) readGlob(ctx context.Context, pattern string, obs *Observed, re
 		case fi.IsDir():
 			continue
 		}
-		st, err := readFile(f, obs.Launches)
+		st, err := readFile(f, add)
 		rep.Files++
 		rep.Stats.Add(st)
 		if err != nil {
@@ -197,11 +231,11 @@ func (r *Reader) readGlob(ctx context.Context, pattern string, obs *Observed, re
 	return nil
 }
 
-func readFile(path string, t *Tally) (Stats, error) {
+func readFile(path string, add func(*Event)) (Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer f.Close()
-	return ReadEvents(f, path, t.Add)
+	return ReadEvents(f, path, add)
 }

@@ -66,6 +66,71 @@ func TestReadGlob(t *testing.T) {
 	}
 }
 
+// TestEventsSourceWithoutLaunchInWindowIsUnknown: an events source that
+// read no launch event in the window (the empty file logrotate leaves, a
+// log that stopped being written, an archive's empty days) cannot say
+// that nobody launched anything: like a source that could not be read, it
+// makes the usage unknown, so nothing is deleted, unless its allow_empty
+// trusts it. Launches in the window, failed ones too, show it is written.
+func TestEventsSourceWithoutLaunchInWindowIsUnknown(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, e usagetest.Events, extra string) string {
+		var buf bytes.Buffer
+		if err := usagetest.Write(&buf, e); err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteString(extra)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tg := []usagetest.Target{{Provider: "GitHub", Repo: "binder-examples/octave", Ref: sha1}}
+	window := 30 * 24 * time.Hour
+	old := usagetest.Events{Targets: tg, From: now.AddDate(0, -3, 0), To: now.AddDate(0, -2, 0), N: 20}
+	a := &archive{files: map[string][]byte{}, hits: map[string]int{}, fail: map[string]int{}}
+	for d := range 31 { // every day published, and empty
+		a.files["/events-"+now.AddDate(0, 0, -d).Format(time.DateOnly)+".jsonl"] = nil
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, src string
+		want      string // in the error; "" for none
+	}{
+		{"an empty file", write("empty.jsonl", usagetest.Events{}, ""), "it is empty"},
+		{"blank lines only", write("blank.jsonl", usagetest.Events{}, "\n\n  \n"), "it is empty"},
+		{"launches before the window only", write("stale.jsonl", old, ""), "its launch events (20) are all older"},
+		{"other events only", write("other.jsonl", usagetest.Events{}, `{"timestamp": "2026-11-26T00:00:00Z", "schema": "binderhub.jupyter.org/other", "version": 1}`+"\n"),
+			"its lines (1) hold no launch event"},
+		{"a glob of an empty file and a rotated one", filepath.Join(dir, "e[ms]*.jsonl"), "no launch event since 2026-10-27T12:00:00Z"},
+		{"an archive of empty days", srv.URL + "/events-{date}.jsonl", "it is empty"},
+		{"launches in the window", write("live.jsonl", usagetest.Events{Targets: tg, From: now.Add(-time.Hour), To: now, N: 3}, ""), ""},
+		{"failed launches in the window", write("failed.jsonl", usagetest.Events{Targets: tg, From: now.Add(-time.Hour), To: now, N: 3, FailureRate: 1}, ""), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, allow := range []bool{false, true} {
+				src := Sources{Window: window, Events: []string{tc.src}}
+				if allow {
+					src.AllowEmpty = []string{tc.src}
+				}
+				obs := NewReader(src, WithClock(func() time.Time { return now }), WithCacheDir("")).Read(context.Background())
+				s := obs.Sources[0]
+				unknown := Match(testInventory(t), obs).Usage.Unknown
+				switch {
+				case tc.want == "" || allow:
+					if s.Error != "" || unknown != "" {
+						t.Errorf("allow_empty %v: error %q, unknown %q", allow, s.Error, unknown)
+					}
+				case !strings.Contains(s.Error, tc.want) || !strings.Contains(s.Error, "allow_empty") || !strings.Contains(unknown, s.Source):
+					t.Errorf("error %q, want %q; unknown %q", s.Error, tc.want, unknown)
+				}
+			}
+		})
+	}
+}
+
 // archive serves events-{date}.jsonl files with ETag and Last-Modified, as
 // a static bucket does, counting requests per path.
 type archive struct {
