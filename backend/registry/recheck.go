@@ -20,6 +20,14 @@ type Current struct {
 	// Referenced holds the platform manifests of tagged indexes that the
 	// scan did not know: deleting one would break that index.
 	Referenced map[string]bool
+	// Locked maps each digest a lock holds now to that lock: "manifest"
+	// (its own), "tag repo:tag", "repository" (its writes disabled); an
+	// index the scan did not know is in it for a locked platform manifest
+	// ("platform os/arch", or that manifest's "tag repo:tag"). A locked
+	// platform manifest of an index the scan knew is in it by its own
+	// digest only: the caller holds that index with it. Nil where the
+	// registry has no locks (the distribution API).
+	Locked map[string]string
 }
 
 // Current lists repository's tags and resolves each to its digest. For a
