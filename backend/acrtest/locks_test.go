@@ -176,6 +176,21 @@ func testLockLevels(t *testing.T, e *env, fx lockFixture) {
 		if len(tags) != len(fx.tagNames) || !slices.IsSortedFunc(tags, func(a, b *azcontainerregistry.TagAttributes) int { return b.LastUpdatedOn.Compare(*a.LastUpdatedOn) }) {
 			t.Errorf("timedesc: %d tags, sorted %v", len(tags), attrs(tags))
 		}
+		hide := func(list bool) {
+			if _, err := client.UpdateTagProperties(ctx, fx.repo, fx.otherTag, &azcontainerregistry.ClientUpdateTagPropertiesOptions{
+				Value: &azcontainerregistry.TagWriteableProperties{CanList: &list}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hide(false)
+		tags, _ = listTags(t, nil)
+		if len(tags) != len(fx.tagNames)-1 || slices.ContainsFunc(tags, func(a *azcontainerregistry.TagAttributes) bool { return *a.Name == fx.otherTag }) {
+			t.Errorf("listEnabled false: %d tags listed, %s among them", len(tags), fx.otherTag)
+		}
+		if p, err := client.GetTagProperties(ctx, fx.repo, fx.otherTag, nil); err != nil || *p.Tag.ChangeableAttributes.CanList {
+			t.Errorf("a hidden tag's properties: %v", err)
+		}
+		hide(true)
 	})
 
 	t.Run("a tag lock holds its manifest, whose own attributes stay", func(t *testing.T) {
