@@ -135,6 +135,9 @@ func (f *fakeRegistry) Scan(ctx context.Context, progress func(registry.Progress
 		}
 	}
 	f.mu.Unlock()
+	for _, l := range src.RepositoryLocks {
+		b.AddRepositoryLock(l)
+	}
 	b.SetRepositories(src.Repositories)
 	progress(registry.Progress{Repositories: len(repos), RepositoriesDone: len(repos), Images: len(src.Images), ImagesDone: len(src.Images)})
 	return b.Inventory(), nil

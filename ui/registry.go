@@ -309,7 +309,11 @@ func (r *registrySection) toggle() tea.Cmd {
 	if i < 0 {
 		return nil
 	}
-	if h := r.idx.holds[i]; h.Hard() {
+	switch h := r.idx.holds[i]; {
+	case h == model.HoldLocked: // "is locked (tag hub:stable)"
+		r.c.errorf("%s is %s and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.now()))
+		return nil
+	case h.Hard():
 		r.c.errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.now()))
 		return nil
 	}

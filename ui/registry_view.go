@@ -140,9 +140,28 @@ func (r *registrySection) infoLine(w int) string {
 	if i := r.current(); i >= 0 && !x.inv.Images[i].ConfigCreated.IsZero() {
 		parts = append(parts, "pushed "+x.inv.Images[i].Created.Format(time.DateOnly)+", config says "+x.inv.Images[i].ConfigCreated.Format(time.DateOnly))
 	}
+	if i := r.current(); i >= 0 {
+		parts = append(parts, lockInfo(x.inv, i)...)
+	}
 	parts = append(parts, r.usageInfo()...)
 	parts = append(parts, st.Muted.Render(x.usageLegend()+"[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete"))
 	return fit(strings.Join(parts, " · "), w)
+}
+
+// lockInfo is what the info line says of image i's locks: the lock that
+// holds it ("locked (tag hub:stable)"), and its repository's own lock when
+// that holds nothing ("repository hub: deletes disabled, its images can
+// be deleted").
+func lockInfo(inv *model.Inventory, i int) []string {
+	im := &inv.Images[i]
+	var out []string
+	if im.Locked {
+		out = append(out, im.LockText())
+	}
+	if l, ok := inv.RepositoryLock(im.Repository); ok && !l.WriteDisabled {
+		out = append(out, "repository "+im.Repository+": deletes disabled, its images can be deleted")
+	}
+	return out
 }
 
 // columns splits the width between repository and tags.

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -737,4 +738,51 @@ func TestRegistryOpensOnSnapshot(t *testing.T) {
 	}
 	d.press("r") // the error about the snapshot stays until a key; a rescan now is fresh
 	mustNotContain(t, joined(d.screen()), "refreshing")
+}
+
+// TestRegistryLocks: a locked image says which lock holds it, on the info
+// line and when it is picked; a repository whose deletes only are
+// disabled holds nothing but is named on the info line.
+func TestRegistryLocks(t *testing.T) {
+	inv := genInventory(60, 7, fixedNow)
+	byRepo := map[string][]int{}
+	for i := range inv.Images {
+		byRepo[inv.Images[i].Repository] = append(byRepo[inv.Images[i].Repository], i)
+	}
+	var repos []string
+	for repo := range byRepo {
+		repos = append(repos, repo)
+	}
+	slices.Sort(repos)
+	tagged, platform, written, deletable := byRepo[repos[0]][0], byRepo[repos[1]][0], repos[2], repos[3]
+	inv.Images[tagged].Locked, inv.Images[tagged].Lock = true, "tag "+repos[0]+":stable"
+	inv.Images[platform].Locked, inv.Images[platform].Lock = true, "platform linux/arm64"
+	for _, i := range byRepo[written] {
+		inv.Images[i].Locked, inv.Images[i].Lock = true, "repository"
+	}
+	inv.RepositoryLocks = []model.RepositoryLock{{Repository: written, WriteDisabled: true}, {Repository: deletable, DeleteDisabled: true}}
+	d := newDriver(t, New(newFakeRegistry(inv, model.Policy{}), nil, WithNoColor(), WithSize(240, 60)))
+	d.settle()
+	d.press("2")
+	r := d.m.registry
+	at := func(i int) string {
+		t.Helper()
+		r.cursor = r.idx.position(i)
+		r.scroll()
+		return line(d.screen(), "sort: ")
+	}
+	mustContain(t, at(tagged), "locked (tag "+repos[0]+":stable)")
+	mustContain(t, line(d.screen(), "›"), "[L]")
+	d.press("space")
+	if r.nsel != 0 {
+		t.Error("a locked image was selected")
+	}
+	mustContain(t, d.m.c.status.text, "is locked (tag "+repos[0]+":stable) and cannot be deleted")
+	mustContain(t, at(platform), "locked (platform linux/arm64)")
+	mustContain(t, at(byRepo[written][0]), "locked (repository)")
+	info := at(byRepo[deletable][0])
+	mustContain(t, info, "repository "+deletable+": deletes disabled, its images can be deleted")
+	if strings.Contains(info, "locked (") || r.idx.holds[byRepo[deletable][0]] == model.HoldLocked {
+		t.Errorf("an image of a delete-disabled repository is held: %s", info)
+	}
 }

@@ -133,9 +133,13 @@ func (r *registrySection) usageInfo() []string {
 		x.use.Launched, windowText(x.use.Window), x.use.InUse)}
 }
 
-// holdWhy says why image i is held, for the status line.
+// holdWhy says why image i is held, for the status line: a lock names
+// which ("locked (tag hub:stable)").
 func (x *imageIndex) holdWhy(i int, now time.Time) string {
 	h := x.holds[i]
+	if h == model.HoldLocked {
+		return x.inv.Images[i].LockText()
+	}
 	if x.use == nil {
 		return string(h)
 	}
