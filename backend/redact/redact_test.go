@@ -80,6 +80,7 @@ func TestErrorOfFailingGetHidesSignature(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for _, tc := range []struct {
 		name string
 		url  string
