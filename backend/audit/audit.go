@@ -43,8 +43,8 @@ type Entry struct {
 	Children []string `json:"children,omitempty"`
 	// Index is, on a platform manifest's lines, the digest of the index
 	// it was deleted with.
-	Index string `json:"index,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
+	Index  string `json:"index,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Bytes is what the plan expected this deletion to free.
 	Bytes   int64  `json:"bytes"`
 	Outcome string `json:"outcome"`

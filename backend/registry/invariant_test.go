@@ -262,4 +262,3 @@ func hardHeld(inv *model.Inventory, req model.Request) []int {
 	}
 	return out
 }
-
