@@ -156,6 +156,16 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 				return ApplyResult{}, fmt.Errorf("apply: deletion %d must follow deletion %d, which is not before it", i, j)
 			}
 		}
+		if del.ChildAfter != nil && len(del.ChildAfter) != len(del.Children) {
+			return ApplyResult{}, fmt.Errorf("apply: deletion %d has %d platform manifests but conditions for %d", i, len(del.Children), len(del.ChildAfter))
+		}
+		for _, deps := range del.ChildAfter {
+			for _, j := range deps {
+				if j < 0 || j >= i {
+					return ApplyResult{}, fmt.Errorf("apply: a platform manifest of deletion %d waits for deletion %d, which is not before it", i, j)
+				}
+			}
+		}
 	}
 
 	a := &applier{ctx: ctx, d: d, inv: inv, plan: plan, log: log, protect: o.protect,

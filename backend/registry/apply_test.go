@@ -417,6 +417,12 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		{"refused plan", model.Plan{Refused: "too much", Deletions: []model.Deletion{{Image: 0}}}, log, "refusing to apply the plan: too much"},
 		{"bad image index", model.Plan{Deletions: []model.Deletion{{Image: 3}}}, log, "names image 3"},
 		{"no audit log", model.Plan{Deletions: []model.Deletion{{Image: 0}}}, nil, "no audit log"},
+		{"platform manifest waits for a later deletion", model.Plan{Deletions: []model.Deletion{
+			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{0}}}}}, log, "waits for deletion 0"},
+		{"platform manifest waits for a negative deletion", model.Plan{Deletions: []model.Deletion{
+			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{-1}}}}}, log, "waits for deletion -1"},
+		{"conditions not parallel to the platform manifests", model.Plan{Deletions: []model.Deletion{
+			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{}, {}}}}}, log, "1 platform manifests but conditions for 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
