@@ -197,18 +197,19 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	rr.Applied = true
 	for _, d := range res.Deleted {
 		ir := withUsage(imageReport(inv, plan.Deletions[d.Index]), ures, plan.Deletions[d.Index].Image)
-		ir.AlreadyGone = d.AlreadyGone
+		ir.AlreadyGone, ir.Left = d.AlreadyGone, d.Left
 		rr.Deleted = append(rr.Deleted, ir)
 	}
 	for _, f := range res.Failed {
-		rr.Failed = append(rr.Failed, FailedReport{Repository: f.Repository, Digest: f.Digest, Error: f.Error})
+		rr.Failed = append(rr.Failed, FailedReport{Repository: f.Repository, Digest: f.Digest, Index: f.Of, Error: f.Error, Unknown: f.Unknown})
 	}
+	rr.FreedBytes = &res.FreedBytes
 	for _, sk := range res.Skipped {
 		rr.Skipped = append(rr.Skipped, SkippedReport{Repository: sk.Repository, Digest: sk.Digest, Reason: sk.Reason})
 		log.Warn("deletion skipped", "repository", sk.Repository, "digest", sk.Digest, "why", sk.Reason)
 	}
 	rr.Interrupted, rr.NotStarted = res.Interrupted, res.NotStarted
-	log.Info("deleted", "images", len(rr.Deleted), "failed", len(rr.Failed), "skipped", len(rr.Skipped), "not_started", res.NotStarted, "interrupted", res.Interrupted, "audit_log", rr.AuditLog)
+	log.Info("deleted", "images", len(rr.Deleted), "freed_bytes", res.FreedBytes, "failed", len(rr.Failed), "skipped", len(rr.Skipped), "not_started", res.NotStarted, "interrupted", res.Interrupted, "audit_log", rr.AuditLog)
 	switch {
 	case err != nil && len(rr.Deleted) == 0:
 		log.Error("delete failed", "err", err)
@@ -348,7 +349,11 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 		fmt.Fprintln(w, "refused:", r.Refused)
 	}
 	if r.Applied {
-		fmt.Fprintf(w, "deleted %d, failed %d, skipped %d, not started %d; audit log %s\n", len(r.Deleted), len(r.Failed), len(r.Skipped), r.NotStarted, r.AuditLog)
+		freed := int64(0)
+		if r.FreedBytes != nil {
+			freed = *r.FreedBytes
+		}
+		fmt.Fprintf(w, "deleted %d (%s freed), failed %d, skipped %d, not started %d; audit log %s\n", len(r.Deleted), model.FormatBytes(freed), len(r.Failed), len(r.Skipped), r.NotStarted, r.AuditLog)
 		for _, f := range r.Failed {
 			fmt.Fprintf(w, "  failed %s@%s: %s\n", f.Repository, f.Digest, f.Error)
 		}

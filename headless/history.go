@@ -51,6 +51,9 @@ func forecastReport(pts []model.SizePoint, capBytes int64) *ForecastReport {
 }
 
 func freedBytes(rr *RegistryReport) int64 {
+	if rr.FreedBytes != nil {
+		return *rr.FreedBytes
+	}
 	var n int64
 	for _, d := range rr.Deleted {
 		n += d.ReclaimBytes

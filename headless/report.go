@@ -42,6 +42,10 @@ type RegistryReport struct {
 	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) while deleting.
 	Interrupted bool           `json:"interrupted"`
 	NotStarted  int            `json:"not_started"`
+	// FreedBytes is what the deletions freed: the blobs of the manifests
+	// deleted that nothing still stored references (on distribution,
+	// after garbage collection). Absent when nothing was applied.
+	FreedBytes *int64 `json:"freed_bytes,omitempty"`
 	AuditLog    string         `json:"audit_log,omitempty"`
 	Plan        []ImageReport  `json:"plan"`
 	Deleted     []ImageReport  `json:"deleted"`
@@ -107,17 +111,27 @@ type ImageReport struct {
 	// time (ACR) and the two differ.
 	ConfigCreated *time.Time `json:"config_created,omitempty"`
 	AlreadyGone   bool       `json:"already_gone,omitempty"`
+	// Left are planned platform manifests of a deleted index still
+	// stored: a planned index sharing them was kept, or their DELETE
+	// failed (then they are in failed too).
+	Left []string `json:"left,omitempty"`
 	// Launches counts the image's launches within keep_launched_within and
 	// LastLaunch is its newest launch seen; both only with usage sources.
 	Launches   *int       `json:"launches,omitempty"`
 	LastLaunch *time.Time `json:"last_launch,omitempty"`
 }
 
-// FailedReport is a deletion that did not succeed.
+// FailedReport is a deletion that did not succeed: a planned image, or a
+// platform manifest of a deleted index (Index is then that index's
+// digest).
 type FailedReport struct {
 	Repository string `json:"repository"`
 	Digest     string `json:"digest"`
+	Index      string `json:"index,omitempty"`
 	Error      string `json:"error"`
+	// Unknown: whether it took effect is unknown (no answer, and the
+	// registry could not be asked); the next run's recovery settles it.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // ErrorReport is a scan problem; the rest of the scan was used. An error

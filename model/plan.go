@@ -201,6 +201,10 @@ type Deletion struct {
 	// repository, that are not images of their own and that no surviving
 	// image references: deleted after it.
 	Children []string
+	// ChildAfter, parallel to Children when not nil, lists for each
+	// platform manifest the other deletions (all earlier) of indexes that
+	// share it: it is deleted only once each of them took effect.
+	ChildAfter [][]int
 	// After lists the deletions (indexes into Plan.Deletions, all earlier)
 	// of the indexes that reference this image: it may be deleted only once
 	// they are, so that no surviving index ever loses a platform manifest.
@@ -423,7 +427,10 @@ func olderFirst(a, b *Image, ia, ib int) int {
 
 // attachChildren lists, for each deleted index, its platform manifests that
 // are not images of their own (those are planned, or kept, by themselves)
-// and that no surviving image in the same repository references, once each.
+// and that no surviving image in the same repository references, once
+// each. A platform manifest that several deleted indexes share goes with
+// the last of them, and only once the others are gone (ChildAfter): if one
+// of them stays, so does the platform manifest it needs.
 func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 	type key struct{ repo, digest string }
 	kept := map[key]bool{}
@@ -437,6 +444,9 @@ func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 			kept[key{im.Repository, c}] = true
 		}
 	}
+	// every deletion referencing each child, in plan order
+	users := map[key][]int{}
+	var order []key
 	for d := range p.Deletions {
 		im := &inv.Images[p.Deletions[d].Image]
 		for _, c := range im.Children {
@@ -444,8 +454,24 @@ func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 			if kept[k] {
 				continue
 			}
-			kept[k] = true // once
-			p.Deletions[d].Children = append(p.Deletions[d].Children, c)
+			if u := users[k]; len(u) == 0 {
+				order = append(order, k)
+			} else if u[len(u)-1] == d {
+				continue // listed twice in one index
+			}
+			users[k] = append(users[k], d)
+		}
+	}
+	for _, k := range order {
+		u := users[k]
+		last := u[len(u)-1]
+		del := &p.Deletions[last]
+		del.Children = append(del.Children, k.digest)
+		del.ChildAfter = append(del.ChildAfter, slices.Clone(u[:len(u)-1]))
+	}
+	for d := range p.Deletions {
+		if !slices.ContainsFunc(p.Deletions[d].ChildAfter, func(a []int) bool { return len(a) > 0 }) {
+			p.Deletions[d].ChildAfter = nil
 		}
 	}
 }

@@ -404,3 +404,33 @@ func randomUsage(r *rand.Rand, n int) *Usage {
 	}
 	return u
 }
+
+// TestSharedChildrenGoWithTheLastIndex: platform manifests that several
+// planned indexes share go with the last of them, and only once the
+// others are gone (ChildAfter); one an index of its own goes with it
+// alone; one a kept index references never goes.
+func TestSharedChildrenGoWithTheLastIndex(t *testing.T) {
+	inv := build(t,
+		img{repo: "a", digest: "i1", ageDays: 300, children: []string{"s", "o1"}, blobs: map[string]int64{"i1": 1, "s": 2, "o1": 2}},
+		img{repo: "a", digest: "i2", ageDays: 200, children: []string{"s", "o2", "k"}, blobs: map[string]int64{"i2": 1, "s": 2, "o2": 2, "k": 2}},
+		img{repo: "a", digest: "i3", ageDays: 1, children: []string{"k"}, blobs: map[string]int64{"i3": 1, "k": 2}},
+	)
+	p := MakePlan(inv, Request{Now: now, Policy: Policy{MaxAge: 90 * 24 * time.Hour}})
+	if got := refs(inv, p); !slices.Equal(got, []string{"i1:age", "i2:age"}) {
+		t.Fatalf("plan = %v", got)
+	}
+	tests := []struct {
+		d          int
+		children   []string
+		childAfter [][]int
+	}{
+		{0, []string{"o1"}, nil},
+		{1, []string{"s", "o2"}, [][]int{{0}, {}}},
+	}
+	for _, tt := range tests {
+		del := p.Deletions[tt.d]
+		if !slices.Equal(del.Children, tt.children) || fmt.Sprint(del.ChildAfter) != fmt.Sprint(tt.childAfter) {
+			t.Errorf("deletion %d: children %v after %v, want %v after %v", tt.d, del.Children, del.ChildAfter, tt.children, tt.childAfter)
+		}
+	}
+}

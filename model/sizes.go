@@ -1,5 +1,7 @@
 package model
 
+import "slices"
+
 // Sizes are an inventory's deduplicated sizes: each blob counts once, however
 // many images reference it.
 type Sizes struct {
@@ -56,6 +58,68 @@ func (s *Sizes) Freed(inv *Inventory, set []int) int64 {
 	for b, c := range inSet {
 		if c == s.Refs[b] {
 			n += inv.Blobs[b].Size
+		}
+	}
+	return n
+}
+
+// Gone is what an apply removed from a registry: whole images, and the
+// platform manifests a deleted index left behind.
+type Gone struct {
+	// Images are indexes into Inventory.Images of the manifests deleted
+	// (or found already gone).
+	Images []int
+	// LeftChildren maps a deleted index (an index into Inventory.Images)
+	// to those of its platform manifests that are still stored.
+	LeftChildren map[int][]string
+}
+
+// FreedBytes is what the registry no longer stores once g is gone: the
+// blobs that nothing still stored references. A platform manifest left
+// behind keeps its own blobs (Image.ChildBlobs); where those are not
+// known, it keeps every blob of its index.
+func FreedBytes(inv *Inventory, g Gone) int64 {
+	gone := make([]bool, len(inv.Images))
+	for _, i := range g.Images {
+		if i >= 0 && i < len(inv.Images) {
+			gone[i] = true
+		}
+	}
+	stored := make([]bool, len(inv.Blobs))
+	keep := func(bs []int32) {
+		for _, b := range bs {
+			stored[b] = true
+		}
+	}
+	for i := range inv.Images {
+		if !gone[i] {
+			keep(inv.Images[i].Blobs)
+		}
+	}
+	for i, left := range g.LeftChildren {
+		if i < 0 || i >= len(inv.Images) || !gone[i] || len(left) == 0 {
+			continue
+		}
+		im := &inv.Images[i]
+		if len(im.ChildBlobs) != len(im.Children) {
+			keep(im.Blobs)
+			continue
+		}
+		for k, c := range im.Children {
+			if slices.Contains(left, c) {
+				keep(im.ChildBlobs[k])
+			}
+		}
+	}
+	var n int64
+	for i := range inv.Images {
+		if gone[i] {
+			for _, b := range inv.Images[i].Blobs {
+				if !stored[b] {
+					stored[b] = true // count once
+					n += inv.Blobs[b].Size
+				}
+			}
 		}
 	}
 	return n

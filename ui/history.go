@@ -304,8 +304,8 @@ func (r *registrySection) runSummary(done *applyDoneMsg) history.Run {
 		rr.TotalBytes = done.plan.TotalBytes
 		rr.Planned, rr.PlannedBytes = len(done.plan.Deletions), done.plan.ReclaimBytes
 		rr.Deleted, rr.Failed, rr.Skipped = len(done.res.Deleted), len(done.res.Failed), len(done.res.Skipped)
+		rr.FreedBytes = done.res.FreedBytes
 		for _, d := range done.res.Deleted {
-			rr.FreedBytes += d.Bytes
 			rr.Deletions = append(rr.Deletions, history.Deletion{Ref: d.Repository + "@" + d.Digest,
 				Reason: string(done.plan.Deletions[d.Index].Reason), Bytes: d.Bytes})
 		}

@@ -564,12 +564,8 @@ func (r *registrySection) stop() {
 func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 	r.deleting, r.stopDelete = false, nil
 	res := msg.res
-	var freed int64
-	for _, d := range res.Deleted {
-		freed += d.Bytes
-	}
 	total := len(msg.plan.Deletions)
-	text := fmt.Sprintf("deleted %d of %d images (%s)", len(res.Deleted), total, model.FormatBytes(freed))
+	text := fmt.Sprintf("deleted %d of %d images (%s)", len(res.Deleted), total, model.FormatBytes(res.FreedBytes))
 	if k := len(res.Skipped); k > 0 {
 		text += fmt.Sprintf("; %d skipped (%s)", k, res.Skipped[0].Reason)
 	}

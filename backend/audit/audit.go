@@ -38,9 +38,13 @@ type Entry struct {
 	Repository string    `json:"repository"`
 	Digest     string    `json:"digest"`
 	Tags       []string  `json:"tags,omitempty"`
-	// Children are the platform manifests of an index, deleted after it.
+	// Children are the platform manifests of an index planned to go
+	// after it; each has attempt and outcome lines of its own.
 	Children []string `json:"children,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
+	// Index is, on a platform manifest's lines, the digest of the index
+	// it was deleted with.
+	Index  string `json:"index,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Bytes is what the plan expected this deletion to free.
 	Bytes   int64  `json:"bytes"`
 	Outcome string `json:"outcome"`

@@ -35,14 +35,24 @@ type Done struct {
 	Bytes int64
 	// AlreadyGone: the registry no longer had the manifest.
 	AlreadyGone bool
+	// Left are the index's planned platform manifests still stored (a
+	// planned index sharing one was kept, or its DELETE failed), each with
+	// LeftWhy's reason.
+	Left, LeftWhy []string
 }
 
-// Failure is a deletion that failed.
+// Failure is a deletion that failed: a planned image, or a platform
+// manifest of a deleted index (Of is then the index's digest).
 type Failure struct {
 	Index      int
 	Repository string
 	Digest     string
+	Of         string
 	Error      string
+	// Unknown: the DELETE may have taken effect and the registry could
+	// not be asked; its audit attempt stays open for the next run's
+	// recovery.
+	Unknown bool
 }
 
 // Skip is a deletion Apply did not send, and why: the image changed since
@@ -61,12 +71,16 @@ type Skip struct {
 const ChangedSinceScan = "changed since the scan"
 
 // ApplyResult says what Apply did. Deleted, Failed, Skipped and NotStarted
-// add up to the plan's deletions.
+// add up to the plan's deletions, but for the failures of platform
+// manifests whose index was deleted (Failure.Of set).
 type ApplyResult struct {
 	Deleted    []Done
 	Failed     []Failure
 	Skipped    []Skip
 	NotStarted int
+	// FreedBytes is what the registry no longer stores: the blobs of the
+	// manifests deleted that nothing still stored references.
+	FreedBytes int64
 	// Interrupted: the context ended before every deletion had started.
 	Interrupted bool
 }
@@ -142,6 +156,16 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 				return ApplyResult{}, fmt.Errorf("apply: deletion %d must follow deletion %d, which is not before it", i, j)
 			}
 		}
+		if del.ChildAfter != nil && len(del.ChildAfter) != len(del.Children) {
+			return ApplyResult{}, fmt.Errorf("apply: deletion %d has %d platform manifests but conditions for %d", i, len(del.Children), len(del.ChildAfter))
+		}
+		for _, deps := range del.ChildAfter {
+			for _, j := range deps {
+				if j < 0 || j >= i {
+					return ApplyResult{}, fmt.Errorf("apply: a platform manifest of deletion %d waits for deletion %d, which is not before it", i, j)
+				}
+			}
+		}
 	}
 
 	a := &applier{ctx: ctx, d: d, inv: inv, plan: plan, log: log, protect: o.protect,
@@ -174,6 +198,9 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 			continue
 		case r.failure != nil:
 			res.Failed = append(res.Failed, *r.failure)
+		case len(r.childFailures) > 0:
+			res.Deleted = append(res.Deleted, r.done)
+			res.Failed = append(res.Failed, r.childFailures...)
 		case r.skip != nil:
 			res.Skipped = append(res.Skipped, *r.skip)
 		default:
@@ -185,9 +212,10 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 		}
 	}
 	slices.SortFunc(res.Deleted, func(x, y Done) int { return cmp.Compare(x.Index, y.Index) })
-	slices.SortFunc(res.Failed, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
+	slices.SortFunc(res.Failed, func(x, y Failure) int { return cmp.Or(cmp.Compare(x.Index, y.Index), cmp.Compare(x.Digest, y.Digest)) })
 	slices.SortFunc(res.Skipped, func(x, y Skip) int { return cmp.Compare(x.Index, y.Index) })
 	res.NotStarted = total - finished
+	res.FreedBytes = freedBytes(inv, plan, res.Deleted)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -234,10 +262,25 @@ type repoCheck struct {
 }
 
 type outcome struct {
-	done       Done
-	failure    *Failure
-	skip       *Skip
-	notStarted bool
+	done          Done
+	failure       *Failure
+	childFailures []Failure // the index went, these platform manifests did not
+	skip          *Skip
+	notStarted    bool
+}
+
+// freedBytes is what the deletions done freed, given the platform
+// manifests they left.
+func freedBytes(inv *model.Inventory, plan model.Plan, done []Done) int64 {
+	g := model.Gone{LeftChildren: map[int][]string{}}
+	for _, d := range done {
+		im := plan.Deletions[d.Index].Image
+		g.Images = append(g.Images, im)
+		if len(d.Left) > 0 {
+			g.LeftChildren[im] = d.Left
+		}
+	}
+	return model.FreedBytes(inv, g)
 }
 
 // take hands out the next deletion, unless Apply must stop.
@@ -291,32 +334,134 @@ func (a *applier) do(i int) (out outcome) {
 		return outcome{notStarted: true}
 	}
 
-	err := a.call(im.Repository, im.Digest)
-	gone := errors.Is(err, ErrNotFound)
-	if err != nil && !gone {
+	gone, err := a.deleteSettled(im.Repository, im.Digest)
+	if err != nil {
 		if errors.Is(err, ErrDeleteDisabled) {
 			a.stop(err)
 		}
 		return a.finish(i, e, err)
 	}
-	var childErrs []string
-	for _, c := range del.Children {
-		if err := a.call(im.Repository, c); err != nil && !errors.Is(err, ErrNotFound) {
-			childErrs = append(childErrs, err.Error())
-		}
-	}
-	if childErrs != nil {
-		return a.finish(i, e, fmt.Errorf("deleted %s but not all its platform manifests: %s", im.Ref(), strings.Join(childErrs, "; ")))
-	}
 	e.Outcome = audit.OutcomeDeleted
 	if gone {
 		e.Outcome = audit.OutcomeAlreadyGone
 	}
-
 	if err := a.log.Write(e); err != nil {
 		a.stop(fmt.Errorf("deleted %s but could not record it: %w", im.Ref(), err))
 	}
-	return outcome{done: Done{Index: i, Repository: im.Repository, Digest: im.Digest, Bytes: del.Reclaim, AlreadyGone: gone}}
+	out.done = Done{Index: i, Repository: im.Repository, Digest: im.Digest, Bytes: del.Reclaim, AlreadyGone: gone}
+	a.deleteChildren(i, &out)
+	return out
+}
+
+// deleteChildren deletes the platform manifests that go with deletion i's
+// index, now gone, each with an attempt and an outcome line of its own. A
+// platform manifest that another planned index shares stays unless that
+// index is gone too; one that fails to go is a failure of its own, the
+// index's deletion standing.
+func (a *applier) deleteChildren(i int, out *outcome) {
+	del := a.plan.Deletions[i]
+	im := &a.inv.Images[del.Image]
+	for k, c := range del.Children {
+		if k < len(del.ChildAfter) {
+			if j := a.firstNotDone(del.ChildAfter[k]); j >= 0 {
+				out.done.Left = append(out.done.Left, c)
+				out.done.LeftWhy = append(out.done.LeftWhy, fmt.Sprintf("kept: index %s, which shares it, was not deleted", a.inv.Images[a.plan.Deletions[j].Image].Ref()))
+				continue
+			}
+		}
+		e := audit.Entry{Action: audit.ActionDelete, Registry: a.inv.Registry, Repository: im.Repository, Digest: c,
+			Index: im.Digest, Reason: string(del.Reason), Outcome: audit.OutcomeAttempt}
+		if err := a.log.Write(e); err != nil {
+			a.stop(fmt.Errorf("not deleting %s@%s, a platform manifest of %s: %w", im.Repository, c, im.Ref(), err))
+			out.done.Left = append(out.done.Left, c)
+			out.done.LeftWhy = append(out.done.LeftWhy, "kept: the audit log could not be written")
+			continue
+		}
+		gone, err := a.deleteSettled(im.Repository, c)
+		if err != nil {
+			if errors.Is(err, ErrDeleteDisabled) {
+				a.stop(err)
+			}
+			err = fmt.Errorf("deleted %s but not its platform manifest %s: %w", im.Ref(), c, err)
+			f := Failure{Index: i, Repository: im.Repository, Digest: c, Of: im.Digest, Error: err.Error()}
+			if errors.Is(err, errUnsettled) {
+				f.Unknown = true // its attempt line stays open for recovery
+			} else {
+				e.Outcome, e.Error = audit.OutcomeFailed, err.Error()
+				if werr := a.log.Write(e); werr != nil {
+					a.stop(fmt.Errorf("could not record the failed deletion of %s@%s: %w", im.Repository, c, werr))
+				}
+			}
+			out.childFailures = append(out.childFailures, f)
+			out.done.Left = append(out.done.Left, c)
+			out.done.LeftWhy = append(out.done.LeftWhy, err.Error())
+			continue
+		}
+		e.Outcome = audit.OutcomeDeleted
+		if gone {
+			e.Outcome = audit.OutcomeAlreadyGone
+		}
+		if err := a.log.Write(e); err != nil {
+			a.stop(fmt.Errorf("deleted %s@%s but could not record it: %w", im.Repository, c, err))
+		}
+	}
+}
+
+// firstNotDone waits for the given deletions and returns the first that
+// did not take effect, or -1.
+func (a *applier) firstNotDone(deps []int) int {
+	for _, j := range deps {
+		<-a.finished[j]
+		if !a.ok[j] {
+			return j
+		}
+	}
+	return -1
+}
+
+// errUnsettled marks a DELETE whose effect is unknown: it failed in a way
+// that may have come after the registry acted (no answer, a 5xx), and the
+// registry could not be asked afterwards.
+var errUnsettled = errors.New("whether it took effect is unknown; the next run asks the registry")
+
+// deleteSettled deletes repository@digest and says whether it was already
+// gone. A failure that may have come after the registry acted (a lost
+// answer, a 5xx) is settled by asking the registry whether the manifest is
+// still there: gone is a deletion, there a failure, no answer
+// errUnsettled.
+func (a *applier) deleteSettled(repo, digest string) (alreadyGone bool, err error) {
+	err = a.call(repo, digest)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, ErrNotFound):
+		return true, nil
+	case !ambiguous(err):
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
+	defer cancel()
+	there, xerr := a.d.Exists(ctx, repo, digest)
+	switch {
+	case xerr != nil:
+		return false, fmt.Errorf("%w; %w", err, errUnsettled)
+	case !there:
+		return false, nil // the answer was lost, the deletion was not
+	}
+	return false, err
+}
+
+// ambiguous reports whether a failed DELETE may have taken effect: no
+// answer came, or a 5xx did. A 4xx (a lock, a refusal) did not act.
+func ambiguous(err error) bool {
+	if errors.Is(err, ErrLocked) || errors.Is(err, ErrDeleteDisabled) {
+		return false
+	}
+	var ce *CallError
+	if errors.As(err, &ce) && ce.Status != 0 {
+		return ce.Status >= 500
+	}
+	return true
 }
 
 // finish records a failed deletion.

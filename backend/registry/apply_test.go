@@ -246,8 +246,12 @@ func TestApply(t *testing.T) {
 				t.Errorf("progress calls %v", progress)
 			}
 			outcomes := checkAudit(t, path, inv)
-			if len(outcomes) != len(plan.Deletions) {
-				t.Errorf("%d audited deletions, want %d", len(outcomes), len(plan.Deletions))
+			nchildren := 0
+			for _, del := range plan.Deletions {
+				nchildren += len(del.Children)
+			}
+			if len(outcomes) != len(plan.Deletions)+nchildren {
+				t.Errorf("%d audited deletions, want %d and %d platform manifests", len(outcomes), len(plan.Deletions), nchildren)
 			}
 			for _, del := range plan.Deletions {
 				im := &inv.Images[del.Image]
@@ -413,6 +417,12 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		{"refused plan", model.Plan{Refused: "too much", Deletions: []model.Deletion{{Image: 0}}}, log, "refusing to apply the plan: too much"},
 		{"bad image index", model.Plan{Deletions: []model.Deletion{{Image: 3}}}, log, "names image 3"},
 		{"no audit log", model.Plan{Deletions: []model.Deletion{{Image: 0}}}, nil, "no audit log"},
+		{"platform manifest waits for a later deletion", model.Plan{Deletions: []model.Deletion{
+			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{0}}}}}, log, "waits for deletion 0"},
+		{"platform manifest waits for a negative deletion", model.Plan{Deletions: []model.Deletion{
+			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{-1}}}}}, log, "waits for deletion -1"},
+		{"conditions not parallel to the platform manifests", model.Plan{Deletions: []model.Deletion{
+			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{}, {}}}}}, log, "1 platform manifests but conditions for 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,12 +573,16 @@ func TestDeleteManifestErrors(t *testing.T) {
 }
 
 // TestApplyChildFailure: an index deleted but one of its platform
-// manifests not is a failure that says so; a missing child is fine.
+// manifests not is recorded as what it is: the index deleted (in the
+// result, the audit log and the freed bytes), the platform manifest a
+// failure of its own that names its index; a missing child is fine.
 func TestApplyChildFailure(t *testing.T) {
 	inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
-		{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
-		{Repository: "hub", Digest: "sha256:i2"},
-	}}
+		{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"},
+			ChildBlobs: [][]int32{{1}, {2}, {3}}, Blobs: []int32{0, 1, 2, 3}},
+		{Repository: "hub", Digest: "sha256:i2", Blobs: []int32{4}},
+	}, Blobs: []model.Blob{{Digest: "sha256:i1", Size: 1}, {Digest: "sha256:c1", Size: 10}, {Digest: "sha256:c2", Size: 100},
+		{Digest: "sha256:c3", Size: 1000}, {Digest: "sha256:i2", Size: 10000}}}
 	plan := model.Plan{Deletions: []model.Deletion{
 		{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
 		{Image: 1, Reason: model.ReasonManual},
@@ -595,15 +609,21 @@ func TestApplyChildFailure(t *testing.T) {
 	if want := []string{"sha256:i1", "sha256:c1", "sha256:c2", "sha256:c3", "sha256:i2"}; !slices.Equal(calls, want) {
 		t.Errorf("deletes %v, want %v (index first, then every child)", calls, want)
 	}
-	if len(res.Failed) != 1 || res.Failed[0].Index != 0 || !strings.Contains(res.Failed[0].Error, "not all its platform manifests") ||
-		!strings.Contains(res.Failed[0].Error, "sha256:c2") || strings.Contains(res.Failed[0].Error, "sha256:c1") {
+	if len(res.Failed) != 1 || res.Failed[0].Index != 0 || res.Failed[0].Digest != "sha256:c2" || res.Failed[0].Of != "sha256:i1" ||
+		!strings.Contains(res.Failed[0].Error, "not its platform manifest sha256:c2") || res.Failed[0].Unknown {
 		t.Errorf("failed %+v", res.Failed)
 	}
-	if len(res.Deleted) != 1 || res.Deleted[0].Index != 1 {
+	if len(res.Deleted) != 2 || res.Deleted[0].Index != 0 || !slices.Equal(res.Deleted[0].Left, []string{"sha256:c2"}) || res.Deleted[1].Index != 1 {
 		t.Errorf("deleted %+v", res.Deleted)
 	}
+	if want := int64(1 + 10 + 1000 + 10000); res.FreedBytes != want {
+		t.Errorf("freed %d bytes, want %d (all but c2's)", res.FreedBytes, want)
+	}
 	outcomes := checkAudit(t, path, inv)
-	if outcomes["sha256:i1"].Outcome != audit.OutcomeFailed || outcomes["sha256:i2"].Outcome != audit.OutcomeDeleted {
-		t.Errorf("audit outcomes %+v", outcomes)
+	for d, want := range map[string]string{"sha256:i1": audit.OutcomeDeleted, "sha256:c1": audit.OutcomeAlreadyGone,
+		"sha256:c2": audit.OutcomeFailed, "sha256:c3": audit.OutcomeDeleted, "sha256:i2": audit.OutcomeDeleted} {
+		if got := outcomes[d]; got.Outcome != want || (d[7] == 'c') != (got.Index == "sha256:i1") {
+			t.Errorf("audit outcome of %s: %+v, want %s", d, got, want)
+		}
 	}
 }

@@ -1,0 +1,409 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
+	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// The stateful property test of the safety invariant (checkInvariant):
+// a random population, a random policy, a random schedule of changes
+// between scan and apply, then the invariant over the before, plan and
+// after states. A failing seed prints the schedule that broke it.
+
+// propertySeeds is the fixed seed budget CI runs.
+const propertySeeds = 40
+
+// TestSafetyInvariant runs the property on the distribution path for a
+// fixed set of seeds.
+func TestSafetyInvariant(t *testing.T) {
+	for seed := range uint64(propertySeeds) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Parallel()
+			runProperty(t, seed)
+		})
+	}
+}
+
+// FuzzSafetyInvariant explores seeds beyond the fixed budget:
+//
+//	go test -run '^$' -fuzz FuzzSafetyInvariant -fuzztime 10m ./backend/registry
+func FuzzSafetyInvariant(f *testing.F) {
+	for seed := range uint64(4) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) { runProperty(t, seed) })
+}
+
+// step is one change of the schedule, made between scan and apply (or,
+// for faults and cancellation, during apply).
+type step struct {
+	what string
+	do   func(ctx context.Context) error
+}
+
+// world is one random registry under test, with what the test pushed.
+type world struct {
+	t     *testing.T
+	rnd   *rand.Rand
+	host  string
+	reg   *registrytest.Registry
+	p     pusher
+	repos []string
+	// pushed manifests by repository, and the tags the test made
+	digests map[string][]string
+	tags    []string // "repo:tag"
+	log     []string // the population, for a failing seed
+}
+
+func (w *world) logf(format string, args ...any) { w.log = append(w.log, fmt.Sprintf(format, args...)) }
+
+// layerImage is an image over base (shared in its repository) and a
+// layer of its own, created ageDays before testNow (undated: no created
+// time at all).
+func (w *world) layerImage(base v1.Layer, ageDays int, arch string, undated bool) v1.Image {
+	own, err := random.Layer(int64(64+w.rnd.IntN(512)), "application/vnd.docker.image.rootfs.diff.tar.gzip")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, base, own)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if !undated {
+		cf.Created = v1.Time{Time: testNow.AddDate(0, 0, -ageDays)}
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return img
+}
+
+func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }) string {
+	h, err := x.Digest()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.digests[repo] = append(w.digests[repo], h.String())
+	return h.String()
+}
+
+// populate pushes a random population: per repository images over a
+// shared base layer, indexes that share platform manifests, tags into an
+// index, several tags on one manifest, undated images, and untagged
+// leftovers (which the distribution API cannot list).
+func (w *world) populate() {
+	nrepos := 1 + w.rnd.IntN(3)
+	for r := range nrepos {
+		repo := fmt.Sprintf("r%d", r)
+		w.repos = append(w.repos, repo)
+		base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		var imgs, untagged []v1.Image
+		ntag := 0
+		newTag := func() string { ntag++; return fmt.Sprintf("t%d", ntag) }
+		for range 2 + w.rnd.IntN(5) {
+			age := 1 + w.rnd.IntN(400)
+			undated := w.rnd.IntN(10) == 0
+			arch := []string{"amd64", "arm64"}[w.rnd.IntN(2)]
+			img := w.layerImage(base, age, arch, undated)
+			imgs = append(imgs, img)
+			d := w.remember(repo, img)
+			switch k := w.rnd.IntN(7); {
+			case k == 0: // only a platform manifest: it goes into an index
+				w.p.push(repo+"@"+d, img)
+				untagged = append(untagged, img)
+				w.logf("%s@%s untagged, %d days", repo, short(d), age)
+			case k == 6:
+				// an untagged leftover: the distribution API cannot list
+				// it, so it shares no layer with what the scan sees (what
+				// it would keep stored, no client could count)
+				own, err := random.Layer(200, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+				if err != nil {
+					w.t.Fatal(err)
+				}
+				left := w.layerImage(own, age, arch, undated)
+				d := w.remember(repo, left)
+				w.p.push(repo+"@"+d, left)
+				w.logf("%s@%s leftover, %d days", repo, short(d), age)
+			default:
+				tags := []string{newTag()}
+				if k == 1 {
+					tags = append(tags, "keep"+tags[0]) // a second tag, protected by some policies
+				}
+				for _, tag := range tags {
+					w.p.push(repo+":"+tag, img)
+					w.tags = append(w.tags, repo+":"+tag)
+				}
+				w.logf("%s:%s -> %s, %d days, undated %v", repo, strings.Join(tags, ","), short(d), age, undated)
+			}
+		}
+		nidx := w.rnd.IntN(3)
+		if len(untagged) > 0 {
+			nidx = max(nidx, 1)
+		}
+		for n := range nidx {
+			// an index over some of the images: indexes may share them
+			var kids []v1.Image
+			for _, img := range imgs {
+				if w.rnd.IntN(2) == 0 || n == 0 && slices.Contains(untagged, img) {
+					kids = append(kids, img)
+				}
+			}
+			if len(kids) == 0 {
+				kids = imgs[:1]
+			}
+			idx := w.p.index(fmt.Sprintf("%s-%d", repo, n), kids...)
+			d := w.remember(repo, idx)
+			tag := newTag()
+			w.p.push(repo+":"+tag, idx)
+			w.tags = append(w.tags, repo+":"+tag)
+			w.logf("%s:%s -> index %s over %d", repo, tag, short(d), len(kids))
+		}
+	}
+}
+
+func short(d string) string { return d[len(d)-8:] }
+
+// randomRequest is a random plan request over the inventory.
+func (w *world) randomRequest(inv *model.Inventory) model.Request {
+	req := model.Request{Now: testNow, Force: true}
+	pol := &req.Policy
+	switch w.rnd.IntN(4) {
+	case 0:
+		pol.MaxAge = 30 * 24 * time.Hour
+	case 1:
+		pol.MaxAge = 180 * 24 * time.Hour
+	case 2:
+		pol.Cap, pol.Aggressive = model.ComputeSizes(inv).Total/(2+int64(w.rnd.IntN(3))), true
+	default:
+		for i := range inv.Images {
+			if w.rnd.IntN(2) == 0 {
+				req.Manual = append(req.Manual, i)
+			}
+		}
+		if req.Manual == nil {
+			req.Manual = []int{}
+		}
+	}
+	pol.KeepLatest = w.rnd.IntN(3)
+	if w.rnd.IntN(2) == 0 {
+		pol.Protect = []*regexp.Regexp{regexp.MustCompile(`:keep`)}
+	}
+	if w.rnd.IntN(3) == 0 && len(inv.Images) > 0 {
+		req.Usage = &model.Usage{Images: make([]model.ImageUsage, len(inv.Images))}
+		for range 1 + w.rnd.IntN(2) {
+			req.Usage.Images[w.rnd.IntN(len(inv.Images))].InUse = true
+		}
+	}
+	w.logf("policy: max age %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
+		pol.MaxAge, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
+	return req
+}
+
+// schedule draws the changes made between scan and apply, and the
+// faults and cancellation during it.
+func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest.Proxy) ([]step, int) {
+	var steps []step
+	var plannedRefs []repoDigest
+	for _, d := range plan.Deletions {
+		im := &inv.Images[d.Image]
+		plannedRefs = append(plannedRefs, repoDigest{im.Repository, im.Digest})
+		for _, c := range d.Children {
+			plannedRefs = append(plannedRefs, repoDigest{im.Repository, c})
+		}
+	}
+	pick := func(ks []repoDigest) repoDigest { return ks[w.rnd.IntN(len(ks))] }
+	var rules []faulttest.Rule
+	for range w.rnd.IntN(5) {
+		switch k := w.rnd.IntN(6); {
+		case k == 0 && len(w.tags) > 0 && len(plannedRefs) > 0:
+			// a tag moved onto a planned manifest (a rollback), maybe a
+			// platform manifest of a planned index
+			rt, to := w.tags[w.rnd.IntN(len(w.tags))], pick(plannedRefs)
+			repo := rt[:strings.Index(rt, ":")]
+			if repo != to.repo {
+				rt = to.repo + ":" + strings.TrimPrefix(rt, repo+":")
+				w.tags = append(w.tags, rt)
+			}
+			steps = append(steps, step{fmt.Sprintf("move %s onto %s", rt, short(to.digest)), func(context.Context) error {
+				w.p.tag(rt, to.repo+"@"+to.digest)
+				return nil
+			}})
+		case k == 1 && len(plannedRefs) > 0:
+			to := pick(plannedRefs)
+			rt := fmt.Sprintf("%s:new%d", to.repo, len(steps))
+			w.tags = append(w.tags, rt)
+			steps = append(steps, step{fmt.Sprintf("add %s onto %s", rt, short(to.digest)), func(context.Context) error {
+				w.p.tag(rt, to.repo+"@"+to.digest)
+				return nil
+			}})
+		case k == 2 && len(w.tags) > 0:
+			// re-pushed under the same tag: a new image, fresh layers
+			rt := w.tags[w.rnd.IntN(len(w.tags))]
+			base, err := random.Layer(128, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			img := w.layerImage(base, 0, "amd64", false)
+			steps = append(steps, step{"re-push " + rt, func(context.Context) error {
+				w.p.push(rt, img)
+				return nil
+			}})
+		case k == 3 && len(plannedRefs) > 0:
+			// a DELETE that fails, is lost or is slow
+			to := pick(plannedRefs)
+			kind := []faulttest.Kind{faulttest.InternalError, faulttest.LostResponse, faulttest.Slow, faulttest.ResetBeforeHeaders, faulttest.Unavailable}[w.rnd.IntN(5)]
+			times := 1 + w.rnd.IntN(12)
+			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
+				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times})
+			steps = append(steps, step{fmt.Sprintf("DELETE %s@%s: %s x%d", to.repo, short(to.digest), kind, times), nil})
+		}
+	}
+	if err := proxy.Set(0, rules...); err != nil {
+		w.t.Fatal(err)
+	}
+	cancelAfter := -1
+	if w.rnd.IntN(4) == 0 && len(plan.Deletions) > 0 {
+		cancelAfter = w.rnd.IntN(len(plan.Deletions))
+		steps = append(steps, step{fmt.Sprintf("cancel after %d deletions", cancelAfter), nil})
+	}
+	return steps, cancelAfter
+}
+
+// runProperty runs one seed of the property on distribution.
+func runProperty(t *testing.T, seed uint64) {
+	ctx := context.Background()
+	reg, err := registrytest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()}, digests: map[string][]string{}}
+	w.populate()
+
+	c := newClient(t, reg.Host())
+	inv, err := c.Scan(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := w.randomRequest(inv)
+	plan := model.MakePlan(inv, req)
+
+	proxy := startProxy(t, "http://"+reg.Host())
+	steps, cancelAfter := w.schedule(inv, plan, proxy)
+	for _, s := range steps {
+		w.logf("step: %s", s.what)
+		if s.do != nil {
+			if err := s.do(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pc := newClient(t, proxy.Host(), WithRetry(faultRetry))
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res, bad, applyErr := applyChecked(t, actx, reg, pc, c, inv, plan, req, WithApplyConcurrency(1+w.rnd.IntN(4)),
+		WithProgress(func(done, _ int) {
+			if done == cancelAfter {
+				cancel()
+			}
+		}))
+	w.logf("apply: %d deleted, %d failed, %d skipped, %d not started, freed %d; err %v",
+		len(res.Deleted), len(res.Failed), len(res.Skipped), res.NotStarted, res.FreedBytes, applyErr)
+	if len(bad) > 0 {
+		t.Errorf("seed %d broke the safety invariant:\n  %s\nthe population and schedule:\n  %s\nthe plan:\n  %s",
+			seed, strings.Join(bad, "\n  "), strings.Join(w.log, "\n  "), describePlan(inv, plan))
+	}
+}
+
+// applyChecked applies plan under actx to the embedded registry reg
+// through d, lets the next run's recovery (through c) settle
+// what apply left unsettled, collects garbage, and returns what the
+// invariant says of it all.
+func applyChecked(t *testing.T, actx context.Context, reg *registrytest.Registry, d Deleter, c Deleter, inv *model.Inventory, plan model.Plan, req model.Request, opts ...ApplyOption) (ApplyResult, []string, error) {
+	t.Helper()
+	ctx := context.Background()
+	before, err := readStore(ctx, reg.Storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytesBefore, err := reg.BlobBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/audit.jsonl"
+	log, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, applyErr := Apply(actx, d, inv, plan, log, append([]ApplyOption{WithProtect(req.Policy.Protect)}, opts...)...)
+	_ = log.Close()
+	if pending, _, err := audit.Pending(path, inv.Registry); err == nil && len(pending) > 0 {
+		log, err := audit.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Recover(ctx, c, log, pending); err != nil {
+			t.Fatal(err)
+		}
+		_ = log.Close()
+	}
+	after, err := readStore(ctx, reg.Storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.GarbageCollect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := reg.Blobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bytesAfter int64
+	have := map[string]bool{}
+	for d, n := range blobs {
+		have[d] = true
+		bytesAfter += n
+	}
+	bad := checkInvariant(applied{before: before, after: after, inv: inv, plan: plan, res: res, audit: readAudit(t, path),
+		held: hardHeld(inv, req), blobsAfter: have, gcFreed: bytesBefore - bytesAfter})
+	return res, bad, applyErr
+}
+
+func describePlan(inv *model.Inventory, plan model.Plan) string {
+	var out []string
+	for k, d := range plan.Deletions {
+		im := &inv.Images[d.Image]
+		var kids []string
+		for _, c := range d.Children {
+			kids = append(kids, short(c))
+		}
+		out = append(out, fmt.Sprintf("%d: %s@%s %v (%s) after %v children %v childAfter %v", k, im.Repository, short(im.Digest), im.Tags, d.Reason, d.After, kids, d.ChildAfter))
+	}
+	return strings.Join(out, "\n  ")
+}
