@@ -51,6 +51,9 @@ func (b *Builder) addUsage(reg *Registry) {
 				e = filepath.Join(filepath.Dir(b.cfg.Path), e)
 			}
 			src.Events = append(src.Events, e)
+			if u.AllowEmpty {
+				src.AllowEmpty = append(src.AllowEmpty, e)
+			}
 		case u.Kubernetes != nil:
 			k := *u.Kubernetes
 			if k.Kubeconfig != "" && !filepath.IsAbs(k.Kubeconfig) && b.cfg.Path != "" {
