@@ -532,7 +532,13 @@ func (a *applier) changed(im *model.Image, children []string) string {
 	if cur.Referenced[im.Digest] {
 		return fmt.Sprintf("%s: an index pushed since references it", ChangedSinceScan)
 	}
+	if l, ok := cur.Locked[im.Digest]; ok {
+		return fmt.Sprintf("%s: it is locked (%s)", ChangedSinceScan, l)
+	}
 	for _, c := range children {
+		if l, ok := cur.Locked[c]; ok {
+			return fmt.Sprintf("%s: its platform manifest %s is locked (%s)", ChangedSinceScan, c, l)
+		}
 		if ts := cur.Tags[c]; len(ts) > 0 {
 			return fmt.Sprintf("%s: its platform manifest %s is now tagged %s", ChangedSinceScan, c, strings.Join(ts, ", "))
 		}

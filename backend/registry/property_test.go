@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -26,17 +28,19 @@ import (
 // between scan and apply, then the invariant over the before, plan and
 // after states. A failing seed prints the schedule that broke it.
 
-// propertySeeds is the fixed seed budget CI runs.
-const propertySeeds = 40
+// propertySeeds is the fixed seed budget CI runs, on each path.
+const propertySeeds = 30
 
-// TestSafetyInvariant runs the property on the distribution path for a
-// fixed set of seeds.
+// TestSafetyInvariant runs the property on the distribution path and on
+// the ACR path for a fixed set of seeds each.
 func TestSafetyInvariant(t *testing.T) {
-	for seed := range uint64(propertySeeds) {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			t.Parallel()
-			runProperty(t, seed)
-		})
+	for _, acr := range []bool{false, true} {
+		for seed := range uint64(propertySeeds) {
+			t.Run(fmt.Sprintf("acr=%v/seed=%d", acr, seed), func(t *testing.T) {
+				t.Parallel()
+				runProperty(t, seed, acr)
+			})
+		}
 	}
 }
 
@@ -45,9 +49,9 @@ func TestSafetyInvariant(t *testing.T) {
 //	go test -run '^$' -fuzz FuzzSafetyInvariant -fuzztime 10m ./backend/registry
 func FuzzSafetyInvariant(f *testing.F) {
 	for seed := range uint64(4) {
-		f.Add(seed)
+		f.Add(seed, seed%2 == 1)
 	}
-	f.Fuzz(func(t *testing.T, seed uint64) { runProperty(t, seed) })
+	f.Fuzz(func(t *testing.T, seed uint64, acr bool) { runProperty(t, seed, acr) })
 }
 
 // step is one change of the schedule, made between scan and apply (or,
@@ -65,8 +69,11 @@ type world struct {
 	reg   *registrytest.Registry
 	p     pusher
 	repos []string
+	// acr is the ACR stand-in in front of reg; nil on distribution
+	acr *acrtest.Server
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
+	ages    map[repoDigest]int // days before testNow each was pushed
 	tags    []string // "repo:tag"
 	log     []string // the population, for a failing seed
 }
@@ -101,12 +108,13 @@ func (w *world) layerImage(base v1.Layer, ageDays int, arch string, undated bool
 	return img
 }
 
-func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }) string {
+func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, ageDays int) string {
 	h, err := x.Digest()
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	w.digests[repo] = append(w.digests[repo], h.String())
+	w.ages[repoDigest{repo, h.String()}] = ageDays
 	return h.String()
 }
 
@@ -132,7 +140,7 @@ func (w *world) populate() {
 			arch := []string{"amd64", "arm64"}[w.rnd.IntN(2)]
 			img := w.layerImage(base, age, arch, undated)
 			imgs = append(imgs, img)
-			d := w.remember(repo, img)
+			d := w.remember(repo, img, age)
 			switch k := w.rnd.IntN(7); {
 			case k == 0: // only a platform manifest: it goes into an index
 				w.p.push(repo+"@"+d, img)
@@ -147,7 +155,7 @@ func (w *world) populate() {
 					w.t.Fatal(err)
 				}
 				left := w.layerImage(own, age, arch, undated)
-				d := w.remember(repo, left)
+				d := w.remember(repo, left, age)
 				w.p.push(repo+"@"+d, left)
 				w.logf("%s@%s leftover, %d days", repo, short(d), age)
 			default:
@@ -178,7 +186,7 @@ func (w *world) populate() {
 				kids = imgs[:1]
 			}
 			idx := w.p.index(fmt.Sprintf("%s-%d", repo, n), kids...)
-			d := w.remember(repo, idx)
+			d := w.remember(repo, idx, 1+w.rnd.IntN(400))
 			tag := newTag()
 			w.p.push(repo+":"+tag, idx)
 			w.tags = append(w.tags, repo+":"+tag)
@@ -188,6 +196,59 @@ func (w *world) populate() {
 }
 
 func short(d string) string { return d[len(d)-8:] }
+
+// lockSome sets ACR locks at random, at every level: on manifests
+// (maybe a platform manifest), on tags, on repositories. Before the scan
+// (planned nil) anything may be locked; after it, what the plan deletes.
+func (w *world) lockSome(planned []repoDigest, when string) []step {
+	if w.acr == nil {
+		return nil
+	}
+	var steps []step
+	for range w.rnd.IntN(3) {
+		del, write := w.rnd.IntN(2) == 0, w.rnd.IntN(2) == 0
+		if del && write {
+			del = false
+		}
+		var what string
+		var do func()
+		switch w.rnd.IntN(3) {
+		case 0:
+			var k repoDigest
+			if planned != nil {
+				if len(planned) == 0 {
+					continue
+				}
+				k = planned[w.rnd.IntN(len(planned))]
+			} else {
+				repo := w.repos[w.rnd.IntN(len(w.repos))]
+				k = repoDigest{repo, w.digests[repo][w.rnd.IntN(len(w.digests[repo]))]}
+			}
+			what = fmt.Sprintf("lock %s@%s", k.repo, short(k.digest))
+			do = func() { w.acr.Lock(k.repo, k.digest, del, write) }
+		case 1:
+			if len(w.tags) == 0 {
+				continue
+			}
+			rt := w.tags[w.rnd.IntN(len(w.tags))]
+			repo, tag, _ := strings.Cut(rt, ":")
+			what = "lock tag " + rt
+			do = func() { w.acr.LockTag(repo, tag, del, write) }
+		default:
+			repo := w.repos[w.rnd.IntN(len(w.repos))]
+			what = "lock repository " + repo
+			do = func() { w.acr.LockRepository(repo, del, write) }
+		}
+		what += fmt.Sprintf(" (delete %v, write %v)%s", del, write, when)
+		if planned == nil {
+			w.logf("%s", what)
+			do()
+			continue
+		}
+		steps = append(steps, step{what, func(context.Context) error { do(); return nil }})
+	}
+	return steps
+}
 
 // randomRequest is a random plan request over the inventory.
 func (w *world) randomRequest(inv *model.Inventory) model.Request {
@@ -210,6 +271,9 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
+	if w.acr != nil && w.rnd.IntN(2) == 0 {
+		pol.UntaggedMaxAge = 7 * 24 * time.Hour
+	}
 	pol.KeepLatest = w.rnd.IntN(3)
 	if w.rnd.IntN(2) == 0 {
 		pol.Protect = []*regexp.Regexp{regexp.MustCompile(`:keep`)}
@@ -220,8 +284,8 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Usage.Images[w.rnd.IntN(len(inv.Images))].InUse = true
 		}
 	}
-	w.logf("policy: max age %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
-		pol.MaxAge, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
+	w.logf("policy: max age %v, untagged max age %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
+		pol.MaxAge, pol.UntaggedMaxAge, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
 	return req
 }
 
@@ -284,6 +348,7 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 			steps = append(steps, step{fmt.Sprintf("DELETE %s@%s: %s x%d", to.repo, short(to.digest), kind, times), nil})
 		}
 	}
+	steps = append(steps, w.lockSome(plannedRefs, " since the scan")...)
 	if err := proxy.Set(0, rules...); err != nil {
 		w.t.Fatal(err)
 	}
@@ -295,26 +360,65 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution.
-func runProperty(t *testing.T, seed uint64) {
+// runProperty runs one seed of the property on distribution or, with
+// acr, on the ACR stand-in in front of the same embedded registry.
+func runProperty(t *testing.T, seed uint64, acr bool) {
 	ctx := context.Background()
 	reg, err := registrytest.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()}, digests: map[string][]string{}}
+	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
+		digests: map[string][]string{}, ages: map[repoDigest]int{}}
 	w.populate()
 
-	c := newClient(t, reg.Host())
+	var c, pc interface {
+		Lister
+		Deleter
+	}
+	var proxy *faulttest.Proxy
+	if acr {
+		w.logf("on ACR")
+		id, err := azuretest.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { id.Close() })
+		w.acr, err = acrtest.New(ctx, reg, acrtest.WithIdentity(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.acr.Close() })
+		for k, age := range w.ages {
+			w.acr.SetCreated(k.repo, k.digest, testNow.AddDate(0, 0, -age))
+		}
+		w.lockSome(nil, "")
+		proxy = startProxy(t, w.acr.URL())
+		w.acr.SetLoginServer(proxy.Host())
+		a, err := NewACR(proxy.Host(), id.DirectCredential(), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, pc = a, a
+	} else {
+		c = newClient(t, reg.Host())
+		proxy = startProxy(t, "http://"+reg.Host())
+		pc = newClient(t, proxy.Host(), WithRetry(faultRetry))
+	}
+	if err := proxy.Set(0); err != nil {
+		t.Fatal(err)
+	}
 	inv, err := c.Scan(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(inv.Errors) > 0 {
+		t.Fatalf("scan errors: %v", inv.Errors)
+	}
 	req := w.randomRequest(inv)
 	plan := model.MakePlan(inv, req)
 
-	proxy := startProxy(t, "http://"+reg.Host())
 	steps, cancelAfter := w.schedule(inv, plan, proxy)
 	for _, s := range steps {
 		w.logf("step: %s", s.what)
@@ -324,7 +428,6 @@ func runProperty(t *testing.T, seed uint64) {
 			}
 		}
 	}
-	pc := newClient(t, proxy.Host(), WithRetry(faultRetry))
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res, bad, applyErr := applyChecked(t, actx, reg, pc, c, inv, plan, req, WithApplyConcurrency(1+w.rnd.IntN(4)),
