@@ -74,8 +74,8 @@ type world struct {
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
 	ages    map[repoDigest]int // days before testNow each was pushed
-	tags    []string // "repo:tag"
-	log     []string // the population, for a failing seed
+	tags    []string           // "repo:tag"
+	log     []string           // the population, for a failing seed
 }
 
 func (w *world) logf(format string, args ...any) { w.log = append(w.log, fmt.Sprintf(format, args...)) }
