@@ -142,6 +142,18 @@ type Inventory struct {
 	RepositoryLocks []RepositoryLock
 }
 
+// LockLevels counts the Locked images by the level of the lock that holds
+// them (Image.LockLevel).
+func (inv *Inventory) LockLevels() map[string]int {
+	out := map[string]int{}
+	for i := range inv.Images {
+		if l := inv.Images[i].LockLevel(); l != "" {
+			out[l]++
+		}
+	}
+	return out
+}
+
 // RepositoryLock is repository's lock, if its own attributes disable
 // deletes or writes.
 func (inv *Inventory) RepositoryLock(repository string) (RepositoryLock, bool) {

@@ -417,12 +417,7 @@ func TestACRSeededScan(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.wantLocks != nil {
-				locks := map[string]int{}
-				for i := range want.Images {
-					if l := want.Images[i].LockLevel(); l != "" {
-						locks[l]++
-					}
-				}
+				locks := want.LockLevels()
 				if !maps.Equal(locks, tc.wantLocks) || len(want.RepositoryLocks) != 2 {
 					t.Errorf("cold scan: locks %v and %+v, want %v and two repository locks", locks, want.RepositoryLocks, tc.wantLocks)
 				}
@@ -666,12 +661,7 @@ func TestACRLocks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			levels := map[string]int{}
-			for i := range inv.Images {
-				if l := inv.Images[i].LockLevel(); l != "" {
-					levels[l]++
-				}
-			}
+			levels := inv.LockLevels()
 			if census.Repositories != 3 || census.Images != len(inv.Images) || !maps.Equal(census.Locked, levels) || !slices.Equal(census.RepositoryLocks, w.repoLocks) {
 				t.Errorf("census %+v, want %d images locked %v, repository locks %+v", census, len(inv.Images), levels, w.repoLocks)
 			}
