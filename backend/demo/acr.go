@@ -66,6 +66,7 @@ func acrDemo(ctx context.Context, env *Env, reg *registrytest.Registry, now time
 	if im := lockedImage(env.Seeded); im != nil {
 		srv.Lock(im.Repository, im.Digest, false, true)
 	}
+	lockLevels(srv, env.Seeded, now)
 	return srv, cred, nil
 }
 

@@ -68,15 +68,15 @@ func (env *Env) startUsage(now time.Time) error {
 	if err := os.MkdirAll(u.EventsDir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	locked := lockedImage(env.Seeded)
+	locked, archived := lockedImage(env.Seeded), archivedRepository(env.Seeded, now)
 	// BinderHub tags an image with the commit it built; images re-tagged
-	// since (their first tag a branch) are left out
+	// since (their first tag a branch) are left out, as is the archive
 	var newest, old []registrytest.SeededImage
 	byRepo := map[string][]registrytest.SeededImage{}
 	var repos []string
 	for _, im := range env.Seeded.Images {
 		if !strings.HasPrefix(im.Repository, "binder-") || len(im.Tags) == 0 || !commitTag.MatchString(im.Tags[0]) ||
-			len(im.Children) > 0 || (locked != nil && im.Digest == locked.Digest) {
+			len(im.Children) > 0 || (locked != nil && im.Digest == locked.Digest) || im.Repository == archived {
 			continue
 		}
 		if _, ok := byRepo[im.Repository]; !ok {
