@@ -130,7 +130,8 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		log.Info("scan progress", args...)
 	})
 	rr := &RegistryReport{URL: reg.URL(), Flavor: reg.Flavor(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
-		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}, Recovered: []RecoveredReport{}}
+		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}, Recovered: []RecoveredReport{},
+		Locked: []LockedReport{}, LockedBy: map[string]int{}, RepositoryLocks: []RepositoryLockReport{}}
 	for _, r := range recovered {
 		rr.Recovered = append(rr.Recovered, RecoveredReport(r))
 		log.Warn("recovered a deletion a killed run did not record", "repository", r.Repository, "digest", r.Digest, "outcome", r.Outcome)
@@ -165,6 +166,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	for h, n := range plan.Held {
 		rr.Held[heldKey(h)] = n
 	}
+	rr.Locked, rr.LockedBy, rr.RepositoryLocks = lockReports(inv)
 	for _, sk := range plan.Skipped {
 		rr.SkippedRepositories = append(rr.SkippedRepositories, SkippedRepository(sk))
 		log.Warn("repository skipped: its scan is incomplete, so nothing in it is deleted", "repository", sk.Repository, "why", sk.Reason)
@@ -348,6 +350,7 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 	if r.Refused != "" {
 		fmt.Fprintln(w, "refused:", r.Refused)
 	}
+	lockSummary(w, r)
 	if r.Applied {
 		freed := int64(0)
 		if r.FreedBytes != nil {

@@ -1,7 +1,9 @@
 package headless
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -40,17 +42,17 @@ type RegistryReport struct {
 	Refused string `json:"refused,omitempty"`
 	Applied bool   `json:"applied"`
 	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) while deleting.
-	Interrupted bool           `json:"interrupted"`
-	NotStarted  int            `json:"not_started"`
+	Interrupted bool `json:"interrupted"`
+	NotStarted  int  `json:"not_started"`
 	// FreedBytes is what the deletions freed: the blobs of the manifests
 	// deleted that nothing still stored references (on distribution,
 	// after garbage collection). Absent when nothing was applied.
-	FreedBytes *int64 `json:"freed_bytes,omitempty"`
-	AuditLog    string         `json:"audit_log,omitempty"`
-	Plan        []ImageReport  `json:"plan"`
-	Deleted     []ImageReport  `json:"deleted"`
-	Failed      []FailedReport `json:"failed"`
-	Errors      []ErrorReport  `json:"errors"`
+	FreedBytes *int64         `json:"freed_bytes,omitempty"`
+	AuditLog   string         `json:"audit_log,omitempty"`
+	Plan       []ImageReport  `json:"plan"`
+	Deleted    []ImageReport  `json:"deleted"`
+	Failed     []FailedReport `json:"failed"`
+	Errors     []ErrorReport  `json:"errors"`
 	// Held counts the images the plan keeps, by hold: protected, locked,
 	// incomplete, keep-latest, undated, in-index.
 	Held map[string]int `json:"held"`
@@ -71,6 +73,102 @@ type RegistryReport struct {
 	// Recovered are deletions a killed run attempted without recording
 	// the outcome, as the registry answered them at this run's start.
 	Recovered []RecoveredReport `json:"recovered"`
+	// Locked lists the images a registry lock holds (held.locked counts
+	// them), each with the lock.
+	Locked []LockedReport `json:"locked"`
+	// LockedBy counts Locked by the level of the lock: manifest (its own),
+	// tag, platform (a locked platform manifest of the index), repository
+	// (its writes are disabled).
+	LockedBy map[string]int `json:"locked_by"`
+	// RepositoryLocks are the repositories whose own attributes disable
+	// deletes or writes (ACR).
+	RepositoryLocks []RepositoryLockReport `json:"repository_locks"`
+}
+
+// LockedReport is an image a registry lock holds, and which lock.
+type LockedReport struct {
+	Repository string   `json:"repository"`
+	Digest     string   `json:"digest"`
+	Tags       []string `json:"tags"`
+	// Level is manifest, tag, platform or repository.
+	Level string `json:"level"`
+	// Lock names the lock: "manifest" (the image's own), "tag hub:stable",
+	// "platform linux/arm64", "repository".
+	Lock string `json:"lock"`
+	// Hold is how the console says it: "locked", "locked (tag hub:stable)".
+	Hold string `json:"hold"`
+}
+
+// RepositoryLockReport is a repository whose own attributes disable
+// deletes (the repository cannot be deleted; its images still can) or
+// writes (every image in it is locked).
+type RepositoryLockReport struct {
+	Repository    string `json:"repository"`
+	DeleteEnabled bool   `json:"delete_enabled"`
+	WriteEnabled  bool   `json:"write_enabled"`
+	// LockedImages counts the images it holds: with writes disabled, those
+	// no other lock holds first; else none.
+	LockedImages int `json:"locked_images"`
+}
+
+// lockReports describes the inventory's locks for the report.
+func lockReports(inv *model.Inventory) ([]LockedReport, map[string]int, []RepositoryLockReport) {
+	locked := []LockedReport{}
+	byRepo := map[string]int{}
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		if !im.Locked {
+			continue
+		}
+		level := im.LockLevel()
+		tags := im.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		locked = append(locked, LockedReport{Repository: im.Repository, Digest: im.Digest, Tags: tags, Level: level, Lock: cmp.Or(im.Lock, level), Hold: im.LockText()})
+		if level == model.LockRepository {
+			byRepo[im.Repository]++
+		}
+	}
+	repos := []RepositoryLockReport{}
+	for _, l := range inv.RepositoryLocks {
+		repos = append(repos, RepositoryLockReport{Repository: l.Repository, DeleteEnabled: !l.DeleteDisabled, WriteEnabled: !l.WriteDisabled, LockedImages: byRepo[l.Repository]})
+	}
+	return locked, inv.LockLevels(), repos
+}
+
+// lockSummary is what the text summary says of the locks: how many images
+// they hold and by what, each image held by other than its repository's
+// lock, and each repository lock.
+func lockSummary(w io.Writer, r *RegistryReport) {
+	if len(r.Locked) > 0 {
+		var by []string
+		for _, l := range []struct{ level, what string }{{model.LockManifest, "its own lock"}, {model.LockTag, "a tag"},
+			{model.LockPlatform, "a platform manifest"}, {model.LockRepository, "the repository"}} {
+			if n := r.LockedBy[l.level]; n > 0 {
+				by = append(by, fmt.Sprintf("%d by %s", n, l.what))
+			}
+		}
+		fmt.Fprintf(w, "locked: %d image%s held (%s)\n", len(r.Locked), plural(len(r.Locked)), strings.Join(by, ", "))
+		for _, l := range r.Locked {
+			if l.Level == model.LockRepository {
+				continue
+			}
+			ref := l.Repository + "@" + l.Digest
+			if len(l.Tags) > 0 {
+				ref += " (" + strings.Join(l.Tags, ", ") + ")"
+			}
+			fmt.Fprintf(w, "  %s: %s\n", ref, l.Hold)
+		}
+	}
+	for _, l := range r.RepositoryLocks {
+		switch {
+		case !l.WriteEnabled:
+			fmt.Fprintf(w, "repository %s: writes disabled, %d image%s locked (repository)\n", l.Repository, l.LockedImages, plural(l.LockedImages))
+		default:
+			fmt.Fprintf(w, "repository %s: deletes disabled: it cannot be deleted, its images can\n", l.Repository)
+		}
+	}
 }
 
 // RecoveredReport is an unrecorded deletion and what became of it:
@@ -255,4 +353,11 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 			return &t
 		}(),
 	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
