@@ -142,14 +142,7 @@ func lockReports(inv *model.Inventory) ([]LockedReport, map[string]int, []Reposi
 // lock, and each repository lock.
 func lockSummary(w io.Writer, r *RegistryReport) {
 	if len(r.Locked) > 0 {
-		var by []string
-		for _, l := range []struct{ level, what string }{{model.LockManifest, "its own lock"}, {model.LockTag, "a tag"},
-			{model.LockPlatform, "a platform manifest"}, {model.LockRepository, "the repository"}} {
-			if n := r.LockedBy[l.level]; n > 0 {
-				by = append(by, fmt.Sprintf("%d by %s", n, l.what))
-			}
-		}
-		fmt.Fprintf(w, "locked: %d image%s held (%s)\n", len(r.Locked), plural(len(r.Locked)), strings.Join(by, ", "))
+		fmt.Fprintf(w, "locked: %d image%s held (%s)\n", len(r.Locked), plural(len(r.Locked)), model.LockLevelsText(r.LockedBy))
 		for _, l := range r.Locked {
 			if l.Level == model.LockRepository {
 				continue

@@ -154,6 +154,20 @@ func (inv *Inventory) LockLevels() map[string]int {
 	return out
 }
 
+// LockLevelsText says how many images each level of lock holds
+// (LockLevels' counts), manifest first: "1 by its own lock, 2 by a tag,
+// 1 by a platform manifest, 3 by the repository"; "" for none.
+func LockLevelsText(levels map[string]int) string {
+	var by []string
+	for _, l := range []struct{ level, what string }{{LockManifest, "its own lock"}, {LockTag, "a tag"},
+		{LockPlatform, "a platform manifest"}, {LockRepository, "the repository"}} {
+		if n := levels[l.level]; n > 0 {
+			by = append(by, fmt.Sprintf("%d by %s", n, l.what))
+		}
+	}
+	return strings.Join(by, ", ")
+}
+
 // RepositoryLock is repository's lock, if its own attributes disable
 // deletes or writes.
 func (inv *Inventory) RepositoryLock(repository string) (RepositoryLock, bool) {

@@ -26,6 +26,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
+	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 // Status is an item's outcome.
@@ -263,6 +264,53 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		it.Status = Unknown
 	}
 	r.add(it)
+	if lc, ok := client.(lockCounter); ok {
+		r.add(locksItem(cctx, lc, subject, p.Repositories))
+	}
+}
+
+// lockCounter reads the locks of some repositories (registry.ACR).
+type lockCounter interface {
+	Locks(ctx context.Context, repositories []string) (registry.LockCensus, error)
+}
+
+// locksItem says what the locks of the repositories on the catalog's
+// first page hold: how many images, by which lock, and each repository
+// lock. Locks fail nothing: a locked image is never deleted.
+func locksItem(ctx context.Context, lc lockCounter, subject string, repos []string) Item {
+	it := Item{Kind: KindRegistry, Subject: subject + " locks"}
+	if len(repos) == 0 {
+		it.Status, it.Detail = Unknown, "the registry has no repository to read locks in"
+		return it
+	}
+	c, err := lc.Locks(ctx, repos)
+	if err != nil {
+		it.Status, it.Detail = Unknown, "locks not read: "+err.Error()
+		return it
+	}
+	it.Status = Pass
+	scope := fmt.Sprintf("in the first %d repositor%s (%d image%s)", c.Repositories, plural2(c.Repositories), c.Images, plural(c.Images))
+	n := 0
+	for _, k := range c.Locked {
+		n += k
+	}
+	if n == 0 && len(c.RepositoryLocks) == 0 {
+		it.Detail = "no lock " + scope
+		return it
+	}
+	parts := []string{fmt.Sprintf("%d image%s locked %s", n, plural(n), scope)}
+	if n > 0 {
+		parts[0] += ": " + model.LockLevelsText(c.Locked)
+	}
+	for _, l := range c.RepositoryLocks {
+		if l.WriteDisabled {
+			parts = append(parts, "repository "+l.Repository+": writes disabled")
+		} else {
+			parts = append(parts, "repository "+l.Repository+": deletes disabled, its images can still be deleted")
+		}
+	}
+	it.Detail = strings.Join(parts, "; ") + "; locked images are never deleted"
+	return it
 }
 
 func registryFix(rc config.Registry, err error) string {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/check"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
@@ -230,19 +229,9 @@ func TestBadConfigHidesSignedEventsURL(t *testing.T) {
 // managed identity, whose ACR token says it may delete; the GitHub token
 // read from Key Vault with the same identity.
 func TestACRAndKeyVault(t *testing.T) {
-	azuretest.HermeticEnv(t)
 	ctx := context.Background()
 	env := startDemo(t)
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer id.Close()
-	acr, err := acrtest.New(ctx, env.RegistryServer, acrtest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer acr.Close()
+	acr, id := startACR(t, env)
 	kv, err := azuretest.NewKeyVault(azuretest.WithVaultName("hubvault"), azuretest.WithIdentity(id))
 	if err != nil {
 		t.Fatal(err)
