@@ -311,8 +311,22 @@ func TestIncompleteRepositorySkipped(t *testing.T) {
 
 // TestRecoversUnrecordedDeletions: a killed run left two attempts without
 // an outcome; one reached the registry, one did not. The next run reports
-// both under recovered and writes their outcome lines.
+// both under recovered and writes their outcome lines, also when the killed
+// run's configuration spelled the registry otherwise (one run lock per
+// registry, one recovery).
 func TestRecoversUnrecordedDeletions(t *testing.T) {
+	for _, spell := range []struct {
+		name string
+		of   func(string) string
+	}{
+		{"same spelling", func(u string) string { return u }},
+		{"another spelling", func(u string) string { return strings.ToUpper(u) + "/" }},
+	} {
+		t.Run(spell.name, func(t *testing.T) { recoversUnrecorded(t, spell.of) })
+	}
+}
+
+func recoversUnrecorded(t *testing.T, spell func(string) string) {
 	env := startDemo(t, demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
 	ctx := context.Background()
 	inv, err := env.Registry.Scan(ctx, nil)
@@ -325,7 +339,7 @@ func TestRecoversUnrecordedDeletions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, im := range []model.Image{gone, kept} {
-		if err := log.Write(audit.Entry{Action: audit.ActionDelete, Registry: env.Registry.URL(), Repository: im.Repository,
+		if err := log.Write(audit.Entry{Action: audit.ActionDelete, Registry: spell(env.Registry.URL()), Repository: im.Repository,
 			Digest: im.Digest, Tags: im.Tags, Outcome: audit.OutcomeAttempt}); err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +361,7 @@ func TestRecoversUnrecordedDeletions(t *testing.T) {
 	if got := rep.Registry.Recovered; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("recovered %+v, want %+v", got, want)
 	}
-	pending, _, err := audit.Pending(env.Config.AuditLog, env.Registry.URL())
+	pending, _, err := audit.Pending(env.Config.AuditLog, spell(env.Registry.URL()))
 	if err != nil || len(pending) != 0 {
 		t.Errorf("still pending after recovery: %v, %v", pending, err)
 	}

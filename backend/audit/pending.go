@@ -25,6 +25,13 @@ const maxLine = 4 << 20
 // none. Lines that do not parse (a line torn by a crash) are skipped and
 // counted in bad.
 func Pending(path, registry string) (pending []Entry, bad int, err error) {
+	return PendingFor(path, func(r string) bool { return r == registry })
+}
+
+// PendingFor is Pending for the registry that match recognises, however a
+// line spells it (another configuration may name the same registry
+// otherwise: upper case, a default port).
+func PendingFor(path string, match func(registry string) bool) (pending []Entry, bad int, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
@@ -33,14 +40,14 @@ func Pending(path, registry string) (pending []Entry, bad int, err error) {
 		return nil, 0, fmt.Errorf("read audit log %s: %w", path, err)
 	}
 	defer f.Close()
-	pending, bad, err = pendingIn(f, registry)
+	pending, bad, err = pendingIn(f, match)
 	if err != nil {
 		return nil, bad, fmt.Errorf("read audit log %s: %w", path, err)
 	}
 	return pending, bad, nil
 }
 
-func pendingIn(r io.Reader, registry string) ([]Entry, int, error) {
+func pendingIn(r io.Reader, match func(string) bool) ([]Entry, int, error) {
 	type key struct{ repo, digest string }
 	open := map[key]int{}
 	var attempts []Entry
@@ -57,7 +64,7 @@ func pendingIn(r io.Reader, registry string) ([]Entry, int, error) {
 			bad++
 			continue
 		}
-		if e.Action != ActionDelete || e.Registry != registry {
+		if e.Action != ActionDelete || !match(e.Registry) {
 			continue
 		}
 		k := key{e.Repository, e.Digest}

@@ -30,7 +30,7 @@ func TestPending(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, bad, err := pendingIn(strings.NewReader(tt.log), reg)
+			got, bad, err := pendingIn(strings.NewReader(tt.log), func(r string) bool { return r == reg })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func FuzzPending(f *testing.F) {
 	f.Add("{\"action\":\"delete\",\"registry\":\"r\"")
 	f.Add("\n\n\x00\xff{}")
 	f.Fuzz(func(t *testing.T, log string) {
-		got, _, err := pendingIn(strings.NewReader(log), "r")
+		got, _, err := pendingIn(strings.NewReader(log), func(r string) bool { return r == "r" })
 		if err != nil && !strings.Contains(err.Error(), "token too long") {
 			t.Fatal(err)
 		}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
+	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
+	"github.com/helmupgradebot/helmupgradebot/backend/runlock"
 	"github.com/helmupgradebot/helmupgradebot/backend/snapshot"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -170,7 +172,11 @@ func (r *Registry) Recheck(ctx context.Context, inv *model.Inventory, plan model
 // registry what became of each, and records it. Every run calls it before
 // planning.
 func (r *Registry) Recover(ctx context.Context) ([]registry.Recovered, error) {
-	pending, _, err := audit.Pending(r.auditPath, r.url)
+	// the registry's lines, however another configuration spelled it (the
+	// run lock is per registry in the same sense)
+	key := func(host string) string { return runlock.RegistryName(host, config.IsACRHost(host)) }
+	want := key(r.url)
+	pending, _, err := audit.PendingFor(r.auditPath, func(reg string) bool { return key(reg) == want })
 	if err != nil || len(pending) == 0 {
 		return nil, err
 	}
