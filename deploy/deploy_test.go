@@ -26,6 +26,7 @@ type manifests struct {
 	cronJobs        []*batchv1.CronJob
 	configMaps      map[string]*corev1.ConfigMap
 	serviceAccounts map[string]*corev1.ServiceAccount
+	claims          map[string]*corev1.PersistentVolumeClaim
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
@@ -36,7 +37,8 @@ func loadManifests(t *testing.T) manifests {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in kubernetes/: %v", err)
 	}
-	m := manifests{configMaps: map[string]*corev1.ConfigMap{}, serviceAccounts: map[string]*corev1.ServiceAccount{}}
+	m := manifests{configMaps: map[string]*corev1.ConfigMap{}, serviceAccounts: map[string]*corev1.ServiceAccount{},
+		claims: map[string]*corev1.PersistentVolumeClaim{}}
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -64,6 +66,8 @@ func loadManifests(t *testing.T) manifests {
 				obj = &corev1.ConfigMap{}
 			case "v1 ServiceAccount":
 				obj = &corev1.ServiceAccount{}
+			case "v1 PersistentVolumeClaim":
+				obj = &corev1.PersistentVolumeClaim{}
 			default:
 				t.Fatalf("%s, document %d: %s %s has no check here; add one", file, i+1, meta.APIVersion, meta.Kind)
 			}
@@ -78,6 +82,8 @@ func loadManifests(t *testing.T) manifests {
 				m.configMaps[o.Name] = o
 			case *corev1.ServiceAccount:
 				m.serviceAccounts[o.Name] = o
+			case *corev1.PersistentVolumeClaim:
+				m.claims[o.Name] = o
 			}
 		}
 	}
@@ -97,6 +103,7 @@ func stripComments(s string) string {
 func TestKubernetesCronJobs(t *testing.T) {
 	m := loadManifests(t)
 	chores := map[string]string{} // --only value: schedule
+	claims := map[string]bool{}   // the state's claims
 	for _, cj := range m.cronJobs {
 		t.Run(cj.Name, func(t *testing.T) {
 			s := cj.Spec
@@ -188,10 +195,18 @@ func TestKubernetesCronJobs(t *testing.T) {
 			if tok := env["GITHUB_TOKEN"]; tok.ValueFrom == nil || tok.ValueFrom.SecretKeyRef == nil {
 				t.Error("GITHUB_TOKEN does not come from a Secret")
 			}
-			// The run lock and audit log need a writable folder.
-			state := env["XDG_STATE_HOME"].Value
-			if mount, vol := mountOf(c, pod, state); mount == nil || mount.ReadOnly || (vol.EmptyDir == nil && vol.PersistentVolumeClaim == nil) {
-				t.Errorf("XDG_STATE_HOME %q is not a writable volume", state)
+			// The run lock, audit log and history (XDG_STATE_HOME) and the
+			// digest cache (XDG_CACHE_HOME) are kept from run to run, on a
+			// claim in kubernetes/.
+			for _, name := range []string{"XDG_STATE_HOME", "XDG_CACHE_HOME"} {
+				claim := checkPersistentDir(t, c, pod, env, name)
+				if claim != "" && m.claims[claim] == nil {
+					t.Errorf("%s: claim %s is not in kubernetes/", name, claim)
+				}
+				claims[claim] = true
+			}
+			if psc != nil && psc.FSGroup == nil {
+				t.Error("no fsGroup: the non-root user may not write to the claim")
 			}
 			if mount, _ := mountOf(c, pod, "/tmp"); mount == nil {
 				t.Error("no writable /tmp")
@@ -220,6 +235,61 @@ func TestKubernetesCronJobs(t *testing.T) {
 	if len(chores) != 2 {
 		t.Errorf("CronJobs for %v, want charts and registry", chores)
 	}
+	// One claim for both: the run lock holds across the chores.
+	if len(claims) != 1 {
+		t.Errorf("the CronJobs keep their state on claims %v, want one shared claim", claims)
+	}
+	for name, pvc := range m.claims {
+		if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; !ok || q.IsZero() {
+			t.Errorf("PersistentVolumeClaim %s requests no storage", name)
+		}
+		if len(pvc.Spec.AccessModes) == 0 {
+			t.Errorf("PersistentVolumeClaim %s has no access mode", name)
+		}
+	}
+}
+
+// checkPersistentDir checks that the directory in the environment variable
+// name is absolute and on a writable mount of a PersistentVolumeClaim (not
+// an emptyDir, which a pod's end deletes, nor the read-only root); it
+// returns the claim's name.
+func checkPersistentDir(t *testing.T, c corev1.Container, pod corev1.PodSpec, env map[string]corev1.EnvVar, name string) string {
+	t.Helper()
+	dir := env[name].Value
+	if !path.IsAbs(dir) {
+		t.Errorf("%s %q: want an absolute directory (a relative one is ignored)", name, dir)
+		return ""
+	}
+	mount, vol := mountUnder(c, pod, dir)
+	switch {
+	case mount == nil:
+		t.Errorf("%s %q is on no volume: the root file system is read-only", name, dir)
+	case mount.ReadOnly:
+		t.Errorf("%s %q is on a read-only mount", name, dir)
+	case mount.SubPath != "" || mount.SubPathExpr != "":
+		t.Errorf("%s %q: a subPath mount (kubelet makes its folder as root)", name, dir)
+	case vol.PersistentVolumeClaim == nil:
+		t.Errorf("%s %q is on volume %s, not a PersistentVolumeClaim: it is lost with the pod", name, dir, vol.Name)
+	default:
+		return vol.PersistentVolumeClaim.ClaimName
+	}
+	return ""
+}
+
+// mountUnder finds the container's mount holding dir (the deepest) and its
+// volume.
+func mountUnder(c corev1.Container, pod corev1.PodSpec, dir string) (*corev1.VolumeMount, *corev1.Volume) {
+	best := ""
+	for _, m := range c.VolumeMounts {
+		mp := path.Clean(m.MountPath)
+		if (path.Clean(dir) == mp || strings.HasPrefix(path.Clean(dir), mp+"/")) && len(mp) > len(best) {
+			best = mp
+		}
+	}
+	if best == "" {
+		return nil, nil
+	}
+	return mountOf(c, pod, best)
 }
 
 // mountOf finds the container's mount at dir and its volume.
