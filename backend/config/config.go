@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,6 +179,9 @@ type Age struct{ time.Duration }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (a *Age) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineError(n, errors.New("want a duration such as 90d, 2w or 36h, got "+kindOf(n)))
+	}
 	d, err := model.ParseAge(n.Value)
 	if err != nil {
 		return lineError(n, err)
@@ -185,17 +190,40 @@ func (a *Age) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Size is a byte size written as 500MB or 2TiB.
-type Size struct{ Bytes int64 }
+// Size is a byte size written with its unit: 500MB, 1.5GB or 2TiB (or
+// 2048B). A bare number other than 0 is refused: cap: 10 is more likely
+// meant as 10GB than as 10 bytes.
+type Size struct {
+	Bytes int64
+	// given: the file wrote a value (cap: 0 is refused, no cap is not)
+	given bool
+}
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineError(n, errors.New("want a size with its unit, such as 500MB, 1.5GB or 2TiB, got "+kindOf(n)))
+	}
+	t := strings.TrimSpace(n.Value)
+	if bareNumber(t) && strings.Trim(t, "0.") != "" {
+		return lineError(n, fmt.Errorf("%s: a size needs a unit, e.g. %sGiB or %sGB", t, t, t))
+	}
 	v, err := model.ParseSize(n.Value)
 	if err != nil {
-		return lineError(n, err)
+		// every size here has a unit
+		return lineError(n, errors.New(strings.Replace(err.Error(), "a number with an optional unit", "a number and a unit", 1)))
 	}
-	s.Bytes = v
+	s.Bytes, s.given = v, true
 	return nil
+}
+
+// bareNumber reports whether s is digits with at most one decimal point:
+// a number without a unit.
+func bareNumber(s string) bool {
+	if s == "" || s == "." || strings.Count(s, ".") > 1 {
+		return false
+	}
+	return strings.Trim(s, "0123456789.") == ""
 }
 
 // Regexp is a compiled regular expression.
@@ -204,7 +232,7 @@ type Regexp struct{ *regexp.Regexp }
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return lineError(n, errors.New("want a regular expression string"))
+		return lineError(n, errors.New("want a regular expression, got "+kindOf(n)))
 	}
 	re, err := regexp.Compile(n.Value)
 	if err != nil {
@@ -257,11 +285,15 @@ func Parse(data []byte) (*Config, error) {
 		return nil, errors.New("the file is empty")
 	}
 	keys := keyPaths(&root)
+	unknown := unknownKeys(&root)
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, cleanYAMLError(err, keys)
+		return nil, decodeError(err, keys, collectionPaths(&root), unknown)
+	}
+	if len(unknown) > 0 { // the decoder reports them too; kept as a guard
+		return nil, decodeError(nil, keys, nil, unknown)
 	}
 	if err := c.validate(keys); err != nil {
 		return nil, err
@@ -272,29 +304,60 @@ func Parse(data []byte) (*Config, error) {
 var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // cleanYAMLError turns yaml.v3's errors into one line per problem, each
-// naming the key at that line.
+// naming the key at that line and saying what it wants in the file's
+// words, not Go's.
 func cleanYAMLError(err error, keys map[int]string) error {
+	return decodeError(err, keys, nil, nil)
+}
+
+// decodeError joins the unknown keys and the decoder's errors (err may be
+// nil), in the order of their lines. The decoder's own unknown-key errors
+// are dropped where unknown has the key, with its path and a suggestion.
+// An error about a mapping or a list where a value belongs names the key
+// holding it (collections), not a key inside it on the same line.
+func decodeError(err error, keys map[int]string, collections map[int][]collection, unknown []problem) error {
 	var lines []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		lines = te.Errors
-	} else {
-		lines = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	for i, l := range lines {
-		l = strings.TrimPrefix(l, "yaml: ")
-		if m := lineRE.FindStringSubmatch(l); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			msg := strings.Replace(m[2], "in type config.", "in ", 1)
-			if k := keys[n]; k != "" {
-				l = fmt.Sprintf("line %d: %s: %s", n, k, msg)
-			} else {
-				l = fmt.Sprintf("line %d: %s", n, msg)
-			}
+	if err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			lines = append(lines, te.Errors...)
+		} else {
+			lines = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 		}
-		lines[i] = l
 	}
-	return errors.New(strings.Join(lines, "; "))
+	covered := map[int]bool{}
+	for _, p := range unknown {
+		covered[p.line] = true
+	}
+	all := append([]problem(nil), unknown...)
+	var other []string // without a line
+	for _, l := range lines {
+		l = strings.TrimPrefix(l, "yaml: ")
+		m := lineRE.FindStringSubmatch(l)
+		if m == nil {
+			other = append(other, l)
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		if covered[n] && notFoundRE.MatchString(m[2]) {
+			continue
+		}
+		msg := yamlMessage(m[2])
+		k := keys[n]
+		if c, ok := holder(collections, n, msg); ok {
+			k = c
+		}
+		if k != "" && !strings.HasPrefix(msg, k+": ") {
+			msg = k + ": " + msg
+		}
+		all = append(all, problem{n, msg})
+	}
+	slices.SortStableFunc(all, func(a, b problem) int { return cmp.Compare(a.line, b.line) })
+	out := make([]string, 0, len(all)+len(other))
+	for _, p := range all {
+		out = append(out, p.String())
+	}
+	return errors.New(strings.Join(append(out, other...), "; "))
 }
 
 // keyPaths maps each line holding a key or a value to its dotted key path
@@ -428,6 +491,9 @@ func (c *Config) validate(keys map[int]string) error {
 		p.MaxDeleteFraction = &f
 	} else if f := *p.MaxDeleteFraction; !(f >= 0 && f <= 1) { // also NaN, which compares false
 		bad("registry.policy.max_delete_fraction", "%v is not between 0 and 1", f)
+	}
+	if p.Cap.given && p.Cap.Bytes == 0 {
+		bad("registry.policy.cap", "a cap of 0 is a budget of nothing (the gauge and the forecast would measure against it); remove cap to set no size budget")
 	}
 	if p.Aggressive && p.Cap.Bytes == 0 {
 		bad("registry.policy.aggressive", "aggressive mode needs a cap")

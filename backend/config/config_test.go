@@ -90,7 +90,7 @@ func TestParseErrors(t *testing.T) {
 		doc  string
 		want []string // substrings of the error
 	}{
-		{"unknown key", "registry:\n  url: r.io\n  polcy: {}\n", []string{"line 3", "registry.polcy", "not found"}},
+		{"unknown key", "registry:\n  url: r.io\n  polcy: {}\n", []string{"line 3: registry.polcy: unknown key; did you mean policy?"}},
 		{"wrong type", "registry:\n  url: r.io\n  concurrency: lots\n", []string{"line 3", "registry.concurrency", "lots"}},
 		{"bad regex", "registry:\n  url: r.io\n  policy:\n    protect: [\"(\"]\n", []string{"line 4", "registry.policy.protect", "regular expression"}},
 		{"negative age", "registry:\n  url: r.io\n  policy:\n    max_age: -3d\n", []string{"line 4", "registry.policy.max_age", "negative"}},
@@ -187,7 +187,7 @@ func TestPolicyLimits(t *testing.T) {
 		cap      int64
 		fraction float64
 	}{
-		{"max_age: 36500d\n    cap: 9223372036854775807\n    max_delete_fraction: 1", 36500 * 24 * time.Hour, 1<<63 - 1, 1},
+		{"max_age: 36500d\n    cap: 9223372036854775807B\n    max_delete_fraction: 1", 36500 * 24 * time.Hour, 1<<63 - 1, 1},
 		{"max_age: 5214w2d\n    cap: 7EiB\n    max_delete_fraction: 0", 36500 * 24 * time.Hour, 7 << 60, 0},
 		{"max_age: 876000h\n    cap: 1.5 GiB\n    max_delete_fraction: -0.0", 36500 * 24 * time.Hour, 3 << 29, 0},
 	} {

@@ -38,7 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		{"keep_launched_within: 1d\n    usage:\n      - {}", "usage[0]: give events"},
 		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n        kubernetes: {}", "not both"},
 		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n      - kubernetes: {namespace: Bad_NS}", "not a Kubernetes namespace"},
-		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n      - kubernetes: {namspace: x}", "field namspace not found"},
+		{"keep_launched_within: 1d\n    usage:\n      - events: /x\n      - kubernetes: {namspace: x}", "registry.policy.usage[1].kubernetes.namspace: unknown key; did you mean namespace?"},
 		{"keep_launched_within: -1d", "negative"},
 	} {
 		_, err := Parse([]byte("registry:\n  url: r.example\n  policy:\n    " + tc.doc + "\n"))
