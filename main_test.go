@@ -39,7 +39,7 @@ func TestFlagsAndExitCodes(t *testing.T) {
 		{"demo and config", []string{"--demo", "--config", bad}, headless.ExitUsage, "drop --config"},
 		{"bad config", []string{"--headless", "--config", bad}, headless.ExitUsage, "registry.policy.max_age"},
 		{"missing config", []string{"--headless", "--config", filepath.Join(dir, "none.yaml")}, headless.ExitUsage, "none.yaml"},
-		{"unresolvable secret", []string{"--headless", "--config", missingSecret}, headless.ExitUsage, "environment variable NOPE… is not set"},
+		{"unresolvable secret", []string{"--headless", "--config", missingSecret}, headless.ExitUsage, "registry.auth.password: resolve env:NOPE_NOT_SET: environment variable NOPE_NOT_SET is not set"},
 		{"no configuration at all", []string{"--headless"}, headless.ExitUsage, "no configuration found"},
 	}
 	t.Chdir(dir) // no ./helmupgradebot.yaml here, and HOME is dir

@@ -10,15 +10,29 @@ import (
 
 // A reference names where a secret is. When the name itself looks like a
 // credential, it is most likely the secret, pasted after env: or file:, and
-// the reference is refused without printing it; and wherever a name appears
-// in an error or a log record, only its first few characters do (abbrev).
+// the reference is refused showing only its first few characters (abbrev).
+// Every other name (a variable's, a file's path, a vault's, a secret's, a
+// version) is no secret, and errors and logs show it whole (shown): the
+// operator needs it to fix what failed.
 
-// shownChars is how many characters of a name errors and logs show.
+// shownChars is how many characters of a credential-shaped name errors and
+// logs show.
 const shownChars = 4
 
-// abbrev shows at most the first four characters of a reference's name, then
-// "…": enough to tell references apart, too little to leak a secret that was
-// pasted where a name belongs.
+// shown is a reference's name as errors and logs show it: whole, unless it
+// looks like a credential (a GitHub token, a JWT, a long random string;
+// a Key Vault version, 32 random hex digits by design, is judged by the
+// unmistakable shapes only), which is cut by abbrev.
+func shown(name string) string {
+	if credentialShape(name, !isVersion(name)) != "" {
+		return abbrev(name)
+	}
+	return name
+}
+
+// abbrev shows at most the first four characters of a name, then "…":
+// enough to recognise a credential pasted where a name belongs, too little
+// to leak it.
 func abbrev(name string) string {
 	n := 0
 	for i := range name {
@@ -195,15 +209,18 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// scrub cuts the reference's names, wherever a text from elsewhere (an SDK
-// error, a server's message, a URL) quotes them, to their first four
-// characters. Key Vault's names are case-insensitive, so is the match.
+// scrub cuts the reference's credential-shaped names (see shown), wherever
+// a text from elsewhere (an SDK error, a server's message, a URL) quotes
+// them, to their first four characters; other names stay whole. Key
+// Vault's names are case-insensitive, so is the match. Resolution refuses
+// a credential-shaped name before anything is asked, so this is a second
+// guard.
 func (r Reference) scrub(text string) string {
 	names := []string{r.Vault, r.SecretName, r.Version, r.EnvVar, r.Path}
 	// the longest first, in case one name holds another
 	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 	for _, n := range names {
-		if utf8.RuneCountInString(n) > shownChars {
+		if utf8.RuneCountInString(n) > shownChars && shown(n) != n {
 			text = replaceFold(text, n, abbrev(n))
 		}
 	}

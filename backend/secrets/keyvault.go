@@ -28,7 +28,7 @@ func (r *Resolver) fromKeyVault(ctx context.Context, ref Reference) (Secret, err
 		return Secret{}, r.keyVaultError(ref, err)
 	}
 	if resp.Value == nil || *resp.Value == "" {
-		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("secret %s in vault %s has an empty value", abbrev(ref.SecretName), ref.vaultLabel()), nil)
+		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("secret %s in vault %s has an empty value", shown(ref.SecretName), ref.vaultLabel()), nil)
 	}
 	return New(*resp.Value), nil
 }
@@ -119,9 +119,9 @@ func (e *credentialError) Unwrap() error { return e.err }
 // SDK's or the server's text quotes them.
 func (r *Resolver) keyVaultError(ref Reference, err error) error {
 	name, vault := ref.label(), ref.vaultLabel()
-	secret := abbrev(ref.SecretName)
+	secret := shown(ref.SecretName)
 	if ref.Version != "" {
-		secret += " version " + abbrev(ref.Version)
+		secret += " version " + shown(ref.Version)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return newError(ErrUnavailable, name, fmt.Sprintf("reading secret %s from vault %s: %v", secret, vault, contextErr(err)), err)

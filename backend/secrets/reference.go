@@ -51,8 +51,11 @@ var (
 // is no reference at all is never quoted in the error, since it may be a
 // secret pasted where a reference belongs; a reference whose name looks like
 // a credential (a GitHub token, a JWT, a long random string) is refused
-// without showing it; and an error shows at most the first four characters
-// of a name.
+// showing at most its first four characters; a string that is no valid
+// name (a vault name with an underscore, a secret name with a space) is
+// not quoted, or by its first four characters only, since it may be a
+// value pasted where the name belongs; any other name an error quotes is
+// shown whole, since it is what the operator has to fix.
 func ParseReference(ref string) (Reference, error) {
 	s := strings.TrimSpace(ref)
 	scheme, rest, ok := strings.Cut(s, ":")
@@ -125,7 +128,7 @@ func parseKeyVault(rest string) (Reference, error) {
 			}
 		}
 		if !ok || strings.Contains(name, ".") {
-			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("%q is not a Key Vault host (VAULT.vault.azure.net); give the vault name or its host", abbrev(vault)), nil)
+			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("%q is not a Key Vault host (VAULT.vault.azure.net); give the vault name or its host", shown(vault)), nil)
 		}
 		r.Vault, r.VaultHost = name, vault
 	} else {
@@ -136,12 +139,12 @@ func parseKeyVault(rest string) (Reference, error) {
 	}
 	r.SecretName = parts[1]
 	if !secretNameRE.MatchString(r.SecretName) {
-		return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid secret name in vault %s: secret names have 1-127 letters, digits and hyphens", abbrev(r.Vault)), nil)
+		return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid secret name in vault %s: secret names have 1-127 letters, digits and hyphens", shown(r.Vault)), nil)
 	}
 	if len(parts) == 3 {
 		r.Version = parts[2]
 		if !versionRE.MatchString(r.Version) {
-			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid version of secret %s in vault %s: versions are letters and digits", abbrev(r.SecretName), abbrev(r.Vault)), nil)
+			return Reference{}, newError(ErrBadReference, "", fmt.Sprintf("invalid version of secret %s in vault %s: versions are letters and digits", shown(r.SecretName), shown(r.Vault)), nil)
 		}
 	}
 	return r, nil
@@ -155,9 +158,9 @@ func refuseCredential(kind Kind, what, name string, random bool) error {
 	if shape == "" {
 		return nil
 	}
-	shown := ""
+	prefix := ""
 	if shape == shapeGitHub || shape == shapeJWT {
-		shown = " (" + abbrev(name) + ")"
+		prefix = " (" + abbrev(name) + ")"
 	}
 	where, fix := "", ""
 	switch kind {
@@ -170,7 +173,7 @@ func refuseCredential(kind Kind, what, name string, random bool) error {
 	}
 	return newError(ErrBadReference, "", fmt.Sprintf(
 		"the %s %s looks like %s%s, not a %s: %s; if it is a real credential, revoke it, since it has been written into the configuration",
-		what, where, shape, shown, what, fix), nil)
+		what, where, shape, prefix, what, fix), nil)
 }
 
 // isVersion reports whether s has the form of a Key Vault secret version: 32
@@ -208,18 +211,18 @@ func (r Reference) String() string {
 	return "invalid reference"
 }
 
-// label is the reference as errors and logs show it: each name cut to its
-// first four characters ("env:GITH…", "keyvault://hubv…/gith…").
+// label is the reference as errors and logs show it: its canonical form,
+// a credential-shaped name cut to its first four characters (see shown).
 func (r Reference) label() string {
 	switch r.Kind {
 	case KindEnv:
-		return "env:" + abbrev(r.EnvVar)
+		return "env:" + shown(r.EnvVar)
 	case KindFile:
-		return "file:" + abbrev(r.Path)
+		return "file:" + shown(r.Path)
 	case KindKeyVault:
-		s := "keyvault://" + r.vaultLabel() + "/" + abbrev(r.SecretName)
+		s := "keyvault://" + r.vaultLabel() + "/" + shown(r.SecretName)
 		if r.Version != "" {
-			s += "/" + abbrev(r.Version)
+			s += "/" + shown(r.Version)
 		}
 		return s
 	}
@@ -247,14 +250,14 @@ func (r Reference) refuseCredentialNames() error {
 	return nil
 }
 
-// vaultLabel names the vault in messages: at most the first four characters
-// of its name, and the host's suffix when it is not the public cloud's.
+// vaultLabel names the vault in messages: its name, and the host's suffix
+// when it is not the public cloud's.
 func (r Reference) vaultLabel() string {
 	if r.VaultHost != "" && r.VaultHost != r.Vault+vaultSuffixes[0] {
 		if suffix, ok := strings.CutPrefix(r.VaultHost, r.Vault); ok && r.Vault != "" {
-			return abbrev(r.Vault) + suffix
+			return shown(r.Vault) + suffix
 		}
-		return abbrev(r.VaultHost)
+		return shown(r.VaultHost)
 	}
-	return abbrev(r.Vault)
+	return shown(r.Vault)
 }

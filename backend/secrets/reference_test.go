@@ -65,9 +65,9 @@ func TestParseReferenceErrors(t *testing.T) {
 		{"keyvault://my_vault/x", `invalid vault name "my_v…"`, "my_vault"},
 		{"keyvault://ab/x", `invalid vault name "ab"`, ""},
 		{"keyvault://vault--x/x", `invalid vault name`, ""},
-		{"keyvault://myvault.example.com/x", `"myva…" is not a Key Vault host`, "myvault"},
-		{"keyvault://myvault/bad_name", "invalid secret name in vault myva…", "bad_name"},
-		{"keyvault://myvault/x/ver-sion", "invalid version of secret x in vault myva…", "ver-sion"},
+		{"keyvault://myvault.example.com/x", `"myvault.example.com" is not a Key Vault host`, ""},
+		{"keyvault://myvault/bad_name", "invalid secret name in vault myvault:", "bad_name"},
+		{"keyvault://myvault/x/ver-sion", "invalid version of secret x in vault myvault:", "ver-sion"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

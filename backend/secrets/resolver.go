@@ -166,18 +166,18 @@ func (r *Resolver) ResolveReference(ctx context.Context, ref Reference) (Secret,
 func (r *Resolver) fromEnv(ref Reference) (Secret, error) {
 	v, ok := r.lookupEnv(ref.EnvVar)
 	if !ok {
-		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("environment variable %s is not set", abbrev(ref.EnvVar)), nil)
+		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("environment variable %s is not set", shown(ref.EnvVar)), nil)
 	}
 	if v == "" {
-		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("environment variable %s is empty", abbrev(ref.EnvVar)), nil)
+		return Secret{}, newError(ErrNotSet, ref.label(), fmt.Sprintf("environment variable %s is empty", shown(ref.EnvVar)), nil)
 	}
 	return New(v), nil
 }
 
 func (r *Resolver) fromFile(ref Reference) (Secret, error) {
-	// errors name the file by its first four characters, and keep the
-	// operating system's error but not the *fs.PathError, which holds the path
-	name, path := ref.label(), abbrev(ref.Path)
+	// errors name the file once, whole (see shown), with the operating
+	// system's error unwrapped from its *fs.PathError, which repeats the path
+	name, path := ref.label(), shown(ref.Path)
 	f, err := os.Open(ref.Path)
 	if err != nil {
 		err = withoutPath(err)
