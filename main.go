@@ -183,7 +183,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return code
 		}
 		defer lock.Release()
-		reg, charts, err = engine.FromConfig(ctx, cfg, append(engineOpts, engine.WithGetenv(getenv))...)
+		// --only: the other part's secrets are not resolved
+		reg, charts, err = engine.FromConfig(ctx, cfg, append(engineOpts, engine.WithGetenv(getenv), engine.WithOnly(engine.Part(f.only)))...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)
 			return headless.ExitUsage

@@ -38,7 +38,24 @@ type buildOptions struct {
 	// $XDG_CACHE_HOME).
 	noCache  bool
 	cacheDir string
+	// only: build this part alone (--only); "" both.
+	only Part
 }
+
+// Part is one chore of the configuration, for WithOnly.
+type Part string
+
+// The parts.
+const (
+	PartRegistry Part = "registry"
+	PartCharts   Part = "charts"
+)
+
+// WithOnly builds one part of the configuration (--only registry, --only
+// charts): the other's engine is nil, and its secrets are not resolved,
+// so a registry run needs no GitHub token, nor a charts run the
+// registry's password.
+func WithOnly(p Part) Option { return func(o *buildOptions) { o.only = p } }
 
 // WithGetenv replaces os.Getenv (default paths, env: secrets).
 func WithGetenv(fn func(string) string) Option {
@@ -103,11 +120,12 @@ func WithGitHubOptions(opts ...github.Option) Option {
 }
 
 // FromConfig builds the registry and chart engines a configuration asks
-// for (nil when a chore is not configured), resolving its secrets.
+// for (nil when a chore is not configured, or left out by WithOnly),
+// resolving the secrets of those it builds.
 func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Registry, *Charts, error) {
 	b := NewBuilder(cfg, opts...)
 	var reg *Registry
-	if rc := cfg.Registry; rc.URL != "" {
+	if rc := cfg.Registry; rc.URL != "" && b.o.only != PartCharts {
 		client, err := b.RegistryClient(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -120,7 +138,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		b.addUsage(reg)
 	}
 	var charts *Charts
-	if len(cfg.Charts) > 0 {
+	if len(cfg.Charts) > 0 && b.o.only != PartRegistry {
 		gh, err := b.GitHub(ctx)
 		if err != nil {
 			return nil, nil, err
