@@ -47,7 +47,7 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 	s.rows = msg.rows
 	s.scroll()
 	out, errs, open := s.tally()
-	text := fmt.Sprintf("checked %d chart dependencies: %d outdated, %d with a PR open", len(s.rows), out, open)
+	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", count(len(s.rows), "chart dependency"), out, open)
 	if n := mergedCount(s.rows); n > 0 {
 		text += fmt.Sprintf(", %d merged since the last run", n)
 	}
@@ -59,7 +59,7 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 				break
 			}
 		}
-		s.c.errorf("%s, %d errors; first: %s", text, errs, first)
+		s.c.errorf("%s, %s; first: %s", text, count(errs, "error"), first)
 		return
 	}
 	s.c.infof("%s", text)
@@ -91,7 +91,7 @@ func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 	switch {
 	case key.Matches(msg, k.Refresh):
 		if s.busy() {
-			s.c.infof("charts are busy; r again when they are done")
+			s.c.notef("charts are busy; r again when they are done")
 			return nil, nil
 		}
 		return s.startCheck(), nil
@@ -112,7 +112,7 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 		return nil
 	}
 	if s.busy() {
-		s.c.infof("charts are busy")
+		s.c.notef("charts are busy")
 		return nil
 	}
 	row := s.rows[s.cursor]
@@ -129,7 +129,7 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 		}
 	} else {
 		if !row.Outdated() {
-			s.c.errorf("%s is %s: only an outdated dependency gets a PR", row.Dependency, stateText(row))
+			s.notOutdated(row)
 			return nil
 		}
 		deps = []model.DependencyStatus{row}
@@ -155,6 +155,21 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 		}
 	}
 	return c
+}
+
+// notOutdated says why p opens nothing for a row: a pull request already
+// open is news, not an error.
+func (s *chartsSection) notOutdated(r model.DependencyStatus) {
+	switch {
+	case r.State == model.StateEdited || r.State == model.StatePRClosed:
+		s.c.infof("%s is left alone (%s): %s", r.Dependency, r.State, r.Warning)
+	case r.HasOpenPR():
+		s.c.infof("%s already has PR #%d open with the newest version: %s", r.Dependency, r.PRNumber, r.PRURL)
+	case r.State == model.StateError:
+		s.c.errorf("%s could not be checked, so it gets no PR: %s", r.Dependency, r.Error)
+	default:
+		s.c.errorf("%s is %s: only an outdated dependency gets a PR", r.Dependency, stateText(r))
+	}
 }
 
 // startOpen opens the confirmed PR.
@@ -223,9 +238,9 @@ func (s *chartsSection) counts() string {
 		return ""
 	}
 	out, errs, _ := s.tally()
-	t := fmt.Sprintf("%d deps · %d outdated", len(s.rows), out)
+	t := fmt.Sprintf("%s · %d outdated", count(len(s.rows), "dep"), out)
 	if errs > 0 {
-		t += fmt.Sprintf(" · %d errors", errs)
+		t += " · " + count(errs, "error")
 	}
 	return t
 }

@@ -27,6 +27,9 @@ type common struct {
 type status struct {
 	text string
 	err  bool
+	// note: it answers the key just pressed ("cancelled"); the next key
+	// press clears it, so it never lingers.
+	note bool
 }
 
 // infof shows a message, unless an error is showing that the operator has
@@ -36,6 +39,12 @@ func (c *common) infof(format string, args ...any) {
 		return
 	}
 	c.status = status{text: fmt.Sprintf(format, args...)}
+}
+
+// notef answers the key just pressed; the next key press clears it.
+func (c *common) notef(format string, args ...any) {
+	c.infof(format, args...)
+	c.status.note = !c.status.err
 }
 
 // errorf shows an error until the next key press and message.

@@ -43,6 +43,9 @@ type historySection struct {
 	list
 	detail bool
 	loaded bool
+	// dryRecorded: this session has recorded its dry run; rescans add
+	// nothing more (see record).
+	dryRecorded bool
 }
 
 func newHistorySection(c *common, svc HistoryService, url string) *historySection {
@@ -61,10 +64,19 @@ func (h *historySection) load() tea.Cmd {
 	}
 }
 
-// record appends a run of the console's and reloads.
+// record appends a run of the console's and reloads. A run that applied
+// something (deletes, pull requests) is always recorded; a dry run (a
+// scan) once a session, its first, so rescanning does not fill the
+// history: the size chart gets one point per session.
 func (h *historySection) record(run history.Run) tea.Cmd {
 	if h.svc == nil || (run.Registry == nil && len(run.Charts) == 0) {
 		return nil
+	}
+	if !run.Applied {
+		if h.dryRecorded {
+			return nil
+		}
+		h.dryRecorded = true
 	}
 	svc, since := h.svc, h.c.now().Add(-historyWindow)
 	run.Face = history.FaceConsole
@@ -102,8 +114,17 @@ func forecastText(f model.Forecast, ok bool, why string, now time.Time) string {
 	case f.CapReachedAt.IsZero():
 		return fmt.Sprintf("%s a week: not growing toward the cap", model.FormatBytes(f.GrowthBytesPerWeek))
 	}
-	days := int(f.CapReachedAt.Sub(now).Hours() / 24)
-	return fmt.Sprintf("growing %s a week; cap in ~%d days (%s)", model.FormatBytes(f.GrowthBytesPerWeek), max(days, 0), f.CapReachedAt.Format("2006-01-02"))
+	return fmt.Sprintf("growing %s a week; %s (%s)", model.FormatBytes(f.GrowthBytesPerWeek), capIn(f.CapReachedAt.Sub(now)), f.CapReachedAt.Format("2006-01-02"))
+}
+
+// capIn says how soon the cap is reached: "cap in ~23 days", or "cap
+// within a day" rather than "~0 days".
+func capIn(d time.Duration) string {
+	days := int(d.Hours() / 24)
+	if days < 1 {
+		return "cap within a day"
+	}
+	return "cap in ~" + count(days, "day")
 }
 
 // update handles a key on the tab.
@@ -286,7 +307,7 @@ func (m *Model) forecastNote() string {
 	case f.CapReachedAt.IsZero():
 		return "not growing"
 	}
-	return fmt.Sprintf("cap in ~%d days", max(int(f.CapReachedAt.Sub(m.c.now()).Hours()/24), 0))
+	return capIn(f.CapReachedAt.Sub(m.c.now()))
 }
 
 // runSummary is what the console records after a scan, or, given an

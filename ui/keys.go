@@ -1,6 +1,9 @@
 package ui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 // KeyMap is every key the console answers to. It implements help.KeyMap
 // with all bindings; the footer shows the subset that applies where the
@@ -81,6 +84,35 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Sort, k.Reverse, k.Filter, k.Untagged, k.Select, k.SelectPlan, k.Clear, k.Delete},
 		{k.Confirm, k.Cancel, k.Force, k.FilterApply, k.FilterCancel},
 	}
+}
+
+// tabKeys are the keys of one tab, beyond moving and those that work
+// everywhere.
+func (k *KeyMap) tabKeys(t tab) []key.Binding {
+	switch t {
+	case tabRegistry:
+		return []key.Binding{k.Select, k.SelectPlan, k.Clear, k.Delete, k.Sort, k.Reverse, k.Filter, k.Untagged, k.Refresh}
+	case tabHistory:
+		return []key.Binding{k.Details, k.Refresh}
+	}
+	return []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh}
+}
+
+// elsewhere finds the tab a key works on when it does nothing on tab t:
+// d on the Charts tab is the Registry's delete. esc, which goes back
+// everywhere, is never reported.
+func (k *KeyMap) elsewhere(msg tea.KeyPressMsg, t tab) (key.Binding, tab, bool) {
+	if key.Matches(msg, k.Clear) || key.Matches(msg, k.tabKeys(t)...) {
+		return key.Binding{}, t, false
+	}
+	for o := tab(0); o < numTabs; o++ {
+		for _, b := range k.tabKeys(o) {
+			if o != t && key.Matches(msg, b) {
+				return b, o, true
+			}
+		}
+	}
+	return key.Binding{}, t, false
 }
 
 // helpKeys is the footer's view of the keymap where the operator is.

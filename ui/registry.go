@@ -140,10 +140,10 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		r.needReplan = r.nsel > 0
 	}
 	inv := r.idx.inv
-	msgText := fmt.Sprintf("scanned %s: %d repositories, %d images, %d tags", r.svc.URL(), inv.Repositories, len(inv.Images), inv.Tags())
+	msgText := fmt.Sprintf("scanned %s: %s, %s, %s", r.svc.URL(), count(inv.Repositories, "repository"), count(len(inv.Images), "image"), count(inv.Tags(), "tag"))
 	if prefix.text != "" {
 		// After a delete, what the delete did matters most.
-		r.c.status = status{text: prefix.text + "; rescanned: " + fmt.Sprintf("%d images", len(inv.Images)), err: prefix.err}
+		r.c.status = status{text: prefix.text + "; rescanned: " + count(len(inv.Images), "image"), err: prefix.err}
 		return
 	}
 	if msg.recErr != nil {
@@ -157,8 +157,8 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 				gone++
 			}
 		}
-		r.c.errorf("%s; a killed run left %d deletion%s unrecorded: %d had taken effect, %d had not; the audit log now says so",
-			msgText, n, plural(n), gone, n-gone)
+		r.c.errorf("%s; a killed run left %s unrecorded: %d had taken effect, %d had not; the audit log now says so",
+			msgText, count(n, "deletion"), gone, n-gone)
 		return
 	}
 	if why := r.idx.usageProblem(); why != "" {
@@ -166,7 +166,7 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		return
 	}
 	if n := len(inv.Errors); n > 0 {
-		r.c.errorf("%s; %d problems, first: %s", msgText, n, scanErrorText(inv.Errors[0]))
+		r.c.errorf("%s; %s, first: %s", msgText, count(n, "problem"), scanErrorText(inv.Errors[0]))
 		return
 	}
 	r.c.infof("%s", msgText)
@@ -227,7 +227,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 	}
 	if key.Matches(msg, k.Refresh) {
 		if r.busy() {
-			r.c.infof("the registry is busy; r again when it is done")
+			r.c.notef("the registry is busy; r again when it is done")
 			return nil, nil
 		}
 		return r.startScan(), nil
@@ -251,9 +251,9 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		r.idx.setHideUntagged(!r.idx.hideUntagged)
 		r.follow(cur)
 		if r.idx.hideUntagged {
-			r.c.infof("untagged manifests hidden (%d); u shows them", r.idx.untagged())
+			r.c.notef("untagged manifests hidden (%d); u shows them", r.idx.untagged())
 		} else {
-			r.c.infof("untagged manifests shown")
+			r.c.notef("untagged manifests shown")
 		}
 	case key.Matches(msg, k.Select):
 		return r.toggle(), nil
@@ -263,7 +263,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		switch {
 		case r.nsel > 0:
 			r.clearSelection()
-			r.c.infof("selection cleared")
+			r.c.notef("selection cleared")
 		case r.idx.filter != "":
 			r.input.SetValue("")
 			r.setFilter("")
@@ -382,7 +382,7 @@ func (r *registrySection) planDone(msg planDoneMsg) {
 			r.selected[d.Image] = true
 			r.nsel++
 		}
-		text := fmt.Sprintf("policy plan: %d images, frees %s", len(msg.plan.Deletions), model.FormatBytes(msg.plan.ReclaimBytes))
+		text := fmt.Sprintf("policy plan: %s, frees %s", count(len(msg.plan.Deletions), "image"), model.FormatBytes(msg.plan.ReclaimBytes))
 		if msg.plan.Shortfall > 0 {
 			text += fmt.Sprintf("; still %s over the cap without held images", model.FormatBytes(msg.plan.Shortfall))
 		}
@@ -402,7 +402,7 @@ func (r *registrySection) confirmDelete() *confirm {
 		return nil
 	}
 	if r.busy() {
-		r.c.infof("the registry is busy")
+		r.c.notef("the registry is busy")
 		return nil
 	}
 	if r.nsel == 0 {
@@ -423,7 +423,7 @@ func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
 	inv := r.idx.inv
 	n := len(p.Deletions)
 	c := &confirm{plan: &p, policy: policy}
-	c.title = fmt.Sprintf("Delete %d image%s from %s?", n, plural(n), r.svc.URL())
+	c.title = fmt.Sprintf("Delete %s from %s?", count(n, "image"), r.svc.URL())
 	line := fmt.Sprintf("frees %s: %s → %s", model.FormatBytes(p.ReclaimBytes), model.FormatBytes(p.TotalBytes), model.FormatBytes(p.TotalAfterBytes))
 	if p.CapBytes > 0 {
 		line += fmt.Sprintf(" (cap %s)", model.FormatBytes(p.CapBytes))
@@ -444,10 +444,10 @@ func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
 		c.add(fmt.Sprintf("  … and %d more", more))
 	}
 	if x := len(p.Excluded); x > 0 {
-		c.add(fmt.Sprintf("%d held image%s left out", x, plural(x)))
+		c.add(count(x, "held image") + " left out")
 	}
 	if p.Shortfall > 0 {
-		c.add(fmt.Sprintf("still %s over the cap: the rest is held", model.FormatBytes(p.Shortfall)))
+		c.add(shortfallText(p.Shortfall, policy))
 	}
 	if n == 0 {
 		c.blocked = "nothing to delete: every selected image is held"
@@ -480,7 +480,7 @@ func (r *registrySection) recheckDone(msg recheckDoneMsg) {
 		return
 	}
 	n := len(msg.skips)
-	c.add(fmt.Sprintf("%d image%s changed since the scan and will be skipped:", n, plural(n)))
+	c.add(count(n, "image") + " changed since the scan and will be skipped:")
 	for _, s := range msg.skips[:min(3, n)] {
 		why := strings.TrimPrefix(strings.TrimPrefix(s.Reason, registry.ChangedSinceScan), ": ")
 		c.addLabeled("", fmt.Sprintf("%s@%s: %s", s.Repository, shortDigest(s.Digest), why))
@@ -501,6 +501,15 @@ func (r *registrySection) force(c *confirm) *confirm {
 	}
 	p := r.svc.Plan(r.idx.inv, manual, true)
 	return r.deleteBox(p, c.policy)
+}
+
+// shortfallText says why a plan leaves the registry over the cap: the
+// policy plan stops at held images; a hand-picked one at what was picked.
+func shortfallText(short int64, policy bool) string {
+	if policy {
+		return fmt.Sprintf("still %s over the cap: the rest is held", model.FormatBytes(short))
+	}
+	return fmt.Sprintf("still %s over the cap: the rest is not selected (a selects the policy plan)", model.FormatBytes(short))
 }
 
 func planReasons(p model.Plan) string {
@@ -524,13 +533,6 @@ func signum(v int64) int64 {
 		return -1
 	}
 	return 0
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // startDelete applies the confirmed plan.
@@ -565,7 +567,7 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 	r.deleting, r.stopDelete = false, nil
 	res := msg.res
 	total := len(msg.plan.Deletions)
-	text := fmt.Sprintf("deleted %d of %d images (%s)", len(res.Deleted), total, model.FormatBytes(res.FreedBytes))
+	text := fmt.Sprintf("deleted %d of %s (%s)", len(res.Deleted), count(total, "image"), model.FormatBytes(res.FreedBytes))
 	if k := len(res.Skipped); k > 0 {
 		text += fmt.Sprintf("; %d skipped (%s)", k, res.Skipped[0].Reason)
 	}

@@ -14,10 +14,10 @@ import (
 func (r *registrySection) statusText() string {
 	switch {
 	case r.deleting:
-		return fmt.Sprintf("deleting %d/%d images", r.delDone, r.delTotal)
+		return fmt.Sprintf("deleting %d/%s", r.delDone, count(r.delTotal, "image"))
 	case r.scanning:
-		s := fmt.Sprintf("scanning %s: %d/%d repositories, %d/%d images", r.svc.URL(),
-			r.scan.RepositoriesDone, r.scan.Repositories, r.scan.ImagesDone, r.scan.Images)
+		s := fmt.Sprintf("scanning %s: %d/%s, %d/%s", r.svc.URL(),
+			r.scan.RepositoriesDone, count(r.scan.Repositories, "repository"), r.scan.ImagesDone, count(r.scan.Images, "image"))
 		if rate, eta, ok := r.scan.Rate(time.Since(r.scanStart)); ok {
 			s += fmt.Sprintf(", %.0f/s", rate)
 			if eta > 0 {
@@ -39,7 +39,7 @@ func (r *registrySection) counts() string {
 	if r.idx == nil {
 		return ""
 	}
-	s := fmt.Sprintf("%d images", len(r.idx.inv.Images))
+	s := count(len(r.idx.inv.Images), "image")
 	if r.nsel > 0 {
 		s += fmt.Sprintf(" · %d selected", r.nsel)
 	}
@@ -112,7 +112,7 @@ func (r *registrySection) deleteView(w int) string {
 	bw := max(w-26, 10)
 	bar := r.bar(bw)
 	bar.EmptyColor = r.c.styles.ProgressEmpty
-	return fit(fmt.Sprintf("deleting %d/%d images", r.delDone, r.delTotal), 24) + "  " + bar.ViewAs(ratio(r.delDone, r.delTotal))
+	return fit(fmt.Sprintf("deleting %d/%s", r.delDone, count(r.delTotal, "image")), 24) + "  " + bar.ViewAs(ratio(r.delDone, r.delTotal))
 }
 
 func (r *registrySection) infoLine(w int) string {
@@ -130,9 +130,9 @@ func (r *registrySection) infoLine(w int) string {
 	case x.filter != "":
 		parts = append(parts, fmt.Sprintf("filter %q: %d of %d", x.filter, len(x.view), len(x.inv.Images)))
 	case x.hideUntagged:
-		parts = append(parts, fmt.Sprintf("%d of %d images, untagged hidden", len(x.view), len(x.inv.Images)))
+		parts = append(parts, fmt.Sprintf("%d of %s, untagged hidden", len(x.view), count(len(x.inv.Images), "image")))
 	default:
-		parts = append(parts, fmt.Sprintf("%d images", len(x.inv.Images)))
+		parts = append(parts, count(len(x.inv.Images), "image"))
 	}
 	if r.nsel > 0 {
 		parts = append(parts, st.Selected.Render(fmt.Sprintf("%d selected", r.nsel)))

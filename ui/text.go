@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -93,4 +94,19 @@ func containsFold(s, needle string) bool {
 		}
 	}
 	return false
+}
+
+// count is n and the noun, plural unless n is 1: "1 image", "2 images",
+// "3 repositories".
+func count(n int, noun string) string { return strconv.Itoa(n) + " " + plural(n, noun) }
+
+// plural is the noun, plural unless n is 1.
+func plural(n int, noun string) string {
+	switch {
+	case n == 1:
+		return noun
+	case strings.HasSuffix(noun, "y") && !strings.ContainsAny(noun[len(noun)-2:len(noun)-1], "aeiou"):
+		return noun[:len(noun)-1] + "ies"
+	}
+	return noun + "s"
 }

@@ -195,6 +195,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case tea.KeyPressMsg:
 		m.c.sticky = false
+		if m.c.status.note {
+			m.c.status = status{}
+		}
 		cmd = m.key(msg)
 	case spinner.TickMsg:
 		if !m.busy() {
@@ -278,6 +281,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.HistoryTab):
 		m.tab = tabHistory
 	default:
+		if b, t, ok := k.elsewhere(msg, m.tab); ok {
+			m.c.notef("%s (%s) works on the %s tab: %d goes there", b.Help().Key, b.Help().Desc, t, int(t)+1)
+			return nil
+		}
 		var cmd tea.Cmd
 		var box *confirm
 		switch m.tab {
@@ -324,7 +331,7 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Cancel):
 		m.confirm = nil
-		m.c.infof("cancelled")
+		m.c.notef("cancelled")
 	case key.Matches(msg, k.Force) && c.forceable:
 		m.confirm = m.registry.force(c)
 		return m.registry.recheck(m.confirm)
@@ -357,22 +364,19 @@ func (m *Model) helpKeys() helpKeys {
 		b := []key.Binding{k.FilterApply, k.FilterCancel}
 		return helpKeys{short: b, full: [][]key.Binding{b}}
 	case m.tab == tabHistory:
-		hb := []key.Binding{k.Details, k.Refresh}
 		return helpKeys{
 			short: []key.Binding{k.Details, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
-			full:  [][]key.Binding{hb, nav, general},
+			full:  [][]key.Binding{k.tabKeys(m.tab), nav, general},
 		}
 	case m.tab == tabRegistry:
-		reg := []key.Binding{k.Select, k.SelectPlan, k.Clear, k.Delete, k.Sort, k.Reverse, k.Filter, k.Untagged, k.Refresh}
 		return helpKeys{
 			short: []key.Binding{k.Select, k.SelectPlan, k.Delete, k.Sort, k.Filter, k.NextTab, k.Help, k.Quit},
-			full:  [][]key.Binding{reg, nav, general},
+			full:  [][]key.Binding{k.tabKeys(m.tab), nav, general},
 		}
 	default:
-		ch := []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh}
 		return helpKeys{
 			short: []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
-			full:  [][]key.Binding{ch, nav, general},
+			full:  [][]key.Binding{k.tabKeys(m.tab), nav, general},
 		}
 	}
 }

@@ -146,7 +146,7 @@ func (x *imageIndex) holdWhy(i int, now time.Time) string {
 	u := x.use.Usage.Of(i)
 	switch h {
 	case model.HoldLaunched:
-		return fmt.Sprintf("launched %d time%s in the last %s, last %s ago", u.Launches, plural(u.Launches), windowText(x.use.Window),
+		return fmt.Sprintf("launched %s in the last %s, last %s ago", count(u.Launches, "time"), windowText(x.use.Window),
 			model.FormatAge(max(now.Sub(u.LastLaunch), 0)))
 	case model.HoldInUse:
 		return "in use: a running pod uses it"

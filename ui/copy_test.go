@@ -1,0 +1,127 @@
+package ui
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		noun string
+		want string
+	}{
+		{0, "image", "0 images"},
+		{1, "image", "1 image"},
+		{2, "error", "2 errors"},
+		{1, "repository", "1 repository"},
+		{12, "repository", "12 repositories"},
+		{5, "chart dependency", "5 chart dependencies"},
+		{3, "day", "3 days"},
+		{1, "dep", "1 dep"},
+	} {
+		if got := count(c.n, c.noun); got != c.want {
+			t.Errorf("count(%d, %q) = %q, want %q", c.n, c.noun, got, c.want)
+		}
+	}
+}
+
+func TestCapIn(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Hour, "cap within a day"},
+		{0, "cap within a day"},
+		{23 * time.Hour, "cap within a day"},
+		{25 * time.Hour, "cap in ~1 day"},
+		{23 * 24 * time.Hour, "cap in ~23 days"},
+	} {
+		if got := capIn(c.d); got != c.want {
+			t.Errorf("capIn(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+	f := model.Forecast{GrowthBytesPerWeek: 1 << 20, CapReachedAt: fixedNow.Add(5 * time.Hour)}
+	if got := forecastText(f, true, "", fixedNow); !strings.Contains(got, "cap within a day (2026-03-14)") {
+		t.Errorf("forecastText = %q", got)
+	}
+}
+
+// A hand-picked selection that leaves the registry over the cap says the
+// rest is not selected; the policy plan's shortfall is what is held.
+func TestShortfallText(t *testing.T) {
+	if got := shortfallText(1<<20, true); got != "still 1.00 MiB over the cap: the rest is held" {
+		t.Errorf("policy: %q", got)
+	}
+	d, _, _ := fakeEnv(t, 80, 24)
+	d.press("2", "space", "space", "d")
+	s := d.screen()
+	mustContain(t, s, "Delete 2 images", "over the cap: the rest is not selected")
+	mustNotContain(t, s, "the rest is held")
+}
+
+// A note answering a key ("cancelled") goes at the next key press; an
+// error stays until read.
+func TestNotesClearOnNextKey(t *testing.T) {
+	d, _, _ := fakeEnv(t, 80, 24)
+	d.press("p", "esc")
+	mustContain(t, line(d.screen(), "cancelled"), "cancelled")
+	d.press("j")
+	mustNotContain(t, d.screen(), "cancelled")
+	d.press("2", "u")
+	mustContain(t, d.screen(), "untagged manifests hidden")
+	d.press("u", "j")
+	mustNotContain(t, d.screen(), "untagged manifests")
+}
+
+// Keys of another tab say where they work instead of doing nothing.
+func TestKeysOfAnotherTab(t *testing.T) {
+	d, _, _ := fakeEnv(t, 100, 30)
+	for _, c := range []struct{ tab, key, want string }{
+		{"1", "d", "d (delete selected) works on the Registry tab: 2 goes there"},
+		{"1", "s", "s (cycle sort) works on the Registry tab: 2 goes there"},
+		{"1", "/", "/ (filter) works on the Registry tab: 2 goes there"},
+		{"1", "space", "space (select) works on the Registry tab"},
+		{"2", "p", "p (open PR) works on the Charts tab: 1 goes there"},
+		{"3", "P", "P (grouped PR for file) works on the Charts tab"},
+		{"3", "a", "a (select policy plan) works on the Registry tab"},
+	} {
+		d.press(c.tab, c.key)
+		if got := d.m.c.status.text; got != c.want && !strings.HasPrefix(got, c.want) {
+			t.Errorf("tab %s key %s: status %q, want %q", c.tab, c.key, got, c.want)
+		}
+	}
+	// A key of the tab itself is not reported; esc never is.
+	d.press("1", "esc")
+	if got := d.m.c.status.text; strings.Contains(got, "works on") {
+		t.Errorf("esc on the Charts tab: %q", got)
+	}
+	if d.m.registry.nsel != 0 || d.m.registry.idx.key != sortAge {
+		t.Error("a Registry key acted from another tab")
+	}
+}
+
+// The console records a dry run once a session, however often it
+// rescans, and every delete.
+func TestConsoleRecordsOneDryRun(t *testing.T) {
+	store := history.Open(filepath.Join(t.TempDir(), "history.jsonl"))
+	d, _, _ := fakeEnv(t, 80, 24, WithHistory(store))
+	d.press("2", "r", "r", "r")
+	runs, _, err := store.Read(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Applied || runs[0].Face != history.FaceConsole {
+		t.Fatalf("after a scan and 3 rescans the history holds %d runs: %+v", len(runs), runs)
+	}
+	d.press("space", "d", "enter")
+	runs, _, _ = store.Read(time.Time{})
+	if len(runs) != 2 || !runs[1].Applied || runs[1].Registry.Deleted != 1 {
+		t.Errorf("after a delete and its rescan: %d runs, want the dry run and the delete", len(runs))
+	}
+}
