@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,18 +13,34 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
+// historyFlags defines the history subcommand's flags; the main usage
+// lists them too.
+func historyFlags() (fs *flag.FlagSet, asJSON *bool, since, path *string) {
+	fs = flag.NewFlagSet("helmupgradebot history", flag.ContinueOnError)
+	asJSON = fs.Bool("json", false, "print the runs as one JSON document")
+	since = fs.String("since", "30d", "how far back: a duration such as 30d, 12w or 36h")
+	path = fs.String("file", "", "the history file (default $XDG_STATE_HOME/helmupgradebot/history.jsonl)")
+	return fs, asJSON, since, path
+}
+
+func printHistoryUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, "Usage:\n  helmupgradebot history [--json] [--since 30d] [--file PATH]   list the past runs, newest first\n\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
 // runHistory prints the run history: `helmupgradebot history [--json]
 // [--since 30d]`.
 func runHistory(args []string, stdout, stderr io.Writer, getenv func(string) string, now time.Time) int {
-	fs := flag.NewFlagSet("helmupgradebot history", flag.ContinueOnError)
+	fs, asJSON, since, path := historyFlags()
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the runs as one JSON document")
-	since := fs.String("since", "30d", "how far back: a duration such as 30d, 12w or 36h")
-	path := fs.String("file", "", "the history file (default $XDG_STATE_HOME/helmupgradebot/history.jsonl)")
+	fs.Usage = func() {} // printed below: on stdout when asked for
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
+			printHistoryUsage(stdout, fs)
 			return headless.ExitOK
 		}
+		printHistoryUsage(stderr, fs)
 		return headless.ExitUsage
 	}
 	if fs.NArg() > 0 {

@@ -43,9 +43,25 @@ Usage:
   helmupgradebot --headless [flags]   one run for cron; dry run unless --apply
   helmupgradebot --check-config       check the configuration, its secrets and access; changes nothing
   helmupgradebot init [--force] [PATH]  write a commented starter configuration
+  helmupgradebot history [--json] [--since 30d] [--file PATH]  list the past runs (see history --help)
 
 Flags:
 `
+
+const exitCodes = "\nExit codes: 0 done or nothing to do, 1 failure, 2 bad usage or config, 3 partly done, 4 another run holds the lock.\n"
+
+// printUsage writes the usage with every flag of fs: to stdout when asked
+// for (--help, -h), to stderr after a wrong flag.
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, "\nhistory flags:\n")
+	hs, _, _, _ := historyFlags()
+	hs.SetOutput(w)
+	hs.PrintDefaults()
+	fmt.Fprint(w, exitCodes)
+}
 
 type flags struct {
 	config            string
@@ -59,15 +75,34 @@ type flags struct {
 	demoFaults        float64
 }
 
+// parseFlags reads the flags, writing any usage to stderr.
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	return parseCommandLine(args, stderr, stderr)
+}
+
+// parseCommandLine reads the flags. --help and -h print the usage on
+// stdout and return flag.ErrHelp; a wrong flag is said, with the usage, on
+// stderr.
+func parseCommandLine(args []string, stdout, stderr io.Writer) (flags, error) {
 	var f flags
-	fs := flag.NewFlagSet("helmupgradebot", flag.ContinueOnError)
+	fs := newFlagSet(&f)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit codes: 0 done or nothing to do, 1 failure, 2 bad usage or config, 3 partly done, 4 another run holds the lock.\n")
+	fs.Usage = func() {} // printed below, where it is known whether it was asked for
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout, fs)
+		return f, err
+	case err != nil:
+		printUsage(stderr, fs)
+		return f, err
 	}
+	return f, f.check(fs)
+}
+
+// newFlagSet defines the flags into f.
+func newFlagSet(f *flags) *flag.FlagSet {
+	fs := flag.NewFlagSet("helmupgradebot", flag.ContinueOnError)
 	fs.StringVar(&f.config, "config", "", "configuration file (default ./helmupgradebot.yaml, else $XDG_CONFIG_HOME/helmupgradebot/config.yaml)")
 	fs.BoolVar(&f.headless, "headless", false, "run once without a terminal and report")
 	fs.BoolVar(&f.demo, "demo", false, "run on an embedded demo: a real registry, a chart repository and a GitHub stand-in, all in-process")
@@ -80,36 +115,38 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.Float64Var(&f.demoFaults, "demo-faults", 0, "with --demo: put a fault-injecting proxy in front of every demo service, failing this share (0 to 1) of requests")
 	fs.BoolVar(&f.noCache, "no-cache", false, "read every manifest and config from the registry, bypassing the digest cache ($XDG_CACHE_HOME/helmupgradebot/digests)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "stderr log format: text or json (one JSON object a line)")
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
+	return fs
+}
+
+// check refuses flags that do not go together, and stray arguments.
+func (f flags) check(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	switch f.only {
 	case "", "charts", "registry":
 	default:
-		return f, fmt.Errorf("--only %q: want charts or registry", f.only)
+		return fmt.Errorf("--only %q: want charts or registry", f.only)
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
-		return f, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+		return fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 	}
 	if f.checkConfig && (f.headless || f.demo || f.apply || f.force || f.only != "") {
-		return f, errors.New("--check-config takes --config and --json only")
+		return errors.New("--check-config takes --config and --json only")
 	}
 	if !f.headless && (f.apply || (f.json && !f.checkConfig) || f.only != "" || f.force) {
-		return f, errors.New("--apply, --force, --json and --only go with --headless; the console asks before it acts")
+		return errors.New("--apply, --force, --json and --only go with --headless; the console asks before it acts")
 	}
 	if f.force && !f.apply {
-		return f, errors.New("--force goes with --apply")
+		return errors.New("--force goes with --apply")
 	}
 	if f.demoFaults != 0 && (!f.demo || !(f.demoFaults > 0 && f.demoFaults <= 1)) {
-		return f, fmt.Errorf("--demo-faults %v: a share from 0 to 1, with --demo", f.demoFaults)
+		return fmt.Errorf("--demo-faults %v: a share from 0 to 1, with --demo", f.demoFaults)
 	}
 	if f.demo && f.config != "" {
-		return f, errors.New("--demo brings its own configuration; drop --config")
+		return errors.New("--demo brings its own configuration; drop --config")
 	}
-	return f, nil
+	return nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -119,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if len(args) > 0 && args[0] == "history" {
 		return runHistory(args[1:], stdout, stderr, getenv, time.Now())
 	}
-	f, err := parseFlags(args, stderr)
+	f, err := parseCommandLine(args, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return headless.ExitOK
 	}
