@@ -334,6 +334,19 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 	if r == nil {
 		return
 	}
+	if r.ScannedAt.IsZero() {
+		// The scan failed: there is no inventory and no plan, so no
+		// counts and no "would delete 0 images". runRegistry records the
+		// scan's error last, after any error recovering a killed run's
+		// deletions.
+		scan, others := "no error recorded", r.Errors
+		if n := len(r.Errors); n > 0 {
+			scan, others = r.Errors[n-1].Error, r.Errors[:n-1]
+		}
+		fmt.Fprintf(w, "registry %s: scan failed: %s\n", r.URL, scan)
+		writeProblems(w, others)
+		return
+	}
 	fmt.Fprintf(w, "registry %s: %d repositories, %d images, %d tags, %s", r.URL, r.Repositories, r.Images, r.Tags, model.FormatBytes(r.TotalBytes))
 	if r.CapBytes > 0 {
 		fmt.Fprintf(w, " of %s cap", model.FormatBytes(r.CapBytes))
@@ -388,7 +401,11 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 			fmt.Fprintf(w, "forecast: %s a week; %s (%d runs)\n", model.FormatBytes(*f.GrowthBytesPerWeek), f.Reason, f.BasedOnRuns)
 		}
 	}
-	for _, e := range r.Errors {
+	writeProblems(w, r.Errors)
+}
+
+func writeProblems(w io.Writer, errs []ErrorReport) {
+	for _, e := range errs {
 		fmt.Fprintf(w, "problem: %s %s %s\n", e.Repository, e.Reference, e.Error)
 	}
 }
