@@ -16,11 +16,7 @@ import (
 // token (or App key) that only the charts need, and --only charts without
 // the registry's password; each part's own secret is still required.
 func TestOnlyResolvesItsOwnSecrets(t *testing.T) {
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg := startRegistry(t)
 	const charts = "charts:\n  - repository: hub/deploy\n    file: chart/Chart.yaml\n"
 	// GitHub at a closed loopback port: a charts run fails there, after its secret resolved
 	const github = "github:\n  api_url: http://127.0.0.1:1/\n  token: env:HUB_GITHUB_TOKEN\n"
@@ -51,30 +47,51 @@ func TestOnlyResolvesItsOwnSecrets(t *testing.T) {
 			headless.ExitUsage, "HUB_REGISTRY_PASSWORD is not set", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "hub.yaml")
-			if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			env := map[string]string{"HOME": dir, "XDG_STATE_HOME": filepath.Join(dir, "state"), "XDG_CACHE_HOME": filepath.Join(dir, "cache")}
-			for k, v := range tc.env {
-				env[k] = v
-			}
-			args := []string{"--headless", "--config", path}
+			var args []string
 			if tc.only != "" {
-				args = append(args, "--only", tc.only)
+				args = []string{"--only", tc.only}
 			}
-			var out bytes.Buffer
-			code := run(context.Background(), args, &out, &out, func(k string) string { return env[k] })
+			code, stdout, stderr := runConfigHeadless(t, tc.config, tc.env, args...)
+			out := stdout + stderr
 			if code != tc.code {
-				t.Errorf("exit %d, want %d\n%s", code, tc.code, out.String())
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, out)
 			}
-			if !strings.Contains(out.String(), tc.want) {
-				t.Errorf("output lacks %q:\n%s", tc.want, out.String())
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
 			}
-			if tc.absent != "" && strings.Contains(out.String(), tc.absent) {
-				t.Errorf("output names %q, which this run does not need:\n%s", tc.absent, out.String())
+			if tc.absent != "" && strings.Contains(out, tc.absent) {
+				t.Errorf("output names %q, which this run does not need:\n%s", tc.absent, out)
 			}
 		})
 	}
+}
+
+// startRegistry starts an empty embedded registry for the test.
+func startRegistry(t *testing.T, opts ...registrytest.Option) *registrytest.Registry {
+	t.Helper()
+	reg, err := registrytest.Start(t.Context(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
+}
+
+// runConfigHeadless runs --headless with args on config (written to hub.yaml in
+// a directory of its own, which holds the state and cache too), the
+// environment holding env's variables only.
+func runConfigHeadless(t *testing.T, config string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"HOME": dir, "XDG_STATE_HOME": filepath.Join(dir, "state"), "XDG_CACHE_HOME": filepath.Join(dir, "cache")}
+	for k, v := range env {
+		vars[k] = v
+	}
+	var out, errs bytes.Buffer
+	code = run(context.Background(), append([]string{"--headless", "--config", path}, args...), &out, &errs, func(k string) string { return vars[k] })
+	return code, out.String(), errs.String()
 }

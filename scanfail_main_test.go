@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,20 +13,12 @@ import (
 // says so first, with the error, and has no plan line (no "would delete 0
 // images, freeing 0 B"); a scan that succeeds still has it.
 func TestFailedScanSummary(t *testing.T) {
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	broken, err := registrytest.Start(t.Context(), registrytest.WithHandler(func(http.Handler) http.Handler {
+	reg := startRegistry(t)
+	broken := startRegistry(t, registrytest.WithHandler(func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
 		})
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { broken.Close() })
 	for _, tc := range []struct {
 		name, host string
 		code       int
@@ -42,18 +30,10 @@ func TestFailedScanSummary(t *testing.T) {
 		{"scanned", reg.Host(), headless.ExitOK, "registry " + reg.Host() + ": 0 repositories", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "hub.yaml")
-			if err := os.WriteFile(path, []byte("registry:\n  url: "+tc.host+"\nretry: {max_attempts: 1}\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			env := map[string]string{"HOME": dir, "XDG_STATE_HOME": filepath.Join(dir, "state"), "XDG_CACHE_HOME": filepath.Join(dir, "cache")}
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), []string{"--headless", "--config", path}, &stdout, &stderr, func(k string) string { return env[k] })
+			code, out, stderr := runConfigHeadless(t, "registry:\n  url: "+tc.host+"\nretry: {max_attempts: 1}\n", nil)
 			if code != tc.code {
-				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, stdout.String(), stderr.String())
+				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out, stderr)
 			}
-			out := stdout.String()
 			if !strings.HasPrefix(out, tc.first) {
 				t.Errorf("summary does not begin with %q:\n%s", tc.first, out)
 			}
