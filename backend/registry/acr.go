@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unique"
 
@@ -104,11 +105,145 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 	if err != nil {
 		return nil, err
 	}
-	az, err := azcontainerregistry.NewClient(endpoint, cred, &azcontainerregistry.ClientOptions{ClientOptions: co})
+	aco := co
+	aco.PerCallPolicies = []policy.Policy{&scopedTokens{tokens: tokens, cache: map[string]*scopedToken{}}}
+	az, err := azcontainerregistry.NewClient(endpoint, cred, &azcontainerregistry.ClientOptions{ClientOptions: aco})
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
 	return &ACR{Client: client, az: az, tokens: tokens}, nil
+}
+
+// scopedTokens puts on each ACR API request an access token for the scope
+// it needs (repository:<name>:metadata_read for a listing or a property
+// read, metadata_write for an update, delete for a delete,
+// registry:catalog:* for the catalog), exchanged once per scope and kept
+// until shortly before it expires. The SDK's own policy keeps one access
+// token at a time: requests over many repositories in parallel would each
+// meet a challenge and a token exchange, three round trips a call instead
+// of one. It starts once the registry has challenged a request (the SDK's
+// policy answered it): a registry that asks for no token gets none. A
+// token the registry refuses all the same is dropped; the SDK's policy
+// then answers the challenge as it would have.
+type scopedTokens struct {
+	tokens     *acrTokens
+	challenged atomic.Bool
+	mu         sync.Mutex
+	cache      map[string]*scopedToken
+}
+
+type scopedToken struct {
+	mu       sync.Mutex
+	token    string
+	renewAt  time.Time
+	acquired bool
+}
+
+func (p *scopedTokens) Do(req *policy.Request) (*http.Response, error) {
+	scope := acrScope(req.Raw())
+	switch {
+	case scope == "" || req.Raw().Header.Get("Authorization") != "":
+		return req.Next()
+	case !p.challenged.Load():
+		resp, err := req.Next()
+		if sentWith(resp) != "" { // the SDK's policy answered a challenge
+			p.challenged.Store(true)
+		}
+		return resp, err
+	}
+	tok, err := p.get(req.Raw().Context(), scope)
+	if err != nil {
+		return req.Next() // the SDK's policy tries in its own way
+	}
+	bearer := "Bearer " + tok
+	req.Raw().Header.Set("Authorization", bearer)
+	resp, err := req.Next()
+	if resp != nil && sentWith(resp) != bearer { // refused: the SDK's policy took over
+		p.drop(scope, tok)
+	}
+	return resp, err
+}
+
+// sentWith is the Authorization header of the request that got resp (the
+// pipeline sends a copy of the request it is given).
+func sentWith(resp *http.Response) string {
+	if resp == nil || resp.Request == nil {
+		return ""
+	}
+	return resp.Request.Header.Get("Authorization")
+}
+
+// get is an access token for scope, exchanged for the refresh token when
+// none is kept or the kept one is about to expire.
+func (p *scopedTokens) get(ctx context.Context, scope string) (string, error) {
+	p.mu.Lock()
+	e := p.cache[scope]
+	if e == nil {
+		e = &scopedToken{}
+		p.cache[scope] = e
+	}
+	p.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := p.tokens.now()
+	if e.acquired && now.Before(e.renewAt) {
+		return e.token, nil
+	}
+	refresh, err := p.tokens.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	resp, err := p.tokens.auth.ExchangeACRRefreshTokenForACRAccessToken(ctx, p.tokens.service, scope, refresh,
+		&azcontainerregistry.AuthenticationClientExchangeACRRefreshTokenForACRAccessTokenOptions{GrantType: to.Ptr(azcontainerregistry.TokenGrantTypeRefreshToken)})
+	if err != nil {
+		return "", err
+	}
+	if resp.AccessToken == nil || *resp.AccessToken == "" {
+		return "", errors.New("the registry gave no access token")
+	}
+	exp := jwtExpiry(*resp.AccessToken, now)
+	e.token, e.acquired = *resp.AccessToken, true
+	e.renewAt = exp.Add(-min(time.Minute, exp.Sub(now)/4))
+	return e.token, nil
+}
+
+// drop forgets scope's token if it is still tok.
+func (p *scopedTokens) drop(scope, tok string) {
+	p.mu.Lock()
+	e := p.cache[scope]
+	p.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.token == tok {
+		e.acquired = false
+	}
+	e.mu.Unlock()
+}
+
+// acrScope is the scope ACR's API wants for req: "" for a request that is
+// not to /acr/v1/.
+func acrScope(req *http.Request) string {
+	rest, ok := strings.CutPrefix(req.URL.Path, "/acr/v1/")
+	switch {
+	case !ok || rest == "":
+		return ""
+	case rest == "_catalog":
+		return "registry:catalog:*"
+	}
+	repo := rest
+	if i := strings.Index(rest, "/_"); i > 0 { // /_manifests, /_tags: no component of a name starts with _
+		repo = rest[:i]
+	}
+	action := "metadata_read"
+	switch req.Method {
+	case http.MethodPatch:
+		action = "metadata_write"
+	case http.MethodDelete:
+		action = "delete"
+	}
+	return "repository:" + repo + ":" + action
 }
 
 // checkLinks fails a listing page whose Link header the Azure SDK cannot

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -233,8 +234,8 @@ func TestACRWarmScan(t *testing.T) {
 	}
 }
 
-// TestACRApply: a lock set during the apply fails that one image (405
-// REGISTRY_DISALLOWED_OPERATION names the lock); the others are deleted; a
+// TestACRApply: a lock set since the scan skips that one image (the
+// re-read before deleting sees it and names it); the others are deleted; a
 // tag moved onto a planned image since the scan skips it.
 func TestACRApply(t *testing.T) {
 	e := startACR(t)
@@ -255,8 +256,9 @@ func TestACRApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Failed) != 1 || res.Failed[0].Digest != s.idx || !strings.Contains(res.Failed[0].Error, "locked") {
-		t.Fatalf("failed %+v, want the index, naming the lock", res.Failed)
+	if len(res.Failed) != 0 || len(res.Skipped) != 1 || res.Skipped[0].Digest != s.idx || !strings.HasPrefix(res.Skipped[0].Reason, ChangedSinceScan) ||
+		!strings.Contains(res.Skipped[0].Reason, "locked (manifest)") {
+		t.Fatalf("failed %+v, skipped %+v: want the index skipped, naming the lock", res.Failed, res.Skipped)
 	}
 	if len(res.Deleted) != 2 {
 		t.Fatalf("deleted %+v, want the other two", res.Deleted)
@@ -683,7 +685,10 @@ func TestACRLocks(t *testing.T) {
 // TestACRLockRequests measures what reading locks costs a scan: per
 // repository one GET of its properties, and a page of the tag listing
 // per hundred tags when its manifest listing shows tags (none for a
-// repository of untagged manifests only); no tag is read on its own.
+// repository of untagged manifests only); no tag is read on its own. The
+// ACR API's access tokens are kept by scope: the registry challenges its
+// API once (the catalog), and each repository's three calls share one
+// token exchange.
 func TestACRLockRequests(t *testing.T) {
 	e := startACR(t)
 	for i := range 3 {
@@ -700,7 +705,14 @@ func TestACRLockRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := map[string]map[string]int{}
+	challenges, tokens := 0, 0
 	for _, r := range e.srv.Requests()[before:] {
+		switch {
+		case r.Kind == acrtest.KindOAuthToken:
+			tokens++
+		case strings.HasPrefix(r.Kind, "acr-") && r.Status == http.StatusUnauthorized:
+			challenges++
+		}
 		if r.Repository == "" || !strings.HasPrefix(r.Kind, "acr-") || r.Status != 200 {
 			continue
 		}
@@ -719,5 +731,46 @@ func TestACRLockRequests(t *testing.T) {
 			t.Errorf("%s: %v, want %v", repo, count[repo], w)
 		}
 		t.Logf("%s: %v", repo, count[repo])
+	}
+	// one token for the catalog, and per repository one for the ACR API
+	// and one for go-containerregistry's reads
+	if challenges != 1 || tokens != 1+2*len(want) {
+		t.Errorf("%d challenges of the ACR API and %d access tokens, want 1 and %d", challenges, tokens, 1+2*len(want))
+	}
+	t.Logf("%d challenges of the ACR API, %d access tokens", challenges, tokens)
+}
+
+// TestACRRefusedTokensAreDropped: access tokens the registry stops taking
+// (expired early) cost one challenge each, answered as the SDK answers
+// them; the scan goes on, and the next one gets fresh tokens instead of
+// meeting the challenge again.
+func TestACRRefusedTokensAreDropped(t *testing.T) {
+	e := startACR(t)
+	buildScene(t, e)
+	c := e.client(t)
+	challenges := func(since int) int {
+		n := 0
+		for _, r := range e.srv.Requests()[since:] {
+			if strings.HasPrefix(r.Kind, "acr-") && r.Status == http.StatusUnauthorized {
+				n++
+			}
+		}
+		return n
+	}
+	for k, expire := range []bool{false, true, false} {
+		if expire {
+			e.srv.ExpireAccessTokens()
+		}
+		before := len(e.srv.Requests())
+		inv, err := c.Scan(t.Context(), nil)
+		if err != nil || len(inv.Errors) != 0 {
+			t.Fatalf("scan %d: %v %v", k, err, inv.Errors)
+		}
+		switch n := challenges(before); {
+		case k == 0 && n != 1, k == 2 && n != 0:
+			t.Errorf("scan %d met %d challenges of the ACR API", k, n)
+		case k == 1 && n == 0:
+			t.Errorf("scan %d met no challenge after the tokens expired", k)
+		}
 	}
 }
