@@ -52,16 +52,25 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 		text += fmt.Sprintf(", %d merged since the last run", n)
 	}
 	if errs > 0 {
-		first := ""
+		// The error leads: the status line shows the first line.
+		var lead string
+		var details []string
 		for _, r := range s.rows {
-			if r.State == model.StateError {
-				first = r.Error
-				break
+			if r.State != model.StateError {
+				continue
 			}
+			if lead == "" {
+				lead = fmt.Sprintf("%s could not be checked: %s", r.Dependency, r.Error)
+				if errs > 1 {
+					lead = fmt.Sprintf("%s could not be checked, first %s: %s", count(errs, "chart dependency"), r.Dependency, r.Error)
+				}
+			}
+			details = append(details, fmt.Sprintf("  %s (%s %s): %s", r.Dependency, r.Repository, r.File, r.Error))
 		}
-		s.c.errorf("%s, %s; first: %s", text, count(errs, "error"), first)
+		s.c.report(srcCheck, fmt.Sprintf("%s\n%s, %s", lead, text, count(errs, "error")), details...)
 		return
 	}
+	s.c.report(srcCheck, "")
 	s.c.infof("%s", text)
 }
 
@@ -192,9 +201,10 @@ func (s *chartsSection) startOpen(c *confirm) tea.Cmd {
 func (s *chartsSection) openDone(msg openDoneMsg) {
 	s.opening = ""
 	if msg.err != nil {
-		s.c.errorf("%v", msg.err)
+		s.c.report(srcPR, msg.err.Error())
 		return
 	}
+	s.c.report(srcPR, "")
 	for _, nr := range msg.rows {
 		for i := range s.rows {
 			r := &s.rows[i]

@@ -18,6 +18,7 @@ type common struct {
 	noColor       bool
 	status        status
 	sticky        bool // the error showing has not been seen yet
+	errs          errLog
 	// deletes counts registry deletes running, so Run can let them finish
 	// (and be recorded) before returning.
 	deletes atomic.Int32
@@ -47,8 +48,8 @@ func (c *common) notef(format string, args ...any) {
 	c.status.note = !c.status.err
 }
 
-// errorf shows an error until the next key press and message.
+// errorf answers a key with an error ("nothing selected"); the next key
+// press clears it.
 func (c *common) errorf(format string, args ...any) {
-	c.status = status{text: fmt.Sprintf(format, args...), err: true}
-	c.sticky = true
+	c.report(srcKey, fmt.Sprintf(format, args...))
 }

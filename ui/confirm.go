@@ -7,6 +7,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // confirm is a modal question: enter does it, esc doesn't. Exactly one of
@@ -46,7 +47,7 @@ func (c *confirm) view(st *Styles, w int) string {
 	}
 	b.WriteString("\n")
 	if c.blocked != "" {
-		for _, l := range wrap(c.blocked, inner) {
+		for _, l := range pager.Wrap(c.blocked, inner) {
 			b.WriteString("\n" + st.Error.Render(fit(l, inner)))
 		}
 		hint := "esc cancel"
@@ -83,10 +84,7 @@ func (l boxLine) render(st *Styles, w int) []string {
 		return []string{fit(l.text, w)}
 	}
 	tw := max(w-labelWidth, 10)
-	parts := wrap(l.text, tw) // at spaces only: versions keep their hyphens
-	if len(parts) == 0 {
-		parts = []string{""}
-	}
+	parts := pager.Wrap(l.text, tw) // at spaces only: versions keep their hyphens
 	out := make([]string, len(parts))
 	for i, p := range parts {
 		label := strings.Repeat(" ", labelWidth)
@@ -101,25 +99,4 @@ func (l boxLine) render(st *Styles, w int) []string {
 // place centres the box in a w×h area.
 func (c *confirm) place(st *Styles, w, h int) string {
 	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, c.view(st, w))
-}
-
-// wrap breaks text into lines of at most w cells at spaces.
-func wrap(s string, w int) []string {
-	var out []string
-	line := ""
-	for _, word := range strings.Fields(s) {
-		switch {
-		case line == "":
-			line = word
-		case lipgloss.Width(line)+1+lipgloss.Width(word) <= w:
-			line += " " + word
-		default:
-			out = append(out, line)
-			line = word
-		}
-	}
-	if line != "" {
-		out = append(out, line)
-	}
-	return out
 }

@@ -71,7 +71,10 @@ func TestDemoDeleteFailsHalfway(t *testing.T) {
 	}
 	d.press("d", "enter")
 	s := d.screen()
-	mustContain(t, joined(s), "error: deleted ", "failed, first: ", "403 Forbidden")
+	mustContain(t, joined(s), "error: deleted ", "failed, first: ", "e: full error")
+	d.press("e") // the whole error: every failure
+	mustContain(t, joined(d.screen()), "403 Forbidden", "locked by a retention rule")
+	d.press("esc")
 	mustContain(t, d.m.c.status.text, "locked by a retention rule", "; rescanned: ")
 	m := deletedRe.FindStringSubmatch(s)
 	if m == nil {
@@ -98,7 +101,10 @@ func TestDemoPRRefusedByStandIn(t *testing.T) {
 	env.GitHub.FailNext("POST", "/repos/*/pulls", http.StatusUnprocessableEntity, "Validation Failed: base branch is protected")
 	d.press("p", "enter")
 	s := d.screen()
-	mustContain(t, joined(s), "error: bump binderhub: open pull request", "base branch is protected")
+	mustContain(t, joined(s), "error: bump binderhub: open pull request")
+	d.press("e")
+	mustContain(t, joined(d.screen()), "base branch is protected")
+	d.press("esc")
 	mustContain(t, d.m.c.status.text, "422: Validation Failed: base branch is protected")
 	if l := line(s, "›binderhub"); !strings.Contains(l, "outdated") {
 		t.Errorf("the row changed after a refused PR: %q", l)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,8 +78,10 @@ type fakeRegistry struct {
 	// gate, when set, holds Scan after its first progress report until it
 	// is closed.
 	gate chan struct{}
-	// failAfter >= 0 makes deletions after the first failAfter fail.
+	// failAfter >= 0 makes deletions after the first failAfter fail, with
+	// failErr (default: 500 Internal Server Error).
 	failAfter int
+	failErr   string
 	// applyGate, when set, holds each deletion until it yields a value.
 	applyGate chan struct{}
 	scanErr   error
@@ -195,10 +198,14 @@ func (f *fakeRegistry) Apply(ctx context.Context, inv *model.Inventory, plan mod
 		}
 		f.mu.Unlock()
 		if fail {
-			res.Failed = append(res.Failed, registry.Failure{Index: k, Repository: im.Repository, Digest: im.Digest,
-				Error: "500 Internal Server Error"})
+			msg := "500 Internal Server Error"
+			if f.failErr != "" {
+				msg = strings.ReplaceAll(f.failErr, "REF", im.Repository+"/manifests/"+im.Digest)
+			}
+			res.Failed = append(res.Failed, registry.Failure{Index: k, Repository: im.Repository, Digest: im.Digest, Error: msg})
 		} else {
 			res.Deleted = append(res.Deleted, registry.Done{Index: k, Repository: im.Repository, Digest: im.Digest, Bytes: d.Reclaim})
+			res.FreedBytes += d.Reclaim
 		}
 		progress(k+1, total)
 	}
@@ -207,6 +214,8 @@ func (f *fakeRegistry) Apply(ctx context.Context, inv *model.Inventory, plan mod
 
 // fakeCharts is an in-memory ChartService.
 type fakeCharts struct {
+	// gate, when set, holds Check until it is closed.
+	gate    chan struct{}
 	mu      sync.Mutex
 	rows    []model.DependencyStatus
 	nextPR  int
@@ -235,6 +244,9 @@ func newFakeCharts() *fakeCharts {
 }
 
 func (f *fakeCharts) Check(ctx context.Context) []model.DependencyStatus {
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.rows)

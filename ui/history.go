@@ -7,10 +7,12 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/guptarohit/asciigraph"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // HistoryService is where the console reads the runs before it and
@@ -33,7 +35,7 @@ type historyLoadedMsg struct {
 
 // historySection is the History tab: the registry's size over the runs
 // against the cap, the growth forecast, and the runs, newest first, with
-// one run's details on enter.
+// one run's details, scrollable, on enter.
 type historySection struct {
 	c    *common
 	svc  HistoryService
@@ -41,7 +43,9 @@ type historySection struct {
 	runs []history.Run
 	err  error
 	list
-	detail bool
+	detail *pager.Model // the run under the cursor in full, when open
+	width  int
+	height int
 	loaded bool
 	// dryRecorded: this session has recorded its dry run; rescans add
 	// nothing more (see record).
@@ -131,10 +135,12 @@ func capIn(d time.Duration) string {
 func (h *historySection) update(msg tea.KeyPressMsg) tea.Cmd {
 	k := h.c.keys
 	switch {
-	case h.detail && (key.Matches(msg, k.Clear) || key.Matches(msg, k.Details)):
-		h.detail = false
+	case h.detail != nil:
+		if h.detail.Update(msg) {
+			h.detail = nil
+		}
 	case key.Matches(msg, k.Details):
-		h.detail = len(h.runs) > 0
+		h.openDetails()
 	case key.Matches(msg, k.Refresh):
 		return h.load()
 	case h.move(msg, k, len(h.runs)):
@@ -164,6 +170,9 @@ func (h *historySection) view(w, ht int, capBytes int64) string {
 	case len(h.runs) == 0:
 		return block(st.Muted.Render("no runs recorded yet: every run, headless or console, adds one"), w, ht)
 	}
+	if h.detail != nil {
+		return block(h.detail.View(), w, ht)
+	}
 	f, ok, why := h.forecast(capBytes)
 	top := forecastText(f, ok, why, h.c.now())
 	if h.runs[0].Demo {
@@ -174,15 +183,9 @@ func (h *historySection) view(w, ht int, capBytes int64) string {
 	chart := h.chart(w, chartH, capBytes)
 	used := 1 + strings.Count(chart, "\n") + 1
 	rest := max(ht-used, 1)
-	var body string
-	if h.detail {
-		body = h.details(w, rest)
-	} else {
-		h.setPage(rest - 1)
-		h.clamp(len(h.runs))
-		body = h.table(w, rest)
-	}
-	return block(top+"\n"+chart+"\n"+body, w, ht)
+	h.setPage(rest - 1)
+	h.clamp(len(h.runs))
+	return block(top+"\n"+chart+"\n"+h.table(w, rest), w, ht)
 }
 
 // chart plots the registry's size at each run against the cap, and lists
@@ -250,42 +253,72 @@ func (h *historySection) table(w, ht int) string {
 	return b.String()
 }
 
-// details shows one run: what it deleted, what failed, its PRs.
-func (h *historySection) details(w, ht int) string {
-	st := h.c.styles
+// setSize fits the tab in w×ht cells.
+func (h *historySection) setSize(w, ht int) {
+	h.width, h.height = w, ht
+	if h.detail != nil {
+		h.detail.SetSize(w, ht)
+	}
+}
+
+func (h *historySection) restyle() {
+	if h.detail != nil {
+		h.detail.SetStyles(h.c.styles.pager())
+	}
+}
+
+// openDetails shows the run under the cursor in full, scrollable.
+func (h *historySection) openDetails() {
 	r, ok := h.run()
 	if !ok {
-		return ""
+		return
 	}
-	lines := []string{st.Title.Render(r.Time.Local().Format("2006-01-02 15:04")+" ") + history.Line(r)}
+	k := h.c.keys
+	h.detail = pager.New(k.pagerKeys(k.Back), h.c.styles.pager())
+	h.detail.SetHint("enter or esc: back to the runs")
+	h.detail.SetContent("Run of "+r.Time.Local().Format("2006-01-02 15:04"), runParas(r, h.c.styles))
+	h.detail.SetSize(h.width, h.height)
+}
+
+// runParas is one run in full: what it saw, what failed (first: what an
+// operator acts on), what it deleted, its charts and pull requests.
+func runParas(r history.Run, st *Styles) []pager.Para {
+	out := []pager.Para{{Text: history.Line(r)}}
+	head := func(text string, style lipgloss.Style) {
+		out = append(out, pager.Para{}, pager.Para{Text: text, Style: style})
+	}
 	if rr := r.Registry; rr != nil {
-		lines = append(lines, fmt.Sprintf("registry %s: %s, %d images (%d untagged), planned %d (%s)",
-			rr.URL, model.FormatBytes(rr.TotalBytes), rr.Images, rr.Untagged, rr.Planned, model.FormatBytes(rr.PlannedBytes)))
-		for _, d := range rr.Deletions {
-			lines = append(lines, fmt.Sprintf("  deleted %s (%s, %s)", d.Ref, d.Reason, model.FormatBytes(d.Bytes)))
+		out = append(out, pager.Para{Text: fmt.Sprintf("registry %s: %s, %s (%d untagged), planned %d (%s)",
+			rr.URL, model.FormatBytes(rr.TotalBytes), count(rr.Images, "image"), rr.Untagged, rr.Planned, model.FormatBytes(rr.PlannedBytes))})
+		if rr.Skipped > 0 || rr.Problems > 0 {
+			out = append(out, pager.Para{Text: fmt.Sprintf("%d skipped (changed since the scan), %s in the scan", rr.Skipped, count(rr.Problems, "problem"))})
 		}
-		for _, f := range rr.Failures {
-			lines = append(lines, st.Error.Render("  failed ")+f.Ref+": "+f.Error)
+		if len(rr.Failures) > 0 {
+			head(fmt.Sprintf("failed (%d):", len(rr.Failures)), st.Error)
+			for _, f := range rr.Failures {
+				out = append(out, pager.Para{Text: "  " + shortDigests(f.Ref) + ": " + f.Error})
+			}
+		}
+		if len(rr.Deletions) > 0 {
+			head(fmt.Sprintf("deleted (%d, %s):", len(rr.Deletions), model.FormatBytes(rr.FreedBytes)), st.Title)
+			for _, d := range rr.Deletions {
+				out = append(out, pager.Para{Text: fmt.Sprintf("  %s (%s, %s)", shortDigests(d.Ref), d.Reason, model.FormatBytes(d.Bytes))})
+			}
 		}
 	}
-	for _, c := range r.Charts {
-		l := fmt.Sprintf("  %s %s: %s", c.Dependency, c.Status, c.Latest)
-		if c.PullRequest != "" {
-			l += " " + c.PullRequest
+	if len(r.Charts) > 0 {
+		head(fmt.Sprintf("charts (%d):", len(r.Charts)), st.Title)
+		for _, c := range r.Charts {
+			l := fmt.Sprintf("  %s %s: %s", c.Dependency, c.Status, c.Latest)
+			for _, s := range []string{c.PullRequest, c.Error} {
+				if s != "" {
+					l += " " + s
+				}
+			}
+			out = append(out, pager.Para{Text: l})
 		}
-		if c.Error != "" {
-			l += " " + c.Error
-		}
-		lines = append(lines, l)
 	}
-	lines = append(lines, st.Muted.Render("enter or esc: back to the runs"))
-	if len(lines) > ht {
-		lines = append(lines[:ht-1], st.Muted.Render(fmt.Sprintf("… %d more lines", len(lines)-ht+1)))
-	}
-	for i := range lines {
-		lines[i] = fit(lines[i], w)
-	}
-	return strings.Join(lines, "\n")
+	return out
 }
 
 // capBytes is the registry's cap, 0 when none or no registry.

@@ -3,6 +3,8 @@ package ui
 import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // KeyMap is every key the console answers to. It implements help.KeyMap
@@ -11,6 +13,9 @@ import (
 type KeyMap struct {
 	NextTab, PrevTab, ChartsTab, RegistryTab, HistoryTab key.Binding
 	Help, Quit                                           key.Binding
+	// Errors opens the errors of the last actions in full; Close closes
+	// that view, Back a run's details.
+	Errors, Close, Back key.Binding
 
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Refresh                                 key.Binding
@@ -39,6 +44,9 @@ func DefaultKeyMap() KeyMap {
 		HistoryTab:  b([]string{"3"}, "3", "history"),
 		Details:     b([]string{"enter"}, "enter", "run details"),
 		Help:        b([]string{"?"}, "?", "toggle help"),
+		Errors:      b([]string{"e"}, "e", "full errors"),
+		Close:       b([]string{"esc", "q"}, "esc/q", "close"),
+		Back:        b([]string{"esc", "q", "enter"}, "esc/q", "back to the runs"),
 		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
@@ -78,12 +86,17 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp implements help.KeyMap: every binding, by area.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Help, k.Quit},
+		{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Help, k.Errors, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Refresh},
-		{k.OpenPR, k.OpenGroupPR, k.Details},
+		{k.OpenPR, k.OpenGroupPR, k.Details, k.Back, k.Close},
 		{k.Sort, k.Reverse, k.Filter, k.Untagged, k.Select, k.SelectPlan, k.Clear, k.Delete},
 		{k.Confirm, k.Cancel, k.Force, k.FilterApply, k.FilterCancel},
 	}
+}
+
+// pagerKeys are the keys of a scrollable view that close is closed with.
+func (k *KeyMap) pagerKeys(close key.Binding) pager.KeyMap {
+	return pager.KeyMap{Up: k.Up, Down: k.Down, PageUp: k.PageUp, PageDown: k.PageDown, Top: k.Top, Bottom: k.Bottom, Close: close}
 }
 
 // tabKeys are the keys of one tab, beyond moving and those that work

@@ -24,7 +24,7 @@ func TestKeyNames(t *testing.T) {
 	}
 	all := []key.Binding{km.NextTab, km.PrevTab, km.ChartsTab, km.RegistryTab, km.Help, km.Quit, km.Up, km.Down,
 		km.PageUp, km.PageDown, km.Top, km.Bottom, km.Refresh, km.OpenPR, km.OpenGroupPR, km.Sort, km.Reverse,
-		km.Filter, km.Select, km.SelectPlan, km.Clear, km.Delete, km.Confirm, km.Cancel, km.Force, km.FilterApply, km.FilterCancel}
+		km.Filter, km.Select, km.SelectPlan, km.Clear, km.Delete, km.Confirm, km.Cancel, km.Force, km.FilterApply, km.FilterCancel, km.Errors, km.Close, km.Back, km.Details, km.HistoryTab}
 	for _, b := range all {
 		h := b.Help()
 		if h.Key == "" || h.Desc == "" || len(b.Keys()) == 0 {

@@ -103,7 +103,7 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	r.scanning = false
 	if msg.err != nil {
 		r.scanErr = msg.err
-		r.c.errorf("%v", msg.err)
+		r.c.report(srcScan, msg.err.Error())
 		return
 	}
 	r.scanErr = nil
@@ -141,14 +141,35 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	}
 	inv := r.idx.inv
 	msgText := fmt.Sprintf("scanned %s: %s, %s, %s", r.svc.URL(), count(inv.Repositories, "repository"), count(len(inv.Images), "image"), count(inv.Tags(), "tag"))
-	if prefix.text != "" {
-		// After a delete, what the delete did matters most.
+	first, details := r.scanProblems(msg)
+	switch {
+	case prefix.text != "":
+		// After a delete, what the delete did matters most: the scan's
+		// problems go to the errors view only.
+		r.c.errs.set(errEntry{src: srcScan, at: r.c.now(), text: first, details: details})
 		r.c.status = status{text: prefix.text + "; rescanned: " + count(len(inv.Images), "image"), err: prefix.err}
-		return
+	case first != "": // the problem leads: the status line shows the first line
+		r.c.report(srcScan, first+"\n"+msgText, details...)
+	default:
+		r.c.report(srcScan, "")
+		r.c.infof("%s", msgText)
+	}
+}
+
+// maxProblems is how many scan problems the errors view lists.
+const maxProblems = 200
+
+// scanProblems is what went wrong in a scan that ended: the first problem,
+// for the status line, and, when there are more, every one.
+func (r *registrySection) scanProblems(msg scanDoneMsg) (first string, all []string) {
+	add := func(s string) {
+		if first == "" {
+			first = s
+		}
+		all = append(all, s)
 	}
 	if msg.recErr != nil {
-		r.c.errorf("%s; %v", msgText, msg.recErr)
-		return
+		add(msg.recErr.Error())
 	}
 	if n := len(msg.recovered); n > 0 {
 		gone := 0
@@ -157,19 +178,26 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 				gone++
 			}
 		}
-		r.c.errorf("%s; a killed run left %s unrecorded: %d had taken effect, %d had not; the audit log now says so",
-			msgText, count(n, "deletion"), gone, n-gone)
-		return
+		add(fmt.Sprintf("a killed run left %s unrecorded: %d had taken effect, %d had not; the audit log now says so",
+			count(n, "deletion"), gone, n-gone))
 	}
 	if why := r.idx.usageProblem(); why != "" {
-		r.c.errorf("%s; %s", msgText, why)
-		return
+		add(why)
 	}
-	if n := len(inv.Errors); n > 0 {
-		r.c.errorf("%s; %s, first: %s", msgText, count(n, "problem"), scanErrorText(inv.Errors[0]))
-		return
+	if errs := r.idx.inv.Errors; len(errs) > 0 {
+		add(fmt.Sprintf("%s, first: %s", count(len(errs), "problem"), scanErrorText(errs[0])))
+		all[len(all)-1] = count(len(errs), "problem") + ":"
+		for _, e := range errs[:min(len(errs), maxProblems)] {
+			all = append(all, "  "+scanErrorText(e))
+		}
+		if more := len(errs) - maxProblems; more > 0 {
+			all = append(all, fmt.Sprintf("  … and %d more", more))
+		}
 	}
-	r.c.infof("%s", msgText)
+	if len(all) < 2 {
+		all = nil // the first says it all
+	}
+	return first, all
 }
 
 func scanErrorText(e model.ScanError) string {
@@ -387,9 +415,10 @@ func (r *registrySection) planDone(msg planDoneMsg) {
 			text += fmt.Sprintf("; still %s over the cap without held images", model.FormatBytes(msg.plan.Shortfall))
 		}
 		if msg.plan.Refused != "" {
-			r.c.errorf("%s; %s", text, msg.plan.Refused)
+			r.c.report(srcPlan, text+"; "+msg.plan.Refused)
 			return
 		}
+		r.c.report(srcPlan, "")
 		r.c.infof("%s", text)
 	}
 }
@@ -571,6 +600,13 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 	if k := len(res.Skipped); k > 0 {
 		text += fmt.Sprintf("; %d skipped (%s)", k, res.Skipped[0].Reason)
 	}
+	var details []string
+	for _, f := range res.Failed {
+		details = append(details, fmt.Sprintf("  failed %s@%s: %s", f.Repository, f.Digest, f.Error))
+	}
+	for _, s := range res.Skipped {
+		details = append(details, fmt.Sprintf("  skipped %s@%s: %s", s.Repository, s.Digest, s.Reason))
+	}
 	switch {
 	case len(res.Failed) > 0:
 		f := res.Failed[0]
@@ -582,14 +618,15 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 		if res.NotStarted > 0 {
 			text += fmt.Sprintf("; %d not started", res.NotStarted)
 		}
-		r.c.errorf("%s", text)
+		r.c.report(srcDelete, text, details...)
 	case msg.err != nil:
-		r.c.errorf("%s: %v", text, msg.err)
+		r.c.report(srcDelete, fmt.Sprintf("%s: %v", text, msg.err), details...)
 	case res.Interrupted:
-		r.c.errorf("%s: interrupted, %d not started", text, res.NotStarted)
+		r.c.report(srcDelete, fmt.Sprintf("%s: interrupted, %d not started", text, res.NotStarted), details...)
 	case len(res.Skipped) > 0:
-		r.c.errorf("%s", text)
+		r.c.report(srcDelete, text, details...)
 	default:
+		r.c.report(srcDelete, "")
 		r.c.infof("%s", text)
 	}
 	r.clearSelection()

@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/progress"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // statusText says what the section is doing, for the status line.
@@ -56,8 +57,9 @@ func (r *registrySection) view(w, h int) string {
 		switch {
 		case r.scanning:
 			return block(r.scanView(w), w, h)
-		case r.scanErr != nil:
-			return block(st.Error.Render("scan failed: ")+r.scanErr.Error()+"\n"+st.Muted.Render("r scans again"), w, h)
+		case r.scanErr != nil: // wrapped: the reason is what matters
+			ls := pager.Wrap(st.Error.Render("scan failed:")+" "+r.scanErr.Error(), w)
+			return block(strings.Join(ls, "\n")+"\n"+st.Muted.Render("r scans again"), w, h)
 		}
 		return block(st.Muted.Render("no scan yet: r scans "+r.svc.URL()), w, h)
 	}

@@ -33,52 +33,63 @@ var longDigest = regexp.MustCompile(`(sha256:[0-9a-f]{12})[0-9a-f]{52}`)
 func shortDigests(s string) string { return longDigest.ReplaceAllString(s, "$1") }
 
 // statusLine renders what is running, the last message and the current
-// tab's counts. A message too long for one line takes a second.
+// tab's counts. An error comes first, its first line cut to the screen,
+// and points at the errors view (e shows it whole); other messages too
+// long for one line take a second.
 func (m *Model) statusLine(w int) string {
 	st := m.c.styles
-	var running []string
-	for _, s := range []string{m.charts.statusText(), m.registry.statusText()} {
-		if s != "" {
-			running = append(running, s)
-		}
+	var running string
+	if r := join(m.charts.statusText(), m.registry.statusText()); r != "" {
+		running = m.spinner.View() + " " + r
 	}
-	var left string
-	if len(running) > 0 {
-		left = m.spinner.View() + " " + strings.Join(running, " · ")
-		if m.c.status.text != "" {
-			left += " · "
-		}
-	}
-	if t := shortDigests(m.c.status.text); t != "" {
-		if m.c.status.err {
-			left += st.Error.Render("error: ") + t
-		} else {
-			left += t
-		}
+	left := join(running, shortDigests(m.c.status.text))
+	if t := shortDigests(m.c.status.text); t != "" && m.c.status.err {
+		left = join(st.Error.Render("error: ")+firstLine(t), running)
 	}
 	counts := m.charts.counts()
 	if m.tab == tabRegistry {
 		counts = m.registry.counts()
 	}
-	right := st.Muted.Render(counts)
-	lw, rw := lipgloss.Width(left), lipgloss.Width(right)
+	hint := m.c.errorsHint()
+	if hint != "" {
+		hint = st.Title.Render(hint)
+	}
+	// The hint and the counts when they fit; the hint alone if not.
+	for _, right := range []string{join(hint, st.Muted.Render(counts)), hint} {
+		if rw := lipgloss.Width(right); rw > 0 && lipgloss.Width(left)+1+rw <= w {
+			return fit(left, w-rw-1) + " " + right
+		}
+	}
+	hw := lipgloss.Width(hint)
 	switch {
-	case rw > 0 && lw+1+rw <= w:
-		return fit(left, w-rw-1) + " " + right
-	case lw <= w:
+	case m.c.status.err && hw > 0 && hw < w/2:
+		return fit(left, w-hw-1) + " " + hint
+	case m.c.status.err || lipgloss.Width(left) <= w-hw:
 		return fit(left, w)
 	}
-	maxLines := 2
-	if m.c.status.err {
-		maxLines = 4 // an error is worth reading in full
+	// A long note takes two lines, the hint at the end of the second.
+	ls := strings.SplitN(ansi.Wrap(left, w, " "), "\n", 3)
+	if len(ls) > 2 {
+		ls = ls[:2]
+		ls[1] += " …"
 	}
-	ls := strings.SplitN(ansi.Wrap(left, w, " "), "\n", maxLines+1)
-	if len(ls) > maxLines {
-		ls = ls[:maxLines]
-		ls[maxLines-1] += " …"
-	}
+	last := len(ls) - 1
 	for i := range ls {
 		ls[i] = fit(ls[i], w)
 	}
+	if hw > 0 && hw < w/2 {
+		ls[last] = fit(ls[last], w-hw-1) + " " + hint
+	}
 	return strings.Join(ls, "\n")
+}
+
+// join joins the non-empty parts with " · ".
+func join(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " · ")
 }

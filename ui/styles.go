@@ -6,6 +6,8 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/lipgloss/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // Styles is the console's theme. With no colour it uses only bold, faint
@@ -97,6 +99,9 @@ func NewStyles(noColor, dark bool) *Styles {
 		ProgressEmpty: dim,
 	}
 }
+
+// pager is the theme of the scrollable views.
+func (st *Styles) pager() pager.Styles { return pager.Styles{Title: st.Title, Muted: st.Muted} }
 
 func plainStyles() *Styles {
 	plain := lipgloss.NewStyle()

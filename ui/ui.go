@@ -19,6 +19,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // tab is one of the console's screens.
@@ -50,6 +52,10 @@ type Model struct {
 	registry *registrySection
 	history  *historySection
 	confirm  *confirm
+	// errView shows the errors of the last actions in full (e), when open;
+	// errGen is the log it shows.
+	errView *pager.Model
+	errGen  int
 
 	help     help.Model
 	spinner  spinner.Model
@@ -145,6 +151,10 @@ func (m *Model) restyle() {
 	m.help.Styles = st.Help
 	m.spinner.Style = st.Spinner
 	m.registry.input.SetStyles(st.Input)
+	if m.errView != nil {
+		m.errView.SetStyles(st.pager())
+	}
+	m.history.restyle()
 }
 
 // Init starts the first chart check and registry scan.
@@ -173,6 +183,26 @@ func (m *Model) layout() {
 	body := m.bodyHeight()
 	m.charts.setRows(body - 1 - detailLines)
 	m.registry.setRows(body - 4)
+	m.history.setSize(m.c.width, body)
+	if m.errView != nil {
+		if m.errGen != m.c.errs.gen { // an error arrived while it is open
+			m.errGen = m.c.errs.gen
+			m.errView.SetContent(m.c.errorsTitle(), m.c.errorParas())
+		}
+		m.errView.SetSize(m.c.width, body)
+	}
+}
+
+// openErrors shows every error of the last actions in full.
+func (m *Model) openErrors() {
+	if len(m.c.errs.entries) == 0 {
+		m.c.notef("no errors: every last action went through")
+		return
+	}
+	m.errView = pager.New(m.c.keys.pagerKeys(m.c.keys.Close), m.c.styles.pager())
+	m.errView.SetHint("esc or q: close")
+	m.errGen = m.c.errs.gen
+	m.errView.SetContent(m.c.errorsTitle(), m.c.errorParas())
 }
 
 func (m *Model) bodyHeight() int {
@@ -195,8 +225,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case tea.KeyPressMsg:
 		m.c.sticky = false
-		if m.c.status.note {
-			m.c.status = status{}
+		if m.errView == nil && !key.Matches(msg, m.c.keys.Errors) {
+			m.c.dropKeyErrors()
 		}
 		cmd = m.key(msg)
 	case spinner.TickMsg:
@@ -254,7 +284,14 @@ func (m *Model) progress(msg tea.Msg) {
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.keys
-	if msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.typing()) {
+	if m.errView != nil && msg.String() != "ctrl+c" {
+		if m.errView.Update(msg) {
+			m.errView = nil
+		}
+		m.layout()
+		return nil
+	}
+	if msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.typing() && !m.paging()) {
 		return m.quit()
 	}
 	if m.confirm != nil {
@@ -270,6 +307,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.help.ShowAll = !m.help.ShowAll
 		m.layout()
 		return nil
+	case key.Matches(msg, k.Errors):
+		m.openErrors()
 	case key.Matches(msg, k.NextTab):
 		m.tab = (m.tab + 1) % numTabs
 	case key.Matches(msg, k.PrevTab):
@@ -305,6 +344,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 
 // typing reports whether keys go to a text input.
 func (m *Model) typing() bool { return m.tab == tabRegistry && m.registry.filtering }
+
+// paging reports whether a scrollable view has the keys (q closes it).
+func (m *Model) paging() bool {
+	return m.errView != nil || (m.tab == tabHistory && m.history.detail != nil && m.confirm == nil)
+}
 
 // quit quits, except while a delete runs: then the first press asks, the
 // second stops the delete (deletions under way finish and are recorded)
@@ -351,9 +395,15 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 // helpKeys are the bindings that apply where the operator is.
 func (m *Model) helpKeys() helpKeys {
 	k := m.c.keys
-	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Help, k.Quit}
+	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Errors, k.Help, k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 	switch {
+	case m.errView != nil:
+		pk := m.errView.Keys()
+		return helpKeys{short: pk.ShortHelp(), full: pk.FullHelp()}
+	case m.tab == tabHistory && m.history.detail != nil:
+		pk := m.history.detail.Keys()
+		return helpKeys{short: append(pk.ShortHelp(), k.NextTab, k.Help), full: append(pk.FullHelp(), general)}
 	case m.confirm != nil:
 		b := []key.Binding{k.Confirm, k.Cancel}
 		if m.confirm.forceable {
@@ -414,6 +464,8 @@ func (m *Model) Render() string {
 	bodyH := h - 1 - lipgloss.Height(status) - lipgloss.Height(helpView)
 	var body string
 	switch {
+	case m.errView != nil:
+		body = m.errView.View()
 	case m.confirm != nil:
 		body = m.confirm.place(st, w, bodyH)
 	case m.tab == tabCharts:

@@ -109,7 +109,8 @@ func TestChartsRows(t *testing.T) {
 	}
 	binder := line(s, "binderhub ")
 	mustContain(t, binder, "mybinder/Chart.yaml", "1.0.0-0.dev.git.3440.h1e0b0d0", "1.0.0-0.dev.git.3506.hba24eb2a", " 3d ")
-	mustContain(t, s, "error: checked 5 chart dependencies: 2 outdated, 1 with a PR open, 1 error")
+	mustContain(t, s, "error: grafana could not be checked: fetch https://grafana.github.io/helm-charts/index.yaml: 503")
+	mustContain(t, d.m.c.status.text, "checked 5 chart dependencies: 2 outdated, 1 with a PR open, 1 error")
 	mustContain(t, d.m.charts.counts(), "5 deps · 2 outdated · 1 error")
 	mustNotContain(t, d.m.charts.counts(), "1 errors")
 	// The error row's details show the error.
