@@ -44,10 +44,14 @@ func checkConfig(ctx context.Context, path string, asJSON bool, stdout io.Writer
 
 const initUsage = `Usage: helmupgradebot init [--force] [PATH]
 
-Writes a commented starter configuration to PATH (default ./helmupgradebot.yaml).
-On a terminal it first asks for the registry, its login, the deployment
-repository, the Chart.yaml path and the GitHub token reference; otherwise it
-writes the template with examples. An existing file is kept unless --force.
+Writes a commented starter configuration to PATH (default ./helmupgradebot.yaml),
+every key in it (the optional ones commented out, with their defaults).
+On a terminal it first asks for the registry, its login, its Azure identity
+(ACR), its size cap, where BinderHub's launches come from (events, running
+pods, both or none), the deployment repository, the Chart.yaml path and the
+GitHub token reference; an empty answer takes the default its field shows.
+Otherwise it writes the template with examples. An existing file is kept
+unless --force.
 
 Flags:
 `
@@ -57,6 +61,10 @@ var isTerminal = func(stdout io.Writer) bool {
 	f, ok := stdout.(*os.File)
 	return ok && term.IsTerminal(f.Fd()) && term.IsTerminal(os.Stdin.Fd())
 }
+
+// initInput is where init reads the answers; nil: the terminal (tests
+// answer through it).
+var initInput io.Reader
 
 // runInit is helmupgradebot init [--force] [PATH].
 func runInit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -86,7 +94,7 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	var a starter.Answers
 	asked := isTerminal(stdout)
 	if asked {
-		err := starter.Ask(ctx, &a, starter.AskOptions{Accessible: *accessible, NoColor: getenv("NO_COLOR") != ""})
+		err := starter.Ask(ctx, &a, starter.AskOptions{Accessible: *accessible, NoColor: getenv("NO_COLOR") != "", Input: initInput, Output: stdout})
 		if errors.Is(err, huh.ErrUserAborted) {
 			fmt.Fprintln(stderr, "helmupgradebot init: cancelled; nothing written")
 			return headless.ExitFailure

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
@@ -21,8 +23,11 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
+	"github.com/helmupgradebot/helmupgradebot/backend/starter/startertest"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 )
+
+var defaultIsTerminal = isTerminal
 
 // loopbackOnly refuses, before any lookup or dial, every host that is not
 // on loopback: the template's example hosts are never contacted.
@@ -119,6 +124,39 @@ func TestInitThenCheckConfig(t *testing.T) {
 	}
 	if code, out, _ := runMain(t, env, "--check-config", "--config", "none.yaml"); code != check.ExitBadConfig || !strings.Contains(out, "✗ config") {
 		t.Errorf("missing file: exit %d\n%s", code, out)
+	}
+}
+
+// TestInitAsks: init on a terminal asks every question (here line by line,
+// --accessible), refuses a bad answer with config's error, and writes a
+// file that loads and keeps what BinderHub launches: the events read over
+// keep_launched_within, and the running pods.
+func TestInitAsks(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	isTerminal = func(io.Writer) bool { return true }
+	t.Cleanup(func() { isTerminal, initInput = defaultIsTerminal, nil })
+	initInput = startertest.NewLines("hub23.azurecr.io", "", "0a1b2c3d-0000-4000-8000-123456789abc", "2 potatoes", "2TB", "3",
+		"events-*.jsonl", "binderhub", "", "alan-turing-institute/hub23-deploy", "hub23-chart/Chart.yaml", "")
+	code, out, errOut := runMain(t, map[string]string{"NO_COLOR": "1"}, "init", "--accessible", "hub.yaml")
+	if code != headless.ExitOK || !strings.Contains(out, "Wrote hub.yaml") {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, q := range []string{"Azure identity (azure.client_id) [system-assigned]:", "Size cap (registry.policy.cap) [no cap]:",
+		`size "2 potatoes"`, "Where BinderHub's launches come from", "Launch events:", "GitHub token reference [env:HELMUPGRADEBOT_GITHUB_TOKEN]:"} {
+		if !strings.Contains(out, q) {
+			t.Errorf("init did not say %q:\n%s", q, out)
+		}
+	}
+	cfg, err := config.Load("hub.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Registry.Policy
+	if cfg.Azure.ClientID != "0a1b2c3d-0000-4000-8000-123456789abc" || p.Cap.Bytes != 2e12 || p.KeepLaunchedWithin.Duration != 30*24*time.Hour ||
+		len(p.Usage) != 2 || p.Usage[0].Events != "events-*.jsonl" || p.Usage[1].Kubernetes == nil || p.Usage[1].Kubernetes.Namespace != "binderhub" ||
+		cfg.GitHub.Token != "env:HELMUPGRADEBOT_GITHUB_TOKEN" || cfg.Charts[0].File != "hub23-chart/Chart.yaml" {
+		t.Errorf("loaded %+v", cfg)
 	}
 }
 
