@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -15,6 +16,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
@@ -45,36 +47,8 @@ func loadManifests(t *testing.T) manifests {
 			t.Fatal(err)
 		}
 		for i, doc := range docSeparator.Split(string(data), -1) {
-			var meta struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
-			}
-			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
-				t.Fatalf("%s, document %d: %v", file, i+1, err)
-			}
-			if meta.Kind == "" {
-				if strings.TrimSpace(stripComments(doc)) != "" {
-					t.Errorf("%s, document %d: no kind", file, i+1)
-				}
-				continue
-			}
-			var obj any
-			switch meta.APIVersion + " " + meta.Kind {
-			case "batch/v1 CronJob":
-				obj = &batchv1.CronJob{}
-			case "v1 ConfigMap":
-				obj = &corev1.ConfigMap{}
-			case "v1 ServiceAccount":
-				obj = &corev1.ServiceAccount{}
-			case "v1 PersistentVolumeClaim":
-				obj = &corev1.PersistentVolumeClaim{}
-			default:
-				t.Fatalf("%s, document %d: %s %s has no check here; add one", file, i+1, meta.APIVersion, meta.Kind)
-			}
-			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-				t.Errorf("%s, document %d (%s): %v", file, i+1, meta.Kind, err)
-				continue
-			}
+			where := fmt.Sprintf("%s, document %d", file, i+1)
+			obj := decodeDocument(t, where, doc)
 			switch o := obj.(type) {
 			case *batchv1.CronJob:
 				m.cronJobs = append(m.cronJobs, o)
@@ -84,10 +58,56 @@ func loadManifests(t *testing.T) manifests {
 				m.serviceAccounts[o.Name] = o
 			case *corev1.PersistentVolumeClaim:
 				m.claims[o.Name] = o
+			case nil: // comments only, or not decoded (reported)
+			default:
+				t.Errorf("%s: a %T has no check in kubernetes/; add one", where, o)
 			}
 		}
 	}
 	return m
+}
+
+// decodeDocument decodes one YAML document strictly (an unknown or
+// duplicate field is an error) into its Kubernetes API type, by apiVersion
+// and kind. It returns nil for a document of comments only, and for one it
+// could not decode (reported).
+func decodeDocument(t *testing.T, where, doc string) any {
+	t.Helper()
+	var meta struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+		t.Fatalf("%s: %v\n%s", where, err, doc)
+	}
+	if meta.Kind == "" {
+		if strings.TrimSpace(stripComments(doc)) != "" {
+			t.Errorf("%s: no kind", where)
+		}
+		return nil
+	}
+	var obj any
+	switch meta.APIVersion + " " + meta.Kind {
+	case "batch/v1 CronJob":
+		obj = &batchv1.CronJob{}
+	case "v1 ConfigMap":
+		obj = &corev1.ConfigMap{}
+	case "v1 ServiceAccount":
+		obj = &corev1.ServiceAccount{}
+	case "v1 PersistentVolumeClaim":
+		obj = &corev1.PersistentVolumeClaim{}
+	case "rbac.authorization.k8s.io/v1 Role":
+		obj = &rbacv1.Role{}
+	case "rbac.authorization.k8s.io/v1 RoleBinding":
+		obj = &rbacv1.RoleBinding{}
+	default:
+		t.Fatalf("%s: %s %s has no check here; add one", where, meta.APIVersion, meta.Kind)
+	}
+	if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+		t.Errorf("%s (%s): %v\n%s", where, meta.Kind, err, doc)
+		return nil
+	}
+	return obj
 }
 
 func stripComments(s string) string {
@@ -120,35 +140,7 @@ func TestKubernetesCronJobs(t *testing.T) {
 			if pod.RestartPolicy != corev1.RestartPolicyNever && pod.RestartPolicy != corev1.RestartPolicyOnFailure {
 				t.Errorf("restartPolicy %q", pod.RestartPolicy)
 			}
-			psc := pod.SecurityContext
-			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
-				t.Errorf("pod securityContext %+v: want runAsNonRoot and a non-zero runAsUser", psc)
-			}
-			if len(pod.Containers) != 1 {
-				t.Fatalf("%d containers, want 1", len(pod.Containers))
-			}
-			c := pod.Containers[0]
-			sc := c.SecurityContext
-			switch {
-			case sc == nil:
-				t.Fatal("container has no securityContext")
-			case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
-				t.Error("container: want readOnlyRootFilesystem: true")
-			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-				t.Error("container: want allowPrivilegeEscalation: false")
-			case sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL"):
-				t.Error("container: want capabilities drop ALL")
-			case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot:
-				t.Error("container: want runAsNonRoot")
-			}
-			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
-					t.Errorf("no %s request", r)
-				}
-			}
-			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok || q.IsZero() {
-				t.Error("no memory limit")
-			}
+			c := checkPodSecurity(t, pod)
 			if c.Image == "" {
 				t.Error("no image")
 			}
@@ -166,19 +158,7 @@ func TestKubernetesCronJobs(t *testing.T) {
 			chores[only] = s.Schedule
 
 			// The configuration comes from the ConfigMap, mounted read-only.
-			cfgPath := flagValue(c.Args, "--config")
-			mount, vol := mountOf(c, pod, path.Dir(cfgPath))
-			if mount == nil || vol.ConfigMap == nil || !mount.ReadOnly {
-				t.Fatalf("--config %s: its folder is not a read-only ConfigMap mount", cfgPath)
-			}
-			cm := m.configMaps[vol.ConfigMap.Name]
-			if cm == nil {
-				t.Fatalf("ConfigMap %s is not in kubernetes/", vol.ConfigMap.Name)
-			}
-			cfgText, ok := cm.Data[path.Base(cfgPath)]
-			if !ok {
-				t.Fatalf("ConfigMap %s has no key %s", cm.Name, path.Base(cfgPath))
-			}
+			cfgText, cm := mountedConfig(t, c, pod, m.configMaps)
 			if _, err := config.Parse([]byte(cfgText)); err != nil {
 				t.Errorf("ConfigMap %s: the configuration does not load: %v", cm.Name, err)
 			}
@@ -204,9 +184,6 @@ func TestKubernetesCronJobs(t *testing.T) {
 					t.Errorf("%s: claim %s is not in kubernetes/", name, claim)
 				}
 				claims[claim] = true
-			}
-			if psc != nil && psc.FSGroup == nil {
-				t.Error("no fsGroup: the non-root user may not write to the claim")
 			}
 			if mount, _ := mountOf(c, pod, "/tmp"); mount == nil {
 				t.Error("no writable /tmp")
@@ -290,6 +267,87 @@ func mountUnder(c corev1.Container, pod corev1.PodSpec, dir string) (*corev1.Vol
 		return nil, nil
 	}
 	return mountOf(c, pod, best)
+}
+
+// checkPodSecurity checks the settings every CronJob's pod must have: a
+// non-root user with a group for the claim, RuntimeDefault seccomp, and one
+// container on a read-only root without privileges or capabilities, with
+// CPU and memory requests, a memory limit and GOMEMLIMIT from it. It
+// returns the container.
+func checkPodSecurity(t *testing.T, pod corev1.PodSpec) corev1.Container {
+	t.Helper()
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 || psc.FSGroup == nil {
+		t.Errorf("pod securityContext %+v: want runAsNonRoot, a non-zero runAsUser and an fsGroup (for the claim)", psc)
+	}
+	if psc != nil && (psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) {
+		t.Error("pod securityContext: want seccompProfile RuntimeDefault")
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	switch {
+	case sc == nil:
+		t.Fatal("container has no securityContext")
+	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Error("container: want readOnlyRootFilesystem: true")
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Error("container: want allowPrivilegeEscalation: false")
+	case sc.Privileged != nil && *sc.Privileged:
+		t.Error("container: privileged")
+	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0:
+		t.Error("container: want capabilities drop ALL, add none")
+	case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot:
+		t.Error("container: want runAsNonRoot")
+	}
+	if len(c.Command) != 0 {
+		t.Errorf("command %q overrides the image's entrypoint", c.Command)
+	}
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
+			t.Errorf("no %s request", r)
+		}
+	}
+	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok || q.IsZero() {
+		t.Error("no memory limit")
+	}
+	// Go's garbage collector works to stay under the limit.
+	found := 0
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			found++
+			if e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" ||
+				(e.ValueFrom.ResourceFieldRef.ContainerName != "" && e.ValueFrom.ResourceFieldRef.ContainerName != c.Name) {
+				t.Errorf("GOMEMLIMIT %+v: want it from the container's limits.memory", e)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("GOMEMLIMIT set %d times, want once", found)
+	}
+	return c
+}
+
+// mountedConfig returns the text of the --config file, which must be in a
+// ConfigMap of configMaps mounted read-only, and that ConfigMap.
+func mountedConfig(t *testing.T, c corev1.Container, pod corev1.PodSpec, configMaps map[string]*corev1.ConfigMap) (string, *corev1.ConfigMap) {
+	t.Helper()
+	cfgPath := flagValue(c.Args, "--config")
+	mount, vol := mountOf(c, pod, path.Dir(cfgPath))
+	if mount == nil || vol.ConfigMap == nil || !mount.ReadOnly {
+		t.Fatalf("--config %s: its folder is not a read-only ConfigMap mount", cfgPath)
+	}
+	cm := configMaps[vol.ConfigMap.Name]
+	if cm == nil {
+		t.Fatalf("ConfigMap %s is not there", vol.ConfigMap.Name)
+	}
+	cfgText, ok := cm.Data[path.Base(cfgPath)]
+	if !ok {
+		t.Fatalf("ConfigMap %s has no key %s", cm.Name, path.Base(cfgPath))
+	}
+	return cfgText, cm
 }
 
 // mountOf finds the container's mount at dir and its volume.
