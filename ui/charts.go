@@ -3,11 +3,13 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // chartsSection is the Charts tab: one row per tracked dependency, and the
@@ -287,28 +289,62 @@ func (s *chartsSection) stateStyle(r model.DependencyStatus) string {
 	return st.Title.Render(t)
 }
 
-// detailLines is how many lines under the table describe the current row.
+// detailLines is the fewest lines under the table that describe the
+// current row: a rule, then where it is, its versions and its state, each
+// wrapped to the screen.
 const detailLines = 4
+
+// detailHeight is the lines under the table: enough for the longest
+// row's details at width w, up to half the body's h lines. It does not
+// change as the cursor moves.
+func (s *chartsSection) detailHeight(w, h int) int {
+	n := detailLines
+	for _, r := range s.rows {
+		n = max(n, 1+len(s.details(r, w)))
+	}
+	return min(n, max(detailLines, h/2))
+}
 
 // statusW is the status column's width ("PR open #1234").
 const statusW = 14
 
-// chartColumns sizes the flexible columns; pr is the PR column's width
-// (0 when it is not shown).
-func chartColumns(w, pr int) (dep, file, cur, newest int) {
-	fixed := 1 + 5 + 5 + statusW // cursor, spaces, age, status
-	depPct, filePct := 22, 24
-	if pr > 0 {
-		fixed += 1 + pr
+// chartTable is the Charts table's columns laid out for a width: the
+// dependency keeps its name whole and the versions their room; as the
+// screen narrows FILE goes first, then PR, then AGE (the details under the
+// table say all three).
+type chartTable struct {
+	dep, file, cur, newest, age, status, pr column
+}
+
+func (s *chartsSection) layout(w int, now time.Time) *chartTable {
+	var dep, file, cur, newest int
+	for _, r := range s.rows {
+		dep, file = max(dep, len(r.Dependency)), max(file, len(r.File))
+		cur, newest = max(cur, len(r.Current)), max(newest, len(r.Latest.Version))
 	}
-	if pr > 0 && w < prWideAt {
-		depPct, filePct = 28, 18 // the file is in the details too
+	name := func(need, header, room, most, drop int) column {
+		need = max(need, header)
+		return column{want: min(need, most), min: min(need, max(room, header)), drop: drop, name: true}
 	}
-	flex := max(w-fixed, 24)
-	dep = flex * depPct / 100
-	file = flex * filePct / 100
-	cur = (flex - dep - file) / 2
-	return dep, file, cur, flex - dep - file - cur
+	t := &chartTable{
+		dep:    name(dep, len("DEPENDENCY"), 16, 30, 0),
+		file:   name(file, len("FILE"), 10, 30, 1),
+		cur:    name(cur, len("CURRENT"), 11, 32, 0),
+		newest: name(newest, len("NEWEST"), 11, 32, 0),
+		age:    column{want: 5, min: 5, drop: 3},
+		status: column{want: statusW, min: statusW},
+		pr:     column{hidden: true},
+	}
+	cols := []*column{&t.dep, &t.file, &t.cur, &t.newest, &t.age, &t.status}
+	if s.hasPRColumn(now) {
+		t.pr = column{want: prNarrowW, min: prNarrowW, drop: 2}
+		if w >= prWideAt {
+			t.pr.want = prWideW
+		}
+		cols = append(cols, &t.pr)
+	}
+	fitColumns(w-1, cols) // after the cursor's gutter
+	return t
 }
 
 func (s *chartsSection) view(w, h int) string {
@@ -323,16 +359,13 @@ func (s *chartsSection) view(w, h int) string {
 		return block(st.Muted.Render("no chart dependencies tracked: add charts to the config"), w, h)
 	}
 	now := s.c.now()
-	prW := s.prColumn(w, now)
-	dw, fw, cw, nw := chartColumns(w, prW)
+	t := s.layout(w, now)
 	var b strings.Builder
-	head := " " + fit("DEPENDENCY", dw) + " " + fit("FILE", fw) + " " + fit("CURRENT", cw) + " " + fit("NEWEST", nw) + " " +
-		fitRight("AGE", 5) + " " + fit("STATUS", statusW)
-	if prW > 0 {
-		head += " " + fit("PR", prW)
-	}
+	head := " " + fit("DEPENDENCY", t.dep.width) + t.file.cell("FILE", false) + t.cur.cell("CURRENT", false) +
+		t.newest.cell("NEWEST", false) + t.age.cell("AGE", true) + t.status.cell("STATUS", false) + t.pr.cell("PR", false)
 	b.WriteString(st.TableHeader.Render(fit(head, w)))
-	rows := max(h-1-detailLines, 1)
+	dh := s.detailHeight(w, h)
+	rows := max(h-1-dh, 1)
 	end := min(s.offset+rows, len(s.rows))
 	for p := s.offset; p < end; p++ {
 		r := s.rows[p]
@@ -344,13 +377,10 @@ func (s *chartsSection) view(w, h int) string {
 		if p == s.cursor {
 			gutter = "›"
 		}
-		line := gutter + fit(r.Dependency, dw) + " " + fit(r.File, fw) + " " + fitMiddle(r.Current, cw) + " " +
-			fitMiddle(r.Latest.Version, nw) + " " + fitRight(age, 5) + " "
-		state, styled, pr := stateText(r), s.stateStyle(r), ""
-		if prW > 0 {
-			state, styled = fit(state, statusW), fit(styled, statusW)
-			pr = " " + fit(prCell(r, now, prW > prNarrowW), prW)
-		}
+		line := gutter + fit(r.Dependency, t.dep.width) + t.file.cell(r.File, false) + t.cur.middle(r.Current) +
+			t.newest.middle(r.Latest.Version) + t.age.cell(age, true)
+		state, styled := t.status.cell(stateText(r), false), t.status.cell(s.stateStyle(r), false)
+		pr := t.pr.cell(prCell(r, now, t.pr.width >= prWideW), false)
 		if p == s.cursor {
 			line = st.Cursor.Render(fit(line+state+pr, w))
 		} else {
@@ -358,18 +388,18 @@ func (s *chartsSection) view(w, h int) string {
 		}
 		b.WriteString("\n" + line)
 	}
-	table := block(b.String(), w, h-detailLines)
-	return table + "\n" + block(s.details(w), w, detailLines)
+	var details []string
+	if s.cursor < len(s.rows) {
+		details = s.details(s.rows[s.cursor], w)
+	}
+	rule := st.Muted.Render(strings.Repeat("─", w))
+	return block(b.String(), w, h-dh) + "\n" + block(rule+"\n"+strings.Join(details, "\n"), w, dh)
 }
 
-// details describes the row under the cursor in full: versions, file, PR.
-func (s *chartsSection) details(w int) string {
+// details describes a row in full, wrapped to w cells: where it is, its
+// versions, its state and pull requests.
+func (s *chartsSection) details(r model.DependencyStatus, w int) []string {
 	st := s.c.styles
-	if s.cursor >= len(s.rows) {
-		return ""
-	}
-	r := s.rows[s.cursor]
-	rule := st.Muted.Render(strings.Repeat("─", w))
 	where := r.Repository + " " + r.File
 	if r.ChartRepository != "" {
 		where += " · chart from " + r.ChartRepository
@@ -402,5 +432,9 @@ func (s *chartsSection) details(w int) string {
 		versions = r.Current + " is the newest accepted version"
 	}
 	third = withMerged(third, r, s.c.now())
-	return rule + "\n" + fit(where, w) + "\n" + fit(versions, w) + "\n" + fit(third, w)
+	var out []string
+	for _, l := range []string{where, versions, third} {
+		out = append(out, pager.Wrap(l, w)...)
+	}
+	return out
 }

@@ -14,25 +14,21 @@ import (
 
 // prNarrowW is the PR column's width on a narrow terminal ("13d ✗ conflict");
 // prWideW spells the same out ("13d · ✗ checks fail · conflicts"), from
-// prWideAt cells on.
+// prWideAt cells on when there is room. Narrower still, the column goes.
 const (
 	prNarrowW = 15
 	prWideW   = 38
 	prWideAt  = 140
 )
 
-// prColumn is the PR column's width at terminal width w, 0 when no row
-// has anything for it.
-func (s *chartsSection) prColumn(w int, now time.Time) int {
+// hasPRColumn reports whether some row has something for the PR column.
+func (s *chartsSection) hasPRColumn(now time.Time) bool {
 	for _, r := range s.rows {
 		if prCell(r, now, false) != "" {
-			if w >= prWideAt {
-				return prWideW
-			}
-			return prNarrowW
+			return true
 		}
 	}
-	return 0
+	return false
 }
 
 // described reports whether the check read the row's open pull request.

@@ -19,13 +19,13 @@ import (
 var loopbackPort = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 
 // TestGoldenScreens snapshots the main screens of the real demo, with a
-// fixed clock and seed and no colour, at 80x24 and 160x48, in
+// fixed clock and seed and no colour, at 80x24, 160x48 and 60x20, in
 // testdata/TestGoldenScreens (go test ./ui -run TestGoldenScreens -update
 // rewrites them).
 func TestGoldenScreens(t *testing.T) {
 	env := startDemo(t)
 	d := demoConsole(t, env, 80, 24)
-	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+	for _, size := range [][2]int{{80, 24}, {160, 48}, {60, 20}} {
 		d.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		snap := func(name string) {
 			t.Helper()

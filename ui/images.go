@@ -61,6 +61,9 @@ type imageIndex struct {
 	// hideUntagged leaves manifests without tags out of the view.
 	hideUntagged bool
 	view         []int // order filtered; aliases order when there is no filter
+	// vw is what the columns need for the view, when widthsOK.
+	vw       viewWidths
+	widthsOK bool
 }
 
 // newImageIndex computes sizes and holds for an inventory and sorts it by
@@ -207,6 +210,7 @@ func (x *imageIndex) untagged() int {
 }
 
 func (x *imageIndex) applyFilter() {
+	x.widthsOK = false
 	if x.filter == "" && !x.hideUntagged {
 		x.view = x.order
 		return

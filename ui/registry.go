@@ -107,36 +107,36 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		return
 	}
 	r.scanErr = nil
-	var keepSel carry
+	keep := r.carryOver()
 	wasStale := r.stale
-	if wasStale {
-		keepSel = r.carryOver()
-	}
 	r.stale = false
 	prefix := r.afterDelete
 	r.afterDelete = status{}
-	var keep = -1
+	pos := -1
 	if r.idx != nil && r.cursor < len(r.idx.view) {
-		keep = r.cursor
+		pos = r.cursor
 	}
-	filter := ""
-	if r.idx != nil {
-		filter = r.idx.filter
-	}
+	old := r.idx
 	r.idx = msg.index
-	if filter != "" {
-		r.idx.setFilter(filter)
+	if old != nil { // the sort, filter and u chosen while the scan ran stay
+		if r.idx.key != old.key || r.idx.reverse != old.reverse {
+			r.idx.setSort(old.key, old.reverse)
+		}
+		r.idx.hideUntagged = old.hideUntagged
+		r.idx.setFilter(old.filter)
 	}
 	r.selected = make([]bool, len(r.idx.inv.Images))
 	r.nsel, r.plan, r.planPolicy, r.planReady = 0, model.Plan{}, false, true
 	r.planGen++
+	offset := r.offset
 	r.cursor, r.offset = 0, 0
-	if keep >= 0 {
-		r.cursor = min(keep, max(len(r.idx.view)-1, 0))
+	if pos >= 0 { // the same place, if its image is gone
+		r.cursor, r.offset = min(pos, max(len(r.idx.view)-1, 0)), offset
 	}
 	r.scroll()
+	keep.cursorTo(r)
 	if wasStale {
-		keepSel.apply(r)
+		keep.selectAgain(r)
 		r.needReplan = r.nsel > 0
 	}
 	inv := r.idx.inv

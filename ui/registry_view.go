@@ -146,7 +146,7 @@ func (r *registrySection) infoLine(w int) string {
 		parts = append(parts, lockInfo(x.inv, i)...)
 	}
 	parts = append(parts, r.usageInfo()...)
-	parts = append(parts, st.Muted.Render(x.usageLegend()+"[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete"))
+	parts = append(parts, st.Muted.Render(x.legend())) // whole in the ? help
 	return fit(strings.Join(parts, " · "), w)
 }
 
@@ -164,73 +164,6 @@ func lockInfo(inv *model.Inventory, i int) []string {
 		out = append(out, "repository "+im.Repository+": deletes disabled, its images can be deleted")
 	}
 	return out
-}
-
-// columns splits the width between repository and tags.
-func regColumns(w int) (repoW, tagsW int) {
-	const fixed = 1 + 3 + 1 + 1 + 1 + 5 + 1 + 9 + 1 + 9
-	flex := max(w-fixed, 10)
-	repoW = flex * 55 / 100
-	return repoW, flex - repoW
-}
-
-func (r *registrySection) table(w, h int) string {
-	st := r.c.styles
-	x := r.idx
-	repoW, tagsW := regColumns(w - x.usageWidth())
-	arrow := func(k sortKey, s string) string {
-		if x.key != k {
-			return s
-		}
-		if x.reverse {
-			return s + "▲"
-		}
-		return s + "▼"
-	}
-	head := "     " + fit(arrow(sortName, "REPOSITORY"), repoW) + " " + fit("TAGS", tagsW) + " " +
-		fitRight(arrow(sortAge, "AGE"), 5) + " " + fitRight(arrow(sortSize, "SIZE"), 9) + " " + fitRight(arrow(sortReclaim, "RECLAIM"), 9) + x.usageHead(arrow)
-	var b strings.Builder
-	b.WriteString(st.TableHeader.Render(fit(head, w)))
-	rows := h - 1
-	if len(x.view) == 0 {
-		b.WriteString("\n" + st.Muted.Render(fit("no images match", w)))
-		return block(b.String(), w, h)
-	}
-	now := r.c.now()
-	end := min(r.offset+rows, len(x.view))
-	for p := r.offset; p < end; p++ {
-		i := x.view[p]
-		im := &x.inv.Images[i]
-		mark := holdMark(x.holds[i])
-		if r.selected[i] {
-			mark = "[x]"
-		}
-		tags := "<untagged>"
-		if len(im.Tags) > 0 {
-			tags = strings.Join(im.Tags, ",")
-		}
-		age := "?"
-		if a := x.age(i, now); a >= 0 {
-			age = model.FormatAge(a)
-		}
-		gutter := " "
-		if p == r.cursor {
-			gutter = "›"
-		}
-		line := gutter + mark + " " + fit(im.Repository, repoW) + " " + fit(tags, tagsW) + " " + fitRight(age, 5) + " " +
-			fitRight(model.FormatBytes(x.size[i]), 9) + " " + fitRight(model.FormatBytes(x.sizes.Exclusive[i]), 9) + x.usageCells(i, now)
-		line = fit(line, w)
-		switch {
-		case p == r.cursor:
-			line = st.Cursor.Render(line)
-		case r.selected[i]:
-			line = st.Selected.Render(line)
-		case x.holds[i] != model.HoldNone:
-			line = st.Held.Render(line)
-		}
-		b.WriteString("\n" + line)
-	}
-	return block(b.String(), w, h)
 }
 
 // holdMark is the table's marker for a hold ("[ ]" for none); the info

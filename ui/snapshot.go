@@ -58,7 +58,6 @@ func (r *registrySection) staleText() string {
 type carry struct {
 	cursor   string
 	selected []string
-	filter   string
 }
 
 func (r *registrySection) carryOver() carry {
@@ -66,7 +65,6 @@ func (r *registrySection) carryOver() carry {
 	if r.idx == nil {
 		return c
 	}
-	c.filter = r.idx.filter
 	if i := r.current(); i >= 0 {
 		c.cursor = r.idx.inv.Images[i].Ref()
 	}
@@ -76,19 +74,32 @@ func (r *registrySection) carryOver() carry {
 	return c
 }
 
-// apply puts the cursor and selection back on the new table.
-func (c carry) apply(r *registrySection) {
-	at := map[string]int{}
-	for i := range r.idx.inv.Images {
-		at[r.idx.inv.Images[i].Ref()] = i
+// cursorTo puts the cursor back on its image in the new table, when it
+// is still there (and in view), keeping it on screen.
+func (c carry) cursorTo(r *registrySection) {
+	if c.cursor == "" {
+		return
 	}
+	for i := range r.idx.inv.Images {
+		if r.idx.inv.Images[i].Ref() == c.cursor {
+			if p := r.idx.position(i); p >= 0 && p != r.cursor {
+				r.follow(i)
+			}
+			return
+		}
+	}
+}
+
+// selectAgain selects the same images in the new table, held ones aside.
+func (c carry) selectAgain(r *registrySection) {
+	sel := make(map[string]bool, len(c.selected))
 	for _, ref := range c.selected {
-		if i, ok := at[ref]; ok && !r.idx.holds[i].Hard() {
+		sel[ref] = true
+	}
+	for i := range r.idx.inv.Images {
+		if sel[r.idx.inv.Images[i].Ref()] && !r.idx.holds[i].Hard() {
 			r.selected[i] = true
 			r.nsel++
 		}
-	}
-	if i, ok := at[c.cursor]; ok {
-		r.follow(i)
 	}
 }

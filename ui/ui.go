@@ -181,7 +181,7 @@ func (m *Model) spin() tea.Cmd {
 func (m *Model) layout() {
 	m.help.SetWidth(m.c.width)
 	body := m.bodyHeight()
-	m.charts.setRows(body - 1 - detailLines)
+	m.charts.setRows(body - 1 - m.charts.detailHeight(m.c.width, body))
 	m.registry.setRows(body - 4)
 	m.history.setSize(m.c.width, body)
 	if m.errView != nil {
@@ -209,8 +209,9 @@ func (m *Model) bodyHeight() int {
 	return max(m.c.height-1-lipgloss.Height(m.statusLine(m.c.width))-lipgloss.Height(m.helpView()), 1)
 }
 
-// maxHelpLines keeps the full help from crowding out the body.
-func (m *Model) maxHelpLines() int { return max((m.c.height-2)/2, 1) }
+// maxHelpLines keeps the full help from crowding out the body: at least
+// six lines of it stay.
+func (m *Model) maxHelpLines() int { return max((m.c.height-2)/2, m.c.height-8, 1) }
 
 // Update handles a message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -435,6 +436,9 @@ func (m *Model) helpKeys() helpKeys {
 // truncation can overshoot by an item).
 func (m *Model) helpView() string {
 	ls := strings.Split(m.help.View(m.helpKeys()), "\n")
+	if m.help.ShowAll && m.tab == tabRegistry && m.registry.idx != nil && m.errView == nil && m.confirm == nil && !m.registry.filtering {
+		ls = append(ls, pager.Wrap(m.c.styles.Muted.Render("markers: ")+m.registry.idx.legend(), m.c.width)...)
+	}
 	if n := m.maxHelpLines(); len(ls) > n {
 		ls = ls[:n]
 	}

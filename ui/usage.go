@@ -69,47 +69,16 @@ func (x *imageIndex) usageKeys(buf []sortEntry, sign int64) {
 	}
 }
 
-// The launch columns, with usage sources only.
-const launchesW, lastLaunchW = 9, 12 // room for the sort arrow
-
-func (x *imageIndex) usageWidth() int {
-	if x.use == nil {
-		return 0
-	}
-	return 1 + launchesW + 1 + lastLaunchW
-}
-
-func (x *imageIndex) usageHead(arrow func(sortKey, string) string) string {
-	if x.use == nil {
-		return ""
-	}
-	return " " + fitRight(arrow(sortLaunches, "LAUNCHES"), launchesW) + " " + fitRight(arrow(sortLastLaunch, "LAST LAUNCH"), lastLaunchW)
-}
-
-func (x *imageIndex) usageCells(i int, now time.Time) string {
-	if x.use == nil {
-		return ""
-	}
-	u := x.use.Usage.Of(i)
-	n, last := "-", "-"
-	if u.Launches > 0 {
-		n = strconv.Itoa(u.Launches)
-	}
-	if !u.LastLaunch.IsZero() {
-		last = model.FormatAge(max(now.Sub(u.LastLaunch), 0)) + " ago"
-	}
-	return " " + fitRight(n, launchesW) + " " + fitRight(last, lastLaunchW)
-}
-
-// usageLegend is the usage markers, first in the info line's legend.
-func (x *imageIndex) usageLegend() string {
+// legend names the table's markers, the usage ones first.
+func (x *imageIndex) legend() string {
+	const holds = "[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete [x] selected"
 	switch {
 	case x.use == nil:
-		return ""
+		return holds
 	case x.use.Usage.Unknown != "":
-		return "[?] usage unknown [R] running [W] launched "
+		return "[?] usage unknown [R] running [W] launched " + holds
 	}
-	return "[W] launched [R] running "
+	return "[W] launched [R] running " + holds
 }
 
 // usageProblem says why nothing can be deleted when a usage source failed.

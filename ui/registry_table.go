@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// regTable is the Registry table's columns laid out for a width: the
+// names keep their room; the launch columns shrink first, then the empty
+// ones go, then LAST LAUNCH, LAUNCHES and SIZE, as the screen narrows.
+type regTable struct {
+	repo, tags, age, size, reclaim, launches, last column
+}
+
+// markW is the gutter and the hold mark before the first column ("›[P]").
+const markW = 4
+
+// Room the name columns keep, and the most they want.
+const (
+	repoRoom, repoMost = 20, 48
+	tagsRoom, tagsMost = 12, 40
+)
+
+func (x *imageIndex) layout(w int) *regTable {
+	vw := x.widths()
+	name := func(need, header, room, most int) column {
+		need = max(need, header)
+		return column{want: min(need, most), min: min(need, max(room, header)), name: true}
+	}
+	t := &regTable{
+		repo:    name(vw.repo, len("REPOSITORY")+1, repoRoom, repoMost),
+		tags:    name(vw.tags, len("TAGS"), tagsRoom, tagsMost),
+		age:     column{want: 5, min: 5},
+		size:    column{want: 8, min: 8, drop: 5},
+		reclaim: column{want: 8, min: 8},
+	}
+	cols := []*column{&t.repo, &t.tags, &t.age, &t.size, &t.reclaim}
+	t.launches.hidden, t.last.hidden = true, true
+	if x.use != nil {
+		// "LAUNCHES▼" or "LAUNCH▼"; "LAST LAUNCH▼" and "3h ago", or "LAST▼" and "3h".
+		t.launches = column{want: 9, min: 7, drop: 4}
+		t.last = column{want: 12, min: 5, drop: 3}
+		if !vw.launched { // an empty column goes first
+			t.launches.drop = 2
+		}
+		if !vw.lastLaunched {
+			t.last.drop = 1
+		}
+		cols = append(cols, &t.launches, &t.last)
+	}
+	fitColumns(w-markW-1, cols) // each cell starts with a space
+	return t
+}
+
+// viewWidths is what the table's columns need for the images in view.
+type viewWidths struct {
+	repo, tags             int  // the longest repository, tag list
+	launched, lastLaunched bool // some image in view was launched
+}
+
+// widths measures the images in view, once per view.
+func (x *imageIndex) widths() viewWidths {
+	if x.widthsOK {
+		return x.vw
+	}
+	var vw viewWidths
+	for _, i := range x.view {
+		im := &x.inv.Images[i]
+		vw.repo = max(vw.repo, len(im.Repository)) // ASCII, by the OCI spec
+		t := len("<untagged>")
+		if len(im.Tags) > 0 {
+			t = len(im.Tags) - 1
+			for _, tag := range im.Tags {
+				t += len(tag)
+			}
+		}
+		vw.tags = max(vw.tags, t)
+		if x.use != nil {
+			u := x.use.Usage.Of(i)
+			vw.launched = vw.launched || u.Launches > 0
+			vw.lastLaunched = vw.lastLaunched || !u.LastLaunch.IsZero()
+		}
+	}
+	x.vw, x.widthsOK = vw, true
+	return vw
+}
+
+// header is the table's header line.
+func (r *registrySection) header(t *regTable) string {
+	x := r.idx
+	arrow := func(k sortKey, s string) string {
+		switch {
+		case x.key != k:
+			return s
+		case x.reverse:
+			return s + "▲"
+		}
+		return s + "▼"
+	}
+	launches, last := "LAUNCHES", "LAST LAUNCH"
+	if t.launches.shrunk() {
+		launches = "LAUNCH"
+	}
+	if t.last.shrunk() {
+		last = "LAST"
+	}
+	return strings.Repeat(" ", markW) + t.repo.cell(arrow(sortName, "REPOSITORY"), false) + t.tags.cell("TAGS", false) +
+		t.age.cell(arrow(sortAge, "AGE"), true) + t.size.cell(arrow(sortSize, "SIZE"), true) +
+		t.reclaim.cell(arrow(sortReclaim, "RECLAIM"), true) +
+		t.launches.cell(arrow(sortLaunches, launches), true) + t.last.cell(arrow(sortLastLaunch, last), true)
+}
+
+// row is image i's line, without the gutter and mark.
+func (r *registrySection) row(t *regTable, i int) string {
+	x := r.idx
+	im := &x.inv.Images[i]
+	tags := "<untagged>"
+	if len(im.Tags) > 0 {
+		tags = strings.Join(im.Tags, ",")
+	}
+	now := r.c.now()
+	age := "?"
+	if a := x.age(i, now); a >= 0 {
+		age = model.FormatAge(a)
+	}
+	line := t.repo.cell(im.Repository, false) + t.tags.cell(tags, false) + t.age.cell(age, true) +
+		t.size.cell(model.FormatBytes(x.size[i]), true) + t.reclaim.cell(model.FormatBytes(x.sizes.Exclusive[i]), true)
+	if x.use == nil {
+		return line
+	}
+	u := x.use.Usage.Of(i)
+	n, last := "-", "-"
+	if u.Launches > 0 {
+		n = strconv.Itoa(u.Launches)
+	}
+	if !u.LastLaunch.IsZero() {
+		last = model.FormatAge(max(now.Sub(u.LastLaunch), 0))
+		if !t.last.shrunk() {
+			last += " ago"
+		}
+	}
+	return line + t.launches.cell(n, true) + t.last.cell(last, true)
+}
+
+func (r *registrySection) table(w, h int) string {
+	st := r.c.styles
+	x := r.idx
+	t := x.layout(w)
+	var b strings.Builder
+	b.WriteString(st.TableHeader.Render(fit(r.header(t), w)))
+	if len(x.view) == 0 {
+		b.WriteString("\n" + st.Muted.Render(fit("no images match", w)))
+		return block(b.String(), w, h)
+	}
+	end := min(r.offset+h-1, len(x.view))
+	for p := r.offset; p < end; p++ {
+		i := x.view[p]
+		mark := holdMark(x.holds[i])
+		if r.selected[i] {
+			mark = "[x]"
+		}
+		gutter := " "
+		if p == r.cursor {
+			gutter = "›"
+		}
+		line := fit(gutter+mark+r.row(t, i), w)
+		switch {
+		case p == r.cursor:
+			line = st.Cursor.Render(line)
+		case r.selected[i]:
+			line = st.Selected.Render(line)
+		case x.holds[i] != model.HoldNone:
+			line = st.Held.Render(line)
+		}
+		b.WriteString("\n" + line)
+	}
+	return block(b.String(), w, h)
+}
