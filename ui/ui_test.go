@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -587,7 +589,7 @@ func TestNoColor(t *testing.T) {
 }
 
 func TestEveryScreenFits(t *testing.T) {
-	d, _, _ := fakeEnv(t, 80, 24)
+	d, _, _ := fakeEnv(t, 80, 24, WithHistory(history.Open(filepath.Join(t.TempDir(), "history.jsonl"))))
 	check := func(what string) {
 		t.Helper()
 		s := d.m.Render()
@@ -602,7 +604,7 @@ func TestEveryScreenFits(t *testing.T) {
 			}
 		}
 	}
-	sizes := [][2]int{{80, 24}, {160, 48}, {100, 30}, {40, 10}, {20, 5}, {250, 70}}
+	sizes := [][2]int{{80, 24}, {160, 48}, {100, 30}, {60, 20}, {40, 10}, {20, 5}, {250, 70}}
 	for _, sz := range sizes {
 		d.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 		check("charts")
@@ -618,7 +620,13 @@ func TestEveryScreenFits(t *testing.T) {
 		check("delete box")
 		d.press("esc", "/")
 		check("filter")
-		d.press("esc", "esc", "1")
+		d.press("esc", "esc", "e") // the fake chart check has an error
+		check("errors view")
+		d.press("esc", "3")
+		check("history")
+		d.press("enter")
+		check("run details")
+		d.press("esc", "1")
 	}
 }
 
