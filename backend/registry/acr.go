@@ -561,14 +561,18 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 		s.addError(model.ScanError{Repository: repo, Error: err.Error()})
 		return nil
 	}
+	// One task a repository, its requests one after the other: each holds
+	// a place of the concurrency limit only while it is in flight.
 	for k, repo := range repos {
 		g.Go(func() error {
 			es, err := a.listManifests(gctx, repo)
+			if err == nil {
+				locks[k].repo, err = a.repositoryLock(gctx, repo)
+			}
+			if err == nil {
+				locks[k].tags, err = a.lockedTags(gctx, repo, es)
+			}
 			if err != nil {
-				if err := failed(repo, err); err != nil {
-					return err
-				}
-			} else if locks[k].tags, err = a.lockedTags(gctx, repo, es); err != nil {
 				if err := failed(repo, err); err != nil {
 					return err
 				}
@@ -577,14 +581,6 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 			s.nImages.Add(int64(len(es)))
 			s.nReposDone.Add(1)
 			s.bump()
-			return nil
-		})
-		g.Go(func() error {
-			l, err := a.repositoryLock(gctx, repo)
-			if err != nil {
-				return failed(repo, err)
-			}
-			locks[k].repo = l
 			return nil
 		})
 	}
