@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
-	"github.com/helmupgradebot/helmupgradebot/backend/demo"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
-	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/headless"
@@ -28,6 +26,13 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// startDemo starts the embedded demo (demo.ForCommand): the registry,
+// chart repository and GitHub stand-ins it runs on, and stop. Only a build
+// with -tags demo links it (demo_linked.go), and the tests: without it
+// --demo is demoElsewhere's (demo_exec.go), and the production binary
+// carries no embedded registry.
+var startDemo func(ctx context.Context, faults float64, engineOpts ...engine.Option) (*engine.Registry, *engine.Charts, *history.Store, func(), error)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -105,7 +110,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs := flag.NewFlagSet("helmupgradebot", flag.ContinueOnError)
 	fs.StringVar(&f.config, "config", "", "configuration file (default ./helmupgradebot.yaml, else $XDG_CONFIG_HOME/helmupgradebot/config.yaml)")
 	fs.BoolVar(&f.headless, "headless", false, "run once without a terminal and report")
-	fs.BoolVar(&f.demo, "demo", false, "run on an embedded demo: a real registry, a chart repository and a GitHub stand-in, all in-process")
+	fs.BoolVar(&f.demo, "demo", false, "run on an embedded demo: a real registry, a chart repository and a GitHub stand-in, all in-process (a build with -tags demo has it; go run . --demo runs one)")
 	fs.BoolVar(&f.apply, "apply", false, "with --headless: delete images and open pull requests (default: dry run)")
 	fs.BoolVar(&f.force, "force", false, "with --apply: accept a plan over max_delete_fraction")
 	fs.BoolVar(&f.json, "json", false, "with --headless or --check-config: print one JSON document on stdout (logs go to stderr)")
@@ -191,17 +196,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		engineOpts = append(engineOpts, engine.WithoutDigestCache())
 	}
 	if f.demo {
-		dopts := []demo.Option{demo.WithEngineOptions(engineOpts...)}
-		if f.demoFaults > 0 {
-			dopts = append(dopts, demo.WithFaults(faulttest.Options{Seed: 1, Rate: f.demoFaults, Stall: 6 * time.Second}))
+		if startDemo == nil {
+			exe, _ := os.Executable()
+			return demoElsewhere(exe, args, stderr)
 		}
-		env, err := demo.Start(ctx, dopts...)
+		var stopDemo func()
+		reg, charts, store, stopDemo, err = startDemo(ctx, f.demoFaults, engineOpts...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot: start demo:", err)
 			return headless.ExitFailure
 		}
-		defer env.Close()
-		reg, charts, store = env.Registry, env.Charts, env.History
+		defer stopDemo()
 	} else {
 		path := f.config
 		if path == "" {
