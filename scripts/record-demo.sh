@@ -108,7 +108,9 @@ echo "vhs: $(vhs --version)"
 # early on a broken tree and fills the build cache, so the recording does not
 # show a compile.
 say "go build"
-go build -o "$work/helmupgradebot" .
+# `go run . --demo` builds the default command, then the demo's (-tags demo)
+go build -o /dev/null .
+go build -tags demo -o "$work/helmupgradebot" .
 "$work/helmupgradebot" --version
 if [[ -z ${SKIP_TEST:-} && $what != stills ]]; then
 	say "go test ./ui -run Tape (the tape still matches the console)"
