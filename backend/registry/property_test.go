@@ -92,20 +92,11 @@ func (w *world) layerImage(base v1.Layer, ageDays int, arch string, undated bool
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
+	var created time.Time
 	if !undated {
-		cf.Created = v1.Time{Time: testNow.AddDate(0, 0, -ageDays)}
+		created = testNow.AddDate(0, 0, -ageDays)
 	}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return img
+	return stamp(w.t, img, arch, created)
 }
 
 func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, ageDays int) string {

@@ -35,16 +35,23 @@ func (p pusher) image(ageDays int, arch string) v1.Image {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	return stamp(p.t, img, arch, testNow.AddDate(0, 0, -ageDays))
+}
+
+// stamp gives img's config the platform linux/arch and the created time
+// (none when zero).
+func stamp(t testing.TB, img v1.Image, arch string, created time.Time) v1.Image {
+	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", arch
-	cf.Created = v1.Time{Time: testNow.AddDate(0, 0, -ageDays)}
+	cf.Created = v1.Time{Time: created}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return img
 }
