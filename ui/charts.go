@@ -9,13 +9,14 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // chartsSection is the Charts tab: one row per tracked dependency, and the
 // pull requests that bump them.
 type chartsSection struct {
-	c   *common
+	c   *common.Common
 	svc ChartService
 
 	rows    []model.DependencyStatus
@@ -26,7 +27,7 @@ type chartsSection struct {
 	opening  string // what a PR is being opened for
 }
 
-func newChartsSection(c *common, svc ChartService) *chartsSection {
+func newChartsSection(c *common.Common, svc ChartService) *chartsSection {
 	return &chartsSection{c: c, svc: svc}
 }
 
@@ -40,7 +41,7 @@ func (s *chartsSection) startCheck() tea.Cmd {
 		return nil
 	}
 	s.checking = true
-	svc, ctx := s.svc, s.c.ctx
+	svc, ctx := s.svc, s.c.Ctx
 	return func() tea.Msg { return checkDoneMsg{rows: svc.Check(ctx)} }
 }
 
@@ -49,7 +50,7 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 	s.rows = msg.rows
 	s.scroll()
 	out, errs, open := s.tally()
-	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", count(len(s.rows), "chart dependency"), out, open)
+	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", common.Count(len(s.rows), "chart dependency"), out, open)
 	if n := mergedCount(s.rows); n > 0 {
 		text += fmt.Sprintf(", %d merged since the last run", n)
 	}
@@ -64,16 +65,16 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 			if lead == "" {
 				lead = fmt.Sprintf("%s could not be checked: %s", r.Dependency, r.Error)
 				if errs > 1 {
-					lead = fmt.Sprintf("%s could not be checked, first %s: %s", count(errs, "chart dependency"), r.Dependency, r.Error)
+					lead = fmt.Sprintf("%s could not be checked, first %s: %s", common.Count(errs, "chart dependency"), r.Dependency, r.Error)
 				}
 			}
 			details = append(details, fmt.Sprintf("  %s (%s %s): %s", r.Dependency, r.Repository, r.File, r.Error))
 		}
-		s.c.report(srcCheck, fmt.Sprintf("%s\n%s, %s", lead, text, count(errs, "error")), details...)
+		s.c.Report(common.SrcCheck, fmt.Sprintf("%s\n%s, %s", lead, text, common.Count(errs, "error")), details...)
 		return
 	}
-	s.c.report(srcCheck, "")
-	s.c.infof("%s", text)
+	s.c.Report(common.SrcCheck, "")
+	s.c.Infof("%s", text)
 }
 
 func (s *chartsSection) tally() (outdated, errs, open int) {
@@ -98,11 +99,11 @@ func (s *chartsSection) setRows(n int) {
 func (s *chartsSection) scroll() { s.clamp(len(s.rows)) }
 
 func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
-	k := s.c.keys
+	k := s.c.Keys
 	switch {
 	case key.Matches(msg, k.Refresh):
 		if s.busy() {
-			s.c.notef("charts are busy; r again when they are done")
+			s.c.Notef("charts are busy; r again when they are done")
 			return nil, nil
 		}
 		return s.startCheck(), nil
@@ -123,7 +124,7 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 		return nil
 	}
 	if s.busy() {
-		s.c.notef("charts are busy")
+		s.c.Notef("charts are busy")
 		return nil
 	}
 	row := s.rows[s.cursor]
@@ -135,7 +136,7 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 			}
 		}
 		if len(deps) == 0 {
-			s.c.errorf("nothing outdated in %s", row.File)
+			s.c.Errorf("nothing outdated in %s", row.File)
 			return nil
 		}
 	} else {
@@ -147,12 +148,12 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 	}
 	p, err := s.svc.Preview(deps)
 	if err != nil {
-		s.c.errorf("preview pull request: %v", err)
+		s.c.Errorf("preview pull request: %v", err)
 		return nil
 	}
 	c := &confirm{deps: deps, proposal: &p}
 	c.title = "Open pull request?"
-	st := s.c.styles
+	st := s.c.Styles
 	c.addLabeled("repository", p.Repository)
 	c.addLabeled("branch", p.Branch+" → "+p.Base)
 	c.addLabeled("title", p.Title)
@@ -173,13 +174,13 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 func (s *chartsSection) notOutdated(r model.DependencyStatus) {
 	switch {
 	case r.State == model.StateEdited || r.State == model.StatePRClosed:
-		s.c.infof("%s is left alone (%s): %s", r.Dependency, r.State, r.Warning)
+		s.c.Infof("%s is left alone (%s): %s", r.Dependency, r.State, r.Warning)
 	case r.HasOpenPR():
-		s.c.infof("%s already has PR #%d open with the newest version: %s", r.Dependency, r.PRNumber, r.PRURL)
+		s.c.Infof("%s already has PR #%d open with the newest version: %s", r.Dependency, r.PRNumber, r.PRURL)
 	case r.State == model.StateError:
-		s.c.errorf("%s could not be checked, so it gets no PR: %s", r.Dependency, r.Error)
+		s.c.Errorf("%s could not be checked, so it gets no PR: %s", r.Dependency, r.Error)
 	default:
-		s.c.errorf("%s is %s: only an outdated dependency gets a PR", r.Dependency, stateText(r))
+		s.c.Errorf("%s is %s: only an outdated dependency gets a PR", r.Dependency, stateText(r))
 	}
 }
 
@@ -193,7 +194,7 @@ func (s *chartsSection) startOpen(c *confirm) tea.Cmd {
 		names[i] = d.Dependency
 	}
 	s.opening = strings.Join(names, ", ")
-	svc, ctx, deps, prop := s.svc, s.c.ctx, c.deps, *c.proposal
+	svc, ctx, deps, prop := s.svc, s.c.Ctx, c.deps, *c.proposal
 	return func() tea.Msg {
 		rows, err := svc.Open(ctx, deps)
 		return openDoneMsg{prop: prop, rows: rows, err: err}
@@ -203,10 +204,10 @@ func (s *chartsSection) startOpen(c *confirm) tea.Cmd {
 func (s *chartsSection) openDone(msg openDoneMsg) {
 	s.opening = ""
 	if msg.err != nil {
-		s.c.report(srcPR, msg.err.Error())
+		s.c.Report(common.SrcPR, msg.err.Error())
 		return
 	}
-	s.c.report(srcPR, "")
+	s.c.Report(common.SrcPR, "")
 	for _, nr := range msg.rows {
 		for i := range s.rows {
 			r := &s.rows[i]
@@ -224,13 +225,13 @@ func (s *chartsSection) openDone(msg openDoneMsg) {
 		case model.StatePROpen:
 			verb = "found open"
 		case model.StateEdited, model.StatePRClosed:
-			s.c.infof("left alone (%s): %s", r.State, r.Warning)
+			s.c.Infof("left alone (%s): %s", r.State, r.Warning)
 			return
 		}
 		if r.Warning != "" {
-			s.c.infof("%s PR #%d: %s (warning: %s)", verb, r.PRNumber, r.PRURL, r.Warning)
+			s.c.Infof("%s PR #%d: %s (warning: %s)", verb, r.PRNumber, r.PRURL, r.Warning)
 		} else {
-			s.c.infof("%s PR #%d: %s", verb, r.PRNumber, r.PRURL)
+			s.c.Infof("%s PR #%d: %s", verb, r.PRNumber, r.PRURL)
 		}
 	}
 }
@@ -250,9 +251,9 @@ func (s *chartsSection) counts() string {
 		return ""
 	}
 	out, errs, _ := s.tally()
-	t := fmt.Sprintf("%s · %d outdated", count(len(s.rows), "dep"), out)
+	t := fmt.Sprintf("%s · %d outdated", common.Count(len(s.rows), "dep"), out)
 	if errs > 0 {
-		t += " · " + count(errs, "error")
+		t += " · " + common.Count(errs, "error")
 	}
 	return t
 }
@@ -276,7 +277,7 @@ func stateText(r model.DependencyStatus) string {
 }
 
 func (s *chartsSection) stateStyle(r model.DependencyStatus) string {
-	st := s.c.styles
+	st := s.c.Styles
 	t := stateText(r)
 	switch r.State {
 	case model.StateUpToDate:
@@ -348,22 +349,22 @@ func (s *chartsSection) layout(w int, now time.Time) *chartTable {
 }
 
 func (s *chartsSection) view(w, h int) string {
-	st := s.c.styles
+	st := s.c.Styles
 	if !s.configured() {
-		return block(st.Muted.Render("charts not configured: add charts to the config"), w, h)
+		return common.Block(st.Muted.Render("charts not configured: add charts to the config"), w, h)
 	}
 	if !s.checked {
-		return block(st.Muted.Render("checking chart versions…"), w, h)
+		return common.Block(st.Muted.Render("checking chart versions…"), w, h)
 	}
 	if len(s.rows) == 0 {
-		return block(st.Muted.Render("no chart dependencies tracked: add charts to the config"), w, h)
+		return common.Block(st.Muted.Render("no chart dependencies tracked: add charts to the config"), w, h)
 	}
-	now := s.c.now()
+	now := s.c.Now()
 	t := s.layout(w, now)
 	var b strings.Builder
-	head := " " + fit("DEPENDENCY", t.dep.width) + t.file.cell("FILE", false) + t.cur.cell("CURRENT", false) +
+	head := " " + common.Fit("DEPENDENCY", t.dep.width) + t.file.cell("FILE", false) + t.cur.cell("CURRENT", false) +
 		t.newest.cell("NEWEST", false) + t.age.cell("AGE", true) + t.status.cell("STATUS", false) + t.pr.cell("PR", false)
-	b.WriteString(st.TableHeader.Render(fit(head, w)))
+	b.WriteString(st.TableHeader.Render(common.Fit(head, w)))
 	dh := s.detailHeight(w, h)
 	rows := max(h-1-dh, 1)
 	end := min(s.offset+rows, len(s.rows))
@@ -377,14 +378,14 @@ func (s *chartsSection) view(w, h int) string {
 		if p == s.cursor {
 			gutter = "›"
 		}
-		line := gutter + fit(r.Dependency, t.dep.width) + t.file.cell(r.File, false) + t.cur.middle(r.Current) +
+		line := gutter + common.Fit(r.Dependency, t.dep.width) + t.file.cell(r.File, false) + t.cur.middle(r.Current) +
 			t.newest.middle(r.Latest.Version) + t.age.cell(age, true)
 		state, styled := t.status.cell(stateText(r), false), t.status.cell(s.stateStyle(r), false)
 		pr := t.pr.cell(prCell(r, now, t.pr.width >= prWideW), false)
 		if p == s.cursor {
-			line = st.Cursor.Render(fit(line+state+pr, w))
+			line = st.Cursor.Render(common.Fit(line+state+pr, w))
 		} else {
-			line = fit(line+styled+s.prStyle(r, pr), w)
+			line = common.Fit(line+styled+s.prStyle(r, pr), w)
 		}
 		b.WriteString("\n" + line)
 	}
@@ -393,13 +394,13 @@ func (s *chartsSection) view(w, h int) string {
 		details = s.details(s.rows[s.cursor], w)
 	}
 	rule := st.Muted.Render(strings.Repeat("─", w))
-	return block(b.String(), w, h-dh) + "\n" + block(rule+"\n"+strings.Join(details, "\n"), w, dh)
+	return common.Block(b.String(), w, h-dh) + "\n" + common.Block(rule+"\n"+strings.Join(details, "\n"), w, dh)
 }
 
 // details describes a row in full, wrapped to w cells: where it is, its
 // versions, its state and pull requests.
 func (s *chartsSection) details(r model.DependencyStatus, w int) []string {
-	st := s.c.styles
+	st := s.c.Styles
 	where := r.Repository + " " + r.File
 	if r.ChartRepository != "" {
 		where += " · chart from " + r.ChartRepository
@@ -412,7 +413,7 @@ func (s *chartsSection) details(r model.DependencyStatus, w int) []string {
 		third = st.Error.Render("error: ") + r.Error
 	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
 		third = fmt.Sprintf("PR #%d %s", r.PRNumber, r.PRURL)
-		if about := prAbout(r, s.c.now()); about != "" {
+		if about := prAbout(r, s.c.Now()); about != "" {
 			third = fmt.Sprintf("PR #%d %s · %s", r.PRNumber, about, r.PRURL)
 		}
 	case model.StateEdited, model.StatePRClosed:
@@ -424,14 +425,14 @@ func (s *chartsSection) details(r model.DependencyStatus, w int) []string {
 		}
 		if r.PRNumber > 0 {
 			third = fmt.Sprintf("PR #%d carries an older version; p updates it: %s", r.PRNumber, r.PRURL)
-			if about := prAbout(r, s.c.now()); about != "" {
+			if about := prAbout(r, s.c.Now()); about != "" {
 				third = fmt.Sprintf("PR #%d (%s) carries an older version; p updates it: %s", r.PRNumber, about, r.PRURL)
 			}
 		}
 	default:
 		versions = r.Current + " is the newest accepted version"
 	}
-	third = withMerged(third, r, s.c.now())
+	third = withMerged(third, r, s.c.Now())
 	var out []string
 	for _, l := range []string{where, versions, third} {
 		out = append(out, pager.Wrap(l, w)...)

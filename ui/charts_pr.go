@@ -122,7 +122,7 @@ func prCell(r model.DependencyStatus, now time.Time, long bool) string {
 // yellow while something is pending or unknown, green when it is ready or
 // merged.
 func (s *chartsSection) prStyle(r model.DependencyStatus, cell string) string {
-	st := s.c.styles
+	st := s.c.Styles
 	switch {
 	case strings.TrimSpace(cell) == "":
 		return cell

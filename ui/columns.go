@@ -1,6 +1,10 @@
 package ui
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
+)
 
 // column is one column of a table laid out by fitColumns: how wide it
 // wants to be, how narrow it can get, and when it gives way to the others.
@@ -98,9 +102,9 @@ func (c *column) cell(s string, right bool) string {
 	case c.hidden:
 		return ""
 	case right:
-		return " " + fitRight(s, c.width)
+		return " " + common.FitRight(s, c.width)
 	}
-	return " " + fit(s, c.width)
+	return " " + common.Fit(s, c.width)
 }
 
 // middle is cell for a version: cut in the middle, keeping both ends.
@@ -108,7 +112,7 @@ func (c *column) middle(s string) string {
 	if c.hidden {
 		return ""
 	}
-	return " " + fitMiddle(s, c.width)
+	return " " + common.FitMiddle(s, c.width)
 }
 
 // total is the width of the shown columns with a space between each.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -32,13 +33,13 @@ type confirm struct {
 }
 
 // view renders the box for a screen w cells wide.
-func (c *confirm) view(st *Styles, w int) string {
+func (c *confirm) view(st *common.Styles, w int) string {
 	inner := min(w-4, 96)
 	if inner < 20 {
 		inner = max(w-2, 1)
 	}
 	var b strings.Builder
-	b.WriteString(st.DialogTitle.Render(fit(c.title, inner)))
+	b.WriteString(st.DialogTitle.Render(common.Fit(c.title, inner)))
 	for _, l := range c.lines {
 		for _, out := range l.render(st, inner) {
 			b.WriteString("\n")
@@ -48,17 +49,17 @@ func (c *confirm) view(st *Styles, w int) string {
 	b.WriteString("\n")
 	if c.blocked != "" {
 		for _, l := range pager.Wrap(c.blocked, inner) {
-			b.WriteString("\n" + st.Error.Render(fit(l, inner)))
+			b.WriteString("\n" + st.Error.Render(common.Fit(l, inner)))
 		}
 		hint := "esc cancel"
 		if c.forceable {
 			hint = "f force · " + hint
 		}
-		b.WriteString("\n" + st.Muted.Render(fit(hint, inner)))
+		b.WriteString("\n" + st.Muted.Render(common.Fit(hint, inner)))
 	} else if c.checking {
-		b.WriteString("\n" + st.Muted.Render(fit("re-checking the registry for changes since the scan… · esc cancel", inner)))
+		b.WriteString("\n" + st.Muted.Render(common.Fit("re-checking the registry for changes since the scan… · esc cancel", inner)))
 	} else {
-		b.WriteString("\n" + fit(st.Title.Render("enter")+" confirm · "+st.Title.Render("esc")+" cancel", inner))
+		b.WriteString("\n" + common.Fit(st.Title.Render("enter")+" confirm · "+st.Title.Render("esc")+" cancel", inner))
 	}
 	return st.Dialog.Render(b.String())
 }
@@ -79,9 +80,9 @@ func (c *confirm) addLabeled(label, text string) {
 	c.lines = append(c.lines, boxLine{label: label, text: text, wrap: true})
 }
 
-func (l boxLine) render(st *Styles, w int) []string {
+func (l boxLine) render(st *common.Styles, w int) []string {
 	if !l.wrap {
-		return []string{fit(l.text, w)}
+		return []string{common.Fit(l.text, w)}
 	}
 	tw := max(w-labelWidth, 10)
 	parts := pager.Wrap(l.text, tw) // at spaces only: versions keep their hyphens
@@ -89,14 +90,14 @@ func (l boxLine) render(st *Styles, w int) []string {
 	for i, p := range parts {
 		label := strings.Repeat(" ", labelWidth)
 		if i == 0 {
-			label = st.Label.Render(fit(l.label, labelWidth))
+			label = st.Label.Render(common.Fit(l.label, labelWidth))
 		}
-		out[i] = fit(label+p, w)
+		out[i] = common.Fit(label+p, w)
 	}
 	return out
 }
 
 // place centres the box in a w×h area.
-func (c *confirm) place(st *Styles, w, h int) string {
+func (c *confirm) place(st *common.Styles, w, h int) string {
 	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, c.view(st, w))
 }

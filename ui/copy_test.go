@@ -10,27 +10,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
-func TestCount(t *testing.T) {
-	for _, c := range []struct {
-		n    int
-		noun string
-		want string
-	}{
-		{0, "image", "0 images"},
-		{1, "image", "1 image"},
-		{2, "error", "2 errors"},
-		{1, "repository", "1 repository"},
-		{12, "repository", "12 repositories"},
-		{5, "chart dependency", "5 chart dependencies"},
-		{3, "day", "3 days"},
-		{1, "dep", "1 dep"},
-	} {
-		if got := count(c.n, c.noun); got != c.want {
-			t.Errorf("count(%d, %q) = %q, want %q", c.n, c.noun, got, c.want)
-		}
-	}
-}
-
 func TestCapIn(t *testing.T) {
 	for _, c := range []struct {
 		d    time.Duration
@@ -92,13 +71,13 @@ func TestKeysOfAnotherTab(t *testing.T) {
 		{"3", "a", "a (select policy plan) works on the Registry tab"},
 	} {
 		d.press(c.tab, c.key)
-		if got := d.m.c.status.text; got != c.want && !strings.HasPrefix(got, c.want) {
+		if got := d.m.c.Status.Text; got != c.want && !strings.HasPrefix(got, c.want) {
 			t.Errorf("tab %s key %s: status %q, want %q", c.tab, c.key, got, c.want)
 		}
 	}
 	// A key of the tab itself is not reported; esc never is.
 	d.press("1", "esc")
-	if got := d.m.c.status.text; strings.Contains(got, "works on") {
+	if got := d.m.c.Status.Text; strings.Contains(got, "works on") {
 		t.Errorf("esc on the Charts tab: %q", got)
 	}
 	if d.m.registry.nsel != 0 || d.m.registry.idx.key != sortAge {

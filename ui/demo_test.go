@@ -75,7 +75,7 @@ func TestDemoDeleteFailsHalfway(t *testing.T) {
 	d.press("e") // the whole error: every failure
 	mustContain(t, joined(d.screen()), "403 Forbidden", "locked by a retention rule")
 	d.press("esc")
-	mustContain(t, d.m.c.status.text, "locked by a retention rule", "; rescanned: ")
+	mustContain(t, d.m.c.Status.Text, "locked by a retention rule", "; rescanned: ")
 	m := deletedRe.FindStringSubmatch(s)
 	if m == nil {
 		t.Fatalf("no delete report:\n%s", s)
@@ -105,7 +105,7 @@ func TestDemoPRRefusedByStandIn(t *testing.T) {
 	d.press("e")
 	mustContain(t, joined(d.screen()), "base branch is protected")
 	d.press("esc")
-	mustContain(t, d.m.c.status.text, "422: Validation Failed: base branch is protected")
+	mustContain(t, d.m.c.Status.Text, "422: Validation Failed: base branch is protected")
 	if l := line(s, "›binderhub"); !strings.Contains(l, "outdated") {
 		t.Errorf("the row changed after a refused PR: %q", l)
 	}

@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 	"testing"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // Each source's report replaces its own last one and no other's; the
@@ -11,36 +13,36 @@ func TestErrorLog(t *testing.T) {
 	d, _, _ := fakeEnv(t, 80, 24) // the fake chart check has one error
 	c := d.m.c
 	steps := []struct {
-		src       errSource
+		src       common.ErrSource
 		text      string
 		wantSrcs  string
 		wantHint  string
 		wantFirst string
 	}{
-		{srcScan, "scan failed\nsecond line", "chart check,registry scan", "e: all 2 errors", "scan failed"},
-		{srcCheck, "", "registry scan", "e: full error", "scan failed"},
-		{srcDelete, "delete failed", "registry scan,delete", "e: all 2 errors", "delete failed"},
-		{srcScan, "scan failed again", "delete,registry scan", "e: all 2 errors", "scan failed again"},
-		{srcScan, "", "delete", "e: full error", "scan failed again"},
+		{common.SrcScan, "scan failed\nsecond line", "chart check,registry scan", "e: all 2 errors", "scan failed"},
+		{common.SrcCheck, "", "registry scan", "e: full error", "scan failed"},
+		{common.SrcDelete, "delete failed", "registry scan,delete", "e: all 2 errors", "delete failed"},
+		{common.SrcScan, "scan failed again", "delete,registry scan", "e: all 2 errors", "scan failed again"},
+		{common.SrcScan, "", "delete", "e: full error", "scan failed again"},
 	}
 	for i, s := range steps {
-		c.report(s.src, s.text)
+		c.Report(s.src, s.text)
 		var srcs []string
-		for _, e := range c.errs.entries {
-			srcs = append(srcs, e.src.String())
+		for _, e := range c.Errs.Entries {
+			srcs = append(srcs, e.Src.String())
 		}
 		if got := strings.Join(srcs, ","); got != s.wantSrcs {
 			t.Errorf("step %d: log holds %s, want %s", i, got, s.wantSrcs)
 		}
-		if got := c.errorsHint(); got != s.wantHint {
+		if got := c.ErrorsHint(); got != s.wantHint {
 			t.Errorf("step %d: hint %q, want %q", i, got, s.wantHint)
 		}
-		if got := firstLine(c.status.text); got != s.wantFirst {
+		if got := common.FirstLine(c.Status.Text); got != s.wantFirst {
 			t.Errorf("step %d: status %q, want %q", i, got, s.wantFirst)
 		}
 	}
 	// The status line shows only the first line, with the hint.
-	c.report(srcScan, "scan failed\nsecond line")
+	c.Report(common.SrcScan, "scan failed\nsecond line")
 	s := d.screen()
 	mustContain(t, line(s, "error: scan failed"), "e: all 2 errors")
 	mustNotContain(t, s, "second line")
@@ -62,13 +64,13 @@ func TestKeyErrorsClearOnNextKey(t *testing.T) {
 	mustContain(t, d.screen(), "the last key", "nothing selected: space selects an image")
 	d.press("esc", "j")
 	mustNotContain(t, d.screen(), "nothing selected")
-	for _, e := range d.m.c.errs.entries {
-		if e.src == srcKey {
-			t.Errorf("the key error outlived the next key: %q", e.text)
+	for _, e := range d.m.c.Errs.Entries {
+		if e.Src == common.SrcKey {
+			t.Errorf("the key error outlived the next key: %q", e.Text)
 		}
 	}
 	// With no errors at all, e says so.
-	d.m.c.errs = errLog{}
+	d.m.c.Errs = common.ErrLog{}
 	d.press("e")
 	mustContain(t, d.screen(), "no errors")
 	if d.m.errView != nil {

@@ -8,6 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // Gauge thresholds: under 80% of the cap is fine, up to the cap is close.
@@ -36,7 +37,7 @@ func levelOf(size, capBytes int64) level {
 
 func (l level) String() string { return [...]string{"under cap", "near cap", "over cap"}[l] }
 
-func (st *Styles) levelStyle(l level) lipgloss.Style {
+func levelStyle(st *common.Styles, l level) lipgloss.Style {
 	return [...]lipgloss.Style{st.OK, st.Warn, st.Danger}[l]
 }
 
@@ -51,35 +52,35 @@ type gauge struct {
 // view renders the gauge in two lines of width w: the bar, then figures.
 // The bar fills to the size after the plan (coloured by how close that is
 // to the cap), shades the part the plan frees, and marks the cap with ┃.
-func (g gauge) view(st *Styles, w int) string {
+func (g gauge) view(st *common.Styles, w int) string {
 	freed := g.total - g.after
 	var text string
 	switch {
 	case g.capBytes <= 0 && g.selected == 0:
-		return fit(fmt.Sprintf("registry %s (no cap configured)", model.FormatBytes(g.total)), w) + "\n" + strings.Repeat(" ", w)
+		return common.Fit(fmt.Sprintf("registry %s (no cap configured)", model.FormatBytes(g.total)), w) + "\n" + strings.Repeat(" ", w)
 	case g.capBytes <= 0:
 		text = fmt.Sprintf("%s → %s (no cap configured) · frees %s", model.FormatBytes(g.total), model.FormatBytes(g.after), model.FormatBytes(freed))
 	case g.selected == 0:
 		lv := levelOf(g.total, g.capBytes)
 		text = fmt.Sprintf("%s of %s cap (%s, %s)", model.FormatBytes(g.total), model.FormatBytes(g.capBytes),
-			pct(g.total, g.capBytes), st.levelStyle(lv).Render(lv.String()))
+			pct(g.total, g.capBytes), levelStyle(st, lv).Render(lv.String()))
 	default:
 		la := levelOf(g.after, g.capBytes)
 		text = fmt.Sprintf("%s → %s of %s cap (%s → %s, %s) · frees %s", model.FormatBytes(g.total), model.FormatBytes(g.after),
-			model.FormatBytes(g.capBytes), pct(g.total, g.capBytes), pct(g.after, g.capBytes), st.levelStyle(la).Render(la.String()),
+			model.FormatBytes(g.capBytes), pct(g.total, g.capBytes), pct(g.after, g.capBytes), levelStyle(st, la).Render(la.String()),
 			model.FormatBytes(freed))
 	}
 	if g.note != "" {
 		text += " · " + g.note
 	}
-	return g.bar(st, w) + "\n" + fit(text, w)
+	return g.bar(st, w) + "\n" + common.Fit(text, w)
 }
 
 func pct(a, b int64) string {
 	return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
 }
 
-func (g gauge) bar(st *Styles, w int) string {
+func (g gauge) bar(st *common.Styles, w int) string {
 	if w <= 0 {
 		return ""
 	}
@@ -94,7 +95,7 @@ func (g gauge) bar(st *Styles, w int) string {
 	if g.capBytes > 0 {
 		capAt = min(max(cell(g.capBytes)-1, 0), w-1)
 	}
-	keptStyle := st.levelStyle(levelOf(g.after, g.capBytes))
+	keptStyle := levelStyle(st, levelOf(g.after, g.capBytes))
 	var b strings.Builder
 	seg := func(from, to int, ch string, style lipgloss.Style) {
 		if to <= from {

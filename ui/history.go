@@ -12,6 +12,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -37,7 +38,7 @@ type historyLoadedMsg struct {
 // against the cap, the growth forecast, and the runs, newest first, with
 // one run's details, scrollable, on enter.
 type historySection struct {
-	c    *common
+	c    *common.Common
 	svc  HistoryService
 	url  string // the registry charted
 	runs []history.Run
@@ -52,7 +53,7 @@ type historySection struct {
 	dryRecorded bool
 }
 
-func newHistorySection(c *common, svc HistoryService, url string) *historySection {
+func newHistorySection(c *common.Common, svc HistoryService, url string) *historySection {
 	return &historySection{c: c, svc: svc, url: url}
 }
 
@@ -61,7 +62,7 @@ func (h *historySection) load() tea.Cmd {
 	if h.svc == nil {
 		return nil
 	}
-	svc, since := h.svc, h.c.now().Add(-historyWindow)
+	svc, since := h.svc, h.c.Now().Add(-historyWindow)
 	return func() tea.Msg {
 		runs, _, err := svc.Read(since)
 		return historyLoadedMsg{runs: runs, err: err}
@@ -82,10 +83,10 @@ func (h *historySection) record(run history.Run) tea.Cmd {
 		}
 		h.dryRecorded = true
 	}
-	svc, since := h.svc, h.c.now().Add(-historyWindow)
+	svc, since := h.svc, h.c.Now().Add(-historyWindow)
 	run.Face = history.FaceConsole
 	if run.Time.IsZero() {
-		run.Time = h.c.now()
+		run.Time = h.c.Now()
 	}
 	return func() tea.Msg {
 		err := svc.Append(run)
@@ -128,12 +129,12 @@ func capIn(d time.Duration) string {
 	if days < 1 {
 		return "cap within a day"
 	}
-	return "cap in ~" + count(days, "day")
+	return "cap in ~" + common.Count(days, "day")
 }
 
 // update handles a key on the tab.
 func (h *historySection) update(msg tea.KeyPressMsg) tea.Cmd {
-	k := h.c.keys
+	k := h.c.Keys
 	switch {
 	case h.detail != nil:
 		if h.detail.Update(msg) {
@@ -159,39 +160,39 @@ func (h *historySection) run() (history.Run, bool) {
 
 // view renders the tab in w×h cells.
 func (h *historySection) view(w, ht int, capBytes int64) string {
-	st := h.c.styles
+	st := h.c.Styles
 	switch {
 	case h.svc == nil:
-		return block(st.Muted.Render("no run history: it is kept beside the audit log"), w, ht)
+		return common.Block(st.Muted.Render("no run history: it is kept beside the audit log"), w, ht)
 	case h.err != nil:
-		return block(st.Error.Render("history: ")+h.err.Error(), w, ht)
+		return common.Block(st.Error.Render("history: ")+h.err.Error(), w, ht)
 	case !h.loaded:
-		return block(st.Muted.Render("reading the run history…"), w, ht)
+		return common.Block(st.Muted.Render("reading the run history…"), w, ht)
 	case len(h.runs) == 0:
-		return block(st.Muted.Render("no runs recorded yet: every run, headless or console, adds one"), w, ht)
+		return common.Block(st.Muted.Render("no runs recorded yet: every run, headless or console, adds one"), w, ht)
 	}
 	if h.detail != nil {
-		return block(h.detail.View(), w, ht)
+		return common.Block(h.detail.View(), w, ht)
 	}
 	f, ok, why := h.forecast(capBytes)
-	top := forecastText(f, ok, why, h.c.now())
+	top := forecastText(f, ok, why, h.c.Now())
 	if h.runs[0].Demo {
 		top = st.Muted.Render("demo data · ") + top
 	}
-	top = fit(top, w)
+	top = common.Fit(top, w)
 	chartH := min(max(ht/2-2, 3), 12)
 	chart := h.chart(w, chartH, capBytes)
 	used := 1 + strings.Count(chart, "\n") + 1
 	rest := max(ht-used, 1)
 	h.setPage(rest - 1)
 	h.clamp(len(h.runs))
-	return block(top+"\n"+chart+"\n"+h.table(w, rest), w, ht)
+	return common.Block(top+"\n"+chart+"\n"+h.table(w, rest), w, ht)
 }
 
 // chart plots the registry's size at each run against the cap, and lists
 // the runs that deleted.
 func (h *historySection) chart(w, ht int, capBytes int64) string {
-	st := h.c.styles
+	st := h.c.Styles
 	var sizes []float64
 	var cuts []string
 	for _, r := range h.runs {
@@ -203,7 +204,7 @@ func (h *historySection) chart(w, ht int, capBytes int64) string {
 		}
 	}
 	if len(sizes) < 2 {
-		return fit(st.Muted.Render("the size chart needs two runs of this registry"), w)
+		return common.Fit(st.Muted.Render("the size chart needs two runs of this registry"), w)
 	}
 	const labelW = 11 // "1023.9 MiB ┤"
 	series := [][]float64{sizes}
@@ -216,12 +217,12 @@ func (h *historySection) chart(w, ht int, capBytes int64) string {
 		}
 		series = append(series, line)
 	}
-	if !h.c.noColor {
+	if !h.c.NoColor {
 		opts = append(opts, asciigraph.SeriesColors(asciigraph.Blue, asciigraph.Red))
 	}
 	out := strings.Split(asciigraph.PlotMany(series, opts...), "\n")
 	for i := range out {
-		out[i] = fit(out[i], w)
+		out[i] = common.Fit(out[i], w)
 	}
 	legend := "size"
 	if capBytes > 0 {
@@ -230,19 +231,19 @@ func (h *historySection) chart(w, ht int, capBytes int64) string {
 	if len(cuts) > 0 {
 		legend += " · deletions: " + strings.Join(cuts, ", ")
 	}
-	return strings.Join(out, "\n") + "\n" + fit(st.Muted.Render(legend), w)
+	return strings.Join(out, "\n") + "\n" + common.Fit(st.Muted.Render(legend), w)
 }
 
 // table lists the runs, newest first.
 func (h *historySection) table(w, ht int) string {
-	st := h.c.styles
+	st := h.c.Styles
 	var b strings.Builder
-	b.WriteString(st.TableHeader.Render(fit(" WHEN              RUN", w)))
+	b.WriteString(st.TableHeader.Render(common.Fit(" WHEN              RUN", w)))
 	end := min(h.offset+ht-1, len(h.runs))
 	for p := h.offset; p < end; p++ {
 		r := h.runs[len(h.runs)-1-p]
 		line := " " + r.Time.Local().Format("2006-01-02 15:04") + "  " + history.Line(r)
-		line = fit(line, w)
+		line = common.Fit(line, w)
 		if p == h.cursor {
 			line = st.Cursor.Render(line)
 		} else if r.Registry != nil && r.Registry.Failed > 0 {
@@ -263,7 +264,7 @@ func (h *historySection) setSize(w, ht int) {
 
 func (h *historySection) restyle() {
 	if h.detail != nil {
-		h.detail.SetStyles(h.c.styles.pager())
+		h.detail.SetStyles(h.c.Styles.Pager())
 	}
 }
 
@@ -273,25 +274,25 @@ func (h *historySection) openDetails() {
 	if !ok {
 		return
 	}
-	k := h.c.keys
-	h.detail = pager.New(k.pagerKeys(k.Back), h.c.styles.pager())
+	k := h.c.Keys
+	h.detail = pager.New(k.PagerKeys(k.Back), h.c.Styles.Pager())
 	h.detail.SetHint("enter or esc: back to the runs")
-	h.detail.SetContent("Run of "+r.Time.Local().Format("2006-01-02 15:04"), runParas(r, h.c.styles))
+	h.detail.SetContent("Run of "+r.Time.Local().Format("2006-01-02 15:04"), runParas(r, h.c.Styles))
 	h.detail.SetSize(h.width, h.height)
 }
 
 // runParas is one run in full: what it saw, what failed (first: what an
 // operator acts on), what it deleted, its charts and pull requests.
-func runParas(r history.Run, st *Styles) []pager.Para {
+func runParas(r history.Run, st *common.Styles) []pager.Para {
 	out := []pager.Para{{Text: history.Line(r)}}
 	head := func(text string, style lipgloss.Style) {
 		out = append(out, pager.Para{}, pager.Para{Text: text, Style: style})
 	}
 	if rr := r.Registry; rr != nil {
 		out = append(out, pager.Para{Text: fmt.Sprintf("registry %s: %s, %s (%d untagged), planned %d (%s)",
-			rr.URL, model.FormatBytes(rr.TotalBytes), count(rr.Images, "image"), rr.Untagged, rr.Planned, model.FormatBytes(rr.PlannedBytes))})
+			rr.URL, model.FormatBytes(rr.TotalBytes), common.Count(rr.Images, "image"), rr.Untagged, rr.Planned, model.FormatBytes(rr.PlannedBytes))})
 		if rr.Skipped > 0 || rr.Problems > 0 {
-			out = append(out, pager.Para{Text: fmt.Sprintf("%d skipped (changed since the scan), %s in the scan", rr.Skipped, count(rr.Problems, "problem"))})
+			out = append(out, pager.Para{Text: fmt.Sprintf("%d skipped (changed since the scan), %s in the scan", rr.Skipped, common.Count(rr.Problems, "problem"))})
 		}
 		if len(rr.Failures) > 0 {
 			head(fmt.Sprintf("failed (%d):", len(rr.Failures)), st.Error)
@@ -340,7 +341,7 @@ func (m *Model) forecastNote() string {
 	case f.CapReachedAt.IsZero():
 		return "not growing"
 	}
-	return capIn(f.CapReachedAt.Sub(m.c.now()))
+	return capIn(f.CapReachedAt.Sub(m.c.Now()))
 }
 
 // runSummary is what the console records after a scan, or, given an

@@ -9,6 +9,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // sortKey is the registry table's sort column.
@@ -250,10 +251,10 @@ func (x *imageIndex) matches(i int, q string, repoTag, digest bool) bool {
 		return true
 	}
 	for _, t := range im.Tags {
-		if strings.Contains(t, q) || (hasUpper(t) && containsFold(t, q)) {
+		if strings.Contains(t, q) || (hasUpper(t) && common.ContainsFold(t, q)) {
 			return true
 		}
-		if repoTag && containsFold(im.Repository+":"+t, q) {
+		if repoTag && common.ContainsFold(im.Repository+":"+t, q) {
 			return true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 func smallIndex(t *testing.T) *imageIndex {
@@ -97,39 +98,8 @@ func TestImageName(t *testing.T) {
 	}
 }
 
-func TestFit(t *testing.T) {
-	cases := []struct {
-		fn   func(string, int) string
-		name string
-		in   string
-		w    int
-		want string
-	}{
-		{fit, "fit", "abc", 5, "abc  "},
-		{fit, "fit", "abcdef", 4, "abc…"},
-		{fit, "fit", "abc", 0, ""},
-		{fitRight, "fitRight", "12", 4, "  12"},
-		{fitRight, "fitRight", "12345", 4, "123…"},
-		{fitMiddle, "fitMiddle", "1.0.0-0.dev.git.3506.hba24eb2a", 15, "1.0.0-0…a24eb2a"},
-		{fitMiddle, "fitMiddle", "3.3.8", 8, "3.3.8   "},
-		{fit, "fit", "日本語テキスト", 7, "日本語…"},
-	}
-	for _, c := range cases {
-		got := c.fn(c.in, c.w)
-		if got != c.want {
-			t.Errorf("%s(%q, %d) = %q, want %q", c.name, c.in, c.w, got, c.want)
-		}
-		if c.w > 0 && ansi.StringWidth(got) != c.w && !strings.Contains(c.in, "日") {
-			t.Errorf("%s(%q, %d) is %d wide", c.name, c.in, c.w, ansi.StringWidth(got))
-		}
-	}
-	if !containsFold("Release-X", "release-x") || containsFold("abc", "abd") || !containsFold("x", "") {
-		t.Error("containsFold")
-	}
-}
-
 func TestGaugeLevels(t *testing.T) {
-	st := NewStyles(true, true)
+	st := common.NewStyles(true, true)
 	cases := []struct {
 		g        gauge
 		text     string

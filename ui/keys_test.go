@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"charm.land/bubbles/v2/key"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // The key names the tests send are the ones the bindings expect, and every
@@ -15,7 +17,7 @@ func TestKeyNames(t *testing.T) {
 			t.Errorf("key %q reads as %q", name, got)
 		}
 	}
-	km := DefaultKeyMap()
+	km := common.DefaultKeyMap()
 	inHelp := map[string]bool{}
 	for _, col := range km.FullHelp() {
 		for _, b := range col {

@@ -3,6 +3,8 @@ package ui
 import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // list is a scrolling table's cursor and window, shared by the tabs.
@@ -28,7 +30,7 @@ func (l *list) clamp(n int) {
 
 // move applies a navigation key over n rows and reports whether msg was
 // one; the caller clamps.
-func (l *list) move(msg tea.KeyPressMsg, k *KeyMap, n int) bool {
+func (l *list) move(msg tea.KeyPressMsg, k *common.KeyMap, n int) bool {
 	switch {
 	case key.Matches(msg, k.Up):
 		l.cursor--

@@ -14,12 +14,13 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // registrySection is the Registry tab: scan progress, then the image table
 // with its gauge, selection, sort and filter, and deletes.
 type registrySection struct {
-	c   *common
+	c   *common.Common
 	svc RegistryService
 	// forecastNote is the history's forecast for the gauge ("cap in ~23
 	// days"); empty without enough history.
@@ -58,10 +59,10 @@ type registrySection struct {
 	input     textinput.Model
 
 	// afterDelete is the delete's report, kept through the rescan.
-	afterDelete status
+	afterDelete common.Status
 }
 
-func newRegistrySection(c *common, svc RegistryService) *registrySection {
+func newRegistrySection(c *common.Common, svc RegistryService) *registrySection {
 	in := textinput.New()
 	in.Prompt = "/"
 	in.Placeholder = "repository or tag"
@@ -80,7 +81,7 @@ func (r *registrySection) startScan() tea.Cmd {
 		return nil
 	}
 	r.scanning, r.scan, r.scanStart = true, registry.Progress{}, time.Now()
-	svc, ctx := r.svc, r.c.ctx
+	svc, ctx := r.svc, r.c.Ctx
 	key, rev := sortAge, false
 	if r.idx != nil {
 		key, rev = r.idx.key, r.idx.reverse
@@ -103,7 +104,7 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	r.scanning = false
 	if msg.err != nil {
 		r.scanErr = msg.err
-		r.c.report(srcScan, msg.err.Error())
+		r.c.Report(common.SrcScan, msg.err.Error())
 		return
 	}
 	r.scanErr = nil
@@ -111,7 +112,7 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	wasStale := r.stale
 	r.stale = false
 	prefix := r.afterDelete
-	r.afterDelete = status{}
+	r.afterDelete = common.Status{}
 	pos := -1
 	if r.idx != nil && r.cursor < len(r.idx.view) {
 		pos = r.cursor
@@ -140,19 +141,19 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 		r.needReplan = r.nsel > 0
 	}
 	inv := r.idx.inv
-	msgText := fmt.Sprintf("scanned %s: %s, %s, %s", r.svc.URL(), count(inv.Repositories, "repository"), count(len(inv.Images), "image"), count(inv.Tags(), "tag"))
+	msgText := fmt.Sprintf("scanned %s: %s, %s, %s", r.svc.URL(), common.Count(inv.Repositories, "repository"), common.Count(len(inv.Images), "image"), common.Count(inv.Tags(), "tag"))
 	first, details := r.scanProblems(msg)
 	switch {
-	case prefix.text != "":
+	case prefix.Text != "":
 		// After a delete, what the delete did matters most: the scan's
 		// problems go to the errors view only.
-		r.c.errs.set(errEntry{src: srcScan, at: r.c.now(), text: first, details: details})
-		r.c.status = status{text: prefix.text + "; rescanned: " + count(len(inv.Images), "image"), err: prefix.err}
+		r.c.Errs.Set(common.ErrEntry{Src: common.SrcScan, At: r.c.Now(), Text: first, Details: details})
+		r.c.Status = common.Status{Text: prefix.Text + "; rescanned: " + common.Count(len(inv.Images), "image"), Err: prefix.Err}
 	case first != "": // the problem leads: the status line shows the first line
-		r.c.report(srcScan, first+"\n"+msgText, details...)
+		r.c.Report(common.SrcScan, first+"\n"+msgText, details...)
 	default:
-		r.c.report(srcScan, "")
-		r.c.infof("%s", msgText)
+		r.c.Report(common.SrcScan, "")
+		r.c.Infof("%s", msgText)
 	}
 }
 
@@ -179,14 +180,14 @@ func (r *registrySection) scanProblems(msg scanDoneMsg) (first string, all []str
 			}
 		}
 		add(fmt.Sprintf("a killed run left %s unrecorded: %d had taken effect, %d had not; the audit log now says so",
-			count(n, "deletion"), gone, n-gone))
+			common.Count(n, "deletion"), gone, n-gone))
 	}
 	if why := r.idx.usageProblem(); why != "" {
 		add(why)
 	}
 	if errs := r.idx.inv.Errors; len(errs) > 0 {
-		add(fmt.Sprintf("%s, first: %s", count(len(errs), "problem"), scanErrorText(errs[0])))
-		all[len(all)-1] = count(len(errs), "problem") + ":"
+		add(fmt.Sprintf("%s, first: %s", common.Count(len(errs), "problem"), scanErrorText(errs[0])))
+		all[len(all)-1] = common.Count(len(errs), "problem") + ":"
 		for _, e := range errs[:min(len(errs), maxProblems)] {
 			all = append(all, "  "+scanErrorText(e))
 		}
@@ -214,7 +215,7 @@ func scanErrorText(e model.ScanError) string {
 // setRows sets how many table rows fit.
 func (r *registrySection) setRows(n int) {
 	r.setPage(n)
-	r.input.SetWidth(max(r.c.width-4, 10))
+	r.input.SetWidth(max(r.c.Width-4, 10))
 	r.scroll()
 }
 
@@ -234,7 +235,7 @@ func (r *registrySection) current() int {
 
 // update handles a key; it may return a confirm box to open.
 func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
-	k := r.c.keys
+	k := r.c.Keys
 	if r.filtering {
 		switch {
 		case key.Matches(msg, k.FilterApply):
@@ -255,7 +256,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 	}
 	if key.Matches(msg, k.Refresh) {
 		if r.busy() {
-			r.c.notef("the registry is busy; r again when it is done")
+			r.c.Notef("the registry is busy; r again when it is done")
 			return nil, nil
 		}
 		return r.startScan(), nil
@@ -279,9 +280,9 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		r.idx.setHideUntagged(!r.idx.hideUntagged)
 		r.follow(cur)
 		if r.idx.hideUntagged {
-			r.c.notef("untagged manifests hidden (%d); u shows them", r.idx.untagged())
+			r.c.Notef("untagged manifests hidden (%d); u shows them", r.idx.untagged())
 		} else {
-			r.c.notef("untagged manifests shown")
+			r.c.Notef("untagged manifests shown")
 		}
 	case key.Matches(msg, k.Select):
 		return r.toggle(), nil
@@ -291,7 +292,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		switch {
 		case r.nsel > 0:
 			r.clearSelection()
-			r.c.notef("selection cleared")
+			r.c.Notef("selection cleared")
 		case r.idx.filter != "":
 			r.input.SetValue("")
 			r.setFilter("")
@@ -339,10 +340,10 @@ func (r *registrySection) toggle() tea.Cmd {
 	}
 	switch h := r.idx.holds[i]; {
 	case h == model.HoldLocked: // "is locked (tag hub:stable)"
-		r.c.errorf("%s is %s and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.now()))
+		r.c.Errorf("%s is %s and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.Now()))
 		return nil
 	case h.Hard():
-		r.c.errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.now()))
+		r.c.Errorf("%s is held (%s) and cannot be deleted", imageName(&r.idx.inv.Images[i]), r.idx.holdWhy(i, r.c.Now()))
 		return nil
 	}
 	r.selected[i] = !r.selected[i]
@@ -410,16 +411,16 @@ func (r *registrySection) planDone(msg planDoneMsg) {
 			r.selected[d.Image] = true
 			r.nsel++
 		}
-		text := fmt.Sprintf("policy plan: %s, frees %s", count(len(msg.plan.Deletions), "image"), model.FormatBytes(msg.plan.ReclaimBytes))
+		text := fmt.Sprintf("policy plan: %s, frees %s", common.Count(len(msg.plan.Deletions), "image"), model.FormatBytes(msg.plan.ReclaimBytes))
 		if msg.plan.Shortfall > 0 {
 			text += fmt.Sprintf("; still %s over the cap without held images", model.FormatBytes(msg.plan.Shortfall))
 		}
 		if msg.plan.Refused != "" {
-			r.c.report(srcPlan, text+"; "+msg.plan.Refused)
+			r.c.Report(common.SrcPlan, text+"; "+msg.plan.Refused)
 			return
 		}
-		r.c.report(srcPlan, "")
-		r.c.infof("%s", text)
+		r.c.Report(common.SrcPlan, "")
+		r.c.Infof("%s", text)
 	}
 }
 
@@ -427,15 +428,15 @@ func (r *registrySection) planDone(msg planDoneMsg) {
 // is the plan applied.
 func (r *registrySection) confirmDelete() *confirm {
 	if r.stale {
-		r.c.errorf("this is the snapshot %s; deletes wait for the fresh scan", r.staleText())
+		r.c.Errorf("this is the snapshot %s; deletes wait for the fresh scan", r.staleText())
 		return nil
 	}
 	if r.busy() {
-		r.c.notef("the registry is busy")
+		r.c.Notef("the registry is busy")
 		return nil
 	}
 	if r.nsel == 0 {
-		r.c.errorf("nothing selected: space selects an image, a selects the policy plan")
+		r.c.Errorf("nothing selected: space selects an image, a selects the policy plan")
 		return nil
 	}
 	if !r.planReady {
@@ -452,7 +453,7 @@ func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
 	inv := r.idx.inv
 	n := len(p.Deletions)
 	c := &confirm{plan: &p, policy: policy}
-	c.title = fmt.Sprintf("Delete %s from %s?", count(n, "image"), r.svc.URL())
+	c.title = fmt.Sprintf("Delete %s from %s?", common.Count(n, "image"), r.svc.URL())
 	line := fmt.Sprintf("frees %s: %s → %s", model.FormatBytes(p.ReclaimBytes), model.FormatBytes(p.TotalBytes), model.FormatBytes(p.TotalAfterBytes))
 	if p.CapBytes > 0 {
 		line += fmt.Sprintf(" (cap %s)", model.FormatBytes(p.CapBytes))
@@ -473,7 +474,7 @@ func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
 		c.add(fmt.Sprintf("  … and %d more", more))
 	}
 	if x := len(p.Excluded); x > 0 {
-		c.add(count(x, "held image") + " left out")
+		c.add(common.Count(x, "held image") + " left out")
 	}
 	if p.Shortfall > 0 {
 		c.add(shortfallText(p.Shortfall, policy))
@@ -494,7 +495,7 @@ func (r *registrySection) recheck(c *confirm) tea.Cmd {
 	if c == nil || c.plan == nil || !c.checking {
 		return nil
 	}
-	svc, inv, plan, ctx := r.svc, r.idx.inv, *c.plan, r.c.ctx
+	svc, inv, plan, ctx := r.svc, r.idx.inv, *c.plan, r.c.Ctx
 	return func() tea.Msg {
 		return recheckDoneMsg{box: c, skips: svc.Recheck(ctx, inv, plan)}
 	}
@@ -509,7 +510,7 @@ func (r *registrySection) recheckDone(msg recheckDoneMsg) {
 		return
 	}
 	n := len(msg.skips)
-	c.add(count(n, "image") + " changed since the scan and will be skipped:")
+	c.add(common.Count(n, "image") + " changed since the scan and will be skipped:")
 	for _, s := range msg.skips[:min(3, n)] {
 		why := strings.TrimPrefix(strings.TrimPrefix(s.Reason, registry.ChangedSinceScan), ": ")
 		c.addLabeled("", fmt.Sprintf("%s@%s: %s", s.Repository, shortDigest(s.Digest), why))
@@ -570,9 +571,9 @@ func (r *registrySection) startDelete(c *confirm) tea.Cmd {
 		return nil
 	}
 	r.deleting, r.delDone, r.delTotal = true, 0, len(c.plan.Deletions)
-	ctx, cancel := context.WithCancel(r.c.ctx)
+	ctx, cancel := context.WithCancel(r.c.Ctx)
 	r.stopDelete = cancel
-	svc, inv, plan, inflight := r.svc, r.idx.inv, *c.plan, &r.c.deletes
+	svc, inv, plan, inflight := r.svc, r.idx.inv, *c.plan, &r.c.Deletes
 	return runJob(func(progress func(tea.Msg)) tea.Msg {
 		inflight.Add(1)
 		defer inflight.Add(-1)
@@ -596,7 +597,7 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 	r.deleting, r.stopDelete = false, nil
 	res := msg.res
 	total := len(msg.plan.Deletions)
-	text := fmt.Sprintf("deleted %d of %s (%s)", len(res.Deleted), count(total, "image"), model.FormatBytes(res.FreedBytes))
+	text := fmt.Sprintf("deleted %d of %s (%s)", len(res.Deleted), common.Count(total, "image"), model.FormatBytes(res.FreedBytes))
 	if k := len(res.Skipped); k > 0 {
 		text += fmt.Sprintf("; %d skipped (%s)", k, res.Skipped[0].Reason)
 	}
@@ -618,22 +619,22 @@ func (r *registrySection) applyDone(msg applyDoneMsg, rescan bool) tea.Cmd {
 		if res.NotStarted > 0 {
 			text += fmt.Sprintf("; %d not started", res.NotStarted)
 		}
-		r.c.report(srcDelete, text, details...)
+		r.c.Report(common.SrcDelete, text, details...)
 	case msg.err != nil:
-		r.c.report(srcDelete, fmt.Sprintf("%s: %v", text, msg.err), details...)
+		r.c.Report(common.SrcDelete, fmt.Sprintf("%s: %v", text, msg.err), details...)
 	case res.Interrupted:
-		r.c.report(srcDelete, fmt.Sprintf("%s: interrupted, %d not started", text, res.NotStarted), details...)
+		r.c.Report(common.SrcDelete, fmt.Sprintf("%s: interrupted, %d not started", text, res.NotStarted), details...)
 	case len(res.Skipped) > 0:
-		r.c.report(srcDelete, text, details...)
+		r.c.Report(common.SrcDelete, text, details...)
 	default:
-		r.c.report(srcDelete, "")
-		r.c.infof("%s", text)
+		r.c.Report(common.SrcDelete, "")
+		r.c.Infof("%s", text)
 	}
 	r.clearSelection()
 	if !rescan {
 		return nil
 	}
-	r.afterDelete = r.c.status
+	r.afterDelete = r.c.Status
 	return r.startScan()
 }
 

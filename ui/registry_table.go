@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // regTable is the Registry table's columns laid out for a width: the
@@ -120,7 +121,7 @@ func (r *registrySection) row(t *regTable, i int) string {
 	if len(im.Tags) > 0 {
 		tags = strings.Join(im.Tags, ",")
 	}
-	now := r.c.now()
+	now := r.c.Now()
 	age := "?"
 	if a := x.age(i, now); a >= 0 {
 		age = model.FormatAge(a)
@@ -145,14 +146,14 @@ func (r *registrySection) row(t *regTable, i int) string {
 }
 
 func (r *registrySection) table(w, h int) string {
-	st := r.c.styles
+	st := r.c.Styles
 	x := r.idx
 	t := x.layout(w)
 	var b strings.Builder
-	b.WriteString(st.TableHeader.Render(fit(r.header(t), w)))
+	b.WriteString(st.TableHeader.Render(common.Fit(r.header(t), w)))
 	if len(x.view) == 0 {
-		b.WriteString("\n" + st.Muted.Render(fit("no images match", w)))
-		return block(b.String(), w, h)
+		b.WriteString("\n" + st.Muted.Render(common.Fit("no images match", w)))
+		return common.Block(b.String(), w, h)
 	}
 	end := min(r.offset+h-1, len(x.view))
 	for p := r.offset; p < end; p++ {
@@ -165,7 +166,7 @@ func (r *registrySection) table(w, h int) string {
 		if p == r.cursor {
 			gutter = "›"
 		}
-		line := fit(gutter+mark+r.row(t, i), w)
+		line := common.Fit(gutter+mark+r.row(t, i), w)
 		switch {
 		case p == r.cursor:
 			line = st.Cursor.Render(line)
@@ -176,5 +177,5 @@ func (r *registrySection) table(w, h int) string {
 		}
 		b.WriteString("\n" + line)
 	}
-	return block(b.String(), w, h)
+	return common.Block(b.String(), w, h)
 }

@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/progress"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -15,10 +16,10 @@ import (
 func (r *registrySection) statusText() string {
 	switch {
 	case r.deleting:
-		return fmt.Sprintf("deleting %d/%s", r.delDone, count(r.delTotal, "image"))
+		return fmt.Sprintf("deleting %d/%s", r.delDone, common.Count(r.delTotal, "image"))
 	case r.scanning:
 		s := fmt.Sprintf("scanning %s: %d/%s, %d/%s", r.svc.URL(),
-			r.scan.RepositoriesDone, count(r.scan.Repositories, "repository"), r.scan.ImagesDone, count(r.scan.Images, "image"))
+			r.scan.RepositoriesDone, common.Count(r.scan.Repositories, "repository"), r.scan.ImagesDone, common.Count(r.scan.Images, "image"))
 		if rate, eta, ok := r.scan.Rate(time.Since(r.scanStart)); ok {
 			s += fmt.Sprintf(", %.0f/s", rate)
 			if eta > 0 {
@@ -40,7 +41,7 @@ func (r *registrySection) counts() string {
 	if r.idx == nil {
 		return ""
 	}
-	s := count(len(r.idx.inv.Images), "image")
+	s := common.Count(len(r.idx.inv.Images), "image")
 	if r.nsel > 0 {
 		s += fmt.Sprintf(" · %d selected", r.nsel)
 	}
@@ -49,19 +50,19 @@ func (r *registrySection) counts() string {
 
 // view renders the tab's body in w×h cells.
 func (r *registrySection) view(w, h int) string {
-	st := r.c.styles
+	st := r.c.Styles
 	if !r.configured() {
-		return block(st.Muted.Render("registry not configured: add registry.url to the config"), w, h)
+		return common.Block(st.Muted.Render("registry not configured: add registry.url to the config"), w, h)
 	}
 	if r.idx == nil {
 		switch {
 		case r.scanning:
-			return block(r.scanView(w), w, h)
+			return common.Block(r.scanView(w), w, h)
 		case r.scanErr != nil: // wrapped: the reason is what matters
 			ls := pager.Wrap(st.Error.Render("scan failed:")+" "+r.scanErr.Error(), w)
-			return block(strings.Join(ls, "\n")+"\n"+st.Muted.Render("r scans again"), w, h)
+			return common.Block(strings.Join(ls, "\n")+"\n"+st.Muted.Render("r scans again"), w, h)
 		}
-		return block(st.Muted.Render("no scan yet: r scans "+r.svc.URL()), w, h)
+		return common.Block(st.Muted.Render("no scan yet: r scans "+r.svc.URL()), w, h)
 	}
 	var top string
 	switch {
@@ -73,9 +74,9 @@ func (r *registrySection) view(w, h int) string {
 		top = r.gauge().view(st, w)
 	}
 	if h < 4 {
-		return block(r.infoLine(w), w, h)
+		return common.Block(r.infoLine(w), w, h)
 	}
-	top = block(top, w, 2)
+	top = common.Block(top, w, 2)
 	return top + "\n" + r.infoLine(w) + "\n" + r.table(w, h-3)
 }
 
@@ -88,7 +89,7 @@ func (r *registrySection) gauge() gauge {
 }
 
 func (r *registrySection) bar(w int) progress.Model {
-	st := r.c.styles
+	st := r.c.Styles
 	return progress.New(progress.WithWidth(w), progress.WithColors(st.ProgressFull), progress.WithFillCharacters('█', '░'),
 		progress.WithoutPercentage())
 }
@@ -102,10 +103,10 @@ func ratio(a, b int) float64 {
 
 func (r *registrySection) scanView(w int) string {
 	p := r.scan
-	label := func(s string) string { return fit(s, 24) }
+	label := func(s string) string { return common.Fit(s, 24) }
 	bw := max(w-26, 10)
 	bar := r.bar(bw)
-	bar.EmptyColor = r.c.styles.ProgressEmpty
+	bar.EmptyColor = r.c.Styles.ProgressEmpty
 	return label(fmt.Sprintf("repositories %d/%d", p.RepositoriesDone, p.Repositories)) + "  " + bar.ViewAs(ratio(p.RepositoriesDone, p.Repositories)) + "\n" +
 		label(fmt.Sprintf("images %d/%d", p.ImagesDone, p.Images)) + "  " + bar.ViewAs(ratio(p.ImagesDone, p.Images))
 }
@@ -113,14 +114,14 @@ func (r *registrySection) scanView(w int) string {
 func (r *registrySection) deleteView(w int) string {
 	bw := max(w-26, 10)
 	bar := r.bar(bw)
-	bar.EmptyColor = r.c.styles.ProgressEmpty
-	return fit(fmt.Sprintf("deleting %d/%s", r.delDone, count(r.delTotal, "image")), 24) + "  " + bar.ViewAs(ratio(r.delDone, r.delTotal))
+	bar.EmptyColor = r.c.Styles.ProgressEmpty
+	return common.Fit(fmt.Sprintf("deleting %d/%s", r.delDone, common.Count(r.delTotal, "image")), 24) + "  " + bar.ViewAs(ratio(r.delDone, r.delTotal))
 }
 
 func (r *registrySection) infoLine(w int) string {
-	st := r.c.styles
+	st := r.c.Styles
 	if r.filtering {
-		return fit(r.input.View(), w)
+		return common.Fit(r.input.View(), w)
 	}
 	x := r.idx
 	dir := x.key.defaultOrder()
@@ -132,9 +133,9 @@ func (r *registrySection) infoLine(w int) string {
 	case x.filter != "":
 		parts = append(parts, fmt.Sprintf("filter %q: %d of %d", x.filter, len(x.view), len(x.inv.Images)))
 	case x.hideUntagged:
-		parts = append(parts, fmt.Sprintf("%d of %s, untagged hidden", len(x.view), count(len(x.inv.Images), "image")))
+		parts = append(parts, fmt.Sprintf("%d of %s, untagged hidden", len(x.view), common.Count(len(x.inv.Images), "image")))
 	default:
-		parts = append(parts, count(len(x.inv.Images), "image"))
+		parts = append(parts, common.Count(len(x.inv.Images), "image"))
 	}
 	if r.nsel > 0 {
 		parts = append(parts, st.Selected.Render(fmt.Sprintf("%d selected", r.nsel)))
@@ -147,7 +148,7 @@ func (r *registrySection) infoLine(w int) string {
 	}
 	parts = append(parts, r.usageInfo()...)
 	parts = append(parts, st.Muted.Render(x.legend())) // whole in the ? help
-	return fit(strings.Join(parts, " · "), w)
+	return common.Fit(strings.Join(parts, " · "), w)
 }
 
 // lockInfo is what the info line says of image i's locks: the lock that

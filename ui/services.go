@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"reflect"
-	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
@@ -41,10 +40,6 @@ var (
 	_ RegistryService = (*engine.Registry)(nil)
 	_ ChartService    = (*engine.Charts)(nil)
 )
-
-// clock is implemented by services that carry their own clock (the engine
-// does): the console then shows ages by the same clock the plan uses.
-type clock interface{ Now() time.Time }
 
 // isNil reports whether a service is absent, including a typed nil pointer
 // passed as an interface (a *engine.Registry that was never configured).

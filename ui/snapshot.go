@@ -45,7 +45,7 @@ func (r *registrySection) snapshotLoaded(msg snapshotMsg) {
 	r.nsel, r.plan, r.planPolicy, r.planReady = 0, model.Plan{}, false, true
 	r.cursor, r.offset = 0, 0
 	r.scroll()
-	r.c.infof("%s", r.staleText())
+	r.c.Infof("%s", r.staleText())
 }
 
 // staleText says what the table shows while it is a snapshot.

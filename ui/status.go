@@ -6,11 +6,13 @@ import (
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // header is the title line: the tabs and the registry's address.
 func (m *Model) header(w int) string {
-	st := m.c.styles
+	st := m.c.Styles
 	var b strings.Builder
 	b.WriteString(st.Title.Render("helmupgradebot") + " ")
 	for t := tab(0); t < numTabs; t++ {
@@ -24,7 +26,7 @@ func (m *Model) header(w int) string {
 	if m.registry.svc != nil {
 		b.WriteString(" " + st.Muted.Render(m.registry.svc.URL()))
 	}
-	return fit(b.String(), w)
+	return common.Fit(b.String(), w)
 }
 
 var longDigest = regexp.MustCompile(`(sha256:[0-9a-f]{12})[0-9a-f]{52}`)
@@ -37,35 +39,35 @@ func shortDigests(s string) string { return longDigest.ReplaceAllString(s, "$1")
 // and points at the errors view (e shows it whole); other messages too
 // long for one line take a second.
 func (m *Model) statusLine(w int) string {
-	st := m.c.styles
+	st := m.c.Styles
 	var running string
 	if r := join(m.charts.statusText(), m.registry.statusText()); r != "" {
 		running = m.spinner.View() + " " + r
 	}
-	left := join(running, shortDigests(m.c.status.text))
-	if t := shortDigests(m.c.status.text); t != "" && m.c.status.err {
-		left = join(st.Error.Render("error: ")+firstLine(t), running)
+	left := join(running, shortDigests(m.c.Status.Text))
+	if t := shortDigests(m.c.Status.Text); t != "" && m.c.Status.Err {
+		left = join(st.Error.Render("error: ")+common.FirstLine(t), running)
 	}
 	counts := m.charts.counts()
 	if m.tab == tabRegistry {
 		counts = m.registry.counts()
 	}
-	hint := m.c.errorsHint()
+	hint := m.c.ErrorsHint()
 	if hint != "" {
 		hint = st.Title.Render(hint)
 	}
 	// The hint and the counts when they fit; the hint alone if not.
 	for _, right := range []string{join(hint, st.Muted.Render(counts)), hint} {
 		if rw := lipgloss.Width(right); rw > 0 && lipgloss.Width(left)+1+rw <= w {
-			return fit(left, w-rw-1) + " " + right
+			return common.Fit(left, w-rw-1) + " " + right
 		}
 	}
 	hw := lipgloss.Width(hint)
 	switch {
-	case m.c.status.err && hw > 0 && hw < w/2:
-		return fit(left, w-hw-1) + " " + hint
-	case m.c.status.err || lipgloss.Width(left) <= w-hw:
-		return fit(left, w)
+	case m.c.Status.Err && hw > 0 && hw < w/2:
+		return common.Fit(left, w-hw-1) + " " + hint
+	case m.c.Status.Err || lipgloss.Width(left) <= w-hw:
+		return common.Fit(left, w)
 	}
 	// A long note takes two lines, the hint at the end of the second.
 	ls := strings.SplitN(ansi.Wrap(left, w, " "), "\n", 3)
@@ -75,10 +77,10 @@ func (m *Model) statusLine(w int) string {
 	}
 	last := len(ls) - 1
 	for i := range ls {
-		ls[i] = fit(ls[i], w)
+		ls[i] = common.Fit(ls[i], w)
 	}
 	if hw > 0 && hw < w/2 {
-		ls[last] = fit(ls[last], w-hw-1) + " " + hint
+		ls[last] = common.Fit(ls[last], w-hw-1) + " " + hint
 	}
 	return strings.Join(ls, "\n")
 }

@@ -20,6 +20,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -40,7 +41,7 @@ const minWidth, minHeight = 40, 10
 
 // Model is the console's bubbletea model.
 type Model struct {
-	c       *common
+	c       *common.Common
 	noColor bool
 	dark    bool
 	in      io.Reader
@@ -82,14 +83,14 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 	}
 	if o.now == nil {
 		o.now = time.Now
-		if cl, ok := reg.(clock); ok {
+		if cl, ok := reg.(common.Clock); ok {
 			o.now = cl.Now
-		} else if cl, ok := charts.(clock); ok {
+		} else if cl, ok := charts.(common.Clock); ok {
 			o.now = cl.Now
 		}
 	}
-	keys := DefaultKeyMap()
-	c := &common{ctx: o.ctx, width: o.width, height: o.height, keys: &keys, now: o.now, noColor: o.noColor}
+	keys := common.DefaultKeyMap()
+	c := &common.Common{Ctx: o.ctx, Width: o.width, Height: o.height, Keys: &keys, Now: o.now, NoColor: o.noColor}
 	m := &Model{c: c, noColor: o.noColor, dark: o.dark, in: o.in, out: o.out, sized: o.sized, help: help.New(), spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot))}
 	m.charts = newChartsSection(c, charts)
 	m.registry = newRegistrySection(c, reg)
@@ -127,7 +128,7 @@ func Run(ctx context.Context, reg RegistryService, charts ChartService, opts ...
 		popts = append(popts, tea.WithOutput(m.out))
 	}
 	if m.sized {
-		popts = append(popts, tea.WithWindowSize(m.c.width, m.c.height))
+		popts = append(popts, tea.WithWindowSize(m.c.Width, m.c.Height))
 	}
 	if m.noColor {
 		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
@@ -136,7 +137,7 @@ func Run(ctx context.Context, reg RegistryService, charts ChartService, opts ...
 	// A delete still running starts no further deletions now; the ones
 	// under way finish and are written to the audit log before we return.
 	cancel()
-	for m.c.deletes.Load() > 0 {
+	for m.c.Deletes.Load() > 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
@@ -146,13 +147,13 @@ func Run(ctx context.Context, reg RegistryService, charts ChartService, opts ...
 }
 
 func (m *Model) restyle() {
-	st := NewStyles(m.noColor, m.dark)
-	m.c.styles = st
+	st := common.NewStyles(m.noColor, m.dark)
+	m.c.Styles = st
 	m.help.Styles = st.Help
 	m.spinner.Style = st.Spinner
 	m.registry.input.SetStyles(st.Input)
 	if m.errView != nil {
-		m.errView.SetStyles(st.pager())
+		m.errView.SetStyles(st.Pager())
 	}
 	m.history.restyle()
 }
@@ -179,55 +180,55 @@ func (m *Model) spin() tea.Cmd {
 
 // layout sizes the parts for the screen.
 func (m *Model) layout() {
-	m.help.SetWidth(m.c.width)
+	m.help.SetWidth(m.c.Width)
 	body := m.bodyHeight()
-	m.charts.setRows(body - 1 - m.charts.detailHeight(m.c.width, body))
+	m.charts.setRows(body - 1 - m.charts.detailHeight(m.c.Width, body))
 	m.registry.setRows(body - 4)
-	m.history.setSize(m.c.width, body)
+	m.history.setSize(m.c.Width, body)
 	if m.errView != nil {
-		if m.errGen != m.c.errs.gen { // an error arrived while it is open
-			m.errGen = m.c.errs.gen
-			m.errView.SetContent(m.c.errorsTitle(), m.c.errorParas())
+		if m.errGen != m.c.Errs.Gen { // an error arrived while it is open
+			m.errGen = m.c.Errs.Gen
+			m.errView.SetContent(m.c.ErrorsTitle(), m.c.ErrorParas())
 		}
-		m.errView.SetSize(m.c.width, body)
+		m.errView.SetSize(m.c.Width, body)
 	}
 }
 
 // openErrors shows every error of the last actions in full.
 func (m *Model) openErrors() {
-	if len(m.c.errs.entries) == 0 {
-		m.c.notef("no errors: every last action went through")
+	if len(m.c.Errs.Entries) == 0 {
+		m.c.Notef("no errors: every last action went through")
 		return
 	}
-	m.errView = pager.New(m.c.keys.pagerKeys(m.c.keys.Close), m.c.styles.pager())
+	m.errView = pager.New(m.c.Keys.PagerKeys(m.c.Keys.Close), m.c.Styles.Pager())
 	m.errView.SetHint("esc or q: close")
-	m.errGen = m.c.errs.gen
-	m.errView.SetContent(m.c.errorsTitle(), m.c.errorParas())
+	m.errGen = m.c.Errs.Gen
+	m.errView.SetContent(m.c.ErrorsTitle(), m.c.ErrorParas())
 }
 
 func (m *Model) bodyHeight() int {
-	return max(m.c.height-1-lipgloss.Height(m.statusLine(m.c.width))-lipgloss.Height(m.helpView()), 1)
+	return max(m.c.Height-1-lipgloss.Height(m.statusLine(m.c.Width))-lipgloss.Height(m.helpView()), 1)
 }
 
 // maxHelpLines keeps the full help from crowding out the body: at least
 // six lines of it stay.
-func (m *Model) maxHelpLines() int { return max((m.c.height-2)/2, m.c.height-8, 1) }
+func (m *Model) maxHelpLines() int { return max((m.c.Height-2)/2, m.c.Height-8, 1) }
 
 // Update handles a message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.c.width, m.c.height = msg.Width, msg.Height
+		m.c.Width, m.c.Height = msg.Width, msg.Height
 	case tea.BackgroundColorMsg:
 		if !m.noColor {
 			m.dark = msg.IsDark()
 			m.restyle()
 		}
 	case tea.KeyPressMsg:
-		m.c.sticky = false
-		if m.errView == nil && !key.Matches(msg, m.c.keys.Errors) {
-			m.c.dropKeyErrors()
+		m.c.Sticky = false
+		if m.errView == nil && !key.Matches(msg, m.c.Keys.Errors) {
+			m.c.DropKeyErrors()
 		}
 		cmd = m.key(msg)
 	case spinner.TickMsg:
@@ -284,7 +285,7 @@ func (m *Model) progress(msg tea.Msg) {
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.c.keys
+	k := m.c.Keys
 	if m.errView != nil && msg.String() != "ctrl+c" {
 		if m.errView.Update(msg) {
 			m.errView = nil
@@ -321,8 +322,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.HistoryTab):
 		m.tab = tabHistory
 	default:
-		if b, t, ok := k.elsewhere(msg, m.tab); ok {
-			m.c.notef("%s (%s) works on the %s tab: %d goes there", b.Help().Key, b.Help().Desc, t, int(t)+1)
+		if b, t, ok := elsewhere(k, msg, m.tab); ok {
+			m.c.Notef("%s (%s) works on the %s tab: %d goes there", b.Help().Key, b.Help().Desc, t, int(t)+1)
 			return nil
 		}
 		var cmd tea.Cmd
@@ -361,22 +362,22 @@ func (m *Model) quit() tea.Cmd {
 		return tea.Quit
 	case !m.quitAsked:
 		m.quitAsked = true
-		m.c.errorf("a delete is running: q again stops it (deletions under way finish and are recorded) and quits")
+		m.c.Errorf("a delete is running: q again stops it (deletions under way finish and are recorded) and quits")
 		return nil
 	}
 	m.quitting = true
 	r.stop()
-	m.c.infof("stopping the delete; quitting when the deletions under way have finished")
+	m.c.Infof("stopping the delete; quitting when the deletions under way have finished")
 	return nil
 }
 
 func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.c.keys
+	k := m.c.Keys
 	c := m.confirm
 	switch {
 	case key.Matches(msg, k.Cancel):
 		m.confirm = nil
-		m.c.notef("cancelled")
+		m.c.Notef("cancelled")
 	case key.Matches(msg, k.Force) && c.forceable:
 		m.confirm = m.registry.force(c)
 		return m.registry.recheck(m.confirm)
@@ -394,40 +395,40 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // helpKeys are the bindings that apply where the operator is.
-func (m *Model) helpKeys() helpKeys {
-	k := m.c.keys
+func (m *Model) helpKeys() common.HelpKeys {
+	k := m.c.Keys
 	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Errors, k.Help, k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 	switch {
 	case m.errView != nil:
 		pk := m.errView.Keys()
-		return helpKeys{short: pk.ShortHelp(), full: pk.FullHelp()}
+		return common.HelpKeys{Short: pk.ShortHelp(), Full: pk.FullHelp()}
 	case m.tab == tabHistory && m.history.detail != nil:
 		pk := m.history.detail.Keys()
-		return helpKeys{short: append(pk.ShortHelp(), k.NextTab, k.Help), full: append(pk.FullHelp(), general)}
+		return common.HelpKeys{Short: append(pk.ShortHelp(), k.NextTab, k.Help), Full: append(pk.FullHelp(), general)}
 	case m.confirm != nil:
 		b := []key.Binding{k.Confirm, k.Cancel}
 		if m.confirm.forceable {
 			b = append(b, k.Force)
 		}
-		return helpKeys{short: b, full: [][]key.Binding{b}}
+		return common.HelpKeys{Short: b, Full: [][]key.Binding{b}}
 	case m.tab == tabRegistry && m.registry.filtering:
 		b := []key.Binding{k.FilterApply, k.FilterCancel}
-		return helpKeys{short: b, full: [][]key.Binding{b}}
+		return common.HelpKeys{Short: b, Full: [][]key.Binding{b}}
 	case m.tab == tabHistory:
-		return helpKeys{
-			short: []key.Binding{k.Details, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
-			full:  [][]key.Binding{k.tabKeys(m.tab), nav, general},
+		return common.HelpKeys{
+			Short: []key.Binding{k.Details, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
+			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
 		}
 	case m.tab == tabRegistry:
-		return helpKeys{
-			short: []key.Binding{k.Select, k.SelectPlan, k.Delete, k.Sort, k.Filter, k.NextTab, k.Help, k.Quit},
-			full:  [][]key.Binding{k.tabKeys(m.tab), nav, general},
+		return common.HelpKeys{
+			Short: []key.Binding{k.Select, k.SelectPlan, k.Delete, k.Sort, k.Filter, k.NextTab, k.Help, k.Quit},
+			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
 		}
 	default:
-		return helpKeys{
-			short: []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
-			full:  [][]key.Binding{k.tabKeys(m.tab), nav, general},
+		return common.HelpKeys{
+			Short: []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
+			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
 		}
 	}
 }
@@ -437,13 +438,13 @@ func (m *Model) helpKeys() helpKeys {
 func (m *Model) helpView() string {
 	ls := strings.Split(m.help.View(m.helpKeys()), "\n")
 	if m.help.ShowAll && m.tab == tabRegistry && m.registry.idx != nil && m.errView == nil && m.confirm == nil && !m.registry.filtering {
-		ls = append(ls, pager.Wrap(m.c.styles.Muted.Render("markers: ")+m.registry.idx.legend(), m.c.width)...)
+		ls = append(ls, pager.Wrap(m.c.Styles.Muted.Render("markers: ")+m.registry.idx.legend(), m.c.Width)...)
 	}
 	if n := m.maxHelpLines(); len(ls) > n {
 		ls = ls[:n]
 	}
 	for i := range ls {
-		ls[i] = fit(ls[i], m.c.width)
+		ls[i] = common.Fit(ls[i], m.c.Width)
 	}
 	return strings.Join(ls, "\n")
 }
@@ -458,10 +459,10 @@ func (m *Model) View() tea.View {
 
 // Render returns the screen's content, exactly width×height cells.
 func (m *Model) Render() string {
-	w, h := m.c.width, m.c.height
-	st := m.c.styles
+	w, h := m.c.Width, m.c.Height
+	st := m.c.Styles
 	if w < minWidth || h < minHeight {
-		return block(st.Error.Render("terminal too small")+"\nneeds at least 40×10", w, h)
+		return common.Block(st.Error.Render("terminal too small")+"\nneeds at least 40×10", w, h)
 	}
 	helpView := m.helpView()
 	status := m.statusLine(w)
@@ -479,5 +480,5 @@ func (m *Model) Render() string {
 	default:
 		body = m.registry.view(w, bodyH)
 	}
-	return m.header(w) + "\n" + block(body, w, bodyH) + "\n" + status + "\n" + helpView
+	return m.header(w) + "\n" + common.Block(body, w, bodyH) + "\n" + status + "\n" + helpView
 }

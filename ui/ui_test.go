@@ -112,7 +112,7 @@ func TestChartsRows(t *testing.T) {
 	binder := line(s, "binderhub ")
 	mustContain(t, binder, "mybinder/Chart.yaml", "1.0.0-0.dev.git.3440.h1e0b0d0", "1.0.0-0.dev.git.3506.hba24eb2a", " 3d ")
 	mustContain(t, s, "error: grafana could not be checked: fetch https://grafana.github.io/helm-charts/index.yaml: 503")
-	mustContain(t, d.m.c.status.text, "checked 5 chart dependencies: 2 outdated, 1 with a PR open, 1 error")
+	mustContain(t, d.m.c.Status.Text, "checked 5 chart dependencies: 2 outdated, 1 with a PR open, 1 error")
 	mustContain(t, d.m.charts.counts(), "5 deps · 2 outdated · 1 error")
 	mustNotContain(t, d.m.charts.counts(), "1 errors")
 	// The error row's details show the error.
@@ -344,7 +344,7 @@ func TestRegistryHeldCannotBeSelected(t *testing.T) {
 	if r.nsel != 0 {
 		t.Errorf("a held image was selected")
 	}
-	mustContain(t, d.m.c.status.text, "is held (keep-latest) and cannot be deleted")
+	mustContain(t, d.m.c.Status.Text, "is held (keep-latest) and cannot be deleted")
 }
 
 func TestRegistryProtectedMark(t *testing.T) {
@@ -593,7 +593,7 @@ func TestEveryScreenFits(t *testing.T) {
 	check := func(what string) {
 		t.Helper()
 		s := d.m.Render()
-		w, h := d.m.c.width, d.m.c.height
+		w, h := d.m.c.Width, d.m.c.Height
 		ls := strings.Split(s, "\n")
 		if len(ls) != h {
 			t.Errorf("%s at %dx%d: %d lines", what, w, h, len(ls))
@@ -669,9 +669,9 @@ func TestQuitWhileDeleting(t *testing.T) {
 	if d.quit {
 		t.Fatal("q quit in the middle of a delete")
 	}
-	mustContain(t, d.m.c.status.text, "a delete is running: q again stops it")
+	mustContain(t, d.m.c.Status.Text, "a delete is running: q again stops it")
 	d.deliver(keyMsg("q"))
-	mustContain(t, d.m.c.status.text, "stopping the delete")
+	mustContain(t, d.m.c.Status.Text, "stopping the delete")
 	close(gate) // the deletion under way finishes; no further one starts
 	d.settle()
 	if !d.quit {
@@ -787,7 +787,7 @@ func TestRegistryLocks(t *testing.T) {
 	if r.nsel != 0 {
 		t.Error("a locked image was selected")
 	}
-	mustContain(t, d.m.c.status.text, "is locked (tag "+repos[0]+":stable) and cannot be deleted")
+	mustContain(t, d.m.c.Status.Text, "is locked (tag "+repos[0]+":stable) and cannot be deleted")
 	mustContain(t, at(platform), "locked (platform linux/arm64)")
 	mustContain(t, at(byRepo[written][0]), "locked (repository)")
 	info := at(byRepo[deletable][0])

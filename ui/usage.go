@@ -8,6 +8,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 // usageService is a registry service that reads usage sources with its
@@ -96,7 +97,7 @@ func (r *registrySection) usageInfo() []string {
 	case x.use == nil:
 		return nil
 	case x.use.Usage.Unknown != "":
-		return []string{r.c.styles.Error.Render("usage unknown: nothing can be deleted")}
+		return []string{r.c.Styles.Error.Render("usage unknown: nothing can be deleted")}
 	}
 	return []string{fmt.Sprintf("usage holds %s (%d launched in %s, %d running)", model.FormatBytes(x.usageHeld),
 		x.use.Launched, windowText(x.use.Window), x.use.InUse)}
@@ -115,7 +116,7 @@ func (x *imageIndex) holdWhy(i int, now time.Time) string {
 	u := x.use.Usage.Of(i)
 	switch h {
 	case model.HoldLaunched:
-		return fmt.Sprintf("launched %s in the last %s, last %s ago", count(u.Launches, "time"), windowText(x.use.Window),
+		return fmt.Sprintf("launched %s in the last %s, last %s ago", common.Count(u.Launches, "time"), windowText(x.use.Window),
 			model.FormatAge(max(now.Sub(u.LastLaunch), 0)))
 	case model.HoldInUse:
 		return "in use: a running pod uses it"

@@ -1,4 +1,4 @@
-package ui
+package common
 
 import (
 	"image/color"
@@ -100,8 +100,8 @@ func NewStyles(noColor, dark bool) *Styles {
 	}
 }
 
-// pager is the theme of the scrollable views.
-func (st *Styles) pager() pager.Styles { return pager.Styles{Title: st.Title, Muted: st.Muted} }
+// Pager is the theme of the scrollable views.
+func (st *Styles) Pager() pager.Styles { return pager.Styles{Title: st.Title, Muted: st.Muted} }
 
 func plainStyles() *Styles {
 	plain := lipgloss.NewStyle()

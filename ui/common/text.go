@@ -1,4 +1,4 @@
-package ui
+package common
 
 import (
 	"strconv"
@@ -7,8 +7,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// fit cuts s to w cells (ending in "…" when cut) and pads it to exactly w.
-func fit(s string, w int) string {
+// Fit cuts s to w cells (ending in "…" when cut) and pads it to exactly w.
+func Fit(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
@@ -23,8 +23,8 @@ func fit(s string, w int) string {
 	return s
 }
 
-// fitRight is fit aligned right.
-func fitRight(s string, w int) string {
+// FitRight is fit aligned right.
+func FitRight(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
@@ -35,9 +35,9 @@ func fitRight(s string, w int) string {
 	return strings.Repeat(" ", w-n) + s
 }
 
-// fitMiddle is fit that cuts in the middle, keeping both ends: version
+// FitMiddle is fit that cuts in the middle, keeping both ends: version
 // strings end in the part that tells them apart (a commit hash).
-func fitMiddle(s string, w int) string {
+func FitMiddle(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
@@ -46,15 +46,15 @@ func fitMiddle(s string, w int) string {
 		return s + strings.Repeat(" ", w-n)
 	}
 	if w < 5 {
-		return fit(s, w)
+		return Fit(s, w)
 	}
 	right := (w - 1) / 2
 	left := w - 1 - right
 	return ansi.Truncate(s, left, "") + "…" + ansi.TruncateLeft(s, n-right, "")
 }
 
-// block pads or cuts a block to exactly h lines, each exactly w cells.
-func block(s string, w, h int) string {
+// Block pads or cuts a block to exactly h lines, each exactly w cells.
+func Block(s string, w, h int) string {
 	if h <= 0 {
 		return ""
 	}
@@ -63,7 +63,7 @@ func block(s string, w, h int) string {
 		ls = ls[:h]
 	}
 	for i := range ls {
-		ls[i] = fit(ls[i], w)
+		ls[i] = Fit(ls[i], w)
 	}
 	for len(ls) < h {
 		ls = append(ls, strings.Repeat(" ", w))
@@ -71,9 +71,9 @@ func block(s string, w, h int) string {
 	return strings.Join(ls, "\n")
 }
 
-// containsFold reports whether s contains the lower-case ASCII needle,
+// ContainsFold reports whether s contains the lower-case ASCII needle,
 // ignoring ASCII case, without allocating.
-func containsFold(s, needle string) bool {
+func ContainsFold(s, needle string) bool {
 	n := len(needle)
 	if n == 0 {
 		return true
@@ -96,12 +96,12 @@ func containsFold(s, needle string) bool {
 	return false
 }
 
-// count is n and the noun, plural unless n is 1: "1 image", "2 images",
+// Count is n and the noun, plural unless n is 1: "1 image", "2 images",
 // "3 repositories".
-func count(n int, noun string) string { return strconv.Itoa(n) + " " + plural(n, noun) }
+func Count(n int, noun string) string { return strconv.Itoa(n) + " " + Plural(n, noun) }
 
-// plural is the noun, plural unless n is 1.
-func plural(n int, noun string) string {
+// Plural is the noun, plural unless n is 1.
+func Plural(n int, noun string) string {
 	switch {
 	case n == 1:
 		return noun
