@@ -15,3 +15,47 @@ func (p Progress) Rate(elapsed time.Duration) (perSecond float64, eta time.Durat
 	}
 	return perSecond, eta, true
 }
+
+// bump tells the progress goroutine that counters changed.
+func (s *scanner) bump() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scanner) snapshot() Progress {
+	return Progress{
+		Repositories:     int(s.nRepos.Load()),
+		RepositoriesDone: int(s.nReposDone.Load()),
+		Images:           int(s.nImages.Load()),
+		ImagesDone:       int(s.nImagesDone.Load()),
+	}
+}
+
+// runProgress calls fn from a single goroutine as counters change
+// (coalescing bursts) and returns a stop function that makes the final call
+// once everything is counted.
+func (s *scanner) runProgress(fn func(Progress)) (stop func()) {
+	if fn == nil {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-s.notify:
+				fn(s.snapshot())
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+		fn(s.snapshot())
+	}
+}

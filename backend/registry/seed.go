@@ -107,15 +107,3 @@ func (p *previous) take() map[string]*manifestInfo {
 	}
 	return out
 }
-
-// preload makes key's value v without loading it.
-func (o *onceMap[V]) preload(key string, v V) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.cells == nil {
-		o.cells = map[string]*onceCell[V]{}
-	}
-	if _, ok := o.cells[key]; !ok {
-		o.cells[key] = &onceCell[V]{v: v, loaded: true}
-	}
-}
