@@ -181,3 +181,32 @@ func cells(line string) []string {
 	}
 	return parts
 }
+
+// TestKeysWalk: the walk itself, on a struct with every shape it meets.
+func TestKeysWalk(t *testing.T) {
+	type leaf struct{ time.Duration } // decodes itself: a value
+	type inner struct {
+		A string `yaml:"a" json:"a"`
+	}
+	type Embedded struct {
+		E int `yaml:"e" json:"e"`
+	}
+	type outer struct {
+		Embedded `yaml:",inline"`
+		Leaf     leaf             `yaml:"leaf" json:"leaf"`
+		Ptr      *inner           `yaml:"ptr" json:"ptr,omitempty"`
+		List     []inner          `yaml:"list" json:"list"`
+		Map      map[string]inner `yaml:"map" json:"map"`
+		Counts   map[string]int   `yaml:"counts" json:"counts"`
+		When     time.Time        `yaml:"when" json:"when"`
+		Hidden   string           `yaml:"-" json:"-"`
+		unexp    string
+	}
+	_ = outer{}.unexp
+	want := []string{"e", "leaf", "ptr", "ptr.a", "list", "list[].a", "map", "map.<name>.a", "counts", "when"}
+	for _, tag := range []string{"yaml", "json"} {
+		if got := keys(reflect.TypeFor[outer](), tag); !slices.Equal(got, want) {
+			t.Errorf("%s: keys = %q, want %q", tag, got, want)
+		}
+	}
+}
