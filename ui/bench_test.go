@@ -18,7 +18,7 @@ func benchModel(b *testing.B, w, h int) *Model {
 	m := New(reg, nil, WithSize(w, h))
 	m.tab = tabRegistry
 	m.registry.scanDone(scanDoneMsg{index: newImageIndex(inv, reg.Policy())})
-	m.registry.cursor = benchImages / 2
+	m.registry.Cursor = benchImages / 2
 	m.registry.scroll()
 	for i := range 50 {
 		m.registry.selected[i*997] = true

@@ -8,8 +8,12 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/list"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/table"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -21,7 +25,7 @@ type chartsSection struct {
 
 	rows    []model.DependencyStatus
 	checked bool
-	list
+	list.Model
 
 	checking bool
 	opening  string // what a PR is being opened for
@@ -92,13 +96,13 @@ func (s *chartsSection) tally() (outdated, errs, open int) {
 }
 
 func (s *chartsSection) setRows(n int) {
-	s.setPage(n)
+	s.SetPage(n)
 	s.scroll()
 }
 
-func (s *chartsSection) scroll() { s.clamp(len(s.rows)) }
+func (s *chartsSection) scroll() { s.Clamp(len(s.rows)) }
 
-func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
+func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
 	k := s.c.Keys
 	switch {
 	case key.Matches(msg, k.Refresh):
@@ -107,7 +111,7 @@ func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 			return nil, nil
 		}
 		return s.startCheck(), nil
-	case s.move(msg, k, len(s.rows)):
+	case s.Move(msg, k, len(s.rows)):
 	case key.Matches(msg, k.OpenPR):
 		return nil, s.confirmPR(false)
 	case key.Matches(msg, k.OpenGroupPR):
@@ -119,15 +123,15 @@ func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 
 // confirmPR previews the PR for the row under the cursor (or, grouped, for
 // every outdated dependency of its file) in a confirm box.
-func (s *chartsSection) confirmPR(group bool) *confirm {
-	if s.cursor >= len(s.rows) {
+func (s *chartsSection) confirmPR(group bool) *confirm.Model {
+	if s.Cursor >= len(s.rows) {
 		return nil
 	}
 	if s.busy() {
 		s.c.Notef("charts are busy")
 		return nil
 	}
-	row := s.rows[s.cursor]
+	row := s.rows[s.Cursor]
 	var deps []model.DependencyStatus
 	if group || row.Group {
 		for _, r := range s.rows {
@@ -151,19 +155,19 @@ func (s *chartsSection) confirmPR(group bool) *confirm {
 		s.c.Errorf("preview pull request: %v", err)
 		return nil
 	}
-	c := &confirm{deps: deps, proposal: &p}
-	c.title = "Open pull request?"
+	c := &confirm.Model{Payload: pullRequest{deps: deps, proposal: p}}
+	c.Title = "Open pull request?"
 	st := s.c.Styles
-	c.addLabeled("repository", p.Repository)
-	c.addLabeled("branch", p.Branch+" → "+p.Base)
-	c.addLabeled("title", p.Title)
-	c.addLabeled("change", p.File)
+	c.AddLabeled("repository", p.Repository)
+	c.AddLabeled("branch", p.Branch+" → "+p.Base)
+	c.AddLabeled("title", p.Title)
+	c.AddLabeled("change", p.File)
 	for _, l := range strings.Split(strings.TrimRight(p.Diff, "\n"), "\n") {
 		switch {
 		case strings.HasPrefix(l, "-"):
-			c.add("  " + st.DiffDel.Render(l))
+			c.Add("  " + st.DiffDel.Render(l))
 		case strings.HasPrefix(l, "+"):
-			c.add("  " + st.DiffAdd.Render(l))
+			c.Add("  " + st.DiffAdd.Render(l))
 		}
 	}
 	return c
@@ -184,17 +188,25 @@ func (s *chartsSection) notOutdated(r model.DependencyStatus) {
 	}
 }
 
+// pullRequest is a PR box's payload: the rows it bumps and what it will
+// do.
+type pullRequest struct {
+	deps     []model.DependencyStatus
+	proposal engine.Proposal
+}
+
 // startOpen opens the confirmed PR.
-func (s *chartsSection) startOpen(c *confirm) tea.Cmd {
-	if s.busy() || c.proposal == nil {
+func (s *chartsSection) startOpen(c *confirm.Model) tea.Cmd {
+	pr, ok := c.Payload.(pullRequest)
+	if s.busy() || !ok {
 		return nil
 	}
-	names := make([]string, len(c.deps))
-	for i, d := range c.deps {
+	names := make([]string, len(pr.deps))
+	for i, d := range pr.deps {
 		names[i] = d.Dependency
 	}
 	s.opening = strings.Join(names, ", ")
-	svc, ctx, deps, prop := s.svc, s.c.Ctx, c.deps, *c.proposal
+	svc, ctx, deps, prop := s.svc, s.c.Ctx, pr.deps, pr.proposal
 	return func() tea.Msg {
 		rows, err := svc.Open(ctx, deps)
 		return openDoneMsg{prop: prop, rows: rows, err: err}
@@ -314,7 +326,7 @@ const statusW = 14
 // screen narrows FILE goes first, then PR, then AGE (the details under the
 // table say all three).
 type chartTable struct {
-	dep, file, cur, newest, age, status, pr column
+	dep, file, cur, newest, age, status, pr table.Column
 }
 
 func (s *chartsSection) layout(w int, now time.Time) *chartTable {
@@ -323,28 +335,28 @@ func (s *chartsSection) layout(w int, now time.Time) *chartTable {
 		dep, file = max(dep, len(r.Dependency)), max(file, len(r.File))
 		cur, newest = max(cur, len(r.Current)), max(newest, len(r.Latest.Version))
 	}
-	name := func(need, header, room, most, drop int) column {
+	name := func(need, header, room, most, drop int) table.Column {
 		need = max(need, header)
-		return column{want: min(need, most), min: min(need, max(room, header)), drop: drop, name: true}
+		return table.Column{Want: min(need, most), Min: min(need, max(room, header)), Drop: drop, Name: true}
 	}
 	t := &chartTable{
 		dep:    name(dep, len("DEPENDENCY"), 16, 30, 0),
 		file:   name(file, len("FILE"), 10, 30, 1),
 		cur:    name(cur, len("CURRENT"), 11, 32, 0),
 		newest: name(newest, len("NEWEST"), 11, 32, 0),
-		age:    column{want: 5, min: 5, drop: 3},
-		status: column{want: statusW, min: statusW},
-		pr:     column{hidden: true},
+		age:    table.Column{Want: 5, Min: 5, Drop: 3},
+		status: table.Column{Want: statusW, Min: statusW},
+		pr:     table.Column{Hidden: true},
 	}
-	cols := []*column{&t.dep, &t.file, &t.cur, &t.newest, &t.age, &t.status}
+	cols := []*table.Column{&t.dep, &t.file, &t.cur, &t.newest, &t.age, &t.status}
 	if s.hasPRColumn(now) {
-		t.pr = column{want: prNarrowW, min: prNarrowW, drop: 2}
+		t.pr = table.Column{Want: prNarrowW, Min: prNarrowW, Drop: 2}
 		if w >= prWideAt {
-			t.pr.want = prWideW
+			t.pr.Want = prWideW
 		}
 		cols = append(cols, &t.pr)
 	}
-	fitColumns(w-1, cols) // after the cursor's gutter
+	table.Layout(w-1, cols) // after the cursor's gutter
 	return t
 }
 
@@ -362,27 +374,27 @@ func (s *chartsSection) view(w, h int) string {
 	now := s.c.Now()
 	t := s.layout(w, now)
 	var b strings.Builder
-	head := " " + common.Fit("DEPENDENCY", t.dep.width) + t.file.cell("FILE", false) + t.cur.cell("CURRENT", false) +
-		t.newest.cell("NEWEST", false) + t.age.cell("AGE", true) + t.status.cell("STATUS", false) + t.pr.cell("PR", false)
+	head := " " + common.Fit("DEPENDENCY", t.dep.Width) + t.file.Cell("FILE", false) + t.cur.Cell("CURRENT", false) +
+		t.newest.Cell("NEWEST", false) + t.age.Cell("AGE", true) + t.status.Cell("STATUS", false) + t.pr.Cell("PR", false)
 	b.WriteString(st.TableHeader.Render(common.Fit(head, w)))
 	dh := s.detailHeight(w, h)
 	rows := max(h-1-dh, 1)
-	end := min(s.offset+rows, len(s.rows))
-	for p := s.offset; p < end; p++ {
+	end := min(s.Offset+rows, len(s.rows))
+	for p := s.Offset; p < end; p++ {
 		r := s.rows[p]
 		age := ""
 		if a := r.LatestAge(now); a > 0 {
 			age = model.FormatAge(a)
 		}
 		gutter := " "
-		if p == s.cursor {
+		if p == s.Cursor {
 			gutter = "›"
 		}
-		line := gutter + common.Fit(r.Dependency, t.dep.width) + t.file.cell(r.File, false) + t.cur.middle(r.Current) +
-			t.newest.middle(r.Latest.Version) + t.age.cell(age, true)
-		state, styled := t.status.cell(stateText(r), false), t.status.cell(s.stateStyle(r), false)
-		pr := t.pr.cell(prCell(r, now, t.pr.width >= prWideW), false)
-		if p == s.cursor {
+		line := gutter + common.Fit(r.Dependency, t.dep.Width) + t.file.Cell(r.File, false) + t.cur.Middle(r.Current) +
+			t.newest.Middle(r.Latest.Version) + t.age.Cell(age, true)
+		state, styled := t.status.Cell(stateText(r), false), t.status.Cell(s.stateStyle(r), false)
+		pr := t.pr.Cell(prCell(r, now, t.pr.Width >= prWideW), false)
+		if p == s.Cursor {
 			line = st.Cursor.Render(common.Fit(line+state+pr, w))
 		} else {
 			line = common.Fit(line+styled+s.prStyle(r, pr), w)
@@ -390,8 +402,8 @@ func (s *chartsSection) view(w, h int) string {
 		b.WriteString("\n" + line)
 	}
 	var details []string
-	if s.cursor < len(s.rows) {
-		details = s.details(s.rows[s.cursor], w)
+	if s.Cursor < len(s.rows) {
+		details = s.details(s.rows[s.Cursor], w)
 	}
 	rule := st.Muted.Render(strings.Repeat("─", w))
 	return common.Block(b.String(), w, h-dh) + "\n" + common.Block(rule+"\n"+strings.Join(details, "\n"), w, dh)

@@ -1,58 +1,11 @@
 package ui
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
 )
-
-// fitColumns: names keep their room; shrinkable columns shrink first,
-// then columns go in their drop order; what is left goes to the names.
-func TestFitColumns(t *testing.T) {
-	mk := func() []*column {
-		return []*column{
-			{want: 40, min: 20, name: true},          // a name
-			{want: 8, min: 8},                        // always shown
-			{want: 8, min: 8, drop: 3},               // low priority
-			{want: 12, min: 5, drop: 2},              // shrinks, then goes
-			{want: 9, min: 7, drop: 1},               // empty: shrinks, goes first
-			{want: 30, min: 12, drop: 4, name: true}, // a name that may go
-		}
-	}
-	for _, c := range []struct {
-		w    int
-		want string // width of each column, - when hidden
-	}{
-		{200, "40 8 8 12 9 30"}, // all full, the rest blank
-		{112, "40 8 8 12 9 30"}, // exactly
-		{111, "40 8 8 5 9 30"},  // shrunk; what the names leave goes back whole
-		{80, "28 8 8 5 7 19"},   // names between room and want
-		{65, "20 8 8 5 7 12"},   // names at their room
-		{64, "24 8 8 5 - 15"},   // the empty column goes first
-		{50, "24 8 - - - 16"},   // then the rest in order
-		{35, "26 8 - - - -"},    // a name may go too
-		{25, "16 8 - - - -"},    // nothing left to drop: names squeeze
-	} {
-		cols := mk()
-		fitColumns(c.w, cols)
-		var got []string
-		for _, col := range cols {
-			if col.hidden {
-				got = append(got, "-")
-			} else {
-				got = append(got, fmt.Sprint(col.width))
-			}
-		}
-		if g := strings.Join(got, " "); g != c.want {
-			t.Errorf("width %d: %s, want %s", c.w, g, c.want)
-		}
-		if tot := total(cols); tot > c.w {
-			t.Errorf("width %d: the columns take %d", c.w, tot)
-		}
-	}
-}
 
 // The Registry table at 80 and 60 columns: repository names keep their
 // room, the launch columns shrink and then go, SIZE goes at 60.
@@ -125,8 +78,8 @@ func TestRegistryResortKeepsCursorVisible(t *testing.T) {
 			if got := r.current(); got != cur {
 				t.Fatalf("%v %s: cursor moved from image %d to %d", size, k, cur, got)
 			}
-			if !strings.HasPrefix(line(d.screen(), "›["), "›[") || r.cursor < r.offset || r.cursor >= r.offset+r.page {
-				t.Fatalf("%v %s: cursor row %d off screen (offset %d, page %d)\n%s", size, k, r.cursor, r.offset, r.page, d.screen())
+			if !strings.HasPrefix(line(d.screen(), "›["), "›[") || r.Cursor < r.Offset || r.Cursor >= r.Offset+r.Page {
+				t.Fatalf("%v %s: cursor row %d off screen (offset %d, page %d)\n%s", size, k, r.Cursor, r.Offset, r.Page, d.screen())
 			}
 		}
 		reg.gate = make(chan struct{})

@@ -127,10 +127,10 @@ func TestGoldenRunDetails(t *testing.T) {
 		snap("details-end")
 	}
 	// Every line was reachable: j scrolls the details, not the runs.
-	cursor := d.m.history.cursor
+	cursor := d.m.history.Cursor
 	d.press("g", "j", "j")
-	if d.m.history.cursor != cursor || d.m.history.detail.Offset() != 2 {
-		t.Errorf("j moved the run cursor (%d→%d) or did not scroll (offset %d)", cursor, d.m.history.cursor, d.m.history.detail.Offset())
+	if d.m.history.Cursor != cursor || d.m.history.detail.Offset() != 2 {
+		t.Errorf("j moved the run cursor (%d→%d) or did not scroll (offset %d)", cursor, d.m.history.Cursor, d.m.history.detail.Offset())
 	}
 	d.press("esc")
 	mustContain(t, d.screen(), "WHEN")

@@ -13,6 +13,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/list"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -43,7 +44,7 @@ type historySection struct {
 	url  string // the registry charted
 	runs []history.Run
 	err  error
-	list
+	list.Model
 	detail *pager.Model // the run under the cursor in full, when open
 	width  int
 	height int
@@ -100,7 +101,7 @@ func (h *historySection) record(run history.Run) tea.Cmd {
 
 func (h *historySection) loadedMsg(msg historyLoadedMsg) {
 	h.runs, h.err, h.loaded = msg.runs, msg.err, true
-	h.clamp(len(h.runs))
+	h.Clamp(len(h.runs))
 }
 
 // forecast fits the charted registry's growth; ok is false with why when
@@ -144,18 +145,18 @@ func (h *historySection) update(msg tea.KeyPressMsg) tea.Cmd {
 		h.openDetails()
 	case key.Matches(msg, k.Refresh):
 		return h.load()
-	case h.move(msg, k, len(h.runs)):
-		h.clamp(len(h.runs))
+	case h.Move(msg, k, len(h.runs)):
+		h.Clamp(len(h.runs))
 	}
 	return nil
 }
 
 // run returns the run under the cursor (the list is newest first).
 func (h *historySection) run() (history.Run, bool) {
-	if h.cursor < 0 || h.cursor >= len(h.runs) {
+	if h.Cursor < 0 || h.Cursor >= len(h.runs) {
 		return history.Run{}, false
 	}
-	return h.runs[len(h.runs)-1-h.cursor], true
+	return h.runs[len(h.runs)-1-h.Cursor], true
 }
 
 // view renders the tab in w×h cells.
@@ -184,8 +185,8 @@ func (h *historySection) view(w, ht int, capBytes int64) string {
 	chart := h.chart(w, chartH, capBytes)
 	used := 1 + strings.Count(chart, "\n") + 1
 	rest := max(ht-used, 1)
-	h.setPage(rest - 1)
-	h.clamp(len(h.runs))
+	h.SetPage(rest - 1)
+	h.Clamp(len(h.runs))
 	return common.Block(top+"\n"+chart+"\n"+h.table(w, rest), w, ht)
 }
 
@@ -239,12 +240,12 @@ func (h *historySection) table(w, ht int) string {
 	st := h.c.Styles
 	var b strings.Builder
 	b.WriteString(st.TableHeader.Render(common.Fit(" WHEN              RUN", w)))
-	end := min(h.offset+ht-1, len(h.runs))
-	for p := h.offset; p < end; p++ {
+	end := min(h.Offset+ht-1, len(h.runs))
+	for p := h.Offset; p < end; p++ {
 		r := h.runs[len(h.runs)-1-p]
 		line := " " + r.Time.Local().Format("2006-01-02 15:04") + "  " + history.Line(r)
 		line = common.Fit(line, w)
-		if p == h.cursor {
+		if p == h.Cursor {
 			line = st.Cursor.Render(line)
 		} else if r.Registry != nil && r.Registry.Failed > 0 {
 			line = st.Error.Render(line)

@@ -2,14 +2,10 @@ package ui
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/helmupgradebot/helmupgradebot/model"
-	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
 func smallIndex(t *testing.T) *imageIndex {
@@ -95,43 +91,5 @@ func TestImageName(t *testing.T) {
 	im := model.Image{Repository: "r", Digest: "sha256:0123456789abcdef0123"}
 	if got := imageName(&im); got != "r@sha256:0123456789ab" {
 		t.Errorf("untagged imageName = %q", got)
-	}
-}
-
-func TestGaugeLevels(t *testing.T) {
-	st := common.NewStyles(true, true)
-	cases := []struct {
-		g        gauge
-		text     string
-		level    level
-		hasFreed bool
-	}{
-		{gauge{total: 50, after: 50, capBytes: 100}, "(50%, under cap)", levelOK, false},
-		{gauge{total: 90, after: 90, capBytes: 100}, "(90%, near cap)", levelNear, false},
-		{gauge{total: 150, after: 150, capBytes: 100}, "(150%, over cap)", levelOver, false},
-		{gauge{total: 150, after: 70, capBytes: 100, selected: 3}, "(150% → 70%, under cap) · frees 80 B", levelOK, true},
-		{gauge{total: 150, after: 120, capBytes: 100, selected: 1}, "(150% → 120%, over cap)", levelOver, true},
-		{gauge{total: 150, after: 150}, "registry 150 B (no cap configured)", levelOK, false},
-	}
-	for _, c := range cases {
-		v := ansi.Strip(c.g.view(st, 80))
-		if !strings.Contains(v, c.text) {
-			t.Errorf("%+v: %q lacks %q", c.g, v, c.text)
-		}
-		if got := levelOf(c.g.after, c.g.capBytes); got != c.level {
-			t.Errorf("%+v: level %v, want %v", c.g, got, c.level)
-		}
-		bar := strings.Split(v, "\n")[0]
-		if strings.Contains(bar, "▒") != c.hasFreed {
-			t.Errorf("%+v: bar %q", c.g, bar)
-		}
-		if c.g.capBytes > 0 && strings.Count(bar, "┃") != 1 {
-			t.Errorf("%+v: bar %q has no cap mark", c.g, bar)
-		}
-	}
-	// The cap mark sits where the cap is: 100 of 150 over 60 cells.
-	bar := []rune(ansi.Strip(strings.Split(gauge{total: 150, after: 150, capBytes: 100}.view(st, 60), "\n")[0]))
-	if at := slices.Index(bar, '┃'); at != 39 {
-		t.Errorf("cap mark at %d, want 39", at)
 	}
 }

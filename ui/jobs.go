@@ -6,6 +6,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
 )
 
 // Messages from work running in commands.
@@ -34,7 +35,7 @@ type (
 		plan model.Plan
 	}
 	recheckDoneMsg struct {
-		box   *confirm
+		box   *confirm.Model
 		skips []registry.Skip
 	}
 )

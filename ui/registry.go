@@ -15,6 +15,8 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/list"
 )
 
 // registrySection is the Registry tab: scan progress, then the image table
@@ -44,7 +46,7 @@ type registrySection struct {
 	delDone, delTotal int
 	stopDelete        context.CancelFunc
 
-	list // over idx.view
+	list.Model // over idx.view
 
 	selected []bool
 	nsel     int
@@ -114,8 +116,8 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	prefix := r.afterDelete
 	r.afterDelete = common.Status{}
 	pos := -1
-	if r.idx != nil && r.cursor < len(r.idx.view) {
-		pos = r.cursor
+	if r.idx != nil && r.Cursor < len(r.idx.view) {
+		pos = r.Cursor
 	}
 	old := r.idx
 	r.idx = msg.index
@@ -129,10 +131,10 @@ func (r *registrySection) scanDone(msg scanDoneMsg) {
 	r.selected = make([]bool, len(r.idx.inv.Images))
 	r.nsel, r.plan, r.planPolicy, r.planReady = 0, model.Plan{}, false, true
 	r.planGen++
-	offset := r.offset
-	r.cursor, r.offset = 0, 0
+	offset := r.Offset
+	r.Cursor, r.Offset = 0, 0
 	if pos >= 0 { // the same place, if its image is gone
-		r.cursor, r.offset = min(pos, max(len(r.idx.view)-1, 0)), offset
+		r.Cursor, r.Offset = min(pos, max(len(r.idx.view)-1, 0)), offset
 	}
 	r.scroll()
 	keep.cursorTo(r)
@@ -214,27 +216,27 @@ func scanErrorText(e model.ScanError) string {
 
 // setRows sets how many table rows fit.
 func (r *registrySection) setRows(n int) {
-	r.setPage(n)
+	r.SetPage(n)
 	r.input.SetWidth(max(r.c.Width-4, 10))
 	r.scroll()
 }
 
 func (r *registrySection) scroll() {
 	if r.idx != nil {
-		r.clamp(len(r.idx.view))
+		r.Clamp(len(r.idx.view))
 	}
 }
 
 // current is the image under the cursor, or -1.
 func (r *registrySection) current() int {
-	if r.idx == nil || r.cursor >= len(r.idx.view) {
+	if r.idx == nil || r.Cursor >= len(r.idx.view) {
 		return -1
 	}
-	return r.idx.view[r.cursor]
+	return r.idx.view[r.Cursor]
 }
 
 // update handles a key; it may return a confirm box to open.
-func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
+func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
 	k := r.c.Keys
 	if r.filtering {
 		switch {
@@ -265,7 +267,7 @@ func (r *registrySection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm) {
 		return nil, nil
 	}
 	switch {
-	case r.move(msg, k, len(r.idx.view)):
+	case r.Move(msg, k, len(r.idx.view)):
 	case key.Matches(msg, k.Sort):
 		r.resort(r.idx.nextKey(), false)
 	case key.Matches(msg, k.Reverse):
@@ -323,11 +325,11 @@ func (r *registrySection) setFilter(f string) {
 
 // follow puts the cursor back on image i if it is in view, else at the top.
 func (r *registrySection) follow(i int) {
-	r.cursor = 0
+	r.Cursor = 0
 	if i >= 0 {
 		if p := r.idx.position(i); p >= 0 {
-			r.cursor = p
-			r.offset = p - r.page/2
+			r.Cursor = p
+			r.Offset = p - r.Page/2
 		}
 	}
 	r.scroll()
@@ -352,7 +354,7 @@ func (r *registrySection) toggle() tea.Cmd {
 	} else {
 		r.nsel--
 	}
-	r.cursor++
+	r.Cursor++
 	r.scroll()
 	return r.replan(false)
 }
@@ -426,7 +428,7 @@ func (r *registrySection) planDone(msg planDoneMsg) {
 
 // confirmDelete opens the delete box for the current plan; the plan shown
 // is the plan applied.
-func (r *registrySection) confirmDelete() *confirm {
+func (r *registrySection) confirmDelete() *confirm.Model {
 	if r.stale {
 		r.c.Errorf("this is the snapshot %s; deletes wait for the fresh scan", r.staleText())
 		return nil
@@ -449,53 +451,57 @@ func (r *registrySection) confirmDelete() *confirm {
 	return r.deleteBox(r.plan, r.planPolicy)
 }
 
-func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm {
+func (r *registrySection) deleteBox(p model.Plan, policy bool) *confirm.Model {
 	inv := r.idx.inv
 	n := len(p.Deletions)
-	c := &confirm{plan: &p, policy: policy}
-	c.title = fmt.Sprintf("Delete %s from %s?", common.Count(n, "image"), r.svc.URL())
+	c := &confirm.Model{Payload: deletion{plan: p, policy: policy}}
+	c.Title = fmt.Sprintf("Delete %s from %s?", common.Count(n, "image"), r.svc.URL())
 	line := fmt.Sprintf("frees %s: %s → %s", model.FormatBytes(p.ReclaimBytes), model.FormatBytes(p.TotalBytes), model.FormatBytes(p.TotalAfterBytes))
 	if p.CapBytes > 0 {
 		line += fmt.Sprintf(" (cap %s)", model.FormatBytes(p.CapBytes))
 	}
-	c.add(line)
+	c.Add(line)
 	if policy {
-		c.add("the policy plan: " + planReasons(p))
+		c.Add("the policy plan: " + planReasons(p))
 	}
 	largest := slices.Clone(p.Deletions)
 	slices.SortStableFunc(largest, func(a, b model.Deletion) int { return int(signum(b.Reclaim - a.Reclaim)) })
 	if len(largest) > 0 {
-		c.add("largest:")
+		c.Add("largest:")
 	}
 	for _, d := range largest[:min(3, len(largest))] {
-		c.add(fmt.Sprintf("  %s  %s", model.FormatBytes(d.Reclaim), imageName(&inv.Images[d.Image])))
+		c.Add(fmt.Sprintf("  %s  %s", model.FormatBytes(d.Reclaim), imageName(&inv.Images[d.Image])))
 	}
 	if more := n - 3; more > 0 {
-		c.add(fmt.Sprintf("  … and %d more", more))
+		c.Add(fmt.Sprintf("  … and %d more", more))
 	}
 	if x := len(p.Excluded); x > 0 {
-		c.add(common.Count(x, "held image") + " left out")
+		c.Add(common.Count(x, "held image") + " left out")
 	}
 	if p.Shortfall > 0 {
-		c.add(shortfallText(p.Shortfall, policy))
+		c.Add(shortfallText(p.Shortfall, policy))
 	}
 	if n == 0 {
-		c.blocked = "nothing to delete: every selected image is held"
+		c.Blocked = "nothing to delete: every selected image is held"
 	}
-	c.checking = n > 0
+	c.Checking = n > 0
 	if p.Refused != "" {
-		c.blocked, c.forceable = p.Refused, true
+		c.Blocked, c.Forceable = p.Refused, true
 	}
 	return c
 }
 
 // recheck re-reads the registry for a delete box's plan: a tag moved onto
 // a planned image, or a new index using one, since the scan.
-func (r *registrySection) recheck(c *confirm) tea.Cmd {
-	if c == nil || c.plan == nil || !c.checking {
+func (r *registrySection) recheck(c *confirm.Model) tea.Cmd {
+	if c == nil || !c.Checking {
 		return nil
 	}
-	svc, inv, plan, ctx := r.svc, r.idx.inv, *c.plan, r.c.Ctx
+	d, ok := c.Payload.(deletion)
+	if !ok {
+		return nil
+	}
+	svc, inv, plan, ctx := r.svc, r.idx.inv, d.plan, r.c.Ctx
 	return func() tea.Msg {
 		return recheckDoneMsg{box: c, skips: svc.Recheck(ctx, inv, plan)}
 	}
@@ -504,33 +510,41 @@ func (r *registrySection) recheck(c *confirm) tea.Cmd {
 // recheckDone shows what changed since the scan in the open delete box.
 func (r *registrySection) recheckDone(msg recheckDoneMsg) {
 	c := msg.box
-	c.checking = false
+	c.Checking = false
 	if len(msg.skips) == 0 {
-		c.add("✓ re-checked: the registry still matches the scan")
+		c.Add("✓ re-checked: the registry still matches the scan")
 		return
 	}
 	n := len(msg.skips)
-	c.add(common.Count(n, "image") + " changed since the scan and will be skipped:")
+	c.Add(common.Count(n, "image") + " changed since the scan and will be skipped:")
 	for _, s := range msg.skips[:min(3, n)] {
 		why := strings.TrimPrefix(strings.TrimPrefix(s.Reason, registry.ChangedSinceScan), ": ")
-		c.addLabeled("", fmt.Sprintf("%s@%s: %s", s.Repository, shortDigest(s.Digest), why))
+		c.AddLabeled("", fmt.Sprintf("%s@%s: %s", s.Repository, shortDigest(s.Digest), why))
 	}
 	if n > 3 {
-		c.add(fmt.Sprintf("  … and %d more", n-3))
+		c.Add(fmt.Sprintf("  … and %d more", n-3))
 	}
-	if n == len(c.plan.Deletions) && c.blocked == "" {
-		c.blocked = "nothing left to delete: every planned image changed since the scan; r rescans"
+	if d, _ := c.Payload.(deletion); n == len(d.plan.Deletions) && c.Blocked == "" {
+		c.Blocked = "nothing left to delete: every planned image changed since the scan; r rescans"
 	}
 }
 
+// deletion is a delete box's payload: the plan to apply, and whether it is
+// the policy's.
+type deletion struct {
+	plan   model.Plan
+	policy bool
+}
+
 // force re-plans a refused plan past max_delete_fraction.
-func (r *registrySection) force(c *confirm) *confirm {
+func (r *registrySection) force(c *confirm.Model) *confirm.Model {
+	d, _ := c.Payload.(deletion)
 	var manual []int
-	if !c.policy {
+	if !d.policy {
 		manual = r.selection()
 	}
 	p := r.svc.Plan(r.idx.inv, manual, true)
-	return r.deleteBox(p, c.policy)
+	return r.deleteBox(p, d.policy)
 }
 
 // shortfallText says why a plan leaves the registry over the cap: the
@@ -566,14 +580,15 @@ func signum(v int64) int64 {
 }
 
 // startDelete applies the confirmed plan.
-func (r *registrySection) startDelete(c *confirm) tea.Cmd {
-	if r.busy() || c.plan == nil {
+func (r *registrySection) startDelete(c *confirm.Model) tea.Cmd {
+	d, ok := c.Payload.(deletion)
+	if r.busy() || !ok {
 		return nil
 	}
-	r.deleting, r.delDone, r.delTotal = true, 0, len(c.plan.Deletions)
+	r.deleting, r.delDone, r.delTotal = true, 0, len(d.plan.Deletions)
 	ctx, cancel := context.WithCancel(r.c.Ctx)
 	r.stopDelete = cancel
-	svc, inv, plan, inflight := r.svc, r.idx.inv, *c.plan, &r.c.Deletes
+	svc, inv, plan, inflight := r.svc, r.idx.inv, d.plan, &r.c.Deletes
 	return runJob(func(progress func(tea.Msg)) tea.Msg {
 		inflight.Add(1)
 		defer inflight.Add(-1)

@@ -6,13 +6,14 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/table"
 )
 
 // regTable is the Registry table's columns laid out for a width: the
 // names keep their room; the launch columns shrink first, then the empty
 // ones go, then LAST LAUNCH, LAUNCHES and SIZE, as the screen narrows.
 type regTable struct {
-	repo, tags, age, size, reclaim, launches, last column
+	repo, tags, age, size, reclaim, launches, last table.Column
 }
 
 // markW is the gutter and the hold mark before the first column ("›[P]").
@@ -26,32 +27,32 @@ const (
 
 func (x *imageIndex) layout(w int) *regTable {
 	vw := x.widths()
-	name := func(need, header, room, most int) column {
+	name := func(need, header, room, most int) table.Column {
 		need = max(need, header)
-		return column{want: min(need, most), min: min(need, max(room, header)), name: true}
+		return table.Column{Want: min(need, most), Min: min(need, max(room, header)), Name: true}
 	}
 	t := &regTable{
 		repo:    name(vw.repo, len("REPOSITORY")+1, repoRoom, repoMost),
 		tags:    name(vw.tags, len("TAGS"), tagsRoom, tagsMost),
-		age:     column{want: 5, min: 5},
-		size:    column{want: 8, min: 8, drop: 5},
-		reclaim: column{want: 8, min: 8},
+		age:     table.Column{Want: 5, Min: 5},
+		size:    table.Column{Want: 8, Min: 8, Drop: 5},
+		reclaim: table.Column{Want: 8, Min: 8},
 	}
-	cols := []*column{&t.repo, &t.tags, &t.age, &t.size, &t.reclaim}
-	t.launches.hidden, t.last.hidden = true, true
+	cols := []*table.Column{&t.repo, &t.tags, &t.age, &t.size, &t.reclaim}
+	t.launches.Hidden, t.last.Hidden = true, true
 	if x.use != nil {
 		// "LAUNCHES▼" or "LAUNCH▼"; "LAST LAUNCH▼" and "3h ago", or "LAST▼" and "3h".
-		t.launches = column{want: 9, min: 7, drop: 4}
-		t.last = column{want: 12, min: 5, drop: 3}
+		t.launches = table.Column{Want: 9, Min: 7, Drop: 4}
+		t.last = table.Column{Want: 12, Min: 5, Drop: 3}
 		if !vw.launched { // an empty column goes first
-			t.launches.drop = 2
+			t.launches.Drop = 2
 		}
 		if !vw.lastLaunched {
-			t.last.drop = 1
+			t.last.Drop = 1
 		}
 		cols = append(cols, &t.launches, &t.last)
 	}
-	fitColumns(w-markW-1, cols) // each cell starts with a space
+	table.Layout(w-markW-1, cols) // each cell starts with a space
 	return t
 }
 
@@ -101,16 +102,16 @@ func (r *registrySection) header(t *regTable) string {
 		return s + "▼"
 	}
 	launches, last := "LAUNCHES", "LAST LAUNCH"
-	if t.launches.shrunk() {
+	if t.launches.Shrunk() {
 		launches = "LAUNCH"
 	}
-	if t.last.shrunk() {
+	if t.last.Shrunk() {
 		last = "LAST"
 	}
-	return strings.Repeat(" ", markW) + t.repo.cell(arrow(sortName, "REPOSITORY"), false) + t.tags.cell("TAGS", false) +
-		t.age.cell(arrow(sortAge, "AGE"), true) + t.size.cell(arrow(sortSize, "SIZE"), true) +
-		t.reclaim.cell(arrow(sortReclaim, "RECLAIM"), true) +
-		t.launches.cell(arrow(sortLaunches, launches), true) + t.last.cell(arrow(sortLastLaunch, last), true)
+	return strings.Repeat(" ", markW) + t.repo.Cell(arrow(sortName, "REPOSITORY"), false) + t.tags.Cell("TAGS", false) +
+		t.age.Cell(arrow(sortAge, "AGE"), true) + t.size.Cell(arrow(sortSize, "SIZE"), true) +
+		t.reclaim.Cell(arrow(sortReclaim, "RECLAIM"), true) +
+		t.launches.Cell(arrow(sortLaunches, launches), true) + t.last.Cell(arrow(sortLastLaunch, last), true)
 }
 
 // row is image i's line, without the gutter and mark.
@@ -126,8 +127,8 @@ func (r *registrySection) row(t *regTable, i int) string {
 	if a := x.age(i, now); a >= 0 {
 		age = model.FormatAge(a)
 	}
-	line := t.repo.cell(im.Repository, false) + t.tags.cell(tags, false) + t.age.cell(age, true) +
-		t.size.cell(model.FormatBytes(x.size[i]), true) + t.reclaim.cell(model.FormatBytes(x.sizes.Exclusive[i]), true)
+	line := t.repo.Cell(im.Repository, false) + t.tags.Cell(tags, false) + t.age.Cell(age, true) +
+		t.size.Cell(model.FormatBytes(x.size[i]), true) + t.reclaim.Cell(model.FormatBytes(x.sizes.Exclusive[i]), true)
 	if x.use == nil {
 		return line
 	}
@@ -138,11 +139,11 @@ func (r *registrySection) row(t *regTable, i int) string {
 	}
 	if !u.LastLaunch.IsZero() {
 		last = model.FormatAge(max(now.Sub(u.LastLaunch), 0))
-		if !t.last.shrunk() {
+		if !t.last.Shrunk() {
 			last += " ago"
 		}
 	}
-	return line + t.launches.cell(n, true) + t.last.cell(last, true)
+	return line + t.launches.Cell(n, true) + t.last.Cell(last, true)
 }
 
 func (r *registrySection) table(w, h int) string {
@@ -155,20 +156,20 @@ func (r *registrySection) table(w, h int) string {
 		b.WriteString("\n" + st.Muted.Render(common.Fit("no images match", w)))
 		return common.Block(b.String(), w, h)
 	}
-	end := min(r.offset+h-1, len(x.view))
-	for p := r.offset; p < end; p++ {
+	end := min(r.Offset+h-1, len(x.view))
+	for p := r.Offset; p < end; p++ {
 		i := x.view[p]
 		mark := holdMark(x.holds[i])
 		if r.selected[i] {
 			mark = "[x]"
 		}
 		gutter := " "
-		if p == r.cursor {
+		if p == r.Cursor {
 			gutter = "›"
 		}
 		line := common.Fit(gutter+mark+r.row(t, i), w)
 		switch {
-		case p == r.cursor:
+		case p == r.Cursor:
 			line = st.Cursor.Render(line)
 		case r.selected[i]:
 			line = st.Selected.Render(line)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/gauge"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -71,7 +72,7 @@ func (r *registrySection) view(w, h int) string {
 	case r.scanning:
 		top = r.scanView(w)
 	default:
-		top = r.gauge().view(st, w)
+		top = r.gauge().View(st, w)
 	}
 	if h < 4 {
 		return common.Block(r.infoLine(w), w, h)
@@ -80,10 +81,10 @@ func (r *registrySection) view(w, h int) string {
 	return top + "\n" + r.infoLine(w) + "\n" + r.table(w, h-3)
 }
 
-func (r *registrySection) gauge() gauge {
-	g := gauge{total: r.idx.sizes.Total, after: r.idx.sizes.Total, capBytes: r.svc.Policy().Cap, note: r.forecastNote}
+func (r *registrySection) gauge() gauge.Model {
+	g := gauge.Model{Total: r.idx.sizes.Total, After: r.idx.sizes.Total, CapBytes: r.svc.Policy().Cap, Note: r.forecastNote}
 	if r.nsel > 0 && r.planReady {
-		g.after, g.selected = r.plan.TotalAfterBytes, len(r.plan.Deletions)
+		g.After, g.Selected = r.plan.TotalAfterBytes, len(r.plan.Deletions)
 	}
 	return g
 }

@@ -43,7 +43,7 @@ func (r *registrySection) snapshotLoaded(msg snapshotMsg) {
 	r.idx, r.stale = msg.index, true
 	r.selected = make([]bool, len(r.idx.inv.Images))
 	r.nsel, r.plan, r.planPolicy, r.planReady = 0, model.Plan{}, false, true
-	r.cursor, r.offset = 0, 0
+	r.Cursor, r.Offset = 0, 0
 	r.scroll()
 	r.c.Infof("%s", r.staleText())
 }
@@ -82,7 +82,7 @@ func (c carry) cursorTo(r *registrySection) {
 	}
 	for i := range r.idx.inv.Images {
 		if r.idx.inv.Images[i].Ref() == c.cursor {
-			if p := r.idx.position(i); p >= 0 && p != r.cursor {
+			if p := r.idx.position(i); p >= 0 && p != r.Cursor {
 				r.follow(i)
 			}
 			return

@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
+	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -52,7 +53,7 @@ type Model struct {
 	charts   *chartsSection
 	registry *registrySection
 	history  *historySection
-	confirm  *confirm
+	confirm  *confirm.Model
 	// errView shows the errors of the last actions in full (e), when open;
 	// errGen is the log it shows.
 	errView *pager.Model
@@ -327,7 +328,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		var cmd tea.Cmd
-		var box *confirm
+		var box *confirm.Model
 		switch m.tab {
 		case tabCharts:
 			cmd, box = m.charts.update(msg)
@@ -378,15 +379,15 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Cancel):
 		m.confirm = nil
 		m.c.Notef("cancelled")
-	case key.Matches(msg, k.Force) && c.forceable:
+	case key.Matches(msg, k.Force) && c.Forceable:
 		m.confirm = m.registry.force(c)
 		return m.registry.recheck(m.confirm)
 	case key.Matches(msg, k.Confirm):
-		if c.blocked != "" || c.checking {
+		if c.Blocked != "" || c.Checking {
 			return nil
 		}
 		m.confirm = nil
-		if c.proposal != nil {
+		if _, ok := c.Payload.(pullRequest); ok {
 			return m.charts.startOpen(c)
 		}
 		return m.registry.startDelete(c)
@@ -408,7 +409,7 @@ func (m *Model) helpKeys() common.HelpKeys {
 		return common.HelpKeys{Short: append(pk.ShortHelp(), k.NextTab, k.Help), Full: append(pk.FullHelp(), general)}
 	case m.confirm != nil:
 		b := []key.Binding{k.Confirm, k.Cancel}
-		if m.confirm.forceable {
+		if m.confirm.Forceable {
 			b = append(b, k.Force)
 		}
 		return common.HelpKeys{Short: b, Full: [][]key.Binding{b}}
@@ -472,7 +473,7 @@ func (m *Model) Render() string {
 	case m.errView != nil:
 		body = m.errView.View()
 	case m.confirm != nil:
-		body = m.confirm.place(st, w, bodyH)
+		body = m.confirm.Place(st, w, bodyH)
 	case m.tab == tabCharts:
 		body = m.charts.view(w, bodyH)
 	case m.tab == tabHistory:

@@ -241,8 +241,8 @@ func TestRegistryScanError(t *testing.T) {
 // order, through the model (the screen truncates names).
 func visibleImages(m *Model) []int {
 	r := m.registry
-	end := min(r.offset+r.page, len(r.idx.view))
-	return r.idx.view[r.offset:end]
+	end := min(r.Offset+r.Page, len(r.idx.view))
+	return r.idx.view[r.Offset:end]
 }
 
 func TestRegistrySort(t *testing.T) {
@@ -364,7 +364,7 @@ func TestRegistryProtectedMark(t *testing.T) {
 	// protected row refuses.
 	for p, i := range x.view {
 		if x.holds[i] == model.HoldProtected {
-			d.m.registry.cursor = p
+			d.m.registry.Cursor = p
 			break
 		}
 	}
@@ -777,7 +777,7 @@ func TestRegistryLocks(t *testing.T) {
 	r := d.m.registry
 	at := func(i int) string {
 		t.Helper()
-		r.cursor = r.idx.position(i)
+		r.Cursor = r.idx.position(i)
 		r.scroll()
 		return line(d.screen(), "sort: ")
 	}

@@ -48,7 +48,7 @@ func TestUsageColumnsAndHolds(t *testing.T) {
 	if pos < 0 {
 		t.Fatal("no launched image in view")
 	}
-	r.cursor = pos
+	r.Cursor = pos
 	r.scroll()
 	d.press("space")
 	mustContain(t, d.screen(), "is held (launched ", " times in the last 30d, last ")

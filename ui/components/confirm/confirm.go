@@ -1,45 +1,39 @@
-package ui
+// Package confirm is a modal question: enter does it, esc doesn't.
+package confirm
 
 import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/engine"
-	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
-// confirm is a modal question: enter does it, esc doesn't. Exactly one of
-// its payloads is set.
-type confirm struct {
-	title string
+// Model is a modal question: enter does it, esc doesn't. Payload is what
+// enter does, for the part of the console that asked.
+type Model struct {
+	Title string
 	lines []boxLine
-	// blocked, when set, says why enter does nothing (a refused plan).
-	blocked string
-
-	// A delete: the plan to apply, and whether it is the policy's.
-	plan      *model.Plan
-	policy    bool
-	forceable bool
-	// checking: the registry is being re-read for changes since the scan;
+	// Blocked, when set, says why enter does nothing (a refused plan).
+	Blocked string
+	// Forceable: f forces past a refusal.
+	Forceable bool
+	// Checking: the registry is being re-read for changes since the scan;
 	// enter waits for it.
-	checking bool
+	Checking bool
 
-	// A pull request: the rows it bumps and what it will do.
-	deps     []model.DependencyStatus
-	proposal *engine.Proposal
+	Payload any
 }
 
-// view renders the box for a screen w cells wide.
-func (c *confirm) view(st *common.Styles, w int) string {
+// View renders the box for a screen w cells wide.
+func (c *Model) View(st *common.Styles, w int) string {
 	inner := min(w-4, 96)
 	if inner < 20 {
 		inner = max(w-2, 1)
 	}
 	var b strings.Builder
-	b.WriteString(st.DialogTitle.Render(common.Fit(c.title, inner)))
+	b.WriteString(st.DialogTitle.Render(common.Fit(c.Title, inner)))
 	for _, l := range c.lines {
 		for _, out := range l.render(st, inner) {
 			b.WriteString("\n")
@@ -47,16 +41,16 @@ func (c *confirm) view(st *common.Styles, w int) string {
 		}
 	}
 	b.WriteString("\n")
-	if c.blocked != "" {
-		for _, l := range pager.Wrap(c.blocked, inner) {
+	if c.Blocked != "" {
+		for _, l := range pager.Wrap(c.Blocked, inner) {
 			b.WriteString("\n" + st.Error.Render(common.Fit(l, inner)))
 		}
 		hint := "esc cancel"
-		if c.forceable {
+		if c.Forceable {
 			hint = "f force · " + hint
 		}
 		b.WriteString("\n" + st.Muted.Render(common.Fit(hint, inner)))
-	} else if c.checking {
+	} else if c.Checking {
 		b.WriteString("\n" + st.Muted.Render(common.Fit("re-checking the registry for changes since the scan… · esc cancel", inner)))
 	} else {
 		b.WriteString("\n" + common.Fit(st.Title.Render("enter")+" confirm · "+st.Title.Render("esc")+" cancel", inner))
@@ -74,9 +68,11 @@ type boxLine struct {
 // labelWidth is the column labelled values start at.
 const labelWidth = 11
 
-func (c *confirm) add(text string) { c.lines = append(c.lines, boxLine{text: text}) }
+// Add adds a line of plain text, cut to the box.
+func (c *Model) Add(text string) { c.lines = append(c.lines, boxLine{text: text}) }
 
-func (c *confirm) addLabeled(label, text string) {
+// AddLabeled adds a labelled value, wrapped under its label.
+func (c *Model) AddLabeled(label, text string) {
 	c.lines = append(c.lines, boxLine{label: label, text: text, wrap: true})
 }
 
@@ -97,7 +93,7 @@ func (l boxLine) render(st *common.Styles, w int) []string {
 	return out
 }
 
-// place centres the box in a w×h area.
-func (c *confirm) place(st *common.Styles, w, h int) string {
-	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, c.view(st, w))
+// Place centres the box in a w×h area.
+func (c *Model) Place(st *common.Styles, w, h int) string {
+	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, c.View(st, w))
 }

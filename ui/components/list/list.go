@@ -1,4 +1,5 @@
-package ui
+// Package list is a scrolling table's cursor and window.
+package list
 
 import (
 	"charm.land/bubbles/v2/key"
@@ -7,43 +8,43 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
-// list is a scrolling table's cursor and window, shared by the tabs.
-type list struct {
-	cursor, offset int // the row under the cursor; the first row on screen
-	page           int // table rows on screen
+// Model is a scrolling table's cursor and window, shared by the tabs.
+type Model struct {
+	Cursor, Offset int // the row under the cursor; the first row on screen
+	Page           int // table rows on screen
 }
 
-// setPage sets how many table rows fit.
-func (l *list) setPage(n int) { l.page = max(n, 1) }
+// SetPage sets how many table rows fit.
+func (l *Model) SetPage(n int) { l.Page = max(n, 1) }
 
-// clamp keeps the cursor within n rows and the window around the cursor.
-func (l *list) clamp(n int) {
-	l.cursor = min(max(l.cursor, 0), max(n-1, 0))
-	if l.cursor < l.offset {
-		l.offset = l.cursor
+// Clamp keeps the cursor within n rows and the window around the cursor.
+func (l *Model) Clamp(n int) {
+	l.Cursor = min(max(l.Cursor, 0), max(n-1, 0))
+	if l.Cursor < l.Offset {
+		l.Offset = l.Cursor
 	}
-	if l.cursor >= l.offset+l.page {
-		l.offset = l.cursor - l.page + 1
+	if l.Cursor >= l.Offset+l.Page {
+		l.Offset = l.Cursor - l.Page + 1
 	}
-	l.offset = min(max(l.offset, 0), max(n-l.page, 0))
+	l.Offset = min(max(l.Offset, 0), max(n-l.Page, 0))
 }
 
-// move applies a navigation key over n rows and reports whether msg was
+// Move applies a navigation key over n rows and reports whether msg was
 // one; the caller clamps.
-func (l *list) move(msg tea.KeyPressMsg, k *common.KeyMap, n int) bool {
+func (l *Model) Move(msg tea.KeyPressMsg, k *common.KeyMap, n int) bool {
 	switch {
 	case key.Matches(msg, k.Up):
-		l.cursor--
+		l.Cursor--
 	case key.Matches(msg, k.Down):
-		l.cursor++
+		l.Cursor++
 	case key.Matches(msg, k.PageUp):
-		l.cursor -= l.page
+		l.Cursor -= l.Page
 	case key.Matches(msg, k.PageDown):
-		l.cursor += l.page
+		l.Cursor += l.Page
 	case key.Matches(msg, k.Top):
-		l.cursor = 0
+		l.Cursor = 0
 	case key.Matches(msg, k.Bottom):
-		l.cursor = n - 1
+		l.Cursor = n - 1
 	default:
 		return false
 	}

@@ -1,4 +1,6 @@
-package ui
+// Package table lays a table's columns out across the screen's width and
+// fits their cells.
+package table
 
 import (
 	"slices"
@@ -6,60 +8,60 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 )
 
-// column is one column of a table laid out by fitColumns: how wide it
+// Column is one column of a table laid out by Layout: how wide it
 // wants to be, how narrow it can get, and when it gives way to the others.
-type column struct {
-	// want is the width for its full header and content; min the width
+type Column struct {
+	// Want is the width for its full header and content; Min the width
 	// it keeps: shrunk (short header, compact cells) or, for a name, the
-	// room it always has. min <= want.
-	want, min int
-	// drop orders the columns that give way on a narrow screen, 1 first;
+	// room it always has. Min <= Want.
+	Want, Min int
+	// Drop orders the columns that give way on a narrow screen, 1 first;
 	// 0 never goes.
-	drop int
-	// name columns (repository, dependency, versions) take the room left.
-	name bool
+	Drop int
+	// Name columns (repository, dependency, versions) take the room left.
+	Name bool
 
-	width  int  // laid out: the width given
-	hidden bool // laid out: dropped
+	Width  int  // laid out: the width given
+	Hidden bool // laid out: dropped
 }
 
-// shrunk reports whether the column was given less than its full width
+// Shrunk reports whether the column was given less than its full width
 // (short header, compact cells).
-func (c *column) shrunk() bool { return c.width < c.want }
+func (c *Column) Shrunk() bool { return c.Width < c.Want }
 
-// fitColumns lays columns out in w cells, one space between each. As the
-// screen narrows: the columns that can shrink do (an empty usage column
+// Layout lays columns out in w cells, one space between each. As the
+// screen narrows: the columns that can shrink do (an empty usage Column
 // first), then columns go in their drop order until every name has its
 // room; what is left goes to the names, up to the width they want, then
 // gives the shrunk columns back their full width. The rest stays blank.
-func fitColumns(w int, cols []*column) {
+func Layout(w int, cols []*Column) {
 	for _, c := range cols {
-		c.width, c.hidden = c.want, false
+		c.Width, c.Hidden = c.Want, false
 	}
 	if total(cols) > w {
 		for _, c := range cols {
-			c.width = c.min
+			c.Width = c.Min
 		}
-		var order []*column
+		var order []*Column
 		for _, c := range cols {
-			if c.drop > 0 {
+			if c.Drop > 0 {
 				order = append(order, c)
 			}
 		}
-		slices.SortStableFunc(order, func(a, b *column) int { return a.drop - b.drop })
+		slices.SortStableFunc(order, func(a, b *Column) int { return a.Drop - b.Drop })
 		for _, c := range order {
 			if total(cols) <= w {
 				break
 			}
-			c.hidden = true
+			c.Hidden = true
 		}
 		spare := w - total(cols)
 		for spare > 0 && grow(cols, &spare) { // the names, a cell each in turn, up to what they want
 		}
 		for _, c := range slices.Backward(cols) { // then the columns shrunk, whole or not at all
-			if !c.hidden && !c.name && c.width < c.want && c.want-c.width <= spare {
-				spare -= c.want - c.width
-				c.width = c.want
+			if !c.Hidden && !c.Name && c.Width < c.Want && c.Want-c.Width <= spare {
+				spare -= c.Want - c.Width
+				c.Width = c.Want
 			}
 		}
 	}
@@ -70,11 +72,11 @@ func fitColumns(w int, cols []*column) {
 
 // grow widens each name short of what it wants by a cell, while spare
 // lasts; it reports whether any grew.
-func grow(cols []*column, spare *int) bool {
+func grow(cols []*Column, spare *int) bool {
 	grew := false
 	for _, c := range cols {
-		if c.name && !c.hidden && c.width < c.want && *spare > 0 {
-			c.width++
+		if c.Name && !c.Hidden && c.Width < c.Want && *spare > 0 {
+			c.Width++
 			*spare--
 			grew = true
 		}
@@ -84,11 +86,11 @@ func grow(cols []*column, spare *int) bool {
 
 // squeeze narrows each name by a cell while over lasts; it reports whether
 // any could be.
-func squeeze(cols []*column, over *int) bool {
+func squeeze(cols []*Column, over *int) bool {
 	squeezed := false
 	for _, c := range cols {
-		if c.name && !c.hidden && c.width > 1 && *over > 0 {
-			c.width--
+		if c.Name && !c.Hidden && c.Width > 1 && *over > 0 {
+			c.Width--
 			*over--
 			squeezed = true
 		}
@@ -96,32 +98,32 @@ func squeeze(cols []*column, over *int) bool {
 	return squeezed
 }
 
-// cell is a column's text, fitted, after a space; "" when it is hidden.
-func (c *column) cell(s string, right bool) string {
+// Cell is a Column's text, fitted, after a space; "" when it is hidden.
+func (c *Column) Cell(s string, right bool) string {
 	switch {
-	case c.hidden:
+	case c.Hidden:
 		return ""
 	case right:
-		return " " + common.FitRight(s, c.width)
+		return " " + common.FitRight(s, c.Width)
 	}
-	return " " + common.Fit(s, c.width)
+	return " " + common.Fit(s, c.Width)
 }
 
-// middle is cell for a version: cut in the middle, keeping both ends.
-func (c *column) middle(s string) string {
-	if c.hidden {
+// Middle is Cell for a version: cut in the middle, keeping both ends.
+func (c *Column) Middle(s string) string {
+	if c.Hidden {
 		return ""
 	}
-	return " " + common.FitMiddle(s, c.width)
+	return " " + common.FitMiddle(s, c.Width)
 }
 
 // total is the width of the shown columns with a space between each.
-func total(cols []*column) int {
+func total(cols []*Column) int {
 	n, t := 0, 0
 	for _, c := range cols {
-		if !c.hidden {
+		if !c.Hidden {
 			n++
-			t += c.width
+			t += c.Width
 		}
 	}
 	return t + max(n-1, 0)
