@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -21,24 +20,12 @@ import (
 func BenchmarkScan5000(b *testing.B) {
 	azuretest.HermeticEnv(b)
 	pop := registrytest.Population{Repositories: 50, TagsPerRepository: 100, Seed: 5000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg, err := registrytest.Start(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { reg.Close() })
+	reg := startRegistry(b)
 	if _, err := reg.Populate(b.Context(), pop); err != nil {
 		b.Fatal(err)
 	}
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { id.Close() })
-	srv, err := acrtest.New(b.Context(), reg, acrtest.WithIdentity(id))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	id := startIdentity(b)
+	srv := startACRServer(b, reg, id)
 
 	cases := []struct {
 		name string

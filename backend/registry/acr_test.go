@@ -39,21 +39,9 @@ type acrEnv struct {
 func startACR(t *testing.T, opts ...acrtest.Option) *acrEnv {
 	t.Helper()
 	azuretest.HermeticEnv(t)
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { id.Close() })
-	srv, err := acrtest.New(t.Context(), reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	reg := startRegistry(t)
+	id := startIdentity(t)
+	srv := startACRServer(t, reg, id, opts...)
 	return &acrEnv{reg: reg, id: id, srv: srv, p: pusher{t, reg.Host()}}
 }
 

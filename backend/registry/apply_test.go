@@ -528,15 +528,11 @@ func TestDeleteManifestErrors(t *testing.T) {
 			return r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/")
 		}
 	}
-	reg, err := registrytest.Start(t.Context(),
+	reg := startRegistry(t,
 		registrytest.WithHandler(fault(deleteIn("denied"), http.StatusForbidden, "DENIED")),
 		registrytest.WithHandler(fault(deleteIn("disabled"), http.StatusMethodNotAllowed, "UNSUPPORTED")),
 		registrytest.WithHandler(fault(deleteIn("broken"), http.StatusInternalServerError, "UNKNOWN")),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
 	c := newClient(t, reg.Host())
 	const dg = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 	tests := []struct {

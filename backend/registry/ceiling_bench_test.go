@@ -49,11 +49,7 @@ func BenchmarkScanCeiling(b *testing.B) {
 	}
 	repos := max(tags/100, 1)
 	pop := registrytest.Population{Repositories: repos, TagsPerRepository: tags / repos, Seed: 10_000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg, err := registrytest.Start(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { reg.Close() })
+	reg := startRegistry(b)
 	if _, err := reg.Populate(b.Context(), pop); err != nil {
 		b.Fatal(err)
 	}

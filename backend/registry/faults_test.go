@@ -151,16 +151,6 @@ type resolvedImage struct {
 	childBlobs [][]model.Blob
 }
 
-func startProxy(t *testing.T, target string) *faulttest.Proxy {
-	t.Helper()
-	p, err := faulttest.Start(target, faultOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
 func scanOrFail(t *testing.T, l Lister) *model.Inventory {
 	t.Helper()
 	inv, err := l.Scan(t.Context(), nil)

@@ -11,6 +11,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
@@ -34,15 +37,67 @@ func population() registrytest.Population {
 	}
 }
 
-// startSeeded starts a real registry and seeds it.
-func startSeeded(t testing.TB, pop registrytest.Population, opts ...registrytest.Option) (*registrytest.Registry, *registrytest.Seeded) {
+// startRegistry starts the embedded distribution registry, closed when
+// the test ends.
+func startRegistry(t testing.TB, opts ...registrytest.Option) *registrytest.Registry {
 	t.Helper()
-	ctx := context.Background()
-	reg, err := registrytest.Start(ctx, opts...)
+	reg, err := registrytest.Start(t.Context(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
+	return reg
+}
+
+// startPushing starts the embedded registry and a pusher of hand-made
+// images to it.
+func startPushing(t *testing.T, opts ...registrytest.Option) (*registrytest.Registry, pusher) {
+	t.Helper()
+	reg := startRegistry(t, opts...)
+	return reg, pusher{t, reg.Host()}
+}
+
+// startIdentity starts the managed identity (IMDS on loopback) that the
+// ACR stand-in trusts, closed when the test ends.
+func startIdentity(t testing.TB) *azuretest.Identity {
+	t.Helper()
+	id, err := azuretest.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { id.Close() })
+	return id
+}
+
+// startACRServer starts the ACR stand-in in front of reg, trusting id,
+// closed when the test ends.
+func startACRServer(t testing.TB, reg *registrytest.Registry, id *azuretest.Identity, opts ...acrtest.Option) *acrtest.Server {
+	t.Helper()
+	srv, err := acrtest.New(t.Context(), reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// startProxy starts a faulttest proxy in front of target, closed when the
+// test ends.
+func startProxy(t *testing.T, target string) *faulttest.Proxy {
+	t.Helper()
+	p, err := faulttest.Start(target, faultOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// startSeeded starts a real registry and seeds it.
+func startSeeded(t testing.TB, pop registrytest.Population, opts ...registrytest.Option) (*registrytest.Registry, *registrytest.Seeded) {
+	t.Helper()
+	ctx := context.Background()
+	reg := startRegistry(t, opts...)
 	seeded, err := registrytest.Seed(ctx, reg.Host(), pop)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -76,11 +75,7 @@ func digestOf(t *testing.T, x interface{ Digest() (v1.Hash, error) }) string {
 // TestScanManifestKinds pushes every manifest kind a registry may hold and
 // checks what the scan makes of each.
 func TestScanManifestKinds(t *testing.T) {
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg := startRegistry(t)
 
 	docker := dockerImage(t, day(2024, 3, 1), "linux", "amd64", "")
 	oci := ociImage(t, time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC))

@@ -17,7 +17,6 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
-	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -355,11 +354,7 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 // acr, on the ACR stand-in in front of the same embedded registry.
 func runProperty(t *testing.T, seed uint64, acr bool) {
 	ctx := context.Background()
-	reg, err := registrytest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg := startRegistry(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
 		digests: map[string][]string{}, ages: map[repoDigest]int{}}
 	w.populate()
@@ -371,16 +366,8 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 	var proxy *faulttest.Proxy
 	if acr {
 		w.logf("on ACR")
-		id, err := azuretest.NewIdentity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { id.Close() })
-		w.acr, err = acrtest.New(ctx, reg, acrtest.WithIdentity(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { w.acr.Close() })
+		id := startIdentity(t)
+		w.acr = startACRServer(t, reg, id)
 		for k, age := range w.ages {
 			w.acr.SetCreated(k.repo, k.digest, testNow.AddDate(0, 0, -age))
 		}

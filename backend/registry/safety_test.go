@@ -172,12 +172,7 @@ func TestTaggedChildOfKeptIndex(t *testing.T) {
 		{"cap", model.Policy{Cap: 1, Aggressive: true, Protect: []*regexp.Regexp{regexp.MustCompile(`^base:latest$`)}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, err := registrytest.Start(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { reg.Close() })
-			p := pusher{t, reg.Host()}
+			reg, p := startPushing(t)
 			amd, arm := p.image(200, "amd64"), p.image(120, "arm64")
 			idx := p.index("latest", amd, arm)
 			p.push("base:latest", idx)
@@ -211,12 +206,7 @@ func TestTaggedChildOfKeptIndex(t *testing.T) {
 // TestIndexAndItsTaggedChildGoTogether: when the index itself is planned,
 // its tagged child may go too, but only after it.
 func TestIndexAndItsTaggedChildGoTogether(t *testing.T) {
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	p := pusher{t, reg.Host()}
+	reg, p := startPushing(t)
 	amd, arm := p.image(200, "amd64"), p.image(190, "arm64")
 	p.push("base:v1", p.index("v1", amd, arm))
 	p.push("base:v1-amd64", amd)
@@ -256,12 +246,7 @@ func TestIncompleteRepositoryIsSkipped(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	reg, err := registrytest.Start(t.Context(), registrytest.WithHandler(fail))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	p := pusher{t, reg.Host()}
+	reg, p := startPushing(t, registrytest.WithHandler(fail))
 	amd, arm := p.image(200, "amd64"), p.image(200, "arm64")
 	p.push("app:v1", p.index("v1", amd, arm))
 	p.push("app:v2", p.index("v2", amd, arm))
@@ -313,12 +298,7 @@ func findRef(t *testing.T, inv *model.Inventory, repo, tag string) string {
 // pushed back onto an old, planned digest: a rollback. The apply must not
 // delete that digest, nor one whose platform manifest a new index uses.
 func TestTagMovedSinceScan(t *testing.T) {
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	p := pusher{t, reg.Host()}
+	reg, p := startPushing(t)
 	old, older, cur := p.image(200, "amd64"), p.image(250, "amd64"), p.image(1, "amd64")
 	p.push("hub:old", old)
 	p.push("hub:older", older)

@@ -508,11 +508,7 @@ func TestScanWithBasicAuth(t *testing.T) {
 	pop := population()
 	pop.Repositories, pop.TagsPerRepository = 3, 2
 	ctx := t.Context()
-	reg, err := registrytest.Start(ctx, registrytest.WithHandler(auth))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg := startRegistry(t, registrytest.WithHandler(auth))
 	seeded, err := registrytest.Seed(ctx, reg.Host(), pop, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
-	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -32,12 +31,7 @@ func TestSharedPlatformManifestsStayWithAKeptIndex(t *testing.T) {
 		{"the first's DELETE fails", 0, "500"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, err := registrytest.Start(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { reg.Close() })
-			p := pusher{t, reg.Host()}
+			reg, p := startPushing(t)
 			amd, arm := p.image(300, "amd64"), p.image(300, "arm64")
 			p.push("app@"+digestOf(t, amd), amd)
 			p.push("app@"+digestOf(t, arm), arm)
