@@ -7,29 +7,7 @@ import (
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
-	"github.com/helmupgradebot/helmupgradebot/model"
 )
-
-func TestCapIn(t *testing.T) {
-	for _, c := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{-time.Hour, "cap within a day"},
-		{0, "cap within a day"},
-		{23 * time.Hour, "cap within a day"},
-		{25 * time.Hour, "cap in ~1 day"},
-		{23 * 24 * time.Hour, "cap in ~23 days"},
-	} {
-		if got := capIn(c.d); got != c.want {
-			t.Errorf("capIn(%v) = %q, want %q", c.d, got, c.want)
-		}
-	}
-	f := model.Forecast{GrowthBytesPerWeek: 1 << 20, CapReachedAt: fixedNow.Add(5 * time.Hour)}
-	if got := forecastText(f, true, "", fixedNow); !strings.Contains(got, "cap within a day (2026-03-14)") {
-		t.Errorf("forecastText = %q", got)
-	}
-}
 
 // A hand-picked selection that leaves the registry over the cap says the
 // rest is not selected; the policy plan's shortfall is what is held.

@@ -123,14 +123,14 @@ func TestGoldenRunDetails(t *testing.T) {
 		}
 		snap("details-top")
 		d.press("G")
-		mustContain(t, d.screen(), fmt.Sprintf("of %d ", d.m.history.detail.Lines()))
+		mustContain(t, d.screen(), fmt.Sprintf("of %d ", d.m.history.Detail().Lines()))
 		snap("details-end")
 	}
 	// Every line was reachable: j scrolls the details, not the runs.
 	cursor := d.m.history.Cursor
 	d.press("g", "j", "j")
-	if d.m.history.Cursor != cursor || d.m.history.detail.Offset() != 2 {
-		t.Errorf("j moved the run cursor (%d→%d) or did not scroll (offset %d)", cursor, d.m.history.Cursor, d.m.history.detail.Offset())
+	if d.m.history.Cursor != cursor || d.m.history.Detail().Offset() != 2 {
+		t.Errorf("j moved the run cursor (%d→%d) or did not scroll (offset %d)", cursor, d.m.history.Cursor, d.m.history.Detail().Offset())
 	}
 	d.press("esc")
 	mustContain(t, d.screen(), "WHEN")

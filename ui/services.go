@@ -7,6 +7,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	historytab "github.com/helmupgradebot/helmupgradebot/ui/history"
 )
 
 // RegistryService is what the console asks of a registry. *engine.Registry
@@ -54,3 +55,7 @@ func isNil(v any) bool {
 	}
 	return false
 }
+
+// HistoryService is where the console reads the runs before it and
+// records its own. *history.Store implements it.
+type HistoryService = historytab.Service

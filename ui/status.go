@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"regexp"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -29,11 +28,6 @@ func (m *Model) header(w int) string {
 	return common.Fit(b.String(), w)
 }
 
-var longDigest = regexp.MustCompile(`(sha256:[0-9a-f]{12})[0-9a-f]{52}`)
-
-// shortDigests cuts full sha256 digests in a message to 12 hex digits.
-func shortDigests(s string) string { return longDigest.ReplaceAllString(s, "$1") }
-
 // statusLine renders what is running, the last message and the current
 // tab's counts. An error comes first, its first line cut to the screen,
 // and points at the errors view (e shows it whole); other messages too
@@ -44,8 +38,8 @@ func (m *Model) statusLine(w int) string {
 	if r := join(m.charts.statusText(), m.registry.statusText()); r != "" {
 		running = m.spinner.View() + " " + r
 	}
-	left := join(running, shortDigests(m.c.Status.Text))
-	if t := shortDigests(m.c.Status.Text); t != "" && m.c.Status.Err {
+	left := join(running, common.ShortDigests(m.c.Status.Text))
+	if t := common.ShortDigests(m.c.Status.Text); t != "" && m.c.Status.Err {
 		left = join(st.Error.Render("error: ")+common.FirstLine(t), running)
 	}
 	counts := m.charts.counts()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
+	historytab "github.com/helmupgradebot/helmupgradebot/ui/history"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
@@ -52,7 +53,7 @@ type Model struct {
 	tab      tab
 	charts   *chartsSection
 	registry *registrySection
-	history  *historySection
+	history  *historytab.Model
 	confirm  *confirm.Model
 	// errView shows the errors of the last actions in full (e), when open;
 	// errGen is the log it shows.
@@ -102,7 +103,11 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 	if isNil(o.history) {
 		o.history = nil
 	}
-	m.history = newHistorySection(c, o.history, url)
+	var capBytes int64
+	if reg != nil {
+		capBytes = reg.Policy().Cap
+	}
+	m.history = historytab.New(c, o.history, url, capBytes)
 	if m.charts.svc == nil && m.registry.svc != nil {
 		m.tab = tabRegistry
 	}
@@ -156,12 +161,12 @@ func (m *Model) restyle() {
 	if m.errView != nil {
 		m.errView.SetStyles(st.Pager())
 	}
-	m.history.restyle()
+	m.history.Restyle()
 }
 
 // Init starts the first chart check and registry scan.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.registry.loadSnapshot(), m.history.load(), m.spin()}
+	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.registry.loadSnapshot(), m.history.Init(), m.spin()}
 	if !m.noColor {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
@@ -185,7 +190,7 @@ func (m *Model) layout() {
 	body := m.bodyHeight()
 	m.charts.setRows(body - 1 - m.charts.detailHeight(m.c.Width, body))
 	m.registry.setRows(body - 4)
-	m.history.setSize(m.c.Width, body)
+	m.history.SetSize(m.c.Width, body)
 	if m.errView != nil {
 		if m.errGen != m.c.Errs.Gen { // an error arrived while it is open
 			m.errGen = m.c.Errs.Gen
@@ -244,18 +249,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = msg.next
 	case scanDoneMsg:
 		m.registry.scanDone(msg)
-		cmd = m.history.record(m.registry.runSummary(nil))
+		cmd = m.history.Record(m.registry.runSummary(nil))
 		if m.registry.needReplan {
 			m.registry.needReplan = false
 			cmd = tea.Batch(cmd, m.registry.replan(false))
 		}
 	case snapshotMsg:
 		m.registry.snapshotLoaded(msg)
-	case historyLoadedMsg:
-		m.history.loadedMsg(msg)
-		m.registry.forecastNote = m.forecastNote()
+	case historytab.LoadedMsg:
+		m.history.Update(msg)
+		m.registry.forecastNote = m.history.ForecastNote()
 	case applyDoneMsg:
-		cmd = tea.Batch(m.registry.applyDone(msg, !m.quitting), m.history.record(m.registry.runSummary(&msg)))
+		cmd = tea.Batch(m.registry.applyDone(msg, !m.quitting), m.history.Record(m.registry.runSummary(&msg)))
 		m.quitAsked = false
 		if m.quitting {
 			return m, tea.Quit
@@ -270,7 +275,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.charts.checkDone(msg)
 	case openDoneMsg:
 		m.charts.openDone(msg)
-		cmd = m.history.record(chartsSummary(msg.rows))
+		cmd = m.history.Record(chartsSummary(msg.rows))
 	}
 	m.layout() // the status line may have grown or shrunk
 	return m, tea.Batch(cmd, m.spin())
@@ -333,7 +338,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		case tabCharts:
 			cmd, box = m.charts.update(msg)
 		case tabHistory:
-			cmd = m.history.update(msg)
+			_, cmd = m.history.Update(msg)
 		default:
 			cmd, box = m.registry.update(msg)
 		}
@@ -350,7 +355,7 @@ func (m *Model) typing() bool { return m.tab == tabRegistry && m.registry.filter
 
 // paging reports whether a scrollable view has the keys (q closes it).
 func (m *Model) paging() bool {
-	return m.errView != nil || (m.tab == tabHistory && m.history.detail != nil && m.confirm == nil)
+	return m.errView != nil || (m.tab == tabHistory && m.history.Paging() && m.confirm == nil)
 }
 
 // quit quits, except while a delete runs: then the first press asks, the
@@ -404,8 +409,8 @@ func (m *Model) helpKeys() common.HelpKeys {
 	case m.errView != nil:
 		pk := m.errView.Keys()
 		return common.HelpKeys{Short: pk.ShortHelp(), Full: pk.FullHelp()}
-	case m.tab == tabHistory && m.history.detail != nil:
-		pk := m.history.detail.Keys()
+	case m.tab == tabHistory && m.history.Paging():
+		pk := m.history.Keys()
 		return common.HelpKeys{Short: append(pk.ShortHelp(), k.NextTab, k.Help), Full: append(pk.FullHelp(), general)}
 	case m.confirm != nil:
 		b := []key.Binding{k.Confirm, k.Cancel}
@@ -417,9 +422,10 @@ func (m *Model) helpKeys() common.HelpKeys {
 		b := []key.Binding{k.FilterApply, k.FilterCancel}
 		return common.HelpKeys{Short: b, Full: [][]key.Binding{b}}
 	case m.tab == tabHistory:
+		hk := m.history.Keys()
 		return common.HelpKeys{
-			Short: []key.Binding{k.Details, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
-			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
+			Short: append(hk.ShortHelp(), k.NextTab, k.Help, k.Quit),
+			Full:  append(hk.FullHelp(), general),
 		}
 	case m.tab == tabRegistry:
 		return common.HelpKeys{
@@ -477,7 +483,7 @@ func (m *Model) Render() string {
 	case m.tab == tabCharts:
 		body = m.charts.view(w, bodyH)
 	case m.tab == tabHistory:
-		body = m.history.view(w, bodyH, m.capBytes())
+		body = m.history.Render(w, bodyH)
 	default:
 		body = m.registry.view(w, bodyH)
 	}

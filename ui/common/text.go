@@ -1,6 +1,7 @@
 package common
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -110,3 +111,8 @@ func Plural(n int, noun string) string {
 	}
 	return noun + "s"
 }
+
+var longDigest = regexp.MustCompile(`(sha256:[0-9a-f]{12})[0-9a-f]{52}`)
+
+// ShortDigests cuts full sha256 digests in a message to 12 hex digits.
+func ShortDigests(s string) string { return longDigest.ReplaceAllString(s, "$1") }

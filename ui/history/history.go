@@ -1,80 +1,121 @@
-package ui
+// Package history is the console's History tab: the registry's size over
+// the runs against the cap, the growth forecast, and the runs, newest
+// first, with one run's details, scrollable, on enter.
+package history
 
 import (
 	"fmt"
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/guptarohit/asciigraph"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	hist "github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/components/list"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
-// HistoryService is where the console reads the runs before it and
-// records its own. *history.Store implements it.
-type HistoryService interface {
-	Read(since time.Time) ([]history.Run, int, error)
-	Append(history.Run) error
+// Service is where the console reads the runs before it and records its
+// own. *history.Store implements it.
+type Service interface {
+	Read(since time.Time) ([]hist.Run, int, error)
+	Append(hist.Run) error
 }
 
-var _ HistoryService = (*history.Store)(nil)
+var _ Service = (*hist.Store)(nil)
 
-// historyWindow is how far back the History tab reads.
-const historyWindow = 365 * 24 * time.Hour
+// window is how far back the History tab reads.
+const window = 365 * 24 * time.Hour
 
-// historyLoadedMsg delivers the runs read.
-type historyLoadedMsg struct {
-	runs []history.Run
+// LoadedMsg delivers the runs read.
+type LoadedMsg struct {
+	runs []hist.Run
 	err  error
 }
 
-// historySection is the History tab: the registry's size over the runs
-// against the cap, the growth forecast, and the runs, newest first, with
-// one run's details, scrollable, on enter.
-type historySection struct {
-	c    *common.Common
-	svc  HistoryService
-	url  string // the registry charted
-	runs []history.Run
-	err  error
+// Model is the History tab: the registry's size over the runs against the
+// cap, the growth forecast, and the runs, newest first, with one run's
+// details, scrollable, on enter.
+type Model struct {
+	c   *common.Common
+	svc Service
+	url string // the registry charted
+	// capBytes is the registry's cap, 0 when none or no registry.
+	capBytes int64
+	keys     KeyMap
+	runs     []hist.Run
+	err      error
 	list.Model
 	detail *pager.Model // the run under the cursor in full, when open
 	width  int
 	height int
 	loaded bool
 	// dryRecorded: this session has recorded its dry run; rescans add
-	// nothing more (see record).
+	// nothing more (see Record).
 	dryRecorded bool
 }
 
-func newHistorySection(c *common.Common, svc HistoryService, url string) *historySection {
-	return &historySection{c: c, svc: svc, url: url}
+// New builds the tab for the registry at url with the cap capBytes (0:
+// none); svc nil says there is no history.
+func New(c *common.Common, svc Service, url string, capBytes int64) *Model {
+	return &Model{c: c, svc: svc, url: url, capBytes: capBytes, keys: NewKeyMap(c.Keys)}
 }
 
-// load reads the history in a command.
-func (h *historySection) load() tea.Cmd {
+// Init reads the history.
+func (h *Model) Init() tea.Cmd { return h.Load() }
+
+// Update handles a key on the tab and the runs read.
+func (h *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case LoadedMsg:
+		h.setRuns(msg)
+	case tea.KeyPressMsg:
+		return h, h.key(msg)
+	}
+	return h, nil
+}
+
+// View renders the tab at the size SetSize gave.
+func (h *Model) View() tea.View { return tea.NewView(h.Render(h.width, h.height)) }
+
+// Paging reports whether a run's details are open (q closes them).
+func (h *Model) Paging() bool { return h.detail != nil }
+
+// Detail is the run open in full, nil when none.
+func (h *Model) Detail() *pager.Model { return h.detail }
+
+// Keys are the bindings that apply on the tab: a run's details' when
+// open.
+func (h *Model) Keys() help.KeyMap {
+	if h.detail != nil {
+		return h.detail.Keys()
+	}
+	return h.keys
+}
+
+// Load reads the history in a command.
+func (h *Model) Load() tea.Cmd {
 	if h.svc == nil {
 		return nil
 	}
-	svc, since := h.svc, h.c.Now().Add(-historyWindow)
+	svc, since := h.svc, h.c.Now().Add(-window)
 	return func() tea.Msg {
 		runs, _, err := svc.Read(since)
-		return historyLoadedMsg{runs: runs, err: err}
+		return LoadedMsg{runs: runs, err: err}
 	}
 }
 
-// record appends a run of the console's and reloads. A run that applied
+// Record appends a run of the console's and reloads. A run that applied
 // something (deletes, pull requests) is always recorded; a dry run (a
 // scan) once a session, its first, so rescanning does not fill the
 // history: the size chart gets one point per session.
-func (h *historySection) record(run history.Run) tea.Cmd {
+func (h *Model) Record(run hist.Run) tea.Cmd {
 	if h.svc == nil || (run.Registry == nil && len(run.Charts) == 0) {
 		return nil
 	}
@@ -84,8 +125,8 @@ func (h *historySection) record(run history.Run) tea.Cmd {
 		}
 		h.dryRecorded = true
 	}
-	svc, since := h.svc, h.c.Now().Add(-historyWindow)
-	run.Face = history.FaceConsole
+	svc, since := h.svc, h.c.Now().Add(-window)
+	run.Face = hist.FaceConsole
 	if run.Time.IsZero() {
 		run.Time = h.c.Now()
 	}
@@ -95,19 +136,19 @@ func (h *historySection) record(run history.Run) tea.Cmd {
 		if err == nil {
 			err = rerr
 		}
-		return historyLoadedMsg{runs: runs, err: err}
+		return LoadedMsg{runs: runs, err: err}
 	}
 }
 
-func (h *historySection) loadedMsg(msg historyLoadedMsg) {
+func (h *Model) setRuns(msg LoadedMsg) {
 	h.runs, h.err, h.loaded = msg.runs, msg.err, true
 	h.Clamp(len(h.runs))
 }
 
 // forecast fits the charted registry's growth; ok is false with why when
 // there is too little history.
-func (h *historySection) forecast(capBytes int64) (model.Forecast, bool, string) {
-	return model.FitForecast(history.Points(h.runs, h.url), capBytes)
+func (h *Model) forecast(capBytes int64) (model.Forecast, bool, string) {
+	return model.FitForecast(hist.Points(h.runs, h.url), capBytes)
 }
 
 // forecastText says when the cap is reached, for the tab and the gauge.
@@ -133,9 +174,9 @@ func capIn(d time.Duration) string {
 	return "cap in ~" + common.Count(days, "day")
 }
 
-// update handles a key on the tab.
-func (h *historySection) update(msg tea.KeyPressMsg) tea.Cmd {
-	k := h.c.Keys
+// key handles a key on the tab.
+func (h *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := h.keys
 	switch {
 	case h.detail != nil:
 		if h.detail.Update(msg) {
@@ -144,23 +185,24 @@ func (h *historySection) update(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Details):
 		h.openDetails()
 	case key.Matches(msg, k.Refresh):
-		return h.load()
-	case h.Move(msg, k, len(h.runs)):
+		return h.Load()
+	case h.Move(msg, h.c.Keys, len(h.runs)):
 		h.Clamp(len(h.runs))
 	}
 	return nil
 }
 
 // run returns the run under the cursor (the list is newest first).
-func (h *historySection) run() (history.Run, bool) {
+func (h *Model) run() (hist.Run, bool) {
 	if h.Cursor < 0 || h.Cursor >= len(h.runs) {
-		return history.Run{}, false
+		return hist.Run{}, false
 	}
 	return h.runs[len(h.runs)-1-h.Cursor], true
 }
 
-// view renders the tab in w×h cells.
-func (h *historySection) view(w, ht int, capBytes int64) string {
+// Render renders the tab in w×ht cells.
+func (h *Model) Render(w, ht int) string {
+	capBytes := h.capBytes
 	st := h.c.Styles
 	switch {
 	case h.svc == nil:
@@ -192,7 +234,7 @@ func (h *historySection) view(w, ht int, capBytes int64) string {
 
 // chart plots the registry's size at each run against the cap, and lists
 // the runs that deleted.
-func (h *historySection) chart(w, ht int, capBytes int64) string {
+func (h *Model) chart(w, ht int, capBytes int64) string {
 	st := h.c.Styles
 	var sizes []float64
 	var cuts []string
@@ -236,14 +278,14 @@ func (h *historySection) chart(w, ht int, capBytes int64) string {
 }
 
 // table lists the runs, newest first.
-func (h *historySection) table(w, ht int) string {
+func (h *Model) table(w, ht int) string {
 	st := h.c.Styles
 	var b strings.Builder
 	b.WriteString(st.TableHeader.Render(common.Fit(" WHEN              RUN", w)))
 	end := min(h.Offset+ht-1, len(h.runs))
 	for p := h.Offset; p < end; p++ {
 		r := h.runs[len(h.runs)-1-p]
-		line := " " + r.Time.Local().Format("2006-01-02 15:04") + "  " + history.Line(r)
+		line := " " + r.Time.Local().Format("2006-01-02 15:04") + "  " + hist.Line(r)
 		line = common.Fit(line, w)
 		if p == h.Cursor {
 			line = st.Cursor.Render(line)
@@ -255,22 +297,23 @@ func (h *historySection) table(w, ht int) string {
 	return b.String()
 }
 
-// setSize fits the tab in w×ht cells.
-func (h *historySection) setSize(w, ht int) {
+// SetSize fits the tab in w×ht cells.
+func (h *Model) SetSize(w, ht int) {
 	h.width, h.height = w, ht
 	if h.detail != nil {
 		h.detail.SetSize(w, ht)
 	}
 }
 
-func (h *historySection) restyle() {
+// Restyle follows a change of theme.
+func (h *Model) Restyle() {
 	if h.detail != nil {
 		h.detail.SetStyles(h.c.Styles.Pager())
 	}
 }
 
 // openDetails shows the run under the cursor in full, scrollable.
-func (h *historySection) openDetails() {
+func (h *Model) openDetails() {
 	r, ok := h.run()
 	if !ok {
 		return
@@ -284,8 +327,8 @@ func (h *historySection) openDetails() {
 
 // runParas is one run in full: what it saw, what failed (first: what an
 // operator acts on), what it deleted, its charts and pull requests.
-func runParas(r history.Run, st *common.Styles) []pager.Para {
-	out := []pager.Para{{Text: history.Line(r)}}
+func runParas(r hist.Run, st *common.Styles) []pager.Para {
+	out := []pager.Para{{Text: hist.Line(r)}}
 	head := func(text string, style lipgloss.Style) {
 		out = append(out, pager.Para{}, pager.Para{Text: text, Style: style})
 	}
@@ -298,13 +341,13 @@ func runParas(r history.Run, st *common.Styles) []pager.Para {
 		if len(rr.Failures) > 0 {
 			head(fmt.Sprintf("failed (%d):", len(rr.Failures)), st.Error)
 			for _, f := range rr.Failures {
-				out = append(out, pager.Para{Text: "  " + shortDigests(f.Ref) + ": " + f.Error})
+				out = append(out, pager.Para{Text: "  " + common.ShortDigests(f.Ref) + ": " + f.Error})
 			}
 		}
 		if len(rr.Deletions) > 0 {
 			head(fmt.Sprintf("deleted (%d, %s):", len(rr.Deletions), model.FormatBytes(rr.FreedBytes)), st.Title)
 			for _, d := range rr.Deletions {
-				out = append(out, pager.Para{Text: fmt.Sprintf("  %s (%s, %s)", shortDigests(d.Ref), d.Reason, model.FormatBytes(d.Bytes))})
+				out = append(out, pager.Para{Text: fmt.Sprintf("  %s (%s, %s)", common.ShortDigests(d.Ref), d.Reason, model.FormatBytes(d.Bytes))})
 			}
 		}
 	}
@@ -323,61 +366,16 @@ func runParas(r history.Run, st *common.Styles) []pager.Para {
 	return out
 }
 
-// capBytes is the registry's cap, 0 when none or no registry.
-func (m *Model) capBytes() int64 {
-	if m.registry.svc == nil {
-		return 0
-	}
-	return m.registry.svc.Policy().Cap
-}
-
-// forecastNote is the gauge's short forecast: "cap in ~23 days".
-func (m *Model) forecastNote() string {
-	f, ok, _ := m.history.forecast(m.capBytes())
+// ForecastNote is the gauge's short forecast: "cap in ~23 days".
+func (h *Model) ForecastNote() string {
+	f, ok, _ := h.forecast(h.capBytes)
 	switch {
-	case !ok || m.capBytes() <= 0:
+	case !ok || h.capBytes <= 0:
 		return ""
 	case f.OverCap:
 		return fmt.Sprintf("+%s/week", model.FormatBytes(f.GrowthBytesPerWeek))
 	case f.CapReachedAt.IsZero():
 		return "not growing"
 	}
-	return capIn(f.CapReachedAt.Sub(m.c.Now()))
-}
-
-// runSummary is what the console records after a scan, or, given an
-// apply's result, after a delete.
-func (r *registrySection) runSummary(done *applyDoneMsg) history.Run {
-	if r.svc == nil || r.idx == nil {
-		return history.Run{}
-	}
-	inv := r.idx.inv
-	rr := &history.RegistryRun{URL: r.svc.URL(), TotalBytes: r.idx.sizes.Total, CapBytes: r.svc.Policy().Cap,
-		Images: len(inv.Images), Untagged: r.idx.untagged(), Problems: len(inv.Errors)}
-	run := history.Run{Registry: rr}
-	if done != nil {
-		run.Applied = true
-		rr.TotalBytes = done.plan.TotalBytes
-		rr.Planned, rr.PlannedBytes = len(done.plan.Deletions), done.plan.ReclaimBytes
-		rr.Deleted, rr.Failed, rr.Skipped = len(done.res.Deleted), len(done.res.Failed), len(done.res.Skipped)
-		rr.FreedBytes = done.res.FreedBytes
-		for _, d := range done.res.Deleted {
-			rr.Deletions = append(rr.Deletions, history.Deletion{Ref: d.Repository + "@" + d.Digest,
-				Reason: string(done.plan.Deletions[d.Index].Reason), Bytes: d.Bytes})
-		}
-		for _, f := range done.res.Failed {
-			rr.Failures = append(rr.Failures, history.Failure{Ref: f.Repository + "@" + f.Digest, Error: f.Error})
-		}
-	}
-	return run
-}
-
-// chartsSummary is what the console records after opening pull requests.
-func chartsSummary(rows []model.DependencyStatus) history.Run {
-	run := history.Run{Applied: true}
-	for _, d := range rows {
-		run.Charts = append(run.Charts, history.ChartRun{Repository: d.Repository, File: d.File, Dependency: d.Dependency,
-			Current: d.Current, Latest: d.Latest.Version, Status: string(d.State), PullRequest: d.PRURL, Error: d.Error})
-	}
-	return run
+	return capIn(f.CapReachedAt.Sub(h.c.Now()))
 }
