@@ -126,13 +126,7 @@ func TestACRScan(t *testing.T) {
 	e := startACR(t)
 	s := buildScene(t, e)
 	c := e.client(t)
-	inv, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inv.Errors) != 0 {
-		t.Fatalf("scan errors %+v", inv.Errors)
-	}
+	inv := scan(t, c)
 	byDigest := map[string]*model.Image{}
 	for i := range inv.Images {
 		byDigest[inv.Images[i].Digest] = &inv.Images[i]
@@ -229,10 +223,7 @@ func TestACRApply(t *testing.T) {
 	e := startACR(t)
 	s := buildScene(t, e)
 	c := e.client(t)
-	inv, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := scanOrFail(t, c)
 	pol := model.Policy{MaxAge: 90 * 24 * time.Hour, UntaggedMaxAge: 7 * 24 * time.Hour}
 	plan := model.MakePlan(inv, model.Request{Policy: pol, Now: testNow})
 	if len(plan.Deletions) != 3 {
@@ -307,10 +298,7 @@ func TestACRTokensRenew(t *testing.T) {
 	e := startACR(t, acrtest.WithRefreshTokenLifetime(2*time.Second), acrtest.WithAccessTokenLifetime(time.Second))
 	buildScene(t, e)
 	c := e.client(t, WithClock(time.Now))
-	first, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := scanOrFail(t, c)
 	time.Sleep(2500 * time.Millisecond) // every token issued so far has expired
 	second, err := c.Scan(t.Context(), nil)
 	if err != nil {
@@ -338,10 +326,7 @@ func TestACRTokensRenew(t *testing.T) {
 func TestACRSeededScan(t *testing.T) {
 	e := startACR(t)
 	sc := buildScene(t, e)
-	cold, err := e.client(t).Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cold := scanOrFail(t, e.client(t))
 	reads := func(since int) map[string]int {
 		out := map[string]int{}
 		for _, r := range e.srv.Requests()[since:] {
@@ -402,10 +387,7 @@ func TestACRSeededScan(t *testing.T) {
 			if tc.change != nil {
 				tc.change()
 			}
-			want, err := e.client(t).Scan(t.Context(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := scanOrFail(t, e.client(t))
 			if tc.wantLocks != nil {
 				locks := want.LockLevels()
 				if !maps.Equal(locks, tc.wantLocks) || len(want.RepositoryLocks) != 2 {
@@ -415,10 +397,7 @@ func TestACRSeededScan(t *testing.T) {
 			c := e.client(t)
 			c.Seed(tc.seed())
 			before := len(e.srv.Requests())
-			got, err := c.Scan(t.Context(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := scanOrFail(t, c)
 			same(t, got, want)
 			read := reads(before)
 			for _, repo := range tc.wantReads {
@@ -432,10 +411,7 @@ func TestACRSeededScan(t *testing.T) {
 			}
 			// and the next scan of the same client is seeded by this one
 			before = len(e.srv.Requests())
-			again, err := c.Scan(t.Context(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			again := scanOrFail(t, c)
 			same(t, again, want)
 			if r := reads(before); len(r) != 0 {
 				t.Errorf("the second scan read %v", r)
@@ -477,10 +453,7 @@ func TestACRSeededScanIsNoGeneration(t *testing.T) {
 		return len(entries)
 	}
 	c := e.client(t, WithDigestCache(cache))
-	first, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := scanOrFail(t, c)
 	if generations() != 1 {
 		t.Fatalf("%d generations after the first scan, want 1", generations())
 	}
@@ -593,13 +566,7 @@ func TestACRLocks(t *testing.T) {
 			}
 			tc.lock(t, e, c, s)
 			w := tc.want(s)
-			inv, err := c.Scan(t.Context(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(inv.Errors) != 0 {
-				t.Fatalf("scan errors %+v", inv.Errors)
-			}
+			inv := scan(t, c)
 			got := map[string]string{}
 			for _, im := range inv.Images {
 				if im.Locked {
@@ -638,10 +605,7 @@ func TestACRLocks(t *testing.T) {
 			// a scan seeded with the unlocked inventory finds the same locks
 			c2 := e.client(t)
 			c2.Seed(before)
-			seeded, err := c2.Scan(t.Context(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			seeded := scanOrFail(t, c2)
 			if !reflect.DeepEqual(seeded, inv) {
 				t.Errorf("seeded scan differs from a cold one:\n got %+v\nwant %+v", seeded, inv)
 			}

@@ -23,18 +23,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
-func scan(t *testing.T, c *Client) *model.Inventory {
-	t.Helper()
-	inv, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inv.Errors) != 0 {
-		t.Fatalf("scan errors: %+v", inv.Errors)
-	}
-	return inv
-}
-
 func openLog(t *testing.T) (*audit.Log, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")

@@ -240,10 +240,7 @@ func TestDigestCacheCollects(t *testing.T) {
 	brokenRepo = seeded.Repositories[0]
 	broken.Store(true)
 	advance()
-	inv, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := scanOrFail(t, c)
 	if len(inv.Errors) == 0 {
 		t.Fatal("the injected listing failure did not show")
 	}

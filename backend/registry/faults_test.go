@@ -151,15 +151,6 @@ type resolvedImage struct {
 	childBlobs [][]model.Blob
 }
 
-func scanOrFail(t *testing.T, l Lister) *model.Inventory {
-	t.Helper()
-	inv, err := l.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inv
-}
-
 // inventoryDiff says where two inventories first differ.
 func inventoryDiff(a, b *model.Inventory) string {
 	if len(a.Images) != len(b.Images) {

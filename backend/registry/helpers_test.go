@@ -15,6 +15,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 // testNow anchors seeded created times.
@@ -91,6 +92,27 @@ func startProxy(t *testing.T, target string) *faulttest.Proxy {
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// scan scans and fails the test on an error or a scan error.
+func scan(t *testing.T, c Lister) *model.Inventory {
+	t.Helper()
+	inv := scanOrFail(t, c)
+	if len(inv.Errors) != 0 {
+		t.Fatalf("scan errors: %+v", inv.Errors)
+	}
+	return inv
+}
+
+// scanOrFail scans and fails the test on an error; scan errors are the
+// caller's.
+func scanOrFail(t *testing.T, l Lister) *model.Inventory {
+	t.Helper()
+	inv, err := l.Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
 }
 
 // startSeeded starts a real registry and seeds it.

@@ -255,10 +255,7 @@ func TestIncompleteRepositoryIsSkipped(t *testing.T) {
 	pol := model.Policy{MaxAge: 90 * 24 * time.Hour, Protect: []*regexp.Regexp{regexp.MustCompile(`^app:v2$`)},
 		Cap: 1, Aggressive: true}
 	c := newClient(t, reg.Host())
-	inv, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := scanOrFail(t, c)
 	if _, ok := inv.Incomplete()["app"]; !ok {
 		t.Fatalf("app is not incomplete; errors %+v", inv.Errors)
 	}

@@ -167,10 +167,7 @@ func TestScanPagination(t *testing.T) {
 			}
 			ct := newCountingTransport()
 			c := newClient(t, reg.Host(), WithPageSize(tt.pageSize), WithTransport(ct))
-			inv, err := c.Scan(t.Context(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			inv := scanOrFail(t, c)
 			if len(inv.Errors) != 0 {
 				t.Errorf("scan errors: %+v", inv.Errors)
 			}
@@ -368,13 +365,7 @@ func TestScanRequestCount(t *testing.T) {
 
 	ct := newCountingTransport()
 	c := newClient(t, reg.Host(), WithTransport(ct))
-	inv, err := c.Scan(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inv.Errors) != 0 {
-		t.Fatalf("scan errors: %+v", inv.Errors)
-	}
+	inv := scan(t, c)
 	checkMatchesSeed(t, inv, seeded)
 
 	children := map[string]bool{}
