@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	chartstab "github.com/helmupgradebot/helmupgradebot/ui/charts"
 )
 
 // prCharts is a chart service whose rows carry what the check read of
@@ -47,7 +48,7 @@ func TestChartsPRStatus(t *testing.T) {
 			d.settle()
 			d.press("r") // the check's status line, not the scan's
 			s := d.screen()
-			wide := size[0] >= prWideAt
+			wide := size[0] >= chartstab.PRWideAt
 			want := map[string]string{
 				"binderhub":     "3d ✗ mergeable",
 				"jupyterhub":    "2w * conflict",
@@ -103,27 +104,6 @@ func TestChartsNoPRColumn(t *testing.T) {
 	d, _, _ := fakeEnv(t, 80, 24)
 	if l := line(d.screen(), "DEPENDENCY"); strings.Contains(l, " PR") {
 		t.Errorf("a PR column with nothing in it: %q", l)
-	}
-}
-
-func TestPRCellAges(t *testing.T) {
-	yes := true
-	r := model.DependencyStatus{State: model.StatePROpen, PRNumber: 1, PRCreatedAt: fixedNow.Add(time.Hour), // a clock behind GitHub's
-		PRMergeable: &yes, PRMergeableState: "blocked", PRChecks: model.ChecksNone}
-	if got := prCell(r, fixedNow, false); got != "0s - blocked" {
-		t.Errorf("prCell = %q", got)
-	}
-	r.PRMergeableState, r.PRMergeable = "unknown", nil
-	if got := prCell(r, fixedNow, true); got != "0s · - no checks · mergeable?" {
-		t.Errorf("long prCell = %q", got)
-	}
-	// An open PR hides an older merged one in the column; the details say both.
-	r.Merged = &model.MergedPR{Number: 3, URL: "u", MergedAt: fixedNow.Add(-time.Hour)}
-	if got := prCell(r, fixedNow, false); strings.Contains(got, "merged") {
-		t.Errorf("prCell with an open PR and a merged one = %q", got)
-	}
-	if got := withMerged("PR #1 x", r, fixedNow); got != "PR #1 x · PR #3 merged 1h ago" {
-		t.Errorf("withMerged = %q", got)
 	}
 }
 

@@ -3,7 +3,6 @@ package ui
 import (
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
@@ -22,12 +21,6 @@ type (
 	applyDoneMsg     struct {
 		plan model.Plan
 		res  registry.ApplyResult
-		err  error
-	}
-	checkDoneMsg struct{ rows []model.DependencyStatus }
-	openDoneMsg  struct {
-		prop engine.Proposal
-		rows []model.DependencyStatus
 		err  error
 	}
 	planDoneMsg struct {

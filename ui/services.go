@@ -7,6 +7,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	chartstab "github.com/helmupgradebot/helmupgradebot/ui/charts"
 	historytab "github.com/helmupgradebot/helmupgradebot/ui/history"
 )
 
@@ -31,15 +32,10 @@ type RegistryService interface {
 
 // ChartService is what the console asks of the chart upgrader.
 // *engine.Charts implements it.
-type ChartService interface {
-	Check(ctx context.Context) []model.DependencyStatus
-	Preview(deps []model.DependencyStatus) (engine.Proposal, error)
-	Open(ctx context.Context, deps []model.DependencyStatus) ([]model.DependencyStatus, error)
-}
+type ChartService = chartstab.Service
 
 var (
 	_ RegistryService = (*engine.Registry)(nil)
-	_ ChartService    = (*engine.Charts)(nil)
 )
 
 // isNil reports whether a service is absent, including a typed nil pointer

@@ -35,14 +35,14 @@ func (m *Model) header(w int) string {
 func (m *Model) statusLine(w int) string {
 	st := m.c.Styles
 	var running string
-	if r := join(m.charts.statusText(), m.registry.statusText()); r != "" {
+	if r := join(m.charts.StatusText(), m.registry.statusText()); r != "" {
 		running = m.spinner.View() + " " + r
 	}
 	left := join(running, common.ShortDigests(m.c.Status.Text))
 	if t := common.ShortDigests(m.c.Status.Text); t != "" && m.c.Status.Err {
 		left = join(st.Error.Render("error: ")+common.FirstLine(t), running)
 	}
-	counts := m.charts.counts()
+	counts := m.charts.Counts()
 	if m.tab == tabRegistry {
 		counts = m.registry.counts()
 	}

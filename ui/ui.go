@@ -20,6 +20,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	chartstab "github.com/helmupgradebot/helmupgradebot/ui/charts"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
 	historytab "github.com/helmupgradebot/helmupgradebot/ui/history"
@@ -51,7 +52,7 @@ type Model struct {
 	sized   bool
 
 	tab      tab
-	charts   *chartsSection
+	charts   *chartstab.Model
 	registry *registrySection
 	history  *historytab.Model
 	confirm  *confirm.Model
@@ -94,7 +95,7 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 	keys := common.DefaultKeyMap()
 	c := &common.Common{Ctx: o.ctx, Width: o.width, Height: o.height, Keys: &keys, Now: o.now, NoColor: o.noColor}
 	m := &Model{c: c, noColor: o.noColor, dark: o.dark, in: o.in, out: o.out, sized: o.sized, help: help.New(), spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot))}
-	m.charts = newChartsSection(c, charts)
+	m.charts = chartstab.New(c, charts)
 	m.registry = newRegistrySection(c, reg)
 	url := ""
 	if reg != nil {
@@ -108,7 +109,7 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 		capBytes = reg.Policy().Cap
 	}
 	m.history = historytab.New(c, o.history, url, capBytes)
-	if m.charts.svc == nil && m.registry.svc != nil {
+	if charts == nil && m.registry.svc != nil {
 		m.tab = tabRegistry
 	}
 	m.restyle()
@@ -166,14 +167,14 @@ func (m *Model) restyle() {
 
 // Init starts the first chart check and registry scan.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.charts.startCheck(), m.registry.startScan(), m.registry.loadSnapshot(), m.history.Init(), m.spin()}
+	cmds := []tea.Cmd{m.charts.Init(), m.registry.startScan(), m.registry.loadSnapshot(), m.history.Init(), m.spin()}
 	if !m.noColor {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) busy() bool { return m.charts.busy() || m.registry.busy() || !m.registry.planReady }
+func (m *Model) busy() bool { return m.charts.Busy() || m.registry.busy() || !m.registry.planReady }
 
 // spin starts the spinner when work is running and it is not spinning yet.
 func (m *Model) spin() tea.Cmd {
@@ -188,7 +189,7 @@ func (m *Model) spin() tea.Cmd {
 func (m *Model) layout() {
 	m.help.SetWidth(m.c.Width)
 	body := m.bodyHeight()
-	m.charts.setRows(body - 1 - m.charts.detailHeight(m.c.Width, body))
+	m.charts.SetSize(m.c.Width, body)
 	m.registry.setRows(body - 4)
 	m.history.SetSize(m.c.Width, body)
 	if m.errView != nil {
@@ -271,11 +272,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.confirm == msg.box {
 			m.registry.recheckDone(msg)
 		}
-	case checkDoneMsg:
-		m.charts.checkDone(msg)
-	case openDoneMsg:
-		m.charts.openDone(msg)
-		cmd = m.history.Record(chartsSummary(msg.rows))
+	case chartstab.CheckDoneMsg:
+		m.charts.Update(msg)
+	case chartstab.OpenDoneMsg:
+		m.charts.Update(msg)
+		cmd = m.history.Record(chartsSummary(msg.Rows))
 	}
 	m.layout() // the status line may have grown or shrunk
 	return m, tea.Batch(cmd, m.spin())
@@ -336,7 +337,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		var box *confirm.Model
 		switch m.tab {
 		case tabCharts:
-			cmd, box = m.charts.update(msg)
+			_, cmd = m.charts.Update(msg)
+			box = m.charts.Ask()
 		case tabHistory:
 			_, cmd = m.history.Update(msg)
 		default:
@@ -392,8 +394,8 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		m.confirm = nil
-		if _, ok := c.Payload.(pullRequest); ok {
-			return m.charts.startOpen(c)
+		if cmd, ok := m.charts.Confirmed(c); ok {
+			return cmd
 		}
 		return m.registry.startDelete(c)
 	}
@@ -433,9 +435,10 @@ func (m *Model) helpKeys() common.HelpKeys {
 			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
 		}
 	default:
+		ck := m.charts.Keys()
 		return common.HelpKeys{
-			Short: []key.Binding{k.OpenPR, k.OpenGroupPR, k.Refresh, k.Up, k.Down, k.NextTab, k.Help, k.Quit},
-			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
+			Short: append(ck.ShortHelp(), k.NextTab, k.Help, k.Quit),
+			Full:  append(ck.FullHelp(), general),
 		}
 	}
 }
@@ -481,7 +484,7 @@ func (m *Model) Render() string {
 	case m.confirm != nil:
 		body = m.confirm.Place(st, w, bodyH)
 	case m.tab == tabCharts:
-		body = m.charts.view(w, bodyH)
+		body = m.charts.Render(w, bodyH)
 	case m.tab == tabHistory:
 		body = m.history.Render(w, bodyH)
 	default:

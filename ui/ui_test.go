@@ -113,8 +113,8 @@ func TestChartsRows(t *testing.T) {
 	mustContain(t, binder, "mybinder/Chart.yaml", "1.0.0-0.dev.git.3440.h1e0b0d0", "1.0.0-0.dev.git.3506.hba24eb2a", " 3d ")
 	mustContain(t, s, "error: grafana could not be checked: fetch https://grafana.github.io/helm-charts/index.yaml: 503")
 	mustContain(t, d.m.c.Status.Text, "checked 5 chart dependencies: 2 outdated, 1 with a PR open, 1 error")
-	mustContain(t, d.m.charts.counts(), "5 deps · 2 outdated · 1 error")
-	mustNotContain(t, d.m.charts.counts(), "1 errors")
+	mustContain(t, d.m.charts.Counts(), "5 deps · 2 outdated · 1 error")
+	mustNotContain(t, d.m.charts.Counts(), "1 errors")
 	// The error row's details show the error.
 	d.press("G")
 	mustContain(t, d.screen(), "error: fetch https://grafana.github.io/helm-charts/index.yaml: 503 Service Unavailable")

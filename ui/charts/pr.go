@@ -1,4 +1,4 @@
-package ui
+package charts
 
 import (
 	"fmt"
@@ -14,15 +14,15 @@ import (
 
 // prNarrowW is the PR column's width on a narrow terminal ("13d ✗ conflict");
 // prWideW spells the same out ("13d · ✗ checks fail · conflicts"), from
-// prWideAt cells on when there is room. Narrower still, the column goes.
+// PRWideAt cells on when there is room. Narrower still, the column goes.
 const (
 	prNarrowW = 15
 	prWideW   = 38
-	prWideAt  = 140
+	PRWideAt  = 140
 )
 
 // hasPRColumn reports whether some row has something for the PR column.
-func (s *chartsSection) hasPRColumn(now time.Time) bool {
+func (s *Model) hasPRColumn(now time.Time) bool {
 	for _, r := range s.rows {
 		if prCell(r, now, false) != "" {
 			return true
@@ -121,7 +121,7 @@ func prCell(r model.DependencyStatus, now time.Time, long bool) string {
 // prStyle colours a PR cell: red for failing checks or a conflict,
 // yellow while something is pending or unknown, green when it is ready or
 // merged.
-func (s *chartsSection) prStyle(r model.DependencyStatus, cell string) string {
+func (s *Model) prStyle(r model.DependencyStatus, cell string) string {
 	st := s.c.Styles
 	switch {
 	case strings.TrimSpace(cell) == "":

@@ -1,6 +1,9 @@
-package ui
+// Package charts is the console's Charts tab: one row per tracked chart
+// dependency, and the pull requests that bump them.
+package charts
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -17,11 +20,38 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
-// chartsSection is the Charts tab: one row per tracked dependency, and the
-// pull requests that bump them.
-type chartsSection struct {
-	c   *common.Common
-	svc ChartService
+// Service is what the console asks of the chart upgrader.
+// *engine.Charts implements it.
+type Service interface {
+	Check(ctx context.Context) []model.DependencyStatus
+	Preview(deps []model.DependencyStatus) (engine.Proposal, error)
+	Open(ctx context.Context, deps []model.DependencyStatus) ([]model.DependencyStatus, error)
+}
+
+var _ Service = (*engine.Charts)(nil)
+
+// Messages from the tab's work.
+type (
+	// CheckDoneMsg delivers a chart check's rows.
+	CheckDoneMsg struct{ rows []model.DependencyStatus }
+	// OpenDoneMsg says what opening a pull request did to its Rows.
+	OpenDoneMsg struct {
+		prop engine.Proposal
+		Rows []model.DependencyStatus
+		err  error
+	}
+)
+
+// Model is the Charts tab: one row per tracked dependency, and the pull
+// requests that bump them.
+type Model struct {
+	c    *common.Common
+	svc  Service
+	keys KeyMap
+	// ask is the confirm box the last key opened, until Ask takes it.
+	ask *confirm.Model
+	// width, height: the tab's size, from SetSize.
+	width, height int
 
 	rows    []model.DependencyStatus
 	checked bool
@@ -31,25 +61,74 @@ type chartsSection struct {
 	opening  string // what a PR is being opened for
 }
 
-func newChartsSection(c *common.Common, svc ChartService) *chartsSection {
-	return &chartsSection{c: c, svc: svc}
+// New builds the tab; svc nil says charts are not configured.
+func New(c *common.Common, svc Service) *Model {
+	return &Model{c: c, svc: svc, keys: NewKeyMap(c.Keys)}
 }
 
-func (s *chartsSection) configured() bool { return s.svc != nil }
+// Init starts the first chart check.
+func (s *Model) Init() tea.Cmd { return s.startCheck() }
 
-func (s *chartsSection) busy() bool { return s.checking || s.opening != "" }
+// Update handles a key on the tab and the results of its work. A key that
+// asks a question leaves a confirm box for Ask.
+func (s *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case CheckDoneMsg:
+		s.checkDone(msg)
+	case OpenDoneMsg:
+		s.openDone(msg)
+	case tea.KeyPressMsg:
+		cmd, box := s.key(msg)
+		s.ask = box
+		return s, cmd
+	}
+	return s, nil
+}
+
+// Ask takes the confirm box the last key opened, nil when none.
+func (s *Model) Ask() *confirm.Model {
+	box := s.ask
+	s.ask = nil
+	return box
+}
+
+// Confirmed does what a confirmed box asked, when the box is the tab's.
+func (s *Model) Confirmed(c *confirm.Model) (tea.Cmd, bool) {
+	if _, ok := c.Payload.(pullRequest); !ok {
+		return nil, false
+	}
+	return s.startOpen(c), true
+}
+
+// View renders the tab at the size SetSize gave.
+func (s *Model) View() tea.View { return tea.NewView(s.Render(s.width, s.height)) }
+
+// SetSize fits the tab in w×h cells: the table, and the details of the
+// row under the cursor below it.
+func (s *Model) SetSize(w, h int) {
+	s.width, s.height = w, h
+	s.setRows(h - 1 - s.detailHeight(w, h))
+}
+
+// Keys are the tab's bindings.
+func (s *Model) Keys() KeyMap { return s.keys }
+
+func (s *Model) configured() bool { return s.svc != nil }
+
+// Busy reports whether a check or a pull request is running.
+func (s *Model) Busy() bool { return s.checking || s.opening != "" }
 
 // startCheck checks every dependency in a command.
-func (s *chartsSection) startCheck() tea.Cmd {
-	if !s.configured() || s.busy() {
+func (s *Model) startCheck() tea.Cmd {
+	if !s.configured() || s.Busy() {
 		return nil
 	}
 	s.checking = true
 	svc, ctx := s.svc, s.c.Ctx
-	return func() tea.Msg { return checkDoneMsg{rows: svc.Check(ctx)} }
+	return func() tea.Msg { return CheckDoneMsg{rows: svc.Check(ctx)} }
 }
 
-func (s *chartsSection) checkDone(msg checkDoneMsg) {
+func (s *Model) checkDone(msg CheckDoneMsg) {
 	s.checking, s.checked = false, true
 	s.rows = msg.rows
 	s.scroll()
@@ -81,7 +160,7 @@ func (s *chartsSection) checkDone(msg checkDoneMsg) {
 	s.c.Infof("%s", text)
 }
 
-func (s *chartsSection) tally() (outdated, errs, open int) {
+func (s *Model) tally() (outdated, errs, open int) {
 	for _, r := range s.rows {
 		switch r.State {
 		case model.StateOutdated:
@@ -95,23 +174,23 @@ func (s *chartsSection) tally() (outdated, errs, open int) {
 	return
 }
 
-func (s *chartsSection) setRows(n int) {
+func (s *Model) setRows(n int) {
 	s.SetPage(n)
 	s.scroll()
 }
 
-func (s *chartsSection) scroll() { s.Clamp(len(s.rows)) }
+func (s *Model) scroll() { s.Clamp(len(s.rows)) }
 
-func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
-	k := s.c.Keys
+func (s *Model) key(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
+	k := s.keys
 	switch {
 	case key.Matches(msg, k.Refresh):
-		if s.busy() {
+		if s.Busy() {
 			s.c.Notef("charts are busy; r again when they are done")
 			return nil, nil
 		}
 		return s.startCheck(), nil
-	case s.Move(msg, k, len(s.rows)):
+	case s.Move(msg, s.c.Keys, len(s.rows)):
 	case key.Matches(msg, k.OpenPR):
 		return nil, s.confirmPR(false)
 	case key.Matches(msg, k.OpenGroupPR):
@@ -123,11 +202,11 @@ func (s *chartsSection) update(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
 
 // confirmPR previews the PR for the row under the cursor (or, grouped, for
 // every outdated dependency of its file) in a confirm box.
-func (s *chartsSection) confirmPR(group bool) *confirm.Model {
+func (s *Model) confirmPR(group bool) *confirm.Model {
 	if s.Cursor >= len(s.rows) {
 		return nil
 	}
-	if s.busy() {
+	if s.Busy() {
 		s.c.Notef("charts are busy")
 		return nil
 	}
@@ -175,7 +254,7 @@ func (s *chartsSection) confirmPR(group bool) *confirm.Model {
 
 // notOutdated says why p opens nothing for a row: a pull request already
 // open is news, not an error.
-func (s *chartsSection) notOutdated(r model.DependencyStatus) {
+func (s *Model) notOutdated(r model.DependencyStatus) {
 	switch {
 	case r.State == model.StateEdited || r.State == model.StatePRClosed:
 		s.c.Infof("%s is left alone (%s): %s", r.Dependency, r.State, r.Warning)
@@ -196,9 +275,9 @@ type pullRequest struct {
 }
 
 // startOpen opens the confirmed PR.
-func (s *chartsSection) startOpen(c *confirm.Model) tea.Cmd {
+func (s *Model) startOpen(c *confirm.Model) tea.Cmd {
 	pr, ok := c.Payload.(pullRequest)
-	if s.busy() || !ok {
+	if s.Busy() || !ok {
 		return nil
 	}
 	names := make([]string, len(pr.deps))
@@ -209,18 +288,18 @@ func (s *chartsSection) startOpen(c *confirm.Model) tea.Cmd {
 	svc, ctx, deps, prop := s.svc, s.c.Ctx, pr.deps, pr.proposal
 	return func() tea.Msg {
 		rows, err := svc.Open(ctx, deps)
-		return openDoneMsg{prop: prop, rows: rows, err: err}
+		return OpenDoneMsg{prop: prop, Rows: rows, err: err}
 	}
 }
 
-func (s *chartsSection) openDone(msg openDoneMsg) {
+func (s *Model) openDone(msg OpenDoneMsg) {
 	s.opening = ""
 	if msg.err != nil {
 		s.c.Report(common.SrcPR, msg.err.Error())
 		return
 	}
 	s.c.Report(common.SrcPR, "")
-	for _, nr := range msg.rows {
+	for _, nr := range msg.Rows {
 		for i := range s.rows {
 			r := &s.rows[i]
 			if r.Repository == nr.Repository && r.File == nr.File && r.Dependency == nr.Dependency {
@@ -228,8 +307,8 @@ func (s *chartsSection) openDone(msg openDoneMsg) {
 			}
 		}
 	}
-	if len(msg.rows) > 0 {
-		r := msg.rows[0]
+	if len(msg.Rows) > 0 {
+		r := msg.Rows[0]
 		verb := "opened"
 		switch r.State {
 		case model.StatePRUpdated:
@@ -248,7 +327,8 @@ func (s *chartsSection) openDone(msg openDoneMsg) {
 	}
 }
 
-func (s *chartsSection) statusText() string {
+// StatusText says what is running, "" when nothing.
+func (s *Model) StatusText() string {
 	switch {
 	case s.opening != "":
 		return "opening pull request for " + s.opening
@@ -258,7 +338,8 @@ func (s *chartsSection) statusText() string {
 	return ""
 }
 
-func (s *chartsSection) counts() string {
+// Counts is the status line's summary of the rows.
+func (s *Model) Counts() string {
 	if !s.checked {
 		return ""
 	}
@@ -288,7 +369,7 @@ func stateText(r model.DependencyStatus) string {
 	return string(r.State)
 }
 
-func (s *chartsSection) stateStyle(r model.DependencyStatus) string {
+func (s *Model) stateStyle(r model.DependencyStatus) string {
 	st := s.c.Styles
 	t := stateText(r)
 	switch r.State {
@@ -310,7 +391,7 @@ const detailLines = 4
 // detailHeight is the lines under the table: enough for the longest
 // row's details at width w, up to half the body's h lines. It does not
 // change as the cursor moves.
-func (s *chartsSection) detailHeight(w, h int) int {
+func (s *Model) detailHeight(w, h int) int {
 	n := detailLines
 	for _, r := range s.rows {
 		n = max(n, 1+len(s.details(r, w)))
@@ -329,7 +410,7 @@ type chartTable struct {
 	dep, file, cur, newest, age, status, pr table.Column
 }
 
-func (s *chartsSection) layout(w int, now time.Time) *chartTable {
+func (s *Model) layout(w int, now time.Time) *chartTable {
 	var dep, file, cur, newest int
 	for _, r := range s.rows {
 		dep, file = max(dep, len(r.Dependency)), max(file, len(r.File))
@@ -351,7 +432,7 @@ func (s *chartsSection) layout(w int, now time.Time) *chartTable {
 	cols := []*table.Column{&t.dep, &t.file, &t.cur, &t.newest, &t.age, &t.status}
 	if s.hasPRColumn(now) {
 		t.pr = table.Column{Want: prNarrowW, Min: prNarrowW, Drop: 2}
-		if w >= prWideAt {
+		if w >= PRWideAt {
 			t.pr.Want = prWideW
 		}
 		cols = append(cols, &t.pr)
@@ -360,7 +441,8 @@ func (s *chartsSection) layout(w int, now time.Time) *chartTable {
 	return t
 }
 
-func (s *chartsSection) view(w, h int) string {
+// Render renders the tab in w×h cells.
+func (s *Model) Render(w, h int) string {
 	st := s.c.Styles
 	if !s.configured() {
 		return common.Block(st.Muted.Render("charts not configured: add charts to the config"), w, h)
@@ -411,7 +493,7 @@ func (s *chartsSection) view(w, h int) string {
 
 // details describes a row in full, wrapped to w cells: where it is, its
 // versions, its state and pull requests.
-func (s *chartsSection) details(r model.DependencyStatus, w int) []string {
+func (s *Model) details(r model.DependencyStatus, w int) []string {
 	st := s.c.Styles
 	where := r.Repository + " " + r.File
 	if r.ChartRepository != "" {
