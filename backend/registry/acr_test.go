@@ -23,60 +23,8 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
-	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
-
-// acrEnv is the embedded registry behind the ACR stand-in, with the
-// managed identity it trusts.
-type acrEnv struct {
-	reg *registrytest.Registry
-	id  *azuretest.Identity
-	srv *acrtest.Server
-	p   pusher
-}
-
-func startACR(t *testing.T, opts ...acrtest.Option) *acrEnv {
-	t.Helper()
-	azuretest.HermeticEnv(t)
-	reg := startRegistry(t)
-	id := startIdentity(t)
-	srv := startACRServer(t, reg, id, opts...)
-	return &acrEnv{reg: reg, id: id, srv: srv, p: pusher{t, reg.Host()}}
-}
-
-// client logs in through the stand-in's managed identity (IMDS routed to
-// loopback).
-func (e *acrEnv) client(t *testing.T, opts ...Option) *ACR {
-	t.Helper()
-	cred, err := e.id.Credential()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewACR(e.srv.Host(), cred, append([]Option{WithClock(func() time.Time { return testNow }), WithRetryBackoff(fastRetry)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// pushedAt pushes x as repo:tag and tells the stand-in it was pushed
-// ageDays before testNow.
-func (e *acrEnv) pushedAt(t *testing.T, repoTag string, x interface {
-	Digest() (v1.Hash, error)
-}, ageDays int) string {
-	t.Helper()
-	e.p.push(repoTag, x.(interface {
-		Digest() (v1.Hash, error)
-		RawManifest() ([]byte, error)
-		MediaType() (types.MediaType, error)
-	}))
-	d := digestOf(t, x)
-	repo, _, _ := strings.Cut(repoTag, ":")
-	repo, _, _ = strings.Cut(repo, "@")
-	e.srv.SetCreated(repo, d, testNow.AddDate(0, 0, -ageDays))
-	return d
-}
 
 // acrScene is a registry with every case ACR adds: an untagged manifest
 // left by a re-tag, an index whose platform manifests ACR lists as

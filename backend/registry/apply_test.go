@@ -1,13 +1,9 @@
 package registry
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,78 +18,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
-
-func openLog(t *testing.T) (*audit.Log, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	l, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l, path
-}
-
-func readAudit(t *testing.T, path string) []audit.Entry {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []audit.Entry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e audit.Entry
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
-			t.Fatalf("audit line %d: %v: %s", len(out)+1, err, sc.Text())
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// checkAudit checks that every deletion that ran has an attempt line and
-// then exactly one outcome line, and returns the outcomes by digest.
-func checkAudit(t *testing.T, path string, inv *model.Inventory) map[string]audit.Entry {
-	t.Helper()
-	lines := readAudit(t, path)
-	attempted := map[string]bool{}
-	outcomes := map[string]audit.Entry{}
-	for _, e := range lines {
-		if e.Action != audit.ActionDelete || e.Registry != inv.Registry || e.Time.IsZero() {
-			t.Errorf("audit line %+v: bad action, registry or time", e)
-		}
-		switch e.Outcome {
-		case audit.OutcomeAttempt:
-			if attempted[e.Digest] {
-				t.Errorf("%s attempted twice", e.Digest)
-			}
-			attempted[e.Digest] = true
-		case audit.OutcomeDeleted, audit.OutcomeAlreadyGone, audit.OutcomeFailed:
-			if !attempted[e.Digest] {
-				t.Errorf("%s: outcome %q before any attempt", e.Digest, e.Outcome)
-			}
-			if _, dup := outcomes[e.Digest]; dup {
-				t.Errorf("%s: two outcomes", e.Digest)
-			}
-			if (e.Outcome == audit.OutcomeFailed) != (e.Error != "") {
-				t.Errorf("%s: outcome %q with error %q", e.Digest, e.Outcome, e.Error)
-			}
-			outcomes[e.Digest] = e
-		default:
-			t.Errorf("unknown outcome %q", e.Outcome)
-		}
-	}
-	for d := range attempted {
-		if _, ok := outcomes[d]; !ok {
-			t.Errorf("%s attempted without an outcome", d)
-		}
-	}
-	return outcomes
-}
 
 // checkAfter rescans and checks that exactly the plan's images are gone
 // (and, for indexes, their platform manifests), everything else intact.
@@ -142,16 +66,6 @@ func planImages(p model.Plan) []int {
 	var out []int
 	for _, d := range p.Deletions {
 		out = append(out, d.Image)
-	}
-	return out
-}
-
-func findImage(inv *model.Inventory, pred func(*model.Image) bool) []int {
-	var out []int
-	for i := range inv.Images {
-		if pred(&inv.Images[i]) {
-			out = append(out, i)
-		}
 	}
 	return out
 }

@@ -1,18 +1,24 @@
 package registry
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
-	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -56,30 +62,6 @@ func startPushing(t *testing.T, opts ...registrytest.Option) (*registrytest.Regi
 	t.Helper()
 	reg := startRegistry(t, opts...)
 	return reg, pusher{t, reg.Host()}
-}
-
-// startIdentity starts the managed identity (IMDS on loopback) that the
-// ACR stand-in trusts, closed when the test ends.
-func startIdentity(t testing.TB) *azuretest.Identity {
-	t.Helper()
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { id.Close() })
-	return id
-}
-
-// startACRServer starts the ACR stand-in in front of reg, trusting id,
-// closed when the test ends.
-func startACRServer(t testing.TB, reg *registrytest.Registry, id *azuretest.Identity, opts ...acrtest.Option) *acrtest.Server {
-	t.Helper()
-	srv, err := acrtest.New(t.Context(), reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
 }
 
 // startProxy starts a faulttest proxy in front of target, closed when the
@@ -282,3 +264,172 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 func (r *recorder) WriteHeader(s int) { r.status = s }
+
+func openLog(t *testing.T) (*audit.Log, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, path
+}
+
+func readAudit(t *testing.T, path string) []audit.Entry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []audit.Entry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e audit.Entry
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("audit line %d: %v: %s", len(out)+1, err, sc.Text())
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// checkAudit checks that every deletion that ran has an attempt line and
+// then exactly one outcome line, and returns the outcomes by digest.
+func checkAudit(t *testing.T, path string, inv *model.Inventory) map[string]audit.Entry {
+	t.Helper()
+	lines := readAudit(t, path)
+	attempted := map[string]bool{}
+	outcomes := map[string]audit.Entry{}
+	for _, e := range lines {
+		if e.Action != audit.ActionDelete || e.Registry != inv.Registry || e.Time.IsZero() {
+			t.Errorf("audit line %+v: bad action, registry or time", e)
+		}
+		switch e.Outcome {
+		case audit.OutcomeAttempt:
+			if attempted[e.Digest] {
+				t.Errorf("%s attempted twice", e.Digest)
+			}
+			attempted[e.Digest] = true
+		case audit.OutcomeDeleted, audit.OutcomeAlreadyGone, audit.OutcomeFailed:
+			if !attempted[e.Digest] {
+				t.Errorf("%s: outcome %q before any attempt", e.Digest, e.Outcome)
+			}
+			if _, dup := outcomes[e.Digest]; dup {
+				t.Errorf("%s: two outcomes", e.Digest)
+			}
+			if (e.Outcome == audit.OutcomeFailed) != (e.Error != "") {
+				t.Errorf("%s: outcome %q with error %q", e.Digest, e.Outcome, e.Error)
+			}
+			outcomes[e.Digest] = e
+		default:
+			t.Errorf("unknown outcome %q", e.Outcome)
+		}
+	}
+	for d := range attempted {
+		if _, ok := outcomes[d]; !ok {
+			t.Errorf("%s attempted without an outcome", d)
+		}
+	}
+	return outcomes
+}
+
+func findImage(inv *model.Inventory, pred func(*model.Image) bool) []int {
+	var out []int
+	for i := range inv.Images {
+		if pred(&inv.Images[i]) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// checkMatchesSeed compares an inventory with what the seeder pushed, image
+// by image, and returns the inventory's images by repository@digest.
+func checkMatchesSeed(t *testing.T, inv *model.Inventory, seeded *registrytest.Seeded) map[string]*model.Image {
+	t.Helper()
+	got := map[string]*model.Image{}
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		if got[im.Ref()] != nil {
+			t.Errorf("%s listed twice", im.Ref())
+		}
+		got[im.Ref()] = im
+	}
+	if len(inv.Images) != len(seeded.Images) {
+		t.Errorf("%d images, seeded %d", len(inv.Images), len(seeded.Images))
+	}
+	if inv.Tags() != seeded.Tags() {
+		t.Errorf("%d tags, seeded %d", inv.Tags(), seeded.Tags())
+	}
+	for k := range seeded.Images {
+		want := &seeded.Images[k]
+		im := got[want.Ref()]
+		if im == nil {
+			t.Errorf("%s (tags %v) missing from the inventory", want.Ref(), want.Tags)
+			continue
+		}
+		if wt := slices.Sorted(slices.Values(want.Tags)); !slices.Equal(im.Tags, wt) {
+			t.Errorf("%s: tags %v, want %v", want.Ref(), im.Tags, wt)
+		}
+		if im.MediaType != want.MediaType {
+			t.Errorf("%s: media type %q, want %q", want.Ref(), im.MediaType, want.MediaType)
+		}
+		wantProblem := model.CreatedOK
+		switch {
+		case want.CreatedMissing:
+			wantProblem = model.CreatedMissing
+		case want.Created.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)):
+			wantProblem = model.CreatedBogus
+		}
+		if im.CreatedProblem != wantProblem || !im.Created.Equal(want.Created) {
+			t.Errorf("%s: created %v (%q), want %v (%q)", want.Ref(), im.Created, im.CreatedProblem, want.Created, wantProblem)
+		}
+		if !slices.Equal(im.Platforms, want.Platforms) {
+			t.Errorf("%s: platforms %v, want %v", want.Ref(), im.Platforms, want.Platforms)
+		}
+		if !slices.Equal(im.Children, want.Children) {
+			t.Errorf("%s: children %v, want %v", want.Ref(), im.Children, want.Children)
+		}
+		gotBlobs := map[string]int64{}
+		for _, b := range im.Blobs {
+			gotBlobs[inv.Blobs[b].Digest] = inv.Blobs[b].Size
+		}
+		wantBlobs := map[string]int64{}
+		for _, b := range want.Blobs {
+			wantBlobs[b.Digest] = b.Size
+		}
+		if fmt.Sprint(gotBlobs) != fmt.Sprint(wantBlobs) {
+			t.Errorf("%s: blobs\n%v\nwant\n%v", want.Ref(), gotBlobs, wantBlobs)
+		}
+	}
+	return got
+}
+
+func digestOf(t *testing.T, x interface{ Digest() (v1.Hash, error) }) string {
+	return must[v1.Hash](t)(x.Digest()).String()
+}
+
+// imageAt is the inventory index of repo@digest.
+func imageAt(t *testing.T, inv *model.Inventory, repo, digest string) int {
+	t.Helper()
+	got := findImage(inv, func(im *model.Image) bool { return im.Repository == repo && im.Digest == digest })
+	if len(got) != 1 {
+		t.Fatalf("%s@%s is in the inventory %d times", repo, digest, len(got))
+	}
+	return got[0]
+}
+
+func planned(inv *model.Inventory, p model.Plan) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range p.Deletions {
+		out[inv.Images[d.Image].Ref()] = true
+		for _, c := range d.Children {
+			out[inv.Images[d.Image].Repository+"@"+c] = true
+		}
+	}
+	return out
+}

@@ -68,10 +68,6 @@ func indexBlobs(t *testing.T, idx v1.ImageIndex, into map[string]int64) {
 	}
 }
 
-func digestOf(t *testing.T, x interface{ Digest() (v1.Hash, error) }) string {
-	return must[v1.Hash](t)(x.Digest()).String()
-}
-
 // TestScanManifestKinds pushes every manifest kind a registry may hold and
 // checks what the scan makes of each.
 func TestScanManifestKinds(t *testing.T) {

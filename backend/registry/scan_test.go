@@ -21,68 +21,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
-// checkMatchesSeed compares an inventory with what the seeder pushed, image
-// by image, and returns the inventory's images by repository@digest.
-func checkMatchesSeed(t *testing.T, inv *model.Inventory, seeded *registrytest.Seeded) map[string]*model.Image {
-	t.Helper()
-	got := map[string]*model.Image{}
-	for i := range inv.Images {
-		im := &inv.Images[i]
-		if got[im.Ref()] != nil {
-			t.Errorf("%s listed twice", im.Ref())
-		}
-		got[im.Ref()] = im
-	}
-	if len(inv.Images) != len(seeded.Images) {
-		t.Errorf("%d images, seeded %d", len(inv.Images), len(seeded.Images))
-	}
-	if inv.Tags() != seeded.Tags() {
-		t.Errorf("%d tags, seeded %d", inv.Tags(), seeded.Tags())
-	}
-	for k := range seeded.Images {
-		want := &seeded.Images[k]
-		im := got[want.Ref()]
-		if im == nil {
-			t.Errorf("%s (tags %v) missing from the inventory", want.Ref(), want.Tags)
-			continue
-		}
-		if wt := slices.Sorted(slices.Values(want.Tags)); !slices.Equal(im.Tags, wt) {
-			t.Errorf("%s: tags %v, want %v", want.Ref(), im.Tags, wt)
-		}
-		if im.MediaType != want.MediaType {
-			t.Errorf("%s: media type %q, want %q", want.Ref(), im.MediaType, want.MediaType)
-		}
-		wantProblem := model.CreatedOK
-		switch {
-		case want.CreatedMissing:
-			wantProblem = model.CreatedMissing
-		case want.Created.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)):
-			wantProblem = model.CreatedBogus
-		}
-		if im.CreatedProblem != wantProblem || !im.Created.Equal(want.Created) {
-			t.Errorf("%s: created %v (%q), want %v (%q)", want.Ref(), im.Created, im.CreatedProblem, want.Created, wantProblem)
-		}
-		if !slices.Equal(im.Platforms, want.Platforms) {
-			t.Errorf("%s: platforms %v, want %v", want.Ref(), im.Platforms, want.Platforms)
-		}
-		if !slices.Equal(im.Children, want.Children) {
-			t.Errorf("%s: children %v, want %v", want.Ref(), im.Children, want.Children)
-		}
-		gotBlobs := map[string]int64{}
-		for _, b := range im.Blobs {
-			gotBlobs[inv.Blobs[b].Digest] = inv.Blobs[b].Size
-		}
-		wantBlobs := map[string]int64{}
-		for _, b := range want.Blobs {
-			wantBlobs[b.Digest] = b.Size
-		}
-		if fmt.Sprint(gotBlobs) != fmt.Sprint(wantBlobs) {
-			t.Errorf("%s: blobs\n%v\nwant\n%v", want.Ref(), gotBlobs, wantBlobs)
-		}
-	}
-	return got
-}
-
 func TestScanMatchesSeed(t *testing.T) {
 	reg, seeded := startSeeded(t, population())
 
