@@ -16,55 +16,12 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
-
-// acrScene is a registry with every case ACR adds: an untagged manifest
-// left by a re-tag, an index whose platform manifests ACR lists as
-// untagged entries, a signature of an image, a locked image, and an image
-// whose config says 1970.
-type acrScene struct {
-	old, retagged, cur, idx, amd, arm, sig, locked, nix string
-}
-
-func buildScene(t *testing.T, e *acrEnv) acrScene {
-	var s acrScene
-	s.retagged = e.pushedAt(t, "app:v1", e.p.image(40, "amd64"), 30) // then v1 moves on
-	e.pushedAt(t, "app:v1", e.p.image(20, "amd64"), 20)
-	s.old = e.pushedAt(t, "app:v0", e.p.image(120, "amd64"), 100)
-	cur := e.p.image(1, "amd64")
-	s.cur = e.pushedAt(t, "app:v2", cur, 1)
-	amd, arm := e.p.image(150, "amd64"), e.p.image(150, "arm64")
-	idx := e.p.index("multi", amd, arm)
-	s.idx = e.pushedAt(t, "multi:latest", idx, 150)
-	s.amd, s.arm = digestOf(t, amd), digestOf(t, arm)
-	e.srv.SetCreated("multi", s.amd, testNow.AddDate(0, 0, -150))
-	e.srv.SetCreated("multi", s.arm, testNow.AddDate(0, 0, -150))
-	// A signature of app:v2: an OCI manifest whose subject is it, untagged,
-	// put as registries with the referrers API take it (go-containerregistry
-	// would add the fallback tag scheme here).
-	base := mutate.MediaType(e.p.image(1, "amd64"), types.OCIManifestSchema1)
-	e.p.push("app@"+digestOf(t, base), base) // its config and layers
-	sig := mutate.Subject(base, v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: must[v1.Hash](t)(cur.Digest()), Size: must[int64](t)(cur.Size())}).(v1.Image)
-	s.sig = digestOf(t, sig)
-	e.p.putRaw("app", s.sig, types.OCIManifestSchema1, must[[]byte](t)(sig.RawManifest()))
-	e.srv.SetCreated("app", s.sig, testNow.AddDate(0, 0, -30))
-	s.locked = e.pushedAt(t, "app:pinned", e.p.image(400, "amd64"), 400)
-	e.srv.Lock("app", s.locked, false, true)
-	nix := e.p.image(0, "amd64")
-	cf := must[*v1.ConfigFile](t)(nix.ConfigFile()).DeepCopy()
-	cf.Created = v1.Time{Time: time.Unix(1, 0).UTC()}
-	nix = must[v1.Image](t)(mutate.ConfigFile(nix, cf))
-	s.nix = e.pushedAt(t, "nix:1", nix, 5)
-	return s
-}
 
 // TestACRScan: the listing gives every manifest, untagged ones included,
 // with push times and locks; nothing is fetched by tag and each digest is
@@ -418,35 +375,6 @@ func TestACRSeededScanIsNoGeneration(t *testing.T) {
 	if n := generations(); n != 2 {
 		t.Errorf("%d generations after a scan from the cache, want 2", n)
 	}
-}
-
-// lockScene is a registry for TestACRLocks: in app, a tagged image (v1),
-// another (stable) and an untagged one; in multi, an index (latest) of an
-// amd64 and an arm64 platform manifest, the arm64 one also tagged arm
-// when armTagged; in free, one image. Everything is 400 days old, so an
-// age policy plans every image no lock holds.
-type lockScene struct {
-	v1, stable, untagged, idx, amd, arm, free string
-}
-
-func buildLockScene(t *testing.T, e *acrEnv, armTagged bool) lockScene {
-	t.Helper()
-	var s lockScene
-	s.v1 = e.pushedAt(t, "app:v1", e.p.image(400, "amd64"), 400)
-	s.stable = e.pushedAt(t, "app:stable", e.p.image(400, "amd64"), 400)
-	loose := e.p.image(400, "amd64")
-	s.untagged = e.pushedAt(t, "app@"+digestOf(t, loose), loose, 400)
-	amd, arm := e.p.image(400, "amd64"), e.p.image(400, "arm64")
-	s.idx = e.pushedAt(t, "multi:latest", e.p.index("locks", amd, arm), 400)
-	s.amd, s.arm = digestOf(t, amd), digestOf(t, arm)
-	for _, d := range []string{s.amd, s.arm} {
-		e.srv.SetCreated("multi", d, testNow.AddDate(0, 0, -400))
-	}
-	if armTagged {
-		e.p.tag("multi:arm", "multi@"+s.arm)
-	}
-	s.free = e.pushedAt(t, "free:x", e.p.image(400, "amd64"), 400)
-	return s
 }
 
 // TestACRLocks: a scan reads ACR's locks at every level (the repository's
