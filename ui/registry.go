@@ -88,7 +88,7 @@ func (r *registrySection) startScan() tea.Cmd {
 	if r.idx != nil {
 		key, rev = r.idx.key, r.idx.reverse
 	}
-	return runJob(func(progress func(tea.Msg)) tea.Msg {
+	return common.RunJob(func(progress func(tea.Msg)) tea.Msg {
 		rec, recErr := svc.Recover(ctx)
 		inv, err := svc.Scan(ctx, func(p registry.Progress) { progress(scanProgressMsg{p}) })
 		if err != nil {
@@ -589,7 +589,7 @@ func (r *registrySection) startDelete(c *confirm.Model) tea.Cmd {
 	ctx, cancel := context.WithCancel(r.c.Ctx)
 	r.stopDelete = cancel
 	svc, inv, plan, inflight := r.svc, r.idx.inv, d.plan, &r.c.Deletes
-	return runJob(func(progress func(tea.Msg)) tea.Msg {
+	return common.RunJob(func(progress func(tea.Msg)) tea.Msg {
 		inflight.Add(1)
 		defer inflight.Add(-1)
 		defer cancel()

@@ -245,9 +245,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd
-	case progressMsg:
-		m.progress(msg.msg)
-		cmd = msg.next
+	case common.ProgressMsg:
+		m.progress(msg.Msg)
+		cmd = msg.Next
 	case scanDoneMsg:
 		m.registry.scanDone(msg)
 		cmd = m.history.Record(m.registry.runSummary(nil))
