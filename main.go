@@ -216,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)
 			if f.config == "" && errors.Is(err, fs.ErrNotExist) {
-				fmt.Fprintln(stderr, "helmupgradebot: no configuration found: write ./helmupgradebot.yaml (the README has every key), pass --config PATH, or try --demo")
+				fmt.Fprintln(stderr, "helmupgradebot: no configuration found: write ./helmupgradebot.yaml (docs/configuration.md has every key), pass --config PATH, or try --demo")
 			}
 			return headless.ExitUsage
 		}

@@ -111,7 +111,7 @@ func File(ctx context.Context, path string, opts ...engine.Option) *Report {
 	if err != nil {
 		r.BadConfig = true
 		r.add(Item{Kind: KindConfig, Subject: path, Status: Fail, Detail: err.Error(),
-			Fix: "correct the key on the line the message names (the README's Configuration section lists every key), or write a starter file with helmupgradebot init"})
+			Fix: "correct the key on the line the message names (docs/configuration.md lists every key), or write a starter file with helmupgradebot init"})
 		return r.done()
 	}
 	return Config(ctx, cfg, opts...)
