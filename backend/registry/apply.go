@@ -34,10 +34,10 @@ type Done struct {
 	Bytes int64
 	// AlreadyGone: the registry no longer had the manifest.
 	AlreadyGone bool
-	// Left are the index's planned platform manifests still stored (a
-	// planned index sharing one was kept, or its DELETE failed), each with
-	// LeftWhy's reason.
-	Left, LeftWhy []string
+	// Left are the index's planned platform manifests still stored: a
+	// planned index sharing one was kept, or its DELETE failed (then it is
+	// among the failures too).
+	Left []string
 }
 
 // Failure is a deletion that failed: a planned image, or a platform
@@ -309,12 +309,9 @@ func (a *applier) do(i int) (out outcome) {
 	}()
 	del := a.plan.Deletions[i]
 	im := &a.inv.Images[del.Image]
-	for _, j := range del.After {
-		<-a.finished[j]
-		if !a.ok[j] {
-			parent := a.inv.Images[a.plan.Deletions[j].Image]
-			return a.skip(i, fmt.Sprintf("its index %s was not deleted", parent.Ref()))
-		}
+	if j := a.firstNotDone(del.After); j >= 0 {
+		parent := a.inv.Images[a.plan.Deletions[j].Image]
+		return a.skip(i, fmt.Sprintf("its index %s was not deleted", parent.Ref()))
 	}
 	if why := a.changed(im, del.Children); why != "" {
 		return a.skip(i, why)
@@ -325,19 +322,9 @@ func (a *applier) do(i int) (out outcome) {
 		return outcome{notStarted: true}
 	}
 
-	gone, err := a.deleteSettled(im.Repository, im.Digest)
+	gone, err := a.deleteRecorded(e)
 	if err != nil {
-		if errors.Is(err, ErrDeleteDisabled) {
-			a.stop(err)
-		}
-		return a.finish(i, e, err)
-	}
-	e.Outcome = audit.OutcomeDeleted
-	if gone {
-		e.Outcome = audit.OutcomeAlreadyGone
-	}
-	if err := a.log.Write(e); err != nil {
-		a.stop(fmt.Errorf("deleted %s but could not record it: %w", im.Ref(), err))
+		return outcome{failure: &Failure{Index: i, Repository: im.Repository, Digest: im.Digest, Error: err.Error(), Unknown: errors.Is(err, errUnsettled)}}
 	}
 	out.done = Done{Index: i, Repository: im.Repository, Digest: im.Digest, Bytes: del.Reclaim, AlreadyGone: gone}
 	a.deleteChildren(i, &out)
@@ -353,49 +340,54 @@ func (a *applier) deleteChildren(i int, out *outcome) {
 	del := a.plan.Deletions[i]
 	im := &a.inv.Images[del.Image]
 	for k, c := range del.Children {
-		if k < len(del.ChildAfter) {
-			if j := a.firstNotDone(del.ChildAfter[k]); j >= 0 {
-				out.done.Left = append(out.done.Left, c)
-				out.done.LeftWhy = append(out.done.LeftWhy, fmt.Sprintf("kept: index %s, which shares it, was not deleted", a.inv.Images[a.plan.Deletions[j].Image].Ref()))
-				continue
-			}
+		if k < len(del.ChildAfter) && a.firstNotDone(del.ChildAfter[k]) >= 0 {
+			out.done.Left = append(out.done.Left, c) // an index sharing it stays
+			continue
 		}
 		e := audit.Entry{Action: audit.ActionDelete, Registry: a.inv.Registry, Repository: im.Repository, Digest: c,
 			Index: im.Digest, Reason: string(del.Reason), Outcome: audit.OutcomeAttempt}
 		if err := a.log.Write(e); err != nil {
 			a.stop(fmt.Errorf("not deleting %s@%s, a platform manifest of %s: %w", im.Repository, c, im.Ref(), err))
 			out.done.Left = append(out.done.Left, c)
-			out.done.LeftWhy = append(out.done.LeftWhy, "kept: the audit log could not be written")
 			continue
 		}
-		gone, err := a.deleteSettled(im.Repository, c)
-		if err != nil {
-			if errors.Is(err, ErrDeleteDisabled) {
-				a.stop(err)
-			}
-			err = fmt.Errorf("deleted %s but not its platform manifest %s: %w", im.Ref(), c, err)
-			f := Failure{Index: i, Repository: im.Repository, Digest: c, Of: im.Digest, Error: err.Error()}
-			if errors.Is(err, errUnsettled) {
-				f.Unknown = true // its attempt line stays open for recovery
-			} else {
-				e.Outcome, e.Error = audit.OutcomeFailed, err.Error()
-				if werr := a.log.Write(e); werr != nil {
-					a.stop(fmt.Errorf("could not record the failed deletion of %s@%s: %w", im.Repository, c, werr))
-				}
-			}
-			out.childFailures = append(out.childFailures, f)
+		if _, err := a.deleteRecorded(e); err != nil {
+			out.childFailures = append(out.childFailures, Failure{Index: i, Repository: im.Repository, Digest: c, Of: im.Digest,
+				Error: fmt.Sprintf("deleted %s but not its platform manifest %s: %v", im.Ref(), c, err), Unknown: errors.Is(err, errUnsettled)})
 			out.done.Left = append(out.done.Left, c)
-			out.done.LeftWhy = append(out.done.LeftWhy, err.Error())
-			continue
-		}
-		e.Outcome = audit.OutcomeDeleted
-		if gone {
-			e.Outcome = audit.OutcomeAlreadyGone
-		}
-		if err := a.log.Write(e); err != nil {
-			a.stop(fmt.Errorf("deleted %s@%s but could not record it: %w", im.Repository, c, err))
 		}
 	}
+}
+
+// deleteRecorded deletes the manifest of e, an attempt line already
+// written, and writes its outcome line: deleted, already-gone or failed. A
+// DELETE whose effect is unknown (errUnsettled) gets no outcome line: its
+// attempt stays open for the next run's recovery. A registry refusing
+// deletes, or an outcome that cannot be recorded, stops further deletions.
+func (a *applier) deleteRecorded(e audit.Entry) (alreadyGone bool, err error) {
+	ref := e.Repository + "@" + e.Digest
+	alreadyGone, err = a.deleteSettled(e.Repository, e.Digest)
+	switch {
+	case errors.Is(err, errUnsettled):
+		return false, err
+	case err != nil:
+		if errors.Is(err, ErrDeleteDisabled) {
+			a.stop(err)
+		}
+		e.Outcome, e.Error = audit.OutcomeFailed, err.Error()
+		if werr := a.log.Write(e); werr != nil {
+			a.stop(fmt.Errorf("could not record the failed deletion of %s: %w", ref, werr))
+		}
+		return false, err
+	}
+	e.Outcome = audit.OutcomeDeleted
+	if alreadyGone {
+		e.Outcome = audit.OutcomeAlreadyGone
+	}
+	if werr := a.log.Write(e); werr != nil {
+		a.stop(fmt.Errorf("deleted %s but could not record it: %w", ref, werr))
+	}
+	return alreadyGone, nil
 }
 
 // firstNotDone waits for the given deletions and returns the first that
@@ -453,15 +445,6 @@ func ambiguous(err error) bool {
 		return ce.Status >= 500
 	}
 	return true
-}
-
-// finish records a failed deletion.
-func (a *applier) finish(i int, e audit.Entry, err error) outcome {
-	e.Outcome, e.Error = audit.OutcomeFailed, err.Error()
-	if werr := a.log.Write(e); werr != nil {
-		a.stop(fmt.Errorf("could not record the failed deletion of %s@%s: %w", e.Repository, e.Digest, werr))
-	}
-	return outcome{failure: &Failure{Index: i, Repository: e.Repository, Digest: e.Digest, Error: err.Error()}}
 }
 
 // skip records a deletion that was not sent.

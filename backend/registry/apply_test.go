@@ -525,3 +525,55 @@ func TestApplyChildFailure(t *testing.T) {
 		}
 	}
 }
+
+// unsettledDeleter answers a DELETE of fail with no usable answer and
+// cannot say afterwards whether the manifest is there.
+type unsettledDeleter struct{ fail string }
+
+func (d unsettledDeleter) DeleteManifest(_ context.Context, _, digest string) error {
+	if digest == d.fail {
+		return errors.New("delete: connection reset by peer")
+	}
+	return nil
+}
+
+func (unsettledDeleter) Exists(context.Context, string, string) (bool, error) {
+	return false, errors.New("registry unreachable")
+}
+
+func (unsettledDeleter) Current(context.Context, string, func(string) bool) (Current, error) {
+	return Current{}, nil
+}
+
+// TestApplyUnsettledDeleteStaysOpen: a DELETE that may have acted, of an
+// index or of one of its platform manifests, when the registry cannot be
+// asked afterwards, is a failure marked unknown whose attempt line stays
+// open for the next run's recovery: never recorded failed, since it may be
+// gone.
+func TestApplyUnsettledDeleteStaysOpen(t *testing.T) {
+	for _, fail := range []string{"sha256:i1", "sha256:c1"} {
+		t.Run(fail, func(t *testing.T) {
+			inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
+				{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1"}},
+			}}
+			plan := model.Plan{Deletions: []model.Deletion{{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1"}}}}
+			log, path := openLog(t)
+			res, err := Apply(t.Context(), unsettledDeleter{fail}, inv, plan, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Failed) != 1 || res.Failed[0].Digest != fail || !res.Failed[0].Unknown {
+				t.Fatalf("failed %+v, want %s unknown", res.Failed, fail)
+			}
+			pending, _, err := audit.Pending(path, inv.Registry)
+			if err != nil || len(pending) != 1 || pending[0].Digest != fail {
+				t.Errorf("pending %+v (%v), want the attempt on %s open", pending, err, fail)
+			}
+			for _, e := range readAudit(t, path) {
+				if e.Outcome == audit.OutcomeFailed {
+					t.Errorf("recorded failed: %+v", e)
+				}
+			}
+		})
+	}
+}
