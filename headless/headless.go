@@ -365,11 +365,7 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 	}
 	lockSummary(w, r)
 	if r.Applied {
-		freed := int64(0)
-		if r.FreedBytes != nil {
-			freed = *r.FreedBytes
-		}
-		fmt.Fprintf(w, "deleted %d (%s freed), failed %d, skipped %d, not started %d; audit log %s\n", len(r.Deleted), model.FormatBytes(freed), len(r.Failed), len(r.Skipped), r.NotStarted, r.AuditLog)
+		fmt.Fprintf(w, "deleted %d (%s freed), failed %d, skipped %d, not started %d; audit log %s\n", len(r.Deleted), model.FormatBytes(freedBytes(r)), len(r.Failed), len(r.Skipped), r.NotStarted, r.AuditLog)
 		for _, f := range r.Failed {
 			fmt.Fprintf(w, "  failed %s@%s: %s\n", f.Repository, f.Digest, f.Error)
 		}

@@ -50,15 +50,13 @@ func forecastReport(pts []model.SizePoint, capBytes int64) *ForecastReport {
 	return out
 }
 
+// freedBytes is what the run's deletions freed; 0 when nothing was
+// applied (every deletion sets FreedBytes with it).
 func freedBytes(rr *RegistryReport) int64 {
-	if rr.FreedBytes != nil {
-		return *rr.FreedBytes
+	if rr.FreedBytes == nil {
+		return 0
 	}
-	var n int64
-	for _, d := range rr.Deleted {
-		n += d.ReclaimBytes
-	}
-	return n
+	return *rr.FreedBytes
 }
 
 // summary is this run as the history keeps it.
