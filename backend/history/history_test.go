@@ -60,9 +60,18 @@ func TestConcurrentAndBounded(t *testing.T) {
 	s := Open(filepath.Join(t.TempDir(), "history.jsonl"))
 	s.max = 50
 	var wg sync.WaitGroup
+	// Each writer's last run comes after every writer's others: a writer
+	// done early would otherwise see its last run compacted away as old,
+	// by the file's order, before the test looks (one run in twenty).
+	var others sync.WaitGroup
+	others.Add(4)
 	for w := range 4 {
 		wg.Go(func() {
 			for i := range 60 {
+				if i == 59 {
+					others.Done()
+					others.Wait()
+				}
 				if err := s.Append(run(w*1000 + i)); err != nil {
 					t.Error(err)
 				}
