@@ -117,7 +117,7 @@ func BenchmarkOpenOnSnapshot100k(b *testing.B) {
 	snap := genInventory(benchImages, 1, fixedNow)
 	for b.Loop() {
 		reg := newFakeRegistry(snap, demoPolicy(5<<40))
-		reg.snap, reg.gate = snap, make(chan struct{})
+		reg.Snap, reg.Gate = snap, make(chan struct{})
 		m := New(reg, nil, WithNoColor(), WithSize(160, 48))
 		m.registry.scanning = true // the fresh scan, gated, runs meanwhile
 		msg := m.registry.loadSnapshot()()
@@ -125,6 +125,6 @@ func BenchmarkOpenOnSnapshot100k(b *testing.B) {
 		if v := m.View(); !strings.Contains(v.Content, "refreshing") {
 			b.Fatalf("the first frame does not show the snapshot:\n%s", v.Content)
 		}
-		close(reg.gate)
+		close(reg.Gate)
 	}
 }

@@ -82,12 +82,12 @@ func TestRegistryResortKeepsCursorVisible(t *testing.T) {
 				t.Fatalf("%v %s: cursor row %d off screen (offset %d, page %d)\n%s", size, k, r.Cursor, r.Offset, r.Page, d.screen())
 			}
 		}
-		reg.gate = make(chan struct{})
+		reg.Gate = make(chan struct{})
 		cur := r.idx.inv.Images[r.current()].Ref()
 		d.deliver(keyMsg("r"))
 		d.deliver(keyMsg("s")) // while the scan runs
 		want := r.idx.key
-		close(reg.gate)
+		close(reg.Gate)
 		d.settle()
 		if r.idx.key != want {
 			t.Errorf("%v: the rescan dropped the sort %s for %s", size, want, r.idx.key)

@@ -8,25 +8,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/internal/uitest"
 )
-
-// demoNow fixes the demo's clock so its screens are reproducible.
-var demoNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // startDemo runs the real embedded demo (registry, chart repository,
 // GitHub stand-in) for one test.
 func startDemo(t *testing.T, opts ...demo.Option) *demo.Env {
 	t.Helper()
-	env, err := demo.Start(context.Background(), append([]demo.Option{demo.WithNow(demoNow)}, opts...)...)
-	if err != nil {
-		t.Fatalf("start demo: %v", err)
-	}
-	t.Cleanup(env.Close)
-	return env
+	return uitest.StartDemo(t, opts...)
 }
 
 // demoConsole is the console over a running demo, settled after its first

@@ -65,7 +65,7 @@ const loginError = `scan hub23registry.azurecr.io: log in to hub23registry.azure
 func TestGoldenErrors(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {60, 20}} {
 		reg := newFakeRegistry(genInventory(10, 7, fixedNow), demoPolicy(0))
-		reg.scanErr = errors.New(loginError)
+		reg.ScanErr = errors.New(loginError)
 		ch := newFakeCharts()
 		ch.gate = make(chan struct{})
 		d := newDriver(t, New(reg, ch, WithNoColor(), WithSize(size[0], size[1])))
@@ -106,8 +106,8 @@ func TestGoldenRunDetails(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 80, 24, WithHistory(store))
 	d.press("2", "a")
 	n := d.m.registry.nsel
-	reg.failAfter = n - 3
-	reg.failErr = "DELETE https://registry.example.org/v2/REF: 403 Forbidden: manifest is locked by a retention rule"
+	reg.FailAfter = n - 3
+	reg.FailErr = "DELETE https://registry.example.org/v2/REF: 403 Forbidden: manifest is locked by a retention rule"
 	d.press("d", "enter", "3", "enter")
 	for _, size := range [][2]int{{80, 24}, {60, 20}} {
 		d.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})

@@ -84,7 +84,7 @@ func (s *safeBuffer) String() string {
 func TestRunStopsWithContext(t *testing.T) {
 	reg := newFakeRegistry(genInventory(10, 3, fixedNow), demoPolicy(0))
 	gate := make(chan struct{}) // a scan that never ends by itself
-	reg.gate = gate
+	reg.Gate = gate
 	defer close(gate)
 	in, w := io.Pipe()
 	defer w.Close()

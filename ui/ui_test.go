@@ -16,6 +16,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/internal/uitest"
 )
 
 // fakeEnv is a console over deterministic in-memory services.
@@ -30,40 +31,19 @@ func fakeEnv(t *testing.T, w, h int, opts ...Option) (*driver, *fakeRegistry, *f
 
 func mustContain(t *testing.T, screen string, wants ...string) {
 	t.Helper()
-	for _, w := range wants {
-		if !strings.Contains(screen, w) {
-			t.Errorf("screen lacks %q:\n%s", w, screen)
-		}
-	}
+	uitest.MustContain(t, screen, wants...)
 }
 
 func mustNotContain(t *testing.T, screen string, wants ...string) {
 	t.Helper()
-	for _, w := range wants {
-		if strings.Contains(screen, w) {
-			t.Errorf("screen shows %q:\n%s", w, screen)
-		}
-	}
+	uitest.MustNotContain(t, screen, wants...)
 }
 
 // joined is the screen as one line, so a wrapped status line reads whole.
-func joined(screen string) string {
-	ls := strings.Split(screen, "\n")
-	for i := range ls {
-		ls[i] = strings.TrimSpace(ls[i])
-	}
-	return strings.Join(ls, " ")
-}
+func joined(screen string) string { return uitest.Joined(screen) }
 
 // line returns the first screen line containing s.
-func line(screen, s string) string {
-	for _, l := range strings.Split(screen, "\n") {
-		if strings.Contains(l, s) {
-			return l
-		}
-	}
-	return ""
-}
+func line(screen, s string) string { return uitest.Line(screen, s) }
 
 func TestTabs(t *testing.T) {
 	d, _, _ := fakeEnv(t, 80, 24)
@@ -211,7 +191,7 @@ func TestChartsRefresh(t *testing.T) {
 func TestRegistryScanProgress(t *testing.T) {
 	reg := newFakeRegistry(genInventory(120, 7, fixedNow), demoPolicy(15<<30))
 	gate := make(chan struct{})
-	reg.gate = gate
+	reg.Gate = gate
 	d := newDriver(t, New(reg, nil, WithNoColor(), WithSize(80, 24)))
 	d.waitFor("repositories 3/10")
 	s := d.screen()
@@ -227,12 +207,12 @@ func TestRegistryScanProgress(t *testing.T) {
 
 func TestRegistryScanError(t *testing.T) {
 	reg := newFakeRegistry(genInventory(10, 7, fixedNow), demoPolicy(0))
-	reg.scanErr = errors.New("scan registry.example.org: list repositories: 401 Unauthorized")
+	reg.ScanErr = errors.New("scan registry.example.org: list repositories: 401 Unauthorized")
 	d := newDriver(t, New(reg, nil, WithNoColor(), WithSize(80, 24)))
 	d.settle()
 	mustContain(t, d.screen(), "scan failed: scan registry.example.org: list repositories: 401 Unauthorized",
 		"error: scan registry.example.org")
-	reg.scanErr = nil
+	reg.ScanErr = nil
 	d.press("r")
 	mustContain(t, d.screen(), "REPOSITORY", "10 images")
 }
@@ -435,8 +415,8 @@ func TestRegistryDelete(t *testing.T) {
 	d.press("enter")
 	s = d.screen()
 	mustContain(t, s, "deleted "+strconv.Itoa(n)+" of "+strconv.Itoa(n)+" images", strconv.Itoa(120-n)+" images")
-	if reg.scans != 2 {
-		t.Errorf("%d scans, want a rescan after the delete", reg.scans)
+	if reg.Scans != 2 {
+		t.Errorf("%d scans, want a rescan after the delete", reg.Scans)
 	}
 	if r.nsel != 0 || len(r.idx.inv.Images) != 120-n {
 		t.Errorf("after delete: %d selected, %d images", r.nsel, len(r.idx.inv.Images))
@@ -459,14 +439,14 @@ func TestRegistryDeleteRechecks(t *testing.T) {
 	plan := reg.Plan(r.idx.inv, nil, false)
 	n := len(plan.Deletions)
 	moved := r.idx.inv.Images[plan.Deletions[1].Image]
-	reg.moved = map[string]bool{moved.Ref(): true}
+	reg.Moved = map[string]bool{moved.Ref(): true}
 	d.press("d")
 	s := joined(d.screen())
 	mustContain(t, s, "1 image changed since the scan and will be skipped", shortDigest(moved.Digest), "now points at it")
 	d.press("enter")
 	s = joined(d.screen())
 	mustContain(t, s, "deleted "+strconv.Itoa(n-1)+" of "+strconv.Itoa(n)+" images", "1 skipped (changed since the scan")
-	if reg.deleted[moved.Ref()] {
+	if reg.Deleted[moved.Ref()] {
 		t.Errorf("%s was deleted although it changed since the scan", moved.Ref())
 	}
 
@@ -476,15 +456,15 @@ func TestRegistryDeleteRechecks(t *testing.T) {
 	if i < 0 {
 		t.Fatal("no current row")
 	}
-	reg.moved = map[string]bool{}
+	reg.Moved = map[string]bool{}
 	for k := range d.m.registry.selected {
-		reg.moved[d.m.registry.idx.inv.Images[k].Ref()] = true
+		reg.Moved[d.m.registry.idx.inv.Images[k].Ref()] = true
 	}
 	d.press("d")
 	mustContain(t, joined(d.screen()), "nothing left to delete")
-	before := len(reg.deleted)
+	before := len(reg.Deleted)
 	d.press("enter")
-	if len(reg.deleted) != before || d.m.confirm == nil {
+	if len(reg.Deleted) != before || d.m.confirm == nil {
 		t.Errorf("enter deleted although every planned image changed")
 	}
 }
@@ -492,7 +472,7 @@ func TestRegistryDeleteRechecks(t *testing.T) {
 func TestRegistryDeleteShowsProgress(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 80, 24)
 	gate := make(chan struct{})
-	reg.applyGate = gate
+	reg.ApplyGate = gate
 	d.press("2", "space", "space", "space", "d")
 	// Deliver the delete's messages one by one and watch the bar.
 	d.deliver(keyMsg("enter"))
@@ -509,7 +489,7 @@ func TestRegistryDeleteShowsProgress(t *testing.T) {
 
 func TestRegistryDeleteFailsHalfway(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 160, 48)
-	reg.failAfter = 3
+	reg.FailAfter = 3
 	d.press("2", "a")
 	n := d.m.registry.nsel
 	d.press("d", "enter")
@@ -539,7 +519,7 @@ func TestRegistryRefusedPlanNeedsForce(t *testing.T) {
 	s := d.screen()
 	mustContain(t, s, "over max_delete_fraction", "f force")
 	d.press("enter")
-	if reg.scans != 1 || !strings.Contains(d.screen(), "over max_delete_fraction") {
+	if reg.Scans != 1 || !strings.Contains(d.screen(), "over max_delete_fraction") {
 		t.Fatal("enter applied a refused plan")
 	}
 	d.press("f")
@@ -658,7 +638,7 @@ func TestHelpToggle(t *testing.T) {
 func TestQuitWhileDeleting(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 120, 30)
 	gate := make(chan struct{})
-	reg.applyGate = gate
+	reg.ApplyGate = gate
 	d.press("2", "a")
 	n := d.m.registry.nsel
 	d.press("d")
@@ -677,7 +657,7 @@ func TestQuitWhileDeleting(t *testing.T) {
 	if !d.quit {
 		t.Fatal("the console did not quit once the delete stopped")
 	}
-	if got := len(reg.deleted); got < 1 || got >= n {
+	if got := len(reg.Deleted); got < 1 || got >= n {
 		t.Errorf("%d of %d deleted; want the delete stopped part way", got, n)
 	}
 }
@@ -714,7 +694,7 @@ func TestRegistryOpensOnSnapshot(t *testing.T) {
 	reg := newFakeRegistry(inv, demoPolicy(15<<30))
 	snap := genInventory(60, 7, fixedNow.Add(-48*time.Hour))
 	snap.ScannedAt = fixedNow.Add(-2 * time.Hour)
-	reg.snap, reg.gate = snap, make(chan struct{})
+	reg.Snap, reg.Gate = snap, make(chan struct{})
 	d := newDriver(t, New(reg, nil, WithNoColor(), WithSize(120, 40)))
 	d.waitFor("refreshing…")
 	s := joined(d.screen())
@@ -734,7 +714,7 @@ func TestRegistryOpensOnSnapshot(t *testing.T) {
 	if d.m.confirm != nil {
 		t.Fatal("a delete box opened on the snapshot")
 	}
-	close(reg.gate)
+	close(reg.Gate)
 	d.settle()
 	r := d.m.registry
 	if r.stale || r.nsel != 1 {
