@@ -1,31 +1,57 @@
 package ui
 
 import (
+	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/usage"
+	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 const benchImages = 100_000
 
+// usageRegistry is a fake registry whose usage sources said res of every
+// scan.
+type usageRegistry struct {
+	*fakeRegistry
+	res *usage.Result
+}
+
+// Usage is what the usage sources said of a scan.
+func (u usageRegistry) Usage(*model.Inventory) *usage.Result { return u.res }
+
 // benchModel is a console on the Registry tab over 100,000 images, with a
-// selection so the gauge shows a plan.
-func benchModel(b *testing.B, w, h int) *Model {
+// selection so the gauge shows a plan; use, when not nil, is what the
+// registry's usage sources say. It gets there as an operator would: the
+// scan, then space and pgdown, 50 times over, and space until one selects.
+// The plans of all but the last space are not run: the next space makes
+// them stale and the console would drop them.
+func benchModel(b *testing.B, w, h int, use *usage.Result) *Model {
 	b.Helper()
 	inv := genInventory(benchImages, 1, fixedNow)
-	reg := newFakeRegistry(inv, demoPolicy(5<<40))
-	m := New(reg, nil, WithSize(w, h))
-	m.tab = tabRegistry
-	m.registry.scanDone(scanDoneMsg{index: newImageIndex(inv, reg.Policy())})
-	m.registry.Cursor = benchImages / 2
-	m.registry.scroll()
-	for i := range 50 {
-		m.registry.selected[i*997] = true
-		m.registry.nsel++
+	fake := newFakeRegistry(inv, demoPolicy(5<<40))
+	var reg RegistryService = fake
+	if use != nil {
+		reg = usageRegistry{fake, use}
 	}
-	m.registry.plan = reg.Plan(inv, m.registry.selection(), false)
-	return m
+	d := newDriver(b, New(reg, nil, WithSize(w, h)))
+	d.settle()
+	for range 49 {
+		d.m.Update(keyMsg("space"))
+		d.m.Update(keyMsg("pgdown"))
+	}
+	for tries := 0; !d.m.registry.PlanReady(); tries++ { // until a space selects: a held image refuses
+		if tries == 100 {
+			b.Fatalf("no selection with its plan:\n%s", d.screen())
+		}
+		d.press("j", "space")
+	}
+	return d.m
 }
 
 // BenchmarkRegistryFrame renders one frame of the Registry tab with
@@ -33,7 +59,7 @@ func benchModel(b *testing.B, w, h int) *Model {
 func BenchmarkRegistryFrame(b *testing.B) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
 		b.Run(strings.Join([]string{itoa(sz[0]), itoa(sz[1])}, "x"), func(b *testing.B) {
-			m := benchModel(b, sz[0], sz[1])
+			m := benchModel(b, sz[0], sz[1], nil)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
@@ -45,23 +71,37 @@ func BenchmarkRegistryFrame(b *testing.B) {
 	}
 }
 
-// BenchmarkRegistryResort re-sorts 100,000 images by each key in turn
-// (one re-sort per iteration). Target: < 100 ms.
-func BenchmarkRegistryResort(b *testing.B) {
-	m := benchModel(b, 80, 24)
-	x := m.registry.idx
-	b.ReportAllocs()
-	b.ResetTimer()
-	k := 0
-	for b.Loop() {
-		k = (k + 1) % int(numSortKeys)
-		x.setSort(sortKey(k), false)
+// BenchmarkRegistryFrameUsage is BenchmarkRegistryFrame with usage
+// sources: the launch columns on 100,000 images.
+func BenchmarkRegistryFrameUsage(b *testing.B) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		b.Run(itoa(sz[0])+"x"+itoa(sz[1]), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			res := &usage.Result{Usage: model.Usage{Images: make([]model.ImageUsage, benchImages)}}
+			res.Window = 30 * 24 * time.Hour
+			for i := range res.Usage.Images {
+				if r.IntN(5) == 0 {
+					res.Usage.Images[i] = model.ImageUsage{Launches: r.IntN(1000), LastLaunch: fixedNow.Add(-time.Duration(r.IntN(1000)) * time.Hour)}
+				}
+			}
+			m := benchModel(b, sz[0], sz[1], res)
+			if !strings.Contains(m.View().Content, "LAUNCH") { // LAUNCH when shrunk
+				b.Fatal("no launch columns")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if v := m.View(); v.Content == "" {
+					b.Fatal("empty frame")
+				}
+			}
+		})
 	}
 }
 
 // BenchmarkRegistrySortKey is one s key press, through Update.
 func BenchmarkRegistrySortKey(b *testing.B) {
-	m := benchModel(b, 80, 24)
+	m := benchModel(b, 80, 24, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -69,31 +109,15 @@ func BenchmarkRegistrySortKey(b *testing.B) {
 	}
 }
 
-// BenchmarkRegistryFilter filters 100,000 images by a repository
-// substring (one keystroke in the filter box).
-func BenchmarkRegistryFilter(b *testing.B) {
-	m := benchModel(b, 80, 24)
-	x := m.registry.idx
-	b.ReportAllocs()
-	b.ResetTimer()
-	q := []string{"numpy", "pangeo", "rstudio", ""}
-	i := 0
-	for b.Loop() {
-		x.setFilter(q[i%len(q)])
-		i++
-	}
-}
-
 // BenchmarkRegistryPlan is the registry's Plan for a selection of 50 out
 // of 100,000 images: what a space press asks for (run in a command).
 func BenchmarkRegistryPlan(b *testing.B) {
-	m := benchModel(b, 80, 24)
-	r := m.registry
-	sel := r.selection()
+	m := benchModel(b, 80, 24, nil)
+	inv, sel := m.registry.Inventory(), m.registry.Selection()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		r.svc.Plan(r.idx.inv, sel, false)
+		m.reg.Plan(inv, sel, false)
 	}
 }
 
@@ -116,15 +140,16 @@ func itoa(n int) string {
 func BenchmarkOpenOnSnapshot100k(b *testing.B) {
 	snap := genInventory(benchImages, 1, fixedNow)
 	for b.Loop() {
-		reg := newFakeRegistry(snap, demoPolicy(5<<40))
+		// The fresh scan runs meanwhile, held at the gate (what it would
+		// find does not matter: it never gets there).
+		reg := newFakeRegistry(genInventory(10, 1, fixedNow), demoPolicy(5<<40))
 		reg.Snap, reg.Gate = snap, make(chan struct{})
-		m := New(reg, nil, WithNoColor(), WithSize(160, 48))
-		m.registry.scanning = true // the fresh scan, gated, runs meanwhile
-		msg := m.registry.loadSnapshot()()
-		m.Update(msg)
-		if v := m.View(); !strings.Contains(v.Content, "refreshing") {
+		ctx, cancel := context.WithCancel(context.Background())
+		d := newDriver(b, New(reg, nil, WithNoColor(), WithSize(160, 48), WithContext(ctx)))
+		d.waitFor("refreshing")
+		if v := d.m.View(); !strings.Contains(v.Content, "refreshing") {
 			b.Fatalf("the first frame does not show the snapshot:\n%s", v.Content)
 		}
-		close(reg.Gate)
+		cancel() // the scan ends at the gate, without reading on
 	}
 }

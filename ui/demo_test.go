@@ -55,9 +55,9 @@ var deletedRe = regexp.MustCompile(`deleted (\d+) of (\d+) images`)
 func TestDemoDeleteFailsHalfway(t *testing.T) {
 	env := startDemo(t, demo.WithRegistryHandler(failDeletesAfter(5)))
 	d := demoConsole(t, env, 160, 48)
-	before := len(d.m.registry.idx.inv.Images)
+	before := len(d.m.registry.Inventory().Images)
 	d.press("2", "a")
-	planned := d.m.registry.nsel
+	planned := len(d.m.registry.Selection())
 	if planned <= 5 {
 		t.Fatalf("the demo's policy plan has %d images; the test needs more than 5", planned)
 	}
@@ -77,12 +77,12 @@ func TestDemoDeleteFailsHalfway(t *testing.T) {
 		t.Errorf("report %q: want some but not all of %d deleted", m[0], planned)
 	}
 	// The rescan shows exactly the survivors.
-	if after := len(d.m.registry.idx.inv.Images); after != before-deleted {
+	if after := len(d.m.registry.Inventory().Images); after != before-deleted {
 		t.Errorf("%d images after deleting %d of %d", after, deleted, before)
 	}
 	// The console still works: the rest can be selected again.
 	d.press("a")
-	if d.m.registry.nsel == 0 {
+	if len(d.m.registry.Selection()) == 0 {
 		t.Error("after a failed delete the policy plan selects nothing")
 	}
 }
@@ -138,17 +138,17 @@ func TestDemoDeleteUpdatesGauge(t *testing.T) {
 	d := demoConsole(t, env, 120, 36)
 	d.press("2", "a")
 	r := d.m.registry
-	old := r.idx.inv
+	old := r.Inventory()
 	plan := env.Registry.Plan(old, nil, false)
 	d.press("d", "enter")
 	// Table and gauge show the registry as the plan said it would be.
-	if got := r.idx.sizes.Total; got != plan.TotalAfterBytes {
+	if got := r.TotalBytes(); got != plan.TotalAfterBytes {
 		t.Errorf("registry is %d bytes after the delete; the plan said %d", got, plan.TotalAfterBytes)
 	}
 	mustContain(t, d.screen(), model.FormatBytes(plan.TotalAfterBytes)+" of "+model.FormatBytes(plan.CapBytes)+" cap",
 		"deleted "+strconv.Itoa(len(plan.Deletions))+" of "+strconv.Itoa(len(plan.Deletions))+" images")
 	left := map[string]bool{}
-	for _, im := range r.idx.inv.Images {
+	for _, im := range r.Inventory().Images {
 		left[im.Ref()] = true
 	}
 	for _, del := range plan.Deletions {
@@ -156,7 +156,7 @@ func TestDemoDeleteUpdatesGauge(t *testing.T) {
 			t.Errorf("%s is still listed after its delete", ref)
 		}
 	}
-	if len(r.idx.inv.Images) != len(old.Images)-len(plan.Deletions) {
-		t.Errorf("%d images left of %d after deleting %d", len(r.idx.inv.Images), len(old.Images), len(plan.Deletions))
+	if len(r.Inventory().Images) != len(old.Images)-len(plan.Deletions) {
+		t.Errorf("%d images left of %d after deleting %d", len(r.Inventory().Images), len(old.Images), len(plan.Deletions))
 	}
 }

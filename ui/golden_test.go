@@ -105,7 +105,7 @@ func TestGoldenRunDetails(t *testing.T) {
 	store := history.Open(filepath.Join(t.TempDir(), "history.jsonl"))
 	d, reg, _ := fakeEnv(t, 80, 24, WithHistory(store))
 	d.press("2", "a")
-	n := d.m.registry.nsel
+	n := len(d.m.registry.Selection())
 	reg.FailAfter = n - 3
 	reg.FailErr = "DELETE https://registry.example.org/v2/REF: 403 Forbidden: manifest is locked by a retention rule"
 	d.press("d", "enter", "3", "enter")

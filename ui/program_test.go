@@ -28,8 +28,8 @@ func TestProgram(t *testing.T) {
 	if !ok {
 		t.Fatal("final model is not the console")
 	}
-	if m.tab != tabRegistry || m.registry.idx == nil || len(m.registry.idx.inv.Images) != 40 {
-		t.Errorf("final model: tab %v, scanned %v", m.tab, m.registry.idx != nil)
+	if inv := m.registry.Inventory(); m.tab != tabRegistry || inv == nil || len(inv.Images) != 40 {
+		t.Errorf("final model: tab %v, scanned %v", m.tab, inv != nil)
 	}
 }
 

@@ -3,29 +3,30 @@ package ui
 import (
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	registrytab "github.com/helmupgradebot/helmupgradebot/ui/registry"
 )
 
-// runSummary is what the console records after a scan, or, given an
-// apply's result, after a delete.
-func (r *registrySection) runSummary(done *applyDoneMsg) history.Run {
-	if r.svc == nil || r.idx == nil {
+// registrySummary is what the console records after a scan, or, given
+// an apply's result, after a delete.
+func (m *Model) registrySummary(done *registrytab.ApplyDoneMsg) history.Run {
+	inv := m.registry.Inventory()
+	if m.reg == nil || inv == nil {
 		return history.Run{}
 	}
-	inv := r.idx.inv
-	rr := &history.RegistryRun{URL: r.svc.URL(), TotalBytes: r.idx.sizes.Total, CapBytes: r.svc.Policy().Cap,
-		Images: len(inv.Images), Untagged: r.idx.untagged(), Problems: len(inv.Errors)}
+	rr := &history.RegistryRun{URL: m.reg.URL(), TotalBytes: m.registry.TotalBytes(), CapBytes: m.reg.Policy().Cap,
+		Images: len(inv.Images), Untagged: m.registry.Untagged(), Problems: len(inv.Errors)}
 	run := history.Run{Registry: rr}
 	if done != nil {
 		run.Applied = true
-		rr.TotalBytes = done.plan.TotalBytes
-		rr.Planned, rr.PlannedBytes = len(done.plan.Deletions), done.plan.ReclaimBytes
-		rr.Deleted, rr.Failed, rr.Skipped = len(done.res.Deleted), len(done.res.Failed), len(done.res.Skipped)
-		rr.FreedBytes = done.res.FreedBytes
-		for _, d := range done.res.Deleted {
+		rr.TotalBytes = done.Plan.TotalBytes
+		rr.Planned, rr.PlannedBytes = len(done.Plan.Deletions), done.Plan.ReclaimBytes
+		rr.Deleted, rr.Failed, rr.Skipped = len(done.Result.Deleted), len(done.Result.Failed), len(done.Result.Skipped)
+		rr.FreedBytes = done.Result.FreedBytes
+		for _, d := range done.Result.Deleted {
 			rr.Deletions = append(rr.Deletions, history.Deletion{Ref: d.Repository + "@" + d.Digest,
-				Reason: string(done.plan.Deletions[d.Index].Reason), Bytes: d.Bytes})
+				Reason: string(done.Plan.Deletions[d.Index].Reason), Bytes: d.Bytes})
 		}
-		for _, f := range done.res.Failed {
+		for _, f := range done.Result.Failed {
 			rr.Failures = append(rr.Failures, history.Failure{Ref: f.Repository + "@" + f.Digest, Error: f.Error})
 		}
 	}

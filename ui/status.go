@@ -20,8 +20,8 @@ func (m *Model) header(w int) string {
 			b.WriteString(st.TabInactive.Render(label))
 		}
 	}
-	if m.registry.svc != nil {
-		b.WriteString(" " + st.Muted.Render(m.registry.svc.URL()))
+	if m.reg != nil {
+		b.WriteString(" " + st.Muted.Render(m.reg.URL()))
 	}
 	return common.Fit(b.String(), w)
 }
@@ -33,12 +33,12 @@ func (m *Model) header(w int) string {
 func (m *Model) statusLine(w int) string {
 	st := m.c.Styles
 	var running string
-	if r := statusline.Join(m.charts.StatusText(), m.registry.statusText()); r != "" {
+	if r := statusline.Join(m.charts.StatusText(), m.registry.StatusText()); r != "" {
 		running = m.spinner.View() + " " + r
 	}
 	counts := m.charts.Counts()
 	if m.tab == tabRegistry {
-		counts = m.registry.counts()
+		counts = m.registry.Counts()
 	}
 	return statusline.Render(st, w, running, m.c.Status, m.c.ErrorsHint(), counts)
 }

@@ -260,7 +260,7 @@ func TestDemoTape(t *testing.T) {
 	if prs := env.GitHub.PullRequests("binderhub-ops", "hub-deploy"); len(prs) != 1 {
 		t.Errorf("the stand-in holds %d pull requests after the tape, want 1", len(prs))
 	}
-	if n := len(d.m.registry.idx.inv.Images); n >= len(env.Seeded.Images) {
+	if n := len(d.m.registry.Inventory().Images); n >= len(env.Seeded.Images) {
 		t.Errorf("the registry holds %d images after the tape's delete, %d before", n, len(env.Seeded.Images))
 	}
 }

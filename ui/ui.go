@@ -25,6 +25,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
 	historytab "github.com/helmupgradebot/helmupgradebot/ui/history"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
+	registrytab "github.com/helmupgradebot/helmupgradebot/ui/registry"
 )
 
 // tab is one of the console's screens.
@@ -51,9 +52,12 @@ type Model struct {
 	out     io.Writer
 	sized   bool
 
+	// reg is the registry the Registry tab shows, nil when none is
+	// configured.
+	reg      RegistryService
 	tab      tab
 	charts   *chartstab.Model
-	registry *registrySection
+	registry *registrytab.Model
 	history  *historytab.Model
 	confirm  *confirm.Model
 	// errView shows the errors of the last actions in full (e), when open;
@@ -94,9 +98,9 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 	}
 	keys := common.DefaultKeyMap()
 	c := &common.Common{Ctx: o.ctx, Width: o.width, Height: o.height, Keys: &keys, Now: o.now, NoColor: o.noColor}
-	m := &Model{c: c, noColor: o.noColor, dark: o.dark, in: o.in, out: o.out, sized: o.sized, help: help.New(), spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot))}
+	m := &Model{c: c, noColor: o.noColor, dark: o.dark, in: o.in, out: o.out, sized: o.sized, reg: reg, help: help.New(), spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot))}
 	m.charts = chartstab.New(c, charts)
-	m.registry = newRegistrySection(c, reg)
+	m.registry = registrytab.New(c, reg)
 	url := ""
 	if reg != nil {
 		url = reg.URL()
@@ -109,7 +113,7 @@ func New(reg RegistryService, charts ChartService, opts ...Option) *Model {
 		capBytes = reg.Policy().Cap
 	}
 	m.history = historytab.New(c, o.history, url, capBytes)
-	if charts == nil && m.registry.svc != nil {
+	if charts == nil && reg != nil {
 		m.tab = tabRegistry
 	}
 	m.restyle()
@@ -158,7 +162,7 @@ func (m *Model) restyle() {
 	m.c.Styles = st
 	m.help.Styles = st.Help
 	m.spinner.Style = st.Spinner
-	m.registry.input.SetStyles(st.Input)
+	m.registry.Restyle()
 	if m.errView != nil {
 		m.errView.SetStyles(st.Pager())
 	}
@@ -167,14 +171,14 @@ func (m *Model) restyle() {
 
 // Init starts the first chart check and registry scan.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.charts.Init(), m.registry.startScan(), m.registry.loadSnapshot(), m.history.Init(), m.spin()}
+	cmds := []tea.Cmd{m.charts.Init(), m.registry.Init(), m.history.Init(), m.spin()}
 	if !m.noColor {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) busy() bool { return m.charts.Busy() || m.registry.busy() || !m.registry.planReady }
+func (m *Model) busy() bool { return m.charts.Busy() || m.registry.Busy() || !m.registry.PlanReady() }
 
 // spin starts the spinner when work is running and it is not spinning yet.
 func (m *Model) spin() tea.Cmd {
@@ -190,7 +194,7 @@ func (m *Model) layout() {
 	m.help.SetWidth(m.c.Width)
 	body := m.bodyHeight()
 	m.charts.SetSize(m.c.Width, body)
-	m.registry.setRows(body - 4)
+	m.registry.SetSize(m.c.Width, body)
 	m.history.SetSize(m.c.Width, body)
 	if m.errView != nil {
 		if m.errGen != m.c.Errs.Gen { // an error arrived while it is open
@@ -245,32 +249,27 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd
-	case common.ProgressMsg:
-		m.progress(msg.Msg)
+	case common.ProgressMsg: // only the registry's work reports progress
+		m.registry.Update(msg.Msg)
 		cmd = msg.Next
-	case scanDoneMsg:
-		m.registry.scanDone(msg)
-		cmd = m.history.Record(m.registry.runSummary(nil))
-		if m.registry.needReplan {
-			m.registry.needReplan = false
-			cmd = tea.Batch(cmd, m.registry.replan(false))
-		}
-	case snapshotMsg:
-		m.registry.snapshotLoaded(msg)
+	case registrytab.ScanDoneMsg:
+		_, replan := m.registry.Update(msg)
+		cmd = tea.Batch(m.history.Record(m.registrySummary(nil)), replan)
+	case registrytab.SnapshotMsg, registrytab.PlanDoneMsg:
+		m.registry.Update(msg)
 	case historytab.LoadedMsg:
 		m.history.Update(msg)
-		m.registry.forecastNote = m.history.ForecastNote()
-	case applyDoneMsg:
-		cmd = tea.Batch(m.registry.applyDone(msg, !m.quitting), m.history.Record(m.registry.runSummary(&msg)))
+		m.registry.SetForecast(m.history.ForecastNote())
+	case registrytab.ApplyDoneMsg:
+		_, rescan := m.registry.Update(msg)
+		cmd = tea.Batch(rescan, m.history.Record(m.registrySummary(&msg)))
 		m.quitAsked = false
 		if m.quitting {
 			return m, tea.Quit
 		}
-	case planDoneMsg:
-		m.registry.planDone(msg)
-	case recheckDoneMsg:
-		if m.confirm == msg.box {
-			m.registry.recheckDone(msg)
+	case registrytab.RecheckDoneMsg:
+		if m.confirm == msg.Box {
+			m.registry.Update(msg)
 		}
 	case chartstab.CheckDoneMsg:
 		m.charts.Update(msg)
@@ -280,15 +279,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	m.layout() // the status line may have grown or shrunk
 	return m, tea.Batch(cmd, m.spin())
-}
-
-func (m *Model) progress(msg tea.Msg) {
-	switch msg := msg.(type) {
-	case scanProgressMsg:
-		m.registry.scan = msg.p
-	case applyProgressMsg:
-		m.registry.delDone, m.registry.delTotal = msg.done, msg.total
-	}
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
@@ -306,8 +296,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	if m.confirm != nil {
 		return m.confirmKey(msg)
 	}
-	if m.tab == tabRegistry && m.registry.filtering {
-		cmd, _ := m.registry.update(msg)
+	if m.tab == tabRegistry && m.registry.Filtering() {
+		_, cmd := m.registry.Update(msg)
 		m.layout()
 		return cmd
 	}
@@ -342,7 +332,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		case tabHistory:
 			_, cmd = m.history.Update(msg)
 		default:
-			cmd, box = m.registry.update(msg)
+			_, cmd = m.registry.Update(msg)
+			box = m.registry.Ask()
 		}
 		m.confirm = box
 		m.layout()
@@ -353,7 +344,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // typing reports whether keys go to a text input.
-func (m *Model) typing() bool { return m.tab == tabRegistry && m.registry.filtering }
+func (m *Model) typing() bool { return m.tab == tabRegistry && m.registry.Filtering() }
 
 // paging reports whether a scrollable view has the keys (q closes it).
 func (m *Model) paging() bool {
@@ -364,9 +355,8 @@ func (m *Model) paging() bool {
 // second stops the delete (deletions under way finish and are recorded)
 // and quits when it has stopped.
 func (m *Model) quit() tea.Cmd {
-	r := m.registry
 	switch {
-	case !r.deleting:
+	case !m.registry.Deleting():
 		return tea.Quit
 	case !m.quitAsked:
 		m.quitAsked = true
@@ -374,7 +364,7 @@ func (m *Model) quit() tea.Cmd {
 		return nil
 	}
 	m.quitting = true
-	r.stop()
+	m.registry.Stop()
 	m.c.Infof("stopping the delete; quitting when the deletions under way have finished")
 	return nil
 }
@@ -387,8 +377,9 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.confirm = nil
 		m.c.Notef("cancelled")
 	case key.Matches(msg, k.Force) && c.Forceable:
-		m.confirm = m.registry.force(c)
-		return m.registry.recheck(m.confirm)
+		var cmd tea.Cmd
+		m.confirm, cmd = m.registry.Force(c)
+		return cmd
 	case key.Matches(msg, k.Confirm):
 		if c.Blocked != "" || c.Checking {
 			return nil
@@ -397,7 +388,8 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 		if cmd, ok := m.charts.Confirmed(c); ok {
 			return cmd
 		}
-		return m.registry.startDelete(c)
+		cmd, _ := m.registry.Confirmed(c)
+		return cmd
 	}
 	return nil
 }
@@ -406,7 +398,6 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) helpKeys() common.HelpKeys {
 	k := m.c.Keys
 	general := []key.Binding{k.NextTab, k.PrevTab, k.ChartsTab, k.RegistryTab, k.HistoryTab, k.Errors, k.Help, k.Quit}
-	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 	switch {
 	case m.errView != nil:
 		pk := m.errView.Keys()
@@ -420,9 +411,9 @@ func (m *Model) helpKeys() common.HelpKeys {
 			b = append(b, k.Force)
 		}
 		return common.HelpKeys{Short: b, Full: [][]key.Binding{b}}
-	case m.tab == tabRegistry && m.registry.filtering:
-		b := []key.Binding{k.FilterApply, k.FilterCancel}
-		return common.HelpKeys{Short: b, Full: [][]key.Binding{b}}
+	case m.tab == tabRegistry && m.registry.Filtering():
+		fk := m.registry.Keys()
+		return common.HelpKeys{Short: fk.ShortHelp(), Full: fk.FullHelp()}
 	case m.tab == tabHistory:
 		hk := m.history.Keys()
 		return common.HelpKeys{
@@ -430,9 +421,10 @@ func (m *Model) helpKeys() common.HelpKeys {
 			Full:  append(hk.FullHelp(), general),
 		}
 	case m.tab == tabRegistry:
+		rk := m.registry.Keys()
 		return common.HelpKeys{
-			Short: []key.Binding{k.Select, k.SelectPlan, k.Delete, k.Sort, k.Filter, k.NextTab, k.Help, k.Quit},
-			Full:  [][]key.Binding{tabKeys(k, m.tab), nav, general},
+			Short: append(rk.ShortHelp(), k.NextTab, k.Help, k.Quit),
+			Full:  append(rk.FullHelp(), general),
 		}
 	default:
 		ck := m.charts.Keys()
@@ -447,8 +439,8 @@ func (m *Model) helpKeys() common.HelpKeys {
 // truncation can overshoot by an item).
 func (m *Model) helpView() string {
 	ls := strings.Split(m.help.View(m.helpKeys()), "\n")
-	if m.help.ShowAll && m.tab == tabRegistry && m.registry.idx != nil && m.errView == nil && m.confirm == nil && !m.registry.filtering {
-		ls = append(ls, pager.Wrap(m.c.Styles.Muted.Render("markers: ")+m.registry.idx.legend(), m.c.Width)...)
+	if legend := m.registry.Legend(); m.help.ShowAll && m.tab == tabRegistry && legend != "" && m.errView == nil && m.confirm == nil && !m.registry.Filtering() {
+		ls = append(ls, pager.Wrap(m.c.Styles.Muted.Render("markers: ")+legend, m.c.Width)...)
 	}
 	if n := m.maxHelpLines(); len(ls) > n {
 		ls = ls[:n]
@@ -488,7 +480,7 @@ func (m *Model) Render() string {
 	case m.tab == tabHistory:
 		body = m.history.Render(w, bodyH)
 	default:
-		body = m.registry.view(w, bodyH)
+		body = m.registry.Render(w, bodyH)
 	}
 	return m.header(w) + "\n" + common.Block(body, w, bodyH) + "\n" + status + "\n" + helpView
 }

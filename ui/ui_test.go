@@ -4,11 +4,9 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -16,6 +14,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/internal/uitest"
 )
 
@@ -217,188 +216,11 @@ func TestRegistryScanError(t *testing.T) {
 	mustContain(t, d.screen(), "REPOSITORY", "10 images")
 }
 
-// visibleImages reads the image indexes of the table rows on screen in
-// order, through the model (the screen truncates names).
-func visibleImages(m *Model) []int {
-	r := m.registry
-	end := min(r.Offset+r.Page, len(r.idx.view))
-	return r.idx.view[r.Offset:end]
-}
-
-func TestRegistrySort(t *testing.T) {
-	d, _, _ := fakeEnv(t, 80, 24)
-	d.press("2")
-	x := d.m.registry.idx
-	cases := []struct {
-		key, header, column string
-		ok                  func(a, b int) bool
-	}{
-		{"s", "sort: size (largest first)", "SIZE▼", func(a, b int) bool { return x.size[a] >= x.size[b] }},
-		{"s", "sort: reclaimable (most reclaimable first)", "RECLAIM▼", func(a, b int) bool { return x.sizes.Exclusive[a] >= x.sizes.Exclusive[b] }},
-		{"S", "sort: reclaimable (reversed)", "RECLAIM▲", func(a, b int) bool { return x.sizes.Exclusive[a] <= x.sizes.Exclusive[b] }},
-		{"s", "sort: name (A→Z)", "REPOSITORY▼", func(a, b int) bool {
-			return x.inv.Images[a].Repository <= x.inv.Images[b].Repository
-		}},
-		{"s", "sort: age (oldest first)", "AGE▼", func(a, b int) bool { return x.created[a] <= x.created[b] }},
-		{"S", "sort: age (reversed)", "AGE▲", func(a, b int) bool { return x.created[a] >= x.created[b] }},
-	}
-	for _, c := range cases {
-		d.press(c.key)
-		s := d.screen()
-		mustContain(t, s, c.header, c.column)
-		for k := 1; k < len(x.order); k++ {
-			if !c.ok(x.order[k-1], x.order[k]) {
-				t.Fatalf("%s: images %d and %d out of order", c.header, x.order[k-1], x.order[k])
-			}
-		}
-	}
-}
-
-func TestRegistrySortKeepsCursor(t *testing.T) {
-	d, _, _ := fakeEnv(t, 80, 24)
-	d.press("2", "down", "down", "down")
-	cur := d.m.registry.current()
-	d.press("s")
-	if got := d.m.registry.current(); got != cur {
-		t.Errorf("cursor moved from image %d to %d on re-sort", cur, got)
-	}
-	if !strings.HasPrefix(line(d.screen(), "›"), "›") {
-		t.Error("cursor row is off screen after re-sort")
-	}
-}
-
-func TestRegistryFilter(t *testing.T) {
-	d, _, _ := fakeEnv(t, 80, 24)
-	d.press("2", "/")
-	d.typeText("numpy")
-	s := d.screen()
-	mustContain(t, s, "/numpy")
-	x := d.m.registry.idx
-	if len(x.view) == 0 || len(x.view) == len(x.inv.Images) {
-		t.Fatalf("filter numpy kept %d of %d images", len(x.view), len(x.inv.Images))
-	}
-	for _, i := range x.view {
-		if !strings.Contains(x.inv.Images[i].Repository, "numpy") {
-			t.Errorf("filter numpy kept %s", x.inv.Images[i].Repository)
-		}
-	}
-	for _, l := range strings.Split(s, "\n")[4:] {
-		if strings.HasPrefix(l, " [") || strings.HasPrefix(l, "›[") {
-			if !strings.Contains(l, "numpy") {
-				t.Errorf("row without numpy: %q", l)
-			}
-		}
-	}
-	d.press("enter")
-	mustContain(t, d.screen(), `filter "numpy": `+strconv.Itoa(len(x.view))+" of 120")
-	// Keys act on the table again; esc drops the filter.
-	d.press("s")
-	mustContain(t, d.screen(), "sort: size", `filter "numpy"`)
-	d.press("esc")
-	mustNotContain(t, d.screen(), `filter "numpy"`)
-	if len(d.m.registry.idx.view) != 120 {
-		t.Errorf("after esc %d images in view", len(d.m.registry.idx.view))
-	}
-	// A tag matches too, and esc in the input drops it.
-	tag := x.inv.Images[5].Tags[0][:10]
-	d.press("/")
-	d.typeText(tag)
-	if v := d.m.registry.idx.view; len(v) != 1 || v[0] != 5 {
-		t.Errorf("filter by tag %s: %v", tag, v)
-	}
-	d.press("esc")
-	if len(d.m.registry.idx.view) != 120 || d.m.registry.filtering {
-		t.Error("esc in the filter input did not drop the filter")
-	}
-}
-
-func TestRegistryHeldCannotBeSelected(t *testing.T) {
-	d, _, _ := fakeEnv(t, 80, 24)
-	d.press("2", "S", "g") // newest first: the kept-latest images come first
-	r := d.m.registry
-	if h := r.idx.holds[r.current()]; h != model.HoldKeep {
-		t.Fatalf("newest image has hold %q", h)
-	}
-	mustContain(t, line(d.screen(), "›"), "[K]")
-	d.press("space")
-	if r.nsel != 0 {
-		t.Errorf("a held image was selected")
-	}
-	mustContain(t, d.m.c.Status.Text, "is held (keep-latest) and cannot be deleted")
-}
-
-func TestRegistryProtectedMark(t *testing.T) {
-	reg := newFakeRegistry(genInventory(60, 7, fixedNow), model.Policy{Protect: []*regexp.Regexp{regexp.MustCompile(`numpy`)}})
-	d := newDriver(t, New(reg, nil, WithNoColor(), WithSize(120, 70)))
-	d.settle()
-	x := d.m.registry.idx
-	for _, l := range strings.Split(d.screen(), "\n") {
-		if !strings.HasPrefix(l, " [") && !strings.HasPrefix(l, "›[") {
-			continue
-		}
-		if strings.Contains(l, "numpy") != strings.Contains(l, "[P]") {
-			t.Errorf("protected mark wrong: %q", l)
-		}
-	}
-	// a (the policy plan: nothing, no age or cap) selects nothing; space on a
-	// protected row refuses.
-	for p, i := range x.view {
-		if x.holds[i] == model.HoldProtected {
-			d.m.registry.Cursor = p
-			break
-		}
-	}
-	d.press("space")
-	if d.m.registry.nsel != 0 {
-		t.Error("protected image selected")
-	}
-	mustContain(t, d.screen(), "is held (protected)")
-}
-
-func TestRegistrySelectAndGauge(t *testing.T) {
-	d, reg, _ := fakeEnv(t, 80, 24)
-	d.press("2")
-	r := d.m.registry
-	total := r.idx.sizes.Total
-	mustContain(t, d.screen(), model.FormatBytes(total)+" of 15.0 GiB cap (120%, over cap)")
-	d.press("space", "space")
-	if r.nsel != 2 {
-		t.Fatalf("%d selected after two spaces", r.nsel)
-	}
-	want := reg.Plan(r.idx.inv, r.selection(), false)
-	s := d.screen()
-	mustContain(t, s, model.FormatBytes(total)+" → "+model.FormatBytes(want.TotalAfterBytes)+" of 15.0 GiB cap",
-		"· frees "+model.FormatBytes(want.ReclaimBytes), "2 selected")
-	bar := strings.Split(s, "\n")[1]
-	if !strings.Contains(bar, "▒") || !strings.Contains(bar, "┃") {
-		t.Errorf("gauge does not mark the freed part and the cap: %q", bar)
-	}
-	// Policy plan.
-	d.press("a")
-	pol := reg.Plan(r.idx.inv, nil, false)
-	if r.nsel != len(pol.Deletions) || !r.planPolicy {
-		t.Fatalf("a selected %d, the policy plan has %d", r.nsel, len(pol.Deletions))
-	}
-	for _, del := range pol.Deletions {
-		if !r.selected[del.Image] {
-			t.Errorf("policy deletion %d not selected", del.Image)
-		}
-	}
-	s = d.screen()
-	mustContain(t, s, strconv.Itoa(len(pol.Deletions))+" selected", "frees "+model.FormatBytes(pol.ReclaimBytes))
-	// esc clears.
-	d.press("esc")
-	if r.nsel != 0 {
-		t.Error("esc left a selection")
-	}
-	mustNotContain(t, d.screen(), "frees")
-}
-
 func TestRegistryDelete(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 80, 24)
 	d.press("2", "a")
 	r := d.m.registry
-	plan := reg.Plan(r.idx.inv, nil, false)
+	plan := reg.Plan(r.Inventory(), nil, false)
 	n := len(plan.Deletions)
 	d.press("d")
 	s := d.screen()
@@ -418,11 +240,11 @@ func TestRegistryDelete(t *testing.T) {
 	if reg.Scans != 2 {
 		t.Errorf("%d scans, want a rescan after the delete", reg.Scans)
 	}
-	if r.nsel != 0 || len(r.idx.inv.Images) != 120-n {
-		t.Errorf("after delete: %d selected, %d images", r.nsel, len(r.idx.inv.Images))
+	if len(r.Selection()) != 0 || len(r.Inventory().Images) != 120-n {
+		t.Errorf("after delete: %d selected, %d images", len(r.Selection()), len(r.Inventory().Images))
 	}
 	// The gauge shows the new size.
-	after := model.ComputeSizes(r.idx.inv).Total
+	after := model.ComputeSizes(r.Inventory()).Total
 	if after != plan.TotalAfterBytes {
 		t.Errorf("registry is %d bytes after the delete, the plan said %d", after, plan.TotalAfterBytes)
 	}
@@ -436,13 +258,13 @@ func TestRegistryDeleteRechecks(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 120, 40)
 	d.press("2", "a")
 	r := d.m.registry
-	plan := reg.Plan(r.idx.inv, nil, false)
+	plan := reg.Plan(r.Inventory(), nil, false)
 	n := len(plan.Deletions)
-	moved := r.idx.inv.Images[plan.Deletions[1].Image]
+	moved := r.Inventory().Images[plan.Deletions[1].Image]
 	reg.Moved = map[string]bool{moved.Ref(): true}
 	d.press("d")
 	s := joined(d.screen())
-	mustContain(t, s, "1 image changed since the scan and will be skipped", shortDigest(moved.Digest), "now points at it")
+	mustContain(t, s, "1 image changed since the scan and will be skipped", common.ShortDigests(moved.Digest), "now points at it")
 	d.press("enter")
 	s = joined(d.screen())
 	mustContain(t, s, "deleted "+strconv.Itoa(n-1)+" of "+strconv.Itoa(n)+" images", "1 skipped (changed since the scan")
@@ -452,13 +274,13 @@ func TestRegistryDeleteRechecks(t *testing.T) {
 
 	// A plan whose every image moved cannot be confirmed.
 	d.press("space")
-	i := d.m.registry.current()
+	i := d.m.registry.Current()
 	if i < 0 {
 		t.Fatal("no current row")
 	}
 	reg.Moved = map[string]bool{}
-	for k := range d.m.registry.selected {
-		reg.Moved[d.m.registry.idx.inv.Images[k].Ref()] = true
+	for _, im := range d.m.registry.Inventory().Images {
+		reg.Moved[im.Ref()] = true
 	}
 	d.press("d")
 	mustContain(t, joined(d.screen()), "nothing left to delete")
@@ -491,12 +313,12 @@ func TestRegistryDeleteFailsHalfway(t *testing.T) {
 	d, reg, _ := fakeEnv(t, 160, 48)
 	reg.FailAfter = 3
 	d.press("2", "a")
-	n := d.m.registry.nsel
+	n := len(d.m.registry.Selection())
 	d.press("d", "enter")
 	s := d.screen()
 	mustContain(t, s, "error: deleted 3 of "+strconv.Itoa(n)+" images", strconv.Itoa(n-3)+" failed, first: ",
 		"500 Internal Server Error")
-	if got := len(d.m.registry.idx.inv.Images); got != 117 {
+	if got := len(d.m.registry.Inventory().Images); got != 117 {
 		t.Errorf("rescan shows %d images, want 117", got)
 	}
 	mustContain(t, s, "117 images")
@@ -640,7 +462,7 @@ func TestQuitWhileDeleting(t *testing.T) {
 	gate := make(chan struct{})
 	reg.ApplyGate = gate
 	d.press("2", "a")
-	n := d.m.registry.nsel
+	n := len(d.m.registry.Selection())
 	d.press("d")
 	d.deliver(keyMsg("enter"))
 	go func() { gate <- struct{}{} }() // one deletion done
@@ -683,96 +505,4 @@ func TestRegistryUntagged(t *testing.T) {
 	d.press("enter")
 	s = d.screen()
 	mustContain(t, s, `filter "untagged": 10 of 60`, "<untagged>")
-}
-
-// TestRegistryOpensOnSnapshot: with a snapshot of the last scan the table
-// shows at once, marked as of its time, while the fresh scan runs; no
-// delete is confirmed on it; the fresh scan keeps the cursor and the
-// selection on the same images.
-func TestRegistryOpensOnSnapshot(t *testing.T) {
-	inv := genInventory(60, 7, fixedNow)
-	reg := newFakeRegistry(inv, demoPolicy(15<<30))
-	snap := genInventory(60, 7, fixedNow.Add(-48*time.Hour))
-	snap.ScannedAt = fixedNow.Add(-2 * time.Hour)
-	reg.Snap, reg.Gate = snap, make(chan struct{})
-	d := newDriver(t, New(reg, nil, WithNoColor(), WithSize(120, 40)))
-	d.waitFor("refreshing…")
-	s := joined(d.screen())
-	mustContain(t, s, "as of "+snap.ScannedAt.Local().Format(time.DateTime)+", refreshing…", "REPOSITORY", "60 images")
-	for _, k := range []string{"j", "j", "space"} { // keys while the scan still runs
-		d.deliver(keyMsg(k))
-	}
-	for d.m.registry.nsel == 0 || !d.m.registry.planReady {
-		if !d.step(5 * time.Second) {
-			t.Fatal("the selection's plan never came")
-		}
-	}
-	sel := d.m.registry.idx.inv.Images[d.m.registry.selection()[0]].Ref()
-	cur := d.m.registry.idx.inv.Images[d.m.registry.current()].Ref()
-	d.deliver(keyMsg("d"))
-	mustContain(t, joined(d.screen()), "deletes wait for the fresh scan")
-	if d.m.confirm != nil {
-		t.Fatal("a delete box opened on the snapshot")
-	}
-	close(reg.Gate)
-	d.settle()
-	r := d.m.registry
-	if r.stale || r.nsel != 1 {
-		t.Fatalf("after the fresh scan: stale %v, %d selected", r.stale, r.nsel)
-	}
-	if got := r.idx.inv.Images[r.selection()[0]].Ref(); got != sel {
-		t.Errorf("selection moved to %s, want %s", got, sel)
-	}
-	if got := r.idx.inv.Images[r.current()].Ref(); got != cur {
-		t.Errorf("cursor moved to %s, want %s", got, cur)
-	}
-	d.press("r") // the error about the snapshot stays until a key; a rescan now is fresh
-	mustNotContain(t, joined(d.screen()), "refreshing")
-}
-
-// TestRegistryLocks: a locked image says which lock holds it, on the info
-// line and when it is picked; a repository whose deletes only are
-// disabled holds nothing but is named on the info line.
-func TestRegistryLocks(t *testing.T) {
-	inv := genInventory(60, 7, fixedNow)
-	byRepo := map[string][]int{}
-	for i := range inv.Images {
-		byRepo[inv.Images[i].Repository] = append(byRepo[inv.Images[i].Repository], i)
-	}
-	var repos []string
-	for repo := range byRepo {
-		repos = append(repos, repo)
-	}
-	slices.Sort(repos)
-	tagged, platform, written, deletable := byRepo[repos[0]][0], byRepo[repos[1]][0], repos[2], repos[3]
-	inv.Images[tagged].Locked, inv.Images[tagged].Lock = true, "tag "+repos[0]+":stable"
-	inv.Images[platform].Locked, inv.Images[platform].Lock = true, "platform linux/arm64"
-	for _, i := range byRepo[written] {
-		inv.Images[i].Locked, inv.Images[i].Lock = true, "repository"
-	}
-	inv.RepositoryLocks = []model.RepositoryLock{{Repository: written, WriteDisabled: true}, {Repository: deletable, DeleteDisabled: true}}
-	d := newDriver(t, New(newFakeRegistry(inv, model.Policy{}), nil, WithNoColor(), WithSize(240, 60)))
-	d.settle()
-	d.press("2")
-	r := d.m.registry
-	at := func(i int) string {
-		t.Helper()
-		r.Cursor = r.idx.position(i)
-		r.scroll()
-		return line(d.screen(), "sort: ")
-	}
-	mustContain(t, at(tagged), "locked (tag "+repos[0]+":stable)")
-	mustContain(t, line(d.screen(), "›"), "[L]")
-	d.press("space")
-	if r.nsel != 0 {
-		t.Error("a locked image was selected")
-	}
-	mustContain(t, d.m.c.Status.Text, "is locked (tag "+repos[0]+":stable) and cannot be deleted")
-	mustContain(t, at(platform), "locked (platform linux/arm64)")
-	mustContain(t, at(byRepo[written][0]), "locked (repository)")
-	info := at(byRepo[deletable][0])
-	mustContain(t, info, "repository "+deletable+": deletes disabled, its images can be deleted")
-	if strings.Contains(info, "locked (") || r.idx.holds[byRepo[deletable][0]] == model.HoldLocked {
-		t.Errorf("an image of a delete-disabled repository is held: %s", info)
-	}
 }

@@ -1,4 +1,4 @@
-package ui
+package registry
 
 import (
 	"slices"
@@ -6,15 +6,16 @@ import (
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
+	"github.com/helmupgradebot/helmupgradebot/ui/internal/uitest"
 )
 
 func smallIndex(t *testing.T) *imageIndex {
 	t.Helper()
-	b := model.NewInventoryBuilder("r", fixedNow)
+	b := model.NewInventoryBuilder("r", uitest.FixedNow)
 	add := func(repo, digest string, tags []string, age time.Duration, size int64, problem model.CreatedProblem) {
 		im := model.Image{Repository: repo, Digest: digest, Tags: tags, CreatedProblem: problem}
 		if problem == model.CreatedOK {
-			im.Created = fixedNow.Add(-age)
+			im.Created = uitest.FixedNow.Add(-age)
 		}
 		if err := b.AddImage(im, []model.Blob{{Digest: "sha256:" + digest[7:] + "-layer", Size: size}, {Digest: "sha256:shared", Size: 10}}); err != nil {
 			t.Fatal(err)

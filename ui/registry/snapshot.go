@@ -1,4 +1,4 @@
-package ui
+package registry
 
 import (
 	"time"
@@ -14,12 +14,12 @@ type snapshotter interface {
 	Snapshot() (*model.Inventory, error)
 }
 
-// snapshotMsg delivers the last scan's inventory, indexed.
-type snapshotMsg struct{ index *imageIndex }
+// SnapshotMsg delivers the last scan's inventory, indexed.
+type SnapshotMsg struct{ index *imageIndex }
 
 // loadSnapshot reads the last scan's inventory in a command, when the
 // service keeps one.
-func (r *registrySection) loadSnapshot() tea.Cmd {
+func (r *Model) loadSnapshot() tea.Cmd {
 	s, ok := r.svc.(snapshotter)
 	if !ok || r.svc == nil {
 		return nil
@@ -28,15 +28,15 @@ func (r *registrySection) loadSnapshot() tea.Cmd {
 	return func() tea.Msg {
 		inv, err := s.Snapshot()
 		if err != nil || inv == nil {
-			return snapshotMsg{}
+			return SnapshotMsg{}
 		}
-		return snapshotMsg{index: newImageIndex(inv, pol)}
+		return SnapshotMsg{index: newImageIndex(inv, pol)}
 	}
 }
 
 // snapshotLoaded shows the snapshot, marked stale, unless the fresh scan
 // has already ended.
-func (r *registrySection) snapshotLoaded(msg snapshotMsg) {
+func (r *Model) snapshotLoaded(msg SnapshotMsg) {
 	if msg.index == nil || r.idx != nil || !r.scanning {
 		return
 	}
@@ -49,7 +49,7 @@ func (r *registrySection) snapshotLoaded(msg snapshotMsg) {
 }
 
 // staleText says what the table shows while it is a snapshot.
-func (r *registrySection) staleText() string {
+func (r *Model) staleText() string {
 	return "as of " + r.idx.inv.ScannedAt.Local().Format(time.DateTime) + ", refreshing…"
 }
 
@@ -60,15 +60,15 @@ type carry struct {
 	selected []string
 }
 
-func (r *registrySection) carryOver() carry {
+func (r *Model) carryOver() carry {
 	var c carry
 	if r.idx == nil {
 		return c
 	}
-	if i := r.current(); i >= 0 {
+	if i := r.Current(); i >= 0 {
 		c.cursor = r.idx.inv.Images[i].Ref()
 	}
-	for _, i := range r.selection() {
+	for _, i := range r.Selection() {
 		c.selected = append(c.selected, r.idx.inv.Images[i].Ref())
 	}
 	return c
@@ -76,7 +76,7 @@ func (r *registrySection) carryOver() carry {
 
 // cursorTo puts the cursor back on its image in the new table, when it
 // is still there (and in view), keeping it on screen.
-func (c carry) cursorTo(r *registrySection) {
+func (c carry) cursorTo(r *Model) {
 	if c.cursor == "" {
 		return
 	}
@@ -91,7 +91,7 @@ func (c carry) cursorTo(r *registrySection) {
 }
 
 // selectAgain selects the same images in the new table, held ones aside.
-func (c carry) selectAgain(r *registrySection) {
+func (c carry) selectAgain(r *Model) {
 	sel := make(map[string]bool, len(c.selected))
 	for _, ref := range c.selected {
 		sel[ref] = true

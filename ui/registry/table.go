@@ -1,4 +1,4 @@
-package ui
+package registry
 
 import (
 	"strconv"
@@ -90,7 +90,7 @@ func (x *imageIndex) widths() viewWidths {
 }
 
 // header is the table's header line.
-func (r *registrySection) header(t *regTable) string {
+func (r *Model) header(t *regTable) string {
 	x := r.idx
 	arrow := func(k sortKey, s string) string {
 		switch {
@@ -115,7 +115,7 @@ func (r *registrySection) header(t *regTable) string {
 }
 
 // row is image i's line, without the gutter and mark.
-func (r *registrySection) row(t *regTable, i int) string {
+func (r *Model) row(t *regTable, i int) string {
 	x := r.idx
 	im := &x.inv.Images[i]
 	tags := "<untagged>"
@@ -146,7 +146,7 @@ func (r *registrySection) row(t *regTable, i int) string {
 	return line + t.launches.Cell(n, true) + t.last.Cell(last, true)
 }
 
-func (r *registrySection) table(w, h int) string {
+func (r *Model) table(w, h int) string {
 	st := r.c.Styles
 	x := r.idx
 	t := x.layout(w)

@@ -1,4 +1,4 @@
-package ui
+package registry
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ type usageService interface {
 }
 
 // usageOf is what the usage sources said about a scan; nil without them.
-func usageOf(svc RegistryService, inv *model.Inventory) *usage.Result {
+func usageOf(svc Service, inv *model.Inventory) *usage.Result {
 	if u, ok := svc.(usageService); ok {
 		return u.Usage(inv)
 	}
@@ -91,7 +91,7 @@ func (x *imageIndex) usageProblem() string {
 }
 
 // usageInfo is the info line's usage part: the bytes usage holds back.
-func (r *registrySection) usageInfo() []string {
+func (r *Model) usageInfo() []string {
 	x := r.idx
 	switch {
 	case x.use == nil:

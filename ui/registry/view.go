@@ -1,4 +1,4 @@
-package ui
+package registry
 
 import (
 	"fmt"
@@ -13,8 +13,9 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
-// statusText says what the section is doing, for the status line.
-func (r *registrySection) statusText() string {
+// StatusText says what the tab is doing, for the status line; "" when
+// nothing.
+func (r *Model) StatusText() string {
 	switch {
 	case r.deleting:
 		return fmt.Sprintf("deleting %d/%s", r.delDone, common.Count(r.delTotal, "image"))
@@ -37,8 +38,8 @@ func (r *registrySection) statusText() string {
 	return ""
 }
 
-// counts summarises the table for the status line.
-func (r *registrySection) counts() string {
+// Counts summarises the table for the status line.
+func (r *Model) Counts() string {
 	if r.idx == nil {
 		return ""
 	}
@@ -49,8 +50,8 @@ func (r *registrySection) counts() string {
 	return s
 }
 
-// view renders the tab's body in w×h cells.
-func (r *registrySection) view(w, h int) string {
+// Render renders the tab in w×h cells.
+func (r *Model) Render(w, h int) string {
 	st := r.c.Styles
 	if !r.configured() {
 		return common.Block(st.Muted.Render("registry not configured: add registry.url to the config"), w, h)
@@ -81,7 +82,7 @@ func (r *registrySection) view(w, h int) string {
 	return top + "\n" + r.infoLine(w) + "\n" + r.table(w, h-3)
 }
 
-func (r *registrySection) gauge() gauge.Model {
+func (r *Model) gauge() gauge.Model {
 	g := gauge.Model{Total: r.idx.sizes.Total, After: r.idx.sizes.Total, CapBytes: r.svc.Policy().Cap, Note: r.forecastNote}
 	if r.nsel > 0 && r.planReady {
 		g.After, g.Selected = r.plan.TotalAfterBytes, len(r.plan.Deletions)
@@ -89,7 +90,7 @@ func (r *registrySection) gauge() gauge.Model {
 	return g
 }
 
-func (r *registrySection) bar(w int) progress.Model {
+func (r *Model) bar(w int) progress.Model {
 	st := r.c.Styles
 	return progress.New(progress.WithWidth(w), progress.WithColors(st.ProgressFull), progress.WithFillCharacters('█', '░'),
 		progress.WithoutPercentage())
@@ -102,7 +103,7 @@ func ratio(a, b int) float64 {
 	return float64(a) / float64(b)
 }
 
-func (r *registrySection) scanView(w int) string {
+func (r *Model) scanView(w int) string {
 	p := r.scan
 	label := func(s string) string { return common.Fit(s, 24) }
 	bw := max(w-26, 10)
@@ -112,14 +113,14 @@ func (r *registrySection) scanView(w int) string {
 		label(fmt.Sprintf("images %d/%d", p.ImagesDone, p.Images)) + "  " + bar.ViewAs(ratio(p.ImagesDone, p.Images))
 }
 
-func (r *registrySection) deleteView(w int) string {
+func (r *Model) deleteView(w int) string {
 	bw := max(w-26, 10)
 	bar := r.bar(bw)
 	bar.EmptyColor = r.c.Styles.ProgressEmpty
 	return common.Fit(fmt.Sprintf("deleting %d/%s", r.delDone, common.Count(r.delTotal, "image")), 24) + "  " + bar.ViewAs(ratio(r.delDone, r.delTotal))
 }
 
-func (r *registrySection) infoLine(w int) string {
+func (r *Model) infoLine(w int) string {
 	st := r.c.Styles
 	if r.filtering {
 		return common.Fit(r.input.View(), w)
@@ -141,10 +142,10 @@ func (r *registrySection) infoLine(w int) string {
 	if r.nsel > 0 {
 		parts = append(parts, st.Selected.Render(fmt.Sprintf("%d selected", r.nsel)))
 	}
-	if i := r.current(); i >= 0 && !x.inv.Images[i].ConfigCreated.IsZero() {
+	if i := r.Current(); i >= 0 && !x.inv.Images[i].ConfigCreated.IsZero() {
 		parts = append(parts, "pushed "+x.inv.Images[i].Created.Format(time.DateOnly)+", config says "+x.inv.Images[i].ConfigCreated.Format(time.DateOnly))
 	}
-	if i := r.current(); i >= 0 {
+	if i := r.Current(); i >= 0 {
 		parts = append(parts, lockInfo(x.inv, i)...)
 	}
 	parts = append(parts, r.usageInfo()...)
