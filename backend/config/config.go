@@ -32,7 +32,11 @@ type Config struct {
 	AuditLog string  `yaml:"audit_log"`
 	GitHub   GitHub  `yaml:"github"`
 	Charts   []Chart `yaml:"charts"`
-	Azure    Azure   `yaml:"azure"`
+	// Repositories names chart repositories (Helm's repositories.yaml
+	// names) for dependencies written "@name" or "alias:name", and gives
+	// their credentials. See repositories.go.
+	Repositories map[string]Repository `yaml:"repositories"`
+	Azure        Azure                 `yaml:"azure"`
 	// Retry bounds the retries of every registry, chart repository and
 	// GitHub call.
 	Retry Retry `yaml:"retry"`
@@ -402,18 +406,29 @@ func keyPaths(root *yaml.Node) map[int]string {
 	return out
 }
 
-// lineOf finds the line of a key path, for errors found after decoding.
+// lineOf finds the line of a key path (its first line, or that of the
+// first key under it), for errors found after decoding; a key the file does
+// not have (a missing url) is shown at the line of the nearest key holding
+// it.
 func lineOf(keys map[int]string, path string) string {
-	best := 0
-	for l, p := range keys {
-		if p == path && (best == 0 || l < best) {
-			best = l
+	for at := path; at != ""; {
+		best := 0
+		for l, p := range keys {
+			under := p == at || strings.HasPrefix(p, at+".") || strings.HasPrefix(p, at+"[")
+			if under && (best == 0 || l < best) {
+				best = l
+			}
 		}
+		if best != 0 {
+			return fmt.Sprintf("line %d: %s", best, path)
+		}
+		i := strings.LastIndexByte(at, '.')
+		if i < 0 {
+			break
+		}
+		at = at[:i]
 	}
-	if best == 0 {
-		return path
-	}
-	return fmt.Sprintf("line %d: %s", best, path)
+	return path
 }
 
 func (c *Config) validate(keys map[int]string) error {
@@ -543,6 +558,7 @@ func (c *Config) validate(keys map[int]string) error {
 			}
 		}
 	}
+	c.validateRepositories(bad)
 	if r.URL == "" && len(c.Charts) == 0 {
 		errs = append(errs, "nothing to do: configure registry.url, charts, or both")
 	}

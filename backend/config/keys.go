@@ -41,8 +41,8 @@ func unknownKeys(root *yaml.Node) []problem {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
-			return // Age, Size, Regexp: a value, not keys
+		if (t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)) && !tagged(t) {
+			return // Age, Size, Regexp: a value, not keys (a Repository, which also takes a bare string, has keys)
 		}
 		// each key of a mapping, merge keys followed
 		pairs := func(n *yaml.Node, fn func(k, v *yaml.Node)) {
@@ -114,6 +114,20 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// tagged reports whether t is a struct with a field tagged yaml: a
+// mapping of keys, even when it decodes itself.
+func tagged(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		if _, ok := t.Field(i).Tag.Lookup("yaml"); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // structFields are the keys a struct takes, in declaration order, and the

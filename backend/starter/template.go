@@ -161,6 +161,13 @@ charts:
     # reviewers: []
     # team_reviewers: []
     # group: false                    # true: one pull request for all outdated dependencies of the file
+
+# repositories:                       # an example: names for repository: "@name" in chart files, and credentials of private ones
+#   bitnami: https://charts.bitnami.com/bitnami
+#   private:
+#     url: https://charts.example.org/stable
+#     username: bot
+#     password: env:CHARTS_PASSWORD   # a secret reference; or token: for a bearer token
 {{end}}
 
 {{- define "azure" -}}
