@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
@@ -26,6 +27,8 @@ type Client struct {
 	remoteOpts []remote.Option
 	userAgent  string
 	retry      retry.Policy
+	creds      map[string]*Credentials // by config.RepositoryKey
+	keychain   authn.Keychain
 
 	indexes memo[*Index]
 	tags    memo[[]string]
@@ -76,7 +79,7 @@ func WithRetry(p retry.Policy) Option {
 
 // New returns a Client.
 func New(opts ...Option) *Client {
-	c := &Client{httpClient: &http.Client{}, userAgent: "helmupgradebot"}
+	c := &Client{httpClient: &http.Client{}, userAgent: "helmupgradebot", creds: map[string]*Credentials{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -196,7 +199,13 @@ func (c *Client) index(ctx context.Context, repository string) (*Index, string, 
 		return nil, "", fmt.Errorf("chart repository %s is not an http(s) URL", u.Redacted())
 	}
 	shown := u.Redacted()
-	ix, err := c.indexes.get(u.String(), func() (*Index, error) { return c.fetchIndex(ctx, u) })
+	ix, err := c.indexes.get(u.String(), func() (*Index, error) {
+		ix, err := c.fetchIndex(ctx, c.httpClientFor(repository), u)
+		if err != nil {
+			return nil, fmt.Errorf("%w%s", err, c.authHint(repository, err))
+		}
+		return ix, nil
+	})
 	return ix, shown, err
 }
 

@@ -46,7 +46,7 @@ type cacheMeta struct {
 
 // fetchIndex downloads and parses an index, revalidating a cached copy when
 // the client has a cache directory.
-func (c *Client) fetchIndex(ctx context.Context, u *url.URL) (*Index, error) {
+func (c *Client) fetchIndex(ctx context.Context, hc *http.Client, u *url.URL) (*Index, error) {
 	// The cache is keyed by the redacted URL so that no password reaches
 	// the disk.
 	shown := u.Redacted()
@@ -56,7 +56,7 @@ func (c *Client) fetchIndex(ctx context.Context, u *url.URL) (*Index, error) {
 	if c.cacheDir != "" {
 		cached, meta = c.readCache(key)
 	}
-	body, fresh, err := c.get(ctx, u, cached != nil, meta)
+	body, fresh, err := c.get(ctx, hc, u, cached != nil, meta)
 	if err != nil {
 		return nil, fmt.Errorf("fetch chart index %s: %w", shown, err)
 	}
@@ -72,7 +72,7 @@ func (c *Client) fetchIndex(ctx context.Context, u *url.URL) (*Index, error) {
 			return ix, nil
 		}
 		// The cached copy is damaged; fetch the index afresh.
-		body, _, err = c.get(ctx, u, false, cacheMeta{})
+		body, _, err = c.get(ctx, hc, u, false, cacheMeta{})
 		if err != nil {
 			return nil, fmt.Errorf("fetch chart index %s: %w", shown, err)
 		}
@@ -131,9 +131,9 @@ type response struct {
 	lastModified string
 }
 
-// get fetches u. With conditional set it sends meta's validators and
-// reports fresh=false when the server answers 304 Not Modified.
-func (c *Client) get(ctx context.Context, u *url.URL, conditional bool, meta cacheMeta) (resp response, fresh bool, err error) {
+// get fetches u with hc. With conditional set it sends meta's validators
+// and reports fresh=false when the server answers 304 Not Modified.
+func (c *Client) get(ctx context.Context, hc *http.Client, u *url.URL, conditional bool, meta cacheMeta) (resp response, fresh bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return response{}, false, err
@@ -147,7 +147,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, conditional bool, meta cac
 			req.Header.Set("If-Modified-Since", meta.LastModified)
 		}
 	}
-	r, err := c.httpClient.Do(req)
+	r, err := hc.Do(req)
 	if err != nil {
 		return response{}, false, err
 	}
@@ -156,7 +156,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, conditional bool, meta cac
 	case r.StatusCode == http.StatusNotModified && conditional:
 		return response{}, false, nil
 	case r.StatusCode != http.StatusOK:
-		return response{}, false, fmt.Errorf("HTTP %s", r.Status)
+		return response{}, false, &StatusError{Code: r.StatusCode, Status: r.Status}
 	}
 	data, err := readBody(r)
 	if err != nil {

@@ -40,21 +40,30 @@ func DefaultCacheDir() (string, error) {
 // ociRepository turns an oci:// chart repository and a chart name into a
 // registry repository. Plain HTTP is allowed for loopback hosts only.
 func ociRepository(repository, chart string) (name.Repository, error) {
-	rest := repository[len("oci://"):]
-	rest = strings.TrimRight(rest, "/")
-	host, _, _ := strings.Cut(rest, "/")
-	if host == "" || !(strings.ContainsAny(host, ".:") || host == "localhost") {
-		return name.Repository{}, fmt.Errorf("chart %s: OCI repository %s has no registry host (want oci://HOST/PATH)", chart, redactRaw(repository))
-	}
-	var opts []name.Option
-	if loopback.Host(host) {
-		opts = append(opts, name.Insecure)
+	rest, opts, err := ociPath(repository)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("chart %s: %w", chart, err)
 	}
 	repo, err := name.NewRepository(rest+"/"+chart, opts...)
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("chart %s: OCI repository %s: %w", chart, redactRaw(repository), err)
 	}
 	return repo, nil
+}
+
+// ociPath is an oci:// repository's HOST/PATH, and the name options its
+// host takes (plain HTTP for a loopback host).
+func ociPath(repository string) (string, []name.Option, error) {
+	rest := strings.TrimRight(repository[len("oci://"):], "/")
+	host, _, _ := strings.Cut(rest, "/")
+	if host == "" || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+		return "", nil, fmt.Errorf("OCI repository %s has no registry host (want oci://HOST/PATH)", redactRaw(repository))
+	}
+	var opts []name.Option
+	if loopback.Host(host) {
+		opts = append(opts, name.Insecure)
+	}
+	return rest, opts, nil
 }
 
 // tlsUnlessLoopback refuses plain-HTTP requests to anything but a loopback
@@ -72,9 +81,11 @@ func (t tlsUnlessLoopback) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.base.RoundTrip(req)
 }
 
-func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
-	opts := make([]remote.Option, 0, len(c.remoteOpts)+3)
+// remoteOptions are the options of a request to the OCI repository.
+func (c *Client) remoteOptions(ctx context.Context, repository string) []remote.Option {
+	opts := make([]remote.Option, 0, len(c.remoteOpts)+8)
 	opts = append(opts, c.remoteOpts...)
+	opts = append(opts, c.ociAuth(repository)...)
 	return append(opts,
 		remote.WithTransport(tlsUnlessLoopback{base: c.transport}),
 		remote.WithUserAgent(c.userAgent),
@@ -92,10 +103,10 @@ func (c *Client) ociVersions(ctx context.Context, repository, chart string) ([]m
 		return nil, err
 	}
 	tags, err := c.tags.get(repo.String(), func() ([]string, error) {
-		return remote.List(repo, c.remoteOptions(ctx)...)
+		return remote.List(repo, c.remoteOptions(ctx, repository)...)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list tags of chart %s in oci://%s: %w", chart, repo, err)
+		return nil, fmt.Errorf("list tags of chart %s in oci://%s: %w%s", chart, repo, err, c.authHint(repository, err))
 	}
 	vs := make([]model.ChartVersion, len(tags))
 	for i, tag := range tags {
@@ -122,9 +133,9 @@ func (c *Client) ociDescribe(ctx context.Context, repository, chart, version str
 	}
 	ref := repo.Tag(strings.ReplaceAll(version, "+", "_"))
 	fail := func(err error) (model.ChartVersion, error) {
-		return model.ChartVersion{}, fmt.Errorf("describe chart oci://%s: %w", ref, err)
+		return model.ChartVersion{}, fmt.Errorf("describe chart oci://%s: %w%s", ref, err, c.authHint(repository, err))
 	}
-	opts := c.remoteOptions(ctx)
+	opts := c.remoteOptions(ctx, repository)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return fail(err)

@@ -32,10 +32,10 @@ func (m rawManifest) RawManifest() ([]byte, error)        { return m.b, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 
 // pushArtifact stores a manifest with the given config under repo:tag.
-func pushArtifact(t *testing.T, repo name.Repository, tag string, configType types.MediaType, config []byte, annotations map[string]string) {
+func pushArtifact(t *testing.T, repo name.Repository, tag string, configType types.MediaType, config []byte, annotations map[string]string, opts ...remote.Option) {
 	t.Helper()
 	layer := static.NewLayer(config, configType)
-	if err := remote.WriteLayer(repo, layer); err != nil {
+	if err := remote.WriteLayer(repo, layer, opts...); err != nil {
 		t.Fatalf("push config: %v", err)
 	}
 	dig, _ := layer.Digest()
@@ -50,7 +50,7 @@ func pushArtifact(t *testing.T, repo name.Repository, tag string, configType typ
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Put(repo.Tag(tag), rawManifest{b, types.OCIManifestSchema1}); err != nil {
+	if err := remote.Put(repo.Tag(tag), rawManifest{b, types.OCIManifestSchema1}, opts...); err != nil {
 		t.Fatalf("push manifest %s: %v", tag, err)
 	}
 }

@@ -78,18 +78,10 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 	if o.auth != nil || o.keychain != nil {
 		return nil, fmt.Errorf("registry %s: ACR logs in with its Azure credential; give no authenticator or keychain", host)
 	}
-	scheme := "https://"
-	if o.insecure || loopback.Host(host) {
-		scheme = "http://"
-	}
-	endpoint := scheme + host
-	// The SDK's own retries are off: the retry transport retries.
-	co := azcore.ClientOptions{Transport: &http.Client{Transport: checkLinks{o.retrying()}}, Retry: policy.RetryOptions{MaxRetries: -1}}
-	authClient, err := azcontainerregistry.NewAuthenticationClient(endpoint, &azcontainerregistry.AuthenticationClientOptions{ClientOptions: co})
+	tokens, endpoint, co, err := newACRTokens(host, cred, &o)
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", host, err)
+		return nil, err
 	}
-	tokens := &acrTokens{cred: cred, auth: authClient, service: host, now: o.now}
 	client, err := New(host, append(slices.Clone(opts), WithAuthenticator(tokens))...)
 	if err != nil {
 		return nil, err
@@ -101,6 +93,24 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
 	return &ACR{Client: client, az: az, tokens: tokens}, nil
+}
+
+// newACRTokens sets up the login to the ACR at host: the token exchange
+// through the Azure SDK's authentication client, at endpoint, with the
+// client options co (o's transport, the SDK's retries off).
+func newACRTokens(host string, cred azcore.TokenCredential, o *options) (*acrTokens, string, azcore.ClientOptions, error) {
+	scheme := "https://"
+	if o.insecure || loopback.Host(host) {
+		scheme = "http://"
+	}
+	endpoint := scheme + host
+	// The SDK's own retries are off: the retry transport retries.
+	co := azcore.ClientOptions{Transport: &http.Client{Transport: checkLinks{o.retrying()}}, Retry: policy.RetryOptions{MaxRetries: -1}}
+	authClient, err := azcontainerregistry.NewAuthenticationClient(endpoint, &azcontainerregistry.AuthenticationClientOptions{ClientOptions: co})
+	if err != nil {
+		return nil, "", co, fmt.Errorf("registry %s: %w", host, err)
+	}
+	return &acrTokens{cred: cred, auth: authClient, service: host, now: o.now}, endpoint, co, nil
 }
 
 // checkLinks fails a listing page whose Link header the Azure SDK cannot
