@@ -128,7 +128,8 @@ func Config(ctx context.Context, cfg *config.Config, opts ...engine.Option) *Rep
 		r.registry(ctx, b, cfg, secretOK)
 	}
 	if len(cfg.Charts) > 0 {
-		r.charts(ctx, b, cfg, secretOK)
+		used := r.charts(ctx, b, cfg, secretOK)
+		r.chartRepositories(ctx, b, cfg, secretOK, used)
 	}
 	return r.done()
 }
@@ -182,6 +183,15 @@ func (r *Report) secrets(ctx context.Context, b *engine.Builder, cfg *config.Con
 			refs = append(refs, ref{"github.private_key", cfg.GitHub.PrivateKey})
 		} else {
 			refs = append(refs, ref{"github.token", cfg.GitHub.Token})
+		}
+		for _, name := range slices.Sorted(maps.Keys(cfg.Repositories)) {
+			e := cfg.Repositories[name]
+			if e.Password != "" {
+				refs = append(refs, ref{"repositories." + name + ".password", e.Password})
+			}
+			if e.Token != "" {
+				refs = append(refs, ref{"repositories." + name + ".token", e.Token})
+			}
 		}
 	}
 	for _, s := range refs {
@@ -329,9 +339,17 @@ func registryFix(rc config.Registry, err error) string {
 	return "check registry.url (host[:port]), that this machine reaches it, and registry.insecure for a plain-HTTP registry"
 }
 
-// charts checks GitHub, each deployment repository and file, and the chart
-// repositories the files name.
-func (r *Report) charts(ctx context.Context, b *engine.Builder, cfg *config.Config, secretOK map[string]bool) {
+// usedRepository is a chart repository the chart files name, by its URL,
+// and the charts they take from it.
+type usedRepository struct {
+	url    string
+	charts []string
+}
+
+// charts checks GitHub, each deployment repository and file, and the
+// repository names the files use; it returns the chart repositories the
+// files name, in the order met.
+func (r *Report) charts(ctx context.Context, b *engine.Builder, cfg *config.Config, secretOK map[string]bool) []usedRepository {
 	g := cfg.GitHub
 	key := "github.token"
 	if g.App() {
@@ -339,20 +357,20 @@ func (r *Report) charts(ctx context.Context, b *engine.Builder, cfg *config.Conf
 	}
 	if !secretOK[key] {
 		r.add(Item{Kind: KindGitHub, Subject: strings.TrimSuffix(g.APIURL, "/"), Status: Skipped, Detail: "not tried: " + key + " does not resolve"})
-		return
+		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	gh, err := b.GitHub(cctx)
 	if err != nil {
 		r.add(Item{Kind: KindGitHub, Subject: strings.TrimSuffix(g.APIURL, "/"), Status: Fail, Detail: err.Error(), Fix: githubFix(g, err)})
-		return
+		return nil
 	}
 	id, err := gh.Whoami(cctx)
 	switch {
 	case err != nil:
 		r.add(Item{Kind: KindGitHub, Subject: strings.TrimSuffix(g.APIURL, "/"), Status: Fail, Detail: err.Error(), Fix: githubFix(g, err)})
-		return
+		return nil
 	case id.App():
 		r.add(Item{Kind: KindGitHub, Subject: fmt.Sprintf("GitHub App %d, installation %d", id.AppID, id.InstallationID), Status: Pass,
 			Detail: "GitHub issued an installation token (" + permissions(id.Permissions) + ")"})
@@ -368,8 +386,9 @@ func (r *Report) charts(ctx context.Context, b *engine.Builder, cfg *config.Conf
 		}
 		visible[e.Repository] = r.repository(cctx, gh, g, id, e.Repository, repos)
 	}
-	seen := map[string][]string{} // chart repository → charts
-	var order []string
+	var used []usedRepository
+	at := map[string]int{}       // config.RepositoryKey → index in used
+	badName := map[string]bool{} // repository names already reported
 	for _, e := range cfg.Charts {
 		subject := e.Repository + " " + e.File
 		if !visible[e.Repository] {
@@ -396,18 +415,29 @@ func (r *Report) charts(ctx context.Context, b *engine.Builder, cfg *config.Conf
 		r.add(Item{Kind: KindFile, Subject: subject, Status: Pass,
 			Detail: fmt.Sprintf("exists on %s: %d dependenc%s followed", base, len(deps), plural2(len(deps)))})
 		for _, d := range deps {
-			if _, ok := seen[d.Repository]; !ok {
-				order = append(order, d.Repository)
+			u, err := cfg.ResolveRepository(d.Repository)
+			if err != nil {
+				if !badName[d.Repository] {
+					badName[d.Repository] = true
+					name, _ := config.Alias(d.Repository)
+					r.add(Item{Kind: KindChartRepo, Subject: d.Repository, Status: Fail, Detail: "alias unresolvable: " + err.Error(),
+						Fix: fmt.Sprintf("add %s with its URL to the configuration's repositories map, or write the repository's URL in %s %s", name, e.Repository, e.File)})
+				}
+				continue
 			}
-			if !slices.Contains(seen[d.Repository], d.Name) {
-				seen[d.Repository] = append(seen[d.Repository], d.Name)
+			k := config.RepositoryKey(u)
+			i, ok := at[k]
+			if !ok {
+				i = len(used)
+				at[k] = i
+				used = append(used, usedRepository{url: u})
+			}
+			if !slices.Contains(used[i].charts, d.Name) {
+				used[i].charts = append(used[i].charts, d.Name)
 			}
 		}
 	}
-	cr := b.ChartRepositories()
-	for _, repo := range order {
-		r.chartRepository(ctx, cr, repo, seen[repo])
-	}
+	return used
 }
 
 // repository checks that the client may push to a deployment repository
@@ -475,12 +505,16 @@ func permissions(p map[string]string) string {
 }
 
 // followed lists the dependencies a run follows in a file: the configured
-// ones, else every one with a chart repository.
+// ones, else every one with a chart repository or a repository name.
 func followed(f *chartfile.File, e config.Chart) []chartfile.Dependency {
 	var out []chartfile.Dependency
 	for _, d := range f.Dependencies {
 		_, listed := e.Dependencies[d.Key()]
 		if len(e.Dependencies) > 0 && !listed {
+			continue
+		}
+		if _, alias := config.Alias(d.Repository); alias {
+			out = append(out, d)
 			continue
 		}
 		for _, scheme := range []string{"https://", "http://", "oci://"} {
@@ -493,30 +527,108 @@ func followed(f *chartfile.File, e config.Chart) []chartfile.Dependency {
 	return out
 }
 
-// chartRepository checks that a chart repository answers and lists its
-// charts.
-func (r *Report) chartRepository(ctx context.Context, cr *chartrepo.Client, repo string, charts []string) {
+// chartRepositories reaches each chart repository with its credentials:
+// the configured ones (by name), then the others the chart files name.
+// One whose credentials did not resolve is skipped; for one the files take
+// charts from, each chart's versions are listed, for the others Probe
+// reads the index or gets an OCI registry token.
+func (r *Report) chartRepositories(ctx context.Context, b *engine.Builder, cfg *config.Config, secretOK map[string]bool, used []usedRepository) {
+	type target struct {
+		name, url string
+		charts    []string
+	}
+	var targets []target
+	named := map[string]int{} // config.RepositoryKey → index in targets
+	for _, name := range slices.Sorted(maps.Keys(cfg.Repositories)) {
+		named[config.RepositoryKey(cfg.Repositories[name].URL)] = len(targets)
+		targets = append(targets, target{name: name, url: cfg.Repositories[name].URL})
+	}
+	for _, u := range used {
+		if i, ok := named[config.RepositoryKey(u.url)]; ok {
+			targets[i].charts = u.charts
+			continue
+		}
+		targets = append(targets, target{url: u.url, charts: u.charts})
+	}
+	if len(targets) == 0 {
+		return
+	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var unresolved []string
+	for _, t := range targets {
+		if t.name == "" {
+			continue
+		}
+		e, at := cfg.Repositories[t.name], "repositories."+t.name
+		if (e.Password != "" && !secretOK[at+".password"]) || (e.Token != "" && !secretOK[at+".token"]) {
+			unresolved = append(unresolved, t.name)
+		}
+	}
+	cr, err := b.ChartRepositories(cctx, unresolved...) // the others are still checked, with their credentials
+	if err != nil {
+		r.add(Item{Kind: KindChartRepo, Subject: "chart repositories", Status: Fail, Detail: err.Error(), Fix: "correct the secret reference the message names"})
+		return
+	}
+	for _, t := range targets {
+		subject := t.url
+		if t.name != "" {
+			subject = t.name + " " + t.url
+		}
+		if slices.Contains(unresolved, t.name) {
+			r.add(Item{Kind: KindChartRepo, Subject: subject, Status: Skipped, Detail: "not tried: the credentials of repositories." + t.name + " do not resolve"})
+			continue
+		}
+		r.add(chartRepository(cctx, cr, cfg, t.name, t.url, subject, t.charts))
+	}
+}
+
+// chartRepository checks that a chart repository answers, with its
+// credentials, and lists charts' versions (or, with no chart, answers
+// Probe).
+func chartRepository(ctx context.Context, cr *chartrepo.Client, cfg *config.Config, name, repo, subject string, charts []string) Item {
+	how := ""
+	if e, ok := cfg.Repositories[name]; ok && e.HasCredentials() {
+		how = " with basic auth"
+		if e.Token != "" {
+			how = " with a bearer token"
+		}
+	}
+	fail := func(err error) Item {
+		fix := "check the repository URL (in the chart file or repositories), and that this machine reaches it"
+		var nf *chartrepo.ChartNotFoundError
+		switch {
+		case errors.As(err, &nf):
+			fix = "the repository answers but has no chart " + nf.Chart + ": correct the dependency's name or repository in the chart file"
+		case chartrepo.Unauthorized(err) && how != "":
+			fix = fmt.Sprintf("the repository refused the credentials: correct repositories.%s (username and password, or token) or what its references hold", name)
+		case chartrepo.Unauthorized(err) && strings.HasPrefix(repo, "oci://"):
+			fix = "give the registry's credentials in the configuration's repositories map (username and password, or token), or log in with docker login as the user the bot runs as; for ACR, give the Azure identity AcrPull"
+		case chartrepo.Unauthorized(err):
+			fix = "give the repository's credentials in the configuration's repositories map (username and password, or token)"
+		}
+		return Item{Kind: KindChartRepo, Subject: subject, Status: Fail, Detail: err.Error(), Fix: fix}
+	}
+	if len(charts) == 0 {
+		detail, err := cr.Probe(ctx, repo)
+		if err != nil {
+			return fail(err)
+		}
+		return Item{Kind: KindChartRepo, Subject: subject, Status: Pass, Detail: detail + "; no chart file takes a chart from it"}
+	}
 	var counts []string
 	for _, c := range charts {
-		vs, err := cr.Versions(cctx, repo, c)
+		vs, err := cr.Versions(ctx, repo, c)
 		if err != nil {
-			fix := "check the dependency's repository URL in the chart file, and that this machine reaches it"
-			var nf *chartrepo.ChartNotFoundError
-			if errors.As(err, &nf) {
-				fix = "the repository answers but has no chart " + c + ": correct the dependency's name or repository in the chart file"
-			}
-			r.add(Item{Kind: KindChartRepo, Subject: repo, Status: Fail, Detail: err.Error(), Fix: fix})
-			return
+			return fail(err)
 		}
 		counts = append(counts, fmt.Sprintf("%s: %d versions", c, len(vs)))
 	}
-	how := "index.yaml"
+	kind := "index.yaml"
 	if strings.HasPrefix(repo, "oci://") {
-		how = "OCI tags"
+		kind = "OCI tags"
 	}
-	r.add(Item{Kind: KindChartRepo, Subject: repo, Status: Pass, Detail: "answers (" + how + "): " + strings.Join(counts, ", ")})
+	return Item{Kind: KindChartRepo, Subject: subject, Status: Pass, Detail: "answers" + how + " (" + kind + "): " + strings.Join(counts, ", ")}
 }
 
 func plural(n int) string {

@@ -143,7 +143,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		if err != nil {
 			return nil, nil, err
 		}
-		charts = NewCharts(gh, b.ChartRepositories(), cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
+		repos, err := b.ChartRepositories(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		charts = NewCharts(gh, repos, cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
+		charts.aliases = cfg.Repositories
 	}
 	return reg, charts, nil
 }
@@ -239,16 +244,6 @@ func (b *Builder) GitHub(ctx context.Context) (*github.Client, error) {
 		return nil, fmt.Errorf("github: %w", err)
 	}
 	return gh, nil
-}
-
-// ChartRepositories builds the chart repository client, with its index
-// cache under the default directory (WithChartRepoOptions may set another).
-func (b *Builder) ChartRepositories() *chartrepo.Client {
-	copts := append([]chartrepo.Option{chartrepo.WithRetry(b.retryPolicy())}, b.o.chartrepo...)
-	if dir, err := chartrepo.DefaultCacheDir(); err == nil {
-		copts = append([]chartrepo.Option{chartrepo.WithCacheDir(dir)}, copts...)
-	}
-	return chartrepo.New(copts...)
 }
 
 // digestCache opens the digest cache for the registry at host; nil when it

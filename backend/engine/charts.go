@@ -33,6 +33,7 @@ type Charts struct {
 	gh      *github.Client
 	repos   VersionSource
 	entries []config.Chart
+	aliases map[string]config.Repository // repository: "@name" (chartrepos.go)
 	fork    bool
 	now     func() time.Time
 
@@ -140,10 +141,14 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 // followable reports whether a dependency's repository is a chart
 // repository whose versions can be listed.
 func followable(repo string) bool {
-	return strings.HasPrefix(repo, "https://") || strings.HasPrefix(repo, "http://") || strings.HasPrefix(repo, "oci://")
+	return strings.HasPrefix(repo, "https://") || strings.HasPrefix(repo, "http://") || strings.HasPrefix(repo, "oci://") || isAlias(repo)
 }
 
 func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatus, d chartfile.Dependency, opts config.Dependency) error {
+	d, err := c.resolveAlias(d)
+	if err != nil {
+		return err
+	}
 	if !followable(d.Repository) {
 		return fmt.Errorf("dependency %s: repository %q is not an http(s):// or oci:// chart repository", d.Key(), d.Repository)
 	}
