@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -174,7 +175,7 @@ func (c *Client) authHint(repository string, err error) string {
 	}
 	status := ""
 	var te *transport.Error
-	if errors.As(err, &te) { // its message shows the registry's codes, not the status
+	if errors.As(err, &te) && !strings.Contains(err.Error(), strconv.Itoa(code)) { // it may show only the registry's codes
 		status = fmt.Sprintf(" HTTP %d:", code)
 	}
 	if cr := c.credentials(repository); cr != nil {

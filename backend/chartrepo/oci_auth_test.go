@@ -176,7 +176,7 @@ func TestOCIACRManagedIdentity(t *testing.T) {
 		t.Errorf("Describe = %+v, %v", d, err)
 	}
 	probe, err := c.Probe(ctx, repo)
-	if err != nil || !strings.Contains(probe, "keychain") {
+	if err != nil || !strings.Contains(probe, "the Azure identity") {
 		t.Errorf("Probe = %q, %v", probe, err)
 	}
 	exchanges := 0

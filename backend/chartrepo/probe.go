@@ -41,9 +41,9 @@ func (c *Client) Probe(ctx context.Context, repository string) (string, error) {
 		return "", fmt.Errorf("reach %s: %w%s", redactRaw(repository), err, c.authHint(repository, err))
 	}
 	if keychain {
-		how = "with the login the keychain has for its host (docker configuration, or Azure identity for ACR)"
+		how = "with a login from the docker configuration or, for ACR, the Azure identity"
 	}
-	return "answers " + how + " (an OCI registry token for the path, and /v2/)", nil
+	return "answers " + how + " (OCI: a registry token for the path, then /v2/)", nil
 }
 
 // ociProbe gets a pull token for an OCI repository's path and reads the
