@@ -4,7 +4,9 @@
 // lists (for ACR, whether the identity may delete, where ACR's token says),
 // GitHub accepts the token or App and lets it push to each deployment
 // repository (or its fork), each pinned file exists on its base branch, and
-// each chart repository the files name answers. Each result is an [Item]
+// each chart repository (of the repositories map, with its credentials, or
+// named by the files) answers, and each repository name the files use is
+// in the map. Each result is an [Item]
 // with, for a failure, what to do about it.
 package check
 
