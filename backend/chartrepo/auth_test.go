@@ -2,6 +2,7 @@ package chartrepo
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,7 +132,7 @@ func TestHTTPCredentials(t *testing.T) {
 				}
 			}
 			if err != nil {
-				assertNoSecret(t, "error", err.Error())
+				assertErrorNoSecret(t, err)
 			}
 			assertNoSecretIn(t, dir)
 			seen := srv.authorizations("/charts/index.yaml")
@@ -224,6 +225,29 @@ func TestRedirectKeepsCredentialsHome(t *testing.T) {
 	if got := home.authorizations("/home/index.yaml"); len(got) != 1 || got[0] != basic {
 		t.Errorf("a redirect within the repository's origin saw %q, want the credentials", got)
 	}
+}
+
+// assertErrorNoSecret renders err every way a log might, and each error
+// in its chain, looking for a secret.
+func assertErrorNoSecret(t *testing.T, err error) {
+	t.Helper()
+	var walk func(e error)
+	walk = func(e error) {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%q"} {
+			assertNoSecret(t, "error "+verb, fmt.Sprintf(verb, e))
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			if inner := u.Unwrap(); inner != nil {
+				walk(inner)
+			}
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				walk(inner)
+			}
+		}
+	}
+	walk(err)
 }
 
 func assertNoSecret(t *testing.T, what, s string) {

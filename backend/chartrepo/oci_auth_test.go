@@ -97,6 +97,8 @@ func TestOCICredentials(t *testing.T) {
 			WithKeychain(keychainFor(reg.Host(), &authn.Basic{Username: "bot", Password: "stale"}))}},
 		{name: "wrong password", opts: []Option{WithCredentials(Credentials{Name: "charts", URL: repo, Username: "bot", Password: secrets.New("stale-" + testPassword[:3])})},
 			wantErr: []string{"401", "credentials rejected for charts oci://" + reg.Host() + "/helm (basic auth from repositories.charts)"}},
+		{name: "wrong token", opts: []Option{WithCredentials(Credentials{Name: "charts", URL: repo, Token: secrets.New(testToken + "-old")})},
+			wantErr: []string{"401", "credentials rejected for charts oci://" + reg.Host() + "/helm (a bearer token from repositories.charts)"}},
 		{name: "no login", opts: []Option{WithKeychain(keychainFor("elsewhere.example.org", &authn.Basic{Username: "bot", Password: testPassword}))},
 			wantErr: []string{"401", "the registry wants credentials: log in with docker login"}},
 	}
@@ -119,7 +121,7 @@ func TestOCICredentials(t *testing.T) {
 					if !Unauthorized(e) {
 						t.Errorf("Unauthorized(%v) = false", e)
 					}
-					assertNoSecret(t, "error", e.Error())
+					assertErrorNoSecret(t, e)
 				}
 				return
 			}
