@@ -118,7 +118,7 @@ func repositoryKind(repository, chart string) (kind, error) {
 	case strings.HasPrefix(repository, "file://"):
 		hint = " (a file:// chart is kept beside the chart file; there is nothing to bump)"
 	case strings.HasPrefix(repository, "@") || strings.HasPrefix(repository, "alias:"):
-		hint = " (a repository alias needs Helm's local repository list; write the repository's URL instead)"
+		hint = " (a repository name is resolved through the configuration's repositories map first; give the name's URL there, or write the URL)"
 	case !ok:
 		hint = " (it has no scheme)"
 	}

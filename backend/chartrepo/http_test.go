@@ -411,8 +411,8 @@ func TestRepositoryErrors(t *testing.T) {
 	}{
 		{"", "an empty repository means a chart kept beside the chart file"},
 		{"file://../charts/x", "file:// chart is kept beside"},
-		{"@stable", "repository alias"},
-		{"alias:stable", "repository alias"},
+		{"@stable", "resolved through the configuration's repositories map"},
+		{"alias:stable", "resolved through the configuration's repositories map"},
 		{"ftp://example.org/charts", `unsupported repository "ftp://example.org/charts"`},
 		{"example.org/charts", "it has no scheme"},
 		{"https://", "has no host"},
