@@ -28,6 +28,11 @@ type ChartVersion struct {
 	Sources    []string
 	AppVersion string
 	Digest     string
+	// Changes are what the index entry's artifacthub.io/changes annotation
+	// lists for this version; ChangesProblem says why an annotation that
+	// is there was skipped (it did not parse).
+	Changes        []Change
+	ChangesProblem string
 }
 
 // SelectOptions narrows the versions a dependency accepts.

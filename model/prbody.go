@@ -19,6 +19,8 @@ type Bump struct {
 	To ChartVersion
 	// FromVersion describes From when the repository still lists it.
 	FromVersion *ChartVersion
+	// Notes are what changed from From to To, when known (notes.go).
+	Notes *ReleaseNotes
 }
 
 // CompareURL returns the GitHub compare link between the commits that From
@@ -139,6 +141,7 @@ func PullRequestText(file string, bumps []Bump, notes ...string) (title, body st
 	for _, n := range notes {
 		sb.WriteString("\n" + n + "\n")
 	}
+	sb.WriteString(releaseNotesSection(bumps))
 	sb.WriteString("\n---\n_This pull request was made by helmupgradebot._\n")
 	if len(bumps) > 0 {
 		versions := make(map[string]string, len(bumps))

@@ -58,6 +58,9 @@ type DependencyStatus struct {
 	// Merged is a pull request the last run recorded open for this
 	// dependency that GitHub now reports merged: the bump was deployed.
 	Merged *MergedPR
+	// Notes are the release notes of an outdated dependency's bump, for
+	// its pull request's body; nil when none were found.
+	Notes *ReleaseNotes
 }
 
 // ChecksState rolls up a commit's check runs and commit statuses, as the
@@ -121,5 +124,6 @@ func (d *DependencyStatus) Bump() Bump {
 		From:            d.Current,
 		FromVersion:     d.CurrentVersion,
 		To:              d.Latest,
+		Notes:           d.Notes,
 	}
 }
