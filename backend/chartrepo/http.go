@@ -95,7 +95,14 @@ func (c *Client) fetchIndex(ctx context.Context, hc *http.Client, u *url.URL) (*
 type parsedIndex struct {
 	Meta    cacheMeta
 	Entries map[string][]model.ChartVersion
+	// Format is parsedFormat when written: a copy parsed by an older
+	// version, which read less of each entry, is parsed again.
+	Format int
 }
+
+// parsedFormat numbers what ParseIndex reads of an entry; 1 added the
+// artifacthub.io/changes annotation.
+const parsedFormat = 1
 
 // readParsed returns the parsed index kept for u under meta's validators,
 // or nil.
@@ -106,7 +113,7 @@ func (c *Client) readParsed(u string, meta cacheMeta) *Index {
 	}
 	defer f.Close()
 	var p parsedIndex
-	if gob.NewDecoder(bufio.NewReader(f)).Decode(&p) != nil || p.Meta != meta || p.Entries == nil {
+	if gob.NewDecoder(bufio.NewReader(f)).Decode(&p) != nil || p.Meta != meta || p.Format != parsedFormat || p.Entries == nil {
 		return nil
 	}
 	return &Index{Entries: p.Entries}
@@ -118,7 +125,7 @@ func (c *Client) writeParsed(u string, meta cacheMeta, ix *Index) error {
 		return nil
 	}
 	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(parsedIndex{Meta: meta, Entries: ix.Entries}); err != nil {
+	if err := gob.NewEncoder(&buf).Encode(parsedIndex{Meta: meta, Entries: ix.Entries, Format: parsedFormat}); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(c.cacheDir, cacheKey(u)+".gob"), buf.Bytes())

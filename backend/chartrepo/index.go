@@ -28,6 +28,8 @@ type indexEntry struct {
 	Sources    []string `yaml:"sources"`
 	AppVersion string   `yaml:"appVersion"`
 	Digest     string   `yaml:"digest"`
+	// Annotations are read for artifacthub.io/changes (changes.go).
+	Annotations entryAnnotations `yaml:"annotations"`
 }
 
 type indexFile struct {
@@ -73,14 +75,16 @@ func newIndex(f indexFile) *Index {
 		vs := make([]model.ChartVersion, 0, len(es))
 		for _, e := range es {
 			created, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(e.Created))
-			vs = append(vs, model.ChartVersion{
+			v := model.ChartVersion{
 				Version:    e.Version,
 				Created:    created,
 				Home:       e.Home,
 				Sources:    e.Sources,
 				AppVersion: e.AppVersion,
 				Digest:     e.Digest,
-			})
+			}
+			versionChanges(&v, e.Annotations)
+			vs = append(vs, v)
 		}
 		ix.Entries[name] = vs
 	}
