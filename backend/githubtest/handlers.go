@@ -43,6 +43,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/labels", s.inPull(true, s.addLabels))
 	m.HandleFunc("POST /repos/{owner}/{repo}/forks", s.inRepo(false, s.createFork))
 	m.HandleFunc("POST /repos/{owner}/{repo}/merge-upstream", s.inRepo(true, s.mergeUpstream))
+	m.HandleFunc("GET /repos/{owner}/{repo}/releases", s.inRepo(false, s.listReleases))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", docsRoot)
 	})

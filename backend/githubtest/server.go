@@ -1,8 +1,9 @@
 // Package githubtest is an in-memory stand-in for the parts of GitHub's REST
 // API that helmupgradebot uses (repositories, contents, git refs, pull
-// requests, labels, reviewers, forks), listening on loopback. Tests and the
-// interactive demo drive it with the real go-github client; its methods let
-// them seed repositories, inject faults and inspect the result.
+// requests, labels, reviewers, forks, releases), listening on loopback.
+// Tests and the interactive demo drive it with the real go-github client;
+// its methods let them seed repositories, inject faults and inspect the
+// result.
 package githubtest
 
 import (

@@ -56,6 +56,7 @@ type repository struct {
 	pendingPolls  int             // a fresh fork answers 404 to this many more GETs
 	checkRuns     []*checkRun     // oldest first (checks.go)
 	statuses      []*commitStatus // oldest first
+	releases      []*release      // in the order added (releases.go)
 }
 
 func (r *repository) fullName() string { return r.owner + "/" + r.name }
