@@ -132,7 +132,7 @@ func versionBlock(v VersionNotes, repo string, limit int) string {
 		room -= len(line)
 	}
 	if v.Problem != "" {
-		sb.WriteString("- _" + html.EscapeString(oneLine(v.Problem)) + "_\n")
+		sb.WriteString("- _" + htmlText.Replace(oneLine(v.Problem)) + "_\n")
 	}
 	if len(v.Changes) > 0 || v.Problem != "" {
 		sb.WriteString("\n")
@@ -231,6 +231,9 @@ func cutMarkdown(s string, budget int) (string, bool) {
 	}
 	return finishMarkdown(strings.Split(cut, "\n")), true
 }
+
+// htmlText escapes what HTML would read in text.
+var htmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 var blockTag = regexp.MustCompile(`(?i)<(/?)(details|summary|pre|script|style|textarea)\b`)
 

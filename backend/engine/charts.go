@@ -41,6 +41,8 @@ type Charts struct {
 	files map[fileKey]fileState // last content read per deployment file
 
 	prs prTracker // pull requests known open, for merged ones (prstatus.go)
+
+	notes releaseNotes // read from GitHub releases (notes.go)
 }
 
 type fileKey struct{ repo, file string }
@@ -187,6 +189,7 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 	}
 	row.Latest = latest
 	row.State = model.StateOutdated
+	c.gatherNotes(ctx, row, d.Name, versions)
 	if row.Group {
 		return nil // markGroupPR looks for the file's one PR
 	}
