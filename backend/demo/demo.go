@@ -201,6 +201,9 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	if err := gh.AddCollaborators(Owner, Repo, "hub-admin"); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	if err := seedReleases(gh, now); err != nil {
+		return nil, err
+	}
 
 	total := distinctBytes(env.Seeded)
 	env.Config = &config.Config{

@@ -144,7 +144,7 @@ func TestPullRequestCarriesReleaseNotes(t *testing.T) {
 	}
 }
 
-// TestReleaseNotesNeverFailTheRow: a source GitHub does not have, or a
+// TestReleaseNotesNeverFailTheRow: a source GitHub does not show, or a
 // GitHub that refuses, leaves the row outdated and its PR can be opened.
 func TestReleaseNotesNeverFailTheRow(t *testing.T) {
 	ctx := context.Background()
@@ -153,7 +153,11 @@ func TestReleaseNotesNeverFailTheRow(t *testing.T) {
 		before func(*demo.Env)
 		want   string // in the PR body; "" for no notes section
 	}{
-		{name: "no such repository", before: func(*demo.Env) {}},
+		{name: "a repository GitHub does not show", before: func(env *demo.Env) {
+			if err := env.GitHub.Hide("kubernetes", "ingress-nginx"); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{name: "GitHub refuses", before: func(env *demo.Env) {
 			seedNginxReleases(t, env.GitHub)
 			env.GitHub.FailNext("GET", "/repos/kubernetes/ingress-nginx/releases", http.StatusForbidden, "Resource not accessible by integration")
