@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -352,4 +353,37 @@ func TestReleaseNotesProblem(t *testing.T) {
 	if strings.Contains(plain, "Release notes") {
 		t.Errorf("a bump without notes has a release notes section:\n%s", plain)
 	}
+}
+
+// FuzzReleaseNotesBody: whatever a release says, the pull request body
+// stays valid UTF-8 (when the release is), within GitHub's limit, ends
+// with its footer and marker, and reads back the proposed version.
+func FuzzReleaseNotesBody(f *testing.F) {
+	f.Add("## Changes\n\n- by @alice in #12\n```go\n@x\n```", 1)
+	f.Add("</details>\n<!-- x\n~~~\nopen fence", 3)
+	f.Add("``` `` ` `@a` ``@b`` #1 o/r#2 https://github.com/o/r/pull/3", 12)
+	f.Add(strings.Repeat("é", 7000), 1)
+	f.Fuzz(func(t *testing.T, text string, versions int) {
+		versions = 1 + (versions%20+20)%20
+		b := notesBump("app", text)
+		v := b.Notes.Versions[0]
+		b.Notes.Versions = nil
+		for i := 0; i < versions; i++ {
+			b.Notes.Versions = append(b.Notes.Versions, v)
+		}
+		b.Notes.Versions[0].Name = text
+		_, body := model.PullRequestText("Chart.yaml", []model.Bump{b})
+		if utf8.ValidString(text) && !utf8.ValidString(body) {
+			t.Errorf("body is not UTF-8")
+		}
+		if len(body) > 65536 {
+			t.Errorf("body is %d bytes", len(body))
+		}
+		if got, ok := model.ProposedVersions(body); !ok || got["app"] != "1.1.0" || len(got) != 1 {
+			t.Errorf("marker reads back %v, %v", got, ok)
+		}
+		if !strings.HasSuffix(body, "\n</details>\n\n---\n_This pull request was made by helmupgradebot._\n\n<!-- helmupgradebot-bumps: {\"app\":\"1.1.0\"} -->\n") {
+			t.Errorf("the body does not end as it should:\n%s", body[max(0, len(body)-300):])
+		}
+	})
 }
