@@ -170,6 +170,7 @@ func changeLine(c Change, repo string) string {
 		if !ok {
 			continue
 		}
+		u = issueLink.ReplaceAllString(u, "https://redirect.github.com/$1")
 		name := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(inlineText(l.Name, repo))
 		if name == "" {
 			name = u

@@ -258,7 +258,8 @@ func TestChangeNotesInBody(t *testing.T) {
 				{Version: "4.12.0", Changes: []model.Change{
 					{Kind: model.ChangeAdded, Description: "Make: Add `helm-test` target. (#13659)"},
 					{Kind: model.ChangeSecurity, Description: "Bump\n  base image <details>", Links: []model.ChangeLink{
-						{Name: "CVE [1]", URL: "https://example.org/cve"}, {Name: "bad", URL: "javascript:alert(1)"}, {URL: "https://example.org/x"}}},
+						{Name: "CVE [1]", URL: "https://example.org/cve"}, {Name: "bad", URL: "javascript:alert(1)"}, {URL: "https://example.org/x"},
+						{Name: "PR", URL: "https://github.com/kubernetes/ingress-nginx/pull/9"}}},
 				}},
 				{Version: "4.11.0", Problem: "its artifacthub.io/changes annotation is not a YAML list"},
 				{Version: "4.10.1", Changes: []model.Change{{Description: "thanks @dev"}}},
@@ -268,7 +269,7 @@ func TestChangeNotesInBody(t *testing.T) {
 	checkText(t, notes, []string{
 		"<summary>ingress-nginx 4.10.0 → 4.12.0 (artifacthub.io/changes)</summary>",
 		"#### `4.12.0`\n\n- **Added**: Make: Add `helm-test` target. ([kubernetes/ingress-nginx#13659](https://redirect.github.com/kubernetes/ingress-nginx/issues/13659))\n",
-		"- **Security**: Bump base image &lt;details> ([CVE \\[1\\]](https://example.org/cve), [https://example.org/x](https://example.org/x))\n",
+		"- **Security**: Bump base image &lt;details> ([CVE \\[1\\]](https://example.org/cve), [https://example.org/x](https://example.org/x), [PR](https://redirect.github.com/kubernetes/ingress-nginx/pull/9))\n",
 		"#### `4.11.0`\n\n- _its artifacthub.io/changes annotation is not a YAML list_\n",
 		"#### `4.10.1`\n\n- thanks @&#8203;dev\n",
 	}, []string{"javascript:", "All changes"})

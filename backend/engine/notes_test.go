@@ -115,7 +115,7 @@ func TestPullRequestCarriesReleaseNotes(t *testing.T) {
 		"### Release notes\n",
 		"<summary>app 1.0.0 → 1.3.0 (artifacthub.io/changes)</summary>",
 		"#### `1.3.0`\n\n- **Added**: Metrics\n- **Security**: Bump base image\n",
-		"- **Fixed**: Crash on start, thanks @&#8203;helper ([acme/app#7](https://redirect.github.com/acme/app/issues/7)) ([Issue](https://github.com/acme/app/issues/7))",
+		"- **Fixed**: Crash on start, thanks @&#8203;helper ([acme/app#7](https://redirect.github.com/acme/app/issues/7)) ([Issue](https://redirect.github.com/acme/app/issues/7))",
 		"#### `1.1.0`\n\n- _its artifacthub.io/changes annotation was skipped: entry 1 (line 1): kind \"feature\" is not one of",
 		"<summary>ingress-nginx 4.11.3 → 4.12.0 (GitHub releases of kubernetes/ingress-nginx)</summary>",
 		"/kubernetes/ingress-nginx/releases/tag/ingress-nginx-4.12.0): The big one",
