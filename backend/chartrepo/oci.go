@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,28 +65,13 @@ func ociPath(repository string) (string, []name.Option, error) {
 	return rest, opts, nil
 }
 
-// tlsUnlessLoopback refuses plain-HTTP requests to anything but a loopback
-// host. go-containerregistry would otherwise fall back to HTTP for private
-// addresses too.
-type tlsUnlessLoopback struct{ base http.RoundTripper }
-
-func (t tlsUnlessLoopback) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "https" && !loopback.Host(req.URL.Host) {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, fmt.Errorf("refusing plain HTTP to %s: only loopback registries may be reached without TLS", req.URL.Host)
-	}
-	return t.base.RoundTrip(req)
-}
-
 // remoteOptions are the options of a request to the OCI repository.
 func (c *Client) remoteOptions(ctx context.Context, repository string) []remote.Option {
 	opts := make([]remote.Option, 0, len(c.remoteOpts)+8)
 	opts = append(opts, c.remoteOpts...)
 	opts = append(opts, c.ociAuth(repository)...)
 	return append(opts,
-		remote.WithTransport(tlsUnlessLoopback{base: c.transport}),
+		remote.WithTransport(loopback.RequireTLS(c.transport)),
 		remote.WithUserAgent(c.userAgent),
 		remote.WithContext(ctx),
 		// go-containerregistry's retries off: the retry transport retries.

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 )
 
 // Probe reaches a chart repository with its credentials and reads only
@@ -73,7 +75,7 @@ func (c *Client) ociProbe(ctx context.Context, repository string) (keychain bool
 		}
 		keychain = auth != authn.Anonymous
 	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, tlsUnlessLoopback{base: c.transport}, scopes)
+	rt, err := transport.NewWithContext(ctx, reg, auth, loopback.RequireTLS(c.transport), scopes)
 	if err != nil {
 		return keychain, err
 	}

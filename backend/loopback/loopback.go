@@ -3,7 +3,9 @@
 package loopback
 
 import (
+	"fmt"
 	"net"
+	"net/http"
 	"strings"
 )
 
@@ -20,4 +22,21 @@ func Host(host string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// RequireTLS wraps base so that it refuses plain-HTTP requests to any host
+// but a loopback one. go-containerregistry would otherwise fall back to
+// plain HTTP for private addresses too.
+func RequireTLS(base http.RoundTripper) http.RoundTripper { return requireTLS{base: base} }
+
+type requireTLS struct{ base http.RoundTripper }
+
+func (t requireTLS) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && !Host(req.URL.Host) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("refusing plain HTTP to %s: only loopback registries may be reached without TLS", req.URL.Host)
+	}
+	return t.base.RoundTrip(req)
 }
