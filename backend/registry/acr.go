@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
+	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -66,14 +67,9 @@ const (
 // azidentity credential). It takes the same options as New, except
 // WithAuthenticator and WithKeychain: the login is cred's.
 func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, error) {
-	if cred == nil {
-		return nil, fmt.Errorf("registry %s: ACR needs an Azure credential", host)
-	}
-	o := options{concurrency: DefaultConcurrency, pageSize: DefaultPageSize, now: time.Now}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("registry %s: %w", host, err)
-		}
+	o, err := acrOptions(host, cred, opts)
+	if err != nil {
+		return nil, err
 	}
 	if o.auth != nil || o.keychain != nil {
 		return nil, fmt.Errorf("registry %s: ACR logs in with its Azure credential; give no authenticator or keychain", host)
@@ -111,6 +107,38 @@ func newACRTokens(host string, cred azcore.TokenCredential, o *options) (*acrTok
 		return nil, "", co, fmt.Errorf("registry %s: %w", host, err)
 	}
 	return &acrTokens{cred: cred, auth: authClient, service: host, now: o.now}, endpoint, co, nil
+}
+
+// acrOptions reads the options of an ACR client.
+func acrOptions(host string, cred azcore.TokenCredential, opts []Option) (options, error) {
+	o := options{concurrency: DefaultConcurrency, pageSize: DefaultPageSize, now: time.Now}
+	if cred == nil {
+		return o, fmt.Errorf("registry %s: ACR needs an Azure credential", host)
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, fmt.Errorf("registry %s: %w", host, err)
+		}
+	}
+	return o, nil
+}
+
+// ACRLogin is the login to the ACR at host ("name.azurecr.io", or a
+// loopback stand-in) that NewACR uses, for any go-containerregistry
+// client: cred's Microsoft Entra token exchanged at /oauth2/exchange for
+// an ACR refresh token, renewed before it expires. Of the options, those
+// of the exchange's HTTP calls count (WithRetry, WithTransport,
+// WithInsecure, WithClock).
+func ACRLogin(host string, cred azcore.TokenCredential, opts ...Option) (authn.Authenticator, error) {
+	o, err := acrOptions(host, cred, opts)
+	if err != nil {
+		return nil, err
+	}
+	tokens, _, _, err := newACRTokens(host, cred, &o)
+	if err != nil {
+		return nil, err
+	}
+	return tokens, nil
 }
 
 // checkLinks fails a listing page whose Link header the Azure SDK cannot
