@@ -27,9 +27,9 @@ func TestChangesAnnotation(t *testing.T) {
 		{name: "no annotations"},
 		{name: "other annotations only", annotations: "artifacthub.io/license: Apache-2.0"},
 		{
-			name: "plain strings",
+			name:        "plain strings",
 			annotations: "artifacthub.io/changes: |\n" + indent("- 'Make: Add `helm-test` target. (#13659)'\n- Update Ingress-Nginx version controller-v1.13.1"),
-			want: []model.Change{{Description: "Make: Add `helm-test` target. (#13659)"}, {Description: "Update Ingress-Nginx version controller-v1.13.1"}},
+			want:        []model.Change{{Description: "Make: Add `helm-test` target. (#13659)"}, {Description: "Update Ingress-Nginx version controller-v1.13.1"}},
 		},
 		{
 			name: "kinds, descriptions and links",
