@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ const (
 	// StatePRClosed: a PR for this very version was closed without being
 	// merged; it is not proposed again (a newer version is).
 	StatePRClosed DependencyState = "pr-closed"
+	// StateSkipped: the chart file's entry cannot be read (it has no name,
+	// or a field is not a string); it is skipped, as helm skips it, and
+	// Warning says why. The file's other dependencies are still checked.
+	StateSkipped DependencyState = "skipped"
 )
 
 // ChartVersion is one published version of a Helm chart, as a chart
@@ -44,56 +49,37 @@ type SelectOptions struct {
 	// ">=1.0.0-0, <2". Prereleases still count when Prereleases is set, even
 	// if the constraint carries none.
 	Constraint string
+	// Range is how a version that is a range follows new versions
+	// (Resolve); "" is RangeReplace.
+	Range RangeStrategy
 }
 
 // SelectNewest picks the highest version, in semver order, that is newer
-// than current and accepted by opts. Versions that are not strict semantic
-// versions are skipped. ok is false when nothing newer is accepted. A current
-// version or constraint that does not parse is an error.
+// than current and accepted by opts. Versions are read as helm reads them
+// (a leading v, 1.2 for 1.2.0); those it cannot read are skipped. ok is
+// false when nothing newer is accepted. A current version that is not a
+// bare version (a range) or a constraint that does not parse is an error.
 //
 // The constraint only narrows: it never admits prereleases when
 // opts.Prereleases is false. Versions equal under semver (differing only in
 // build metadata) are broken by the later Created time.
 func SelectNewest(current string, versions []ChartVersion, opts SelectOptions) (best ChartVersion, ok bool, err error) {
-	pinned, err := semver.StrictNewVersion(current)
+	pinned, err := parseVersion(current)
+	if r, rerr := parseRange(current); err == nil && (rerr != nil || !r.exact()) {
+		err = errors.New("a range, not a version")
+	}
 	if err != nil {
-		return ChartVersion{}, false, fmt.Errorf("pinned version %q is not a strict semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]); a range cannot be bumped: %w", current, err)
+		return ChartVersion{}, false, fmt.Errorf("pinned version %q is not a version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], v allowed): %w", current, err)
 	}
-	var constraint *semver.Constraints
-	if c := strings.TrimSpace(opts.Constraint); c != "" {
-		constraint, err = semver.NewConstraint(c)
-		if err != nil {
-			return ChartVersion{}, false, fmt.Errorf("version constraint %q: %w", opts.Constraint, err)
-		}
-		constraint.IncludePrerelease = opts.Prereleases
+	accept, err := acceptance(opts)
+	if err != nil {
+		return ChartVersion{}, false, err
 	}
-	var bestV *semver.Version
-	for _, cv := range versions {
-		v, err := semver.StrictNewVersion(cv.Version)
-		if err != nil {
-			continue
-		}
-		if v.Prerelease() != "" && !opts.Prereleases {
-			continue
-		}
-		if constraint != nil && !constraint.Check(v) {
-			continue
-		}
-		if v.Compare(pinned) <= 0 {
-			continue
-		}
-		if bestV != nil {
-			c := v.Compare(bestV)
-			if c < 0 || (c == 0 && !cv.Created.After(best.Created)) {
-				continue
-			}
-		}
-		best, bestV = cv, v
-	}
-	if bestV == nil {
+	p := highest(parseAll(versions), func(v *semver.Version) bool { return v.Compare(pinned) > 0 && accept(v) })
+	if p == nil {
 		return ChartVersion{}, false, nil
 	}
-	return best, true, nil
+	return p.cv, true, nil
 }
 
 // ChartpressHash returns the git commit hash that a chartpress version

@@ -69,11 +69,29 @@ func TestSelectNewest(t *testing.T) {
 			want:     "",
 		},
 		{
-			name:     "unparseable versions are skipped",
+			name:     "versions helm cannot read are skipped",
 			current:  "0.1.0",
-			versions: versions("0.2.0-072.544c0b1", "v9.0.0", "latest", "", "01.2.3", "0.3.0", "1.2"),
+			versions: versions("0.2.0-072.544c0b1", "latest", "", "0.3.0", "1.2.3.4", "1.x"),
 			opts:     model.SelectOptions{Prereleases: true},
 			want:     "0.3.0",
+		},
+		{
+			name:     "versions are read as helm reads them: a v, a short version",
+			current:  "0.1.0",
+			versions: versions("v9.0.0", "0.3.0", "9.1"),
+			want:     "9.1",
+		},
+		{
+			name:     "a v pin",
+			current:  "v1.7.1",
+			versions: versions("v1.7.1", "v1.8.0"),
+			want:     "v1.8.0",
+		},
+		{
+			name:     "a bare pin against a v index",
+			current:  "1.7.1",
+			versions: versions("v1.7.1", "v1.8.0"),
+			want:     "v1.8.0",
 		},
 		{
 			name:     "constraint narrows",
@@ -150,6 +168,7 @@ func TestSelectNewestErrors(t *testing.T) {
 		name, current, constraint, wantInErr string
 	}{
 		{"range pinned", "~1.2.0", "", `pinned version "~1.2.0"`},
+		{"operator pinned", "=1.2.0", "", `pinned version "=1.2.0" is not a version`},
 		{"short pinned", "1.2", "", `pinned version "1.2"`},
 		{"empty pinned", "", "", `pinned version ""`},
 		{"leading zero pinned", "0.2.0-072.544c0b1", "", `pinned version "0.2.0-072.544c0b1"`},

@@ -21,6 +21,18 @@ type Bump struct {
 	FromVersion *ChartVersion
 	// Notes are what changed from From to To, when known (notes.go).
 	Notes *ReleaseNotes
+	// ToPin is what the bump writes when From is a range: the range
+	// rewritten to admit To. Empty otherwise (see Pin).
+	ToPin string
+}
+
+// Pin is the text the bump writes in place of From: ToPin, else To's
+// version spelled like From (a v prefix kept or left out).
+func (b Bump) Pin() string {
+	if b.ToPin != "" {
+		return b.ToPin
+	}
+	return SpellLike(b.From, b.To.Version)
 }
 
 // CompareURL returns the GitHub compare link between the commits that From
@@ -98,13 +110,13 @@ func PullRequestText(file string, bumps []Bump, notes ...string) (title, body st
 		title = "Bump chart dependencies in " + file
 	case 1:
 		b := bumps[0]
-		title = fmt.Sprintf("Bump %s from %s to %s", b.Dependency, b.From, b.To.Version)
+		title = fmt.Sprintf("Bump %s from %s to %s", b.Dependency, b.From, b.Pin())
 	default:
 		// The versions are in the title: an open grouped PR is current
 		// exactly when its title is the one a run would give it.
 		parts := make([]string, len(bumps))
 		for i, b := range bumps {
-			parts[i] = b.Dependency + " to " + b.To.Version
+			parts[i] = b.Dependency + " to " + b.Pin()
 		}
 		title = fmt.Sprintf("Bump %s in %s", strings.Join(parts, ", "), file)
 	}
@@ -124,7 +136,7 @@ func PullRequestText(file string, bumps []Bump, notes ...string) (title, body st
 				released = b.To.Created.UTC().Format("2006-01-02")
 			}
 			fmt.Fprintf(&sb, "| %s | `%s` | `%s` | %s | %s |\n",
-				cell(b.Dependency), cell(codeSpan(b.From)), cell(codeSpan(b.To.Version)),
+				cell(b.Dependency), cell(codeSpan(b.From)), cell(codeSpan(b.Pin())),
 				cell(b.ChartRepository), released)
 		}
 	}
@@ -146,7 +158,7 @@ func PullRequestText(file string, bumps []Bump, notes ...string) (title, body st
 	if len(bumps) > 0 {
 		versions := make(map[string]string, len(bumps))
 		for _, b := range bumps {
-			versions[b.Dependency] = b.To.Version
+			versions[b.Dependency] = b.Pin()
 		}
 		// json.Marshal escapes < and >, so the marker cannot end early.
 		data, _ := json.Marshal(versions)
@@ -187,7 +199,7 @@ func Declines(prTitle, prBody, title string, bumps []Bump) bool {
 		return prTitle == title
 	}
 	for _, b := range bumps {
-		if v, ok := versions[b.Dependency]; !ok || v != b.To.Version {
+		if v, ok := versions[b.Dependency]; !ok || v != b.Pin() {
 			return false
 		}
 	}
@@ -198,6 +210,10 @@ func Declines(prTitle, prBody, title string, bumps []Bump) bool {
 // appVersion change.
 func detailLines(b Bump) []string {
 	var lines []string
+	if b.ToPin != "" {
+		lines = append(lines, fmt.Sprintf("Range: `%s` → `%s`, which now admits `%s` (helm installs the highest version a range admits)",
+			codeSpan(b.From), codeSpan(b.ToPin), codeSpan(b.To.Version)))
+	}
 	home := b.To.Home
 	if home == "" && b.FromVersion != nil {
 		home = b.FromVersion.Home

@@ -126,6 +126,42 @@ func TestPullRequestText(t *testing.T) {
 			notWant: []string{"javascript:", "bad.example"},
 		},
 		{
+			name: "range rewritten",
+			file: "Chart.yaml",
+			bumps: []model.Bump{{
+				Dependency: "cert-manager", From: ">=1.2.3 <2", To: model.ChartVersion{Version: "v2.1.0"}, ToPin: ">=2.1.0 <3",
+			}},
+			wantTitle: "Bump cert-manager from >=1.2.3 <2 to >=2.1.0 <3",
+			want: []string{
+				"| cert-manager | `>=1.2.3 <2` | `>=2.1.0 <3` |",
+				"- Range: `>=1.2.3 <2` → `>=2.1.0 <3`, which now admits `v2.1.0`",
+			},
+		},
+		{
+			name: "range widened with ||",
+			file: "Chart.yaml",
+			bumps: []model.Bump{{
+				Dependency: "redis", From: "^1.0.0", To: model.ChartVersion{Version: "2.0.0"}, ToPin: "^1.0.0 || ^2.0.0",
+			}},
+			wantTitle: "Bump redis from ^1.0.0 to ^1.0.0 || ^2.0.0",
+			want:      []string{"| redis | `^1.0.0` | `^1.0.0 \\|\\| ^2.0.0` |", "- Range: `^1.0.0` → `^1.0.0 || ^2.0.0`, which now admits `2.0.0`"},
+		},
+		{
+			name:      "a v pin keeps its v; the repository's spelling does not matter",
+			file:      "Chart.yaml",
+			bumps:     []model.Bump{{Dependency: "cert-manager", From: "v1.7.1", To: model.ChartVersion{Version: "1.8.0"}}},
+			wantTitle: "Bump cert-manager from v1.7.1 to v1.8.0",
+			want:      []string{"| cert-manager | `v1.7.1` | `v1.8.0` |"},
+			notWant:   []string{"Range:"},
+		},
+		{
+			name:      "a bare pin drops the repository's v",
+			file:      "Chart.yaml",
+			bumps:     []model.Bump{{Dependency: "cert-manager", From: "1.7.1", To: model.ChartVersion{Version: "v1.8.0"}}},
+			wantTitle: "Bump cert-manager from 1.7.1 to 1.8.0",
+			want:      []string{"| cert-manager | `1.7.1` | `1.8.0` |"},
+		},
+		{
 			name:      "no bumps",
 			file:      "Chart.yaml",
 			wantTitle: "Bump chart dependencies in Chart.yaml",
@@ -254,6 +290,19 @@ func TestDeclines(t *testing.T) {
 		if got := model.Declines(tt.prTitle, tt.body, title, tt.bumps); got != tt.want {
 			t.Errorf("%s: Declines = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+	// The marker holds what the chart file gets: a rewritten range, or the
+	// version in the pin's spelling.
+	ranged := model.Bump{Dependency: "r", From: "~1.7.0", To: model.ChartVersion{Version: "1.8.0"}, ToPin: "~1.8.0"}
+	spelled := model.Bump{Dependency: "v", From: "v1.0.0", To: model.ChartVersion{Version: "1.1.0"}}
+	rtitle, rbody := model.PullRequestText("Chart.yaml", []model.Bump{ranged, spelled})
+	if v, ok := model.ProposedVersions(rbody); !ok || v["r"] != "~1.8.0" || v["v"] != "v1.1.0" {
+		t.Errorf("marker of a range and a v pin: %v, %v", v, ok)
+	}
+	wider := ranged
+	wider.ToPin = "~1.7.0 || ~1.8.0"
+	if !model.Declines(rtitle, rbody, rtitle, []model.Bump{ranged, spelled}) || model.Declines(rtitle, rbody, "", []model.Bump{wider}) {
+		t.Error("a closed PR for ~1.8.0 must decline ~1.8.0 and nothing else")
 	}
 	// A hostile dependency name cannot end the marker early.
 	_, body = model.PullRequestText("Chart.yaml", []model.Bump{{Dependency: "x-->", To: model.ChartVersion{Version: "1.0.0"}}})

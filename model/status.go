@@ -28,6 +28,10 @@ type DependencyStatus struct {
 	Current         string
 	// Latest is the newest accepted version (empty when unknown).
 	Latest ChartVersion
+	// NewPin is what a bump writes in place of Current when Current is a
+	// range (Resolution.Pin): the range rewritten to admit Latest. Empty for
+	// a bare version, which becomes Latest in Current's spelling.
+	NewPin string
 	// CurrentVersion is the pinned version's index entry, when found.
 	CurrentVersion *ChartVersion
 	State          DependencyState
@@ -125,5 +129,6 @@ func (d *DependencyStatus) Bump() Bump {
 		FromVersion:     d.CurrentVersion,
 		To:              d.Latest,
 		Notes:           d.Notes,
+		ToPin:           d.NewPin,
 	}
 }
