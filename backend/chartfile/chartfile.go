@@ -30,7 +30,15 @@ type Dependency struct {
 	Quote QuoteStyle
 	// versionErr says why the version cannot be rewritten in place.
 	versionErr error
+	// skip says why the entry cannot be read at all.
+	skip error
 }
+
+// Skipped says why the entry cannot be read (it has no name, is not a
+// mapping, or a field is not a string), or nil when it can. Helm skips
+// such an entry; the file's other dependencies are unaffected. Name is
+// set when it could be read.
+func (d Dependency) Skipped() error { return d.skip }
 
 // Key is the name a chart uses for the dependency: its alias when it has
 // one, otherwise its name.
@@ -43,7 +51,12 @@ func (d Dependency) Key() string {
 
 // CanSetVersion says why SetVersion cannot rewrite this dependency's
 // version in place, or nil when it can.
-func (d Dependency) CanSetVersion() error { return d.versionErr }
+func (d Dependency) CanSetVersion() error {
+	if d.skip != nil {
+		return d.skip
+	}
+	return d.versionErr
+}
 
 // File is a parsed chart file.
 type File struct {
@@ -54,10 +67,11 @@ type File struct {
 }
 
 // Parse reads a Chart.yaml or requirements.yaml. A file without a
-// dependencies key has no dependencies; a malformed one is an error that
-// names the line. YAML aliases (*name) and merge keys (<<) are resolved as
-// Helm resolves them; a version that is shared through them is read but
-// cannot be rewritten (CanSetVersion says why).
+// dependencies key has no dependencies; a malformed file is an error that
+// names the line. An entry of the list that cannot be read is kept, in its
+// place, with Skipped saying why. YAML aliases (*name) and merge keys (<<)
+// are resolved as Helm resolves them; a version that is shared through
+// them is read but cannot be rewritten (CanSetVersion says why).
 func Parse(content []byte) (*File, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
@@ -95,7 +109,7 @@ func Parse(content []byte) (*File, error) {
 	for i, item := range deps.Content {
 		d, err := p.dependency(item, depsField)
 		if err != nil {
-			return nil, fmt.Errorf("chart file line %d: dependency %d: %w", item.Line, i+1, err)
+			d.skip = fmt.Errorf("chart file line %d: dependency %d: %w", item.Line, i+1, err)
 		}
 		f.Dependencies = append(f.Dependencies, d)
 	}
@@ -145,6 +159,9 @@ func (p *parser) dependency(item *yaml.Node, deps field) (Dependency, error) {
 	if entry.Kind != yaml.MappingNode {
 		return d, fmt.Errorf("is %s, want a mapping", kindName(entry))
 	}
+	// The name first, so that an entry skipped for another reason is
+	// still named.
+	d.Name, d.Alias = scalarOf(entry, "name"), scalarOf(entry, "alias")
 	if err := checkDuplicateKeys(entry); err != nil {
 		return d, err
 	}
@@ -201,6 +218,15 @@ func (p *parser) dependency(item *yaml.Node, deps field) (Dependency, error) {
 	return d, nil
 }
 
+// scalarOf is a mapping's string value for key, or "" when it has none
+// that reads as one.
+func scalarOf(m *yaml.Node, key string) string {
+	if v, err := lookup(m, key); err == nil && v.node != nil && v.node.Kind == yaml.ScalarNode {
+		return v.node.Value
+	}
+	return ""
+}
+
 // sharedVersion says why a dependency's version token is not its own: it
 // is reached through an alias or a merge key, or sits in a node whose
 // anchor aliases use, so that editing it would change other places too.
@@ -225,9 +251,16 @@ func (p *parser) sharedVersion(item *yaml.Node, deps field, entry *yaml.Node, v 
 	return ""
 }
 
+// rangeChars are what a version range holds besides a version's
+// characters (^1.2.3, >=1.2.3 <2, 1.x || 2.x).
+const rangeChars = " <>=!^~*|,"
+
 // SetVersion returns content with the version of the named dependency
-// replaced by newVersion. dependency matches an alias first, then a name.
-// Only the version token changes; its quote style is kept.
+// replaced by newVersion, a version or a range. dependency matches an
+// alias first, then a name. Only the version token changes; its quote
+// style is kept, except that a plain token that would not read back as
+// newVersion (a range starting with > or *, or holding ", ") is written in
+// double quotes. Every other dependency reads as before.
 func SetVersion(content []byte, dependency, newVersion string) ([]byte, error) {
 	f, err := Parse(content)
 	if err != nil {
@@ -237,14 +270,46 @@ func SetVersion(content []byte, dependency, newVersion string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.versionErr != nil {
-		return nil, fmt.Errorf("cannot set version: %w", d.versionErr)
+	if err := d.CanSetVersion(); err != nil {
+		return nil, fmt.Errorf("cannot set version: %w", err)
 	}
-	tok, err := scalarToken(newVersion, d.Quote, "")
-	if err != nil {
-		return nil, fmt.Errorf("set version of %s: %w", dependency, err)
+	styles := []QuoteStyle{d.Quote}
+	if d.Quote == Plain {
+		styles = append(styles, DoubleQuoted)
 	}
-	return apply(content, []edit{{d.VersionPos.Offset, d.VersionEnd, tok}}), nil
+	var last error
+	for _, style := range styles {
+		tok, err := scalarToken(newVersion, style, rangeChars)
+		if err == nil {
+			out := apply(content, []edit{{d.VersionPos.Offset, d.VersionEnd, tok}})
+			if err = f.readsBack(out, d, newVersion); err == nil {
+				return out, nil
+			}
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("set version of %s: %w", dependency, last)
+}
+
+// readsBack checks that out, f with the version of dependency d set,
+// reads as f but for that version.
+func (f *File) readsBack(out []byte, d Dependency, version string) error {
+	bad := fmt.Errorf("new version %q would not read back in place", version)
+	g, err := Parse(out)
+	if err != nil || len(g.Dependencies) != len(f.Dependencies) {
+		return bad
+	}
+	for i, got := range g.Dependencies {
+		was := f.Dependencies[i]
+		want := was.Version
+		if was.Line == d.Line && was.VersionEnd == d.VersionEnd {
+			want = version
+		}
+		if got.Key() != was.Key() || got.Version != want || (got.skip == nil) != (was.skip == nil) {
+			return bad
+		}
+	}
+	return nil
 }
 
 // find returns the dependency whose key (alias, else name) is key; when
@@ -267,14 +332,25 @@ func (f *File) find(key string) (Dependency, error) {
 	case 1:
 		return matches[0], nil
 	case 0:
-		keys := make([]string, len(f.Dependencies))
-		for i, d := range f.Dependencies {
-			keys[i] = d.Key()
+		var keys, skipped []string
+		for _, d := range f.Dependencies {
+			if d.Key() != "" {
+				keys = append(keys, d.Key())
+			} else if d.skip != nil {
+				skipped = append(skipped, d.skip.Error())
+			}
 		}
-		if len(keys) == 0 {
+		if len(f.Dependencies) == 0 {
 			return Dependency{}, fmt.Errorf("dependency %q not found: the chart file has no dependencies", key)
 		}
-		return Dependency{}, fmt.Errorf("dependency %q not found; the chart file has: %s", key, strings.Join(keys, ", "))
+		has := "has no named dependencies"
+		if len(keys) > 0 {
+			has = "has: " + strings.Join(keys, ", ")
+		}
+		if len(skipped) > 0 {
+			has += "; it cannot read " + strings.Join(skipped, "; ")
+		}
+		return Dependency{}, fmt.Errorf("dependency %q not found; the chart file %s", key, has)
 	default:
 		at := make([]string, len(matches))
 		for i, d := range matches {

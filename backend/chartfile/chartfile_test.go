@@ -202,6 +202,68 @@ func TestSetVersionStyles(t *testing.T) {
 			dep:  "a", version: "2.0.0",
 			want: "dependencies:\n- name: a\n  version: \"2.0.0\"\n",
 		},
+		// Ranges: quotes and comments kept; a plain token YAML would read
+		// otherwise is double-quoted.
+		{
+			name: "caret stays plain",
+			in:   "dependencies:\n- name: a\n  version: ^1.2.3 # minor updates\n",
+			dep:  "a", version: "^2.1.0",
+			want: "dependencies:\n- name: a\n  version: ^2.1.0 # minor updates\n",
+		},
+		{
+			name: "tilde in single quotes",
+			in:   "dependencies:\n- name: a\n  version: '~1.7.0'\n",
+			dep:  "a", version: "~1.8.0",
+			want: "dependencies:\n- name: a\n  version: '~1.8.0'\n",
+		},
+		{
+			name: "comparisons in double quotes",
+			in:   "dependencies:\n- name: a\n  version: \">=1.2.3 <2\"\n",
+			dep:  "a", version: ">=2.1.0 <3",
+			want: "dependencies:\n- name: a\n  version: \">=2.1.0 <3\"\n",
+		},
+		{
+			name: "a plain > would start a folded scalar: quoted",
+			in:   "dependencies:\n- name: a\n  version: 1.7.1   # pinned\n",
+			dep:  "a", version: ">=1.8.0 <2",
+			want: "dependencies:\n- name: a\n  version: \">=1.8.0 <2\"   # pinned\n",
+		},
+		{
+			name: "a plain * would be an alias: quoted",
+			in:   "dependencies:\n- name: a\n  version: 1.x\n",
+			dep:  "a", version: "*",
+			want: "dependencies:\n- name: a\n  version: \"*\"\n",
+		},
+		{
+			name: "|| is plain in block style",
+			in:   "dependencies:\n- name: a\n  version: ^1.0.0\n",
+			dep:  "a", version: "^1.0.0 || ^2.0.0",
+			want: "dependencies:\n- name: a\n  version: ^1.0.0 || ^2.0.0\n",
+		},
+		{
+			name: "a comma in a flow mapping: quoted",
+			in:   "dependencies: [{name: a, version: ^1.0.0, repository: x}]\n",
+			dep:  "a", version: ">=2.0.0, <3.0.0",
+			want: "dependencies: [{name: a, version: \">=2.0.0, <3.0.0\", repository: x}]\n",
+		},
+		{
+			name: "x-range in a flow mapping stays plain",
+			in:   "dependencies: [{name: a, version: 1.x}]\n",
+			dep:  "a", version: "2.x",
+			want: "dependencies: [{name: a, version: 2.x}]\n",
+		},
+		{
+			name: "a version that reads as a number: quoted",
+			in:   "dependencies:\n- name: a\n  version: 1.0.0\n",
+			dep:  "a", version: "1.5",
+			want: "dependencies:\n- name: a\n  version: \"1.5\"\n",
+		},
+		{
+			name: "a v version",
+			in:   "dependencies:\n- name: cert-manager\n  version: v1.7.1\n",
+			dep:  "cert-manager", version: "v1.8.0",
+			want: "dependencies:\n- name: cert-manager\n  version: v1.8.0\n",
+		},
 		{
 			name: "integer version",
 			in:   "dependencies:\n- name: a\n  version: 1\n",
@@ -243,12 +305,14 @@ func TestSetVersionErrors(t *testing.T) {
 		{"duplicate key", "dependencies:\n- name: a\n  version: 1.0.0\n  version: 1.0.1\n", "a", "1.0.2", `key "version" appears twice (lines 3 and 4)`},
 		{"dependencies not a list", "dependencies: {a: 1}\n", "a", "1.0.1", "line 1: dependencies is a mapping, want a list"},
 		{"entry not a mapping", "dependencies:\n- a\n", "a", "1.0.1", "line 2: dependency 1: is a scalar, want a mapping"},
-		{"nameless entry", "dependencies:\n- version: 1.0.0\n", "a", "1.0.1", "line 2: dependency 1: has no name"},
+		{"nameless entry", "dependencies:\n- version: 1.0.0\n- name: b\n  version: 1.0.0\n", "a", "1.0.1",
+			`dependency "a" not found; the chart file has: b; it cannot read chart file line 2: dependency 1: has no name`},
 		{"not YAML", "dependencies: [\n", "a", "1.0.1", "parse chart file"},
 		{"top level list", "- a\n", "a", "1.0.1", "top level is a list"},
-		{"bad new version", "dependencies:\n- name: a\n  version: 1.0.0\n", "a", "1.0.0 # x", "a version holds only"},
+		{"bad new version", "dependencies:\n- name: a\n  version: 1.0.0\n", "a", "1.0.0 # x", "a version holds only letters, digits and . - + _ space < > = ! ^ ~ * | ,"},
 		{"empty new version", "dependencies:\n- name: a\n  version: 1.0.0\n", "a", "", "new version is empty"},
-		{"plain new version that is not a string", "dependencies:\n- name: a\n  version: 1.0.0\n", "a", "1.5", "would not read back as a string"},
+		{"skipped entry named", "dependencies:\n- name: a\n  version: 1.0.0\n  repository: [x]\n", "a", "1.0.1", "cannot set version: chart file line 2: dependency 1: repository is a list"},
+		{"digest characters", "dependencies:\n- name: a\n  version: 1.0.0\n", "a", "sha256:00", `has ':'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,6 +333,8 @@ func FuzzSetVersion(f *testing.F) {
 	f.Add([]byte("dependencies: [{name: a, version: 1.0.0}]\n"), "a", "2.0.0+x")
 	f.Add([]byte("\ufeff# é\u2028\ndependencies:\n- name: a\n  alias: b\n  version: \"\\t1\"\n"), "b", "0.0.1")
 	f.Add(mybinderChart(f), "traefik", "42.0.0")
+	f.Add([]byte("dependencies:\n- name: a\n  version: 1.0.0 # c\n- version: 2\n"), "a", ">=1.0.0 <2")
+	f.Add([]byte("dependencies: [{name: a, version: ^1.0.0}]\n"), "a", "^1.0.0 || ^2.0.0")
 	f.Fuzz(func(t *testing.T, in []byte, dep, version string) {
 		out, err := SetVersion(in, dep, version)
 		if err != nil {

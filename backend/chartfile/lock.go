@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,7 +38,11 @@ type LockUpdate struct {
 // UpdateLock brings lock, the Chart.lock (or requirements.lock) of the chart
 // file before, in line with after, the same chart file with some
 // dependency versions bumped: the locked version of each bumped dependency
-// becomes its new version, and the digest is recomputed.
+// becomes the version it now resolves to, and the digest is recomputed.
+// locked maps a bumped dependency's key (alias, else name) to that version,
+// as the repository spells it (helm locks the index's spelling); a bumped
+// dependency missing from it must be a bare version, which is locked as
+// written. A range is never locked: helm locks a version.
 //
 // Helm's digest is sha256 over the JSON of the chart file's dependencies
 // and the locked ones (HashReq in helm's internal/resolver; for a
@@ -49,7 +54,7 @@ type LockUpdate struct {
 //
 // Only the changed version tokens and the digest token change; every other
 // byte is kept.
-func UpdateLock(lock, before, after []byte) (LockUpdate, error) {
+func UpdateLock(lock, before, after []byte, locked map[string]string) (LockUpdate, error) {
 	fb, err := Parse(before)
 	if err != nil {
 		return LockUpdate{}, err
@@ -75,13 +80,23 @@ func UpdateLock(lock, before, after []byte) (LockUpdate, error) {
 		if ld.name != old.Name {
 			return LockUpdate{Content: lock, Problem: fmt.Sprintf("its dependency %d is %s where the chart file has %s", i+1, ld.name, old.Name)}, nil
 		}
-		if d.Version == old.Version || ld.version == d.Version {
+		want, ok := locked[d.Key()]
+		switch {
+		case d.Version == old.Version && !ok:
+			continue
+		case !ok:
+			if _, err := semver.StrictNewVersion(strings.TrimPrefix(d.Version, "v")); err != nil {
+				return LockUpdate{}, fmt.Errorf("update lock: %s is now %q, not a version: say which version it resolves to", d.Key(), d.Version)
+			}
+			want = d.Version
+		}
+		if ld.version == want {
 			continue
 		}
 		if ld.versionErr != nil {
 			return LockUpdate{}, fmt.Errorf("update lock: locked version of %s: %w", d.Key(), ld.versionErr)
 		}
-		tok, err := scalarToken(d.Version, ld.versionQuote, "")
+		tok, err := scalarToken(want, ld.versionQuote, "")
 		if err != nil {
 			return LockUpdate{}, fmt.Errorf("update lock: %s: %w", d.Key(), err)
 		}

@@ -104,7 +104,7 @@ func TestUpdateLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := UpdateLock([]byte(lock), []byte(lockedChart), after)
+	up, err := UpdateLock([]byte(lock), []byte(lockedChart), after, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestUpdateLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up2, err := UpdateLock(up.Content, after, again)
+	up2, err := UpdateLock(up.Content, after, again, nil)
 	if err != nil || !up2.DigestUpdated {
 		t.Fatalf("second bump: %+v, %v", up2, err)
 	}
@@ -144,7 +144,7 @@ func TestUpdateLockUnverifiableDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := UpdateLock([]byte(lock), []byte(chart), after)
+	up, err := UpdateLock([]byte(lock), []byte(chart), after, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestUpdateLockMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := UpdateLock([]byte(lock), []byte(lockedChart), after)
+	up, err := UpdateLock([]byte(lock), []byte(lockedChart), after, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestUpdateLockHelm2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := UpdateLock([]byte(lock), []byte(req), after)
+	up, err := UpdateLock([]byte(lock), []byte(req), after, nil)
 	if err != nil || !up.DigestUpdated {
 		t.Fatalf("%+v, %v", up, err)
 	}
@@ -209,5 +209,92 @@ func TestLockPath(t *testing.T) {
 		if got := LockPath(in); got != want {
 			t.Errorf("LockPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// digestLine is a lock file's digest line.
+func digestLine(t *testing.T, lock string) string {
+	t.Helper()
+	for _, l := range strings.Split(lock, "\n") {
+		if strings.HasPrefix(l, "digest: ") {
+			return l
+		}
+	}
+	t.Fatalf("no digest in\n%s", lock)
+	return ""
+}
+
+// TestUpdateLockResolvedVersions: the lock gets the version a bump
+// resolves to, as the repository spells it, never a range; the digest is
+// helm's over the chart file with the range.
+func TestUpdateLockResolvedVersions(t *testing.T) {
+	chart := strings.Replace(lockedChart, "version: 4.11.3", `version: "~4.11.0"`, 1)
+	tests := []struct {
+		name, chart, dep, pin string
+		locked                map[string]string
+		lockedBefore          [3]string
+		want                  [3]string
+	}{
+		{"a range locks the version it resolves to", chart, "ingress-nginx", "~4.12.0", map[string]string{"ingress-nginx": "4.12.0"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "4.11.3"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "4.12.0"}},
+		{"a bare pin locks the repository's v", lockedChart, "ingress-nginx", "4.12.0", map[string]string{"ingress-nginx": "v4.12.0"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "v4.11.3"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "v4.12.0"}},
+		{"an alias is looked up by its key", lockedChart, "staging", "1.0.0-0.dev.git.3500.hdef5678", map[string]string{"staging": "1.0.0-0.dev.git.3500.hdef5678"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "4.11.3"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3500.hdef5678", "4.11.3"}},
+		{"a range that admits the newest already: only the lock moves", chart, "ingress-nginx", "~4.11.0", map[string]string{"ingress-nginx": "4.11.5"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "4.11.3"},
+			[3]string{"1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "4.11.5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lock := helmLock(t, tt.chart, tt.lockedBefore[:]...)
+			after, err := SetVersion([]byte(tt.chart), tt.dep, tt.pin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, err := UpdateLock([]byte(lock), []byte(tt.chart), after, tt.locked)
+			if err != nil || !up.DigestUpdated {
+				t.Fatalf("%+v, %v", up, err)
+			}
+			if want := helmLock(t, string(after), tt.want[:]...); string(up.Content) != want {
+				t.Errorf("lock:\n%s\nwant:\n%s", up.Content, want)
+			}
+		})
+	}
+	// A range with no resolved version is refused, never locked.
+	lock := helmLock(t, chart, "1.0.0-0.dev.git.3478.habc1234", "1.0.0-0.dev.git.3478.habc1234", "4.11.3")
+	after, err := SetVersion([]byte(chart), "ingress-nginx", "~4.12.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up, err := UpdateLock([]byte(lock), []byte(chart), after, nil); err == nil || !strings.Contains(err.Error(), `ingress-nginx is now "~4.12.0", not a version`) {
+		t.Errorf("a range locked without its version: %+v, %v", up, err)
+	}
+}
+
+// TestUpdateLockHelmRanges: helm's own test chart pins ranges (">= 0.0.1")
+// and locks v versions; bumping one range keeps the digest helm's.
+func TestUpdateLockHelmRanges(t *testing.T) {
+	chart := "apiVersion: v2\nname: parent-chart\nversion: v0.1.0\ndependencies:\n" +
+		"  - name: dev\n    repository: \"file://envs/dev\"\n    version: \">= 0.0.1\"\n    condition: dev.enabled,global.dev.enabled\n    tags:\n      - dev\n    import-values:\n      - data\n\n" +
+		"  - name: prod\n    repository: \"file://envs/prod\"\n    version: \">= 0.0.1\"\n    condition: prod.enabled,global.prod.enabled\n    tags:\n      - prod\n    import-values:\n      - data"
+	lock := "dependencies:\n- name: dev\n  repository: file://envs/dev\n  version: v0.1.0\n- name: prod\n  repository: file://envs/prod\n  version: v0.1.0\n" +
+		"digest: sha256:9403fc24f6cf9d6055820126cf7633b4bd1fed3c77e4880c674059f536346182\ngenerated: \"2020-02-03T10:38:51.180474+01:00\"\n"
+	after, err := SetVersion([]byte(chart), "dev", ">= 0.2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := UpdateLock([]byte(lock), []byte(chart), after, map[string]string{"dev": "v0.2.0"})
+	if err != nil || !up.DigestUpdated {
+		t.Fatalf("%+v, %v", up, err)
+	}
+	if got, want := digestLine(t, string(up.Content)), digestLine(t, helmLock(t, string(after), "v0.2.0", "v0.1.0")); got != want {
+		t.Errorf("digest %s, helm computes %s", got, want)
+	}
+	if n := changedLines(t, []byte(lock), up.Content); len(n) != 2 || !strings.Contains(string(up.Content), "version: v0.2.0\n- name: prod") {
+		t.Errorf("lines %v changed:\n%s", n, up.Content)
 	}
 }

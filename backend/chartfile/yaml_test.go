@@ -138,8 +138,12 @@ func TestSharedVersionsRefused(t *testing.T) {
 
 func TestMergeKeyErrorsNameTheLine(t *testing.T) {
 	in := "dependencies:\n- name: a\n  version: 1.0.0\n  <<: 5\n"
-	_, err := Parse([]byte(in))
-	if err == nil || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "<<") {
-		t.Fatalf("Parse = %v; want an error naming the merge key's line 4", err)
+	f, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatalf("Parse: %v; want the entry skipped, not the file", err)
+	}
+	err = f.Dependencies[0].Skipped()
+	if err == nil || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "<<") || f.Dependencies[0].Name != "a" {
+		t.Fatalf("Skipped = %v (name %q); want an error naming the merge key's line 4", err, f.Dependencies[0].Name)
 	}
 }

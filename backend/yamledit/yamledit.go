@@ -106,7 +106,13 @@ func Token(v string, style QuoteStyle, what, allowed string) (string, error) {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte(allowed, c) >= 0) {
-			return "", fmt.Errorf("new %s %q has %q; a %s holds only letters, digits and %s", what, v, c, what, strings.Join(strings.Split(allowed, ""), " "))
+			names := strings.Split(allowed, "")
+			for i, a := range names {
+				if a == " " {
+					names[i] = "space"
+				}
+			}
+			return "", fmt.Errorf("new %s %q has %q; a %s holds only letters, digits and %s", what, v, c, what, strings.Join(names, " "))
 		}
 	}
 	switch style {
