@@ -512,7 +512,7 @@ func followed(f *chartfile.File, e config.Chart) []chartfile.Dependency {
 	var out []chartfile.Dependency
 	for _, d := range f.Dependencies {
 		_, listed := e.Dependencies[d.Key()]
-		if len(e.Dependencies) > 0 && !listed {
+		if d.Skipped() != nil || (len(e.Dependencies) > 0 && !listed) {
 			continue
 		}
 		if _, alias := config.Alias(d.Repository); alias {

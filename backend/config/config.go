@@ -162,6 +162,9 @@ type Chart struct {
 type Dependency struct {
 	Prereleases bool   `yaml:"prereleases"`
 	Constraint  string `yaml:"constraint"`
+	// Range is how a version written as a range follows new versions:
+	// replace (the default), bump or widen (model.RangeStrategy).
+	Range string `yaml:"range"`
 }
 
 // Azure configures the managed identity.
@@ -556,6 +559,13 @@ func (c *Config) validate(keys map[int]string) error {
 					bad(at+".dependencies."+name+".constraint", "%q is not a semver constraint: %v", d.Constraint, err)
 				}
 			}
+			r, err := model.ParseRangeStrategy(d.Range)
+			if err != nil {
+				bad(at+".dependencies."+name+".range", "%v", err)
+				continue
+			}
+			d.Range = string(r)
+			ch.Dependencies[name] = d
 		}
 	}
 	c.validateRepositories(bad)

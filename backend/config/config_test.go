@@ -32,7 +32,7 @@ charts:
     file: hub23-chart/Chart.yaml
     dependencies:
       binderhub: {prereleases: true}
-      jupyterhub: {constraint: ">=3.0.0"}
+      jupyterhub: {constraint: ">=3.0.0", range: widen}
     labels: [dependencies]
 azure:
   client_id: 1234
@@ -57,7 +57,8 @@ func TestParseFull(t *testing.T) {
 	if c.GitHub.APIURL != DefaultGitHubAPI || c.GitHub.Mode != ModeFork {
 		t.Errorf("github = %+v", c.GitHub)
 	}
-	if len(c.Charts) != 1 || !c.Charts[0].Dependencies["binderhub"].Prereleases || c.Charts[0].Dependencies["jupyterhub"].Constraint != ">=3.0.0" {
+	if len(c.Charts) != 1 || !c.Charts[0].Dependencies["binderhub"].Prereleases || c.Charts[0].Dependencies["jupyterhub"].Constraint != ">=3.0.0" ||
+		c.Charts[0].Dependencies["jupyterhub"].Range != "widen" || c.Charts[0].Dependencies["binderhub"].Range != "replace" {
 		t.Errorf("charts = %+v", c.Charts)
 	}
 	if c.Azure.ClientID != "1234" {
@@ -117,6 +118,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad repository", "github:\n  token: env:T\ncharts:\n  - repository: hub23\n    file: Chart.yaml\n", []string{"line 4", "charts[0].repository", "owner/name"}},
 		{"no file", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n", []string{"charts[0].file", "missing"}},
 		{"bad constraint", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n    file: C.yaml\n    dependencies:\n      hub: {constraint: \"~>banana\"}\n", []string{"line 7", "constraint"}},
+		{"range strategy", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n    file: C.yaml\n    dependencies:\n      hub:\n        range: stretch\n",
+			[]string{"line 8", "charts[0].dependencies.hub.range", `"stretch" is not one of replace, bump, widen`}},
+		{"range strategy, case", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n    file: C.yaml\n    dependencies:\n      hub: {range: Bump}\n",
+			[]string{"line 7", "charts[0].dependencies.hub.range", `"Bump" is not one of replace, bump, widen`}},
 		{"no token", "charts:\n  - repository: a/b\n    file: C.yaml\n", []string{"github.token", "no token"}},
 		{"mode", "github:\n  token: env:T\n  mode: pigeon\ncharts:\n  - repository: a/b\n    file: C.yaml\n", []string{"line 3", "github.mode"}},
 		{"empty", "", []string{"empty"}},

@@ -115,6 +115,13 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 	for _, d := range f.Dependencies {
 		key := d.Key()
 		opts, listed := e.Dependencies[key]
+		if d.Skipped() != nil {
+			if row, ok := skippedRow(e, base, d, listed); ok {
+				rows = append(rows, row)
+				seen[key] = listed
+			}
+			continue
+		}
 		if len(e.Dependencies) > 0 && !listed {
 			continue
 		}
@@ -140,6 +147,22 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 	return rows
 }
 
+// skippedRow is the row of a chart file entry that cannot be read, as
+// helm skips it: shown when it has no name (it may be one the
+// configuration lists), or when it would be followed.
+func skippedRow(e config.Chart, base string, d chartfile.Dependency, listed bool) (model.DependencyStatus, bool) {
+	key := d.Key()
+	if key != "" && !listed && (len(e.Dependencies) > 0 || (d.Repository != "" && !followable(d.Repository))) {
+		return model.DependencyStatus{}, false
+	}
+	if key == "" {
+		key = fmt.Sprintf("(no name, line %d)", d.Line)
+	}
+	return model.DependencyStatus{Repository: e.Repository, File: e.File, Base: base, Dependency: key,
+		ChartRepository: d.Repository, Current: d.Version, Group: e.Group, State: model.StateSkipped,
+		Warning: fmt.Sprintf("%v; skipped, as helm skips it", d.Skipped())}, true
+}
+
 // followable reports whether a dependency's repository is a chart
 // repository whose versions can be listed.
 func followable(repo string) bool {
@@ -161,25 +184,18 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 	if err != nil {
 		return err
 	}
-	for i := range versions {
-		if versions[i].Version == d.Version {
-			v := versions[i]
-			row.CurrentVersion = &v
-			break
-		}
-	}
-	latest, ok, err := model.SelectNewest(d.Version, versions, model.SelectOptions{Prereleases: opts.Prereleases, Constraint: opts.Constraint})
+	res, err := model.Resolve(d.Version, versions, model.SelectOptions{Prereleases: opts.Prereleases, Constraint: opts.Constraint, Range: model.RangeStrategy(opts.Range)})
+	row.CurrentVersion = res.Current
 	if err != nil {
-		return fmt.Errorf("dependency %s: %w", d.Key(), err)
+		return fmt.Errorf("dependency %s (%s): %w", d.Key(), d.Repository, err)
 	}
-	if !ok {
-		row.State = model.StateUpToDate
-		if row.CurrentVersion != nil {
-			row.Latest = *row.CurrentVersion
-		} else {
-			row.Latest = model.ChartVersion{Version: d.Version}
-		}
+	latest := res.Latest
+	if !res.Outdated() {
+		row.State, row.Latest = model.StateUpToDate, latest
 		return nil
+	}
+	if res.Range {
+		row.NewPin = res.Pin
 	}
 	if d2, ok := c.repos.(describer); ok && latest.Created.IsZero() && strings.HasPrefix(d.Repository, "oci://") {
 		// Best effort: the PR body is better with it, the bump works without.
@@ -349,7 +365,7 @@ func (c *Charts) Preview(deps []model.DependencyStatus) (Proposal, error) {
 	var notes []string
 	if fs.lock != nil {
 		lockPath := chartfile.LockPath(first.File)
-		up, err := chartfile.UpdateLock(fs.lock, fs.content, edited)
+		up, err := chartfile.UpdateLock(fs.lock, fs.content, edited, lockedVersions(deps))
 		if err != nil {
 			up = chartfile.LockUpdate{Content: fs.lock, Problem: err.Error()}
 		}
@@ -384,18 +400,30 @@ func applyFiles(file string, cur github.Files, deps []model.DependencyStatus) (g
 	lockPath := chartfile.LockPath(file)
 	if cur[lockPath] != nil {
 		// A lock that cannot be updated stays as it is; the body says so.
-		if up, err := chartfile.UpdateLock(cur[lockPath], cur[file], edited); err == nil {
+		if up, err := chartfile.UpdateLock(cur[lockPath], cur[file], edited, lockedVersions(deps)); err == nil {
 			out[lockPath] = up.Content
 		}
 	}
 	return out, nil
 }
 
+// lockedVersions are the versions the bumped dependencies resolve to, as
+// their repository spells them: what helm writes in a lock file.
+func lockedVersions(deps []model.DependencyStatus) map[string]string {
+	out := make(map[string]string, len(deps))
+	for _, d := range deps {
+		out[d.Dependency] = d.Latest.Version
+	}
+	return out
+}
+
+// applyBumps writes each dependency's new pin: its newest version in the
+// pin's own spelling, or its rewritten range.
 func applyBumps(content []byte, deps []model.DependencyStatus) ([]byte, error) {
 	out := content
 	for _, d := range deps {
 		var err error
-		out, err = chartfile.SetVersion(out, d.Dependency, d.Latest.Version)
+		out, err = chartfile.SetVersion(out, d.Dependency, d.Bump().Pin())
 		if err != nil {
 			return nil, fmt.Errorf("bump %s in %s: %w", d.Dependency, d.File, err)
 		}

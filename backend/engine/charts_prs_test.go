@@ -218,7 +218,7 @@ x-nginx: &nginx
   condition: ingress-nginx.enabled
 dependencies:
   - name: binderhub
-    version: "1.0.0-0.dev.git.3478.h0000000"
+    version: ">=1.0.0-0" # resolves to the newest dev build
     repository: *repo
   - <<: *nginx
     name: ingress-nginx

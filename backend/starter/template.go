@@ -156,7 +156,7 @@ charts:
     # base: ""                        # the branch pull requests target, e.g. main; "": the repository's default branch
     # dependencies:                   # an example; default: every dependency with a chart repository
     #   binderhub: {prereleases: true}
-    #   jupyterhub: {prereleases: false, constraint: ">=3.0.0"}
+    #   jupyterhub: {prereleases: false, constraint: ">=3.0.0", range: replace}   # range: replace, bump or widen
     labels: [dependencies]
     # reviewers: []
     # team_reviewers: []
