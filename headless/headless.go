@@ -235,7 +235,10 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	out := make([]ChartReport, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, chartReport(r))
-		if r.Warning != "" {
+		switch {
+		case r.State == model.StateSkipped:
+			o.Logger.Warn("chart dependency skipped", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "warning", r.Warning)
+		case r.Warning != "":
 			o.Logger.Warn("pull request", "url", r.PRURL, "warning", r.Warning)
 		}
 		if r.State == model.StateError {
@@ -319,6 +322,8 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 		switch {
 		case c.Error != "":
 			line += ": " + c.Error
+		case c.Status == string(model.StateSkipped):
+			line += ": " + c.Warning
 		case c.Latest != "" && c.Latest != c.Current:
 			line += fmt.Sprintf(" %s -> %s", c.Current, c.Latest)
 		default:

@@ -262,6 +262,8 @@ func (s *Model) notOutdated(r model.DependencyStatus) {
 		s.c.Infof("%s already has PR #%d open with the newest version: %s", r.Dependency, r.PRNumber, r.PRURL)
 	case r.State == model.StateError:
 		s.c.Errorf("%s could not be checked, so it gets no PR: %s", r.Dependency, r.Error)
+	case r.State == model.StateSkipped:
+		s.c.Infof("%s is skipped, so it gets no PR: %s", r.Dependency, r.Warning)
 	default:
 		s.c.Errorf("%s is %s: only an outdated dependency gets a PR", r.Dependency, stateText(r))
 	}
@@ -379,6 +381,8 @@ func (s *Model) stateStyle(r model.DependencyStatus) string {
 		return st.Warn.Render(t)
 	case model.StateError:
 		return st.Error.Render(t)
+	case model.StateSkipped:
+		return st.Muted.Render(t)
 	}
 	return st.Title.Render(t)
 }
@@ -500,11 +504,17 @@ func (s *Model) details(r model.DependencyStatus, w int) []string {
 		where += " · chart from " + r.ChartRepository
 	}
 	versions := r.Current + " → " + r.Latest.Version
+	if r.NewPin != "" {
+		versions = r.Current + " → " + r.NewPin + " (admits " + r.Latest.Version + ")"
+	}
 	var third string
 	switch r.State {
 	case model.StateError:
 		versions = r.Current
 		third = st.Error.Render("error: ") + r.Error
+	case model.StateSkipped:
+		versions = r.Current
+		third = st.Muted.Render("skipped: ") + r.Warning
 	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
 		third = fmt.Sprintf("PR #%d %s", r.PRNumber, r.PRURL)
 		if about := prAbout(r, s.c.Now()); about != "" {
