@@ -173,7 +173,8 @@ const (
 )
 
 // ProposedVersions reads back the marker PullRequestText puts in a body:
-// each dependency's proposed version. ok is false when there is none (a
+// each dependency's proposed version, as the chart file gets it (Bump.Pin:
+// a range, or a v kept). ok is false when there is none (a
 // body written by hand, or by an older helmupgradebot).
 func ProposedVersions(body string) (versions map[string]string, ok bool) {
 	i := strings.LastIndex(body, markerStart)
