@@ -316,12 +316,15 @@ func TestDigestCacheHeadFallback(t *testing.T) {
 }
 
 // BenchmarkScanDigestCache scans the 2,000 tags of BenchmarkScan2000Tags
-// with a digest cache, cold (an empty cache each time) and warm.
+// without a digest cache (--no-cache), with one cold (an empty cache each
+// time: a first run, filling it) and warm:
+//
+//	go test -run '^$' -bench ScanDigestCache -benchtime 5x ./backend/registry
 func BenchmarkScanDigestCache(b *testing.B) {
 	pop := registrytest.Population{Repositories: 20, TagsPerRepository: 100, Seed: 2000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
 	reg, _ := startSeeded(b, pop)
-	for _, warm := range []bool{false, true} {
-		name := map[bool]string{false: "cold", true: "warm"}[warm]
+	for _, name := range []string{"none", "cold", "warm"} {
+		warm := name == "warm"
 		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			if warm {
@@ -337,7 +340,11 @@ func BenchmarkScanDigestCache(b *testing.B) {
 				}
 				ct.reset()
 				start := time.Now()
-				scanBench(b, reg.Host(), openCache(b, cdir), ct)
+				var cache *digestcache.Cache // none: --no-cache
+				if name != "none" {
+					cache = openCache(b, cdir)
+				}
+				scanBench(b, reg.Host(), cache, ct)
 				elapsed += time.Since(start)
 				scans++
 			}
