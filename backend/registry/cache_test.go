@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -30,23 +29,35 @@ func openCache(t testing.TB, dir string, opts ...digestcache.Option) *digestcach
 	return c
 }
 
-// cacheFile is where a digest cache in dir keeps digest.
-func cacheFile(dir, digest string) string {
-	algo, h, _ := strings.Cut(digest, ":")
-	return filepath.Join(dir, algo, h[:2], h)
-}
-
-// cachedDigests lists the digests a cache in dir holds.
+// cachedDigests lists the digests a cache in dir holds, as a new process
+// finds them.
 func cachedDigests(t testing.TB, dir string) map[string]bool {
 	t.Helper()
 	got := map[string]bool{}
-	_ = filepath.WalkDir(filepath.Join(dir, "sha256"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
-			got["sha256:"+d.Name()] = true
-		}
-		return nil
-	})
+	for _, e := range openCache(t, dir).Entries() {
+		got[e.Digest] = true
+	}
 	return got
+}
+
+// damageEntry changes the record of digest in the cache in dir.
+func damageEntry(t testing.TB, dir, digest string, fn func(record []byte)) {
+	t.Helper()
+	for _, e := range openCache(t, dir).Entries() {
+		if e.Digest != digest {
+			continue
+		}
+		raw, err := os.ReadFile(e.Segment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(raw[e.Offset : e.Offset+e.Length])
+		if err := os.WriteFile(e.Segment, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("%s not cached", digest)
 }
 
 // readSet is what a full scan of seeded must read by digest: every
@@ -164,8 +175,8 @@ func TestDigestCacheColdWarm(t *testing.T) {
 	}
 }
 
-// TestDigestCacheCorruptEntry: a truncated manifest entry and a corrupted
-// config entry are detected, re-read from the registry (those two only)
+// TestDigestCacheCorruptEntry: a manifest entry half lost (zeroed, as
+// after a power loss) and a corrupted config entry are detected, re-read from the registry (those two only)
 // and repaired; the inventory is unchanged.
 func TestDigestCacheCorruptEntry(t *testing.T) {
 	reg, seeded := startSeeded(t, population())
@@ -176,23 +187,8 @@ func TestDigestCacheCorruptEntry(t *testing.T) {
 	im := seeded.Images[k]
 	manifest := im.Digest
 	config := im.Blobs[slices.IndexFunc(im.Blobs, func(b registrytest.Blob) bool { return types.MediaType(b.MediaType).IsConfig() })].Digest
-	mf := cacheFile(dir, manifest)
-	raw, err := os.ReadFile(mf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mf, raw[:len(raw)/2], 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cf := cacheFile(dir, config)
-	raw, err = os.ReadFile(cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)-3] ^= 0x20
-	if err := os.WriteFile(cf, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	damageEntry(t, dir, manifest, func(rec []byte) { clear(rec[len(rec)/2:]) }) // half lost
+	damageEntry(t, dir, config, func(rec []byte) { rec[len(rec)-3] ^= 0x20 })
 
 	ct := newCountingTransport()
 	cache := openCache(t, dir)
