@@ -62,7 +62,10 @@ func (c *Cache) sync() {
 
 	var slots []int // the index file's segment positions as slots; -1: none
 	var covered []int64
-	err := readIndex(filepath.Join(c.dir, idxName), func(segs []fileSeg) {
+	err := readIndex(filepath.Join(c.dir, idxName), func(segs []fileSeg, n int) {
+		if len(c.idx) == 0 {
+			c.idx = make(map[[32]byte]loc, n)
+		}
 		for _, fs := range segs {
 			slot, ok := c.byID[fs.id]
 			if !ok {

@@ -267,8 +267,8 @@ func (c *Cache) Stats() Stats {
 		Stored: c.stored.Load(), Failed: c.failed.Load()}
 }
 
-// digestKey is a parsed digest: its algorithm, bytes and index key (the
-// first 32 bytes).
+// digestKey is a parsed digest: its algorithm and bytes, whose first 32
+// are its index key.
 type digestKey struct {
 	algo uint8
 	raw  []byte
@@ -287,15 +287,18 @@ func parseDigest(digest string) (digestKey, error) {
 	default:
 		return d, ErrInvalidDigest
 	}
-	if len(h) != 2*digestLen(d.algo) || strings.ToLower(h) != h {
+	if len(h) != 2*digestLen(d.algo) {
 		return d, ErrInvalidDigest
 	}
-	raw, err := hex.DecodeString(h)
-	if err != nil {
-		return d, ErrInvalidDigest
+	for i := 0; i < len(h); i++ {
+		if ch := h[i]; !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
+			return d, ErrInvalidDigest
+		}
 	}
-	d.raw = raw
-	copy(d.key[:], raw)
+	var buf [64]byte
+	n, _ := hex.Decode(buf[:], []byte(h))
+	d.raw = buf[:n]
+	copy(d.key[:], d.raw)
 	return d, nil
 }
 

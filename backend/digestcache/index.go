@@ -64,9 +64,9 @@ var errNoIndex = errors.New("no index")
 
 // readIndex reads the index file at path once the whole file is known to
 // be sound (it is read twice, streaming, rather than held whole): its
-// segments to segs, then each entry to entry. errNoIndex when there is
-// none.
-func readIndex(path string, segs func([]fileSeg), entry func(fileEntry)) error {
+// segments and number of entries to segs, then each entry to entry.
+// errNoIndex when there is none.
+func readIndex(path string, segs func([]fileSeg, int), entry func(fileEntry)) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return errNoIndex
@@ -82,7 +82,7 @@ func readIndex(path string, segs func([]fileSeg), entry func(fileEntry)) error {
 	if _, err := f.Seek(int64(len(idxMagic)+16+len(ss)*idxSeg), io.SeekStart); err != nil {
 		return fmt.Errorf("index %s: %w", path, err)
 	}
-	segs(ss)
+	segs(ss, int(n))
 	br := bufio.NewReaderSize(f, 1<<16)
 	var b [idxEntry]byte
 	for range n {
