@@ -364,33 +364,52 @@ type victim struct {
 }
 
 // compact picks the segments no process writes whose live records take
-// less than half of them, and copies their live records to the end of
-// this process's segment. On an error, the records not copied stay where
-// they are. c.mu is held.
+// less than half of them, and more, most dead bytes first, while the
+// segments would still take over 5/4 of MaxBytes; it copies their live
+// records to the end of this process's segment. On an error, the records
+// not copied stay where they are. c.mu is held.
 func (c *Cache) compact() ([]victim, error) {
 	live := make([]int64, len(c.segs))
 	for _, l := range c.idx {
 		live[l.seg] += int64(l.n)
 	}
-	var victims []victim
-	isVictim := map[uint16]*os.File{}
+	type candidate struct {
+		slot       uint16
+		dead, size int64
+	}
+	var cands []candidate
+	var disk int64
 	for slot, s := range c.segs {
-		if s == nil || c.w != nil && int(c.w.slot) == slot {
+		if s == nil {
 			continue
 		}
 		info, err := os.Stat(s.path)
 		if err != nil {
 			continue
 		}
-		if !s.bad && live[slot] > 0 && 2*live[slot] >= info.Size()-int64(len(segMagic)) {
+		disk += info.Size()
+		dead := info.Size() - int64(len(segMagic)) - live[slot]
+		if s.bad || live[slot] == 0 {
+			dead = info.Size() // all of it goes
+		}
+		if dead > 0 && (c.w == nil || int(c.w.slot) != slot) {
+			cands = append(cands, candidate{uint16(slot), dead, info.Size()})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(b.dead, a.dead) })
+	var victims []victim
+	isVictim := map[uint16]*os.File{}
+	for _, cd := range cands {
+		if 2*cd.dead <= cd.size && disk <= c.maxBytes+c.maxBytes/4 {
 			continue
 		}
-		f, err := adopt(s) // fails while another process writes it
+		f, err := adopt(c.segs[cd.slot]) // fails while another process writes it
 		if err != nil {
 			continue
 		}
-		victims = append(victims, victim{uint16(slot), f})
-		isVictim[uint16(slot)] = f
+		victims = append(victims, victim{cd.slot, f})
+		isVictim[cd.slot] = f
+		disk -= cd.dead
 	}
 	type move struct {
 		key [32]byte

@@ -730,6 +730,29 @@ func TestCompaction(t *testing.T) {
 	}
 }
 
+// TestCompactionDiskBound: a segment mostly live is compacted still when
+// the segments take over 5/4 of MaxBytes.
+func TestCompactionDiskBound(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	const max = 12 << 10
+	var all []string
+	for i := range 16 {
+		all = append(all, fmt.Sprintf("%03d", i)+strings.Repeat("z", 1000))
+	}
+	use(t, open(t, dir, WithKeep(1), WithMaxBytes(max), WithClock(clk.now)), false, all...)
+	clk.advance(time.Hour)
+	res := use(t, open(t, dir, WithKeep(1), WithMaxBytes(max), WithClock(clk.now)), true, all[:10]...)
+	if res.Entries != 10 || res.Compacted != 1 || res.DiskBytes > max {
+		t.Errorf("collected %+v; want 10 entries, the segment (16 KB, 10 live) compacted under %d bytes", res, max)
+	}
+	for i, x := range all {
+		if present(t, dir, x) != (i < 10) {
+			t.Errorf("entry %d: present %v", i, !(i < 10))
+		}
+	}
+}
+
 func TestWarm(t *testing.T) {
 	c := open(t, t.TempDir())
 	if c.BeginScan().Warm() {
