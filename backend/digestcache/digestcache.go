@@ -40,9 +40,10 @@
 // recently used first, are entries past MaxBytes. A scan still running in
 // another process keeps everything used since it began, as far as the
 // index knows it; what it used meanwhile it adds back at its own end if
-// the record is still there. A segment whose records are mostly dropped is
-// compacted: its live records are copied to the end of the writer's
-// segment and it is removed. A dropped entry costs one read from the
+// the record is still there. A segment no process writes is compacted
+// (its live records copied to the end of the collecting process's segment,
+// and it removed) when less than half of it is live, and, most dead bytes
+// first, while the segments take over 5/4 of MaxBytes. A dropped entry costs one read from the
 // registry, never a wrong result, so races between collection and use are
 // harmless.
 //

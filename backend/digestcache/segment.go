@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,7 +207,7 @@ func (s *segment) scan(add func(off int64, n int, r record)) error {
 			break // the end, or a record cut short
 		}
 		n := recordLen(h)
-		if n == 0 {
+		if n == 0 || s.covered+int64(n) > math.MaxUint32 { // offsets are 32 bits
 			break
 		}
 		if cap(buf) < n {
