@@ -1,6 +1,7 @@
 package acrtest_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,11 +94,7 @@ func TestTokenFlow(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				method := "POST"
-				if tc.method != "" {
-					method = tc.method
-				}
-				r := e.do(t, method, "/oauth2/exchange?api-version=2021-07-01", nil, tc.body)
+				r := e.do(t, cmp.Or(tc.method, "POST"), "/oauth2/exchange?api-version=2021-07-01", nil, tc.body)
 				if r.status != tc.wantStatus {
 					t.Fatalf("status %d, want %d: %s", r.status, tc.wantStatus, r.raw)
 				}
@@ -147,11 +144,7 @@ func TestTokenFlow(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				method := "POST"
-				if tc.method != "" {
-					method = tc.method
-				}
-				r := e.do(t, method, "/oauth2/token"+tc.query, tc.header, tc.body)
+				r := e.do(t, cmp.Or(tc.method, "POST"), "/oauth2/token"+tc.query, tc.header, tc.body)
 				if r.status != tc.wantStatus {
 					t.Fatalf("status %d, want %d: %s", r.status, tc.wantStatus, r.raw)
 				}

@@ -1,7 +1,6 @@
 package acrtest_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -33,36 +32,10 @@ type env struct {
 
 func start(t testing.TB, opts ...acrtest.Option) *env {
 	t.Helper()
-	ctx := context.Background()
-	reg, err := registrytest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	id := identity(t)
-	srv, err := acrtest.New(ctx, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	reg := registrytest.Serve(t)
+	id := azuretest.ServeIdentity(t)
+	srv := acrtest.Serve(t, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
 	return &env{reg: reg, id: id, srv: srv}
-}
-
-// identity starts a managed identity stand-in, closed with t, which fails
-// t if its transport was asked to leave loopback.
-func identity(t testing.TB) *azuretest.Identity {
-	t.Helper()
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if r := id.Refused(); len(r) > 0 {
-			t.Errorf("transport refused non-loopback connections: %v", r)
-		}
-		id.Close()
-	})
-	return id
 }
 
 // pushed is an image pushed straight to the registry, with what ACR should

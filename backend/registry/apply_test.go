@@ -106,7 +106,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, _ := startSeeded(t, population())
+			reg, _ := registrytest.ServeSeeded(t, population())
 			c := newClient(t, reg.Host())
 			inv := scan(t, c)
 			plan := model.MakePlan(inv, tt.req(t, inv))
@@ -169,7 +169,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyAlreadyGone(t *testing.T) {
-	reg, _ := startSeeded(t, population())
+	reg, _ := registrytest.ServeSeeded(t, population())
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	plan := model.MakePlan(inv, model.Request{Now: testNow, Manual: manualPicks(t, inv)})
@@ -212,7 +212,7 @@ func TestApplyAlreadyGone(t *testing.T) {
 
 func TestApplyDeleteDisabled(t *testing.T) {
 	isDelete := func(r *http.Request) bool { return r.Method == http.MethodDelete }
-	reg, _ := startSeeded(t, population(), registrytest.WithHandler(fault(isDelete, http.StatusMethodNotAllowed, "UNSUPPORTED")))
+	reg, _ := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(fault(isDelete, http.StatusMethodNotAllowed, "UNSUPPORTED")))
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	plan := model.MakePlan(inv, model.Request{Now: testNow, Manual: manualPicks(t, inv)})
@@ -258,7 +258,7 @@ func TestApplyInterrupted(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	reg, _ := startSeeded(t, population(), registrytest.WithHandler(block))
+	reg, _ := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(block))
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	// Images without platform manifests: one DELETE each.
@@ -390,7 +390,7 @@ func TestGarbageCollectFreesWhatThePlanSays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, _ := startSeeded(t, population(), registrytest.WithFilesystem(t.TempDir()))
+			reg, _ := registrytest.ServeSeeded(t, population(), registrytest.WithFilesystem(t.TempDir()))
 			c := newClient(t, reg.Host())
 			inv := scan(t, c)
 			plan := model.MakePlan(inv, tt.req(t, inv))
@@ -430,7 +430,7 @@ func TestDeleteManifestErrors(t *testing.T) {
 			return r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/")
 		}
 	}
-	reg := startRegistry(t,
+	reg := registrytest.Serve(t,
 		registrytest.WithHandler(fault(deleteIn("denied"), http.StatusForbidden, "DENIED")),
 		registrytest.WithHandler(fault(deleteIn("disabled"), http.StatusMethodNotAllowed, "UNSUPPORTED")),
 		registrytest.WithHandler(fault(deleteIn("broken"), http.StatusInternalServerError, "UNKNOWN")),

@@ -34,9 +34,9 @@ func TestScanThroughFaults(t *testing.T) {
 		scan func(t *testing.T) (clean, faulty *model.Inventory, proxy *faulttest.Proxy)
 	}{
 		{"distribution", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
-			reg, _ := startSeeded(t, population())
+			reg, _ := registrytest.ServeSeeded(t, population())
 			clean := scanOrFail(t, newClient(t, reg.Host()))
-			proxy := startProxy(t, "http://"+reg.Host())
+			proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 			return clean, scanOrFail(t, newClient(t, proxy.Host(), WithRetry(faultRetry))), proxy
 		}},
 		{"acr", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
@@ -45,7 +45,7 @@ func TestScanThroughFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			clean := scanOrFail(t, e.client(t))
-			proxy := startProxy(t, e.srv.URL())
+			proxy := faulttest.Serve(t, e.srv.URL(), faultOptions)
 			e.srv.SetLoginServer(proxy.Host())
 			c := e.client(t, WithRetry(faultRetry))
 			fc, err := NewACR(proxy.Host(), c.tokens.cred, WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
@@ -89,10 +89,10 @@ func TestScanThroughFaults(t *testing.T) {
 // faulted, the scan names that repository, reads the rest whole, and the
 // plan deletes nothing there.
 func TestScanFaultedRepository(t *testing.T) {
-	reg, _ := startSeeded(t, population())
+	reg, _ := registrytest.ServeSeeded(t, population())
 	clean := scanOrFail(t, newClient(t, reg.Host()))
 	repo := clean.Images[len(clean.Images)/2].Repository
-	proxy := startProxy(t, "http://"+reg.Host())
+	proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 	if err := proxy.Set(0, faulttest.Rule{Path: faulttest.RepositoryPath(repo), Rate: 1, Kinds: faulttest.Transient}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestDeleteLostInTransit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg, _ := startSeeded(t, population())
+			reg, _ := registrytest.ServeSeeded(t, population())
 			c := newClient(t, reg.Host())
 			inv := scan(t, c)
 			var pick []int
@@ -195,7 +195,7 @@ func TestDeleteLostInTransit(t *testing.T) {
 			if len(plan.Deletions) != 1 {
 				t.Fatalf("plan %+v", plan)
 			}
-			proxy := startProxy(t, "http://"+reg.Host())
+			proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 			if err := proxy.Set(0, faulttest.Rule{Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{faulttest.LostResponse}, Times: tc.times}); err != nil {
 				t.Fatal(err)
 			}

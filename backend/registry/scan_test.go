@@ -22,7 +22,7 @@ import (
 )
 
 func TestScanMatchesSeed(t *testing.T) {
-	reg, seeded := startSeeded(t, population())
+	reg, seeded := registrytest.ServeSeeded(t, population())
 
 	// The population must hold what this test is about, or it proves little.
 	var epoch, missing, index bool
@@ -95,7 +95,7 @@ func TestScanPagination(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, seeded := startSeeded(t, pop, tt.start...)
+			reg, seeded := registrytest.ServeSeeded(t, pop, tt.start...)
 			perRepo := map[string]int{}
 			for _, im := range seeded.Images {
 				perRepo[im.Repository] += len(im.Tags)
@@ -151,7 +151,7 @@ func TestScanFaults(t *testing.T) {
 	}
 	// victim is a binder repository of this population (seeded names are
 	// deterministic), and its newest image.
-	_, probe := startSeeded(t, pop)
+	_, probe := registrytest.ServeSeeded(t, pop)
 	// It has an image with a single tag: a corrupt answer for that tag
 	// loses the whole image.
 	vi := slices.IndexFunc(probe.Images, func(im registrytest.SeededImage) bool {
@@ -213,7 +213,7 @@ func TestScanFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, seeded := startSeeded(t, pop, registrytest.WithHandler(tt.wrap))
+			reg, seeded := registrytest.ServeSeeded(t, pop, registrytest.WithHandler(tt.wrap))
 			c := newClient(t, reg.Host())
 			inv, err := c.Scan(t.Context(), nil)
 			if tt.scanErr != nil {
@@ -278,7 +278,7 @@ func imagesOf(s *registrytest.Seeded, repo string) []int {
 // of an index (by digest) and one per distinct config blob. Tags sharing a
 // digest therefore cost one GET each, no more.
 func TestScanRequestCount(t *testing.T) {
-	reg, seeded := startSeeded(t, population())
+	reg, seeded := registrytest.ServeSeeded(t, population())
 	// Five more tags on one image, so that several tags share a digest.
 	shared := &seeded.Images[len(seeded.Images)-1]
 	pusher, err := remote.NewPusher()
@@ -397,7 +397,7 @@ func TestScanCancel(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	reg, _ := startSeeded(t, population(), registrytest.WithHandler(block))
+	reg, _ := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(block))
 	c := newClient(t, reg.Host())
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
@@ -437,7 +437,7 @@ func TestScanWithBasicAuth(t *testing.T) {
 	pop := population()
 	pop.Repositories, pop.TagsPerRepository = 3, 2
 	ctx := t.Context()
-	reg := startRegistry(t, registrytest.WithHandler(auth))
+	reg := registrytest.Serve(t, registrytest.WithHandler(auth))
 	seeded, err := registrytest.Seed(ctx, reg.Host(), pop, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
 	if err != nil {
 		t.Fatal(err)
@@ -551,14 +551,14 @@ func (offline) RoundTrip(*http.Request) (*http.Response, error) {
 func TestScanIndexChildFails(t *testing.T) {
 	pop := population()
 	pop.Repositories, pop.TagsPerRepository = 3, 2
-	_, probe := startSeeded(t, pop)
+	_, probe := registrytest.ServeSeeded(t, pop)
 	k := slices.IndexFunc(probe.Images, func(im registrytest.SeededImage) bool { return len(im.Children) > 1 })
 	if k < 0 {
 		t.Fatal("no multi-platform index in the population")
 	}
 	index := probe.Images[k]
 	bad := index.Children[0]
-	reg, _ := startSeeded(t, pop, registrytest.WithHandler(fault(func(r *http.Request) bool {
+	reg, _ := registrytest.ServeSeeded(t, pop, registrytest.WithHandler(fault(func(r *http.Request) bool {
 		return r.Method == http.MethodGet && r.URL.Path == "/v2/"+index.Repository+"/manifests/"+bad
 	}, http.StatusInternalServerError, "UNKNOWN")))
 	inv, err := newClient(t, reg.Host()).Scan(t.Context(), nil)

@@ -53,7 +53,7 @@ func TestSharedPlatformManifestsStayWithAKeptIndex(t *testing.T) {
 				t.Fatalf("plan %s: want both indexes", describePlan(inv, plan))
 			}
 			kept := order[tt.keep]
-			proxy := startProxy(t, "http://"+reg.Host())
+			proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 			switch tt.how {
 			case "latest":
 				p.tag("app:latest", "app@"+kept)

@@ -33,20 +33,6 @@ func smallPopulation(seed int64) Population {
 	return Population{Repositories: 6, TagsPerRepository: 4, Seed: seed, Now: testNow, Scale: 64, MultiPlatform: true}
 }
 
-func startRegistry(t *testing.T, opts ...Option) *Registry {
-	t.Helper()
-	r, err := Start(t.Context(), opts...)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return r
-}
-
 func seed(t *testing.T, host string, p Population) *Seeded {
 	t.Helper()
 	s, err := Seed(t.Context(), host, p)
@@ -103,7 +89,7 @@ func TestSeededRegistryMatchesTruth(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
 			var counter requestCounter
-			r := startRegistry(t, append(d.opts(t), WithHandler(counter.wrap))...)
+			r := Serve(t, append(d.opts(t), WithHandler(counter.wrap))...)
 			s := seed(t, r.Host(), smallPopulation(7))
 			ctx := t.Context()
 
@@ -288,7 +274,7 @@ func TestCatalogPageLimit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := startRegistry(t, tc.opts...)
+			r := Serve(t, tc.opts...)
 			s := seed(t, r.Host(), Population{Repositories: 3, TagsPerRepository: 1, Now: testNow, Scale: 1})
 			reg, _ := name.NewRegistry(r.Host())
 			repos, err := remote.CatalogPage(reg, "", tc.n, remote.WithContext(t.Context()))
@@ -313,7 +299,7 @@ func TestCatalogPageLimit(t *testing.T) {
 
 func TestTagsPageClampedNotRejected(t *testing.T) {
 	t.Parallel()
-	r := startRegistry(t, WithMaxTags(2))
+	r := Serve(t, WithMaxTags(2))
 	s := seed(t, r.Host(), Population{Repositories: 1, TagsPerRepository: 5, Now: testNow, Scale: 1})
 	repo := s.Repositories[0]
 
@@ -343,7 +329,7 @@ func TestTagsPageClampedNotRejected(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	t.Parallel()
-	r := startRegistry(t)
+	r := Serve(t)
 	s := seed(t, r.Host(), smallPopulation(3))
 	ctx := t.Context()
 	var multi []SeededImage
@@ -472,7 +458,7 @@ func blobSet(bs []Blob) map[string]int64 {
 func TestGarbageCollectFreesExactlyExclusiveBlobs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	r := startRegistry(t, WithFilesystem(dir))
+	r := Serve(t, WithFilesystem(dir))
 	s := seed(t, r.Host(), Population{Repositories: 8, TagsPerRepository: 4, Seed: 11, Now: testNow, Scale: 256, MultiPlatform: true})
 	ctx := t.Context()
 
@@ -539,7 +525,7 @@ func TestGarbageCollectFreesExactlyExclusiveBlobs(t *testing.T) {
 
 func TestGarbageCollectIndexKeepsChildrenUntilDeleted(t *testing.T) {
 	t.Parallel()
-	r := startRegistry(t) // inmemory: GC works there too
+	r := Serve(t) // inmemory: GC works there too
 	s := seed(t, r.Host(), smallPopulation(5))
 	idx := slices.IndexFunc(s.Images, func(im SeededImage) bool { return len(im.Children) > 0 })
 	if idx < 0 {
@@ -573,7 +559,7 @@ func TestGarbageCollectIndexKeepsChildrenUntilDeleted(t *testing.T) {
 
 func TestGarbageCollectDeleteUntagged(t *testing.T) {
 	t.Parallel()
-	r := startRegistry(t)
+	r := Serve(t)
 	s := seed(t, r.Host(), smallPopulation(9))
 	ctx := t.Context()
 	victims := exclusiveImages(s, 1)
@@ -614,7 +600,7 @@ func TestGarbageCollectDeleteUntagged(t *testing.T) {
 func TestWithHandlerInjectsFaults(t *testing.T) {
 	t.Parallel()
 	var failed atomic.Int32
-	r := startRegistry(t, WithHandler(func(next http.Handler) http.Handler {
+	r := Serve(t, WithHandler(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.URL.Path == "/v2/_catalog" {
 				failed.Add(1)
@@ -713,7 +699,7 @@ func TestRegistryLogsStayQuiet(t *testing.T) {
 		if withLog {
 			opts = append(opts, WithLogOutput(lockedWriter{&mu, &own}))
 		}
-		r := startRegistry(t, opts...)
+		r := Serve(t, opts...)
 		s := seed(t, r.Host(), Population{Repositories: 2, TagsPerRepository: 2, Now: testNow, Scale: 1})
 		reg, _ := name.NewRegistry(r.Host())
 		_, _ = remote.CatalogPage(reg, "", 5000, remote.WithContext(t.Context())) // logged error
@@ -771,7 +757,7 @@ func storageFiles(t *testing.T, r *Registry) map[string]int64 {
 
 func TestPopulateLeavesWhatSeedPushes(t *testing.T) {
 	t.Parallel()
-	pushed, written := startRegistry(t), startRegistry(t)
+	pushed, written := Serve(t), Serve(t)
 	p := smallPopulation(13)
 	sp := seed(t, pushed.Host(), p)
 	sw, err := written.Populate(t.Context(), p)
