@@ -15,20 +15,17 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
+// startDemo starts the demo at now for the test.
 func startDemo(t *testing.T, opts ...demo.Option) *demo.Env {
 	t.Helper()
-	env, err := demo.Start(context.Background(), append([]demo.Option{demo.WithNow(now)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
+	return demotest.Serve(t, append([]demo.Option{demo.WithNow(now)}, opts...)...)
 }
 
 func runJSON(t *testing.T, env *demo.Env, apply bool) (map[string]any, Report, int) {
