@@ -170,14 +170,9 @@ func TestACRApply(t *testing.T) {
 // says what to set up.
 func TestACRNoIdentity(t *testing.T) {
 	e := startACR(t)
-	bare, err := azuretest.NewIdentity(azuretest.WithoutSystemAssigned())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bare.Close() })
-	e.id = bare // this machine has no identity
+	e.id = azuretest.ServeIdentity(t, azuretest.WithoutSystemAssigned()) // this machine has no identity
 	start := time.Now()
-	_, err = e.client(t).Scan(t.Context(), nil)
+	_, err := e.client(t).Scan(t.Context(), nil)
 	if err == nil || !strings.Contains(err.Error(), "managed identity") {
 		t.Fatalf("err = %v, want one naming the managed identity to set up", err)
 	}
