@@ -108,10 +108,6 @@ func platformImage(t testing.TB, arch string) v1.Image {
 
 func describeImage(t testing.TB, img v1.Image) pushed {
 	t.Helper()
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	d, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +116,21 @@ func describeImage(t testing.TB, img v1.Image) pushed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pushed{digest: d.String(), imageSize: imageSize(t, img), arch: cf.Architecture, os: cf.OS}
+}
+
+// imageSize is an image's size as ACR gives it: its config and layers.
+func imageSize(t testing.TB, img v1.Image) int64 {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	size := m.Config.Size
 	for _, l := range m.Layers {
 		size += l.Size
 	}
-	return pushed{digest: d.String(), imageSize: size, arch: cf.Architecture, os: cf.OS}
+	return size
 }
 
 // pushIndex writes an OCI index of an amd64 and an arm64 image under

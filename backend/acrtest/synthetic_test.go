@@ -141,14 +141,7 @@ func TestSynthetic(t *testing.T) {
 		if _, err := img.ConfigFile(); err != nil { // verifies the config's digest
 			t.Fatalf("config of %s: %v", ref, err)
 		}
-		m, err := img.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		size := m.Config.Size
-		for _, l := range m.Layers {
-			size += l.Size
-		}
+		size := imageSize(t, img)
 		sizes[l.digest] = size
 		if size != l.size {
 			t.Errorf("%s: listed imageSize %d, content adds up to %d", ref, l.size, size)
