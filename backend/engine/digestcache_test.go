@@ -78,14 +78,7 @@ func entries(root string) int {
 // it with a configuration for it.
 func smallRegistry(t *testing.T) (*registrytest.Registry, *config.Config) {
 	t.Helper()
-	reg, err := registrytest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	if _, err := registrytest.Seed(t.Context(), reg.Host(), smallPopulation()); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := registrytest.ServeSeeded(t, smallPopulation())
 	return reg, &config.Config{Registry: config.Registry{URL: reg.Host(), Auth: config.Auth{Type: config.AuthAnonymous}, Concurrency: 4}}
 }
 

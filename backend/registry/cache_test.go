@@ -108,7 +108,7 @@ func gets(calls []call, kind string) []string {
 // lists and HEADs tags only, GETs no manifest and no blob; both
 // inventories equal an uncached scan's.
 func TestDigestCacheColdWarm(t *testing.T) {
-	reg, seeded := startSeeded(t, population())
+	reg, seeded := registrytest.ServeSeeded(t, population())
 	want := scan(t, newClient(t, reg.Host()))
 	checkMatchesSeed(t, want, seeded)
 	manifests, configs := readSet(seeded)
@@ -177,10 +177,11 @@ func TestDigestCacheColdWarm(t *testing.T) {
 }
 
 // TestDigestCacheCorruptEntry: a manifest entry half lost (zeroed, as
-// after a power loss) and a corrupted config entry are detected, re-read from the registry (those two only)
-// and repaired; the inventory is unchanged.
+// after a power loss) and a corrupted config entry are detected, re-read
+// from the registry (those two only) and repaired; the inventory is
+// unchanged.
 func TestDigestCacheCorruptEntry(t *testing.T) {
-	reg, seeded := startSeeded(t, population())
+	reg, seeded := registrytest.ServeSeeded(t, population())
 	dir := t.TempDir()
 	want := scan(t, newClient(t, reg.Host(), WithDigestCache(openCache(t, dir))))
 
@@ -221,7 +222,7 @@ func TestDigestCacheCorruptEntry(t *testing.T) {
 func TestDigestCacheCollects(t *testing.T) {
 	var broken atomic.Bool
 	var brokenRepo string // set before broken
-	reg, seeded := startSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
+	reg, seeded := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
 		return broken.Load() && r.URL.Path == "/v2/"+brokenRepo+"/tags/list"
 	}, http.StatusInternalServerError, "UNKNOWN")))
 	dir := t.TempDir()
@@ -293,7 +294,7 @@ func TestDigestCacheCollects(t *testing.T) {
 // HEAD is scanned by GET per tag, asked only a few HEADs before the scan
 // gives up on them, and the scan is whole.
 func TestDigestCacheHeadFallback(t *testing.T) {
-	reg, seeded := startSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
+	reg, seeded := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
 		return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/")
 	}, http.StatusMethodNotAllowed, "UNSUPPORTED")))
 	ct := newCountingTransport()
@@ -320,7 +321,7 @@ func TestDigestCacheHeadFallback(t *testing.T) {
 //	go test -run '^$' -bench ScanDigestCache -benchtime 5x ./backend/registry
 func BenchmarkScanDigestCache(b *testing.B) {
 	pop := registrytest.Population{Repositories: 20, TagsPerRepository: 100, Seed: 2000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg, _ := startSeeded(b, pop)
+	reg, _ := registrytest.ServeSeeded(b, pop)
 	for _, name := range []string{"none", "cold", "warm"} {
 		warm := name == "warm"
 		b.Run(name, func(b *testing.B) {
