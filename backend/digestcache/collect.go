@@ -40,7 +40,7 @@ func (c *Cache) sync() {
 	for _, e := range ents {
 		if id, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
 			present[id] = true
-			if _, held := c.byID[id]; !held {
+			if _, held := c.byID[id]; !held && len(c.segs) < 1<<16 {
 				c.addSegment(id, filepath.Join(c.dir, e.Name()))
 			}
 		}

@@ -100,11 +100,13 @@ func (c *ceilingRun) phase(b *testing.B, name string, run func() (int, error)) {
 	b.Run(name, func(b *testing.B) {
 		var rate, perImage float64
 		var heap, rss uint64
+		var cpu time.Duration
 		for b.Loop() {
 			stop := sampleMemory()
-			start := time.Now()
+			start, cpu0 := time.Now(), processCPU(b)
 			n, err := run()
 			d := time.Since(start)
+			cpu = processCPU(b) - cpu0
 			heap, rss = stop()
 			if err != nil {
 				b.Fatal(err)
@@ -114,6 +116,7 @@ func (c *ceilingRun) phase(b *testing.B, name string, run func() (int, error)) {
 		c.rate = rate
 		b.ReportMetric(rate, "manifests/s")
 		b.ReportMetric(perImage, "req/image")
+		b.ReportMetric(cpu.Seconds(), "cpu-s") // the registry stand-in's included
 		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 		if c.ceiling > 0 {
