@@ -154,8 +154,14 @@ type Chart struct {
 	Labels        []string              `yaml:"labels"`
 	Reviewers     []string              `yaml:"reviewers"`
 	TeamReviewers []string              `yaml:"team_reviewers"`
-	// Group opens one PR for all outdated dependencies of the file.
+	// Group opens one PR for all outdated dependencies of the file and
+	// images of its values files.
 	Group bool `yaml:"group"`
+	// Values lists values files in the same repository (paths from its
+	// root, like File) whose image tags are kept current; Images narrows
+	// them (images.go).
+	Values []string   `yaml:"values"`
+	Images ImageRules `yaml:"images"`
 }
 
 // Dependency tunes version selection for one dependency.
@@ -567,6 +573,7 @@ func (c *Config) validate(keys map[int]string) error {
 			d.Range = string(r)
 			ch.Dependencies[name] = d
 		}
+		ch.validateImages(at, bad)
 	}
 	c.validateRepositories(bad)
 	if r.URL == "" && len(c.Charts) == 0 {

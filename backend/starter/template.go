@@ -160,7 +160,13 @@ charts:
     labels: [dependencies]
     # reviewers: []
     # team_reviewers: []
-    # group: false                    # true: one pull request for all outdated dependencies of the file
+    # group: false                    # true: one pull request for all outdated dependencies and images of the entry
+    # values: []                      # an example: values files whose image tags are kept current, e.g. [hub/values.yaml]
+    # images:                         # an example; default: every image the values files pin
+    #   include: []                   # globs on the image name, e.g. ["quay.io/jupyterhub/*"]; []: every image
+    #   exclude: []                   # globs on the image name left out
+    #   prereleases: false            # true: a release pin may move to git-describe, .devN and prerelease tags
+    #   constraint: ""                # a semver constraint on the tag's version, e.g. ">=2023"
 
 # repositories:                       # an example: names for repository: "@name" in chart files, and credentials of private ones
 #   bitnami: https://charts.bitnami.com/bitnami
