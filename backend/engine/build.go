@@ -15,6 +15,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
+	"github.com/helmupgradebot/helmupgradebot/backend/imagetags"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
@@ -34,6 +35,7 @@ type buildOptions struct {
 	onRetry   func(retry.Retry)
 	retry     *retry.Policy
 	usage     []usage.Option
+	imagetags []imagetags.Option
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
 	noCache  bool
@@ -149,6 +151,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		}
 		charts = NewCharts(gh, repos, cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
 		charts.aliases = cfg.Repositories
+		charts.newImages = b.ImageTags
 	}
 	return reg, charts, nil
 }

@@ -16,7 +16,18 @@ import (
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
+// start runs the demo for a chart test: without its values file, whose
+// image rows images_test.go tests.
 func start(t *testing.T, configure func(*config.Config)) *demo.Env {
+	t.Helper()
+	return startWithImages(t, func(c *config.Config) {
+		c.Charts[0].Values = nil
+		configure(c)
+	})
+}
+
+// startWithImages runs the demo with its values file.
+func startWithImages(t *testing.T, configure func(*config.Config)) *demo.Env {
 	t.Helper()
 	env, err := demo.Start(context.Background(), demo.WithNow(now), demo.WithConfigure(configure),
 		demo.WithPopulation(smallPopulation()))
