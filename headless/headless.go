@@ -235,14 +235,15 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	out := make([]ChartReport, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, chartReport(r))
+		what, where := rowLog(r)
 		switch {
 		case r.State == model.StateSkipped:
-			o.Logger.Warn("chart dependency skipped", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "warning", r.Warning)
+			o.Logger.Warn(what+" skipped", append(where, "warning", r.Warning)...)
 		case r.Warning != "":
 			o.Logger.Warn("pull request", "url", r.PRURL, "warning", r.Warning)
 		}
 		if r.State == model.StateError {
-			o.Logger.Error("chart dependency", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "err", r.Error)
+			o.Logger.Error(what, append(where, "err", r.Error)...)
 			if code == ExitOK {
 				code = ExitPartial
 			}
@@ -254,6 +255,19 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	return out, code
 }
 
+// rowLog is what a log line calls a row, and where it is: a chart
+// dependency, or an image at its YAML path in a values file.
+func rowLog(r model.DependencyStatus) (string, []any) {
+	where := []any{"repository", r.Repository, "file", r.File}
+	if r.IsImage() {
+		if r.Path == "" {
+			return "values file", where
+		}
+		return "image", append(where, "path", r.Path, "image", r.Image)
+	}
+	return "chart dependency", append(where, "dependency", r.Dependency)
+}
+
 func allErrors(rows []model.DependencyStatus) bool {
 	for _, r := range rows {
 		if r.State != model.StateError {
@@ -263,8 +277,9 @@ func allErrors(rows []model.DependencyStatus) bool {
 	return true
 }
 
-// openPRs opens a PR per outdated dependency, or one per file for grouped
-// files, and returns the rows as they now stand.
+// openPRs opens a PR per outdated dependency or image, or one per entry
+// for grouped entries (its chart file and values files), and returns the
+// rows as they now stand.
 func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]model.DependencyStatus, int) {
 	code := ExitOK
 	type fk struct{ repo, file string }
@@ -278,7 +293,7 @@ func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]m
 			order = append(order, []int{i})
 			continue
 		}
-		k := fk{r.Repository, r.File}
+		k := fk{r.Repository, r.EntryFile()}
 		j, ok := slot[k]
 		if !ok {
 			j = len(order)
@@ -318,7 +333,7 @@ func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]m
 
 func writeSummary(w io.Writer, rep *Report, apply bool) {
 	for _, c := range rep.Charts {
-		line := fmt.Sprintf("%-12s %s %s: %s", c.Status, c.Repository, c.File, c.Dependency)
+		line := fmt.Sprintf("%-12s %s %s: %s", c.Status, c.Repository, c.File, c.what())
 		switch {
 		case c.Error != "":
 			line += ": " + c.Error
