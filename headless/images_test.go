@@ -73,11 +73,7 @@ func TestImageRowsReported(t *testing.T) {
 // the log naming its path and image, and makes the run partial.
 func TestImageErrorsLogged(t *testing.T) {
 	env := startDemo(t)
-	values, _ := env.GitHub.File(demo.Owner, demo.Repo, "main", demo.ValuesFile)
-	values += "gone:\n  image: " + env.ImageRegistry + "/nobody/here:1.0.0\n"
-	if _, err := env.GitHub.Commit(demo.Owner, demo.Repo, "main", demo.ValuesFile, values); err != nil {
-		t.Fatal(err)
-	}
+	appendFile(t, env, demo.ValuesFile, "gone:\n  image: "+env.ImageRegistry+"/nobody/here:1.0.0\n")
 	var text, logs bytes.Buffer
 	code := Run(context.Background(), Options{Charts: env.Charts, Stdout: &text, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if code != ExitPartial {
@@ -91,4 +87,16 @@ func TestImageErrorsLogged(t *testing.T) {
 	if w := "error        binderhub-ops/hub-deploy hub/values.yaml: image " + env.ImageRegistry + "/nobody/here at gone.image: "; !strings.Contains(text.String(), w) {
 		t.Errorf("summary lacks %q:\n%s", w, text.String())
 	}
+}
+
+// appendFile adds text to a file of the deployment on main; it returns
+// the file.
+func appendFile(t *testing.T, env *demo.Env, path, text string) string {
+	t.Helper()
+	content, _ := env.GitHub.File(demo.Owner, demo.Repo, "main", path)
+	content += text
+	if _, err := env.GitHub.Commit(demo.Owner, demo.Repo, "main", path, content); err != nil {
+		t.Fatal(err)
+	}
+	return content
 }
