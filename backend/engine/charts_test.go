@@ -9,6 +9,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -20,22 +21,10 @@ var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 // image rows images_test.go tests.
 func start(t *testing.T, configure func(*config.Config)) *demo.Env {
 	t.Helper()
-	return startWithImages(t, func(c *config.Config) {
+	return demotest.Serve(t, demo.WithNow(now), demo.WithPopulation(smallPopulation()), demo.WithConfigure(func(c *config.Config) {
 		c.Charts[0].Values = nil
 		configure(c)
-	})
-}
-
-// startWithImages runs the demo with its values file.
-func startWithImages(t *testing.T, configure func(*config.Config)) *demo.Env {
-	t.Helper()
-	env, err := demo.Start(context.Background(), demo.WithNow(now), demo.WithConfigure(configure),
-		demo.WithPopulation(smallPopulation()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
+	}))
 }
 
 // smallPopulation keeps the registry small: these tests are about charts.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -22,13 +23,8 @@ var imageRetry = retry.Policy{MaxAttempts: 2, MaxWait: 2 * time.Second, BaseDela
 // imageRetry.
 func startImages(t *testing.T, configure func(*config.Config)) *demo.Env {
 	t.Helper()
-	env, err := demo.Start(context.Background(), demo.WithNow(now), demo.WithConfigure(configure),
+	return demotest.Serve(t, demo.WithNow(now), demo.WithConfigure(configure),
 		demo.WithPopulation(smallPopulation()), demo.WithRetry(imageRetry))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
 }
 
 // setValues replaces a values file of the deployment on main.
