@@ -13,6 +13,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/imagetags"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/values"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -46,16 +47,26 @@ func WithImageTagOptions(opts ...imagetags.Option) Option {
 // files pin: under the retry policy, logged in through the docker
 // configuration's keychain, and to Azure Container Registries (and the
 // configured registry when its flavor is acr) with the Azure identity,
-// built when first asked for a token, as for chart repositories. A check
-// builds one of its own, so that a refresh sees tags pushed since.
-func (b *Builder) ImageTags() *imagetags.Client {
+// built when first asked for a token, as for chart repositories; extra
+// options come before WithImageTagOptions'.
+func (b *Builder) ImageTags(extra ...imagetags.Option) *imagetags.Client {
 	var acrHosts []string
 	if r := b.cfg.Registry; r.URL != "" && r.Flavor == config.FlavorACR {
 		acrHosts = append(acrHosts, r.URL)
 	}
 	opts := []imagetags.Option{imagetags.WithRetry(b.retryPolicy()), imagetags.WithKeychain(authn.DefaultKeychain),
 		imagetags.WithAzureCredential(lazyCredential{b.res}, acrHosts...)}
-	return imagetags.New(append(opts, b.o.imagetags...)...)
+	opts = append(append(opts, extra...), b.o.imagetags...)
+	return imagetags.New(opts...)
+}
+
+// imageTagClients makes a check's image tag client: a new one each check,
+// so that a refresh sees tags pushed since (a client keeps what it
+// learns), over one transport, so that connections are reused.
+func (b *Builder) imageTagClients() func() *imagetags.Client {
+	t := retry.NewBaseTransport(b.retryPolicy())
+	t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*imagetags.DefaultConcurrency)
+	return func() *imagetags.Client { return b.ImageTags(imagetags.WithTransport(t)) }
 }
 
 // tracksImages reports whether some entry lists values files.
