@@ -223,9 +223,10 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 }
 
 // markGroupPR looks for the grouped PR of an entry's outdated dependencies
-// and images. In a grouped entry, a dependency whose new version a closed grouped PR
-// proposed is pr-closed, and the rest are looked at without it; in a file
-// that is not grouped, only an open grouped PR (P in the console) counts.
+// and images. In a grouped entry, a row whose new version a closed grouped
+// PR proposed is pr-closed, and the rest are looked at without it; in an
+// entry that is not grouped, only an open grouped PR (P in the console)
+// counts.
 func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus, grouped bool) {
 	var out []*model.DependencyStatus
 	for i := range rows {
@@ -473,8 +474,8 @@ func applyBumps(content []byte, deps []model.DependencyStatus) ([]byte, error) {
 }
 
 // Open opens (or updates) the pull request that bumps deps: one dependency
-// or image, or several of one entry for a grouped PR. It returns the rows as they now
-// stand.
+// or image, or several of one entry for a grouped PR. It returns the rows
+// as they now stand.
 func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]model.DependencyStatus, error) {
 	p, err := c.Preview(deps)
 	if err != nil {
