@@ -15,6 +15,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/metrics"
+	"github.com/helmupgradebot/helmupgradebot/backend/metrics/metricstest"
 	"github.com/helmupgradebot/helmupgradebot/backend/pushgatewaytest"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 )
@@ -28,21 +29,6 @@ func runDemoHeadless(t *testing.T, args ...string) (int, string) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), append([]string{"--demo", "--headless"}, args...), &stdout, &stderr, func(k string) string { return vars[k] })
 	return code, stdout.String() + stderr.String()
-}
-
-// promtool finds Prometheus' promtool: $PROMTOOL, else on the PATH (the
-// Debian package prometheus has it; CI installs it). "" when there is
-// none: the checks it would make are then made by Go alone.
-func promtool(t *testing.T) string {
-	if p := os.Getenv("PROMTOOL"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Log("promtool not found ($PROMTOOL, PATH): the checks use client_golang's parser and metrics.Lint alone")
-		return ""
-	}
-	return p
 }
 
 // TestDemoMetricsFile: `--demo --headless --metrics-file m.prom` writes a
@@ -60,7 +46,7 @@ func TestDemoMetricsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tool := promtool(t); tool != "" {
+	if tool := metricstest.Promtool(t); tool != "" {
 		cmd := exec.Command(tool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(data)
 		report, err := cmd.CombinedOutput()
