@@ -87,8 +87,7 @@ func TestDemoMetricsFile(t *testing.T) {
 // demo (whatever port the demo's registry got), part all; the second run
 // replaces the first's metrics.
 func TestDemoMetricsPush(t *testing.T) {
-	gw := pushgatewaytest.Start()
-	defer gw.Close()
+	gw := pushgatewaytest.Serve(t)
 	var starts []float64
 	for i := range 2 {
 		code, out := runDemoHeadless(t, "--metrics-push", gw.URL())

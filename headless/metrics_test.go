@@ -71,8 +71,7 @@ func byName(fams map[string]*dto.MetricFamily, skip ...string) map[string]map[st
 // replaces the group; a run of the charts alone has no registry metric.
 func TestRunWritesMetrics(t *testing.T) {
 	env := startDemo(t)
-	gw := pushgatewaytest.Start()
-	defer gw.Close()
+	gw := pushgatewaytest.Serve(t)
 	dir := t.TempDir()
 	group := metrics.Group{Job: metrics.DefaultJob, Labels: []metrics.Label{{Name: "instance", Value: "demo"}, {Name: "part", Value: "all"}}}
 	run := func(apply bool, charts *engine.Charts, reg *engine.Registry, file string) (Report, int) {

@@ -31,7 +31,7 @@ func fullRun() Run {
 			Held: map[string]int{"protected": 3, "keep-latest": 0}, TimeToCap: ptr(10 * 24 * time.Hour), GrowthBytesPerDay: ptr(86400.0),
 			Deleted: 5, FailedDeletions: 1, FreedBytes: 50, Requests: map[string]int64{"catalog": 2, "manifests": 40},
 			ScanDuration: 1500 * time.Millisecond,
-			Usage: &Usage{EventsRead: 12, Sources: []Source{{Kind: "events", Name: "events: /var/log/e-*.jsonl", OK: true}, {Kind: "kubernetes", Name: "kubernetes: binderhub (component=singleuser-server)"}}}},
+			Usage:        &Usage{EventsRead: 12, Sources: []Source{{Kind: "events", Name: "events: /var/log/e-*.jsonl", OK: true}, {Kind: "kubernetes", Name: "kubernetes: binderhub (component=singleuser-server)"}}}},
 		Charts: &Charts{ByStatus: map[string]int{"up-to-date": 2, "pr-open": 1}, OpenPRs: 1, FailingPRs: 1,
 			OldestPROpened: end.Add(-3 * time.Hour), OldestFailingPROpened: end.Add(-2 * time.Hour)}}
 }
@@ -91,7 +91,7 @@ func TestBuild(t *testing.T) {
 			NameDeleted: 5, NameFailed: 1, NameFreed: 50,
 			NameRequests + "{api=catalog}": 2, NameRequests + "{api=manifests}": 40, NameScanDuration: 1.5,
 			NameSourceUp + "{kind=events,source=events: /var/log/e-*.jsonl}": 1, NameSourceUp + "{kind=kubernetes,source=kubernetes: binderhub (component=singleuser-server)}": 0,
-			NameEventsRead: 12,
+			NameEventsRead:                           12,
 			NameDependencies + "{status=up-to-date}": 2, NameDependencies + "{status=pr-open}": 1,
 			NameOpenPRs: 1, NameFailingPRs: 1, NameOldestPRAge: 3 * 3600, NameOldestFailingPR: 2 * 3600,
 		}, nil},
@@ -273,8 +273,7 @@ func TestWriteFile(t *testing.T) {
 // labels, each metric carrying them; a second push replaces the group,
 // so a metric of the first run only is gone.
 func TestPush(t *testing.T) {
-	gw := pushgatewaytest.Start()
-	defer gw.Close()
+	gw := pushgatewaytest.Serve(t)
 	targets := Targets{Push: gw.URL(), Group: Group{Job: DefaultJob, Labels: []Label{{"instance", "demo"}, {"part", "all"}}}}
 	if err := targets.Write(context.Background(), fullRun(), nil); err != nil {
 		t.Fatal(err)

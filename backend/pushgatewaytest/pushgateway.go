@@ -340,3 +340,18 @@ func (s *Server) serveMetrics(w http.ResponseWriter) {
 		}
 	}
 }
+
+// TB is the part of testing.TB that Serve uses; this package does not
+// import testing.
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
+// Serve starts a [Server] for the test t, closed when t ends.
+func Serve(t TB, opts ...Option) *Server {
+	t.Helper()
+	s := Start(opts...)
+	t.Cleanup(s.Close)
+	return s
+}

@@ -79,8 +79,7 @@ func TestPushClient(t *testing.T) {
 		{"an empty value", [][2]string{{"instance", ""}}, []step{{"PUT", text, map[string]float64{"a": 1}}}, map[string]float64{"a": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Start(WithClock(func() time.Time { return at }))
-			defer s.Close()
+			s := Serve(t, WithClock(func() time.Time { return at }))
 			for i, st := range tc.steps {
 				p := push.New(s.URL(), "helmupgradebot").Format(st.format).Gatherer(gauges(st.values))
 				for _, g := range tc.grouping {
@@ -153,8 +152,7 @@ func TestPushClient(t *testing.T) {
 // the URL's, and a name pushed with another help than another group has;
 // and to a path without a job. The push client reports the status.
 func TestPushRefused(t *testing.T) {
-	s := Start()
-	defer s.Close()
+	s := Serve(t)
 	if err := push.New(s.URL(), "j").Grouping("instance", "one").Gatherer(gauges(map[string]float64{"a": 1})).Push(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +188,7 @@ func TestPushRefused(t *testing.T) {
 // TestServeMetrics: GET /metrics shows every group's series with their
 // grouping labels, in the text format Prometheus scrapes.
 func TestServeMetrics(t *testing.T) {
-	s := Start()
-	defer s.Close()
+	s := Serve(t)
 	for _, inst := range []string{"a", "b"} {
 		if err := push.New(s.URL(), "j").Grouping("instance", inst).Gatherer(gauges(map[string]float64{"x": 1})).Push(); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,10 @@
 package registry
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
+)
 
 func TestClassifyRequest(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
@@ -38,7 +42,7 @@ func TestClassifyRequest(t *testing.T) {
 func TestRequestCounts(t *testing.T) {
 	pop := population()
 	pop.Repositories, pop.TagsPerRepository, pop.MultiPlatform = 3, 2, false
-	reg, _ := startSeeded(t, pop)
+	reg, _ := registrytest.ServeSeeded(t, pop)
 	var counts RequestCounts
 	if got := counts.Counts(); len(got) != 0 {
 		t.Fatalf("a new RequestCounts has %v", got)
