@@ -87,6 +87,9 @@ func Run(ctx context.Context, o Options) int {
 	var rep Report
 	var stats runStats
 	start := o.Now()
+	if o.Registry != nil {
+		stats.requestsBefore = o.Registry.Requests() // an engine that ran before counted its requests too
+	}
 	code := ExitOK
 	worse := func(c int) {
 		if c == ExitFailure || (c == ExitPartial && code == ExitOK) {

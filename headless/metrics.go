@@ -9,7 +9,19 @@ import (
 
 // runStats are what a run measures beside its report, for the metrics.
 type runStats struct {
-	scan time.Duration // how long the registry scan took
+	scan           time.Duration    // how long the registry scan took
+	requestsBefore map[string]int64 // the registry's requests before the run
+}
+
+// requestsSince is what the registry's request counts grew by since before.
+func requestsSince(now, before map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for api, n := range now {
+		if d := n - before[api]; d > 0 {
+			out[api] = d
+		}
+	}
+	return out
 }
 
 // runMetrics is the run as the metrics show it: the report's numbers, the
@@ -22,7 +34,7 @@ func runMetrics(o Options, rep *Report, stats *runStats, start, end time.Time, c
 		run.LastSuccess = lastSuccess(o, start)
 	}
 	if o.Registry != nil {
-		r := &metrics.Registry{Requests: o.Registry.Requests(), ScanDuration: stats.scan}
+		r := &metrics.Registry{Requests: requestsSince(o.Registry.Requests(), stats.requestsBefore), ScanDuration: stats.scan}
 		if rr := rep.Registry; rr != nil && !rr.ScannedAt.IsZero() {
 			registryMetrics(r, rr, end)
 		}

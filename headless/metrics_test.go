@@ -149,6 +149,11 @@ func TestRunWritesMetrics(t *testing.T) {
 	if got := pushed[metrics.NameRunApplied][""]; got != 1 {
 		t.Errorf("pushed applied %v, want the second run's 1", got)
 	}
+	// The second run's requests alone, not the engine's since the first.
+	firstCatalog := m[metrics.NameRequests]["api=acr_catalog"]
+	if got := pushed[metrics.NameRequests]["api=acr_catalog"]; got <= 0 || got > firstCatalog+1 {
+		t.Errorf("the second run's catalog requests %v, the first's %v: want about as many, not their sum", got, firstCatalog)
+	}
 	if got := pushed[metrics.NameRunExitCode][""]; got != float64(code2) {
 		t.Errorf("pushed exit code %v, want %d", got, code2)
 	}
