@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/metrics"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -67,6 +69,11 @@ type Options struct {
 	History *history.Store
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Metrics, when it names a file or a Pushgateway, receives the run's
+	// Prometheus metrics after the run (metrics.go); MetricsClient pushes
+	// them (nil: http.DefaultClient).
+	Metrics       metrics.Targets
+	MetricsClient *http.Client
 }
 
 // Run performs one run and returns its exit code.
@@ -78,6 +85,11 @@ func Run(ctx context.Context, o Options) int {
 		o.Now = time.Now
 	}
 	var rep Report
+	var stats runStats
+	start := o.Now()
+	if o.Registry != nil {
+		stats.requestsBefore = o.Registry.Requests() // an engine that ran before counted its requests too
+	}
 	code := ExitOK
 	worse := func(c int) {
 		if c == ExitFailure || (c == ExitPartial && code == ExitOK) {
@@ -90,15 +102,18 @@ func Run(ctx context.Context, o Options) int {
 		worse(c)
 	}
 	if o.Registry != nil {
-		rr, c := runRegistry(ctx, o)
+		rr, c := runRegistry(ctx, o, &stats)
 		rep.Registry = rr
 		worse(c)
 	}
 	if rr := rep.Registry; rr != nil && !rr.ScannedAt.IsZero() {
 		rr.Forecast = forecast(o.History, rr, o.Now())
 	}
+	end := o.Now()
 	if o.History != nil {
-		if err := o.History.Append(summary(&rep, history.FaceHeadless, o.Apply, o.Now())); err != nil {
+		run := summary(&rep, history.FaceHeadless, o.Apply, end)
+		run.ExitCode = &code
+		if err := o.History.Append(run); err != nil {
 			o.Logger.Warn("history not recorded", "err", err)
 		}
 	}
@@ -110,10 +125,16 @@ func Run(ctx context.Context, o Options) int {
 	} else {
 		writeSummary(o.Stdout, &rep, o.Apply)
 	}
+	if o.Metrics.File != "" || o.Metrics.Push != "" {
+		if err := o.Metrics.Write(ctx, runMetrics(o, &rep, &stats, start, end, code), o.MetricsClient); err != nil {
+			o.Logger.Error("metrics not written", "err", err)
+			worse(ExitPartial)
+		}
+	}
 	return code
 }
 
-func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
+func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryReport, int) {
 	reg := o.Registry
 	log := o.Logger.With("registry", reg.URL())
 	recovered, rerr := reg.Recover(ctx)
@@ -129,6 +150,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		}
 		log.Info("scan progress", args...)
 	})
+	stats.scan = time.Since(start)
 	rr := &RegistryReport{URL: reg.URL(), Flavor: reg.Flavor(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
 		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}, Recovered: []RecoveredReport{},
 		Locked: []LockedReport{}, LockedBy: map[string]int{}, RepositoryLocks: []RepositoryLockReport{}}

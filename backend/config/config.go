@@ -40,6 +40,9 @@ type Config struct {
 	// Retry bounds the retries of every registry, chart repository and
 	// GitHub call.
 	Retry Retry `yaml:"retry"`
+	// Metrics says where each headless run's Prometheus metrics go. See
+	// metrics.go.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Path is the file the configuration came from.
 	Path string `yaml:"-"`
@@ -547,6 +550,7 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	g.validateApp(bad)
 	c.Retry.validate(bad)
+	c.Metrics.validate(bad)
 	if len(c.Charts) > 0 && g.Token == "" && !g.App() {
 		bad("github.token", "charts are configured but no token reference is given (github.token), nor a GitHub App (github.app_id, github.installation_id, github.private_key)")
 	}

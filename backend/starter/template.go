@@ -191,6 +191,14 @@ azure:
 #   max_attempts: 5                   # the most attempts one call makes, the first included (1..20; 1: no retry)
 #   max_wait: 2m                      # the longest one call takes, its attempts and waits included (1s..1h)
 {{end}}
+
+{{- define "metrics" -}}
+# metrics:                            # Prometheus metrics of each headless run (docs/metrics.md)
+#   file: /var/lib/node_exporter/textfile_collector/helmupgradebot.prom   # an example: for node_exporter's textfile collector
+#   push: http://pushgateway.monitoring:9091   # an example: a Pushgateway; each run replaces its group
+#   instance: ""                      # the group's name; "": the registry's host, else the chart file's repository
+#   job: helmupgradebot               # the Pushgateway job
+{{end}}
 `))
 
 // render writes the configuration file for normalized answers.
@@ -236,6 +244,7 @@ func render(a Answers, path string) ([]byte, error) {
 		{"charts", "# The chart chore is off. To keep Helm chart pins current, uncomment these\n# sections and give the deployment repository.\n", chartsOn},
 		{"azure", "", true},
 		{"retry", "", true},
+		{"metrics", "", true},
 	} {
 		if err := section(s.name, s.off, s.on); err != nil {
 			return nil, err
