@@ -250,6 +250,10 @@ type ChartReport struct {
 	Image   string `json:"image,omitempty"`
 	Current string `json:"current"`
 	Latest  string `json:"latest"`
+	// Proposed is what a pull request writes in place of current when
+	// that is not latest as spelled: a range rewritten to admit latest
+	// (~1.8.0), or latest in the pin's own spelling (v kept or left out).
+	Proposed string `json:"proposed,omitempty"`
 	// Status is up-to-date, outdated, pr-open, pr-opened, pr-updated,
 	// edited, pr-closed, skipped or error.
 	Status      string `json:"status"`
@@ -294,6 +298,11 @@ func chartReport(r model.DependencyStatus) ChartReport {
 		Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
 		Warning: r.Warning, PullRequestState: r.PullRequestState(),
 		Mergeable: r.PRMergeable, MergeableState: r.PRMergeableState, Checks: string(r.PRChecks), FailingChecks: r.PRFailedChecks,
+	}
+	if r.Latest.Version != "" && !r.IsImage() && r.State != model.StateUpToDate && r.State != model.StateError && r.State != model.StateSkipped {
+		if pin := r.Bump().Pin(); pin != r.Latest.Version {
+			c.Proposed = pin
+		}
 	}
 	if !r.PRCreatedAt.IsZero() {
 		t := r.PRCreatedAt
