@@ -46,6 +46,11 @@ type Image struct {
 	// registry does not record pulls or never saw one. An unknown pull
 	// time never releases an image from a hold.
 	LastPulled time.Time
+	// VendorSize is the registry's own size of the image (ECR's
+	// imageSizeInBytes, Artifact Registry's imageSizeBytes): not
+	// deduplicated, counted as the vendor counts it; 0 when the registry
+	// gives none. Reclaim estimates never use it: they come from the blobs.
+	VendorSize int64
 	// Subject is the digest of the image this one refers to (an OCI
 	// referrer: a signature, an SBOM), in the same repository; "" if none.
 	Subject string
@@ -145,6 +150,21 @@ type Inventory struct {
 	// RepositoryLocks are the repositories whose own attributes disable
 	// deletes or writes, sorted by name (ACR; none elsewhere).
 	RepositoryLocks []RepositoryLock
+	// RegistryRules are the registry's own retention rules (ECR lifecycle
+	// policies), sorted by repository: the registry may expire images by
+	// them whatever the plan says.
+	RegistryRules []RegistryRule
+}
+
+// RegistryRule is a retention rule the registry applies itself.
+type RegistryRule struct {
+	// Repository is the repository it applies to.
+	Repository string
+	// Kind names the rule, e.g. "ECR lifecycle policy".
+	Kind string
+	// Summary says in a line what it expires; Text is the rule as the
+	// registry gives it.
+	Summary, Text string
 }
 
 // LockLevels counts the Locked images by the level of the lock that holds
@@ -305,6 +325,13 @@ func (b *InventoryBuilder) AddRepositoryLock(l RepositoryLock) {
 		return
 	}
 	b.inv.RepositoryLocks = slices.Insert(b.inv.RepositoryLocks, i, l)
+}
+
+// AddRegistryRule records a registry's own retention rule; the inventory
+// keeps them sorted by repository.
+func (b *InventoryBuilder) AddRegistryRule(r RegistryRule) {
+	i, _ := slices.BinarySearchFunc(b.inv.RegistryRules, r.Repository, func(x RegistryRule, s string) int { return strings.Compare(x.Repository, s) })
+	b.inv.RegistryRules = slices.Insert(b.inv.RegistryRules, i, r)
 }
 
 // SetRepositories records how many repositories the registry listed.

@@ -102,6 +102,7 @@ type options struct {
 	retry       retry.Policy
 	cache       *digestcache.Cache
 	requests    *RequestCounts // nil: not counted
+	ecrEndpoint string         // "": ECR's own for the region
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default

@@ -8,7 +8,8 @@
 // retry loop, request-body rewinding and connection draining), sits under
 // all of them, so every call follows one policy:
 //
-//   - Idempotent calls (GET, HEAD, and the POSTs that only issue a token)
+//   - Idempotent calls (GET, HEAD, the POSTs that only issue a token, and
+//     the AWS JSON API's reads: an X-Amz-Target of Describe…, Get…, List…)
 //     are retried on 408, 429, 500, 502, 503 and 504, on connection errors
 //     and resets, on stalls and on bodies cut short (the body is read whole
 //     here, so a short body is an attempt that failed, not a caller's
@@ -17,7 +18,9 @@
 //     limit (GitHub's secondary and primary rate limits), is retried: the
 //     server refused it without acting on it.
 //   - A DELETE that failed in transit (no response: a reset, a timeout) is
-//     retried once; the caller counts a 404 then as already gone.
+//     retried once; the caller counts a 404 then as already gone. ECR's
+//     BatchDeleteImage (by digest) is a DELETE here: its second attempt
+//     reports ImageNotFound for what the first deleted.
 //   - Other calls that are not idempotent (POST, PUT, PATCH) are never sent
 //     twice.
 //   - The wait is the server's Retry-After (seconds or an HTTP date), else
@@ -173,7 +176,7 @@ func (t *Transport) Policy() Policy { return t.p }
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	parent := req.Context()
 	ctx, cancel := context.WithTimeout(parent, t.p.MaxWait)
-	c := &call{p: t.p, parent: parent, ctx: ctx, start: time.Now(), method: req.Method, host: req.URL.Host, idempotent: Idempotent(req)}
+	c := &call{p: t.p, parent: parent, ctx: ctx, start: time.Now(), method: deleteMethod(req), host: req.URL.Host, idempotent: Idempotent(req)}
 	rc := &retryablehttp.Client{
 		HTTPClient:   t.hc,
 		RetryMax:     t.p.MaxAttempts, // check stops sooner
@@ -217,9 +220,24 @@ func Idempotent(req *http.Request) bool {
 		return true
 	case http.MethodPost:
 		p := req.URL.Path
-		return strings.HasSuffix(p, "/oauth2/token") || strings.HasSuffix(p, "/oauth2/exchange") || tokenPath.MatchString(p)
+		return strings.HasSuffix(p, "/oauth2/token") || strings.HasSuffix(p, "/oauth2/exchange") || tokenPath.MatchString(p) || awsRead(req)
 	}
 	return false
+}
+
+// awsRead reports whether req is a read of an AWS JSON API (its
+// X-Amz-Target names a Describe, Get or List operation).
+func awsRead(req *http.Request) bool {
+	_, op, ok := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
+	return ok && (strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "List"))
+}
+
+// deleteMethod is the request's method, DELETE for ECR's BatchDeleteImage.
+func deleteMethod(req *http.Request) string {
+	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".BatchDeleteImage") {
+		return http.MethodDelete
+	}
+	return req.Method
 }
 
 var tokenPath = regexp.MustCompile(`/app/installations/\d+/access_tokens$`)
@@ -474,7 +492,7 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			err = fmt.Errorf("no body bytes for %s: %w", a.stall, ErrStalled)
 		}
 		err = fmt.Errorf("read the response body (%d bytes in): %w", len(buf), err)
-		if Idempotent(req) || req.Method == http.MethodDelete && resp.StatusCode/100 != 2 {
+		if Idempotent(req) || deleteMethod(req) == http.MethodDelete && resp.StatusCode/100 != 2 {
 			return nil, err // an attempt that failed: retried
 		}
 		// Not to be sent again, and the server acted on it: its status
