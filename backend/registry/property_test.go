@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -31,14 +33,23 @@ import (
 // propertySeeds is the fixed seed budget CI runs, on each path.
 const propertySeeds = 30
 
-// TestSafetyInvariant runs the property on the distribution path and on
-// the ACR path for a fixed set of seeds each.
+// The kinds the property runs on: each fronts the same embedded registry.
+const (
+	kindDistribution = "distribution"
+	kindACR          = "acr"
+	kindECR          = "ecr"
+)
+
+var propertyKinds = []string{kindDistribution, kindACR, kindECR}
+
+// TestSafetyInvariant runs the property on every kind for a fixed set of
+// seeds each.
 func TestSafetyInvariant(t *testing.T) {
-	for _, acr := range []bool{false, true} {
+	for _, kind := range propertyKinds {
 		for seed := range uint64(propertySeeds) {
-			t.Run(fmt.Sprintf("acr=%v/seed=%d", acr, seed), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				t.Parallel()
-				runProperty(t, seed, acr)
+				runProperty(t, seed, kind)
 			})
 		}
 	}
@@ -48,10 +59,12 @@ func TestSafetyInvariant(t *testing.T) {
 //
 //	go test -run '^$' -fuzz FuzzSafetyInvariant -fuzztime 10m ./backend/registry
 func FuzzSafetyInvariant(f *testing.F) {
-	for seed := range uint64(4) {
-		f.Add(seed, seed%2 == 1)
+	for seed := range uint64(6) {
+		f.Add(seed, uint8(seed))
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, acr bool) { runProperty(t, seed, acr) })
+	f.Fuzz(func(t *testing.T, seed uint64, kind uint8) {
+		runProperty(t, seed, propertyKinds[int(kind)%len(propertyKinds)])
+	})
 }
 
 // step is one change of the schedule, made between scan and apply (or,
@@ -69,11 +82,14 @@ type world struct {
 	reg   *registrytest.Registry
 	p     pusher
 	repos []string
-	// acr is the ACR stand-in in front of reg; nil on distribution
+	// acr is the ACR stand-in in front of reg; nil on other kinds
 	acr *acrtest.Server
+	// ecr is the ECR stand-in in front of reg; nil on other kinds
+	ecr *ecrtest.Server
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
 	ages    map[repoDigest]int // days before testNow each was pushed
+	pulled  map[repoDigest]int // days before testNow each was last pulled (ECR)
 	tags    []string           // "repo:tag"
 	log     []string           // the population, for a failing seed
 }
@@ -262,8 +278,11 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if w.acr != nil && w.rnd.IntN(2) == 0 {
+	if (w.acr != nil || w.ecr != nil) && w.rnd.IntN(2) == 0 {
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
+	}
+	if w.ecr != nil && w.rnd.IntN(2) == 0 {
+		pol.KeepPulledWithin = 30 * 24 * time.Hour
 	}
 	pol.KeepLatest = w.rnd.IntN(3)
 	if w.rnd.IntN(2) == 0 {
@@ -275,8 +294,8 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Usage.Images[w.rnd.IntN(len(inv.Images))].InUse = true
 		}
 	}
-	w.logf("policy: max age %v, untagged max age %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
-		pol.MaxAge, pol.UntaggedMaxAge, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
+	w.logf("policy: max age %v, untagged max age %v, keep pulled within %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
+		pol.MaxAge, pol.UntaggedMaxAge, pol.KeepPulledWithin, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
 	return req
 }
 
@@ -334,8 +353,14 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 			to := pick(plannedRefs)
 			kind := []faulttest.Kind{faulttest.InternalError, faulttest.LostResponse, faulttest.Slow, faulttest.ResetBeforeHeaders, faulttest.Unavailable}[w.rnd.IntN(5)]
 			times := 1 + w.rnd.IntN(12)
-			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
-				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times})
+			rule := faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
+				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times}
+			if w.ecr != nil {
+				// ECR deletes through its API, one path for every call: the
+				// next calls of apply (re-reads, deletions, look-ups) fail
+				rule.Path, rule.Methods = regexp.MustCompile(`^/$`), []string{"POST"}
+			}
+			rules = append(rules, rule)
 			steps = append(steps, step{fmt.Sprintf("DELETE %s@%s: %s x%d", to.repo, short(to.digest), kind, times), nil})
 		}
 	}
@@ -351,13 +376,13 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution or, with
-// acr, on the ACR stand-in in front of the same embedded registry.
-func runProperty(t *testing.T, seed uint64, acr bool) {
+// runProperty runs one seed of the property on distribution, or on the
+// ACR or ECR stand-in in front of the same embedded registry.
+func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
-		digests: map[string][]string{}, ages: map[repoDigest]int{}}
+		digests: map[string][]string{}, ages: map[repoDigest]int{}, pulled: map[repoDigest]int{}}
 	w.populate()
 
 	var c, pc interface {
@@ -365,7 +390,28 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		Deleter
 	}
 	var proxy *faulttest.Proxy
-	if acr {
+	switch kind {
+	case kindECR:
+		w.logf("on ECR")
+		w.ecr = ecrtest.Serve(t, reg)
+		w.ecr.ExcludeFromPullTime(ecrtest.AccessKeyID) // the scan's reads are no pulls
+		keys := slices.SortedFunc(maps.Keys(w.ages), func(a, b repoDigest) int { return strings.Compare(a.repo+"@"+a.digest, b.repo+"@"+b.digest) })
+		for _, k := range keys {
+			w.ecr.SetPushed(k.repo, k.digest, testNow.AddDate(0, 0, -w.ages[k]))
+			if w.rnd.IntN(3) > 0 { // a third never pulled
+				days := w.rnd.IntN(90)
+				w.pulled[k] = days
+				w.ecr.SetPulled(k.repo, k.digest, testNow.AddDate(0, 0, -days))
+				w.logf("%s@%s pulled %d days ago", k.repo, short(k.digest), days)
+			}
+		}
+		proxy = faulttest.Serve(t, w.ecr.URL(), faultOptions)
+		e, err := NewECR(proxy.Host(), w.ecr.AWSConfig(), WithECREndpoint("http://"+proxy.Host()), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, pc = e, e
+	case kindACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)
 		w.acr = acrtest.Serve(t, reg, acrtest.WithIdentity(id))
@@ -380,7 +426,7 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 			t.Fatal(err)
 		}
 		c, pc = a, a
-	} else {
+	default:
 		c = newClient(t, reg.Host())
 		proxy = faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 		pc = newClient(t, proxy.Host(), WithRetry(faultRetry))
@@ -417,6 +463,15 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		}))
 	w.logf("apply: %d deleted, %d failed, %d skipped, %d not started, freed %d; err %v",
 		len(res.Deleted), len(res.Failed), len(res.Skipped), res.NotStarted, res.FreedBytes, applyErr)
+	// independently of the model's holds: nothing pulled within
+	// keep_pulled_within was deleted
+	if win := req.Policy.KeepPulledWithin; win > 0 {
+		for _, d := range res.Deleted {
+			if days, ok := w.pulled[repoDigest{d.Repository, d.Digest}]; ok && time.Duration(days)*24*time.Hour <= win {
+				bad = append(bad, fmt.Sprintf("%s@%s was pulled %d days ago, within keep_pulled_within %v, and deleted", d.Repository, short(d.Digest), days, win))
+			}
+		}
+	}
 	if len(bad) > 0 {
 		t.Errorf("seed %d broke the safety invariant:\n  %s\nthe population and schedule:\n  %s\nthe plan:\n  %s",
 			seed, strings.Join(bad, "\n  "), strings.Join(w.log, "\n  "), describePlan(inv, plan))

@@ -191,6 +191,8 @@ func holdMark(h model.Hold) string {
 		return "[W]"
 	case model.HoldUsageUnknown:
 		return "[?]"
+	case model.HoldPulled:
+		return "[D]"
 	}
 	return "[ ]"
 }
