@@ -430,7 +430,7 @@ func registryLines(r *RegistryStatus) []string {
 // sizeLine is the size against the cap, with a gauge.
 func sizeLine(r *RegistryStatus) string {
 	if r.CapBytes <= 0 {
-		return FormatBytes(r.TotalBytes) + " (no cap configured)"
+		return FormatBytes(r.TotalBytes) + " (no cap configured)" + sizeAfter(r)
 	}
 	pct := float64(r.TotalBytes) / float64(r.CapBytes) * 100
 	filled := min(int(pct/10+0.5), 10)
@@ -439,7 +439,15 @@ func sizeLine(r *RegistryStatus) string {
 	if over := r.TotalBytes - r.CapBytes; over > 0 {
 		s += fmt.Sprintf(" ⚠️ over by %s", FormatBytes(over))
 	}
-	return s
+	return s + sizeAfter(r)
+}
+
+// sizeAfter is what the size comes to after the run's deletions.
+func sizeAfter(r *RegistryStatus) string {
+	if !r.Applied || r.FreedBytes <= 0 {
+		return ""
+	}
+	return "; " + FormatBytes(max(r.TotalBytes-r.FreedBytes, 0)) + " after this run's deletions"
 }
 
 func forecastLine(r *RegistryStatus) string {
@@ -449,6 +457,8 @@ func forecastLine(r *RegistryStatus) string {
 	}
 	s := fmt.Sprintf("growing %s a week", FormatBytes(f.GrowthBytesPerWeek))
 	switch {
+	case f.OverCap:
+		s += "; already over the cap"
 	case !f.CapReachedAt.IsZero():
 		s += "; the cap is reached about " + f.CapReachedAt.UTC().Format("2006-01-02")
 	case r.ForecastNote != "":

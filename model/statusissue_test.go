@@ -118,13 +118,16 @@ func TestStatusIssueRegistry(t *testing.T) {
 	}{
 		{"dry run", func(r *model.RegistryStatus) {},
 			[]string{"**`hub.azurecr.io`**", "600 GiB of the 1000 GiB cap (60%) `██████░░░░`", "120 (4 untagged)", "would delete 10 images, freeing 5.00 GiB",
-				"none (a dry run, or nothing to delete)", "none yet (too few runs)", "No image is held back."}, []string{"over by", "Usage holds"}},
+				"none (a dry run, or nothing to delete)", "none yet (too few runs)", "No image is held back."}, []string{"over by", "Usage holds", "after this run"}},
 		{"applied with failures", func(r *model.RegistryStatus) {
 			r.Applied, r.Deleted, r.FreedBytes, r.Failures, r.NotSent = true, 8, 3<<30, many, 2
-		}, []string{"8 deleted, 3.00 GiB freed, ❗ 13 failed, 2 not sent", "`hub@sha256:09`: 500 from the registry", "  - and 3 more"}, []string{"hub@sha256:10"}},
+		}, []string{"8 deleted, 3.00 GiB freed, ❗ 13 failed, 2 not sent", "(60%) `██████░░░░`; 597 GiB after this run's deletions", "`hub@sha256:09`: 500 from the registry", "  - and 3 more"}, []string{"hub@sha256:10"}},
 		{"refused", func(r *model.RegistryStatus) { r.Refused = "over max_delete_fraction" }, []string{"none: the plan was refused: over max_delete_fraction"}, nil},
 		{"over the cap", func(r *model.RegistryStatus) { r.TotalBytes = 1100 << 30 }, []string{"(110%) `██████████` ⚠️ over by 100 GiB"}, nil},
-		{"no cap", func(r *model.RegistryStatus) { r.CapBytes = 0 }, []string{"600 GiB (no cap configured)"}, []string{"░"}},
+		{"no cap", func(r *model.RegistryStatus) { r.CapBytes = 0 }, []string{"600 GiB (no cap configured)\n"}, []string{"░", "after this run"}},
+		{"over the cap, growing", func(r *model.RegistryStatus) {
+			r.TotalBytes, r.Forecast = 1100<<30, &model.Forecast{GrowthBytesPerWeek: 1 << 30, OverCap: true, BasedOnRuns: 4}
+		}, []string{"growing 1.00 GiB a week; already over the cap (from 4 runs)"}, []string{"reached about"}},
 		{"forecast with a date", func(r *model.RegistryStatus) {
 			r.Forecast = &model.Forecast{GrowthBytesPerWeek: 20 << 30, CapReachedAt: when, BasedOnRuns: 30}
 		}, []string{"growing 20.0 GiB a week; the cap is reached about 2026-12-20 (from 30 runs)"}, nil},
