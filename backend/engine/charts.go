@@ -43,6 +43,8 @@ type Charts struct {
 	prs prTracker // pull requests known open, for merged ones (prstatus.go)
 
 	notes releaseNotes // read from GitHub releases (notes.go)
+
+	statusIssues *StatusIssues // github.status_issue; nil when off (statusissues.go)
 }
 
 type fileKey struct{ repo, file string }
