@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -20,12 +21,12 @@ import (
 func BenchmarkScan5000(b *testing.B) {
 	azuretest.HermeticEnv(b)
 	pop := registrytest.Population{Repositories: 50, TagsPerRepository: 100, Seed: 5000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg := startRegistry(b)
+	reg := registrytest.Serve(b)
 	if _, err := reg.Populate(b.Context(), pop); err != nil {
 		b.Fatal(err)
 	}
-	id := startIdentity(b)
-	srv := startACRServer(b, reg, id)
+	id := azuretest.ServeIdentity(b)
+	srv := acrtest.Serve(b, reg, acrtest.WithIdentity(id))
 
 	cases := []struct {
 		name string
