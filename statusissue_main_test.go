@@ -7,6 +7,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -30,7 +31,7 @@ func TestDemoStatusIssue(t *testing.T) {
 // each deployment repository's issue, once per repository; without the
 // token the issue is a warning and the run's exit code stands.
 func TestOnlyRegistryStatusIssue(t *testing.T) {
-	reg := startRegistry(t)
+	reg := registrytest.Serve(t)
 	gh := githubtest.NewServer()
 	t.Cleanup(gh.Close)
 	for _, r := range []string{"deploy", "staging"} {
