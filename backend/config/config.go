@@ -40,6 +40,9 @@ type Config struct {
 	// Retry bounds the retries of every registry, chart repository and
 	// GitHub call.
 	Retry Retry `yaml:"retry"`
+	// Metrics says where each headless run's Prometheus metrics go. See
+	// metrics.go.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Path is the file the configuration came from.
 	Path string `yaml:"-"`
@@ -159,8 +162,14 @@ type Chart struct {
 	Labels        []string              `yaml:"labels"`
 	Reviewers     []string              `yaml:"reviewers"`
 	TeamReviewers []string              `yaml:"team_reviewers"`
-	// Group opens one PR for all outdated dependencies of the file.
+	// Group opens one PR for all outdated dependencies of the file and
+	// images of its values files.
 	Group bool `yaml:"group"`
+	// Values lists values files in the same repository (paths from its
+	// root, like File) whose image tags are kept current; Images narrows
+	// them (images.go).
+	Values []string   `yaml:"values"`
+	Images ImageRules `yaml:"images"`
 }
 
 // Dependency tunes version selection for one dependency.
@@ -546,6 +555,7 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	g.validateApp(bad)
 	c.Retry.validate(bad)
+	c.Metrics.validate(bad)
 	if len(c.Charts) > 0 && g.Token == "" && !g.App() {
 		bad("github.token", "charts are configured but no token reference is given (github.token), nor a GitHub App (github.app_id, github.installation_id, github.private_key)")
 	}
@@ -572,6 +582,7 @@ func (c *Config) validate(keys map[int]string) error {
 			d.Range = string(r)
 			ch.Dependencies[name] = d
 		}
+		ch.validateImages(at, bad)
 	}
 	c.validateRepositories(bad)
 	if r.URL == "" && len(c.Charts) == 0 {

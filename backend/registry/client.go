@@ -101,6 +101,7 @@ type options struct {
 	now         func() time.Time
 	retry       retry.Policy
 	cache       *digestcache.Cache
+	requests    *RequestCounts // nil: not counted
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default
@@ -295,6 +296,9 @@ func (o *options) retrying() http.RoundTripper {
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
 		t.MaxIdleConns = max(t.MaxIdleConns, 2*o.concurrency)
 		base = t
+	}
+	if o.requests != nil {
+		base = countRequests{counts: o.requests, inner: base} // under the retries: each attempt counts
 	}
 	return retry.New(base, p)
 }
