@@ -66,7 +66,7 @@ func TestStatusIssueDemo(t *testing.T) {
 		outcome string
 		want    []string
 	}{
-		{"a dry run opens it", false, "created", []string{"| binderhub |", "⬆️ outdated", "would delete", "none (a dry run", env.Config.Registry.URL}},
+		{"a dry run opens it", false, "created", []string{"| binderhub |", "⬆️ outdated", "### Images", "repo2docker` | `", "would delete", "none (a dry run", env.Config.Registry.URL}},
 		{"applying updates it", true, "updated", []string{"🔀 pull request opened", "/pull/", " deleted, "}},
 		{"a dry run after it updates it", false, "updated", []string{"🔀 pull request open", "nothing to delete", "none (a dry run"}},
 		{"nothing changed: left alone", false, "unchanged", []string{"🔀 pull request open"}},

@@ -219,30 +219,46 @@ func tableRows(lines []string) int {
 }
 
 // chartLines are the dependencies section's lines: a summary, then one
-// table per deployment file.
+// table per file; with image rows, the charts and the images each under a
+// heading of their own.
 func chartLines(rows []DependencyStatus) []string {
 	if len(rows) == 0 {
 		return []string{"_No dependencies followed in this repository._"}
 	}
 	lines := []string{statusSummary(rows)}
-	var files []string
-	byFile := map[string][]int{}
-	for i, r := range rows {
-		if _, ok := byFile[r.File]; !ok {
-			files = append(files, r.File)
+	images := slices.ContainsFunc(rows, func(r DependencyStatus) bool { return r.IsImage() })
+	for _, kind := range []struct {
+		image          bool
+		heading        string
+		header, border string
+	}{
+		{false, "### Charts", "| Dependency | Pinned | Newest | Status | Pull request |", "| --- | --- | --- | --- | --- |"},
+		{true, "### Images", "| Image | Path | Pinned | Newest | Status | Pull request |", "| --- | --- | --- | --- | --- | --- |"},
+	} {
+		var files []string
+		byFile := map[string][]int{}
+		for i := range rows {
+			if f := rows[i].File; rows[i].IsImage() == kind.image {
+				if _, ok := byFile[f]; !ok {
+					files = append(files, f)
+				}
+				byFile[f] = append(byFile[f], i)
+			}
 		}
-		byFile[r.File] = append(byFile[r.File], i)
-	}
-	for _, f := range files {
-		title := "### `" + codeSpan(cmp.Or(f, "(no file)")) + "`"
-		if b := rows[byFile[f][0]].Base; b != "" {
-			title += " on `" + codeSpan(b) + "`"
+		level := "###"
+		if images && len(files) > 0 {
+			lines = append(lines, "", kind.heading)
+			level = "####"
 		}
-		lines = append(lines, "", title, "",
-			"| Dependency | Pinned | Newest | Status | Pull request |",
-			"| --- | --- | --- | --- | --- |")
-		for _, i := range byFile[f] {
-			lines = append(lines, rowLine(&rows[i]))
+		for _, f := range files {
+			title := level + " `" + codeSpan(cmp.Or(f, "(no file)")) + "`"
+			if b := rows[byFile[f][0]].Base; b != "" {
+				title += " on `" + codeSpan(b) + "`"
+			}
+			lines = append(lines, "", title, "", kind.header, kind.border)
+			for _, i := range byFile[f] {
+				lines = append(lines, rowLine(&rows[i]))
+			}
 		}
 	}
 	return lines
@@ -254,6 +270,9 @@ func statusSummary(rows []DependencyStatus) string {
 	count := map[string]int{}
 	for i := range rows {
 		count[summaryGroup(&rows[i])]++
+		if rows[i].IsImage() {
+			count["image"]++
+		}
 	}
 	var parts []string
 	for _, g := range []string{"up to date", "with a pull request", "outdated", "declined", "edited by someone", "skipped", "failed"} {
@@ -261,7 +280,14 @@ func statusSummary(rows []DependencyStatus) string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, g))
 		}
 	}
-	return fmt.Sprintf("%d %s: %s.", len(rows), plural(len(rows), "dependency", "dependencies"), strings.Join(parts, ", "))
+	kinds := ""
+	switch n, c := count["image"], len(rows)-count["image"]; {
+	case n > 0 && c > 0:
+		kinds = fmt.Sprintf(" (%d %s, %d %s)", c, plural(c, "chart", "charts"), n, plural(n, "image", "images"))
+	case n > 0:
+		kinds = " (" + plural(n, "an image", "all images") + ")"
+	}
+	return fmt.Sprintf("%d %s%s: %s.", len(rows), plural(len(rows), "dependency", "dependencies"), kinds, strings.Join(parts, ", "))
 }
 
 func summaryGroup(r *DependencyStatus) string {
@@ -294,7 +320,18 @@ func rowLine(r *DependencyStatus) string {
 			newest += " (as `" + codeSpan(clip(r.NewPin, maxCellRunes)) + "`)"
 		}
 	}
-	return "| " + strings.Join([]string{prose(cmp.Or(r.Dependency, "(unnamed)")), pinned, newest, stateCell(r), prCell(r)}, " | ") + " |"
+	compare := r.ImageCompare
+	if !r.IsImage() {
+		compare, _ = r.Bump().CompareURL()
+	}
+	if u, ok := webURL(compare); ok && newest != "" {
+		newest += " ([changes](" + u + "))"
+	}
+	name := []string{prose(cmp.Or(r.Dependency, "(unnamed)"))}
+	if r.IsImage() {
+		name = []string{"`" + codeSpan(clip(cmp.Or(r.Image, "(unnamed)"), maxCellRunes)) + "`", "`" + codeSpan(clip(cmp.Or(r.Path, r.Dependency), maxCellRunes)) + "`"}
+	}
+	return "| " + strings.Join(append(name, pinned, newest, stateCell(r), prCell(r)), " | ") + " |"
 }
 
 // stateCell words a row's state, with its error or warning.

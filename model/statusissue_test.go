@@ -100,6 +100,35 @@ func TestStatusIssueSummaryAndFiles(t *testing.T) {
 	}
 }
 
+// TestStatusIssueImages: with image rows, the charts and the images each
+// get a heading, an image row names the image and its path, and a
+// compare link follows the newest version of either kind.
+func TestStatusIssueImages(t *testing.T) {
+	chart := model.DependencyStatus{File: "hub/Chart.yaml", Base: "main", Dependency: "binderhub", Current: "1.0.0-0.dev.git.3478.h6cb671f",
+		Latest: model.ChartVersion{Version: "1.0.0-0.dev.git.3506.h4b46208", Sources: []string{"https://github.com/jupyterhub/binderhub"}}, State: model.StateOutdated}
+	image := model.DependencyStatus{Kind: model.KindImage, File: "hub/values.yaml", Base: "main", Dependency: "binderhub.config.BinderHub.build_image",
+		Path: "binderhub.config.BinderHub.build_image", Image: "quay.io/jupyterhub/repo2docker", Current: "2021.08.0", Latest: model.ChartVersion{Version: "2024.07.0"},
+		ImageCompare: "https://github.com/jupyterhub/repo2docker/compare/47ea95a...abc1234", State: model.StatePROpen, PRNumber: 6, PRURL: "https://github.com/o/r/pull/6"}
+	for _, tc := range []struct {
+		name         string
+		rows         []model.DependencyStatus
+		want, forbid []string
+	}{
+		{"charts and images", []model.DependencyStatus{chart, {File: "hub/Chart.yaml", Base: "main", Dependency: "jupyterhub", State: model.StateUpToDate}, image},
+			[]string{"3 dependencies (2 charts, 1 image): 1 up to date, 1 with a pull request, 1 outdated.",
+				"### Charts\n\n#### `hub/Chart.yaml` on `main`\n\n| Dependency |",
+				"### Images\n\n#### `hub/values.yaml` on `main`\n\n| Image | Path | Pinned | Newest | Status | Pull request |\n| --- | --- | --- | --- | --- | --- |\n",
+				"| `quay.io/jupyterhub/repo2docker` | `binderhub.config.BinderHub.build_image` | `2021.08.0` | `2024.07.0` ([changes](https://github.com/jupyterhub/repo2docker/compare/47ea95a...abc1234)) | 🔀 pull request open | [#6](https://github.com/o/r/pull/6) |",
+				"`1.0.0-0.dev.git.3506.h4b46208` ([changes](https://github.com/jupyterhub/binderhub/compare/6cb671f...4b46208))"}, nil},
+		{"images only", []model.DependencyStatus{image}, []string{"1 dependency (an image): 1 with a pull request.", "### Images\n\n#### `hub/values.yaml`"}, []string{"### Charts"}},
+		{"charts only", []model.DependencyStatus{chart}, []string{"1 dependency: 1 outdated.", "### `hub/Chart.yaml` on `main`"}, []string{"### Charts", "### Images", "####"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkText(t, model.StatusIssueBody("", model.StatusIssue{Rows: tc.rows, ChartsChecked: true}), tc.want, tc.forbid)
+		})
+	}
+}
+
 func TestStatusIssueRegistry(t *testing.T) {
 	when := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)
 	base := func() model.RegistryStatus {
