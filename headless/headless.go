@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,7 +203,11 @@ func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryRepo
 		log.Warn("repository skipped: its scan is incomplete, so nothing in it is deleted", "repository", sk.Repository, "why", sk.Reason)
 	}
 	rr.Notes = plan.Notes
-	for _, n := range plan.Notes {
+	for _, r := range inv.RegistryRules {
+		rr.RegistryRules = append(rr.RegistryRules, RegistryRuleReport{Repository: r.Repository, Kind: r.Kind, Summary: r.Summary})
+		rr.Notes = append(slices.Clip(rr.Notes), fmt.Sprintf("%s of %s: %s; the registry expires images by it on its own, whatever this plan keeps", r.Kind, r.Repository, r.Summary))
+	}
+	for _, n := range rr.Notes {
 		log.Info("policy note", "note", n)
 	}
 	log.Info("planned", "images", len(plan.Deletions), "reclaim_bytes", plan.ReclaimBytes, "total_bytes", plan.TotalBytes)

@@ -66,6 +66,9 @@ type RegistryReport struct {
 	Skipped []SkippedReport `json:"skipped"`
 	// Notes say what the policy did that may surprise.
 	Notes []string `json:"notes,omitempty"`
+	// RegistryRules are the registry's own retention rules (ECR lifecycle
+	// policies): it may expire images by them whatever the plan says.
+	RegistryRules []RegistryRuleReport `json:"registry_rules,omitempty"`
 	// Usage is what the usage sources (registry.policy.usage) said; absent
 	// without them.
 	Usage *UsageReport `json:"usage,omitempty"`
@@ -212,6 +215,20 @@ type ImageReport struct {
 	// LastLaunch is its newest launch seen; both only with usage sources.
 	Launches   *int       `json:"launches,omitempty"`
 	LastLaunch *time.Time `json:"last_launch,omitempty"`
+	// LastPulled is the registry's record of the image's last pull (ECR);
+	// absent where the registry keeps none or never saw one.
+	LastPulled *time.Time `json:"last_pulled,omitempty"`
+	// VendorSizeBytes is the registry's own size of the image (ECR's
+	// imageSizeInBytes): not deduplicated, never the reclaim.
+	VendorSizeBytes int64 `json:"vendor_size_bytes,omitempty"`
+}
+
+// RegistryRuleReport is a retention rule the registry applies on its own
+// (an ECR lifecycle policy).
+type RegistryRuleReport struct {
+	Repository string `json:"repository"`
+	Kind       string `json:"kind"`
+	Summary    string `json:"summary"`
 }
 
 // FailedReport is a deletion that did not succeed: a planned image, or a
@@ -379,7 +396,17 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 			t := im.ConfigCreated
 			return &t
 		}(),
+		LastPulled:      timeOrNil(im.LastPulled),
+		VendorSizeBytes: im.VendorSize,
 	}
+}
+
+// timeOrNil is &t, or nil for the zero time.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func plural(n int) string {

@@ -54,9 +54,10 @@ type Registry struct {
 	URL string `yaml:"url"`
 	// Insecure allows plain HTTP (always allowed for loopback hosts).
 	Insecure bool `yaml:"insecure"`
-	// Flavor is acr (Azure Container Registry's listing API) or
-	// distribution (the OCI distribution API); default acr for
-	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
+	// Flavor is acr (Azure Container Registry's listing API), ecr (Amazon
+	// ECR's API) or distribution (the OCI distribution API); default acr
+	// for *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts, ecr for
+	// ACCOUNT.dkr.ecr.REGION.amazonaws.com hosts.
 	Flavor      string `yaml:"flavor"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
@@ -71,13 +72,25 @@ const (
 	// AuthAzure logs in to ACR with a Microsoft Entra token (the managed
 	// identity, or the default credential chain): no password.
 	AuthAzure = "azure"
+	// AuthAWS logs in to ECR with the AWS SDK's default credential chain
+	// (environment, shared files, IRSA's web identity, the instance
+	// profile): no password.
+	AuthAWS = "aws"
 )
 
 // Registry flavors.
 const (
 	FlavorACR          = "acr"
+	FlavorECR          = "ecr"
 	FlavorDistribution = "distribution"
 )
+
+// ecrHost matches an Amazon ECR registry host.
+var ecrHost = regexp.MustCompile(`^\d{12}\.(dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?|dkr-ecr\.[a-z0-9-]+\.on\.aws)$`)
+
+// IsECRHost reports whether host is an Amazon ECR registry
+// (ACCOUNT.dkr.ecr.REGION.amazonaws.com).
+func IsECRHost(host string) bool { return ecrHost.MatchString(strings.ToLower(host)) }
 
 // IsACRHost reports whether host[:port] is an Azure Container Registry
 // login server.
@@ -117,6 +130,9 @@ type Policy struct {
 	// where launches (and running pods) are read from. See usage.go.
 	KeepLaunchedWithin Age           `yaml:"keep_launched_within"`
 	Usage              []UsageSource `yaml:"usage"`
+	// KeepPulledWithin holds images the registry recorded a pull of this
+	// recently (ECR's lastRecordedPullTime).
+	KeepPulledWithin Age `yaml:"keep_pulled_within"`
 }
 
 // GitHub modes.
@@ -467,9 +483,12 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	// An ACR host defaults to the acr flavor and azure auth; one given a
 	// password or docker login keeps the distribution API.
-	acrHost := IsACRHost(r.URL)
+	acrHost, ecrHost := IsACRHost(r.URL), IsECRHost(r.URL)
 	if r.Auth.Type == "" && (r.Flavor == FlavorACR || (r.Flavor == "" && acrHost)) {
 		r.Auth.Type = AuthAzure
+	}
+	if r.Auth.Type == "" && (r.Flavor == FlavorECR || (r.Flavor == "" && ecrHost)) {
+		r.Auth.Type = AuthAWS
 	}
 	switch r.Flavor {
 	case "":
@@ -477,13 +496,20 @@ func (c *Config) validate(keys map[int]string) error {
 		if acrHost && r.Auth.Type == AuthAzure {
 			r.Flavor = FlavorACR
 		}
+		if ecrHost && r.Auth.Type == AuthAWS {
+			r.Flavor = FlavorECR
+		}
+	case FlavorECR:
+		if r.Auth.Type != AuthAWS {
+			bad("registry.flavor", "ecr lists through ECR's own API, which needs registry.auth.type: aws (the AWS credential chain, no password); with %s auth use flavor: distribution", r.Auth.Type)
+		}
 	case FlavorACR:
 		if r.Auth.Type != AuthAzure {
 			bad("registry.flavor", "acr lists through ACR's own API, which needs registry.auth.type: azure (a managed identity, no password); with %s auth use flavor: distribution", r.Auth.Type)
 		}
 	case FlavorDistribution:
 	default:
-		bad("registry.flavor", "%q is not one of acr, distribution", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, ecr, distribution", r.Flavor)
 	}
 	switch r.Auth.Type {
 	case "":
@@ -491,6 +517,10 @@ func (c *Config) validate(keys map[int]string) error {
 	case AuthAzure:
 		if r.Flavor != FlavorACR {
 			bad("registry.auth.type", "azure logs in to Azure Container Registry only; set registry.flavor: acr (the default for *.azurecr.io)")
+		}
+	case AuthAWS:
+		if r.Flavor != FlavorECR {
+			bad("registry.auth.type", "aws logs in to Amazon ECR only; set registry.flavor: ecr (the default for ACCOUNT.dkr.ecr.REGION.amazonaws.com)")
 		}
 	case AuthAnonymous, AuthDocker:
 	case AuthBasic:
@@ -501,7 +531,7 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.auth.password", "basic auth needs a password reference (env:NAME, file:PATH or keyvault://VAULT/SECRET)")
 		}
 	default:
-		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure", r.Auth.Type)
+		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure, aws", r.Auth.Type)
 	}
 	if r.Auth.Password != "" {
 		if _, err := secrets.ParseReference(r.Auth.Password); err != nil {
@@ -531,6 +561,9 @@ func (c *Config) validate(keys map[int]string) error {
 		bad("registry.policy.aggressive", "aggressive mode needs a cap")
 	}
 	p.validateUsage(bad)
+	if p.KeepPulledWithin.Duration > 0 && !recordsPulls(r.Flavor) {
+		bad("registry.policy.keep_pulled_within", "the %s flavor does not record pulls; keep_pulled_within needs a registry that does (flavor: ecr)", r.Flavor)
+	}
 
 	g := &c.GitHub
 	if g.APIURL == "" {
@@ -594,14 +627,19 @@ func (c *Config) validate(keys map[int]string) error {
 	return nil
 }
 
+// recordsPulls reports whether a flavor's listing gives each image's last
+// pull.
+func recordsPulls(flavor string) bool { return flavor == FlavorECR }
+
 // ModelPolicy converts the file's policy into the model's.
 func (p Policy) ModelPolicy() model.Policy {
 	mp := model.Policy{
-		MaxAge:         p.MaxAge.Duration,
-		UntaggedMaxAge: p.UntaggedMaxAge.Duration,
-		KeepLatest:     p.KeepLatest,
-		Cap:            p.Cap.Bytes,
-		Aggressive:     p.Aggressive,
+		MaxAge:           p.MaxAge.Duration,
+		UntaggedMaxAge:   p.UntaggedMaxAge.Duration,
+		KeepLatest:       p.KeepLatest,
+		Cap:              p.Cap.Bytes,
+		Aggressive:       p.Aggressive,
+		KeepPulledWithin: p.KeepPulledWithin.Duration,
 	}
 	if p.MaxDeleteFraction != nil {
 		mp.MaxDeleteFraction = *p.MaxDeleteFraction

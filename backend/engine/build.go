@@ -216,6 +216,14 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	case config.AuthDocker:
 		ropts = append(ropts, registry.WithKeychain(authn.DefaultKeychain))
 	}
+	if rc.Flavor == config.FlavorECR {
+		opts := append(ropts, b.o.registry...)
+		cfg, err := registry.ECRConfig(ctx, rc.URL, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("registry.auth: %w", err)
+		}
+		return registry.NewECR(rc.URL, cfg, opts...) // its errors name the registry
+	}
 	if rc.Flavor == config.FlavorACR {
 		cred, err := b.res.Credential()
 		if err != nil {

@@ -96,7 +96,7 @@ func BenchmarkLoad100k(b *testing.B) {
 // format writes it.
 func TestEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[model.Inventory](): 7, reflect.TypeFor[model.Image](): 15,
+		reflect.TypeFor[model.Inventory](): 8, reflect.TypeFor[model.Image](): 17, reflect.TypeFor[model.RegistryRule](): 4,
 		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4, reflect.TypeFor[model.RepositoryLock](): 3,
 	} {
 		if typ.NumField() != n {
@@ -113,8 +113,10 @@ func TestEveryField(t *testing.T) {
 				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, ConfigCreated: time.Unix(1, 0).UTC(),
 				Subject: "sha256:NOT-HEX", Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
 				Children: []string{d(7), d(8)}, ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
-			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2}},
+			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2},
+				LastPulled: time.Date(2026, 11, 30, 8, 0, 0, 123, time.UTC), VendorSize: 1 << 33},
 		},
+		RegistryRules: []model.RegistryRule{{Repository: "a/b", Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago", Text: `{"rules":[]}`}},
 		Errors:          []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
 		RepositoryLocks: []model.RepositoryLock{{Repository: "a/b", DeleteDisabled: true}, {Repository: "c", DeleteDisabled: true, WriteDisabled: true}, {Repository: "d", WriteDisabled: true}},
 	}
