@@ -20,6 +20,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -95,7 +96,7 @@ func ECRConfig(ctx context.Context, host string, opts ...Option) (aws.Config, er
 	if err != nil {
 		return aws.Config{}, err
 	}
-	lopts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(&http.Client{Transport: o.retrying()})}
+	lopts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(newSDKClient(o))}
 	if _, region, ok := ParseECRHost(host); ok {
 		lopts = append(lopts, awsconfig.WithRegion(region))
 	}
@@ -107,6 +108,34 @@ func ECRConfig(ctx context.Context, host string, opts ...Option) (aws.Config, er
 		return aws.Config{}, fmt.Errorf("registry %s: no AWS region: give the ECR host (ACCOUNT.dkr.ecr.REGION.amazonaws.com) or set AWS_REGION", host)
 	}
 	return cfg, nil
+}
+
+// sdkClient is the HTTP client of the SDK's credential providers: the
+// options' transport under the retry layer. WithTransportOptions (the
+// SDK's way to apply AWS_CA_BUNDLE) gives a new client over a new base
+// transport with them applied; a transport given with WithTransport is
+// kept as it is.
+type sdkClient struct {
+	*http.Client
+	o options
+}
+
+func newSDKClient(o options) *sdkClient {
+	return &sdkClient{Client: &http.Client{Transport: o.retrying()}, o: o}
+}
+
+// WithTransportOptions implements the SDK's awshttp transport options.
+func (c *sdkClient) WithTransportOptions(opts ...func(*http.Transport)) aws.HTTPClient {
+	if c.o.transport != nil {
+		return c
+	}
+	o := c.o
+	t := retry.NewBaseTransport(o.policy())
+	for _, f := range opts {
+		f(t)
+	}
+	o.transport = t
+	return newSDKClient(o)
 }
 
 func readOptions(host string, opts []Option) (options, error) {
@@ -143,7 +172,9 @@ func NewECR(host string, cfg aws.Config, opts ...Option) (*ECR, error) {
 	}
 	pol := o.policy()
 	api := ecr.NewFromConfig(cfg, func(eo *ecr.Options) {
-		eo.HTTPClient = &http.Client{Transport: o.retrying()}
+		if cfg.HTTPClient == nil { // ECRConfig's has the options' transport, and AWS_CA_BUNDLE
+			eo.HTTPClient = &http.Client{Transport: o.retrying()}
+		}
 		if region != "" {
 			eo.Region = region
 		}

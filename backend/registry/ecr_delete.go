@@ -125,7 +125,7 @@ func (e *ECR) batchDelete(ctx context.Context, repo string, c *ecrBatchCall) {
 // ecrFailure is BatchDeleteImage's failure of one image as a *CallError:
 // the call was answered, the image was not deleted. Its Status is the
 // HTTP status the failure amounts to (ImageNotFound 404, a refusal 409,
-// an upstream's trouble 503, a bad request 400), so that Apply does not
+// an upstream's or KMS's trouble 424, a bad request 400), never a 5xx, so that Apply does not
 // take it for a deletion that may have happened.
 func ecrFailure(repo, digest, code, reason string) error {
 	ce := &CallError{Op: fmt.Sprintf("delete %s@%s (BatchDeleteImage)", repo, digest), Codes: []string{code}, Detail: code, err: errors.New(code)}
@@ -139,7 +139,7 @@ func ecrFailure(repo, digest, code, reason string) error {
 		ce.Status, ce.Hint = http.StatusConflict, "a manifest list that stays references it; ECR refuses to delete it"
 	case string(types.ImageFailureCodeUpstreamAccessDenied), string(types.ImageFailureCodeUpstreamTooManyRequests),
 		string(types.ImageFailureCodeUpstreamUnavailable), string(types.ImageFailureCodeKmsError), string(types.ImageFailureCodeImageInaccessible):
-		ce.Status, ce.Hint = http.StatusServiceUnavailable, "ECR could not delete it now; the next run tries again"
+		ce.Status, ce.Hint = http.StatusFailedDependency, "ECR could not delete it now; the next run tries again"
 	default:
 		ce.Status = http.StatusBadRequest
 	}
