@@ -74,6 +74,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errf("UnknownOperationException", "Operation %q is not supported", r.Header.Get("X-Amz-Target")))
 		return
 	}
+	s.mu.Lock()
+	denied := s.denied[target]
+	s.mu.Unlock()
+	if denied {
+		writeAPIError(w, errf("AccessDeniedException", "User: arn:aws:iam::%s:user/ecrtest is not authorized to perform: ecr:%s on resource: arn:aws:ecr:%s:%s:repository/*", RegistryID, target, Region, RegistryID))
+		return
+	}
 	out, aerr := op(s, &call{r: r, body: body, key: key})
 	if aerr != nil {
 		writeAPIError(w, aerr)

@@ -28,7 +28,7 @@
 //     and GetRepositoryPolicy (LifecyclePolicyNotFoundException,
 //     RepositoryPolicyNotFoundException). A repository holding no manifest
 //     is RepositoryNotFoundException; [Server.Throttle] makes calls answer
-//     ThrottlingException.
+//     ThrottlingException, [Server.Deny] an operation AccessDeniedException.
 //   - The registry's /v2/ API, behind ECR's login: basic auth, user AWS and
 //     the password of a token GetAuthorizationToken issued (12 hours); a
 //     request without one gets 401 with WWW-Authenticate: Basic. Every

@@ -96,6 +96,7 @@ type Server struct {
 	tokens     map[string]time.Time
 	throttle   int
 	failDelete map[imageKey]string // failure code BatchDeleteImage answers
+	denied     map[string]bool     // operations answered AccessDeniedException
 	requests   []Request
 	nrequests  int
 	closeOnce  sync.Once
@@ -113,7 +114,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	}
 	s := &Server{reg: reg, now: time.Now, done: make(chan struct{}),
 		pushed: map[imageKey]time.Time{}, pulled: map[imageKey]time.Time{}, lifecycle: map[string]string{},
-		policies: map[string]string{}, excluded: map[string]bool{}, tokens: map[string]time.Time{}, failDelete: map[imageKey]string{}}
+		policies: map[string]string{}, excluded: map[string]bool{}, tokens: map[string]time.Time{}, failDelete: map[imageKey]string{}, denied: map[string]bool{}}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, fmt.Errorf("ecrtest: %w", err)
@@ -229,6 +230,14 @@ func (s *Server) FailDelete(repo, digest, code string) {
 		return
 	}
 	s.failDelete[imageKey{repo, digest}] = code
+}
+
+// Deny makes the operation (e.g. "BatchDeleteImage") answer
+// AccessDeniedException, as an IAM policy without it does.
+func (s *Server) Deny(operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[operation] = true
 }
 
 // Requests returns the requests answered so far, oldest first.

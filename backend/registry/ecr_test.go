@@ -284,3 +284,43 @@ func BenchmarkECRCost(b *testing.B) {
 		})
 	}
 }
+
+// TestECRProbe: the probe says whether the credentials may delete, from
+// BatchDeleteImage of a digest no image has, and names a repository
+// policy's Deny; nothing is deleted.
+func TestECRProbe(t *testing.T) {
+	cases := []struct {
+		name         string
+		deny, policy bool
+		want         string
+		detail       string
+	}{
+		{"granted", false, false, DeleteGranted, "ImageNotFound"},
+		{"denied", true, false, DeleteDenied, "AccessDeniedException"},
+		{"granted, a repository policy denies some", false, true, DeleteGranted, "has a Deny naming ecr:BatchDeleteImage"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := registrytest.Serve(t)
+			p := pusher{t, reg.Host()}
+			p.push("app:v1", p.image(1, "amd64"))
+			srv := ecrtest.Serve(t, reg)
+			if tc.deny {
+				srv.Deny("BatchDeleteImage")
+			}
+			if tc.policy {
+				srv.SetRepositoryPolicy("app", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":["ecr:BatchDeleteImage"]}]}`)
+			}
+			got, err := newECR(t, srv).Probe(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Delete != tc.want || !strings.Contains(got.DeleteDetail, tc.detail) || !slices.Equal(got.Repositories, []string{"app"}) {
+				t.Errorf("probe %+v, want %s with %q", got, tc.want, tc.detail)
+			}
+			if there, err := newECR(t, srv).Exists(t.Context(), "app", digestOf(t, p.image(1, "amd64"))); err != nil || there {
+				t.Errorf("exists of an unknown digest: %v %v", there, err)
+			}
+		})
+	}
+}

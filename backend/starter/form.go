@@ -31,6 +31,7 @@ var authHelp = map[string]string{
 	config.AuthBasic:     "basic: a username and a password reference",
 	config.AuthDocker:    "docker: the docker login on this machine (config and credential helpers)",
 	config.AuthAnonymous: "anonymous: no login",
+	config.AuthAWS:       "aws: the AWS credential chain (IRSA, the instance profile, AWS_* variables), no password",
 }
 
 var launchesHelp = []struct{ value, help string }{

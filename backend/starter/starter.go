@@ -87,12 +87,15 @@ var Examples = Answers{
 const defaultChartFile = "Chart.yaml"
 
 // AuthChoices are the registry logins a host may use, the default first:
-// an Azure Container Registry logs in with the machine's Azure identity;
+// an Azure Container Registry logs in with the machine's Azure identity,
+// Amazon ECR with the AWS credential chain;
 // a loopback registry is usually open; others use the docker login.
 func AuthChoices(host string) []string {
 	switch {
 	case config.IsACRHost(host):
 		return []string{config.AuthAzure, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
+	case config.IsECRHost(host):
+		return []string{config.AuthAWS, config.AuthDocker}
 	case loopback.Host(host):
 		return []string{config.AuthAnonymous, config.AuthBasic, config.AuthDocker}
 	}

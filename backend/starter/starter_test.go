@@ -53,6 +53,9 @@ func TestTemplateLoads(t *testing.T) {
 			func(c *config.Config) bool {
 				return c.Registry.Flavor == config.FlavorDistribution && c.Registry.Auth.Username == "bot" && len(c.Charts) == 0
 			}, []string{"# The chart chore is off", "# github:", "#   - repository: my-org/my-hub-deploy"}},
+		{"ECR", starter.Answers{RegistryHost: "123456789012.dkr.ecr.us-west-2.amazonaws.com"}, func(c *config.Config) bool {
+			return c.Registry.Flavor == config.FlavorECR && c.Registry.Auth.Type == config.AuthAWS
+		}, []string{"# keep_pulled_within:"}},
 		{"loopback registry only", starter.Answers{RegistryHost: "localhost:5000"}, func(c *config.Config) bool {
 			return c.Registry.Auth.Type == config.AuthAnonymous
 		}, nil},
@@ -157,6 +160,7 @@ func TestAuthChoices(t *testing.T) {
 		"hub23.azurecr.io": config.AuthAzure, "x.azurecr.cn:443": config.AuthAzure,
 		"localhost:5000": config.AuthAnonymous, "127.0.0.1:5000": config.AuthAnonymous,
 		"registry.example.org": config.AuthDocker, "": config.AuthDocker,
+		"123456789012.dkr.ecr.eu-central-1.amazonaws.com": config.AuthAWS,
 	} {
 		if got := starter.DefaultAuth(host); got != want {
 			t.Errorf("DefaultAuth(%q) = %s, want %s", host, got, want)

@@ -79,9 +79,9 @@ var tmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": quot
 registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
-{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login) or distribution
+{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login) or distribution
   auth:
-{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | basic | docker (docker login) | anonymous
+{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | aws (the AWS credential chain, ECR) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
 {{kv "    username: " .R.RegistryUser}}# basic only
 {{kv "    password: " .R.RegistryPassword}}# basic only: a secret reference, never the password
@@ -94,6 +94,7 @@ registry:
     max_age: 90d                      # images created longer ago are deleted
     # untagged_max_age: 0             # untagged manifests (ACR lists them) older than this are deleted, e.g. 7d; 0: none by age
     keep_latest: 1                    # per repository, the N newest are never deleted
+    # keep_pulled_within: 0           # ECR only: images ECR recorded a pull of this recently are held, e.g. 30d
     protect: []                       # regexes on "repo" or "repo:tag" that are never deleted, e.g. ["^jupyterhub/"]
 {{- if .R.Cap}}
 {{kv "    cap: " .R.Cap}}# the registry's size budget, shown on the gauge and in the forecast
@@ -215,6 +216,9 @@ func render(a Answers, path string) ([]byte, error) {
 	v.Flavor = config.FlavorDistribution
 	if config.IsACRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAzure {
 		v.Flavor = config.FlavorACR
+	}
+	if config.IsECRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAWS {
+		v.Flavor = config.FlavorECR
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
