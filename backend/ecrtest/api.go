@@ -369,7 +369,7 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 		return nil, e
 	}
 	out := struct {
-		ImageIDs []imageID     `json:"imageIds"`
+		ImageIDs []imageID      `json:"imageIds"`
 		Failures []imageFailure `json:"failures"`
 	}{ImageIDs: []imageID{}, Failures: []imageFailure{}}
 	gone := map[string]bool{}

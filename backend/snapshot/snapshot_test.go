@@ -116,7 +116,7 @@ func TestEveryField(t *testing.T) {
 			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2},
 				LastPulled: time.Date(2026, 11, 30, 8, 0, 0, 123, time.UTC), VendorSize: 1 << 33},
 		},
-		RegistryRules: []model.RegistryRule{{Repository: "a/b", Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago", Text: `{"rules":[]}`}},
+		RegistryRules:   []model.RegistryRule{{Repository: "a/b", Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago", Text: `{"rules":[]}`}},
 		Errors:          []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
 		RepositoryLocks: []model.RepositoryLock{{Repository: "a/b", DeleteDisabled: true}, {Repository: "c", DeleteDisabled: true, WriteDisabled: true}, {Repository: "d", WriteDisabled: true}},
 	}
