@@ -154,6 +154,9 @@ type Inventory struct {
 	// policies), sorted by repository: the registry may expire images by
 	// them whatever the plan says.
 	RegistryRules []RegistryRule
+	// VendorSizeName names Image.VendorSize as the registry does ("ECR
+	// size"); "" when the registry gives no size of its own.
+	VendorSizeName string
 }
 
 // RegistryRule is a retention rule the registry applies itself.
@@ -333,6 +336,9 @@ func (b *InventoryBuilder) AddRegistryRule(r RegistryRule) {
 	i, _ := slices.BinarySearchFunc(b.inv.RegistryRules, r.Repository, func(x RegistryRule, s string) int { return strings.Compare(x.Repository, s) })
 	b.inv.RegistryRules = slices.Insert(b.inv.RegistryRules, i, r)
 }
+
+// SetVendorSizeName names the registry's own image sizes.
+func (b *InventoryBuilder) SetVendorSizeName(name string) { b.inv.VendorSizeName = name }
 
 // SetRepositories records how many repositories the registry listed.
 func (b *InventoryBuilder) SetRepositories(n int) { b.inv.Repositories = n }

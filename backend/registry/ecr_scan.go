@@ -256,6 +256,7 @@ func SummarizeLifecyclePolicy(text string) string {
 func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []*model.RegistryRule, scannedAt time.Time) *model.Inventory {
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
 	b.SetRepositories(len(repos))
+	b.SetVendorSizeName("ECR size")
 	errs := slices.Clone(s.errs)
 	for k, repo := range repos {
 		if rules[k] != nil {

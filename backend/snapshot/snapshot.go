@@ -248,6 +248,7 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.str(r.Summary)
 		e.str(r.Text)
 	}
+	e.str(inv.VendorSizeName)
 	e.flush()
 }
 
@@ -451,6 +452,7 @@ func (d *decoder) inventory() *model.Inventory {
 			inv.RegistryRules[i] = model.RegistryRule{Repository: d.shared("registry rule"), Kind: d.shared("registry rule"), Summary: d.str("registry rule"), Text: d.str("registry rule")}
 		}
 	}
+	inv.VendorSizeName = d.str("vendor size name")
 	if d.err != nil {
 		return nil
 	}

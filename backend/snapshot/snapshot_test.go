@@ -96,7 +96,7 @@ func BenchmarkLoad100k(b *testing.B) {
 // format writes it.
 func TestEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[model.Inventory](): 8, reflect.TypeFor[model.Image](): 17, reflect.TypeFor[model.RegistryRule](): 4,
+		reflect.TypeFor[model.Inventory](): 9, reflect.TypeFor[model.Image](): 17, reflect.TypeFor[model.RegistryRule](): 4,
 		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4, reflect.TypeFor[model.RepositoryLock](): 3,
 	} {
 		if typ.NumField() != n {

@@ -147,10 +147,24 @@ func (r *Model) infoLine(w int) string {
 	}
 	if i := r.Current(); i >= 0 {
 		parts = append(parts, lockInfo(x.inv, i)...)
+		parts = append(parts, ruleInfo(x.inv, i)...)
 	}
 	parts = append(parts, r.usageInfo()...)
 	parts = append(parts, st.Muted.Render(x.legend())) // whole in the ? help
 	return common.Fit(strings.Join(parts, " · "), w)
+}
+
+// ruleInfo is what the info line says of the registry's own retention
+// rule over image i's repository (an ECR lifecycle policy): the registry
+// may expire images by it whatever the plan keeps.
+func ruleInfo(inv *model.Inventory, i int) []string {
+	repo := inv.Images[i].Repository
+	for _, rr := range inv.RegistryRules {
+		if rr.Repository == repo {
+			return []string{rr.Kind + " of " + repo + " (the registry expires by it on its own): " + rr.Summary}
+		}
+	}
+	return nil
 }
 
 // lockInfo is what the info line says of image i's locks: the lock that
