@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +38,11 @@ var version = "dev"
 // with -tags demo links it (demo_linked.go), and the tests: without it
 // --demo is demoElsewhere's (demo_exec.go), and the production binary
 // carries no embedded registry.
-var startDemo func(ctx context.Context, faults float64, engineOpts ...engine.Option) (*engine.Registry, *engine.Charts, *history.Store, func(), error)
+var startDemo func(ctx context.Context, faults float64, registryKind string, engineOpts ...engine.Option) (*engine.Registry, *engine.Charts, *history.Store, func(), error)
+
+// demoRegistries are the registry stand-ins --demo-registry takes (the
+// demo package's RegistryKinds; this package cannot import it).
+var demoRegistries = []string{"acr", "ecr"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -82,6 +88,7 @@ type flags struct {
 	logFormat         string
 	checkConfig       bool
 	demoFaults        float64
+	demoRegistry      string
 	metricsFile       string
 	metricsPush       string
 }
@@ -123,6 +130,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.BoolVar(&f.checkConfig, "check-config", false, "check everything a run needs (configuration, secrets, registry, GitHub, chart repositories), print a checklist and exit: 0 all pass, 1 something fails, 2 bad configuration; changes nothing")
 	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&f.demoRegistry, "demo-registry", "", "with --demo: the registry stand-in the demo runs behind: "+strings.Join(demoRegistries, ", ")+" (default acr)")
 	fs.Float64Var(&f.demoFaults, "demo-faults", 0, "with --demo: put a fault-injecting proxy in front of every demo service, failing this share (0 to 1) of requests")
 	fs.BoolVar(&f.noCache, "no-cache", false, "read every manifest and config from the registry, bypassing the digest cache ($XDG_CACHE_HOME/helmupgradebot/digests)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "stderr log format: text or json (one JSON object a line)")
@@ -164,6 +172,9 @@ func (f flags) check(fs *flag.FlagSet) error {
 	}
 	if f.demoFaults != 0 && (!f.demo || !(f.demoFaults > 0 && f.demoFaults <= 1)) {
 		return fmt.Errorf("--demo-faults %v: a share from 0 to 1, with --demo", f.demoFaults)
+	}
+	if f.demoRegistry != "" && (!f.demo || !slices.Contains(demoRegistries, f.demoRegistry)) {
+		return fmt.Errorf("--demo-registry %q: one of %s, with --demo", f.demoRegistry, strings.Join(demoRegistries, ", "))
 	}
 	if f.demo && f.config != "" {
 		return errors.New("--demo brings its own configuration; drop --config")
@@ -222,7 +233,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return demoElsewhere(exe, args, stderr)
 		}
 		var stopDemo func()
-		reg, charts, store, stopDemo, err = startDemo(ctx, f.demoFaults, engineOpts...)
+		reg, charts, store, stopDemo, err = startDemo(ctx, f.demoFaults, f.demoRegistry, engineOpts...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot: start demo:", err)
 			return headless.ExitFailure

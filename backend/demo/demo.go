@@ -19,11 +19,13 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
@@ -55,6 +57,9 @@ type Env struct {
 	// ACR is the Azure Container Registry stand-in in front of it, which
 	// the engine talks to with a managed identity.
 	ACR *acrtest.Server
+	// ECR is the Amazon ECR stand-in in front of it, with WithRegistry(RegistryECR)
+	// instead of ACR.
+	ECR *ecrtest.Server
 	// Seeded is what was pushed to it.
 	Seeded *registrytest.Seeded
 	// ChartRepository is the chart repository's URL, and OCIChartRepository
@@ -84,6 +89,7 @@ type options struct {
 	engine     []engine.Option
 	faults     *faulttest.Options
 	retry      *retry.Policy
+	kind       string // RegistryKinds; "" RegistryACR
 }
 
 // WithConfigure edits the demo's configuration before the engine is built
@@ -124,9 +130,10 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	now := clock()
 	env = &Env{}
+	started := env // an error return sets env to nil before this runs
 	defer func() {
 		if err != nil {
-			env.Close()
+			started.Close()
 			env = nil
 		}
 	}()
@@ -154,14 +161,33 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: seed registry: %w", err)
 	}
-	acr, cred, err := acrDemo(ctx, env, reg, now)
-	if err != nil {
-		return nil, err
-	}
-	env.ACR = acr
-	regHost, err := env.front(&o, acr.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; acr.SetLoginServer(p.Host()) })
-	if err != nil {
-		return nil, err
+	var regHost string
+	var kindOpts []engine.Option
+	switch o.kind {
+	case "", RegistryACR:
+		acr, cred, err := acrDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.ACR = acr
+		if regHost, err = env.front(&o, acr.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; acr.SetLoginServer(p.Host()) }); err != nil {
+			return nil, err
+		}
+		kindOpts = append(kindOpts, engine.WithSecretOptions(secrets.WithCredential(cred)))
+	case RegistryECR:
+		srv, err := ecrDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.ECR = srv
+		if regHost, err = env.front(&o, srv.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p }); err != nil {
+			return nil, err
+		}
+		// the stand-in's static credentials, never the environment's or
+		// the instance metadata service's
+		kindOpts = append(kindOpts, engine.WithAWSConfig(srv.AWSConfig()), engine.WithRegistryOptions(registry.WithECREndpoint("http://"+regHost)))
+	default:
+		return nil, fmt.Errorf("demo: registry %q is not one of %v", o.kind, RegistryKinds)
 	}
 
 	// Charts also come from an OCI registry, as traefik's do for
@@ -248,6 +274,11 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			Reviewers: []string{"hub-admin"},
 		}},
 	}
+	if env.ECR != nil {
+		rc := &env.Config.Registry
+		rc.Flavor, rc.Auth.Type = config.FlavorECR, config.AuthAWS
+		rc.Policy.KeepPulledWithin = config.Age{Duration: 30 * 24 * time.Hour}
+	}
 	if err := env.startUsage(now); err != nil {
 		return nil, err
 	}
@@ -268,10 +299,9 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		engine.WithGetenv(getenv), engine.WithClock(clock),
 		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))),
 		engine.WithDigestCacheDir(filepath.Join(env.dir, "digests")),
-		engine.WithSecretOptions(secrets.WithCredential(cred)),
 		// The stand-in computes mergeable at once: no need to wait long.
 		engine.WithGitHubOptions(github.WithMergeablePolling(50*time.Millisecond, 3)),
-	}, append(o.retryOptions(), o.engine...)...)...)
+	}, append(append(kindOpts, o.retryOptions()...), o.engine...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,6 +37,9 @@ type buildOptions struct {
 	retry     *retry.Policy
 	usage     []usage.Option
 	imagetags []imagetags.Option
+	// aws replaces the AWS SDK's default chain for flavor ecr (the demo's
+	// stand-in); nil: the chain.
+	aws *aws.Config
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
 	noCache  bool
@@ -75,6 +79,13 @@ func WithSecretOptions(opts ...secrets.Option) Option {
 // WithRegistryOptions passes options to the registry client.
 func WithRegistryOptions(opts ...registry.Option) Option {
 	return func(o *buildOptions) { o.registry = append(o.registry, opts...) }
+}
+
+// WithAWSConfig logs in to ECR (flavor ecr) with cfg instead of the AWS
+// SDK's default credential chain: the demo's stand-in, whatever the
+// environment says.
+func WithAWSConfig(cfg aws.Config) Option {
+	return func(o *buildOptions) { o.aws = &cfg }
 }
 
 // WithoutDigestCache reads every manifest and config from the registry
@@ -218,6 +229,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	}
 	if rc.Flavor == config.FlavorECR {
 		opts := append(ropts, b.o.registry...)
+		if b.o.aws != nil {
+			return registry.NewECR(rc.URL, *b.o.aws, opts...)
+		}
 		cfg, err := registry.ECRConfig(ctx, rc.URL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("registry.auth: %w", err)
