@@ -1,9 +1,14 @@
 package registry
 
 import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -38,10 +43,7 @@ func BenchmarkScan5000(b *testing.B) {
 			var elapsed time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				cache, err := digestcache.Open(b.TempDir())
-				if err != nil {
-					b.Fatal(err)
-				}
+				cache := emptyCache(b)
 				ct := newCountingTransport()
 				opts := []Option{WithTransport(ct), WithDigestCache(cache), WithConcurrency(16), WithClock(func() time.Time { return testNow })}
 				var scan func() (*model.Inventory, error)
@@ -84,4 +86,153 @@ func BenchmarkScan5000(b *testing.B) {
 			b.ReportMetric(float64(manifests)/float64(scans), "manifests")
 		})
 	}
+}
+
+// BenchmarkACRCost counts what a scan of the ACR stand-in costs in
+// requests, at the sizes acr purge was measured beside it (2,000 and
+// 6,000 tags over 20 repositories of the embedded registry): cold (an
+// empty digest cache, a new client) and warm (a second run: a new client
+// seeded with the first's inventory, as with the snapshot, the digest
+// cache behind it). Besides requests/image it reports each kind per image:
+// token exchanges, answers 401, listing calls, manifest and blob reads.
+//
+//	go test -run '^$' -bench ACRCost -benchtime 1x ./backend/registry
+func BenchmarkACRCost(b *testing.B) {
+	azuretest.HermeticEnv(b)
+	for _, tags := range []int{2000, 6000} {
+		b.Run(fmt.Sprintf("tags-%d", tags), func(b *testing.B) {
+			reg := startRegistry(b)
+			pop := registrytest.Population{Repositories: 20, TagsPerRepository: tags / 20, Seed: 22, Now: testNow, Scale: 1, Concurrency: 16}
+			if _, err := reg.Populate(b.Context(), pop); err != nil {
+				b.Fatal(err)
+			}
+			id := startIdentity(b)
+			srv := startACRServer(b, reg, id, acrtest.WithoutRequestLog())
+			cred, err := id.Credential()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, warm := range []bool{false, true} {
+				name := "cold"
+				if warm {
+					name = "warm"
+				}
+				b.Run(name, func(b *testing.B) {
+					var kinds costCounts
+					var images, scans int
+					var elapsed time.Duration
+					for b.Loop() {
+						b.StopTimer()
+						cache := emptyCache(b)
+						ct := &costTransport{inner: newCountingTransport()}
+						client := func() *ACR {
+							c, err := NewACR(srv.Host(), cred, WithTransport(ct), WithDigestCache(cache), WithClock(func() time.Time { return testNow }))
+							if err != nil {
+								b.Fatal(err)
+							}
+							return c
+						}
+						c := client()
+						if warm { // a second run: a new client seeded with the first's inventory (the snapshot)
+							first, err := c.Scan(b.Context(), nil)
+							if err != nil {
+								b.Fatal(err)
+							}
+							c = client()
+							c.Seed(first)
+						}
+						ct.reset()
+						b.StartTimer()
+						start := time.Now()
+						inv, err := c.Scan(b.Context(), nil)
+						elapsed += time.Since(start)
+						if err != nil || len(inv.Errors) != 0 {
+							b.Fatalf("scan: %v %v", err, inv.Errors)
+						}
+						kinds.add(ct.counts())
+						images += len(inv.Images)
+						scans++
+					}
+					n := float64(images)
+					for k, unit := range []string{costTotal: "req/image", costToken: "tokens/image", costUnauthorized: "401s/image",
+						costListing: "listing/image", costManifest: "manifests/image", costBlob: "blobs/image"} {
+						b.ReportMetric(float64(kinds[k])/n, unit)
+					}
+					b.ReportMetric(n/elapsed.Seconds(), "images/s")
+					b.ReportMetric(n/float64(scans), "images")
+				})
+			}
+		})
+	}
+}
+
+// costCounts are a scan's requests by kind (the cost* indexes).
+type costCounts [costKinds]int
+
+// Kinds of request BenchmarkACRCost counts.
+const (
+	costTotal = iota
+	costToken
+	costUnauthorized
+	costListing
+	costManifest
+	costBlob
+	costKinds
+)
+
+func (c *costCounts) add(o costCounts) {
+	for k := range c {
+		c[k] += o[k]
+	}
+}
+
+// costTransport counts requests by kind for BenchmarkACRCost.
+type costTransport struct {
+	inner http.RoundTripper
+	mu    sync.Mutex
+	c     costCounts
+}
+
+func (t *costTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.inner.RoundTrip(req)
+	p := req.URL.Path
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.c[costTotal]++
+	switch {
+	case strings.HasPrefix(p, "/oauth2/"):
+		t.c[costToken]++
+	case strings.HasPrefix(p, "/acr/v1/"):
+		t.c[costListing]++
+	case strings.Contains(p, "/manifests/"):
+		t.c[costManifest]++
+	case strings.Contains(p, "/blobs/"):
+		t.c[costBlob]++
+	}
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		t.c[costUnauthorized]++
+	}
+	return resp, err
+}
+
+func (t *costTransport) counts() costCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.c
+}
+
+func (t *costTransport) reset() {
+	t.mu.Lock()
+	t.c = costCounts{}
+	t.mu.Unlock()
+}
+
+// emptyCache opens an empty digest cache in a directory of the benchmark's.
+func emptyCache(b *testing.B) *digestcache.Cache {
+	b.Helper()
+	cache, err := digestcache.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cache
 }
