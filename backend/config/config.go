@@ -54,11 +54,22 @@ type Registry struct {
 	// Flavor is acr (Azure Container Registry's listing API) or
 	// distribution (the OCI distribution API); default acr for
 	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
-	Flavor      string `yaml:"flavor"`
+	Flavor string `yaml:"flavor"`
+	// AgeFrom is what an image's age is: pushed (its push time, ACR's
+	// createdTime; no image config is read) or built (its config's
+	// created time, read per config). Default pushed for acr; the
+	// distribution API records no push times, so built there.
+	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
 	Policy      Policy `yaml:"policy"`
 }
+
+// What an image's age is (Registry.AgeFrom).
+const (
+	AgeFromPushed = "pushed"
+	AgeFromBuilt  = "built"
+)
 
 // Auth types.
 const (
@@ -470,6 +481,20 @@ func (c *Config) validate(keys map[int]string) error {
 	case FlavorDistribution:
 	default:
 		bad("registry.flavor", "%q is not one of acr, distribution", r.Flavor)
+	}
+	switch r.AgeFrom {
+	case "":
+		r.AgeFrom = AgeFromBuilt
+		if r.Flavor == FlavorACR {
+			r.AgeFrom = AgeFromPushed
+		}
+	case AgeFromPushed:
+		if r.Flavor != FlavorACR {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr")
+		}
+	case AgeFromBuilt:
+	default:
+		bad("registry.age_from", "%q is not one of pushed, built", r.AgeFrom)
 	}
 	switch r.Auth.Type {
 	case "":

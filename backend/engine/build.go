@@ -215,6 +215,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("registry.auth: %w", err)
 		}
+		if rc.AgeFrom != "" { // else ACR's default, pushed
+			ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+		}
 		return registry.NewACR(rc.URL, cred, append(ropts, b.o.registry...)...) // its errors name the registry
 	}
 	return registry.New(rc.URL, append(ropts, b.o.registry...)...)
