@@ -46,7 +46,7 @@ func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter
 func seededRegistry(t *testing.T, fo faulttest.Options) (*deleteLog, *faulttest.Proxy) {
 	t.Helper()
 	dl := &deleteLog{}
-	reg, err := registrytest.Start(t.Context(), registrytest.WithHandler(func(h http.Handler) http.Handler {
+	reg := registrytest.Serve(t, registrytest.WithHandler(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			h.ServeHTTP(sw, r)
@@ -58,21 +58,12 @@ func seededRegistry(t *testing.T, fo faulttest.Options) (*deleteLog, *faulttest.
 			}
 		})
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
 	pop := registrytest.DefaultPopulation()
 	pop.Now = time.Now()
 	if _, err := reg.Populate(t.Context(), pop); err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := faulttest.Start("http://"+reg.Host(), fo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	return dl, proxy
+	return dl, faulttest.Serve(t, "http://"+reg.Host(), fo)
 }
 
 // binary is the program started as a process of its own on a

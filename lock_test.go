@@ -42,7 +42,7 @@ type gatedRegistry struct {
 func startGatedRegistry(t *testing.T) *gatedRegistry {
 	t.Helper()
 	g := &gatedRegistry{entered: make(chan struct{}, 1), open: make(chan struct{})}
-	reg, err := registrytest.Start(t.Context(), registrytest.WithHandler(func(h http.Handler) http.Handler {
+	reg := registrytest.Serve(t, registrytest.WithHandler(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case g.entered <- struct{}{}:
@@ -56,10 +56,6 @@ func startGatedRegistry(t *testing.T) *gatedRegistry {
 			h.ServeHTTP(w, r)
 		})
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
 	t.Cleanup(g.Open)
 	g.Registry = reg
 	return g

@@ -17,16 +17,9 @@ import (
 // there.
 func TestNoCacheFlag(t *testing.T) {
 	ctx := context.Background()
-	reg, err := registrytest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
 	pop := registrytest.DefaultPopulation()
 	pop.Repositories, pop.TagsPerRepository = 2, 2
-	if _, err := registrytest.Seed(ctx, reg.Host(), pop); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := registrytest.ServeSeeded(t, pop)
 	cfg := filepath.Join(t.TempDir(), "hub.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, "registry:\n  url: %s\n", reg.Host()), 0o600); err != nil {
 		t.Fatal(err)

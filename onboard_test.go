@@ -18,10 +18,10 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/check"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
-	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 	"github.com/helmupgradebot/helmupgradebot/backend/starter/startertest"
 	"github.com/helmupgradebot/helmupgradebot/headless"
@@ -164,13 +164,7 @@ func TestInitAsks(t *testing.T) {
 // stand-ins' addresses as an operator would edit them, checks out (exit
 // 0); with a wrong token it fails (exit 1) naming GitHub and the fix.
 func TestCheckConfigStandIns(t *testing.T) {
-	p := registrytest.DefaultPopulation()
-	p.Repositories, p.TagsPerRepository = 3, 2
-	d, err := demo.Start(context.Background(), demo.WithPopulation(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := demotest.Serve(t, demo.WithPopulation(demotest.SmallPopulation()))
 	dir := t.TempDir()
 	t.Chdir(dir)
 	if code, out, errOut := runMain(t, nil, "init", "hub.yaml"); code != headless.ExitOK {

@@ -16,7 +16,7 @@ import (
 // token (or App key) that only the charts need, and --only charts without
 // the registry's password; each part's own secret is still required.
 func TestOnlyResolvesItsOwnSecrets(t *testing.T) {
-	reg := startRegistry(t)
+	reg := registrytest.Serve(t)
 	const charts = "charts:\n  - repository: hub/deploy\n    file: chart/Chart.yaml\n"
 	// GitHub at a closed loopback port: a charts run fails there, after its secret resolved
 	const github = "github:\n  api_url: http://127.0.0.1:1/\n  token: env:HUB_GITHUB_TOKEN\n"
@@ -64,17 +64,6 @@ func TestOnlyResolvesItsOwnSecrets(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startRegistry starts an empty embedded registry for the test.
-func startRegistry(t *testing.T, opts ...registrytest.Option) *registrytest.Registry {
-	t.Helper()
-	reg, err := registrytest.Start(t.Context(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	return reg
 }
 
 // runConfigHeadless runs --headless with args on config (written to hub.yaml in

@@ -54,17 +54,8 @@ func benchManifests(b *testing.B) int {
 // log, and the number of manifests it lists.
 func scaleACR(tb testing.TB, n int) (*acrtest.Server, int) {
 	tb.Helper()
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { id.Close() })
 	spec := acrtest.Synthetic{Repositories: max(n/100, 1), ManifestsPerRepository: min(n, 100), Seed: 1}
-	acr, err := acrtest.NewSynthetic(tb.Context(), spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { acr.Close() })
+	acr := acrtest.ServeSynthetic(tb, spec, acrtest.WithIdentity(azuretest.ServeIdentity(tb)), acrtest.WithoutRequestLog())
 	return acr, spec.Repositories * spec.ManifestsPerRepository
 }
 

@@ -13,8 +13,8 @@ import (
 // says so first, with the error, and has no plan line (no "would delete 0
 // images, freeing 0 B"); a scan that succeeds still has it.
 func TestFailedScanSummary(t *testing.T) {
-	reg := startRegistry(t)
-	broken := startRegistry(t, registrytest.WithHandler(func(http.Handler) http.Handler {
+	reg := registrytest.Serve(t)
+	broken := registrytest.Serve(t, registrytest.WithHandler(func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
 		})

@@ -474,6 +474,32 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
+// mustRender renders the chart as renderChart does, failing t if it
+// cannot.
+func mustRender(t *testing.T, release, namespace, values string) chartOutput {
+	t.Helper()
+	out, err := renderChart(t, release, namespace, values)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return out
+}
+
+// defaultWant is what a rendering whose resources are named full holds
+// with the chart's defaults; each test sets what its values change.
+func defaultWant(full string) chartWant {
+	return chartWant{
+		names:          map[string]string{"charts": full + "-charts", "registry": full + "-registry"},
+		schedules:      map[string]string{"charts": "15 3 * * *", "registry": "30 4 1 * *"},
+		timeZone:       "Etc/UTC",
+		apply:          true,
+		serviceAccount: full,
+		claim:          full + "-state",
+		makesClaim:     true,
+		memoryLimits:   map[string]string{"charts": "256Mi", "registry": "1Gi"},
+	}
+}
+
 // chartValues reads a key of the chart's values.yaml, as YAML.
 func chartValues(t *testing.T, key string) string {
 	t.Helper()
@@ -495,22 +521,11 @@ func chartValues(t *testing.T, key string) string {
 // The chart's defaults: the plain manifests' CronJobs, configuration and
 // ServiceAccount, on a claim of the chart's own.
 func TestHelmChartDefaults(t *testing.T) {
-	out, err := renderChart(t, "helmupgradebot", "binderhub", "")
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
-	checkChart(t, out, chartWant{
-		names:          map[string]string{"charts": "helmupgradebot-charts", "registry": "helmupgradebot-registry"},
-		schedules:      map[string]string{"charts": "15 3 * * *", "registry": "30 4 1 * *"},
-		timeZone:       "Etc/UTC",
-		apply:          true,
-		serviceAccount: "helmupgradebot",
-		claim:          "helmupgradebot-state",
-		makesClaim:     true,
-		config:         chartValues(t, "config"),
-		secretEnv:      map[string]string{"GITHUB_TOKEN": "helmupgradebot/github-token"},
-		memoryLimits:   map[string]string{"charts": "256Mi", "registry": "1Gi"},
-	})
+	out := mustRender(t, "helmupgradebot", "binderhub", "")
+	want := defaultWant("helmupgradebot")
+	want.config = chartValues(t, "config")
+	want.secretEnv = map[string]string{"GITHUB_TOKEN": "helmupgradebot/github-token"}
+	checkChart(t, out, want)
 
 	// The defaults run as the plain manifests do: the same schedules,
 	// arguments (which deploy_args_test.go parses with the program's
@@ -557,7 +572,7 @@ func TestHelmChartDefaults(t *testing.T) {
 func TestHelmChartAKSWorkloadIdentity(t *testing.T) {
 	const clientID = "0d2ffb1c-5c2a-4f5e-9a53-3bd0ab2c11aa"
 	const tenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	out, err := renderChart(t, "hub23", "binderhub", `
+	out := mustRender(t, "hub23", "binderhub", `
 workloadIdentity:
   azure:
     clientId: `+clientID+`
@@ -591,23 +606,13 @@ config:
       file: hub23-chart/Chart.yaml
       labels: [dependencies, automerge]
 `)
-	if err != nil {
-		t.Fatalf("render: %v", err)
+	want := defaultWant("hub23-helmupgradebot")
+	want.saAnnotations = map[string]string{
+		"azure.workload.identity/client-id": clientID,
+		"azure.workload.identity/tenant-id": tenantID,
 	}
-	checkChart(t, out, chartWant{
-		names:          map[string]string{"charts": "hub23-helmupgradebot-charts", "registry": "hub23-helmupgradebot-registry"},
-		schedules:      map[string]string{"charts": "15 3 * * *", "registry": "30 4 1 * *"},
-		timeZone:       "Etc/UTC",
-		apply:          true,
-		serviceAccount: "hub23-helmupgradebot",
-		saAnnotations: map[string]string{
-			"azure.workload.identity/client-id": clientID,
-			"azure.workload.identity/tenant-id": tenantID,
-		},
-		azureLabel: true,
-		claim:      "hub23-helmupgradebot-state",
-		makesClaim: true,
-		config: `
+	want.azureLabel = true
+	want.config = `
 registry:
   url: hub23registry.azurecr.io
   auth:
@@ -629,25 +634,24 @@ charts:
   - repository: alan-turing-institute/hub23-deploy
     file: hub23-chart/Chart.yaml
     labels: [dependencies, automerge]
-`,
-		secretEnv:    map[string]string{},
-		podReaderIn:  []string{"binderhub", "binderhub-staging"},
-		memoryLimits: map[string]string{"charts": "256Mi", "registry": "1Gi"},
-		storageClass: ptr("managed-csi"),
-		checkConfigText: func(t *testing.T, c *config.Config) {
-			// Key Vault references pass through as written; the App's
-			// IDs stay whole numbers.
-			if c.GitHub.PrivateKey != "keyvault://hub23-vault/helmupgradebot-app-key" || c.GitHub.Token != "" {
-				t.Errorf("github: private_key %q, token %q", c.GitHub.PrivateKey, c.GitHub.Token)
-			}
-			if c.GitHub.AppID != 1234567 || c.GitHub.InstallationID != 87654321 {
-				t.Errorf("github: app_id %d, installation_id %d", c.GitHub.AppID, c.GitHub.InstallationID)
-			}
-			if c.Registry.Auth.Type != config.AuthAzure {
-				t.Errorf("registry auth %q, want azure", c.Registry.Auth.Type)
-			}
-		},
-	})
+`
+	want.secretEnv = map[string]string{}
+	want.podReaderIn = []string{"binderhub", "binderhub-staging"}
+	want.storageClass = ptr("managed-csi")
+	want.checkConfigText = func(t *testing.T, c *config.Config) {
+		// Key Vault references pass through as written; the App's IDs
+		// stay whole numbers.
+		if c.GitHub.PrivateKey != "keyvault://hub23-vault/helmupgradebot-app-key" || c.GitHub.Token != "" {
+			t.Errorf("github: private_key %q, token %q", c.GitHub.PrivateKey, c.GitHub.Token)
+		}
+		if c.GitHub.AppID != 1234567 || c.GitHub.InstallationID != 87654321 {
+			t.Errorf("github: app_id %d, installation_id %d", c.GitHub.AppID, c.GitHub.InstallationID)
+		}
+		if c.Registry.Auth.Type != config.AuthAzure {
+			t.Errorf("registry auth %q, want azure", c.Registry.Auth.Type)
+		}
+	}
+	checkChart(t, out, want)
 }
 
 // EKS: IAM roles for service accounts, an existing claim, other schedules
@@ -697,25 +701,18 @@ charts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := renderChart(t, "bot", "tools", string(values))
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
-	checkChart(t, out, chartWant{
-		names:          map[string]string{"charts": "bot-helmupgradebot-charts", "registry": "bot-helmupgradebot-registry"},
-		schedules:      map[string]string{"charts": "0 */6 * * *", "registry": "45 2 * * 0"},
-		timeZone:       "America/New_York",
-		apply:          false,
-		serviceAccount: "bot-helmupgradebot",
-		saAnnotations:  map[string]string{"eks.amazonaws.com/role-arn": roleARN},
-		claim:          "bot-state-on-efs",
-		makesClaim:     false,
-		config:         configFile,
-		configVerbatim: true,
-		secretEnv:      map[string]string{"HELMUPGRADEBOT_GITHUB_TOKEN": "bot-github/token"},
-		dockerConfig:   "ecr-pull-push",
-		memoryLimits:   map[string]string{"charts": "256Mi", "registry": "2Gi"},
-	})
+	out := mustRender(t, "bot", "tools", string(values))
+	want := defaultWant("bot-helmupgradebot")
+	want.schedules = map[string]string{"charts": "0 */6 * * *", "registry": "45 2 * * 0"}
+	want.timeZone = "America/New_York"
+	want.apply = false
+	want.saAnnotations = map[string]string{"eks.amazonaws.com/role-arn": roleARN}
+	want.claim, want.makesClaim = "bot-state-on-efs", false
+	want.config, want.configVerbatim = configFile, true
+	want.secretEnv = map[string]string{"HELMUPGRADEBOT_GITHUB_TOKEN": "bot-github/token"}
+	want.dockerConfig = "ecr-pull-push"
+	want.memoryLimits["registry"] = "2Gi"
+	checkChart(t, out, want)
 	if ttl := out.cronJobs["registry"].Spec.JobTemplate.Spec.TTLSecondsAfterFinished; ttl == nil || *ttl != 1000000 {
 		t.Errorf("ttlSecondsAfterFinished %v, want 1000000", ttl)
 	}
@@ -724,10 +721,7 @@ charts:
 // persistence.storageClassName "-" asks for no class (a volume bound by
 // hand), which is not the same as leaving it out (the default class).
 func TestHelmChartNoStorageClass(t *testing.T) {
-	out, err := renderChart(t, "helmupgradebot", "binderhub", "persistence:\n  storageClassName: \"-\"\n")
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
+	out := mustRender(t, "helmupgradebot", "binderhub", "persistence:\n  storageClassName: \"-\"\n")
 	pvc := out.claims["helmupgradebot-state"]
 	if pvc == nil || pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != "" {
 		t.Errorf("storageClassName %v, want \"\"", pvc)

@@ -15,20 +15,17 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
+// startDemo starts the demo at now for the test.
 func startDemo(t *testing.T, opts ...demo.Option) *demo.Env {
 	t.Helper()
-	env, err := demo.Start(context.Background(), append([]demo.Option{demo.WithNow(now)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
+	return demotest.Serve(t, append([]demo.Option{demo.WithNow(now)}, opts...)...)
 }
 
 func runJSON(t *testing.T, env *demo.Env, apply bool) (map[string]any, Report, int) {
@@ -181,7 +178,7 @@ func TestPartialDeletionExit3(t *testing.T) {
 			}
 			h.ServeHTTP(w, r)
 		})
-	}), demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
+	}), noCharts())
 	_, rep, code := runJSON(t, env, true)
 	if code != ExitPartial {
 		t.Errorf("exit %d, want %d", code, ExitPartial)
@@ -226,7 +223,7 @@ func TestInterruptedApply(t *testing.T) {
 			}
 			h.ServeHTTP(w, r)
 		})
-	}), demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
+	}), noCharts())
 	var out bytes.Buffer
 	code := Run(ctx, Options{Apply: true, JSON: true, Registry: env.Registry, Stdout: &out})
 	var rep Report
@@ -261,19 +258,8 @@ func TestInterruptedApply(t *testing.T) {
 // (one manifest cannot be read) gets no deletions in an apply; it is
 // reported with the reason, the other repositories are cleaned, exit 3.
 func TestIncompleteRepositorySkipped(t *testing.T) {
-	noCharts := demo.WithConfigure(func(c *config.Config) { c.Charts = nil })
-	_, clean, _ := runJSON(t, startDemo(t, noCharts), false)
-	repo, digest := "", ""
-	for _, p := range clean.Registry.Plan {
-		if len(p.Tags) > 0 {
-			repo, digest = p.Repository, p.Digest
-			break
-		}
-	}
-	if repo == "" {
-		t.Fatal("the demo plans no tagged image")
-	}
-	env := startDemo(t, noCharts, demo.WithRegistryHandler(func(h http.Handler) http.Handler {
+	repo, digest := firstPlannedTagged(t)
+	env := startDemo(t, noCharts(), demo.WithRegistryHandler(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/v2/"+repo+"/manifests/"+digest {
 				http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"backend timeout"}]}`, http.StatusInternalServerError)
@@ -282,6 +268,40 @@ func TestIncompleteRepositorySkipped(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}))
+	raw, r := applySkipping(t, env, repo)
+	reg := raw["registry"].(map[string]any)
+	for _, k := range []string{"held", "skipped_repositories", "skipped"} {
+		if _, ok := reg[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if r.Held["incomplete"] == 0 {
+		t.Errorf("held %v, want the repository's images counted as incomplete", r.Held)
+	}
+}
+
+// noCharts makes a demo without charts.
+func noCharts() demo.Option { return demo.WithConfigure(func(c *config.Config) { c.Charts = nil }) }
+
+// firstPlannedTagged is the repository and digest of the first tagged
+// image a dry run of the demo without charts plans.
+func firstPlannedTagged(t *testing.T) (repo, digest string) {
+	t.Helper()
+	_, clean, _ := runJSON(t, startDemo(t, noCharts()), false)
+	for _, p := range clean.Registry.Plan {
+		if len(p.Tags) > 0 {
+			return p.Repository, p.Digest
+		}
+	}
+	t.Fatal("the demo plans no tagged image")
+	return "", ""
+}
+
+// applySkipping applies on env and checks that it exits 3 with repo
+// skipped, and nothing else, nothing planned or deleted in repo, and
+// something deleted in the other repositories; it returns the report.
+func applySkipping(t *testing.T, env *demo.Env, repo string) (map[string]any, *RegistryReport) {
+	t.Helper()
 	raw, rep, code := runJSON(t, env, true)
 	if code != ExitPartial {
 		t.Errorf("exit %d, want %d", code, ExitPartial)
@@ -292,21 +312,13 @@ func TestIncompleteRepositorySkipped(t *testing.T) {
 	}
 	for _, d := range append(r.Plan, r.Deleted...) {
 		if d.Repository == repo {
-			t.Errorf("%s@%s planned or deleted in the incompletely scanned repository", d.Repository, d.Digest)
+			t.Errorf("%s@%s planned or deleted in the skipped repository", d.Repository, d.Digest)
 		}
 	}
 	if len(r.Deleted) == 0 {
-		t.Error("nothing deleted in the complete repositories")
+		t.Error("nothing deleted in the other repositories")
 	}
-	reg := raw["registry"].(map[string]any)
-	for _, k := range []string{"held", "skipped_repositories", "skipped"} {
-		if _, ok := reg[k]; !ok {
-			t.Errorf("report lacks %q", k)
-		}
-	}
-	if r.Held["incomplete"] == 0 {
-		t.Errorf("held %v, want the repository's images counted as incomplete", r.Held)
-	}
+	return raw, r
 }
 
 // TestRecoversUnrecordedDeletions: a killed run left two attempts without
@@ -327,7 +339,7 @@ func TestRecoversUnrecordedDeletions(t *testing.T) {
 }
 
 func recoversUnrecorded(t *testing.T, spell func(string) string) {
-	env := startDemo(t, demo.WithConfigure(func(c *config.Config) { c.Charts = nil }))
+	env := startDemo(t, noCharts())
 	ctx := context.Background()
 	inv, err := env.Registry.Scan(ctx, nil)
 	if err != nil {

@@ -262,10 +262,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.registry.SetForecast(m.history.ForecastNote())
 	case registrytab.ApplyDoneMsg:
 		_, rescan := m.registry.Update(msg)
-		cmd = tea.Batch(rescan, m.history.Record(m.registrySummary(&msg)))
+		record := m.history.Record(m.registrySummary(&msg))
+		cmd = tea.Batch(rescan, record)
 		m.quitAsked = false
 		if m.quitting {
-			return m, tea.Quit
+			// The stopped delete goes into the history before the console
+			// quits; the rescan is not needed.
+			return m, recordThenQuit(record)
 		}
 	case registrytab.RecheckDoneMsg:
 		if m.confirm == msg.Box {
@@ -483,4 +486,15 @@ func (m *Model) Render() string {
 		body = m.registry.Render(w, bodyH)
 	}
 	return m.header(w) + "\n" + common.Block(body, w, bodyH) + "\n" + status + "\n" + helpView
+}
+
+// recordThenQuit runs record (a history write; nil when there is none to
+// make) and then quits, so that quitting never drops what was recorded.
+func recordThenQuit(record tea.Cmd) tea.Cmd {
+	return func() tea.Msg {
+		if record != nil {
+			record()
+		}
+		return tea.QuitMsg{}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -458,7 +459,8 @@ func TestHelpToggle(t *testing.T) {
 }
 
 func TestQuitWhileDeleting(t *testing.T) {
-	d, reg, _ := fakeEnv(t, 120, 30)
+	store := history.Open(filepath.Join(t.TempDir(), "history.jsonl"))
+	d, reg, _ := fakeEnv(t, 120, 30, WithHistory(store))
 	gate := make(chan struct{})
 	reg.ApplyGate = gate
 	d.press("2", "a")
@@ -481,6 +483,23 @@ func TestQuitWhileDeleting(t *testing.T) {
 	}
 	if got := len(reg.Deleted); got < 1 || got >= n {
 		t.Errorf("%d of %d deleted; want the delete stopped part way", got, n)
+	}
+	// The stopped delete is in the history, deletions and all.
+	runs, _, err := store.Read(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied *history.RegistryRun
+	for _, r := range runs {
+		if r.Applied && r.Registry != nil {
+			applied = r.Registry
+		}
+	}
+	if applied == nil {
+		t.Fatalf("the history has no record of the stopped delete: %+v", runs)
+	}
+	if len(applied.Deletions) != len(reg.Deleted) {
+		t.Errorf("the history records %d deletions, the registry lost %d", len(applied.Deletions), len(reg.Deleted))
 	}
 }
 

@@ -295,11 +295,7 @@ func TestAzureSDKWithAppServiceIdentity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		client, err := azcontainerregistry.NewClient(e.srv.URL(), cred, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return client
+		return sdkClientWith(t, e, cred)
 	}
 	listRepos := func(t *testing.T, client *azcontainerregistry.Client) {
 		t.Helper()

@@ -1,7 +1,6 @@
 package acrtest_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -33,36 +32,10 @@ type env struct {
 
 func start(t testing.TB, opts ...acrtest.Option) *env {
 	t.Helper()
-	ctx := context.Background()
-	reg, err := registrytest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	id := identity(t)
-	srv, err := acrtest.New(ctx, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	reg := registrytest.Serve(t)
+	id := azuretest.ServeIdentity(t)
+	srv := acrtest.Serve(t, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
 	return &env{reg: reg, id: id, srv: srv}
-}
-
-// identity starts a managed identity stand-in, closed with t, which fails
-// t if its transport was asked to leave loopback.
-func identity(t testing.TB) *azuretest.Identity {
-	t.Helper()
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if r := id.Refused(); len(r) > 0 {
-			t.Errorf("transport refused non-loopback connections: %v", r)
-		}
-		id.Close()
-	})
-	return id
 }
 
 // pushed is an image pushed straight to the registry, with what ACR should
@@ -135,10 +108,6 @@ func platformImage(t testing.TB, arch string) v1.Image {
 
 func describeImage(t testing.TB, img v1.Image) pushed {
 	t.Helper()
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	d, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -147,11 +116,21 @@ func describeImage(t testing.TB, img v1.Image) pushed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pushed{digest: d.String(), imageSize: imageSize(t, img), arch: cf.Architecture, os: cf.OS}
+}
+
+// imageSize is an image's size as ACR gives it: its config and layers.
+func imageSize(t testing.TB, img v1.Image) int64 {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	size := m.Config.Size
 	for _, l := range m.Layers {
 		size += l.Size
 	}
-	return pushed{digest: d.String(), imageSize: size, arch: cf.Architecture, os: cf.OS}
+	return size
 }
 
 // pushIndex writes an OCI index of an amd64 and an arm64 image under

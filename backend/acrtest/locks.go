@@ -339,12 +339,7 @@ func (s *Server) liveTags(repo string, snap *repoSnapshot) []tagAttributes {
 // header as the manifest listing does.
 func (s *Server) serveTagList(w http.ResponseWriter, r *http.Request, repo string) {
 	q := r.URL.Query()
-	n, ok := pageSize(w, q)
-	if !ok {
-		return
-	}
-	orderby := q.Get("orderby")
-	less, ok := listingOrder(w, orderby, func(t tagAttributes) string { return t.Name }, func(t tagAttributes) time.Time { return time.Time(t.LastUpdateTime) })
+	n, less, ok := listing(w, q, func(t tagAttributes) string { return t.Name }, func(t tagAttributes) time.Time { return time.Time(t.LastUpdateTime) })
 	if !ok {
 		return
 	}
@@ -371,7 +366,7 @@ func (s *Server) serveTagList(w http.ResponseWriter, r *http.Request, repo strin
 	end := min(start+n, len(tags))
 	page := slices.Clone(tags[start:end])
 	if end < len(tags) {
-		link := fmt.Sprintf(`</acr/v1/%s/_tags?last=%s&n=%d&orderby=%s`, url.PathEscape(repo), url.QueryEscape(page[len(page)-1].Name), n, url.QueryEscape(orderby))
+		link := fmt.Sprintf(`</acr/v1/%s/_tags?last=%s&n=%d&orderby=%s`, url.PathEscape(repo), url.QueryEscape(page[len(page)-1].Name), n, url.QueryEscape(q.Get("orderby")))
 		if filter != "" {
 			link += "&digest=" + url.QueryEscape(filter)
 		}
@@ -382,6 +377,18 @@ func (s *Server) serveTagList(w http.ResponseWriter, r *http.Request, repo strin
 		ImageName string          `json:"imageName"`
 		Tags      []tagAttributes `json:"tags"`
 	}{s.login(), repo, page})
+}
+
+// listing reads the page size (n) and the order (orderby) a listing's
+// query q asks for; it answers 400 and returns false for either that is
+// not valid.
+func listing[T any](w http.ResponseWriter, q url.Values, name func(T) string, updated func(T) time.Time) (int, func(a, b T) int, bool) {
+	n, ok := pageSize(w, q)
+	if !ok {
+		return 0, nil, false
+	}
+	less, ok := listingOrder(w, q.Get("orderby"), name, updated)
+	return n, less, ok
 }
 
 // listingOrder is the order orderby asks of a listing: by name (a

@@ -252,12 +252,7 @@ func isPathNotFound(err error) bool {
 // serveManifests answers GET /acr/v1/<repo>/_manifests.
 func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo string) {
 	q := r.URL.Query()
-	n, ok := pageSize(w, q)
-	if !ok {
-		return
-	}
-	orderby := q.Get("orderby")
-	less, ok := listingOrder(w, orderby, func(e entry) string { return e.attrs.Digest }, func(e entry) time.Time { return e.updated })
+	n, less, ok := listing(w, q, func(e entry) string { return e.attrs.Digest }, func(e entry) time.Time { return e.updated })
 	if !ok {
 		return
 	}
@@ -284,7 +279,7 @@ func (s *Server) serveManifests(w http.ResponseWriter, r *http.Request, repo str
 	}
 	if end < len(entries) {
 		w.Header().Set("Link", fmt.Sprintf(`</acr/v1/%s/_manifests?last=%s&n=%d&orderby=%s>; rel="next"`,
-			url.PathEscape(repo), url.QueryEscape(page[len(page)-1].Digest), n, url.QueryEscape(orderby)))
+			url.PathEscape(repo), url.QueryEscape(page[len(page)-1].Digest), n, url.QueryEscape(q.Get("orderby"))))
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Registry  string               `json:"registry"`

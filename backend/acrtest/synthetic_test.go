@@ -7,25 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 )
 
 var synthNow = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 func startSynthetic(t testing.TB, spec acrtest.Synthetic, opts ...acrtest.Option) *env {
 	t.Helper()
-	id := identity(t)
-	srv, err := acrtest.NewSynthetic(t.Context(), spec, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return &env{id: id, srv: srv}
+	id := azuretest.ServeIdentity(t)
+	return &env{id: id, srv: acrtest.ServeSynthetic(t, spec, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)}
 }
 
 // listed is one manifest as the Azure SDK's listing gives it.
@@ -45,6 +42,13 @@ func sdkClient(t *testing.T, e *env) *azcontainerregistry.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sdkClientWith(t, e, cred)
+}
+
+// sdkClientWith is the Azure SDK's ACR client of the stand-in, logged in
+// with cred.
+func sdkClientWith(t *testing.T, e *env, cred azcore.TokenCredential) *azcontainerregistry.Client {
+	t.Helper()
 	client, err := azcontainerregistry.NewClient(e.srv.URL(), cred, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -137,14 +141,7 @@ func TestSynthetic(t *testing.T) {
 		if _, err := img.ConfigFile(); err != nil { // verifies the config's digest
 			t.Fatalf("config of %s: %v", ref, err)
 		}
-		m, err := img.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		size := m.Config.Size
-		for _, l := range m.Layers {
-			size += l.Size
-		}
+		size := imageSize(t, img)
 		sizes[l.digest] = size
 		if size != l.size {
 			t.Errorf("%s: listed imageSize %d, content adds up to %d", ref, l.size, size)

@@ -16,7 +16,7 @@ import (
 
 func TestAppServiceAnswers(t *testing.T) {
 	const user = "33333333-3333-3333-3333-333333333333"
-	id := newIdentity(t, azuretest.WithUserAssigned(user))
+	id := azuretest.ServeIdentity(t, azuretest.WithUserAssigned(user))
 	base := url.Values{"api-version": {azuretest.AppServiceAPIVersion}, "resource": {azuretest.VaultResource}}
 	with := func(k, v string) url.Values { return withQuery(base, k, v) }
 	good := map[string]string{"X-IDENTITY-HEADER": id.AppServiceHeader()}
@@ -83,7 +83,7 @@ func TestAppServiceAnswers(t *testing.T) {
 // bot's binary does when a test runs it as a subprocess.
 func TestAppServiceRealCredential(t *testing.T) {
 	const user = "55555555-5555-5555-5555-555555555555"
-	id := newIdentity(t, azuretest.WithUserAssigned(user))
+	id := azuretest.ServeIdentity(t, azuretest.WithUserAssigned(user))
 	tests := []struct {
 		name     string
 		clientID string

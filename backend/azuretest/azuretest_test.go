@@ -21,31 +21,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 )
 
-func newIdentity(t *testing.T, opts ...azuretest.IdentityOption) *azuretest.Identity {
-	t.Helper()
-	id, err := azuretest.NewIdentity(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if r := id.Refused(); len(r) > 0 {
-			t.Errorf("transport refused non-loopback connections: %v", r)
-		}
-		id.Close()
-	})
-	return id
-}
-
-func newVault(t *testing.T, opts ...azuretest.KeyVaultOption) *azuretest.KeyVault {
-	t.Helper()
-	kv, err := azuretest.NewKeyVault(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kv.Close() })
-	return kv
-}
-
 type response struct {
 	status int
 	header http.Header
@@ -155,7 +130,7 @@ func TestIMDSAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			id := newIdentity(t, tc.opts...)
+			id := azuretest.ServeIdentity(t, tc.opts...)
 			u := imdsURL(tc.query)
 			if tc.path != "" {
 				u = "http://" + azuretest.IMDSHost + tc.path + "?" + tc.query.Encode()
@@ -203,7 +178,7 @@ func TestIMDSAnswers(t *testing.T) {
 }
 
 func TestKeyVaultChallenge(t *testing.T) {
-	kv := newVault(t, azuretest.WithVaultName("challenged"))
+	kv := azuretest.ServeKeyVault(t, azuretest.WithVaultName("challenged"))
 	r := do(t, kv.Client(), "GET", kv.VaultURL()+"secrets/x?api-version=7.4", nil)
 	if r.status != 401 {
 		t.Fatalf("status %d, want 401", r.status)
@@ -219,8 +194,8 @@ func TestKeyVaultChallenge(t *testing.T) {
 }
 
 func TestKeyVaultAnswers(t *testing.T) {
-	id := newIdentity(t, azuretest.WithUserAssigned("aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"))
-	kv := newVault(t, azuretest.WithVaultName("answers"), azuretest.WithIdentity(id))
+	id := azuretest.ServeIdentity(t, azuretest.WithUserAssigned("aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"))
+	kv := azuretest.ServeKeyVault(t, azuretest.WithVaultName("answers"), azuretest.WithIdentity(id))
 	reader, scoped, outsider := id.SystemAssignedClientID(), "aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"
 	v1 := kv.SetSecret("Github-Token", "value-one")
 	v2 := kv.SetSecret("github-token", "value-two")
@@ -234,9 +209,9 @@ func TestKeyVaultAnswers(t *testing.T) {
 	scopedTok := token(t, id, scoped, azuretest.VaultResource)
 	outsiderTok := token(t, id, outsider, azuretest.VaultResource)
 	armTok := token(t, id, "", "https://management.azure.com/")
-	foreign := newIdentity(t)
+	foreign := azuretest.ServeIdentity(t)
 	foreignTok := token(t, foreign, "", azuretest.VaultResource)
-	otherTenant := newVault(t, azuretest.WithVaultName("othertenant"), azuretest.WithIdentity(id), azuretest.WithVaultTenant("99999999-9999-9999-9999-999999999999"))
+	otherTenant := azuretest.ServeKeyVault(t, azuretest.WithVaultName("othertenant"), azuretest.WithIdentity(id), azuretest.WithVaultTenant("99999999-9999-9999-9999-999999999999"))
 	otherTenant.Grant(reader)
 	otherTenant.SetSecret("s", "v")
 
@@ -338,13 +313,13 @@ func TestKeyVaultAnswers(t *testing.T) {
 }
 
 func TestTransportStaysOnLoopback(t *testing.T) {
-	// not newIdentity: this test provokes refusals on purpose
+	// not ServeIdentity: this test provokes refusals on purpose
 	id, err := azuretest.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { id.Close() })
-	kv := newVault(t, azuretest.WithIdentity(id))
+	kv := azuretest.ServeKeyVault(t, azuretest.WithIdentity(id))
 	c := id.Transport()
 
 	for _, u := range []string{"https://login.microsoftonline.com/common/oauth2/v2.0/token", "http://example.com/", "https://169.254.169.254/metadata/identity/oauth2/token", "http://169.254.169.254:8080/"} {
@@ -383,8 +358,8 @@ func TestTransportStaysOnLoopback(t *testing.T) {
 func TestRealClients(t *testing.T) {
 	azuretest.HermeticEnv(t)
 	const user = "bbbbbbbb-0000-0000-0000-00000000000b"
-	id := newIdentity(t, azuretest.WithUserAssigned(user))
-	kv := newVault(t, azuretest.WithVaultName("realclients"), azuretest.WithIdentity(id))
+	id := azuretest.ServeIdentity(t, azuretest.WithUserAssigned(user))
+	kv := azuretest.ServeKeyVault(t, azuretest.WithVaultName("realclients"), azuretest.WithIdentity(id))
 	version := kv.SetSecret("token", "s3cr3t-value")
 	kv.Grant(id.SystemAssignedClientID())
 	kv.Grant(user)

@@ -51,7 +51,7 @@ func TestDirectCredentialIgnoresTheEnvironment(t *testing.T) {
 		{"service principal", map[string]string{"AZURE_CLIENT_ID": "junk", "AZURE_TENANT_ID": "junk", "AZURE_CLIENT_SECRET": "junk",
 			"AZURE_AUTHORITY_HOST": trapURL, "AZURE_FEDERATED_TOKEN_FILE": federated, "AZURE_TOKEN_CREDENTIALS": "dev"}},
 	}
-	id := newIdentity(t)
+	id := azuretest.ServeIdentity(t)
 	for _, tc := range envs {
 		t.Run(tc.name, func(t *testing.T) {
 			azuretest.HermeticEnv(t)
@@ -93,11 +93,11 @@ func TestDirectCredentialErrors(t *testing.T) {
 	scope := policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}}
 
 	// no identity on the machine: IMDS's answer, no token in it
-	none := newIdentity(t, azuretest.WithoutSystemAssigned())
+	none := azuretest.ServeIdentity(t, azuretest.WithoutSystemAssigned())
 	_, err := none.DirectCredential().GetToken(ctx, scope)
 	expectErr(t, err, "Identity not found")
 
-	id := newIdentity(t)
+	id := azuretest.ServeIdentity(t)
 	_, err = id.DirectCredential().GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"a", "b"}})
 	expectErr(t, err, "want one scope")
 

@@ -17,24 +17,18 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/check"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
-	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
 )
 
 const tokenVar = "CHECK_TEST_GITHUB_TOKEN"
 
+// startDemo starts the demo with a small registry for the test.
 func startDemo(t *testing.T) *demo.Env {
 	t.Helper()
-	p := registrytest.DefaultPopulation()
-	p.Repositories, p.TagsPerRepository = 3, 2
-	env, err := demo.Start(context.Background(), demo.WithPopulation(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
+	return demotest.Serve(t, demo.WithPopulation(demotest.SmallPopulation()))
 }
 
 // demoConfig is the demo's configuration with the token in tokenVar, and
@@ -232,11 +226,7 @@ func TestACRAndKeyVault(t *testing.T) {
 	ctx := context.Background()
 	env := startDemo(t)
 	acr, id := startACR(t, env)
-	kv, err := azuretest.NewKeyVault(azuretest.WithVaultName("hubvault"), azuretest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kv.Close()
+	kv := azuretest.ServeKeyVault(t, azuretest.WithVaultName("hubvault"), azuretest.WithIdentity(id))
 	kv.SetSecret("github-token", env.GitHub.Token())
 
 	cfg := demoConfig(env)

@@ -21,17 +21,8 @@ import (
 func startACR(t *testing.T, env *demo.Env) (*acrtest.Server, *azuretest.Identity) {
 	t.Helper()
 	azuretest.HermeticEnv(t)
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { id.Close() })
-	acr, err := acrtest.New(context.Background(), env.RegistryServer, acrtest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { acr.Close() })
-	return acr, id
+	id := azuretest.ServeIdentity(t)
+	return acrtest.Serve(t, env.RegistryServer, acrtest.WithIdentity(id)), id
 }
 
 // TestACRLocks: on ACR the checklist says what the locks of the first

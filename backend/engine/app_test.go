@@ -66,6 +66,29 @@ func buildCharts(t *testing.T, cfg *config.Config) *engine.Charts {
 	return charts
 }
 
+// openFirstOutdated checks every dependency, failing t on an error, and
+// opens a pull request for the first outdated one, failing t unless it
+// opened; how says how charts signs in.
+func openFirstOutdated(t *testing.T, ctx context.Context, charts *engine.Charts, how string) {
+	t.Helper()
+	var rows []model.DependencyStatus
+	for _, r := range charts.Check(ctx) {
+		if r.State == model.StateError {
+			t.Fatalf("%s: %s", r.Dependency, r.Error)
+		}
+		if r.State == model.StateOutdated {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("no outdated dependency to open a pull request for")
+	}
+	opened, err := charts.Open(ctx, rows[:1])
+	if err != nil || opened[0].State != model.StatePROpened {
+		t.Fatalf("open %s: %v %+v", how, err, opened)
+	}
+}
+
 func rsaKey(t *testing.T) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -87,19 +110,7 @@ func TestPullRequestAsGitHubApp(t *testing.T) {
 			ctx := context.Background()
 			env, cfg := appEnv(t, key, key, suffix)
 			charts := buildCharts(t, cfg)
-			var rows []model.DependencyStatus
-			for _, r := range charts.Check(ctx) {
-				if r.State == model.StateError {
-					t.Fatalf("%s: %s", r.Dependency, r.Error)
-				}
-				if r.State == model.StateOutdated {
-					rows = append(rows, r)
-				}
-			}
-			opened, err := charts.Open(ctx, rows[:1])
-			if err != nil || opened[0].State != model.StatePROpened {
-				t.Fatalf("open as the App: %v %+v", err, opened)
-			}
+			openFirstOutdated(t, ctx, charts, "as the App")
 			prs := env.GitHub.PullRequests(demo.Owner, demo.Repo)
 			if len(prs) != 1 || prs[0].User != "helmupgradebot-app[bot]" {
 				t.Fatalf("pull requests: %+v", prs)

@@ -9,7 +9,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
-	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 // TestTokenFromKeyVault follows the production path: the VM's user-assigned
@@ -20,16 +19,8 @@ func TestTokenFromKeyVault(t *testing.T) {
 	ctx := context.Background()
 	const clientID = "5c1b3a9e-0000-4000-8000-00000000c11d"
 	env := start(t, func(*config.Config) {})
-	id, err := azuretest.NewIdentity(azuretest.WithUserAssigned(clientID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer id.Close()
-	kv, err := azuretest.NewKeyVault(azuretest.WithVaultName("hubvault"), azuretest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kv.Close()
+	id := azuretest.ServeIdentity(t, azuretest.WithUserAssigned(clientID))
+	kv := azuretest.ServeKeyVault(t, azuretest.WithVaultName("hubvault"), azuretest.WithIdentity(id))
 	kv.SetSecret("github-token", env.GitHub.Token())
 
 	cfg := *env.Config
@@ -51,17 +42,5 @@ func TestTokenFromKeyVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var outdatedRows []model.DependencyStatus
-	for _, r := range charts.Check(ctx) {
-		if r.State == model.StateError {
-			t.Fatalf("%s: %s", r.Dependency, r.Error)
-		}
-		if r.State == model.StateOutdated {
-			outdatedRows = append(outdatedRows, r)
-		}
-	}
-	rows, err := charts.Open(ctx, outdatedRows[:1])
-	if err != nil || rows[0].State != model.StatePROpened {
-		t.Fatalf("open with the vault's token: %v %+v", err, rows)
-	}
+	openFirstOutdated(t, ctx, charts, "with the vault's token")
 }

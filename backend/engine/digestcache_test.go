@@ -16,14 +16,7 @@ import (
 // (--no-cache).
 func TestDigestCacheByDefault(t *testing.T) {
 	ctx := t.Context()
-	reg, err := registrytest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	if _, err := registrytest.Seed(ctx, reg.Host(), smallPopulation()); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := registrytest.ServeSeeded(t, smallPopulation())
 	cfg := &config.Config{Registry: config.Registry{URL: reg.Host(), Auth: config.Auth{Type: config.AuthAnonymous}, Concurrency: 4}}
 	for _, tt := range []struct {
 		name string

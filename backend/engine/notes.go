@@ -63,14 +63,19 @@ func (r *releaseNotes) put(key string, notes *model.ReleaseNotes, now time.Time)
 // so in the pull request's body.
 func (c *Charts) gatherNotes(ctx context.Context, row *model.DependencyStatus, chart string, versions []model.ChartVersion) {
 	repo, hasRepo := row.Bump().SourceRepository()
-	if notes, ok := model.ChangeNotes(row.Current, row.Latest, versions, repo); ok {
+	// A range's notes start after the highest version it admitted.
+	from := row.Current
+	if row.CurrentVersion != nil {
+		from = row.CurrentVersion.Version
+	}
+	if notes, ok := model.ChangeNotes(from, row.Latest, versions, repo); ok {
 		row.Notes = &notes
 		return
 	}
 	if !hasRepo || c.gh == nil || !c.gh.ServesGitHubCom() {
 		return
 	}
-	key := strings.Join([]string{repo, chart, row.Current, row.Latest.Version}, " ")
+	key := strings.Join([]string{repo, chart, from, row.Latest.Version}, " ")
 	if notes, ok := c.notes.get(key, c.now()); ok {
 		row.Notes = notes
 		return
@@ -79,14 +84,14 @@ func (c *Charts) gatherNotes(ctx context.Context, row *model.DependencyStatus, c
 	ctx, cancel := context.WithTimeout(ctx, notesTimeout)
 	defer cancel()
 	releases, err := c.gh.Releases(ctx, owner, name, func(page []model.Release) bool {
-		return model.ReleasesReach(chart, row.Current, page)
+		return model.ReleasesReach(chart, from, page)
 	})
 	if err != nil {
 		row.Notes = &model.ReleaseNotes{Source: model.NotesFromReleases, Repository: repo, MoreURL: repo + "/releases", Problem: err.Error()}
 		return
 	}
 	var notes *model.ReleaseNotes
-	if n, ok := model.GitHubReleaseNotes(chart, row.Current, row.Latest, repo, releases); ok {
+	if n, ok := model.GitHubReleaseNotes(chart, from, row.Latest, repo, releases); ok {
 		notes = &n
 	}
 	c.notes.put(key, notes, c.now())

@@ -189,3 +189,41 @@ func TestReleaseNotesNeverFailTheRow(t *testing.T) {
 		})
 	}
 }
+
+// TestRangeReleaseNotes: a pin written as a range gets the notes of the
+// versions after the highest one it admitted.
+func TestRangeReleaseNotes(t *testing.T) {
+	for _, tc := range []struct {
+		pin, want string
+		notWant   []string
+	}{
+		{pin: "~1.0.0", want: "<summary>app ~1.0.0 → 1.3.0 (artifacthub.io/changes)</summary>", notWant: []string{"Initial release"}},
+		{pin: "1.1.x", want: "#### `1.2.0`", notWant: []string{"Initial release", "#### `1.1.0`"}},
+	} {
+		t.Run(tc.pin, func(t *testing.T) {
+			ctx := context.Background()
+			index := appIndex(t)
+			env := start(t, func(c *config.Config) {
+				c.Charts[0].Dependencies["app"] = config.Dependency{}
+			})
+			content, _ := env.GitHub.File(demo.Owner, demo.Repo, "main", demo.File)
+			setChart(t, env, demo.File, content+"  - name: app\n    version: \""+tc.pin+"\"\n    repository: "+index+"\n")
+			app := row(t, env.Charts.Check(ctx), "app")
+			if app.State != model.StateOutdated || app.Notes == nil {
+				t.Fatalf("app: %+v notes %+v", app, app.Notes)
+			}
+			p, err := env.Charts.Preview([]model.DependencyStatus{app})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(p.Body, tc.want) || !strings.Contains(p.Body, "#### `1.3.0`") {
+				t.Errorf("PR body lacks %q or 1.3.0's notes:\n%s", tc.want, p.Body)
+			}
+			for _, nw := range tc.notWant {
+				if strings.Contains(p.Body, nw) {
+					t.Errorf("PR body has %q, which the range already admitted:\n%s", nw, p.Body)
+				}
+			}
+		})
+	}
+}

@@ -16,16 +16,8 @@ import (
 // inventory; without the snapshot it reads them all again.
 func TestSnapshotSeedsTheNextRun(t *testing.T) {
 	azuretest.HermeticEnv(t)
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { id.Close() })
-	srv, err := acrtest.NewSynthetic(t.Context(), acrtest.Synthetic{Repositories: 5, ManifestsPerRepository: 20, Seed: 2}, acrtest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	id := azuretest.ServeIdentity(t)
+	srv := acrtest.ServeSynthetic(t, acrtest.Synthetic{Repositories: 5, ManifestsPerRepository: 20, Seed: 2}, acrtest.WithIdentity(id))
 	cred, err := id.Credential()
 	if err != nil {
 		t.Fatal(err)

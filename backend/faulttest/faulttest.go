@@ -313,8 +313,7 @@ func (p *Proxy) draw(r *http.Request) Kind {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	kind := p.draw(r)
-	switch kind {
+	switch kind := p.draw(r); kind {
 	case TooManyRequests:
 		secs := int(p.o.RetryAfter / time.Second)
 		if p.o.RetryAfterDate {
@@ -323,25 +322,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 		}
 		p.status(w, http.StatusTooManyRequests, "TOOMANYREQUESTS")
-		return
 	case InternalError:
 		p.status(w, http.StatusInternalServerError, "UNKNOWN")
-		return
 	case BadGateway:
 		p.status(w, http.StatusBadGateway, "UNKNOWN")
-		return
 	case Unavailable:
 		p.status(w, http.StatusServiceUnavailable, "UNAVAILABLE")
-		return
 	case ResetBeforeHeaders:
 		reset(w)
-		return
 	case Stall:
 		p.wait(r, p.o.Stall)
 		reset(w)
-		return
+	default:
+		p.pass(w, r, kind)
 	}
+}
 
+// pass forwards r to the target and passes its answer on, with the fault
+// kind (if any) that acts on the answer.
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, kind Kind) {
 	resp, body, err := p.forward(r)
 	if err != nil {
 		http.Error(w, "faulttest: "+err.Error(), http.StatusBadGateway)

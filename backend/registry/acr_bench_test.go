@@ -25,12 +25,12 @@ import (
 func BenchmarkScan5000(b *testing.B) {
 	azuretest.HermeticEnv(b)
 	pop := registrytest.Population{Repositories: 50, TagsPerRepository: 100, Seed: 5000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg := startRegistry(b)
+	reg := registrytest.Serve(b)
 	if _, err := reg.Populate(b.Context(), pop); err != nil {
 		b.Fatal(err)
 	}
-	id := startIdentity(b)
-	srv := startACRServer(b, reg, id)
+	id := azuretest.ServeIdentity(b)
+	srv := acrtest.Serve(b, reg, acrtest.WithIdentity(id))
 
 	cases := []struct {
 		name string
@@ -101,13 +101,13 @@ func BenchmarkACRCost(b *testing.B) {
 	azuretest.HermeticEnv(b)
 	for _, tags := range []int{2000, 6000} {
 		b.Run(fmt.Sprintf("tags-%d", tags), func(b *testing.B) {
-			reg := startRegistry(b)
+			reg := registrytest.Serve(b)
 			pop := registrytest.Population{Repositories: 20, TagsPerRepository: tags / 20, Seed: 22, Now: testNow, Scale: 1, Concurrency: 16}
 			if _, err := reg.Populate(b.Context(), pop); err != nil {
 				b.Fatal(err)
 			}
-			id := startIdentity(b)
-			srv := startACRServer(b, reg, id, acrtest.WithoutRequestLog())
+			id := azuretest.ServeIdentity(b)
+			srv := acrtest.Serve(b, reg, acrtest.WithIdentity(id), acrtest.WithoutRequestLog())
 			cred, err := id.Credential()
 			if err != nil {
 				b.Fatal(err)

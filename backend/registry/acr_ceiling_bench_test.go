@@ -45,13 +45,9 @@ func BenchmarkACRScanCeiling(b *testing.B) {
 }
 
 func acrCeiling(b *testing.B, manifests int, rtt time.Duration) {
-	id := startIdentity(b)
+	id := azuretest.ServeIdentity(b)
 	spec := acrtest.Synthetic{Repositories: max(manifests/100, 1), ManifestsPerRepository: min(manifests, 100), Seed: 1, Now: testNow}
-	srv, err := acrtest.NewSynthetic(b.Context(), spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog(), acrtest.WithLatency(rtt))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	srv := acrtest.ServeSynthetic(b, spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog(), acrtest.WithLatency(rtt))
 	cred, err := id.Credential()
 	if err != nil {
 		b.Fatal(err)

@@ -26,9 +26,9 @@ type acrEnv struct {
 func startACR(t *testing.T, opts ...acrtest.Option) *acrEnv {
 	t.Helper()
 	azuretest.HermeticEnv(t)
-	reg := startRegistry(t)
-	id := startIdentity(t)
-	srv := startACRServer(t, reg, id, opts...)
+	reg := registrytest.Serve(t)
+	id := azuretest.ServeIdentity(t)
+	srv := acrtest.Serve(t, reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
 	return &acrEnv{reg: reg, id: id, srv: srv, p: pusher{t, reg.Host()}}
 }
 
@@ -63,30 +63,6 @@ func (e *acrEnv) pushedAt(t *testing.T, repoTag string, x interface {
 	repo, _, _ = strings.Cut(repo, "@")
 	e.srv.SetCreated(repo, d, testNow.AddDate(0, 0, -ageDays))
 	return d
-}
-
-// startIdentity starts the managed identity (IMDS on loopback) that the
-// ACR stand-in trusts, closed when the test ends.
-func startIdentity(t testing.TB) *azuretest.Identity {
-	t.Helper()
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { id.Close() })
-	return id
-}
-
-// startACRServer starts the ACR stand-in in front of reg, trusting id,
-// closed when the test ends.
-func startACRServer(t testing.TB, reg *registrytest.Registry, id *azuretest.Identity, opts ...acrtest.Option) *acrtest.Server {
-	t.Helper()
-	srv, err := acrtest.New(t.Context(), reg, append([]acrtest.Option{acrtest.WithIdentity(id)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
 }
 
 // acrScene is a registry with every case ACR adds: an untagged manifest

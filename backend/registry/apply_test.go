@@ -106,7 +106,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, _ := startSeeded(t, population())
+			reg, _ := registrytest.ServeSeeded(t, population())
 			c := newClient(t, reg.Host())
 			inv := scan(t, c)
 			plan := model.MakePlan(inv, tt.req(t, inv))
@@ -169,7 +169,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyAlreadyGone(t *testing.T) {
-	reg, _ := startSeeded(t, population())
+	reg, _ := registrytest.ServeSeeded(t, population())
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	plan := model.MakePlan(inv, model.Request{Now: testNow, Manual: manualPicks(t, inv)})
@@ -212,7 +212,7 @@ func TestApplyAlreadyGone(t *testing.T) {
 
 func TestApplyDeleteDisabled(t *testing.T) {
 	isDelete := func(r *http.Request) bool { return r.Method == http.MethodDelete }
-	reg, _ := startSeeded(t, population(), registrytest.WithHandler(fault(isDelete, http.StatusMethodNotAllowed, "UNSUPPORTED")))
+	reg, _ := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(fault(isDelete, http.StatusMethodNotAllowed, "UNSUPPORTED")))
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	plan := model.MakePlan(inv, model.Request{Now: testNow, Manual: manualPicks(t, inv)})
@@ -258,7 +258,7 @@ func TestApplyInterrupted(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	reg, _ := startSeeded(t, population(), registrytest.WithHandler(block))
+	reg, _ := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(block))
 	c := newClient(t, reg.Host())
 	inv := scan(t, c)
 	// Images without platform manifests: one DELETE each.
@@ -365,215 +365,4 @@ func (f deleterFunc) Exists(context.Context, string, string) (bool, error) { ret
 // Current reports no tags: the registry still matches the scan.
 func (f deleterFunc) Current(context.Context, string, func(string) bool) (Current, error) {
 	return Current{}, nil
-}
-
-// TestGarbageCollectFreesWhatThePlanSays applies plans to a registry on
-// disk, runs distribution's garbage collection and checks that the bytes
-// it frees are exactly the plan's ReclaimBytes.
-func TestGarbageCollectFreesWhatThePlanSays(t *testing.T) {
-	tests := []struct {
-		name string
-		req  func(t *testing.T, inv *model.Inventory) model.Request
-	}{
-		{"age policy", func(*testing.T, *model.Inventory) model.Request {
-			return model.Request{Now: testNow, Policy: model.Policy{MaxAge: 90 * 24 * time.Hour, KeepLatest: 1}}
-		}},
-		{"hub policy with the index", func(*testing.T, *model.Inventory) model.Request {
-			return model.Request{Now: testNow, Policy: hubPolicy()}
-		}},
-		{"manual picks", func(t *testing.T, inv *model.Inventory) model.Request {
-			return model.Request{Now: testNow, Manual: manualPicks(t, inv)}
-		}},
-		{"cap", func(t *testing.T, inv *model.Inventory) model.Request {
-			return model.Request{Now: testNow, Policy: model.Policy{Cap: model.ComputeSizes(inv).Total / 2, Aggressive: true, KeepLatest: 1}}
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			reg, _ := startSeeded(t, population(), registrytest.WithFilesystem(t.TempDir()))
-			c := newClient(t, reg.Host())
-			inv := scan(t, c)
-			plan := model.MakePlan(inv, tt.req(t, inv))
-			if len(plan.Deletions) == 0 || plan.ReclaimBytes <= 0 {
-				t.Fatalf("plan deletes %d images, reclaims %d bytes", len(plan.Deletions), plan.ReclaimBytes)
-			}
-			before, err := reg.BlobBytes(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if before != plan.TotalBytes {
-				t.Errorf("registry stores %d bytes, the plan says %d", before, plan.TotalBytes)
-			}
-			log, _ := openLog(t)
-			if res, err := Apply(t.Context(), c, inv, plan, log); err != nil || len(res.Deleted) != len(plan.Deletions) {
-				t.Fatalf("apply: %v, %+v", err, res)
-			}
-			if err := reg.GarbageCollect(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			after, err := reg.BlobBytes(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if before-after != plan.ReclaimBytes || after != plan.TotalAfterBytes {
-				t.Errorf("GC freed %d bytes (%d -> %d); the plan said %d (%d -> %d)",
-					before-after, before, after, plan.ReclaimBytes, plan.TotalBytes, plan.TotalAfterBytes)
-			}
-			t.Logf("%d deletions freed %d of %d bytes", len(plan.Deletions), before-after, before)
-		})
-	}
-}
-
-func TestDeleteManifestErrors(t *testing.T) {
-	deleteIn := func(repo string) func(r *http.Request) bool {
-		return func(r *http.Request) bool {
-			return r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/")
-		}
-	}
-	reg := startRegistry(t,
-		registrytest.WithHandler(fault(deleteIn("denied"), http.StatusForbidden, "DENIED")),
-		registrytest.WithHandler(fault(deleteIn("disabled"), http.StatusMethodNotAllowed, "UNSUPPORTED")),
-		registrytest.WithHandler(fault(deleteIn("broken"), http.StatusInternalServerError, "UNKNOWN")),
-	)
-	c := newClient(t, reg.Host())
-	const dg = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
-	tests := []struct {
-		repo, digest string
-		is           error
-		words        []string
-	}{
-		{"missing", dg, ErrNotFound, []string{"delete missing@" + dg, "404"}},
-		{"disabled", dg, ErrDeleteDisabled, []string{"405", "storage.delete.enabled"}},
-		{"denied", dg, nil, []string{"403", "DENIED", "AcrDelete"}},
-		{"broken", dg, nil, []string{"delete broken@" + dg, "500"}},
-		{"missing", "latest", nil, []string{"not a digest"}},
-		{"Bad_Name", dg, nil, []string{"bad repository name"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.repo+"@"+tt.digest, func(t *testing.T) {
-			err := c.DeleteManifest(t.Context(), tt.repo, tt.digest)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if tt.is != nil && !errors.Is(err, tt.is) {
-				t.Errorf("err %v is not %v", err, tt.is)
-			}
-			if tt.is == nil && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrDeleteDisabled)) {
-				t.Errorf("err %v matches a sentinel", err)
-			}
-			for _, w := range tt.words {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("err %q lacks %q", err, w)
-				}
-			}
-		})
-	}
-}
-
-// TestApplyChildFailure: an index deleted but one of its platform
-// manifests not is recorded as what it is: the index deleted (in the
-// result, the audit log and the freed bytes), the platform manifest a
-// failure of its own that names its index; a missing child is fine.
-func TestApplyChildFailure(t *testing.T) {
-	inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
-		{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"},
-			ChildBlobs: [][]int32{{1}, {2}, {3}}, Blobs: []int32{0, 1, 2, 3}},
-		{Repository: "hub", Digest: "sha256:i2", Blobs: []int32{4}},
-	}, Blobs: []model.Blob{{Digest: "sha256:i1", Size: 1}, {Digest: "sha256:c1", Size: 10}, {Digest: "sha256:c2", Size: 100},
-		{Digest: "sha256:c3", Size: 1000}, {Digest: "sha256:i2", Size: 10000}}}
-	plan := model.Plan{Deletions: []model.Deletion{
-		{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
-		{Image: 1, Reason: model.ReasonManual},
-	}}
-	var mu sync.Mutex
-	var calls []string
-	d := deleterFunc(func(_ context.Context, repo, digest string) error {
-		mu.Lock()
-		calls = append(calls, digest)
-		mu.Unlock()
-		switch digest {
-		case "sha256:c1":
-			return ErrNotFound
-		case "sha256:c2":
-			return errors.New("delete hub@sha256:c2: registry answered 500")
-		}
-		return nil
-	})
-	log, path := openLog(t)
-	res, err := Apply(t.Context(), d, inv, plan, log, WithApplyConcurrency(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"sha256:i1", "sha256:c1", "sha256:c2", "sha256:c3", "sha256:i2"}; !slices.Equal(calls, want) {
-		t.Errorf("deletes %v, want %v (index first, then every child)", calls, want)
-	}
-	if len(res.Failed) != 1 || res.Failed[0].Index != 0 || res.Failed[0].Digest != "sha256:c2" || res.Failed[0].Of != "sha256:i1" ||
-		!strings.Contains(res.Failed[0].Error, "not its platform manifest sha256:c2") || res.Failed[0].Unknown {
-		t.Errorf("failed %+v", res.Failed)
-	}
-	if len(res.Deleted) != 2 || res.Deleted[0].Index != 0 || !slices.Equal(res.Deleted[0].Left, []string{"sha256:c2"}) || res.Deleted[1].Index != 1 {
-		t.Errorf("deleted %+v", res.Deleted)
-	}
-	if want := int64(1 + 10 + 1000 + 10000); res.FreedBytes != want {
-		t.Errorf("freed %d bytes, want %d (all but c2's)", res.FreedBytes, want)
-	}
-	outcomes := checkAudit(t, path, inv)
-	for d, want := range map[string]string{"sha256:i1": audit.OutcomeDeleted, "sha256:c1": audit.OutcomeAlreadyGone,
-		"sha256:c2": audit.OutcomeFailed, "sha256:c3": audit.OutcomeDeleted, "sha256:i2": audit.OutcomeDeleted} {
-		if got := outcomes[d]; got.Outcome != want || (d[7] == 'c') != (got.Index == "sha256:i1") {
-			t.Errorf("audit outcome of %s: %+v, want %s", d, got, want)
-		}
-	}
-}
-
-// unsettledDeleter answers a DELETE of fail with no usable answer and
-// cannot say afterwards whether the manifest is there.
-type unsettledDeleter struct{ fail string }
-
-func (d unsettledDeleter) DeleteManifest(_ context.Context, _, digest string) error {
-	if digest == d.fail {
-		return errors.New("delete: connection reset by peer")
-	}
-	return nil
-}
-
-func (unsettledDeleter) Exists(context.Context, string, string) (bool, error) {
-	return false, errors.New("registry unreachable")
-}
-
-func (unsettledDeleter) Current(context.Context, string, func(string) bool) (Current, error) {
-	return Current{}, nil
-}
-
-// TestApplyUnsettledDeleteStaysOpen: a DELETE that may have acted, of an
-// index or of one of its platform manifests, when the registry cannot be
-// asked afterwards, is a failure marked unknown whose attempt line stays
-// open for the next run's recovery: never recorded failed, since it may be
-// gone.
-func TestApplyUnsettledDeleteStaysOpen(t *testing.T) {
-	for _, fail := range []string{"sha256:i1", "sha256:c1"} {
-		t.Run(fail, func(t *testing.T) {
-			inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
-				{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1"}},
-			}}
-			plan := model.Plan{Deletions: []model.Deletion{{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1"}}}}
-			log, path := openLog(t)
-			res, err := Apply(t.Context(), unsettledDeleter{fail}, inv, plan, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Failed) != 1 || res.Failed[0].Digest != fail || !res.Failed[0].Unknown {
-				t.Fatalf("failed %+v, want %s unknown", res.Failed, fail)
-			}
-			pending, _, err := audit.Pending(path, inv.Registry)
-			if err != nil || len(pending) != 1 || pending[0].Digest != fail {
-				t.Errorf("pending %+v (%v), want the attempt on %s open", pending, err, fail)
-			}
-			for _, e := range readAudit(t, path) {
-				if e.Outcome == audit.OutcomeFailed {
-					t.Errorf("recorded failed: %+v", e)
-				}
-			}
-		})
-	}
 }

@@ -20,7 +20,7 @@ func BenchmarkScan2000Tags(b *testing.B) {
 		MultiPlatform:     true,
 		Concurrency:       16,
 	}
-	reg, seeded := startSeeded(b, pop)
+	reg, seeded := registrytest.ServeSeeded(b, pop)
 	if seeded.Tags() != 2000 {
 		b.Fatalf("seeded %d tags", seeded.Tags())
 	}

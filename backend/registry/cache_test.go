@@ -96,7 +96,7 @@ func gets(calls []call, kind string) []string {
 // lists and HEADs tags only, GETs no manifest and no blob; both
 // inventories equal an uncached scan's.
 func TestDigestCacheColdWarm(t *testing.T) {
-	reg, seeded := startSeeded(t, population())
+	reg, seeded := registrytest.ServeSeeded(t, population())
 	want := scan(t, newClient(t, reg.Host()))
 	checkMatchesSeed(t, want, seeded)
 	manifests, configs := readSet(seeded)
@@ -168,7 +168,7 @@ func TestDigestCacheColdWarm(t *testing.T) {
 // config entry are detected, re-read from the registry (those two only)
 // and repaired; the inventory is unchanged.
 func TestDigestCacheCorruptEntry(t *testing.T) {
-	reg, seeded := startSeeded(t, population())
+	reg, seeded := registrytest.ServeSeeded(t, population())
 	dir := t.TempDir()
 	want := scan(t, newClient(t, reg.Host(), WithDigestCache(openCache(t, dir))))
 
@@ -224,7 +224,7 @@ func TestDigestCacheCorruptEntry(t *testing.T) {
 func TestDigestCacheCollects(t *testing.T) {
 	var broken atomic.Bool
 	var brokenRepo string // set before broken
-	reg, seeded := startSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
+	reg, seeded := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
 		return broken.Load() && r.URL.Path == "/v2/"+brokenRepo+"/tags/list"
 	}, http.StatusInternalServerError, "UNKNOWN")))
 	dir := t.TempDir()
@@ -296,7 +296,7 @@ func TestDigestCacheCollects(t *testing.T) {
 // HEAD is scanned by GET per tag, asked only a few HEADs before the scan
 // gives up on them, and the scan is whole.
 func TestDigestCacheHeadFallback(t *testing.T) {
-	reg, seeded := startSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
+	reg, seeded := registrytest.ServeSeeded(t, population(), registrytest.WithHandler(fault(func(r *http.Request) bool {
 		return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/")
 	}, http.StatusMethodNotAllowed, "UNSUPPORTED")))
 	ct := newCountingTransport()
@@ -319,7 +319,7 @@ func TestDigestCacheHeadFallback(t *testing.T) {
 // with a digest cache, cold (an empty cache each time) and warm.
 func BenchmarkScanDigestCache(b *testing.B) {
 	pop := registrytest.Population{Repositories: 20, TagsPerRepository: 100, Seed: 2000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg, _ := startSeeded(b, pop)
+	reg, _ := registrytest.ServeSeeded(b, pop)
 	for _, warm := range []bool{false, true} {
 		name := map[bool]string{false: "cold", true: "warm"}[warm]
 		b.Run(name, func(b *testing.B) {

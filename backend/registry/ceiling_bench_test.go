@@ -49,7 +49,7 @@ func BenchmarkScanCeiling(b *testing.B) {
 	}
 	repos := max(tags/100, 1)
 	pop := registrytest.Population{Repositories: repos, TagsPerRepository: tags / repos, Seed: 10_000, Now: testNow, Scale: 1, MultiPlatform: true, Concurrency: 16}
-	reg := startRegistry(b)
+	reg := registrytest.Serve(b)
 	if _, err := reg.Populate(b.Context(), pop); err != nil {
 		b.Fatal(err)
 	}

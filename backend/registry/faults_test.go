@@ -2,8 +2,10 @@ package registry
 
 import (
 	"fmt"
+	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,9 +36,9 @@ func TestScanThroughFaults(t *testing.T) {
 		scan func(t *testing.T) (clean, faulty *model.Inventory, proxy *faulttest.Proxy)
 	}{
 		{"distribution", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
-			reg, _ := startSeeded(t, population())
+			reg, _ := registrytest.ServeSeeded(t, population())
 			clean := scanOrFail(t, newClient(t, reg.Host()))
-			proxy := startProxy(t, "http://"+reg.Host())
+			proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 			return clean, scanOrFail(t, newClient(t, proxy.Host(), WithRetry(faultRetry))), proxy
 		}},
 		{"acr", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
@@ -47,7 +49,7 @@ func TestScanThroughFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			clean := scanOrFail(t, e.client(t))
-			proxy := startProxy(t, e.srv.URL())
+			proxy := faulttest.Serve(t, e.srv.URL(), faultOptions)
 			e.srv.SetLoginServer(proxy.Host())
 			c := e.client(t, WithRetry(faultRetry))
 			fc, err := NewACR(proxy.Host(), c.tokens.cred, WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
@@ -91,10 +93,10 @@ func TestScanThroughFaults(t *testing.T) {
 // faulted, the scan names that repository, reads the rest whole, and the
 // plan deletes nothing there.
 func TestScanFaultedRepository(t *testing.T) {
-	reg, _ := startSeeded(t, population())
+	reg, _ := registrytest.ServeSeeded(t, population())
 	clean := scanOrFail(t, newClient(t, reg.Host()))
 	repo := clean.Images[len(clean.Images)/2].Repository
-	proxy := startProxy(t, "http://"+reg.Host())
+	proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 	if err := proxy.Set(0, faulttest.Rule{Path: faulttest.RepositoryPath(repo), Rate: 1, Kinds: faulttest.Transient}); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func TestDeleteLostInTransit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg, _ := startSeeded(t, population())
+			reg, _ := registrytest.ServeSeeded(t, population())
 			c := newClient(t, reg.Host())
 			inv := scan(t, c)
 			var pick []int
@@ -197,7 +199,7 @@ func TestDeleteLostInTransit(t *testing.T) {
 			if len(plan.Deletions) != 1 {
 				t.Fatalf("plan %+v", plan)
 			}
-			proxy := startProxy(t, "http://"+reg.Host())
+			proxy := faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 			if err := proxy.Set(0, faulttest.Rule{Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{faulttest.LostResponse}, Times: tc.times}); err != nil {
 				t.Fatal(err)
 			}
@@ -233,4 +235,138 @@ func TestDeleteLostInTransit(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestScanFaults(t *testing.T) {
+	pop := population()
+	pop.Repositories, pop.TagsPerRepository = 4, 3
+	isTags := func(repo string) func(r *http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == http.MethodGet && r.URL.Path == "/v2/"+repo+"/tags/list"
+		}
+	}
+	isManifest := func(repo, ref string) func(r *http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == http.MethodGet && r.URL.Path == "/v2/"+repo+"/manifests/"+ref
+		}
+	}
+	// victim is a binder repository of this population (seeded names are
+	// deterministic), and its newest image.
+	_, probe := registrytest.ServeSeeded(t, pop)
+	// It has an image with a single tag: a corrupt answer for that tag
+	// loses the whole image.
+	vi := slices.IndexFunc(probe.Images, func(im registrytest.SeededImage) bool {
+		return strings.HasPrefix(im.Repository, "binder-") && len(im.Tags) == 1
+	})
+	if vi < 0 {
+		t.Fatal("no binder image with a single tag")
+	}
+	victim := probe.Images[vi].Repository
+	vtag := probe.Images[vi].Tags[0]
+
+	tests := []struct {
+		name string
+		wrap func(http.Handler) http.Handler
+		// scanErr: Scan must fail with these words.
+		scanErr []string
+		// else inventory errors must mention these, and these images
+		// (indexes into Seeded.Images) must be missing; the rest present.
+		invErr  []string
+		missing func(s *registrytest.Seeded) []int
+	}{
+		{
+			name:    "tags 500",
+			wrap:    fault(isTags(victim), http.StatusInternalServerError, "UNKNOWN"),
+			invErr:  []string{"list tags of " + victim, "500", "try again later"},
+			missing: func(s *registrytest.Seeded) []int { return imagesOf(s, victim) },
+		},
+		{
+			name:    "tags NAME_UNKNOWN",
+			wrap:    fault(isTags(victim), http.StatusNotFound, "NAME_UNKNOWN"),
+			invErr:  []string{"list tags of " + victim, "404", "untagged manifests"},
+			missing: func(s *registrytest.Seeded) []int { return imagesOf(s, victim) },
+		},
+		{
+			name:    "catalog 401",
+			wrap:    fault(func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }, http.StatusUnauthorized, "UNAUTHORIZED"),
+			scanErr: []string{"list repositories", "401 Unauthorized", "registry.auth"},
+		},
+		{
+			name: "manifests 429",
+			wrap: fault(func(r *http.Request) bool {
+				return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v2/"+victim+"/manifests/")
+			}, http.StatusTooManyRequests, "TOOMANYREQUESTS"),
+			invErr:  []string{"get manifest " + victim + ":", "429", "rate limited"},
+			missing: func(s *registrytest.Seeded) []int { return imagesOf(s, victim) },
+		},
+		{
+			name:    "corrupt manifest",
+			wrap:    rewrite(isManifest(victim, vtag), "", func([]byte) []byte { return []byte(`{"schemaVersion": 2, "config": {`) }),
+			invErr:  []string{victim + "@sha256:", "not valid JSON", vtag},
+			missing: func(*registrytest.Seeded) []int { return []int{vi} },
+		},
+		{
+			name:    "unknown media type",
+			wrap:    rewrite(isManifest(victim, vtag), "application/vnd.example.thing.v1+json", func(b []byte) []byte { return b }),
+			invErr:  []string{victim + "@" + probe.Images[vi].Digest, `unknown media type "application/vnd.example.thing.v1+json"`},
+			missing: func(*registrytest.Seeded) []int { return []int{vi} },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, seeded := registrytest.ServeSeeded(t, pop, registrytest.WithHandler(tt.wrap))
+			c := newClient(t, reg.Host())
+			inv, err := c.Scan(t.Context(), nil)
+			if tt.scanErr != nil {
+				if err == nil {
+					t.Fatalf("Scan succeeded, want an error with %q", tt.scanErr)
+				}
+				t.Logf("scan error: %v", err)
+				for _, w := range tt.scanErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(inv.Errors) == 0 {
+				t.Fatal("no scan errors recorded")
+			}
+			for _, e := range inv.Errors {
+				if e.Repository != victim {
+					t.Errorf("error about %q, want only %q: %+v", e.Repository, victim, e)
+				}
+			}
+			all := fmt.Sprint(inv.Errors)
+			t.Logf("scan errors: %s", all)
+			for _, w := range tt.invErr {
+				if !strings.Contains(all, w) {
+					t.Errorf("errors %s lack %q", all, w)
+				}
+			}
+			gone := tt.missing(seeded)
+			have := map[string]bool{}
+			for _, im := range inv.Images {
+				have[im.Ref()] = true
+			}
+			for i, im := range seeded.Images {
+				if want := !slices.Contains(gone, i); have[im.Ref()] != want {
+					t.Errorf("%s present = %v, want %v", im.Ref(), have[im.Ref()], want)
+				}
+			}
+		})
+	}
+}
+
+func imagesOf(s *registrytest.Seeded, repo string) []int {
+	var out []int
+	for i, im := range s.Images {
+		if im.Repository == repo {
+			out = append(out, i)
+		}
+	}
+	return out
 }

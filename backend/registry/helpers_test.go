@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
-	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -44,36 +42,12 @@ func population() registrytest.Population {
 	}
 }
 
-// startRegistry starts the embedded distribution registry, closed when
-// the test ends.
-func startRegistry(t testing.TB, opts ...registrytest.Option) *registrytest.Registry {
-	t.Helper()
-	reg, err := registrytest.Start(t.Context(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	return reg
-}
-
 // startPushing starts the embedded registry and a pusher of hand-made
 // images to it.
 func startPushing(t *testing.T, opts ...registrytest.Option) (*registrytest.Registry, pusher) {
 	t.Helper()
-	reg := startRegistry(t, opts...)
+	reg := registrytest.Serve(t, opts...)
 	return reg, pusher{t, reg.Host()}
-}
-
-// startProxy starts a faulttest proxy in front of target, closed when the
-// test ends.
-func startProxy(t *testing.T, target string) *faulttest.Proxy {
-	t.Helper()
-	p, err := faulttest.Start(target, faultOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
 }
 
 // scan scans and fails the test on an error or a scan error.
@@ -95,18 +69,6 @@ func scanOrFail(t *testing.T, l Lister) *model.Inventory {
 		t.Fatal(err)
 	}
 	return inv
-}
-
-// startSeeded starts a real registry and seeds it.
-func startSeeded(t testing.TB, pop registrytest.Population, opts ...registrytest.Option) (*registrytest.Registry, *registrytest.Seeded) {
-	t.Helper()
-	ctx := context.Background()
-	reg := startRegistry(t, opts...)
-	seeded, err := registrytest.Seed(ctx, reg.Host(), pop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg, seeded
 }
 
 func newClient(t testing.TB, host string, opts ...Option) *Client {

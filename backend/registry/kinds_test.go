@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -71,7 +72,7 @@ func indexBlobs(t *testing.T, idx v1.ImageIndex, into map[string]int64) {
 // TestScanManifestKinds pushes every manifest kind a registry may hold and
 // checks what the scan makes of each.
 func TestScanManifestKinds(t *testing.T) {
-	reg := startRegistry(t)
+	reg := registrytest.Serve(t)
 
 	docker := dockerImage(t, day(2024, 3, 1), "linux", "amd64", "")
 	oci := ociImage(t, time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC))

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
 func fakeJWT(t *testing.T, claims any, enc *base64.Encoding) string {
@@ -48,7 +50,7 @@ func TestAccessActions(t *testing.T) {
 func TestProbeDistribution(t *testing.T) {
 	pop := population()
 	pop.Repositories = 12
-	reg, _ := startSeeded(t, pop)
+	reg, _ := registrytest.ServeSeeded(t, pop)
 	p, err := newClient(t, reg.Host()).Probe(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
+	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -354,7 +355,7 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 // acr, on the ACR stand-in in front of the same embedded registry.
 func runProperty(t *testing.T, seed uint64, acr bool) {
 	ctx := context.Background()
-	reg := startRegistry(t)
+	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
 		digests: map[string][]string{}, ages: map[repoDigest]int{}}
 	w.populate()
@@ -366,13 +367,13 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 	var proxy *faulttest.Proxy
 	if acr {
 		w.logf("on ACR")
-		id := startIdentity(t)
-		w.acr = startACRServer(t, reg, id)
+		id := azuretest.ServeIdentity(t)
+		w.acr = acrtest.Serve(t, reg, acrtest.WithIdentity(id))
 		for k, age := range w.ages {
 			w.acr.SetCreated(k.repo, k.digest, testNow.AddDate(0, 0, -age))
 		}
 		w.lockSome(nil, "")
-		proxy = startProxy(t, w.acr.URL())
+		proxy = faulttest.Serve(t, w.acr.URL(), faultOptions)
 		w.acr.SetLoginServer(proxy.Host())
 		a, err := NewACR(proxy.Host(), id.DirectCredential(), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
 		if err != nil {
@@ -381,7 +382,7 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		c, pc = a, a
 	} else {
 		c = newClient(t, reg.Host())
-		proxy = startProxy(t, "http://"+reg.Host())
+		proxy = faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 		pc = newClient(t, proxy.Host(), WithRetry(faultRetry))
 	}
 	if err := proxy.Set(0); err != nil {

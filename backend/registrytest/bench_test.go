@@ -37,6 +37,19 @@ func BenchmarkPlan2000Tags(b *testing.B) {
 // BenchmarkSeed2000Tags pushes 2,000 tags over 20 repositories into a fresh
 // in-memory registry per iteration (starting it is not timed).
 func BenchmarkSeed2000Tags(b *testing.B) {
+	images := benchFill(b, func(r *Registry) (*Seeded, error) { return Seed(b.Context(), r.Host(), benchPopulation) })
+	b.ReportMetric(float64(images), "images/op")
+}
+
+// BenchmarkPopulate2000Tags writes the same population straight into
+// storage (starting the registry is not timed).
+func BenchmarkPopulate2000Tags(b *testing.B) {
+	benchFill(b, func(r *Registry) (*Seeded, error) { return r.Populate(b.Context(), benchPopulation) })
+}
+
+// benchFill times fill on a fresh in-memory registry per iteration,
+// starting and closing it untimed, and returns the images of the last fill.
+func benchFill(b *testing.B, fill func(*Registry) (*Seeded, error)) int {
 	b.ReportAllocs()
 	var images int
 	for b.Loop() {
@@ -46,7 +59,7 @@ func BenchmarkSeed2000Tags(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		s, err := Seed(b.Context(), r.Host(), benchPopulation)
+		s, err := fill(r)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -57,40 +70,14 @@ func BenchmarkSeed2000Tags(b *testing.B) {
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(images), "images/op")
-}
-
-// BenchmarkPopulate2000Tags writes the same population straight into
-// storage (starting the registry is not timed).
-func BenchmarkPopulate2000Tags(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		r, err := Start(b.Context())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		if _, err := r.Populate(b.Context(), benchPopulation); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := r.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
+	return images
 }
 
 // BenchmarkGarbageCollect2000Tags times mark and sweep over the 2,000-tag
 // population on the in-memory driver.
 func BenchmarkGarbageCollect2000Tags(b *testing.B) {
 	b.ReportAllocs()
-	r, err := Start(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := Serve(b)
 	if _, err := r.Populate(b.Context(), benchPopulation); err != nil {
 		b.Fatal(err)
 	}

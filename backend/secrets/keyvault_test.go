@@ -42,22 +42,8 @@ type fixture struct {
 
 func newFixture(t testing.TB, vault string, idOpts ...azuretest.IdentityOption) fixture {
 	t.Helper()
-	id, err := azuretest.NewIdentity(idOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// the transport refuses and records any non-loopback connection
-		if r := id.Refused(); len(r) > 0 {
-			t.Errorf("contacted non-loopback hosts: %v", r)
-		}
-		id.Close()
-	})
-	kv, err := azuretest.NewKeyVault(azuretest.WithVaultName(vault), azuretest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kv.Close() })
+	id := azuretest.ServeIdentity(t, idOpts...) // fails t on any non-loopback connection
+	kv := azuretest.ServeKeyVault(t, azuretest.WithVaultName(vault), azuretest.WithIdentity(id))
 	f := fixture{id: id, kv: kv}
 	f.oldVersion = kv.SetSecret("github-token", kvOld)
 	kv.SetSecret("github-token", kvLatest)
@@ -279,11 +265,7 @@ func kvCases() []kvCase {
 			name: "vault of another tenant",
 			build: func(t *testing.T) (fixture, []secrets.Option, string) {
 				f := newFixture(t, "homevault")
-				other, err := azuretest.NewKeyVault(azuretest.WithVaultName("foreignvault"), azuretest.WithIdentity(f.id), azuretest.WithVaultTenant("99999999-9999-9999-9999-999999999999"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { other.Close() })
+				other := azuretest.ServeKeyVault(t, azuretest.WithVaultName("foreignvault"), azuretest.WithIdentity(f.id), azuretest.WithVaultTenant("99999999-9999-9999-9999-999999999999"))
 				other.SetSecret("github-token", kvOther)
 				other.Grant(f.id.SystemAssignedClientID())
 				return f, f.opts(), "keyvault://foreignvault/github-token"

@@ -19,24 +19,13 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/usage/usagetest"
 )
 
-func writeEvents(t *testing.T, path string, e usagetest.Events) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := usagetest.Write(&buf, e); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestReadGlob(t *testing.T) {
 	dir := t.TempDir()
 	tg := []usagetest.Target{{Provider: "GitHub", Repo: "a/b", Ref: sha1}}
-	writeEvents(t, filepath.Join(dir, "events-1.jsonl"), usagetest.Events{Targets: tg, From: now.Add(-48 * time.Hour), To: now, N: 10})
-	writeEvents(t, filepath.Join(dir, "events-2.jsonl"), usagetest.Events{Targets: tg, From: now.Add(-48 * time.Hour), To: now, N: 5, Version: 3})
+	usagetest.WriteFile(t, filepath.Join(dir, "events-1.jsonl"), usagetest.Events{Targets: tg, From: now.Add(-48 * time.Hour), To: now, N: 10})
+	usagetest.WriteFile(t, filepath.Join(dir, "events-2.jsonl"), usagetest.Events{Targets: tg, From: now.Add(-48 * time.Hour), To: now, N: 5, Version: 3})
 	old := filepath.Join(dir, "events-0.jsonl")
-	writeEvents(t, old, usagetest.Events{Targets: tg, From: now.AddDate(0, -3, 0), To: now.AddDate(0, -2, 0), N: 7})
+	usagetest.WriteFile(t, old, usagetest.Events{Targets: tg, From: now.AddDate(0, -3, 0), To: now.AddDate(0, -2, 0), N: 7})
 	if err := os.Chtimes(old, now.AddDate(0, -2, 0), now.AddDate(0, -2, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -261,8 +250,7 @@ func TestSignedEventsURLNeverShown(t *testing.T) {
 }
 
 func TestReadKubernetes(t *testing.T) {
-	k := usagetest.NewKube("s3cret")
-	defer k.Close()
+	k := usagetest.ServeKube(t, "s3cret")
 	var pods []usagetest.Pod
 	for i := range 1203 { // three pages of 500
 		pods = append(pods, usagetest.Pod{Name: fmt.Sprintf("jupyter-x-%d", i), Labels: map[string]string{"component": "singleuser-server"},
@@ -272,10 +260,7 @@ func TestReadKubernetes(t *testing.T) {
 		usagetest.Pod{Name: "done", Labels: map[string]string{"component": "singleuser-server"}, Phase: "Succeeded", Images: []string{"r.example/binder-x:old"}},
 		usagetest.Pod{Name: "hub", Labels: map[string]string{"component": "hub"}, Images: []string{"r.example/hub:1"}})
 	k.SetPods("binderhub", pods...)
-	cfg := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := k.WriteKubeconfig(cfg, "binderhub"); err != nil {
-		t.Fatal(err)
-	}
+	cfg := k.Kubeconfig(t, "binderhub")
 	r := NewReader(Sources{Kubernetes: []Kube{{Kubeconfig: cfg}, {Namespace: "other", Kubeconfig: cfg}}}, WithCacheDir(""))
 	obs := r.Read(context.Background())
 	if s := obs.Sources[0]; s.Error != "" || s.Pods != 1203 || len(obs.Pods) != 1203 {
@@ -304,8 +289,7 @@ func TestReadKubernetes(t *testing.T) {
 // its containers, init containers and ephemeral (debug) containers alike;
 // a finished pod uses none.
 func TestPodsThatMayRunUseTheirImages(t *testing.T) {
-	k := usagetest.NewKube("t")
-	defer k.Close()
+	k := usagetest.ServeKube(t, "t")
 	sel := map[string]string{"component": "singleuser-server"}
 	k.SetPods("ns",
 		usagetest.Pod{Name: "running", Labels: sel, Images: []string{"r.example/a:1"}, InitImages: []string{"r.example/init:1"}, EphemeralImages: []string{"r.example/debug:1"}},
@@ -314,10 +298,7 @@ func TestPodsThatMayRunUseTheirImages(t *testing.T) {
 		usagetest.Pod{Name: "done", Labels: sel, Phase: "Succeeded", Images: []string{"r.example/c:1"}},
 		usagetest.Pod{Name: "failed", Labels: sel, Phase: "Failed", Images: []string{"r.example/d:1"}},
 	)
-	cfg := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := k.WriteKubeconfig(cfg, "ns"); err != nil {
-		t.Fatal(err)
-	}
+	cfg := k.Kubeconfig(t, "ns")
 	obs := NewReader(Sources{Kubernetes: []Kube{{Kubeconfig: cfg}}}, WithCacheDir("")).Read(context.Background())
 	if s := obs.Sources[0]; s.Error != "" || s.Pods != 3 {
 		t.Fatalf("pods: %+v", s)
@@ -344,8 +325,7 @@ func TestPodsThatMayRunUseTheirImages(t *testing.T) {
 // TestKubeInCluster: in a pod, the service account's token, CA and
 // namespace are used.
 func TestKubeInCluster(t *testing.T) {
-	k := usagetest.NewKube("pod-token")
-	defer k.Close()
+	k := usagetest.ServeKube(t, "pod-token")
 	k.SetPods("hub-ns", usagetest.Pod{Name: "p", Labels: map[string]string{"component": "singleuser-server"}, Images: []string{"r.example/a:1"}})
 	sa := t.TempDir()
 	for name, data := range map[string]string{"token": "pod-token\n", "ca.crt": string(k.CAPEM()), "namespace": "hub-ns"} {
@@ -364,12 +344,10 @@ func TestKubeInCluster(t *testing.T) {
 // TestKubeStandInIsAPodList: the stand-in's answer decodes strictly into
 // the real v1 PodList type, so the client reads what an API server sends.
 func TestKubeStandInIsAPodList(t *testing.T) {
-	k := usagetest.NewKube("t")
-	defer k.Close()
+	k := usagetest.ServeKube(t, "t")
 	k.SetPods("ns", usagetest.Pod{Name: "p", Labels: map[string]string{"component": "singleuser-server"}, Images: []string{"r/a:1"}, ImageIDs: []string{"docker-pullable://r/a@sha256:00"},
 		InitImages: []string{"r/init:1"}, EphemeralImages: []string{"r/debug:1"}})
-	cfg := filepath.Join(t.TempDir(), "kubeconfig")
-	_ = k.WriteKubeconfig(cfg, "ns")
+	cfg := k.Kubeconfig(t, "ns")
 	kc, err := loadKubeconfig(cfg, "")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,208 @@
+package registry
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
+
+	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// TestACRLocks: a scan reads ACR's locks at every level (the repository's
+// attributes, its tags', its manifests') and holds what each holds, with
+// its reason; an age policy plans none of them; a scan seeded with the
+// last inventory finds the same locks; Current reports the locks set
+// since the scan.
+func TestACRLocks(t *testing.T) {
+	type want struct {
+		locks     map[string]string // digest -> model.Image.Lock of every Locked image
+		repoLocks []model.RepositoryLock
+		current   map[string]map[string]string // repository -> digest -> Current.Locked
+	}
+	tests := []struct {
+		name      string
+		armTagged bool
+		lock      func(t *testing.T, e *acrEnv, c *ACR, s lockScene)
+		want      func(s lockScene) want
+	}{
+		{name: "repository write-disabled", lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) { e.srv.LockRepository("app", true, false) },
+			want: func(s lockScene) want {
+				return want{locks: map[string]string{s.v1: "repository", s.stable: "repository", s.untagged: "repository"},
+					repoLocks: []model.RepositoryLock{{Repository: "app", WriteDisabled: true}},
+					current:   map[string]map[string]string{"app": {s.v1: "repository", s.stable: "repository", s.untagged: "repository"}}}
+			}},
+		{name: "repository delete-disabled only", lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) { e.srv.LockRepository("app", false, true) },
+			want: func(s lockScene) want {
+				return want{repoLocks: []model.RepositoryLock{{Repository: "app", DeleteDisabled: true}}, current: map[string]map[string]string{"app": {}}}
+			}},
+		{name: "tag locked on a standalone image", lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) { e.srv.LockTag("app", "stable", false, true) },
+			want: func(s lockScene) want {
+				return want{locks: map[string]string{s.stable: "tag app:stable"}, current: map[string]map[string]string{"app": {s.stable: "tag app:stable"}}}
+			}},
+		{name: "a locked tag the tag listing hides", lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) {
+			e.srv.LockTag("app", "stable", true, false)
+			if _, err := c.az.UpdateTagProperties(t.Context(), "app", "stable", &azcontainerregistry.ClientUpdateTagPropertiesOptions{
+				Value: &azcontainerregistry.TagWriteableProperties{CanList: to.Ptr(false)}}); err != nil {
+				t.Fatal(err)
+			}
+		},
+			want: func(s lockScene) want {
+				return want{locks: map[string]string{s.stable: "tag app:stable"}, current: map[string]map[string]string{"app": {s.stable: "tag app:stable"}}}
+			}},
+		{name: "tag locked on a platform manifest", armTagged: true, lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) { e.srv.LockTag("multi", "arm", true, false) },
+			want: func(s lockScene) want {
+				return want{locks: map[string]string{s.arm: "tag multi:arm", s.idx: "tag multi:arm"}, current: map[string]map[string]string{"multi": {s.arm: "tag multi:arm"}}}
+			}},
+		{name: "untagged platform manifest locked", lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) { e.srv.Lock("multi", s.arm, false, true) },
+			want: func(s lockScene) want {
+				return want{locks: map[string]string{s.idx: "platform linux/arm64"}, current: map[string]map[string]string{"multi": {s.arm: "manifest"}}}
+			}},
+		{name: "the manifest's own lock", lock: func(t *testing.T, e *acrEnv, c *ACR, s lockScene) { e.srv.Lock("app", s.v1, true, false) },
+			want: func(s lockScene) want {
+				return want{locks: map[string]string{s.v1: ""}, current: map[string]map[string]string{"app": {s.v1: "manifest"}}}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startACR(t)
+			s := buildLockScene(t, e, tc.armTagged)
+			c := e.client(t)
+			before, err := c.Scan(t.Context(), nil) // unlocked: seeds the scan after the lock
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.lock(t, e, c, s)
+			w := tc.want(s)
+			inv := scan(t, c)
+			got := map[string]string{}
+			for _, im := range inv.Images {
+				if im.Locked {
+					got[im.Digest] = im.Lock
+				} else if im.Lock != "" {
+					t.Errorf("%s is not locked but has the reason %q", im.Ref(), im.Lock)
+				}
+			}
+			if !maps.Equal(got, w.locks) {
+				t.Errorf("locked %v, want %v", got, w.locks)
+			}
+			if !slices.Equal(inv.RepositoryLocks, w.repoLocks) {
+				t.Errorf("repository locks %+v, want %+v", inv.RepositoryLocks, w.repoLocks)
+			}
+
+			plan := model.MakePlan(inv, model.Request{Policy: model.Policy{MaxAge: 90 * 24 * time.Hour}, Now: testNow})
+			planned := map[string]bool{}
+			for _, d := range plan.Deletions {
+				planned[inv.Images[d.Image].Digest] = true
+				for _, c := range d.Children {
+					planned[c] = true
+				}
+			}
+			for d := range w.locks {
+				if planned[d] {
+					t.Errorf("%s is locked but planned", d)
+				}
+			}
+			if !planned[s.free] || plan.Held[model.HoldLocked] != len(w.locks) {
+				t.Errorf("plan deletes %v, holds %v: want the unlocked images planned, %d held for locks", planned, plan.Held, len(w.locks))
+			}
+			if w.locks[s.idx] != "" && (planned[s.amd] || planned[s.arm]) {
+				t.Error("a platform manifest of a held index is planned")
+			}
+
+			// a scan seeded with the unlocked inventory finds the same locks
+			c2 := e.client(t)
+			c2.Seed(before)
+			seeded := scanOrFail(t, c2)
+			if !reflect.DeepEqual(seeded, inv) {
+				t.Errorf("seeded scan differs from a cold one:\n got %+v\nwant %+v", seeded, inv)
+			}
+
+			// --check-config's census counts what the scan holds
+			census, err := c.Locks(t.Context(), []string{"app", "free", "multi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			levels := inv.LockLevels()
+			if census.Repositories != 3 || census.Images != len(inv.Images) || !maps.Equal(census.Locked, levels) || !slices.Equal(census.RepositoryLocks, w.repoLocks) {
+				t.Errorf("census %+v, want %d images locked %v, repository locks %+v", census, len(inv.Images), levels, w.repoLocks)
+			}
+
+			// Current sees the locks set since a scan
+			for repo, wantLocked := range w.current {
+				cur, err := c.Current(t.Context(), repo, func(string) bool { return true })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !maps.Equal(cur.Locked, wantLocked) {
+					t.Errorf("Current(%s).Locked = %v, want %v", repo, cur.Locked, wantLocked)
+				}
+			}
+		})
+	}
+}
+
+// TestACRLockRequests measures what reading locks costs a scan: per
+// repository one GET of its properties, and a page of the tag listing
+// per hundred tags when its manifest listing shows tags (none for a
+// repository of untagged manifests only); no tag is read on its own. One
+// access token covers the catalog, another every repository's reads; no
+// call is challenged.
+func TestACRLockRequests(t *testing.T) {
+	e := startACR(t)
+	for i := range 3 {
+		img := e.p.image(i, "amd64")
+		e.pushedAt(t, "bare@"+digestOf(t, img), img, 10)
+	}
+	const many = 105
+	for i := range many {
+		e.p.push(fmt.Sprintf("many:t%03d", i), e.p.image(i, "amd64"))
+	}
+	e.pushedAt(t, "few:a", e.p.image(1, "amd64"), 3)
+	before := len(e.srv.Requests())
+	if _, err := e.client(t).Scan(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]map[string]int{}
+	challenges, tokens := 0, 0
+	for _, r := range e.srv.Requests()[before:] {
+		switch {
+		case r.Kind == acrtest.KindOAuthToken:
+			tokens++
+		case strings.HasPrefix(r.Kind, "acr-") && r.Status == http.StatusUnauthorized:
+			challenges++
+		}
+		if r.Repository == "" || !strings.HasPrefix(r.Kind, "acr-") || r.Status != 200 {
+			continue
+		}
+		if count[r.Repository] == nil {
+			count[r.Repository] = map[string]int{}
+		}
+		count[r.Repository][r.Kind]++
+	}
+	want := map[string]map[string]int{
+		"bare": {acrtest.KindACRManifests: 1, acrtest.KindACRRepository: 1},
+		"many": {acrtest.KindACRManifests: 2, acrtest.KindACRRepository: 1, acrtest.KindACRTags: 2},
+		"few":  {acrtest.KindACRManifests: 1, acrtest.KindACRRepository: 1, acrtest.KindACRTags: 1},
+	}
+	for repo, w := range want {
+		if !maps.Equal(count[repo], w) {
+			t.Errorf("%s: %v, want %v", repo, count[repo], w)
+		}
+		t.Logf("%s: %v", repo, count[repo])
+	}
+	// one token for the catalog, one for every repository's reads, the
+	// ACR API's and the registry API's alike; nothing is challenged
+	if challenges != 0 || tokens != 2 {
+		t.Errorf("%d challenges of the ACR API and %d access tokens, want 0 and 2", challenges, tokens)
+	}
+	t.Logf("%d challenges of the ACR API, %d access tokens", challenges, tokens)
+}
