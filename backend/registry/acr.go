@@ -139,16 +139,19 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 // v2 makes the Client's go-containerregistry calls (the registry API,
 // /v2/) carry acrAccess's tokens from the start, with no handshake of
 // their own: go-containerregistry pings the registry once, here, with a
-// token for scope, and takes the transport that did so as its own
-// (transport.Wrapper: no ping, no token exchange per repository after).
+// token held (else one for scope), and takes the transport that did so
+// as its own (transport.Wrapper: no ping, no token exchange per
+// repository after).
 func (a *ACR) v2(ctx context.Context, scope string) error {
 	a.v2mu.Lock()
 	defer a.v2mu.Unlock()
 	if a.v2ok {
 		return nil
 	}
-	if _, err := a.access.bearer(ctx, scope); err != nil {
-		return err
+	if a.access.any() == "" {
+		if _, err := a.access.bearer(ctx, scope); err != nil {
+			return err
+		}
 	}
 	a.bearer.pinged.Store(false)
 	rt, err := transport.NewWithContext(ctx, a.reg, authn.Anonymous, a.bearer, nil)
