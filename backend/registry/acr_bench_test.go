@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
@@ -90,11 +91,14 @@ func BenchmarkScan5000(b *testing.B) {
 
 // BenchmarkACRCost counts what a scan of the ACR stand-in costs in
 // requests, at the sizes acr purge was measured beside it (2,000 and
-// 6,000 tags over 20 repositories of the embedded registry): cold (an
-// empty digest cache, a new client) and warm (a second run: a new client
-// seeded with the first's inventory, as with the snapshot, the digest
-// cache behind it). Besides requests/image it reports each kind per image:
-// token exchanges, answers 401, listing calls, manifest and blob reads.
+// 6,000 tags over 20 repositories of the embedded registry), on loopback
+// and with every answer 25 ms late: cold (an empty digest cache, a new
+// client), warm (a second run: a new client seeded with the first's
+// inventory, as with the snapshot, the digest cache behind it), and, on
+// loopback, cold with age_from built (a config read per image). Besides
+// requests/image it reports each kind per image: token requests (the
+// refresh token's exchange included), answers 401, listing calls,
+// manifest and blob reads.
 //
 //	go test -run '^$' -bench ACRCost -benchtime 1x ./backend/registry
 func BenchmarkACRCost(b *testing.B) {
@@ -107,63 +111,76 @@ func BenchmarkACRCost(b *testing.B) {
 				b.Fatal(err)
 			}
 			id := azuretest.ServeIdentity(b)
-			srv := acrtest.Serve(b, reg, acrtest.WithIdentity(id), acrtest.WithoutRequestLog())
 			cred, err := id.Credential()
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, warm := range []bool{false, true} {
-				name := "cold"
-				if warm {
-					name = "warm"
+			for _, rtt := range []time.Duration{0, 25 * time.Millisecond} {
+				srv := acrtest.Serve(b, reg, acrtest.WithIdentity(id), acrtest.WithoutRequestLog(), acrtest.WithLatency(rtt))
+				where := "loopback"
+				if rtt > 0 {
+					where = fmt.Sprintf("rtt-%s", rtt)
 				}
-				b.Run(name, func(b *testing.B) {
-					var kinds costCounts
-					var images, scans int
-					var elapsed time.Duration
-					for b.Loop() {
-						b.StopTimer()
-						cache := emptyCache(b)
-						ct := &costTransport{inner: newCountingTransport()}
-						client := func() *ACR {
-							c, err := NewACR(srv.Host(), cred, WithTransport(ct), WithDigestCache(cache), WithClock(func() time.Time { return testNow }))
-							if err != nil {
-								b.Fatal(err)
-							}
-							return c
-						}
-						c := client()
-						if warm { // a second run: a new client seeded with the first's inventory (the snapshot)
-							first, err := c.Scan(b.Context(), nil)
-							if err != nil {
-								b.Fatal(err)
-							}
-							c = client()
-							c.Seed(first)
-						}
-						ct.reset()
-						b.StartTimer()
-						start := time.Now()
-						inv, err := c.Scan(b.Context(), nil)
-						elapsed += time.Since(start)
-						if err != nil || len(inv.Errors) != 0 {
-							b.Fatalf("scan: %v %v", err, inv.Errors)
-						}
-						kinds.add(ct.counts())
-						images += len(inv.Images)
-						scans++
+				cases := []struct {
+					name    string
+					warm    bool
+					ageFrom string
+				}{{"cold", false, AgeFromPushed}, {"warm", true, AgeFromPushed}, {"cold-age-from-built", false, AgeFromBuilt}}
+				for _, tc := range cases {
+					if rtt > 0 && tc.ageFrom == AgeFromBuilt {
+						continue
 					}
-					n := float64(images)
-					for k, unit := range []string{costTotal: "req/image", costToken: "tokens/image", costUnauthorized: "401s/image",
-						costListing: "listing/image", costManifest: "manifests/image", costBlob: "blobs/image"} {
-						b.ReportMetric(float64(kinds[k])/n, unit)
-					}
-					b.ReportMetric(n/elapsed.Seconds(), "images/s")
-					b.ReportMetric(n/float64(scans), "images")
-				})
+					b.Run(where+"/"+tc.name, func(b *testing.B) { acrCost(b, srv.Host(), cred, tc.warm, tc.ageFrom) })
+				}
 			}
 		})
 	}
+}
+
+// acrCost is one case of BenchmarkACRCost.
+func acrCost(b *testing.B, host string, cred azcore.TokenCredential, warm bool, ageFrom string) {
+	var kinds costCounts
+	var images, scans int
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		cache := emptyCache(b)
+		ct := newCountingTransport()
+		client := func() *ACR {
+			c, err := NewACR(host, cred, WithTransport(ct), WithDigestCache(cache), WithAgeFrom(ageFrom), WithClock(func() time.Time { return testNow }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c
+		}
+		c := client()
+		if warm { // a second run: a new client seeded with the first's inventory (the snapshot)
+			first, err := c.Scan(b.Context(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c = client()
+			c.Seed(first)
+		}
+		ct.reset()
+		b.StartTimer()
+		start := time.Now()
+		inv, err := c.Scan(b.Context(), nil)
+		elapsed += time.Since(start)
+		if err != nil || len(inv.Errors) != 0 {
+			b.Fatalf("scan: %v %v", err, inv.Errors)
+		}
+		kinds.add(costOf(ct.snapshot()))
+		images += len(inv.Images)
+		scans++
+	}
+	n := float64(images)
+	for k, unit := range []string{costTotal: "req/image", costToken: "tokens/image", costUnauthorized: "401s/image",
+		costListing: "listing/image", costManifest: "manifests/image", costBlob: "blobs/image"} {
+		b.ReportMetric(float64(kinds[k])/n, unit)
+	}
+	b.ReportMetric(n/elapsed.Seconds(), "images/s")
+	b.ReportMetric(n/float64(scans), "images")
 }
 
 // costCounts are a scan's requests by kind (the cost* indexes).
@@ -186,45 +203,26 @@ func (c *costCounts) add(o costCounts) {
 	}
 }
 
-// costTransport counts requests by kind for BenchmarkACRCost.
-type costTransport struct {
-	inner http.RoundTripper
-	mu    sync.Mutex
-	c     costCounts
-}
-
-func (t *costTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.inner.RoundTrip(req)
-	p := req.URL.Path
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.c[costTotal]++
-	switch {
-	case strings.HasPrefix(p, "/oauth2/"):
-		t.c[costToken]++
-	case strings.HasPrefix(p, "/acr/v1/"):
-		t.c[costListing]++
-	case strings.Contains(p, "/manifests/"):
-		t.c[costManifest]++
-	case strings.Contains(p, "/blobs/"):
-		t.c[costBlob]++
+// costOf counts calls by kind.
+func costOf(calls []call) costCounts {
+	var c costCounts
+	for _, cl := range calls {
+		c[costTotal]++
+		switch {
+		case strings.HasPrefix(cl.path, "/oauth2/"):
+			c[costToken]++
+		case strings.HasPrefix(cl.path, "/acr/v1/"):
+			c[costListing]++
+		case cl.kind == kindManifestDigest || cl.kind == kindManifestTag:
+			c[costManifest]++
+		case cl.kind == kindBlob:
+			c[costBlob]++
+		}
+		if cl.status == http.StatusUnauthorized {
+			c[costUnauthorized]++
+		}
 	}
-	if err == nil && resp.StatusCode == http.StatusUnauthorized {
-		t.c[costUnauthorized]++
-	}
-	return resp, err
-}
-
-func (t *costTransport) counts() costCounts {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.c
-}
-
-func (t *costTransport) reset() {
-	t.mu.Lock()
-	t.c = costCounts{}
-	t.mu.Unlock()
+	return c
 }
 
 // emptyCache opens an empty digest cache in a directory of the benchmark's.
