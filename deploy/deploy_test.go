@@ -155,6 +155,10 @@ func TestKubernetesCronJobs(t *testing.T) {
 			if only == "" {
 				t.Errorf("args %q: no --only", args)
 			}
+			// The metrics go to a Pushgateway (each chore's own group).
+			if push := flagValue(c.Args, "--metrics-push"); push == "" || config.CheckPushURL(push) != nil {
+				t.Errorf("args %q: want --metrics-push with the Pushgateway's URL", args)
+			}
 			chores[only] = s.Schedule
 
 			// The configuration comes from the ConfigMap, mounted read-only.
@@ -547,6 +551,16 @@ func TestSystemdUnits(t *testing.T) {
 	if len(execStart) == 0 || execStart[0] != "/usr/local/bin/helmupgradebot" || flagValue(execStart, "--only") != "%i" ||
 		!slices.Contains(execStart, "--headless") || !slices.Contains(execStart, "--apply") || flagValue(execStart, "--config") == "" {
 		t.Errorf("%s: ExecStart %q: want /usr/local/bin/helmupgradebot --headless --apply --only %%i --config PATH", serviceFile, execStart)
+	}
+
+	// The metrics go to node_exporter's textfile collector, a file per
+	// chore, in a directory the hardened service may write.
+	file := flagValue(execStart, "--metrics-file")
+	if filepath.Ext(file) != ".prom" || !strings.Contains(file, "%i") {
+		t.Errorf("%s: --metrics-file %q: want a .prom file per chore (%%i)", serviceFile, file)
+	}
+	if rw := strings.TrimPrefix(svc.get("Service", "ReadWritePaths"), "-"); rw == "" || filepath.Dir(file) != rw {
+		t.Errorf("%s: ReadWritePaths=%q, want the metrics file's directory %s (ProtectSystem=strict makes the rest read-only)", serviceFile, rw, filepath.Dir(file))
 	}
 
 	crontab := cronLines(t)

@@ -352,6 +352,11 @@ func checkChart(t *testing.T, out chartOutput, want chartWant) {
 			if slices.Contains(c.Args, "--apply") != want.apply {
 				t.Errorf("args %q: --apply %v, want %v", args, slices.Contains(c.Args, "--apply"), want.apply)
 			}
+			if push := flagValue(c.Args, "--metrics-push"); slices.Contains(c.Args, "--metrics-push") {
+				if err := config.CheckPushURL(push); err != nil || push == "" {
+					t.Errorf("--metrics-push %q: %v", push, err)
+				}
+			}
 			cfgText, _ := mountedConfig(t, c, pod, out.configMaps)
 			checkConfigRoundTrip(t, cfgText, want)
 
@@ -768,6 +773,14 @@ func TestHelmChartRefuses(t *testing.T) {
 			values: "config: null\n",
 			want:   "the helmupgradebot configuration is empty",
 		},
+		"a Pushgateway URL without a scheme": {
+			values: "metrics:\n  pushgateway: pushgateway:9091\n",
+			want:   "pushgateway",
+		},
+		"a Pushgateway URL with a password": {
+			values: "metrics:\n  pushgateway: http://bot:pw@pushgateway:9091\n",
+			want:   "pushgateway",
+		},
 		"a Secret without its key": {
 			values: "secretEnv:\n  GITHUB_TOKEN:\n    secretName: x\n    key: null\n",
 			want:   "key",
@@ -779,5 +792,31 @@ func TestHelmChartRefuses(t *testing.T) {
 				t.Errorf("render: %v, want an error about %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestHelmChartMetrics: each CronJob pushes its metrics to the
+// Pushgateway of metrics.pushgateway (by default the prometheus-community
+// charts' in the namespace monitoring, as kubernetes/cronjob.yaml does),
+// and to none when it is empty.
+func TestHelmChartMetrics(t *testing.T) {
+	for _, tc := range []struct{ values, want string }{
+		{"", "http://prometheus-pushgateway.monitoring:9091"},
+		{"metrics:\n  pushgateway: https://pushgateway.example.org/\n", "https://pushgateway.example.org/"},
+		{"metrics:\n  pushgateway: \"\"\n", ""},
+	} {
+		out, err := renderChart(t, "helmupgradebot", "binderhub", tc.values)
+		if err != nil {
+			t.Fatalf("%q: render: %v", tc.values, err)
+		}
+		if len(out.cronJobs) != 2 {
+			t.Fatalf("%q: %d CronJobs", tc.values, len(out.cronJobs))
+		}
+		for chore, cj := range out.cronJobs {
+			args := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+			if got := flagValue(args, "--metrics-push"); got != tc.want || slices.Contains(args, "--metrics-push") != (tc.want != "") {
+				t.Errorf("%q: %s: args %q, want --metrics-push %q", tc.values, chore, args, tc.want)
+			}
+		}
 	}
 }

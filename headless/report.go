@@ -15,6 +15,8 @@ import (
 type Report struct {
 	Registry *RegistryReport `json:"registry,omitempty"`
 	Charts   []ChartReport   `json:"charts,omitempty"`
+	// GitHub is absent unless github.status_issue is on (statusissue.go).
+	GitHub *GitHubReport `json:"github,omitempty"`
 }
 
 // RegistryReport is what a registry run found, planned and did.
@@ -234,15 +236,28 @@ type ErrorReport struct {
 	Warning    bool   `json:"warning,omitempty"`
 }
 
-// ChartReport is one tracked chart dependency.
+// ChartReport is one tracked chart dependency, or one image a values file
+// pins (kind image): then dependency is its YAML path, current its tag and
+// latest its newest tag.
 type ChartReport struct {
+	// Kind is chart or image.
+	Kind            string `json:"kind"`
 	Repository      string `json:"repository"`
 	File            string `json:"file"`
 	Dependency      string `json:"dependency"`
 	ChartRepository string `json:"chart_repository"`
-	Current         string `json:"current"`
-	Latest          string `json:"latest"`
-	// Status is up-to-date, outdated, pr-open, pr-opened, pr-updated or error.
+	// Path and Image, of an image row: the image's YAML path in file and
+	// its name.
+	Path    string `json:"path,omitempty"`
+	Image   string `json:"image,omitempty"`
+	Current string `json:"current"`
+	Latest  string `json:"latest"`
+	// Proposed is what a pull request writes in place of current when
+	// that is not latest as spelled: a range rewritten to admit latest
+	// (~1.8.0), or latest in the pin's own spelling (v kept or left out).
+	Proposed string `json:"proposed,omitempty"`
+	// Status is up-to-date, outdated, pr-open, pr-opened, pr-updated,
+	// edited, pr-closed, skipped or error.
 	Status      string `json:"status"`
 	PullRequest string `json:"pull_request,omitempty"`
 	Error       string `json:"error,omitempty"`
@@ -279,10 +294,17 @@ type MergedReport struct {
 // chartReport is a dependency's row in the report.
 func chartReport(r model.DependencyStatus) ChartReport {
 	c := ChartReport{
+		Kind:       string(cmp.Or(r.Kind, model.KindChart)),
 		Repository: r.Repository, File: r.File, Dependency: r.Dependency, ChartRepository: r.ChartRepository,
+		Path: r.Path, Image: r.Image,
 		Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
 		Warning: r.Warning, PullRequestState: r.PullRequestState(),
 		Mergeable: r.PRMergeable, MergeableState: r.PRMergeableState, Checks: string(r.PRChecks), FailingChecks: r.PRFailedChecks,
+	}
+	if r.Latest.Version != "" && !r.IsImage() && r.State != model.StateUpToDate && r.State != model.StateError && r.State != model.StateSkipped {
+		if pin := r.Bump().Pin(); pin != r.Latest.Version {
+			c.Proposed = pin
+		}
 	}
 	if !r.PRCreatedAt.IsZero() {
 		t := r.PRCreatedAt
@@ -292,6 +314,18 @@ func chartReport(r model.DependencyStatus) ChartReport {
 		c.MergedSinceLastRun = &MergedReport{Number: m.Number, URL: m.URL, MergedAt: m.MergedAt}
 	}
 	return c
+}
+
+// what is how the text summary names a row: the dependency, "image NAME
+// at PATH", or "images" for a values file that could not be read.
+func (c ChartReport) what() string {
+	switch {
+	case c.Kind != string(model.KindImage):
+		return c.Dependency
+	case c.Path == "":
+		return "images"
+	}
+	return "image " + model.ImageDisplayName(c.Image) + " at " + c.Path
 }
 
 // prNote is what the text summary adds about a row's pull requests:

@@ -47,6 +47,11 @@ type Image struct {
 	// Scans since Pushed read no config beside a push time and leave it
 	// zero (registry.age_from: built makes the config's time Created).
 	ConfigCreated time.Time
+	// LastPulled is when the registry last recorded a pull of the image
+	// (ECR's lastRecordedPullTime, Harbor's pull_time); zero when the
+	// registry does not record pulls or never saw one. An unknown pull
+	// time never releases an image from a hold.
+	LastPulled time.Time
 	// Subject is the digest of the image this one refers to (an OCI
 	// referrer: a signature, an SBOM), in the same repository; "" if none.
 	Subject string

@@ -40,6 +40,9 @@ type Config struct {
 	// Retry bounds the retries of every registry, chart repository and
 	// GitHub call.
 	Retry Retry `yaml:"retry"`
+	// Metrics says where each headless run's Prometheus metrics go. See
+	// metrics.go.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Path is the file the configuration came from.
 	Path string `yaml:"-"`
@@ -146,6 +149,11 @@ type GitHub struct {
 	AppID          int64  `yaml:"app_id"`
 	InstallationID int64  `yaml:"installation_id"`
 	PrivateKey     string `yaml:"private_key"`
+	// StatusIssue keeps one issue in each deployment repository (each
+	// distinct charts[].repository) up to date after every headless run:
+	// the chart rows and their pull requests, the registry against its
+	// cap, the forecast, the run's deletions and the usage holds.
+	StatusIssue bool `yaml:"status_issue"`
 }
 
 // App reports whether the bot signs in as a GitHub App.
@@ -165,8 +173,14 @@ type Chart struct {
 	Labels        []string              `yaml:"labels"`
 	Reviewers     []string              `yaml:"reviewers"`
 	TeamReviewers []string              `yaml:"team_reviewers"`
-	// Group opens one PR for all outdated dependencies of the file.
+	// Group opens one PR for all outdated dependencies of the file and
+	// images of its values files.
 	Group bool `yaml:"group"`
+	// Values lists values files in the same repository (paths from its
+	// root, like File) whose image tags are kept current; Images narrows
+	// them (images.go).
+	Values []string   `yaml:"values"`
+	Images ImageRules `yaml:"images"`
 }
 
 // Dependency tunes version selection for one dependency.
@@ -566,6 +580,7 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	g.validateApp(bad)
 	c.Retry.validate(bad)
+	c.Metrics.validate(bad)
 	if len(c.Charts) > 0 && g.Token == "" && !g.App() {
 		bad("github.token", "charts are configured but no token reference is given (github.token), nor a GitHub App (github.app_id, github.installation_id, github.private_key)")
 	}
@@ -592,6 +607,7 @@ func (c *Config) validate(keys map[int]string) error {
 			d.Range = string(r)
 			ch.Dependencies[name] = d
 		}
+		ch.validateImages(at, bad)
 	}
 	c.validateRepositories(bad)
 	if r.URL == "" && len(c.Charts) == 0 {

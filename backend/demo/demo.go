@@ -61,12 +61,16 @@ type Env struct {
 	// the oci:// one.
 	ChartRepository    string
 	OCIChartRepository string
+	// ImageRegistry is the host of the registry holding the images the
+	// values file pins (the OCI chart registry), as the engine reaches it.
+	ImageRegistry string
 
 	// Usage is the demo's usage sources: launch events and running pods.
 	Usage *UsageEnv
 
-	closers []func()
-	dir     string
+	closers   []func()
+	dir       string
+	imageHost string // ImageRegistry without a fault proxy, for PushImage
 }
 
 // Option tunes Start.
@@ -172,11 +176,17 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	if err := pushOCIChart(ctx, ociReg.Host(), demoOCIChart(now)); err != nil {
 		return nil, err
 	}
+	// The repo2docker image the values file pins lives there too.
+	env.imageHost = ociReg.Host()
+	if err := pushRepo2docker(ctx, env.imageHost); err != nil {
+		return nil, err
+	}
 	ociHost, err := env.front(&o, ociReg.Host(), 1, func(f *Faults, p *faulttest.Proxy) { f.OCICharts = p })
 	if err != nil {
 		return nil, err
 	}
 	env.OCIChartRepository = "oci://" + ociHost + "/helm"
+	env.ImageRegistry = ociHost
 
 	chartURL, stop, err := serveIndex(demoCharts(now), now)
 	if err != nil {
@@ -197,6 +207,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	gh.AddRepository(Owner, Repo, "main", map[string]string{
 		File:        deploymentChart(chartURL, env.OCIChartRepository),
+		ValuesFile:  deploymentValues(ociHost),
 		"README.md": "# hub-deploy\n\nThe demo hub's deployment.\n",
 	})
 	if err := gh.AddCollaborators(Owner, Repo, "hub-admin"); err != nil {
@@ -223,7 +234,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			},
 		},
 		AuditLog: filepath.Join(env.dir, "audit.jsonl"),
-		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch},
+		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch, StatusIssue: true},
 		Charts: []config.Chart{{
 			Repository: Owner + "/" + Repo,
 			File:       File,
@@ -233,6 +244,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 				"ingress-nginx": {},
 				"traefik":       {},
 			},
+			Values:    []string{ValuesFile},
 			Labels:    []string{"dependencies"},
 			Reviewers: []string{"hub-admin"},
 		}},

@@ -15,6 +15,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
+	"github.com/helmupgradebot/helmupgradebot/backend/imagetags"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
@@ -34,6 +35,7 @@ type buildOptions struct {
 	onRetry   func(retry.Retry)
 	retry     *retry.Policy
 	usage     []usage.Option
+	imagetags []imagetags.Option
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
 	noCache  bool
@@ -132,7 +134,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		}
 		audit := cfg.AuditPath(b.o.getenv)
 		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), audit, b.o.now, WithFlavor(rc.Flavor),
-			WithSnapshotDir(filepath.Dir(audit)))
+			WithSnapshotDir(filepath.Dir(audit)), WithRequestCounts(b.requests))
 	}
 	if reg != nil {
 		b.addUsage(reg)
@@ -149,6 +151,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		}
 		charts = NewCharts(gh, repos, cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
 		charts.aliases = cfg.Repositories
+		charts.newImages = b.imageTagClients()
+		charts.statusIssues = statusIssues(cfg, gh)
 	}
 	return reg, charts, nil
 }
@@ -160,6 +164,8 @@ type Builder struct {
 	cfg *config.Config
 	o   buildOptions
 	res *secrets.Resolver
+	// requests counts the registry client's requests by API.
+	requests *registry.RequestCounts
 }
 
 // NewBuilder prepares to build cfg's clients; nothing is resolved or
@@ -176,7 +182,7 @@ func NewBuilder(cfg *config.Config, opts ...Option) *Builder {
 		secrets.WithAzureClientID(cfg.Azure.ClientID),
 		secrets.WithLookupEnv(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" }),
 	}, o.resolver...)...)
-	return &Builder{cfg: cfg, o: o, res: res}
+	return &Builder{cfg: cfg, o: o, res: res, requests: &registry.RequestCounts{}}
 }
 
 // Resolve resolves one of the configuration's secret references.
@@ -196,7 +202,7 @@ type RegistryClient interface {
 // RegistryClient builds the registry's client, resolving its password.
 func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	rc := b.cfg.Registry
-	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL)), registry.WithRetry(b.retryPolicy())}
+	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL)), registry.WithRetry(b.retryPolicy()), registry.WithRequestCounts(b.requests)}
 	if rc.Insecure {
 		ropts = append(ropts, registry.WithInsecure())
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/chartfile"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
+	"github.com/helmupgradebot/helmupgradebot/backend/imagetags"
+	"github.com/helmupgradebot/helmupgradebot/backend/values"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -43,6 +45,12 @@ type Charts struct {
 	prs prTracker // pull requests known open, for merged ones (prstatus.go)
 
 	notes releaseNotes // read from GitHub releases (notes.go)
+
+	// newImages makes the image tag client of a check (images.go); nil:
+	// values files are not followed.
+	newImages func() *imagetags.Client
+
+	statusIssues *StatusIssues // github.status_issue; nil when off (statusissues.go)
 }
 
 type fileKey struct{ repo, file string }
@@ -66,15 +74,21 @@ func NewCharts(gh *github.Client, repos VersionSource, entries []config.Chart, f
 func (c *Charts) Now() time.Time { return c.now() }
 
 // Check reads every configured deployment file at its base branch and
-// compares each followed dependency with the newest accepted version. A
+// compares each followed dependency with the newest accepted version, and
+// each image its values files pin with its newest tag (images.go). A
 // problem with one file or dependency becomes an error row; the rest are
 // still checked. Rows with an open pull request get its age, mergeable
 // and checks; a pull request merged since the last run is noted
 // (prstatus.go).
 func (c *Charts) Check(ctx context.Context) []model.DependencyStatus {
+	images := c.startImages(ctx)
 	var out []model.DependencyStatus
-	for _, e := range c.entries {
-		out = append(out, c.checkFile(ctx, e)...)
+	for i, e := range c.entries {
+		rows := entryRows(e, c.checkFile(ctx, e), images(i))
+		// A grouped PR (group: true, or P in the console) may carry what
+		// is still outdated.
+		c.markGroupPR(ctx, rows, e.Group)
+		out = append(out, rows...)
 	}
 	c.describePRs(ctx, out)
 	return out
@@ -141,9 +155,6 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 			rows = append(rows, fail(key, fmt.Errorf("dependency %s is configured for %s %s but the file has no such dependency", key, e.Repository, e.File))...)
 		}
 	}
-	// A grouped PR (group: true, or P in the console) may carry what is
-	// still outdated.
-	c.markGroupPR(ctx, rows, e.Group)
 	return rows
 }
 
@@ -213,10 +224,11 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 	return err
 }
 
-// markGroupPR looks for the grouped PR of a file's outdated dependencies.
-// In a grouped file, a dependency whose new version a closed grouped PR
-// proposed is pr-closed, and the rest are looked at without it; in a file
-// that is not grouped, only an open grouped PR (P in the console) counts.
+// markGroupPR looks for the grouped PR of an entry's outdated dependencies
+// and images. In a grouped entry, a row whose new version a closed grouped
+// PR proposed is pr-closed, and the rest are looked at without it; in an
+// entry that is not grouped, only an open grouped PR (P in the console)
+// counts.
 func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus, grouped bool) {
 	var out []*model.DependencyStatus
 	for i := range rows {
@@ -227,7 +239,7 @@ func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus,
 	if len(out) == 0 {
 		return
 	}
-	branch := github.BranchName(out[0].File, "all")
+	branch := github.BranchName(out[0].EntryFile(), "all")
 	fail := func(err error) {
 		for _, r := range out {
 			r.State, r.Error = model.StateError, err.Error()
@@ -295,7 +307,7 @@ func (c *Charts) inspect(ctx context.Context, rows []*model.DependencyStatus, br
 	for i, r := range rows {
 		bumps[i] = r.Bump()
 	}
-	title, _ := model.PullRequestText(rows[0].File, bumps)
+	title, _ := model.PullRequestText(rows[0].EntryFile(), bumps)
 	owner, name, _ := strings.Cut(rows[0].Repository, "/")
 	return c.gh.Inspect(ctx, github.Proposal{Owner: owner, Repo: name, Base: rows[0].Base, Path: rows[0].File,
 		Branch: branch, Title: title, Fork: c.fork, Declined: declined(title, bumps)})
@@ -322,16 +334,20 @@ func setState(rows []*model.DependencyStatus, out github.Outcome) {
 type Proposal struct {
 	Repository string
 	File       string
-	Base       string
-	Branch     string
-	Title      string
-	Body       string
-	// Diff shows the changed lines: "-old" and "+new", with line numbers.
+	// Files are the files the PR changes, File first: the chart file and
+	// the values files of a grouped entry (a lock file aside).
+	Files  []string
+	Base   string
+	Branch string
+	Title  string
+	Body   string
+	// Diff shows the changed lines: "-old" and "+new", with line numbers,
+	// those of a file other than File after its name.
 	Diff string
 }
 
-// Preview describes the PR for one dependency, or for several of one file
-// (a grouped PR), from the file as last checked.
+// Preview describes the PR for one dependency or image, or for several of
+// one configuration entry (a grouped PR), from the files as last checked.
 func (c *Charts) Preview(deps []model.DependencyStatus) (Proposal, error) {
 	if len(deps) == 0 {
 		return Proposal{}, errors.New("no dependency to bump")
@@ -339,45 +355,69 @@ func (c *Charts) Preview(deps []model.DependencyStatus) (Proposal, error) {
 	first := deps[0]
 	bumps := make([]model.Bump, 0, len(deps))
 	for _, d := range deps {
-		if d.Repository != first.Repository || d.File != first.File {
-			return Proposal{}, fmt.Errorf("a pull request bumps one file; got %s %s and %s %s", first.Repository, first.File, d.Repository, d.File)
+		if d.Repository != first.Repository || d.EntryFile() != first.EntryFile() {
+			return Proposal{}, fmt.Errorf("a pull request bumps the files of one charts entry; got %s %s and %s %s", first.Repository, first.EntryFile(), d.Repository, d.EntryFile())
 		}
 		if d.Latest.Version == "" || d.State == model.StateUpToDate || d.State == model.StateError {
 			return Proposal{}, fmt.Errorf("dependency %s in %s is not outdated", d.Dependency, d.File)
 		}
 		bumps = append(bumps, d.Bump())
 	}
-	c.mu.Lock()
-	fs, ok := c.files[fileKey{first.Repository, first.File}]
-	c.mu.Unlock()
-	if !ok {
-		return Proposal{}, fmt.Errorf("%s %s has not been read yet: refresh first", first.Repository, first.File)
+	var diff, base string
+	var files, notes []string
+	for i, g := range byFile(deps) {
+		c.mu.Lock()
+		fs, ok := c.files[fileKey{first.Repository, g.file}]
+		c.mu.Unlock()
+		if !ok {
+			return Proposal{}, fmt.Errorf("%s %s has not been read yet: refresh first", first.Repository, g.file)
+		}
+		prefix := ""
+		if i == 0 {
+			base = fs.base
+		} else {
+			prefix = g.file + ":"
+		}
+		d, note, err := previewFile(g.file, prefix, fs, g.deps)
+		if err != nil {
+			return Proposal{}, err
+		}
+		diff += d
+		files = append(files, g.file)
+		if note != "" {
+			notes = append(notes, note)
+		}
 	}
+	branch := github.BranchName(first.File, first.Dependency)
+	if len(deps) > 1 || first.Group {
+		branch = github.BranchName(first.EntryFile(), "all")
+	}
+	title, body := model.PullRequestText(first.EntryFile(), bumps, notes...)
+	return Proposal{
+		Repository: first.Repository, File: first.File, Files: files, Base: base,
+		Branch: branch, Title: title, Body: body, Diff: diff,
+	}, nil
+}
+
+// previewFile is the diff of one file's edit (prefix before its line
+// numbers), and for a chart file with a lock file the note saying what
+// becomes of the lock.
+func previewFile(file, prefix string, fs fileState, deps []model.DependencyStatus) (diff, note string, err error) {
 	edited, err := applyBumps(fs.content, deps)
 	if err != nil {
-		return Proposal{}, err
+		return "", "", err
 	}
-	branchDep := first.Dependency
-	if len(deps) > 1 || first.Group {
-		branchDep = "all"
-	}
-	diff := LineDiff(fs.content, edited)
-	var notes []string
-	if fs.lock != nil {
-		lockPath := chartfile.LockPath(first.File)
+	diff = lineDiff(prefix, fs.content, edited)
+	if fs.lock != nil && !deps[0].IsImage() {
+		lockPath := chartfile.LockPath(file)
 		up, err := chartfile.UpdateLock(fs.lock, fs.content, edited, lockedVersions(deps))
 		if err != nil {
 			up = chartfile.LockUpdate{Content: fs.lock, Problem: err.Error()}
 		}
-		notes = append(notes, lockNote(first.File, lockPath, up))
+		note = lockNote(file, lockPath, up)
 		diff += lineDiff(lockPath+":", fs.lock, up.Content)
 	}
-	title, body := model.PullRequestText(first.File, bumps, notes...)
-	return Proposal{
-		Repository: first.Repository, File: first.File, Base: fs.base,
-		Branch: github.BranchName(first.File, branchDep),
-		Title:  title, Body: body, Diff: diff,
-	}, nil
+	return diff, note, nil
 }
 
 // lockNote tells a pull request's reviewer what happened to the lock file.
@@ -418,12 +458,16 @@ func lockedVersions(deps []model.DependencyStatus) map[string]string {
 }
 
 // applyBumps writes each dependency's new pin: its newest version in the
-// pin's own spelling, or its rewritten range.
+// pin's own spelling, or its rewritten range; or an image's newest tag.
 func applyBumps(content []byte, deps []model.DependencyStatus) ([]byte, error) {
 	out := content
 	for _, d := range deps {
+		set := chartfile.SetVersion
+		if d.IsImage() {
+			set = values.SetTag // at its YAML path, the row's Dependency
+		}
 		var err error
-		out, err = chartfile.SetVersion(out, d.Dependency, d.Bump().Pin())
+		out, err = set(out, d.Dependency, d.Bump().Pin())
 		if err != nil {
 			return nil, fmt.Errorf("bump %s in %s: %w", d.Dependency, d.File, err)
 		}
@@ -431,26 +475,30 @@ func applyBumps(content []byte, deps []model.DependencyStatus) ([]byte, error) {
 	return out, nil
 }
 
-// Open opens (or updates) the pull request that bumps deps: one dependency,
-// or several of one file for a grouped PR. It returns the rows as they now
-// stand.
+// Open opens (or updates) the pull request that bumps deps: one dependency
+// or image, or several of one entry for a grouped PR. It returns the rows
+// as they now stand.
 func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]model.DependencyStatus, error) {
 	p, err := c.Preview(deps)
 	if err != nil {
 		return nil, err
 	}
 	owner, name, _ := strings.Cut(p.Repository, "/")
-	e := c.entry(p.Repository, p.File)
+	e := c.entry(p.Repository, deps[0].EntryFile())
 	bumps := make([]model.Bump, len(deps))
+	also := slices.Clone(p.Files[1:])
 	for i, d := range deps {
 		bumps[i] = d.Bump()
+		if lock := chartfile.LockPath(d.File); !d.IsImage() && !slices.Contains(also, lock) {
+			also = append(also, lock)
+		}
 	}
 	out, err := c.gh.Propose(ctx, github.Proposal{
-		Owner: owner, Repo: name, Base: p.Base, Path: p.File, Also: []string{chartfile.LockPath(p.File)}, Branch: p.Branch,
+		Owner: owner, Repo: name, Base: p.Base, Path: p.File, Also: also, Branch: p.Branch,
 		Title: p.Title, Body: p.Body, CommitMessage: p.Title,
 		Labels: e.Labels, Reviewers: e.Reviewers, TeamReviewers: e.TeamReviewers,
 		Fork:     c.fork,
-		Edit:     func(cur github.Files) (github.Files, error) { return applyFiles(p.File, cur, deps) },
+		Edit:     func(cur github.Files) (github.Files, error) { return editEntry(cur, deps) },
 		Declined: declined(p.Title, bumps),
 	})
 	if err != nil {

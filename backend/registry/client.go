@@ -104,7 +104,8 @@ type options struct {
 	now         func() time.Time
 	retry       retry.Policy
 	cache       *digestcache.Cache
-	ageFrom     string // ACR only: AgeFromPushed (default) or AgeFromBuilt
+	ageFrom     string         // ACR only: AgeFromPushed (default) or AgeFromBuilt
+	requests    *RequestCounts // nil: not counted
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default
@@ -303,6 +304,9 @@ func (o *options) retrying() http.RoundTripper {
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
 		t.MaxIdleConns = max(t.MaxIdleConns, 2*o.concurrency)
 		base = t
+	}
+	if o.requests != nil {
+		base = countRequests{counts: o.requests, inner: base} // under the retries: each attempt counts
 	}
 	return retry.New(base, p)
 }

@@ -200,6 +200,7 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.shared(string(im.CreatedProblem))
 		e.time(im.Pushed)
 		e.time(im.ConfigCreated)
+		e.time(im.LastPulled)
 		e.digest(im.Subject)
 		e.shared(im.Platform)
 		e.uint(uint64(len(im.Platforms)))
@@ -397,6 +398,7 @@ func (d *decoder) inventory() *model.Inventory {
 		im.CreatedProblem = model.CreatedProblem(d.shared("created problem"))
 		im.Pushed = d.time("push time")
 		im.ConfigCreated = d.time("config created")
+		im.LastPulled = d.time("last pull")
 		im.Subject = d.digest("subject")
 		im.Platform = d.shared("platform")
 		if n := d.count("platforms", 1); n > 0 {

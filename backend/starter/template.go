@@ -149,6 +149,7 @@ github:
   # installation_id: 12345678         # an example: from the installation's settings URL
   # private_key: keyvault://my-vault/helmupgradebot-app-key   # an example: the App's .pem, as a secret reference
   # mode: branch                      # branch: push a branch to the repository; fork: through the token owner's fork
+  # status_issue: false               # true: headless runs keep a status issue in each deployment repository (needs Issues: read and write)
 
 charts:
 {{kv "  - repository: " .C.Repository}}# owner/name of the deployment repository
@@ -160,7 +161,13 @@ charts:
     labels: [dependencies]
     # reviewers: []
     # team_reviewers: []
-    # group: false                    # true: one pull request for all outdated dependencies of the file
+    # group: false                    # true: one pull request for all outdated dependencies and images of the entry
+    # values: []                      # an example: values files whose image tags are kept current, e.g. [hub/values.yaml]
+    # images:                         # an example; default: every image the values files pin
+    #   include: []                   # globs on the image name, e.g. ["quay.io/jupyterhub/*"]; []: every image
+    #   exclude: []                   # globs on the image name left out
+    #   prereleases: false            # true: a release pin may move to git-describe, .devN and prerelease tags
+    #   constraint: ""                # a semver constraint on the tag's version, e.g. ">=2023"
 
 # repositories:                       # an example: names for repository: "@name" in chart files, and credentials of private ones
 #   bitnami: https://charts.bitnami.com/bitnami
@@ -184,6 +191,14 @@ azure:
 # retry:                              # every registry, chart repository and GitHub call
 #   max_attempts: 5                   # the most attempts one call makes, the first included (1..20; 1: no retry)
 #   max_wait: 2m                      # the longest one call takes, its attempts and waits included (1s..1h)
+{{end}}
+
+{{- define "metrics" -}}
+# metrics:                            # Prometheus metrics of each headless run (docs/metrics.md)
+#   file: /var/lib/node_exporter/textfile_collector/helmupgradebot.prom   # an example: for node_exporter's textfile collector
+#   push: http://pushgateway.monitoring:9091   # an example: a Pushgateway; each run replaces its group
+#   instance: ""                      # the group's name; "": the registry's host, else the chart file's repository
+#   job: helmupgradebot               # the Pushgateway job
 {{end}}
 `))
 
@@ -230,6 +245,7 @@ func render(a Answers, path string) ([]byte, error) {
 		{"charts", "# The chart chore is off. To keep Helm chart pins current, uncomment these\n# sections and give the deployment repository.\n", chartsOn},
 		{"azure", "", true},
 		{"retry", "", true},
+		{"metrics", "", true},
 	} {
 		if err := section(s.name, s.off, s.on); err != nil {
 			return nil, err

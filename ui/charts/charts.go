@@ -1,5 +1,6 @@
 // Package charts is the console's Charts tab: one row per tracked chart
-// dependency, and the pull requests that bump them.
+// dependency and per image a values file pins, and the pull requests that
+// bump them.
 package charts
 
 import (
@@ -133,7 +134,7 @@ func (s *Model) checkDone(msg CheckDoneMsg) {
 	s.rows = msg.rows
 	s.scroll()
 	out, errs, open := s.tally()
-	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", common.Count(len(s.rows), "chart dependency"), out, open)
+	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", rowsCount(s.rows), out, open)
 	if n := mergedCount(s.rows); n > 0 {
 		text += fmt.Sprintf(", %d merged since the last run", n)
 	}
@@ -146,12 +147,12 @@ func (s *Model) checkDone(msg CheckDoneMsg) {
 				continue
 			}
 			if lead == "" {
-				lead = fmt.Sprintf("%s could not be checked: %s", r.Dependency, r.Error)
+				lead = fmt.Sprintf("%s could not be checked: %s", rowName(r), r.Error)
 				if errs > 1 {
-					lead = fmt.Sprintf("%s could not be checked, first %s: %s", common.Count(errs, "chart dependency"), r.Dependency, r.Error)
+					lead = fmt.Sprintf("%s could not be checked, first %s: %s", common.Count(errs, "row"), rowName(r), r.Error)
 				}
 			}
-			details = append(details, fmt.Sprintf("  %s (%s %s): %s", r.Dependency, r.Repository, r.File, r.Error))
+			details = append(details, fmt.Sprintf("  %s (%s %s): %s", rowName(r), r.Repository, r.File, r.Error))
 		}
 		s.c.Report(common.SrcCheck, fmt.Sprintf("%s\n%s, %s", lead, text, common.Count(errs, "error")), details...)
 		return
@@ -201,7 +202,8 @@ func (s *Model) key(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
 }
 
 // confirmPR previews the PR for the row under the cursor (or, grouped, for
-// every outdated dependency of its file) in a confirm box.
+// every outdated dependency and image of its charts entry) in a confirm
+// box.
 func (s *Model) confirmPR(group bool) *confirm.Model {
 	if s.Cursor >= len(s.rows) {
 		return nil
@@ -214,12 +216,12 @@ func (s *Model) confirmPR(group bool) *confirm.Model {
 	var deps []model.DependencyStatus
 	if group || row.Group {
 		for _, r := range s.rows {
-			if r.Repository == row.Repository && r.File == row.File && r.Outdated() {
+			if r.Repository == row.Repository && r.EntryFile() == row.EntryFile() && r.Outdated() {
 				deps = append(deps, r)
 			}
 		}
 		if len(deps) == 0 {
-			s.c.Errorf("nothing outdated in %s", row.File)
+			s.c.Errorf("nothing outdated in %s", entryFiles(s.rows, row))
 			return nil
 		}
 	} else {
@@ -240,13 +242,13 @@ func (s *Model) confirmPR(group bool) *confirm.Model {
 	c.AddLabeled("repository", p.Repository)
 	c.AddLabeled("branch", p.Branch+" → "+p.Base)
 	c.AddLabeled("title", p.Title)
-	c.AddLabeled("change", p.File)
+	c.AddLabeled("change", strings.Join(changed(p), ", "))
 	for _, l := range strings.Split(strings.TrimRight(p.Diff, "\n"), "\n") {
 		switch {
 		case strings.HasPrefix(l, "-"):
-			c.Add("  " + st.DiffDel.Render(l))
+			c.AddLong("  "+l, st.DiffDel)
 		case strings.HasPrefix(l, "+"):
-			c.Add("  " + st.DiffAdd.Render(l))
+			c.AddLong("  "+l, st.DiffAdd)
 		}
 	}
 	return c
@@ -255,17 +257,18 @@ func (s *Model) confirmPR(group bool) *confirm.Model {
 // notOutdated says why p opens nothing for a row: a pull request already
 // open is news, not an error.
 func (s *Model) notOutdated(r model.DependencyStatus) {
+	name := rowName(r)
 	switch {
 	case r.State == model.StateEdited || r.State == model.StatePRClosed:
-		s.c.Infof("%s is left alone (%s): %s", r.Dependency, r.State, r.Warning)
+		s.c.Infof("%s is left alone (%s): %s", name, r.State, r.Warning)
 	case r.HasOpenPR():
-		s.c.Infof("%s already has PR #%d open with the newest version: %s", r.Dependency, r.PRNumber, r.PRURL)
+		s.c.Infof("%s already has PR #%d open with the newest version: %s", name, r.PRNumber, r.PRURL)
 	case r.State == model.StateError:
-		s.c.Errorf("%s could not be checked, so it gets no PR: %s", r.Dependency, r.Error)
+		s.c.Errorf("%s could not be checked, so it gets no PR: %s", name, r.Error)
 	case r.State == model.StateSkipped:
-		s.c.Infof("%s is skipped, so it gets no PR: %s", r.Dependency, r.Warning)
+		s.c.Infof("%s is skipped, so it gets no PR: %s", name, r.Warning)
 	default:
-		s.c.Errorf("%s is %s: only an outdated dependency gets a PR", r.Dependency, stateText(r))
+		s.c.Errorf("%s is %s: only an outdated dependency or image gets a PR", name, stateText(r))
 	}
 }
 
@@ -284,7 +287,7 @@ func (s *Model) startOpen(c *confirm.Model) tea.Cmd {
 	}
 	names := make([]string, len(pr.deps))
 	for i, d := range pr.deps {
-		names[i] = d.Dependency
+		names[i] = rowName(d)
 	}
 	s.opening = strings.Join(names, ", ")
 	svc, ctx, deps, prop := s.svc, s.c.Ctx, pr.deps, pr.proposal
@@ -346,7 +349,11 @@ func (s *Model) Counts() string {
 		return ""
 	}
 	out, errs, _ := s.tally()
-	t := fmt.Sprintf("%s · %d outdated", common.Count(len(s.rows), "dep"), out)
+	noun := "dep"
+	if _, images := kinds(s.rows); images > 0 {
+		noun = "row"
+	}
+	t := fmt.Sprintf("%s · %d outdated", common.Count(len(s.rows), noun), out)
 	if errs > 0 {
 		t += " · " + common.Count(errs, "error")
 	}
@@ -417,7 +424,7 @@ type chartTable struct {
 func (s *Model) layout(w int, now time.Time) *chartTable {
 	var dep, file, cur, newest int
 	for _, r := range s.rows {
-		dep, file = max(dep, len(r.Dependency)), max(file, len(r.File))
+		dep, file = max(dep, len([]rune(depCell(r)))), max(file, len(r.File))
 		cur, newest = max(cur, len(r.Current)), max(newest, len(r.Latest.Version))
 	}
 	name := func(need, header, room, most, drop int) table.Column {
@@ -476,7 +483,7 @@ func (s *Model) Render(w, h int) string {
 		if p == s.Cursor {
 			gutter = "›"
 		}
-		line := gutter + common.Fit(r.Dependency, t.dep.Width) + t.file.Cell(r.File, false) + t.cur.Middle(r.Current) +
+		line := gutter + common.Fit(depCell(r), t.dep.Width) + t.file.Cell(r.File, false) + t.cur.Middle(r.Current) +
 			t.newest.Middle(r.Latest.Version) + t.age.Cell(age, true)
 		state, styled := t.status.Cell(stateText(r), false), t.status.Cell(s.stateStyle(r), false)
 		pr := t.pr.Cell(prCell(r, now, t.pr.Width >= prWideW), false)
@@ -503,6 +510,9 @@ func (s *Model) details(r model.DependencyStatus, w int) []string {
 	if r.ChartRepository != "" {
 		where += " · chart from " + r.ChartRepository
 	}
+	if r.IsImage() && r.Path != "" {
+		where = fmt.Sprintf("%s %s:%d · image %s at %s", r.Repository, r.File, r.Line, r.Image, r.Path)
+	}
 	versions := r.Current + " → " + r.Latest.Version
 	if r.NewPin != "" {
 		versions = r.Current + " → " + r.NewPin + " (admits " + r.Latest.Version + ")"
@@ -524,7 +534,10 @@ func (s *Model) details(r model.DependencyStatus, w int) []string {
 		third = "left alone: " + r.Warning
 	case model.StateOutdated:
 		third = "p opens a pull request"
-		if r.Group {
+		switch {
+		case r.Group && r.IsImage():
+			third += " (one with the entry's charts: the entry is grouped)"
+		case r.Group:
 			third += " (one for the whole file: the file is grouped)"
 		}
 		if r.PRNumber > 0 {
