@@ -58,11 +58,23 @@ type Registry struct {
 	// ECR's API) or distribution (the OCI distribution API); default acr
 	// for *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts, ecr for
 	// ACCOUNT.dkr.ecr.REGION.amazonaws.com hosts.
-	Flavor      string `yaml:"flavor"`
+	Flavor string `yaml:"flavor"`
+	// AgeFrom is what an image's age is: pushed (its push time, ACR's
+	// createdTime or ECR's imagePushedAt; no image config is read) or
+	// built (its config's created time, read per config). Default pushed
+	// for acr and ecr; the distribution API records no push times, so
+	// built there.
+	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
 	Policy      Policy `yaml:"policy"`
 }
+
+// What an image's age is (Registry.AgeFrom).
+const (
+	AgeFromPushed = "pushed"
+	AgeFromBuilt  = "built"
+)
 
 // Auth types.
 const (
@@ -510,6 +522,20 @@ func (c *Config) validate(keys map[int]string) error {
 	case FlavorDistribution:
 	default:
 		bad("registry.flavor", "%q is not one of acr, ecr, distribution", r.Flavor)
+	}
+	switch r.AgeFrom {
+	case "":
+		r.AgeFrom = AgeFromBuilt
+		if r.Flavor == FlavorACR || r.Flavor == FlavorECR {
+			r.AgeFrom = AgeFromPushed
+		}
+	case AgeFromPushed:
+		if r.Flavor != FlavorACR && r.Flavor != FlavorECR {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr or ecr")
+		}
+	case AgeFromBuilt:
+	default:
+		bad("registry.age_from", "%q is not one of pushed, built", r.AgeFrom)
 	}
 	switch r.Auth.Type {
 	case "":

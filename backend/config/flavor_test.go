@@ -26,6 +26,7 @@ func TestFlavorAndAuth(t *testing.T) {
 		{"ecr host in China", "registry:\n  url: 123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn\n", FlavorECR, AuthAWS, "", ""},
 		{"ecr host with docker login", "registry:\n  url: 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n  auth: {type: docker}\n", FlavorDistribution, AuthDocker, "", ""},
 		{"loopback stand-in as ecr", "registry:\n  url: 127.0.0.1:5000\n  flavor: ecr\n", FlavorECR, AuthAWS, "", ""},
+		{"ecr built ages", "registry:\n  url: 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n  age_from: built\n", FlavorECR, AuthAWS, "", ""},
 		{"ecr with basic", "registry:\n  url: 127.0.0.1:5000\n  flavor: ecr\n  auth: {type: basic, username: u, password: env:P}\n", "", "", "needs registry.auth.type: aws", "line 3"},
 		{"aws on distribution", "registry:\n  url: r.example.org\n  auth: {type: aws}\n", "", "", "Amazon ECR only", "registry.auth.type"},
 		{"not an ecr account", "registry:\n  url: 12345.dkr.ecr.eu-west-1.amazonaws.com\n", FlavorDistribution, AuthAnonymous, "", ""},

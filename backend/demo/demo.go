@@ -130,7 +130,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	now := clock()
 	env = &Env{}
-	started := env // an error return sets env to nil before this runs
+	started := env // a failing return sets env to nil before this runs
 	defer func() {
 		if err != nil {
 			started.Close()

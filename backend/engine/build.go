@@ -228,6 +228,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 		ropts = append(ropts, registry.WithKeychain(authn.DefaultKeychain))
 	}
 	if rc.Flavor == config.FlavorECR {
+		if rc.AgeFrom != "" { // else ECR's default, pushed
+			ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+		}
 		opts := append(ropts, b.o.registry...)
 		if b.o.aws != nil {
 			return registry.NewECR(rc.URL, *b.o.aws, opts...)
@@ -242,6 +245,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 		cred, err := b.res.Credential()
 		if err != nil {
 			return nil, fmt.Errorf("registry.auth: %w", err)
+		}
+		if rc.AgeFrom != "" { // else ACR's default, pushed
+			ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
 		}
 		return registry.NewACR(rc.URL, cred, append(ropts, b.o.registry...)...) // its errors name the registry
 	}

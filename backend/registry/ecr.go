@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -28,7 +29,8 @@ import (
 // (aws-sdk-go-v2's service/ecr): DescribeRepositories, then DescribeImages
 // per repository, which names every image, untagged ones included, with
 // its tags, push time, ECR's own size (not deduplicated) and the last pull
-// ECR recorded. No config is read: ages and pulls come from the listing.
+// ECR recorded. No config is read (unless WithAgeFrom(AgeFromBuilt)): ages
+// and pulls come from the listing.
 // Manifests are read by digest, once each and through the digest cache,
 // through the distribution API ECR also serves (logged in with a
 // GetAuthorizationToken token, renewed before it expires), for their
@@ -43,6 +45,7 @@ type ECR struct {
 	registryID string // "" on a stand-in: the caller's default registry
 	tokens     *ecrTokens
 	batches    *ecrBatcher
+	ageFrom    string // AgeFromPushed (default) or AgeFromBuilt
 	prev       previous
 }
 
@@ -189,11 +192,12 @@ func NewECR(host string, cfg aws.Config, opts ...Option) (*ECR, error) {
 		})
 	})
 	tokens := &ecrTokens{api: api, registryID: registryID, host: host, now: o.now}
-	client, err := New(host, append(slices.Clone(opts), WithAuthenticator(tokens))...)
+	// the Client reads no ages of its own: ageFrom is this one's
+	client, err := New(host, append(slices.Clone(opts), WithAuthenticator(tokens), func(o *options) error { o.ageFrom = ""; return nil })...)
 	if err != nil {
 		return nil, err
 	}
-	e := &ECR{Client: client, api: api, registryID: registryID, tokens: tokens}
+	e := &ECR{Client: client, api: api, registryID: registryID, tokens: tokens, ageFrom: cmp.Or(o.ageFrom, AgeFromPushed)}
 	e.batches = &ecrBatcher{e: e, queues: map[string][]*ecrBatchCall{}}
 	return e, nil
 }

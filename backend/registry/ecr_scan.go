@@ -36,7 +36,7 @@ func (e *ECR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 		return nil, err
 	}
 	s := newScanner(e.Client)
-	s.noConfigs = true
+	s.skipConfigs = e.ageFrom == AgeFromPushed
 	defer s.endCache(nil)
 	scannedAt := e.now()
 	stop := s.runProgress(progress)
@@ -99,7 +99,7 @@ func (e *ECR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", e.host, err)
 	}
-	known := e.prev.take()
+	known := e.prev.take(!s.skipConfigs)
 	skip := map[string]bool{} // repository@digest of platform manifests a known index names
 	for k, repo := range repos {
 		for _, im := range images[k] {
@@ -295,13 +295,14 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 			if mi.MediaType == "" {
 				mi.MediaType = info.mediaType
 			}
-			if im.pushed.IsZero() {
+			mi.Pushed = im.pushed
+			switch {
+			case e.ageFrom == AgeFromBuilt:
 				mi.Created, mi.CreatedProblem = info.created, info.problem
-			} else {
-				mi.Created, mi.CreatedProblem = im.pushed, model.CreatedOK
-				if !info.created.IsZero() && info.created.Sub(im.pushed).Abs() > time.Minute {
-					mi.ConfigCreated = info.created
-				}
+			case im.pushed.IsZero(): // no push time: undated
+				mi.CreatedProblem = model.CreatedMissing
+			default:
+				mi.Created = im.pushed
 			}
 			if err := b.AddImage(mi, info.blobs, info.childBlobsOrNil()...); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})

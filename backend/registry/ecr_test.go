@@ -324,3 +324,46 @@ func TestECRProbe(t *testing.T) {
 		})
 	}
 }
+
+// TestECRAgeFrom: an ECR image's age is its push time by default (no
+// config read), its config's created time with age_from: built; the push
+// time is kept either way.
+func TestECRAgeFrom(t *testing.T) {
+	reg := registrytest.Serve(t)
+	p := pusher{t, reg.Host()}
+	img := p.image(100, "amd64") // built 100 days before testNow
+	p.push("app:v1", img)
+	srv := ecrtest.Serve(t, reg)
+	srv.ExcludeFromPullTime(ecrtest.AccessKeyID)
+	pushed := testNow.AddDate(0, 0, -3)
+	srv.SetPushed("app", digestOf(t, img), pushed)
+	for _, tc := range []struct {
+		ageFrom  string
+		created  time.Time
+		configed bool // a config was read
+	}{
+		{AgeFromPushed, pushed, false},
+		{AgeFromBuilt, testNow.AddDate(0, 0, -100), true},
+	} {
+		t.Run(tc.ageFrom, func(t *testing.T) {
+			before := len(srv.Requests())
+			inv, err := newECR(t, srv, WithAgeFrom(tc.ageFrom)).Scan(t.Context(), nil)
+			if err != nil || len(inv.Images) != 1 {
+				t.Fatalf("scan: %v %+v", err, inv)
+			}
+			im := inv.Images[0]
+			if !im.Created.Equal(tc.created) || !im.Pushed.Equal(pushed) || im.CreatedProblem != model.CreatedOK {
+				t.Errorf("created %v pushed %v (%q), want created %v pushed %v", im.Created, im.Pushed, im.CreatedProblem, tc.created, pushed)
+			}
+			blobs := 0
+			for _, r := range srv.Requests()[before:] {
+				if r.Kind == ecrtest.KindBlob {
+					blobs++
+				}
+			}
+			if (blobs > 0) != tc.configed {
+				t.Errorf("%d blob reads", blobs)
+			}
+		})
+	}
+}

@@ -212,8 +212,9 @@ func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Reposi
 		// one copy of a layer's digest however many images share it
 		info.blobs = append(info.blobs, model.Blob{Digest: unique.Make(l.Digest.String()).Value(), Size: l.Size})
 	}
-	if s.noConfigs {
-		return info // the listing gives the age (ECR's push time)
+	if s.skipConfigs {
+		info.problem = model.CreatedMissing
+		return info
 	}
 	cfg := s.config(ctx, p, r, m.Config)
 	if cfg == nil {

@@ -57,6 +57,7 @@ type view struct {
 	// R fills the registry section, C the github and charts sections.
 	R, C     Answers
 	Flavor   string
+	AgeFrom  string // the flavor's default
 	ClientID string
 	// Events and Pods: the usage sources R reads.
 	Events, Pods bool
@@ -80,6 +81,7 @@ registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
 {{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login) or distribution
+{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr and ecr only, their default) or built (its config's created time)
   auth:
 {{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | aws (the AWS credential chain, ECR) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
@@ -213,12 +215,12 @@ func render(a Answers, path string) ([]byte, error) {
 	if !chartsOn {
 		v.C, _ = Examples.normalize()
 	}
-	v.Flavor = config.FlavorDistribution
+	v.Flavor, v.AgeFrom = config.FlavorDistribution, config.AgeFromBuilt
 	if config.IsACRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAzure {
-		v.Flavor = config.FlavorACR
+		v.Flavor, v.AgeFrom = config.FlavorACR, config.AgeFromPushed
 	}
 	if config.IsECRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAWS {
-		v.Flavor = config.FlavorECR
+		v.Flavor, v.AgeFrom = config.FlavorECR, config.AgeFromPushed
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
