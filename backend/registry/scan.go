@@ -122,8 +122,6 @@ type scanner struct {
 	cacheScan    *digestcache.Scan
 	cacheStart   digestcache.Stats // the cache's counts when the scan began
 	headFailures atomic.Int32
-	// noConfigs: image configs are not read (the listing gives ages).
-	noConfigs bool
 
 	mu       sync.Mutex
 	repoList []string
