@@ -369,14 +369,14 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 		tags = []string{}
 	}
 	return ImageReport{
-		Repository:   im.Repository,
-		Digest:       im.Digest,
-		Tags:         tags,
-		Created:      im.Created,
-		SizeBytes:    inv.ImageSize(d.Image),
-		ReclaimBytes: d.Reclaim,
-		Reason:       string(d.Reason),
-		Children:     d.Children,
+		Repository:    im.Repository,
+		Digest:        im.Digest,
+		Tags:          tags,
+		Created:       im.Created,
+		SizeBytes:     inv.ImageSize(d.Image),
+		ReclaimBytes:  d.Reclaim,
+		Reason:        string(d.Reason),
+		Children:      d.Children,
 		Pushed:        timeOrNil(im.Pushed),
 		ConfigCreated: timeOrNil(im.ConfigCreated),
 	}
