@@ -81,6 +81,9 @@ type Client struct {
 	remoteOpts  []remote.Option
 	pusher      *remote.Pusher
 	cache       *digestcache.Cache // nil: none
+	// base is the transport under go-containerregistry's auth: the
+	// retry layer, refusing plain HTTP unless allowed
+	base http.RoundTripper
 }
 
 var (
@@ -272,6 +275,7 @@ func New(host string, opts ...Option) (*Client, error) {
 		remoteOpts:  ropts,
 		pusher:      pusher,
 		cache:       o.cache,
+		base:        base,
 	}, nil
 }
 
