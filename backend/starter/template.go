@@ -79,9 +79,14 @@ var tmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": quot
 registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
-{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login) or distribution
+{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), gar (Google's listing; the default for gcr.io and *-docker.pkg.dev with google login) or distribution
+{{- if eq .Flavor "gar"}}
+{{kv "  root: " .R.RegistryRoot}}# gar: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry), listed with everything under it
+{{- else}}
+  # root: ""                          # gar only: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under
+{{- end}}
   auth:
-{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | basic | docker (docker login) | anonymous
+{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | google (Application Default Credentials) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
 {{kv "    username: " .R.RegistryUser}}# basic only
 {{kv "    password: " .R.RegistryPassword}}# basic only: a secret reference, never the password
@@ -215,6 +220,9 @@ func render(a Answers, path string) ([]byte, error) {
 	v.Flavor = config.FlavorDistribution
 	if config.IsACRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAzure {
 		v.Flavor = config.FlavorACR
+	}
+	if listsGoogle(v.R.RegistryHost, v.R.RegistryAuth) {
+		v.Flavor = config.FlavorGAR
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
