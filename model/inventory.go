@@ -33,13 +33,19 @@ type Image struct {
 	Tags       []string
 	MediaType  string
 	// Created is the image's age reference. On a registry that records
-	// push times (ACR's createdTime) it is the push time; elsewhere the
-	// image config's created time, for an index the newest among its
-	// platform manifests. Zero when unknown.
+	// push times (ACR's createdTime) it is the push time, unless the
+	// configuration makes it the build time (registry.age_from: built);
+	// elsewhere, and then, the image config's created time, for an index
+	// the newest among its platform manifests. Zero when unknown.
 	Created        time.Time
 	CreatedProblem CreatedProblem
+	// Pushed is the registry's push time where it records one (ACR's
+	// createdTime), whatever Created is; else zero.
+	Pushed time.Time
 	// ConfigCreated is the config's created time when Created is a push
 	// time and the two differ (a reproducible build's 1970); else zero.
+	// Scans since Pushed read no config beside a push time and leave it
+	// zero (registry.age_from: built makes the config's time Created).
 	ConfigCreated time.Time
 	// LastPulled is when the registry last recorded a pull of the image
 	// (ECR's lastRecordedPullTime, Harbor's pull_time); zero when the

@@ -60,11 +60,23 @@ type Registry struct {
 	Flavor string `yaml:"flavor"`
 	// Root is where flavor gar lists from: PROJECT on gcr.io,
 	// PROJECT/REPOSITORY on Artifact Registry (*.pkg.dev).
-	Root        string `yaml:"root"`
+	Root string `yaml:"root"`
+	// AgeFrom is what an image's age is: pushed (its push time, ACR's
+	// createdTime or Google's timeUploadedMs; no image config is read) or
+	// built (its config's created time: read per config on acr, Google's
+	// timeCreatedMs on gar). Default pushed for acr and gar; the
+	// distribution API records no push times, so built there.
+	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
 	Policy      Policy `yaml:"policy"`
 }
+
+// What an image's age is (Registry.AgeFrom).
+const (
+	AgeFromPushed = "pushed"
+	AgeFromBuilt  = "built"
+)
 
 // Auth types.
 const (
@@ -523,6 +535,20 @@ func (c *Config) validate(keys map[int]string) error {
 		bad("registry.root", "root is for flavor gar only")
 	case strings.HasPrefix(r.Root, "/") || strings.HasSuffix(r.Root, "/") || strings.ContainsAny(r.Root, " :@"):
 		bad("registry.root", "%q is not a repository path such as my-project/binder", r.Root)
+	}
+	switch r.AgeFrom {
+	case "":
+		r.AgeFrom = AgeFromBuilt
+		if r.Flavor == FlavorACR || r.Flavor == FlavorGAR {
+			r.AgeFrom = AgeFromPushed
+		}
+	case AgeFromPushed:
+		if r.Flavor != FlavorACR && r.Flavor != FlavorGAR {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr or gar")
+		}
+	case AgeFromBuilt:
+	default:
+		bad("registry.age_from", "%q is not one of pushed, built", r.AgeFrom)
 	}
 	switch r.Auth.Type {
 	case "":

@@ -85,6 +85,26 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestAgeFrom: an ACR image's age is its push time unless age_from says
+// built; on the distribution API it is always the build time.
+func TestAgeFrom(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"registry:\n  url: hub.azurecr.io\n", AgeFromPushed},
+		{"registry:\n  url: hub.azurecr.io\n  age_from: built\n", AgeFromBuilt},
+		{"registry:\n  url: 127.0.0.1:5000\n  flavor: acr\n  age_from: pushed\n", AgeFromPushed},
+		{"registry:\n  url: 127.0.0.1:5000\n", AgeFromBuilt},
+		{"registry:\n  url: 127.0.0.1:5000\n  age_from: built\n", AgeFromBuilt},
+	} {
+		c, err := Parse([]byte(tc.doc))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.doc, err)
+		}
+		if c.Registry.AgeFrom != tc.want {
+			t.Errorf("%q: age_from %q, want %q", tc.doc, c.Registry.AgeFrom, tc.want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -114,6 +134,8 @@ func TestParseErrors(t *testing.T) {
 		{"aggressive without cap", "registry:\n  url: r.io\n  policy:\n    aggressive: true\n", []string{"line 4", "needs a cap"}},
 		{"scheme", "registry:\n  url: https://r.io\n", []string{"line 2", "registry.url", "without a scheme"}},
 		{"auth type", "registry:\n  url: r.io\n  auth:\n    type: oauth\n", []string{"line 4", "registry.auth.type", "oauth"}},
+		{"age from", "registry:\n  url: hub.azurecr.io\n  age_from: tagged\n", []string{"line 3", "registry.age_from", `"tagged" is not one of pushed, built`}},
+		{"pushed on distribution", "registry:\n  url: r.io\n  age_from: pushed\n", []string{"line 3", "registry.age_from", "no push times", "flavor: acr"}},
 		{"inline password", "registry:\n  url: r.io\n  auth:\n    type: basic\n    username: u\n    password: hunter2\n", []string{"line 6", "registry.auth.password", "not a secret reference"}},
 		{"bad repository", "github:\n  token: env:T\ncharts:\n  - repository: hub23\n    file: Chart.yaml\n", []string{"line 4", "charts[0].repository", "owner/name"}},
 		{"no file", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n", []string{"charts[0].file", "missing"}},

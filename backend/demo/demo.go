@@ -124,9 +124,10 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	now := clock()
 	env = &Env{}
+	started := env // a failing return sets env to nil before this runs
 	defer func() {
 		if err != nil {
-			env.Close()
+			started.Close()
 			env = nil
 		}
 	}()

@@ -225,6 +225,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("registry.auth: %w", err)
 		}
+		if rc.AgeFrom != "" { // else ACR's default, pushed
+			ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+		}
 		return registry.NewACR(rc.URL, cred, append(ropts, b.o.registry...)...) // its errors name the registry
 	}
 	return registry.New(rc.URL, append(ropts, b.o.registry...)...)
@@ -249,6 +252,9 @@ func (b *Builder) garClient(ctx context.Context, ropts []registry.Option) (Regis
 			return nil, fmt.Errorf("registry.auth: %w", err)
 		}
 		ropts = append(ropts, registry.WithAuthenticator(auth))
+	}
+	if rc.AgeFrom != "" { // else Google's default, pushed
+		ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
 	}
 	return registry.NewGAR(rc.URL, rc.Root, append(ropts, b.o.registry...)...)
 }

@@ -104,6 +104,7 @@ type options struct {
 	now         func() time.Time
 	retry       retry.Policy
 	cache       *digestcache.Cache
+	ageFrom     string         // ACR only: AgeFromPushed (default) or AgeFromBuilt
 	requests    *RequestCounts // nil: not counted
 }
 
@@ -234,6 +235,9 @@ func New(host string, opts ...Option) (*Client, error) {
 	}
 	if o.auth != nil && o.keychain != nil {
 		return nil, fmt.Errorf("registry %s: give an authenticator or a keychain, not both", host)
+	}
+	if o.ageFrom == AgeFromPushed {
+		return nil, fmt.Errorf("registry %s: the distribution API records no push times: an image's age is its config's created time (age_from: built)", host)
 	}
 	local := loopback.Host(host)
 	var nameOpts []name.Option

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,12 +33,14 @@ import (
 // name (Container Registry refuses to delete a tagged manifest, with
 // GOOGLE_MANIFEST_DANGLING_TAG), then the manifest by digest.
 //
-// An image's age is its push time; its config's time, where Google gives
-// it and it differs, is kept beside it.
+// An image's age is its push time (AgeFromPushed, the default), or with
+// WithAgeFrom(AgeFromBuilt) Google's timeCreatedMs, its config's time:
+// neither needs a config read. The push time is kept in Image.Pushed.
 type GAR struct {
 	*Client
-	root name.Repository
-	auth authn.Authenticator
+	root    name.Repository
+	auth    authn.Authenticator
+	ageFrom string
 
 	mu sync.Mutex
 	tr http.RoundTripper // logged in, once: see ready
@@ -57,13 +60,16 @@ const GoogleScope = "https://www.googleapis.com/auth/cloud-platform"
 // Artifact Registry. It takes New's options; the login is the
 // authenticator given (GoogleLogin's, or a keychain's), else anonymous.
 func NewGAR(host, root string, opts ...Option) (*GAR, error) {
-	c, err := New(host, opts...)
-	if err != nil {
-		return nil, err
-	}
 	o := options{}
 	for _, opt := range opts {
-		_ = opt(&o) // New checked them
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("registry %s: %w", host, err)
+		}
+	}
+	// the Client reads no ages of its own: ageFrom is this one's
+	c, err := New(host, append(slices.Clone(opts), func(o *options) error { o.ageFrom = ""; return nil })...)
+	if err != nil {
+		return nil, err
 	}
 	if root == "" {
 		return nil, fmt.Errorf("registry %s: Artifact Registry needs the root to list under (PROJECT on gcr.io, PROJECT/REPOSITORY on pkg.dev)", host)
@@ -82,7 +88,7 @@ func NewGAR(host, root string, opts ...Option) (*GAR, error) {
 	if auth == nil {
 		auth = authn.Anonymous
 	}
-	return &GAR{Client: c, root: r, auth: auth}, nil
+	return &GAR{Client: c, root: r, auth: auth, ageFrom: cmp.Or(o.ageFrom, AgeFromPushed)}, nil
 }
 
 // ready logs in once (the registry's ping and token exchange) and makes

@@ -165,9 +165,14 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 			}
 			im := model.Image{Repository: repo, Digest: e.digest, Tags: e.tags, MediaType: cmp.Or(e.mediaType, info.mediaType),
 				Platform: info.platform, Platforms: slices.Clone(info.platforms), Children: slices.Clone(info.children), Subject: info.subject}
-			im.Created, im.CreatedProblem = garAge(e)
-			if !e.uploaded.IsZero() && !e.created.IsZero() && e.created.Sub(e.uploaded).Abs() > time.Minute {
-				im.ConfigCreated = e.created
+			im.Pushed = e.uploaded
+			if g.ageFrom == AgeFromBuilt {
+				im.Created, im.CreatedProblem = garBuilt(e)
+			} else {
+				im.Created, im.CreatedProblem = e.uploaded, model.CreatedOK
+				if e.uploaded.IsZero() {
+					im.CreatedProblem = model.CreatedMissing // undated
+				}
 			}
 			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
@@ -183,11 +188,9 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 	return b.Inventory()
 }
 
-// garAge is an image's age reference: its push time, else its build time.
-func garAge(e garEntry) (time.Time, model.CreatedProblem) {
+// garBuilt is an image's build time as Google gives it.
+func garBuilt(e garEntry) (time.Time, model.CreatedProblem) {
 	switch {
-	case !e.uploaded.IsZero():
-		return e.uploaded, model.CreatedOK
 	case e.created.IsZero():
 		return time.Time{}, model.CreatedMissing
 	case e.created.Before(bogusBefore):

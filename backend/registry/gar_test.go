@@ -80,12 +80,8 @@ func TestGARScan(t *testing.T) {
 			t.Errorf("%s: tags %v created %v (%s) children %v; want %v %v ok %v", want.Ref(), im.Tags, im.Created, im.CreatedProblem, im.Children,
 				want.Tags, pushed[want.Ref()], want.Children)
 		}
-		wantConfig := want.Created
-		if wantConfig.Before(bogusBefore) {
-			wantConfig = time.Time{} // Google writes "0" for a 1970 build: unknown
-		}
-		if len(want.Children) == 0 && !want.CreatedMissing && !im.ConfigCreated.Equal(wantConfig) {
-			t.Errorf("%s: config created %v, want %v", want.Ref(), im.ConfigCreated, want.Created)
+		if !im.Pushed.Equal(pushed[want.Ref()]) {
+			t.Errorf("%s: pushed %v, want %v", want.Ref(), im.Pushed, pushed[want.Ref()])
 		}
 	}
 	if total := model.ComputeSizes(inv).Total; total != seeded.StoredBytes() {
@@ -97,6 +93,29 @@ func TestGARScan(t *testing.T) {
 	}
 	if counts[gartest.KindOAuthToken] != 1 || counts[gartest.KindRegistryToken] != 1 {
 		t.Errorf("%d Google and %d registry tokens asked, want one each", counts[gartest.KindOAuthToken], counts[gartest.KindRegistryToken])
+	}
+
+	// age_from: built takes Google's timeCreatedMs, still without a config read
+	srv.ResetRequests()
+	built, err := newGAR(t, srv, guard, WithAgeFrom(AgeFromBuilt)).Scan(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range seeded.Images {
+		k := slices.IndexFunc(built.Images, func(im model.Image) bool { return im.Ref() == want.Ref() })
+		if k < 0 || len(want.Children) > 0 || want.CreatedMissing {
+			continue
+		}
+		wantCreated, wantProblem := want.Created, model.CreatedOK
+		if !wantCreated.After(time.Unix(0, 0)) {
+			wantCreated, wantProblem = time.Time{}, model.CreatedMissing // Google writes "0" for a 1970 build
+		}
+		if im := &built.Images[k]; !im.Created.Equal(wantCreated) || im.CreatedProblem != wantProblem {
+			t.Errorf("built %s: created %v (%s), want %v (%s)", want.Ref(), im.Created, im.CreatedProblem, wantCreated, wantProblem)
+		}
+	}
+	if n := srv.Requests()[gartest.KindBlob]; n != 0 {
+		t.Errorf("age_from built read %d blobs, want none", n)
 	}
 
 	srv.ResetRequests()

@@ -32,7 +32,7 @@ import (
 
 // magic starts a snapshot; it changes with the format, and a file that
 // does not start with it (an older format) is ignored.
-const magic = "helmupgradebot-snapshot 5\n"
+const magic = "helmupgradebot-snapshot 6\n"
 
 // Path is where the snapshot of registry lives under dir (the state
 // directory): one file per registry.
@@ -198,7 +198,9 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.shared(im.MediaType)
 		e.time(im.Created)
 		e.shared(string(im.CreatedProblem))
+		e.time(im.Pushed)
 		e.time(im.ConfigCreated)
+		e.time(im.LastPulled)
 		e.digest(im.Subject)
 		e.shared(im.Platform)
 		e.uint(uint64(len(im.Platforms)))
@@ -394,7 +396,9 @@ func (d *decoder) inventory() *model.Inventory {
 		im.MediaType = d.shared("media type")
 		im.Created = d.time("created")
 		im.CreatedProblem = model.CreatedProblem(d.shared("created problem"))
+		im.Pushed = d.time("push time")
 		im.ConfigCreated = d.time("config created")
+		im.LastPulled = d.time("last pull")
 		im.Subject = d.digest("subject")
 		im.Platform = d.shared("platform")
 		if n := d.count("platforms", 1); n > 0 {

@@ -57,6 +57,7 @@ type view struct {
 	// R fills the registry section, C the github and charts sections.
 	R, C     Answers
 	Flavor   string
+	AgeFrom  string // the flavor's default
 	ClientID string
 	// Events and Pods: the usage sources R reads.
 	Events, Pods bool
@@ -85,6 +86,7 @@ registry:
 {{- else}}
   # root: ""                          # gar only: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under
 {{- end}}
+{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr and gar only, their default) or built (its config's created time)
   auth:
 {{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | google (Application Default Credentials) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
@@ -217,12 +219,12 @@ func render(a Answers, path string) ([]byte, error) {
 	if !chartsOn {
 		v.C, _ = Examples.normalize()
 	}
-	v.Flavor = config.FlavorDistribution
+	v.Flavor, v.AgeFrom = config.FlavorDistribution, config.AgeFromBuilt
 	if config.IsACRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAzure {
-		v.Flavor = config.FlavorACR
+		v.Flavor, v.AgeFrom = config.FlavorACR, config.AgeFromPushed
 	}
 	if listsGoogle(v.R.RegistryHost, v.R.RegistryAuth) {
-		v.Flavor = config.FlavorGAR
+		v.Flavor, v.AgeFrom = config.FlavorGAR, config.AgeFromPushed
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
