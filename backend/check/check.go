@@ -257,11 +257,18 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		return
 	}
 	listing := "the catalog"
-	if rc.Flavor == config.FlavorACR {
+	switch rc.Flavor {
+	case config.FlavorACR:
 		listing = "the ACR listing"
+	case config.FlavorGAR:
+		listing = "Google's listing of " + rc.Root
 	}
 	r.add(Item{Kind: KindRegistry, Subject: subject, Status: Pass,
 		Detail: fmt.Sprintf("answers, lets the bot in (%s auth) and lists: %d repositor%s on the first page of %s", rc.Auth.Type, len(p.Repositories), plural2(len(p.Repositories)), listing)})
+	if rc.Flavor == config.FlavorGAR {
+		r.add(Item{Kind: KindRegistry, Subject: subject + " delete rights", Status: Unknown, Detail: p.DeleteDetail})
+		return
+	}
 	if rc.Flavor != config.FlavorACR {
 		return
 	}
@@ -333,6 +340,10 @@ func registryFix(rc config.Registry, err error) string {
 		return "give the machine an Azure identity: a managed identity on the VM (azure.client_id for a user-assigned one), workload identity on AKS, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET"
 	case rc.Flavor == config.FlavorACR && (strings.Contains(msg, " 401 ") || strings.Contains(msg, " 403 ")):
 		return "assign the identity AcrPull (to list) and AcrDelete (to delete) on the registry, and check azure.client_id"
+	case rc.Flavor == config.FlavorGAR && strings.Contains(msg, "Google login"):
+		return "give the machine Google credentials: GKE Workload Identity or the GCE service account, GOOGLE_APPLICATION_CREDENTIALS naming a key file, or registry.auth.password referencing one"
+	case rc.Flavor == config.FlavorGAR && (strings.Contains(msg, " 401 ") || strings.Contains(msg, " 403 ") || strings.Contains(msg, " 404 ")):
+		return "grant the identity roles/artifactregistry.reader (repoAdmin to delete) on the repository, and check registry.root"
 	case errors.As(err, &ce) && (ce.Status == 401 || ce.Status == 403):
 		return "check registry.auth: the type, the username and the password reference, and that the account may list the catalog"
 	case errors.As(err, &ce):

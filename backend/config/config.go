@@ -58,9 +58,13 @@ type Registry struct {
 	// distribution (the OCI distribution API); default acr for
 	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
 	Flavor string `yaml:"flavor"`
+	// Root is where flavor gar lists from: PROJECT on gcr.io,
+	// PROJECT/REPOSITORY on Artifact Registry (*.pkg.dev).
+	Root string `yaml:"root"`
 	// AgeFrom is what an image's age is: pushed (its push time, ACR's
-	// createdTime; no image config is read) or built (its config's
-	// created time, read per config). Default pushed for acr; the
+	// createdTime or Google's timeUploadedMs; no image config is read) or
+	// built (its config's created time: read per config on acr, Google's
+	// timeCreatedMs on gar). Default pushed for acr and gar; the
 	// distribution API records no push times, so built there.
 	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
@@ -82,13 +86,30 @@ const (
 	// AuthAzure logs in to ACR with a Microsoft Entra token (the managed
 	// identity, or the default credential chain): no password.
 	AuthAzure = "azure"
+	// AuthGoogle logs in to Google's registries with Application Default
+	// Credentials, or with the service-account key Password references.
+	AuthGoogle = "google"
 )
 
 // Registry flavors.
 const (
 	FlavorACR          = "acr"
 	FlavorDistribution = "distribution"
+	// FlavorGAR lists Google Artifact Registry and gcr.io through
+	// Google's extended tags/list.
+	FlavorGAR = "gar"
 )
+
+// IsGoogleHost reports whether host[:port] is Google's registry: gcr.io
+// and its regions, or an Artifact Registry host (*-docker.pkg.dev).
+func IsGoogleHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.ToLower(h)
+	return h == "gcr.io" || strings.HasSuffix(h, ".gcr.io") || strings.HasSuffix(h, "-docker.pkg.dev")
+}
 
 // IsACRHost reports whether host[:port] is an Azure Container Registry
 // login server.
@@ -482,29 +503,48 @@ func (c *Config) validate(keys map[int]string) error {
 	if r.Auth.Type == "" && (r.Flavor == FlavorACR || (r.Flavor == "" && acrHost)) {
 		r.Auth.Type = AuthAzure
 	}
+	// A Google host defaults to the gar flavor and google auth.
+	if r.Auth.Type == "" && (r.Flavor == FlavorGAR || (r.Flavor == "" && IsGoogleHost(r.URL))) {
+		r.Auth.Type = AuthGoogle
+	}
 	switch r.Flavor {
 	case "":
 		r.Flavor = FlavorDistribution
 		if acrHost && r.Auth.Type == AuthAzure {
 			r.Flavor = FlavorACR
 		}
+		if IsGoogleHost(r.URL) && r.Auth.Type == AuthGoogle {
+			r.Flavor = FlavorGAR
+		}
 	case FlavorACR:
 		if r.Auth.Type != AuthAzure {
 			bad("registry.flavor", "acr lists through ACR's own API, which needs registry.auth.type: azure (a managed identity, no password); with %s auth use flavor: distribution", r.Auth.Type)
 		}
 	case FlavorDistribution:
+	case FlavorGAR:
+		if r.Auth.Type == AuthAzure {
+			bad("registry.flavor", "gar logs in with Google credentials (auth.type google, basic with _json_key, or docker), not azure")
+		}
 	default:
-		bad("registry.flavor", "%q is not one of acr, distribution", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, distribution, gar", r.Flavor)
+	}
+	switch {
+	case r.Flavor == FlavorGAR && r.Root == "":
+		bad("registry.flavor", "gar needs registry.root: the PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under")
+	case r.Flavor != FlavorGAR && r.Root != "":
+		bad("registry.root", "root is for flavor gar only")
+	case strings.HasPrefix(r.Root, "/") || strings.HasSuffix(r.Root, "/") || strings.ContainsAny(r.Root, " :@"):
+		bad("registry.root", "%q is not a repository path such as my-project/binder", r.Root)
 	}
 	switch r.AgeFrom {
 	case "":
 		r.AgeFrom = AgeFromBuilt
-		if r.Flavor == FlavorACR {
+		if r.Flavor == FlavorACR || r.Flavor == FlavorGAR {
 			r.AgeFrom = AgeFromPushed
 		}
 	case AgeFromPushed:
-		if r.Flavor != FlavorACR {
-			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr")
+		if r.Flavor != FlavorACR && r.Flavor != FlavorGAR {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr or gar")
 		}
 	case AgeFromBuilt:
 	default:
@@ -517,6 +557,10 @@ func (c *Config) validate(keys map[int]string) error {
 		if r.Flavor != FlavorACR {
 			bad("registry.auth.type", "azure logs in to Azure Container Registry only; set registry.flavor: acr (the default for *.azurecr.io)")
 		}
+	case AuthGoogle:
+		if r.Flavor != FlavorGAR {
+			bad("registry.auth.type", "google logs in to Google's registries only; set registry.flavor: gar (the default for gcr.io and *-docker.pkg.dev)")
+		}
 	case AuthAnonymous, AuthDocker:
 	case AuthBasic:
 		if r.Auth.Username == "" {
@@ -526,7 +570,7 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.auth.password", "basic auth needs a password reference (env:NAME, file:PATH or keyvault://VAULT/SECRET)")
 		}
 	default:
-		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure", r.Auth.Type)
+		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure, google", r.Auth.Type)
 	}
 	if r.Auth.Password != "" {
 		if _, err := secrets.ParseReference(r.Auth.Password); err != nil {

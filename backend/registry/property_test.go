@@ -14,11 +14,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"golang.org/x/oauth2"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -31,14 +33,21 @@ import (
 // propertySeeds is the fixed seed budget CI runs, on each path.
 const propertySeeds = 30
 
-// TestSafetyInvariant runs the property on the distribution path and on
-// the ACR path for a fixed set of seeds each.
+// The registry kinds the property runs on.
+const (
+	onDistribution = "distribution"
+	onACR          = "acr"
+	onGAR          = "gar"
+)
+
+// TestSafetyInvariant runs the property on the distribution path, the
+// ACR path and the Artifact Registry path for a fixed set of seeds each.
 func TestSafetyInvariant(t *testing.T) {
-	for _, acr := range []bool{false, true} {
+	for _, kind := range []string{onDistribution, onACR, onGAR} {
 		for seed := range uint64(propertySeeds) {
-			t.Run(fmt.Sprintf("acr=%v/seed=%d", acr, seed), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				t.Parallel()
-				runProperty(t, seed, acr)
+				runProperty(t, seed, kind)
 			})
 		}
 	}
@@ -51,7 +60,13 @@ func FuzzSafetyInvariant(f *testing.F) {
 	for seed := range uint64(4) {
 		f.Add(seed, seed%2 == 1)
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, acr bool) { runProperty(t, seed, acr) })
+	f.Fuzz(func(t *testing.T, seed uint64, acr bool) {
+		kind := onDistribution
+		if acr {
+			kind = onACR
+		}
+		runProperty(t, seed, kind)
+	})
 }
 
 // step is one change of the schedule, made between scan and apply (or,
@@ -71,6 +86,10 @@ type world struct {
 	repos []string
 	// acr is the ACR stand-in in front of reg; nil on distribution
 	acr *acrtest.Server
+	// gar is the Artifact Registry stand-in in front of reg, whose
+	// repositories are under prefix; nil elsewhere
+	gar    *gartest.Server
+	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
 	ages    map[repoDigest]int // days before testNow each was pushed
@@ -116,7 +135,7 @@ func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, 
 func (w *world) populate() {
 	nrepos := 1 + w.rnd.IntN(3)
 	for r := range nrepos {
-		repo := fmt.Sprintf("r%d", r)
+		repo := fmt.Sprintf("%sr%d", w.prefix, r)
 		w.repos = append(w.repos, repo)
 		base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
 		if err != nil {
@@ -262,7 +281,7 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if w.acr != nil && w.rnd.IntN(2) == 0 {
+	if (w.acr != nil || w.gar != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
 	}
 	pol.KeepLatest = w.rnd.IntN(3)
@@ -351,13 +370,16 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution or, with
-// acr, on the ACR stand-in in front of the same embedded registry.
-func runProperty(t *testing.T, seed uint64, acr bool) {
+// runProperty runs one seed of the property on distribution, or on the
+// ACR or Artifact Registry stand-in in front of the same embedded registry.
+func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
 		digests: map[string][]string{}, ages: map[repoDigest]int{}}
+	if kind == onGAR {
+		w.prefix = "proj/"
+	}
 	w.populate()
 
 	var c, pc interface {
@@ -365,7 +387,22 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		Deleter
 	}
 	var proxy *faulttest.Proxy
-	if acr {
+	switch kind {
+	case onGAR:
+		w.logf("on Artifact Registry")
+		w.gar = gartest.Serve(t, reg)
+		for k, age := range w.ages {
+			w.gar.SetUploaded(k.repo, k.digest, testNow.AddDate(0, 0, -age))
+		}
+		proxy = faulttest.Serve(t, w.gar.URL(), faultOptions)
+		w.gar.SetLoginServer(proxy.Host())
+		g, err := NewGAR(proxy.Host(), strings.TrimSuffix(w.prefix, "/"), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry),
+			WithAuthenticator(GoogleTokenLogin(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: w.gar.AccessToken()}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, pc = g, g
+	case onACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)
 		w.acr = acrtest.Serve(t, reg, acrtest.WithIdentity(id))
@@ -380,7 +417,7 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 			t.Fatal(err)
 		}
 		c, pc = a, a
-	} else {
+	default:
 		c = newClient(t, reg.Host())
 		proxy = faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 		pc = newClient(t, proxy.Host(), WithRetry(faultRetry))
