@@ -1,7 +1,9 @@
 package headless
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -25,6 +27,31 @@ func TestChartReportProposed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := chartReport(tc.row).Proposed; got != tc.want {
 				t.Errorf("proposed %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestImageReportPushed: pushed is the registry's push time where it
+// records one, and absent where it does not.
+func TestImageReportPushed(t *testing.T) {
+	pushed := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	built := pushed.AddDate(0, 0, -3)
+	for _, tc := range []struct {
+		name string
+		im   model.Image
+		want *time.Time
+	}{
+		{"ACR, age from the push", model.Image{Created: pushed, Pushed: pushed}, &pushed},
+		{"ACR, age from the build", model.Image{Created: built, Pushed: pushed}, &pushed},
+		{"distribution", model.Image{Created: built}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.im.Repository, tc.im.Digest = "hub", "sha256:"+strings.Repeat("a", 64)
+			inv := &model.Inventory{Images: []model.Image{tc.im}}
+			got := imageReport(inv, model.Deletion{Image: 0}).Pushed
+			if (got == nil) != (tc.want == nil) || (got != nil && !got.Equal(*tc.want)) {
+				t.Errorf("pushed %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -203,8 +203,13 @@ type ImageReport struct {
 	ReclaimBytes int64    `json:"reclaim_bytes"`
 	Reason       string   `json:"reason"`
 	Children     []string `json:"children,omitempty"`
-	// ConfigCreated is the config's created time where Created is a push
-	// time (ACR) and the two differ.
+	// Pushed is the registry's push time where it records one (ACR), with
+	// age_from: built as well as pushed.
+	Pushed *time.Time `json:"pushed,omitempty"`
+	// ConfigCreated is no longer set: ACR's ages are push times read
+	// without the config (age_from: pushed), or the config's created time
+	// itself (age_from: built, with pushed beside it). Kept so that readers
+	// of the field do not break.
 	ConfigCreated *time.Time `json:"config_created,omitempty"`
 	AlreadyGone   bool       `json:"already_gone,omitempty"`
 	// Left are planned platform manifests of a deleted index still
@@ -381,32 +386,19 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 		tags = []string{}
 	}
 	return ImageReport{
-		Repository:   im.Repository,
-		Digest:       im.Digest,
-		Tags:         tags,
-		Created:      im.Created,
-		SizeBytes:    inv.ImageSize(d.Image),
-		ReclaimBytes: d.Reclaim,
-		Reason:       string(d.Reason),
-		Children:     d.Children,
-		ConfigCreated: func() *time.Time {
-			if im.ConfigCreated.IsZero() {
-				return nil
-			}
-			t := im.ConfigCreated
-			return &t
-		}(),
+		Repository:      im.Repository,
+		Digest:          im.Digest,
+		Tags:            tags,
+		Created:         im.Created,
+		SizeBytes:       inv.ImageSize(d.Image),
+		ReclaimBytes:    d.Reclaim,
+		Reason:          string(d.Reason),
+		Children:        d.Children,
+		Pushed:          timeOrNil(im.Pushed),
+		ConfigCreated:   timeOrNil(im.ConfigCreated),
 		LastPulled:      timeOrNil(im.LastPulled),
 		VendorSizeBytes: im.VendorSize,
 	}
-}
-
-// timeOrNil is &t, or nil for the zero time.
-func timeOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
 }
 
 func plural(n int) string {
@@ -414,4 +406,12 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// timeOrNil is t, or nil when it is zero (absent from the report).
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -262,9 +262,15 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		listing = "the ACR listing"
 	case config.FlavorECR:
 		listing = "ECR's DescribeRepositories"
+	case config.FlavorGAR:
+		listing = "Google's listing of " + rc.Root
 	}
 	r.add(Item{Kind: KindRegistry, Subject: subject, Status: Pass,
 		Detail: fmt.Sprintf("answers, lets the bot in (%s auth) and lists: %d repositor%s on the first page of %s", rc.Auth.Type, len(p.Repositories), plural2(len(p.Repositories)), listing)})
+	if rc.Flavor == config.FlavorGAR {
+		r.add(Item{Kind: KindRegistry, Subject: subject + " delete rights", Status: Unknown, Detail: p.DeleteDetail})
+		return
+	}
 	if rc.Flavor == config.FlavorDistribution {
 		return
 	}
@@ -343,6 +349,10 @@ func registryFix(rc config.Registry, err error) string {
 		return "give the machine AWS credentials (IRSA on EKS, an instance profile, or AWS_* variables) whose IAM policy allows ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:DescribeImages, ecr:BatchGetImage and ecr:GetLifecyclePolicy"
 	case rc.Flavor == config.FlavorECR:
 		return "check registry.url (ACCOUNT.dkr.ecr.REGION.amazonaws.com), that this machine reaches ECR's API in that region, and its AWS credentials"
+	case rc.Flavor == config.FlavorGAR && strings.Contains(msg, "Google login"):
+		return "give the machine Google credentials: GKE Workload Identity or the GCE service account, GOOGLE_APPLICATION_CREDENTIALS naming a key file, or registry.auth.password referencing one"
+	case rc.Flavor == config.FlavorGAR && (strings.Contains(msg, " 401 ") || strings.Contains(msg, " 403 ") || strings.Contains(msg, " 404 ")):
+		return "grant the identity roles/artifactregistry.reader (repoAdmin to delete) on the repository, and check registry.root"
 	case errors.As(err, &ce) && (ce.Status == 401 || ce.Status == 403):
 		return "check registry.auth: the type, the username and the password reference, and that the account may list the catalog"
 	case errors.As(err, &ce):

@@ -59,10 +59,14 @@ type Registry struct {
 	// for *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts, ecr for
 	// ACCOUNT.dkr.ecr.REGION.amazonaws.com hosts.
 	Flavor string `yaml:"flavor"`
+	// Root is where flavor gar lists from: PROJECT on gcr.io,
+	// PROJECT/REPOSITORY on Artifact Registry (*.pkg.dev).
+	Root string `yaml:"root"`
 	// AgeFrom is what an image's age is: pushed (its push time, ACR's
-	// createdTime or ECR's imagePushedAt; no image config is read) or
-	// built (its config's created time, read per config). Default pushed
-	// for acr and ecr; the distribution API records no push times, so
+	// createdTime, ECR's imagePushedAt or Google's timeUploadedMs; no
+	// image config is read) or built (its config's created time: read per
+	// config on acr and ecr, Google's timeCreatedMs on gar). Default pushed
+	// for acr, ecr and gar; the distribution API records no push times, so
 	// built there.
 	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
@@ -88,6 +92,9 @@ const (
 	// (environment, shared files, IRSA's web identity, the instance
 	// profile): no password.
 	AuthAWS = "aws"
+	// AuthGoogle logs in to Google's registries with Application Default
+	// Credentials, or with the service-account key Password references.
+	AuthGoogle = "google"
 )
 
 // Registry flavors.
@@ -95,6 +102,9 @@ const (
 	FlavorACR          = "acr"
 	FlavorECR          = "ecr"
 	FlavorDistribution = "distribution"
+	// FlavorGAR lists Google Artifact Registry and gcr.io through
+	// Google's extended tags/list.
+	FlavorGAR = "gar"
 )
 
 // ecrHost matches an Amazon ECR registry host.
@@ -103,6 +113,17 @@ var ecrHost = regexp.MustCompile(`^\d{12}\.(dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazon
 // IsECRHost reports whether host is an Amazon ECR registry
 // (ACCOUNT.dkr.ecr.REGION.amazonaws.com).
 func IsECRHost(host string) bool { return ecrHost.MatchString(strings.ToLower(host)) }
+
+// IsGoogleHost reports whether host[:port] is Google's registry: gcr.io
+// and its regions, or an Artifact Registry host (*-docker.pkg.dev).
+func IsGoogleHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.ToLower(h)
+	return h == "gcr.io" || strings.HasSuffix(h, ".gcr.io") || strings.HasSuffix(h, "-docker.pkg.dev")
+}
 
 // IsACRHost reports whether host[:port] is an Azure Container Registry
 // login server.
@@ -502,6 +523,10 @@ func (c *Config) validate(keys map[int]string) error {
 	if r.Auth.Type == "" && (r.Flavor == FlavorECR || (r.Flavor == "" && ecrHost)) {
 		r.Auth.Type = AuthAWS
 	}
+	// A Google host defaults to the gar flavor and google auth.
+	if r.Auth.Type == "" && (r.Flavor == FlavorGAR || (r.Flavor == "" && IsGoogleHost(r.URL))) {
+		r.Auth.Type = AuthGoogle
+	}
 	switch r.Flavor {
 	case "":
 		r.Flavor = FlavorDistribution
@@ -510,6 +535,9 @@ func (c *Config) validate(keys map[int]string) error {
 		}
 		if ecrHost && r.Auth.Type == AuthAWS {
 			r.Flavor = FlavorECR
+		}
+		if IsGoogleHost(r.URL) && r.Auth.Type == AuthGoogle {
+			r.Flavor = FlavorGAR
 		}
 	case FlavorECR:
 		if r.Auth.Type != AuthAWS {
@@ -520,18 +548,30 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.flavor", "acr lists through ACR's own API, which needs registry.auth.type: azure (a managed identity, no password); with %s auth use flavor: distribution", r.Auth.Type)
 		}
 	case FlavorDistribution:
+	case FlavorGAR:
+		if r.Auth.Type == AuthAzure {
+			bad("registry.flavor", "gar logs in with Google credentials (auth.type google, basic with _json_key, or docker), not azure")
+		}
 	default:
-		bad("registry.flavor", "%q is not one of acr, ecr, distribution", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, ecr, distribution, gar", r.Flavor)
+	}
+	switch {
+	case r.Flavor == FlavorGAR && r.Root == "":
+		bad("registry.flavor", "gar needs registry.root: the PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under")
+	case r.Flavor != FlavorGAR && r.Root != "":
+		bad("registry.root", "root is for flavor gar only")
+	case strings.HasPrefix(r.Root, "/") || strings.HasSuffix(r.Root, "/") || strings.ContainsAny(r.Root, " :@"):
+		bad("registry.root", "%q is not a repository path such as my-project/binder", r.Root)
 	}
 	switch r.AgeFrom {
 	case "":
 		r.AgeFrom = AgeFromBuilt
-		if r.Flavor == FlavorACR || r.Flavor == FlavorECR {
+		if r.Flavor == FlavorACR || r.Flavor == FlavorECR || r.Flavor == FlavorGAR {
 			r.AgeFrom = AgeFromPushed
 		}
 	case AgeFromPushed:
-		if r.Flavor != FlavorACR && r.Flavor != FlavorECR {
-			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr or ecr")
+		if r.Flavor != FlavorACR && r.Flavor != FlavorECR && r.Flavor != FlavorGAR {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr, ecr or gar")
 		}
 	case AgeFromBuilt:
 	default:
@@ -548,6 +588,10 @@ func (c *Config) validate(keys map[int]string) error {
 		if r.Flavor != FlavorECR {
 			bad("registry.auth.type", "aws logs in to Amazon ECR only; set registry.flavor: ecr (the default for ACCOUNT.dkr.ecr.REGION.amazonaws.com)")
 		}
+	case AuthGoogle:
+		if r.Flavor != FlavorGAR {
+			bad("registry.auth.type", "google logs in to Google's registries only; set registry.flavor: gar (the default for gcr.io and *-docker.pkg.dev)")
+		}
 	case AuthAnonymous, AuthDocker:
 	case AuthBasic:
 		if r.Auth.Username == "" {
@@ -557,7 +601,7 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.auth.password", "basic auth needs a password reference (env:NAME, file:PATH or keyvault://VAULT/SECRET)")
 		}
 	default:
-		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure, aws", r.Auth.Type)
+		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure, aws, google", r.Auth.Type)
 	}
 	if r.Auth.Password != "" {
 		if _, err := secrets.ParseReference(r.Auth.Password); err != nil {

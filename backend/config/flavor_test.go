@@ -21,7 +21,7 @@ func TestFlavorAndAuth(t *testing.T) {
 		{"loopback stand-in as acr", "registry:\n  url: 127.0.0.1:5000\n  flavor: acr\n", FlavorACR, AuthAzure, "", ""},
 		{"acr with basic", "registry:\n  url: hub.azurecr.io\n  flavor: acr\n  auth: {type: basic, username: u, password: env:P}\n", "", "", "needs registry.auth.type: azure", "line 3"},
 		{"azure on distribution", "registry:\n  url: r.example.org\n  flavor: distribution\n  auth: {type: azure}\n", "", "", "Azure Container Registry only", "registry.auth.type"},
-		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: quay\n", "", "", `"quay" is not one of acr, ecr, distribution`, "line 3"},
+		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: quay\n", "", "", `"quay" is not one of acr, ecr, distribution, gar`, "line 3"},
 		{"ecr host", "registry:\n  url: 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n", FlavorECR, AuthAWS, "", ""},
 		{"ecr host in China", "registry:\n  url: 123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn\n", FlavorECR, AuthAWS, "", ""},
 		{"ecr host with docker login", "registry:\n  url: 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n  auth: {type: docker}\n", FlavorDistribution, AuthDocker, "", ""},
@@ -30,6 +30,16 @@ func TestFlavorAndAuth(t *testing.T) {
 		{"ecr with basic", "registry:\n  url: 127.0.0.1:5000\n  flavor: ecr\n  auth: {type: basic, username: u, password: env:P}\n", "", "", "needs registry.auth.type: aws", "line 3"},
 		{"aws on distribution", "registry:\n  url: r.example.org\n  auth: {type: aws}\n", "", "", "Amazon ECR only", "registry.auth.type"},
 		{"not an ecr account", "registry:\n  url: 12345.dkr.ecr.eu-west-1.amazonaws.com\n", FlavorDistribution, AuthAnonymous, "", ""},
+		{"gcr.io host", "registry:\n  url: gcr.io\n  root: my-project\n", FlavorGAR, AuthGoogle, "", ""},
+		{"artifact registry host", "registry:\n  url: us-docker.pkg.dev\n  root: my-project/binder\n", FlavorGAR, AuthGoogle, "", ""},
+		{"loopback stand-in as gar", "registry:\n  url: 127.0.0.1:5000\n  flavor: gar\n  root: proj\n", FlavorGAR, AuthGoogle, "", ""},
+		{"gar with a _json_key password", "registry:\n  url: gcr.io\n  flavor: gar\n  root: p\n  auth: {type: basic, username: _json_key, password: file:/k.json}\n", FlavorGAR, AuthBasic, "", ""},
+		{"gcr.io with a password stays distribution", "registry:\n  url: gcr.io\n  auth: {type: basic, username: _json_key, password: file:/k.json}\n", FlavorDistribution, AuthBasic, "", ""},
+		{"gar without root", "registry:\n  url: gcr.io\n", "", "", "gar needs registry.root", "registry.flavor"},
+		{"root without gar", "registry:\n  url: r.example.org\n  root: p\n", "", "", "root is for flavor gar only", "line 3"},
+		{"root with a slash", "registry:\n  url: gcr.io\n  root: /p\n", "", "", "not a repository path", "line 3"},
+		{"gar with azure", "registry:\n  url: gcr.io\n  root: p\n  flavor: gar\n  auth: {type: azure}\n", "", "", "gar logs in with Google credentials", "line 4"},
+		{"google on distribution", "registry:\n  url: r.example.org\n  flavor: distribution\n  auth: {type: google}\n", "", "", "Google's registries only", "registry.auth.type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

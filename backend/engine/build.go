@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,6 +242,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 		}
 		return registry.NewECR(rc.URL, cfg, opts...) // its errors name the registry
 	}
+	if rc.Flavor == config.FlavorGAR {
+		return b.garClient(ctx, ropts)
+	}
 	if rc.Flavor == config.FlavorACR {
 		cred, err := b.res.Credential()
 		if err != nil {
@@ -252,6 +256,32 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 		return registry.NewACR(rc.URL, cred, append(ropts, b.o.registry...)...) // its errors name the registry
 	}
 	return registry.New(rc.URL, append(ropts, b.o.registry...)...)
+}
+
+// garClient builds the client of Google's registry: logged in with
+// Application Default Credentials, or the service-account key
+// registry.auth.password references, unless auth is basic or docker.
+func (b *Builder) garClient(ctx context.Context, ropts []registry.Option) (RegistryClient, error) {
+	rc := b.cfg.Registry
+	if rc.Auth.Type == config.AuthGoogle {
+		var key []byte
+		if rc.Auth.Password != "" {
+			k, err := b.res.Resolve(ctx, rc.Auth.Password)
+			if err != nil {
+				return nil, fmt.Errorf("registry.auth.password: %w", err)
+			}
+			key = []byte(k.Reveal())
+		}
+		auth, err := registry.GoogleLogin(ctx, key, append(slices.Clone(ropts), b.o.registry...)...)
+		if err != nil {
+			return nil, fmt.Errorf("registry.auth: %w", err)
+		}
+		ropts = append(ropts, registry.WithAuthenticator(auth))
+	}
+	if rc.AgeFrom != "" { // else Google's default, pushed
+		ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+	}
+	return registry.NewGAR(rc.URL, rc.Root, append(ropts, b.o.registry...)...)
 }
 
 // GitHub builds the GitHub client: with the token, or signed in as the

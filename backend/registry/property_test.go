@@ -15,12 +15,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"golang.org/x/oauth2"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -33,14 +35,16 @@ import (
 // propertySeeds is the fixed seed budget CI runs, on each path.
 const propertySeeds = 30
 
-// The kinds the property runs on: each fronts the same embedded registry.
+// The registry kinds the property runs on: each fronts the same embedded
+// registry.
 const (
-	kindDistribution = "distribution"
-	kindACR          = "acr"
-	kindECR          = "ecr"
+	onDistribution = "distribution"
+	onACR          = "acr"
+	onGAR          = "gar"
+	onECR          = "ecr"
 )
 
-var propertyKinds = []string{kindDistribution, kindACR, kindECR}
+var propertyKinds = []string{onDistribution, onACR, onGAR, onECR}
 
 // TestSafetyInvariant runs the property on every kind for a fixed set of
 // seeds each.
@@ -86,6 +90,10 @@ type world struct {
 	acr *acrtest.Server
 	// ecr is the ECR stand-in in front of reg; nil on other kinds
 	ecr *ecrtest.Server
+	// gar is the Artifact Registry stand-in in front of reg, whose
+	// repositories are under prefix; nil elsewhere
+	gar    *gartest.Server
+	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
 	ages    map[repoDigest]int // days before testNow each was pushed
@@ -132,7 +140,7 @@ func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, 
 func (w *world) populate() {
 	nrepos := 1 + w.rnd.IntN(3)
 	for r := range nrepos {
-		repo := fmt.Sprintf("r%d", r)
+		repo := fmt.Sprintf("%sr%d", w.prefix, r)
 		w.repos = append(w.repos, repo)
 		base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
 		if err != nil {
@@ -278,7 +286,7 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if (w.acr != nil || w.ecr != nil) && w.rnd.IntN(2) == 0 {
+	if (w.acr != nil || w.gar != nil || w.ecr != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
 	}
 	if w.ecr != nil && w.rnd.IntN(2) == 0 {
@@ -377,12 +385,16 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 }
 
 // runProperty runs one seed of the property on distribution, or on the
-// ACR or ECR stand-in in front of the same embedded registry.
+// ACR, Artifact Registry or ECR stand-in in front of the same embedded
+// registry.
 func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
 		digests: map[string][]string{}, ages: map[repoDigest]int{}, pulled: map[repoDigest]int{}}
+	if kind == onGAR {
+		w.prefix = "proj/"
+	}
 	w.populate()
 
 	var c, pc interface {
@@ -391,7 +403,7 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 	}
 	var proxy *faulttest.Proxy
 	switch kind {
-	case kindECR:
+	case onECR:
 		w.logf("on ECR")
 		w.ecr = ecrtest.Serve(t, reg)
 		w.ecr.ExcludeFromPullTime(ecrtest.AccessKeyID) // the scan's reads are no pulls
@@ -411,7 +423,21 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 			t.Fatal(err)
 		}
 		c, pc = e, e
-	case kindACR:
+	case onGAR:
+		w.logf("on Artifact Registry")
+		w.gar = gartest.Serve(t, reg)
+		for k, age := range w.ages {
+			w.gar.SetUploaded(k.repo, k.digest, testNow.AddDate(0, 0, -age))
+		}
+		proxy = faulttest.Serve(t, w.gar.URL(), faultOptions)
+		w.gar.SetLoginServer(proxy.Host())
+		g, err := NewGAR(proxy.Host(), strings.TrimSuffix(w.prefix, "/"), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry),
+			WithAuthenticator(GoogleTokenLogin(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: w.gar.AccessToken()}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, pc = g, g
+	case onACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)
 		w.acr = acrtest.Serve(t, reg, acrtest.WithIdentity(id))

@@ -80,10 +80,15 @@ var tmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": quot
 registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
-{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login) or distribution
-{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr and ecr only, their default) or built (its config's created time)
+{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login), gar (Google's listing; the default for gcr.io and *-docker.pkg.dev with google login) or distribution
+{{- if eq .Flavor "gar"}}
+{{kv "  root: " .R.RegistryRoot}}# gar: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry), listed with everything under it
+{{- else}}
+  # root: ""                          # gar only: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under
+{{- end}}
+{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr, ecr and gar only, their default) or built (its config's created time)
   auth:
-{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | aws (the AWS credential chain, ECR) | basic | docker (docker login) | anonymous
+{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | aws (the AWS credential chain, ECR) | google (Application Default Credentials) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
 {{kv "    username: " .R.RegistryUser}}# basic only
 {{kv "    password: " .R.RegistryPassword}}# basic only: a secret reference, never the password
@@ -221,6 +226,9 @@ func render(a Answers, path string) ([]byte, error) {
 	}
 	if config.IsECRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAWS {
 		v.Flavor, v.AgeFrom = config.FlavorECR, config.AgeFromPushed
+	}
+	if listsGoogle(v.R.RegistryHost, v.R.RegistryAuth) {
+		v.Flavor, v.AgeFrom = config.FlavorGAR, config.AgeFromPushed
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
