@@ -54,13 +54,16 @@ type Registry struct {
 	URL string `yaml:"url"`
 	// Insecure allows plain HTTP (always allowed for loopback hosts).
 	Insecure bool `yaml:"insecure"`
-	// Flavor is acr (Azure Container Registry's listing API) or
-	// distribution (the OCI distribution API); default acr for
-	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
+	// Flavor is acr (Azure Container Registry's listing API), harbor
+	// (Harbor's v2.0 API) or distribution (the OCI distribution API);
+	// default acr for *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
 	Flavor      string `yaml:"flavor"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
-	Policy      Policy `yaml:"policy"`
+	// Projects are the Harbor projects to scan (flavor harbor); none:
+	// every project the credentials see.
+	Projects []string `yaml:"projects"`
+	Policy   Policy   `yaml:"policy"`
 }
 
 // Auth types.
@@ -77,6 +80,9 @@ const (
 const (
 	FlavorACR          = "acr"
 	FlavorDistribution = "distribution"
+	// FlavorHarbor lists through Harbor's v2.0 API, logged in with basic
+	// auth (a robot account), a docker login or anonymously.
+	FlavorHarbor = "harbor"
 )
 
 // IsACRHost reports whether host[:port] is an Azure Container Registry
@@ -477,8 +483,17 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.flavor", "acr lists through ACR's own API, which needs registry.auth.type: azure (a managed identity, no password); with %s auth use flavor: distribution", r.Auth.Type)
 		}
 	case FlavorDistribution:
+	case FlavorHarbor:
+		for _, p := range r.Projects {
+			if p == "" || strings.ContainsAny(p, "/ ") {
+				bad("registry.projects", "%q is not a Harbor project name", p)
+			}
+		}
 	default:
-		bad("registry.flavor", "%q is not one of acr, distribution", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, harbor, distribution", r.Flavor)
+	}
+	if len(r.Projects) > 0 && r.Flavor != FlavorHarbor {
+		bad("registry.projects", "projects are Harbor's; set registry.flavor: harbor")
 	}
 	switch r.Auth.Type {
 	case "":

@@ -19,6 +19,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/harbortest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -31,14 +32,25 @@ import (
 // propertySeeds is the fixed seed budget CI runs, on each path.
 const propertySeeds = 30
 
-// TestSafetyInvariant runs the property on the distribution path and on
-// the ACR path for a fixed set of seeds each.
+// The registry kinds the property runs on.
+const (
+	onDistribution = "distribution"
+	onACR          = "acr"
+	onHarbor       = "harbor"
+)
+
+// propertyKinds are the kinds the property runs on, each behind its
+// stand-in in front of the same embedded registry.
+var propertyKinds = []string{onDistribution, onACR, onHarbor}
+
+// TestSafetyInvariant runs the property on every kind for a fixed set of
+// seeds each.
 func TestSafetyInvariant(t *testing.T) {
-	for _, acr := range []bool{false, true} {
+	for _, kind := range propertyKinds {
 		for seed := range uint64(propertySeeds) {
-			t.Run(fmt.Sprintf("acr=%v/seed=%d", acr, seed), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				t.Parallel()
-				runProperty(t, seed, acr)
+				runProperty(t, seed, kind)
 			})
 		}
 	}
@@ -48,10 +60,12 @@ func TestSafetyInvariant(t *testing.T) {
 //
 //	go test -run '^$' -fuzz FuzzSafetyInvariant -fuzztime 10m ./backend/registry
 func FuzzSafetyInvariant(f *testing.F) {
-	for seed := range uint64(4) {
-		f.Add(seed, seed%2 == 1)
+	for seed := range uint64(6) {
+		f.Add(seed, uint8(seed))
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, acr bool) { runProperty(t, seed, acr) })
+	f.Fuzz(func(t *testing.T, seed uint64, kind uint8) {
+		runProperty(t, seed, propertyKinds[int(kind)%len(propertyKinds)])
+	})
 }
 
 // step is one change of the schedule, made between scan and apply (or,
@@ -69,8 +83,12 @@ type world struct {
 	reg   *registrytest.Registry
 	p     pusher
 	repos []string
-	// acr is the ACR stand-in in front of reg; nil on distribution
+	// acr is the ACR stand-in in front of reg; nil elsewhere
 	acr *acrtest.Server
+	// harbor is the Harbor stand-in in front of reg; nil elsewhere
+	harbor *harbortest.Server
+	// prefix goes before every repository name (Harbor's project)
+	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
 	ages    map[repoDigest]int // days before testNow each was pushed
@@ -116,7 +134,7 @@ func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, 
 func (w *world) populate() {
 	nrepos := 1 + w.rnd.IntN(3)
 	for r := range nrepos {
-		repo := fmt.Sprintf("r%d", r)
+		repo := fmt.Sprintf("%sr%d", w.prefix, r)
 		w.repos = append(w.repos, repo)
 		base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
 		if err != nil {
@@ -192,6 +210,9 @@ func short(d string) string { return d[len(d)-8:] }
 // (maybe a platform manifest), on tags, on repositories. Before the scan
 // (planned nil) anything may be locked; after it, what the plan deletes.
 func (w *world) lockSome(planned []repoDigest, when string) []step {
+	if w.harbor != nil {
+		return w.immutableSome(planned, when)
+	}
 	if w.acr == nil {
 		return nil
 	}
@@ -262,7 +283,7 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if w.acr != nil && w.rnd.IntN(2) == 0 {
+	if (w.acr != nil || w.harbor != nil) && w.rnd.IntN(2) == 0 {
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
 	}
 	pol.KeepLatest = w.rnd.IntN(3)
@@ -334,7 +355,7 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 			to := pick(plannedRefs)
 			kind := []faulttest.Kind{faulttest.InternalError, faulttest.LostResponse, faulttest.Slow, faulttest.ResetBeforeHeaders, faulttest.Unavailable}[w.rnd.IntN(5)]
 			times := 1 + w.rnd.IntN(12)
-			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
+			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta(w.deletePath(to.repo, to.digest))),
 				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times})
 			steps = append(steps, step{fmt.Sprintf("DELETE %s@%s: %s x%d", to.repo, short(to.digest), kind, times), nil})
 		}
@@ -351,13 +372,16 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution or, with
-// acr, on the ACR stand-in in front of the same embedded registry.
-func runProperty(t *testing.T, seed uint64, acr bool) {
+// runProperty runs one seed of the property on kind: distribution, or
+// the ACR or Harbor stand-in in front of the same embedded registry.
+func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
 		digests: map[string][]string{}, ages: map[repoDigest]int{}}
+	if kind == onHarbor {
+		w.prefix = testProject + "/"
+	}
 	w.populate()
 
 	var c, pc interface {
@@ -365,7 +389,11 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		Deleter
 	}
 	var proxy *faulttest.Proxy
-	if acr {
+	switch kind {
+	case onHarbor:
+		c, proxy = w.onHarbor()
+		pc = c
+	case onACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)
 		w.acr = acrtest.Serve(t, reg, acrtest.WithIdentity(id))
@@ -380,7 +408,7 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 			t.Fatal(err)
 		}
 		c, pc = a, a
-	} else {
+	default:
 		c = newClient(t, reg.Host())
 		proxy = faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 		pc = newClient(t, proxy.Host(), WithRetry(faultRetry))
