@@ -101,6 +101,16 @@ func IsACRHost(host string) bool {
 	return false
 }
 
+// IsHarborHost reports whether host[:port] is a registry known to be
+// Harbor: OVHcloud's managed private registry (*.container-registry.ovh.net).
+func IsHarborHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return strings.HasSuffix(strings.ToLower(h), ".container-registry.ovh.net")
+}
+
 // Auth says how to log in to the registry.
 type Auth struct {
 	Type     string `yaml:"type"`

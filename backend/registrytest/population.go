@@ -210,6 +210,9 @@ func (b *builder) planRepositories() {
 	if nonBinder >= 2 {
 		b.repos = append(b.repos, &repoPlan{name: baseRepository, kind: kindBase})
 	}
+	for _, r := range b.repos {
+		r.name = b.p.Prefix + r.name
+	}
 	slices.SortFunc(b.repos, func(x, y *repoPlan) int { return strings.Compare(x.name, y.name) })
 
 	// Split the tags unevenly: a few busy repositories, many quiet ones.

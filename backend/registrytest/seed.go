@@ -59,6 +59,9 @@ type Population struct {
 	// Concurrency bounds the images pushed at once (0 means
 	// DefaultConcurrency).
 	Concurrency int
+	// Prefix goes before every repository name: "binder/" puts them all
+	// in a Harbor project. Default none.
+	Prefix string
 }
 
 // DefaultPopulation is the interactive demo's registry: 12 repositories,

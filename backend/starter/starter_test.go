@@ -53,6 +53,11 @@ func TestTemplateLoads(t *testing.T) {
 			func(c *config.Config) bool {
 				return c.Registry.Flavor == config.FlavorDistribution && c.Registry.Auth.Username == "bot" && len(c.Charts) == 0
 			}, []string{"# The chart chore is off", "# github:", "#   - repository: my-org/my-hub-deploy"}},
+		{"OVH's managed Harbor, a robot account", starter.Answers{RegistryHost: "2lmrrh8f.gra7.container-registry.ovh.net", RegistryAuth: "basic",
+			RegistryUser: "robot$mybinder-builds+cleaner", RegistryPassword: "env:HARBOR_ROBOT_SECRET"},
+			func(c *config.Config) bool {
+				return c.Registry.Flavor == config.FlavorHarbor && c.Registry.Auth.Username == "robot$mybinder-builds+cleaner"
+			}, []string{"  flavor: harbor", "# projects: []"}},
 		{"loopback registry only", starter.Answers{RegistryHost: "localhost:5000"}, func(c *config.Config) bool {
 			return c.Registry.Auth.Type == config.AuthAnonymous
 		}, nil},
@@ -157,6 +162,7 @@ func TestAuthChoices(t *testing.T) {
 		"hub23.azurecr.io": config.AuthAzure, "x.azurecr.cn:443": config.AuthAzure,
 		"localhost:5000": config.AuthAnonymous, "127.0.0.1:5000": config.AuthAnonymous,
 		"registry.example.org": config.AuthDocker, "": config.AuthDocker,
+		"2lmrrh8f.gra7.container-registry.ovh.net": config.AuthBasic,
 	} {
 		if got := starter.DefaultAuth(host); got != want {
 			t.Errorf("DefaultAuth(%q) = %s, want %s", host, got, want)

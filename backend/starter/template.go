@@ -79,7 +79,7 @@ var tmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": quot
 registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
-{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login) or distribution
+{{if eq .Flavor "harbor"}}{{kv "  flavor: " .Flavor}}{{else}}{{kv "  # flavor: " .Flavor}}{{end}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), harbor (Harbor's API) or distribution
   auth:
 {{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
@@ -90,6 +90,7 @@ registry:
     # password: ""                    # basic only: a secret reference, never the password
 {{- end}}
   # concurrency: 16                   # parallel registry requests (1..64)
+  # projects: []                      # harbor only: the projects to clean, e.g. [mybinder-builds]; none: every project the login sees
   policy:
     max_age: 90d                      # images created longer ago are deleted
     # untagged_max_age: 0             # untagged manifests (ACR lists them) older than this are deleted, e.g. 7d; 0: none by age
@@ -214,6 +215,9 @@ func render(a Answers, path string) ([]byte, error) {
 	v.Flavor = config.FlavorDistribution
 	if config.IsACRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAzure {
 		v.Flavor = config.FlavorACR
+	}
+	if config.IsHarborHost(v.R.RegistryHost) {
+		v.Flavor = config.FlavorHarbor
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
