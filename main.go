@@ -204,6 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	var reg *engine.Registry
 	var charts *engine.Charts
+	var issues *engine.StatusIssues // github.status_issue
 	var engineOpts []engine.Option
 	// The metrics' targets: the flags, else the configuration's keys.
 	mcfg := config.Metrics{Instance: "demo", Job: config.DefaultMetricsJob}
@@ -227,6 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return headless.ExitFailure
 		}
 		defer stopDemo()
+		issues = charts.StatusIssues()
 	} else {
 		path := f.config
 		if path == "" {
@@ -248,10 +250,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		defer lock.Release()
 		// --only: the other part's secrets are not resolved
-		reg, charts, err = engine.FromConfig(ctx, cfg, append(engineOpts, engine.WithGetenv(getenv), engine.WithOnly(engine.Part(f.only)))...)
+		engineOpts = append(engineOpts, engine.WithGetenv(getenv), engine.WithOnly(engine.Part(f.only)))
+		reg, charts, err = engine.FromConfig(ctx, cfg, engineOpts...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)
 			return headless.ExitUsage
+		}
+		if issues, err = statusIssues(ctx, cfg, charts, f.headless, engineOpts); err != nil {
+			logger.Warn("status issues not updated: no GitHub client", "err", err)
 		}
 	}
 	switch f.only {
@@ -267,7 +273,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if f.headless {
 		return headless.Run(ctx, headless.Options{
 			Apply: f.apply, Force: f.force, JSON: f.json,
-			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger, History: store,
+			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger, History: store, StatusIssues: issues,
 			Metrics: metricsTargets(f, mcfg), MetricsClient: &http.Client{Transport: retry.New(retry.NewBaseTransport(retryPolicy), retryPolicy)},
 		})
 	}
@@ -289,6 +295,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return headless.ExitFailure
 	}
 	return headless.ExitOK
+}
+
+// statusIssues is what keeps the status issues (github.status_issue) of a
+// headless run: with the chart engine's GitHub client, or, for --only
+// registry, with one of its own, whose credentials it resolves.
+func statusIssues(ctx context.Context, cfg *config.Config, charts *engine.Charts, isHeadless bool, opts []engine.Option) (*engine.StatusIssues, error) {
+	switch {
+	case !isHeadless:
+		return nil, nil
+	case charts != nil:
+		return charts.StatusIssues(), nil
+	}
+	return engine.NewBuilder(cfg, opts...).StatusIssues(ctx)
 }
 
 // metricsTargets are where a headless run's metrics go: --metrics-file and

@@ -67,6 +67,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// History, when set, records the run and feeds the forecast.
 	History *history.Store
+	// StatusIssues, when set, keeps each deployment repository's status
+	// issue up to date after the run (github.status_issue).
+	StatusIssues *engine.StatusIssues
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Metrics, when it names a file or a Pushgateway, receives the run's
@@ -96,9 +99,10 @@ func Run(ctx context.Context, o Options) int {
 			code = c
 		}
 	}
+	var deps []model.DependencyStatus
 	if o.Charts != nil {
-		rows, c := runCharts(ctx, o)
-		rep.Charts = rows
+		rows, d, c := runCharts(ctx, o)
+		rep.Charts, deps = rows, d
 		worse(c)
 	}
 	if o.Registry != nil {
@@ -117,6 +121,9 @@ func Run(ctx context.Context, o Options) int {
 			o.Logger.Warn("history not recorded", "err", err)
 		}
 	}
+	if o.StatusIssues != nil {
+		rep.GitHub = keepStatusIssues(ctx, o, &rep, deps) // its failures leave the exit code alone
+	}
 	if o.JSON {
 		if err := writeReport(o.Stdout, rep); err != nil {
 			o.Logger.Error("write report", "err", err)
@@ -124,6 +131,7 @@ func Run(ctx context.Context, o Options) int {
 		}
 	} else {
 		writeSummary(o.Stdout, &rep, o.Apply)
+		writeStatusIssues(o.Stdout, rep.GitHub)
 	}
 	if o.Metrics.File != "" || o.Metrics.Push != "" {
 		if err := o.Metrics.Write(ctx, runMetrics(o, &rep, &stats, start, end, code), o.MetricsClient); err != nil {
@@ -248,7 +256,7 @@ func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryRepo
 	return rr, code
 }
 
-func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
+func runCharts(ctx context.Context, o Options) ([]ChartReport, []model.DependencyStatus, int) {
 	rows := o.Charts.Check(ctx)
 	code := ExitOK
 	if o.Apply {
@@ -274,7 +282,7 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	if len(rows) > 0 && allErrors(rows) {
 		code = ExitFailure
 	}
-	return out, code
+	return out, rows, code
 }
 
 // rowLog is what a log line calls a row, and where it is: a chart

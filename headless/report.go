@@ -15,6 +15,8 @@ import (
 type Report struct {
 	Registry *RegistryReport `json:"registry,omitempty"`
 	Charts   []ChartReport   `json:"charts,omitempty"`
+	// GitHub is absent unless github.status_issue is on (statusissue.go).
+	GitHub *GitHubReport `json:"github,omitempty"`
 }
 
 // RegistryReport is what a registry run found, planned and did.

@@ -154,6 +154,11 @@ type GitHub struct {
 	AppID          int64  `yaml:"app_id"`
 	InstallationID int64  `yaml:"installation_id"`
 	PrivateKey     string `yaml:"private_key"`
+	// StatusIssue keeps one issue in each deployment repository (each
+	// distinct charts[].repository) up to date after every headless run:
+	// the chart rows and their pull requests, the registry against its
+	// cap, the forecast, the run's deletions and the usage holds.
+	StatusIssue bool `yaml:"status_issue"`
 }
 
 // App reports whether the bot signs in as a GitHub App.

@@ -233,7 +233,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			},
 		},
 		AuditLog: filepath.Join(env.dir, "audit.jsonl"),
-		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch},
+		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch, StatusIssue: true},
 		Charts: []config.Chart{{
 			Repository: Owner + "/" + Repo,
 			File:       File,

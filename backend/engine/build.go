@@ -152,6 +152,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		charts = NewCharts(gh, repos, cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
 		charts.aliases = cfg.Repositories
 		charts.newImages = b.imageTagClients()
+		charts.statusIssues = statusIssues(cfg, gh)
 	}
 	return reg, charts, nil
 }

@@ -49,6 +49,8 @@ type Charts struct {
 	// newImages makes the image tag client of a check (images.go); nil:
 	// values files are not followed.
 	newImages func() *imagetags.Client
+
+	statusIssues *StatusIssues // github.status_issue; nil when off (statusissues.go)
 }
 
 type fileKey struct{ repo, file string }

@@ -1,6 +1,6 @@
 // Package githubtest is an in-memory stand-in for the parts of GitHub's REST
 // API that helmupgradebot uses (repositories, contents, git refs, pull
-// requests, labels, reviewers, forks, releases), listening on loopback.
+// requests, labels, reviewers, forks, releases, issues), listening on loopback.
 // Tests and the interactive demo drive it with the real go-github client;
 // its methods let them seed repositories, inject faults and inspect the
 // result.
@@ -544,6 +544,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m := accessTokensPath.FindStringSubmatch(path); m != nil && r.Method == http.MethodPost {
 		id, _ := strconv.ParseInt(m[1], 10, 64)
 		s.serveAccessToken(w, r, id)
+		return
+	}
+	if path == "/app" && r.Method == http.MethodGet {
+		s.serveApp(w, r) // signed by the App, not with a token
 		return
 	}
 

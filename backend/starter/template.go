@@ -150,6 +150,7 @@ github:
   # installation_id: 12345678         # an example: from the installation's settings URL
   # private_key: keyvault://my-vault/helmupgradebot-app-key   # an example: the App's .pem, as a secret reference
   # mode: branch                      # branch: push a branch to the repository; fork: through the token owner's fork
+  # status_issue: false               # true: headless runs keep a status issue in each deployment repository (needs Issues: read and write)
 
 charts:
 {{kv "  - repository: " .C.Repository}}# owner/name of the deployment repository
