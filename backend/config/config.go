@@ -54,9 +54,10 @@ type Registry struct {
 	URL string `yaml:"url"`
 	// Insecure allows plain HTTP (always allowed for loopback hosts).
 	Insecure bool `yaml:"insecure"`
-	// Flavor is acr (Azure Container Registry's listing API) or
-	// distribution (the OCI distribution API); default acr for
-	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
+	// Flavor is acr (Azure Container Registry's listing API), gar (Google's
+	// extended tags/list), harbor (Harbor's v2.0 API) or distribution (the
+	// OCI distribution API); default acr for *.azurecr.io, *.azurecr.cn and
+	// *.azurecr.us hosts.
 	Flavor string `yaml:"flavor"`
 	// Root is where flavor gar lists from: PROJECT on gcr.io,
 	// PROJECT/REPOSITORY on Artifact Registry (*.pkg.dev).
@@ -64,12 +65,16 @@ type Registry struct {
 	// AgeFrom is what an image's age is: pushed (its push time, ACR's
 	// createdTime or Google's timeUploadedMs; no image config is read) or
 	// built (its config's created time: read per config on acr, Google's
-	// timeCreatedMs on gar). Default pushed for acr and gar; the
+	// timeCreatedMs on gar). Default pushed for acr, gar and harbor (its
+	// push_time; built is refused there); the
 	// distribution API records no push times, so built there.
 	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
-	Policy      Policy `yaml:"policy"`
+	// Projects are the Harbor projects to scan (flavor harbor); none:
+	// every project the credentials see.
+	Projects []string `yaml:"projects"`
+	Policy   Policy   `yaml:"policy"`
 }
 
 // What an image's age is (Registry.AgeFrom).
@@ -98,6 +103,9 @@ const (
 	// FlavorGAR lists Google Artifact Registry and gcr.io through
 	// Google's extended tags/list.
 	FlavorGAR = "gar"
+	// FlavorHarbor lists through Harbor's v2.0 API, logged in with basic
+	// auth (a robot account), a docker login or anonymously.
+	FlavorHarbor = "harbor"
 )
 
 // IsGoogleHost reports whether host[:port] is Google's registry: gcr.io
@@ -125,6 +133,16 @@ func IsACRHost(host string) bool {
 		}
 	}
 	return false
+}
+
+// IsHarborHost reports whether host[:port] is a registry known to be
+// Harbor: OVHcloud's managed private registry (*.container-registry.ovh.net).
+func IsHarborHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return strings.HasSuffix(strings.ToLower(h), ".container-registry.ovh.net")
 }
 
 // Auth says how to log in to the registry.
@@ -525,8 +543,17 @@ func (c *Config) validate(keys map[int]string) error {
 		if r.Auth.Type == AuthAzure {
 			bad("registry.flavor", "gar logs in with Google credentials (auth.type google, basic with _json_key, or docker), not azure")
 		}
+	case FlavorHarbor:
+		for _, p := range r.Projects {
+			if p == "" || strings.ContainsAny(p, "/ ") {
+				bad("registry.projects", "%q is not a Harbor project name", p)
+			}
+		}
 	default:
-		bad("registry.flavor", "%q is not one of acr, distribution, gar", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, distribution, gar, harbor", r.Flavor)
+	}
+	if len(r.Projects) > 0 && r.Flavor != FlavorHarbor {
+		bad("registry.projects", "projects are Harbor's; set registry.flavor: harbor")
 	}
 	switch {
 	case r.Flavor == FlavorGAR && r.Root == "":
@@ -539,14 +566,17 @@ func (c *Config) validate(keys map[int]string) error {
 	switch r.AgeFrom {
 	case "":
 		r.AgeFrom = AgeFromBuilt
-		if r.Flavor == FlavorACR || r.Flavor == FlavorGAR {
+		if r.Flavor == FlavorACR || r.Flavor == FlavorGAR || r.Flavor == FlavorHarbor {
 			r.AgeFrom = AgeFromPushed
 		}
 	case AgeFromPushed:
-		if r.Flavor != FlavorACR && r.Flavor != FlavorGAR {
-			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr or gar")
+		if r.Flavor != FlavorACR && r.Flavor != FlavorGAR && r.Flavor != FlavorHarbor {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr, gar or harbor")
 		}
 	case AgeFromBuilt:
+		if r.Flavor == FlavorHarbor {
+			bad("registry.age_from", "harbor's age is the artifact's push_time: use pushed")
+		}
 	default:
 		bad("registry.age_from", "%q is not one of pushed, built", r.AgeFrom)
 	}

@@ -31,7 +31,12 @@ func TestFlavorAndAuth(t *testing.T) {
 		{"root with a slash", "registry:\n  url: gcr.io\n  root: /p\n", "", "", "not a repository path", "line 3"},
 		{"gar with azure", "registry:\n  url: gcr.io\n  root: p\n  flavor: gar\n  auth: {type: azure}\n", "", "", "gar logs in with Google credentials", "line 4"},
 		{"google on distribution", "registry:\n  url: r.example.org\n  flavor: distribution\n  auth: {type: google}\n", "", "", "Google's registries only", "registry.auth.type"},
-		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: harbor\n", "", "", `"harbor" is not one of acr, distribution`, "line 3"},
+		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: quay\n", "", "", `"quay" is not one of acr, distribution, gar, harbor`, "line 3"},
+		{"harbor with a robot account", "registry:\n  url: x.container-registry.ovh.net\n  flavor: harbor\n  projects: [binder]\n  auth: {type: basic, username: robot$binder+cleaner, password: env:P}\n", FlavorHarbor, AuthBasic, "", ""},
+		{"harbor anonymous", "registry:\n  url: harbor.example.org\n  flavor: harbor\n", FlavorHarbor, AuthAnonymous, "", ""},
+		{"harbor with azure", "registry:\n  url: harbor.example.org\n  flavor: harbor\n  auth: {type: azure}\n", "", "", "Azure Container Registry only", "registry.auth.type"},
+		{"projects without harbor", "registry:\n  url: r.example.org\n  projects: [binder]\n", "", "", "set registry.flavor: harbor", "registry.projects"},
+		{"bad project name", "registry:\n  url: r.example.org\n  flavor: harbor\n  projects: [a/b]\n", "", "", `"a/b" is not a Harbor project name`, "registry.projects"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
+	"github.com/helmupgradebot/helmupgradebot/backend/harbortest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -38,12 +39,17 @@ const (
 	onDistribution = "distribution"
 	onACR          = "acr"
 	onGAR          = "gar"
+	onHarbor       = "harbor"
 )
 
-// TestSafetyInvariant runs the property on the distribution path, the
-// ACR path and the Artifact Registry path for a fixed set of seeds each.
+// propertyKinds are the kinds the property runs on, each behind its
+// stand-in in front of the same embedded registry.
+var propertyKinds = []string{onDistribution, onACR, onGAR, onHarbor}
+
+// TestSafetyInvariant runs the property on every kind for a fixed set of
+// seeds each.
 func TestSafetyInvariant(t *testing.T) {
-	for _, kind := range []string{onDistribution, onACR, onGAR} {
+	for _, kind := range propertyKinds {
 		for seed := range uint64(propertySeeds) {
 			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				t.Parallel()
@@ -57,15 +63,11 @@ func TestSafetyInvariant(t *testing.T) {
 //
 //	go test -run '^$' -fuzz FuzzSafetyInvariant -fuzztime 10m ./backend/registry
 func FuzzSafetyInvariant(f *testing.F) {
-	for seed := range uint64(4) {
-		f.Add(seed, seed%2 == 1)
+	for seed := range uint64(6) {
+		f.Add(seed, uint8(seed))
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, acr bool) {
-		kind := onDistribution
-		if acr {
-			kind = onACR
-		}
-		runProperty(t, seed, kind)
+	f.Fuzz(func(t *testing.T, seed uint64, kind uint8) {
+		runProperty(t, seed, propertyKinds[int(kind)%len(propertyKinds)])
 	})
 }
 
@@ -84,11 +86,13 @@ type world struct {
 	reg   *registrytest.Registry
 	p     pusher
 	repos []string
-	// acr is the ACR stand-in in front of reg; nil on distribution
+	// acr is the ACR stand-in in front of reg; nil elsewhere
 	acr *acrtest.Server
 	// gar is the Artifact Registry stand-in in front of reg, whose
 	// repositories are under prefix; nil elsewhere
 	gar    *gartest.Server
+	// harbor is the Harbor stand-in in front of reg; nil elsewhere
+	harbor *harbortest.Server
 	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
@@ -211,6 +215,9 @@ func short(d string) string { return d[len(d)-8:] }
 // (maybe a platform manifest), on tags, on repositories. Before the scan
 // (planned nil) anything may be locked; after it, what the plan deletes.
 func (w *world) lockSome(planned []repoDigest, when string) []step {
+	if w.harbor != nil {
+		return w.immutableSome(planned, when)
+	}
 	if w.acr == nil {
 		return nil
 	}
@@ -281,7 +288,7 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if (w.acr != nil || w.gar != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
+	if (w.acr != nil || w.gar != nil || w.harbor != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
 	}
 	pol.KeepLatest = w.rnd.IntN(3)
@@ -353,7 +360,7 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 			to := pick(plannedRefs)
 			kind := []faulttest.Kind{faulttest.InternalError, faulttest.LostResponse, faulttest.Slow, faulttest.ResetBeforeHeaders, faulttest.Unavailable}[w.rnd.IntN(5)]
 			times := 1 + w.rnd.IntN(12)
-			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
+			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta(w.deletePath(to.repo, to.digest))),
 				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times})
 			steps = append(steps, step{fmt.Sprintf("DELETE %s@%s: %s x%d", to.repo, short(to.digest), kind, times), nil})
 		}
@@ -370,8 +377,9 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution, or on the
-// ACR or Artifact Registry stand-in in front of the same embedded registry.
+// runProperty runs one seed of the property on kind: distribution, or
+// the ACR, Artifact Registry or Harbor stand-in in front of the same
+// embedded registry.
 func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
@@ -379,6 +387,9 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 		digests: map[string][]string{}, ages: map[repoDigest]int{}}
 	if kind == onGAR {
 		w.prefix = "proj/"
+	}
+	if kind == onHarbor {
+		w.prefix = testProject + "/"
 	}
 	w.populate()
 
@@ -402,6 +413,9 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 			t.Fatal(err)
 		}
 		c, pc = g, g
+	case onHarbor:
+		c, proxy = w.onHarbor()
+		pc = c
 	case onACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)

@@ -210,10 +210,10 @@ func (b *builder) planRepositories() {
 	if nonBinder >= 2 {
 		b.repos = append(b.repos, &repoPlan{name: baseRepository, kind: kindBase})
 	}
-	slices.SortFunc(b.repos, func(x, y *repoPlan) int { return strings.Compare(x.name, y.name) })
 	for _, r := range b.repos {
-		r.name = b.p.Prefix + r.name // a common prefix keeps the order
+		r.name = b.p.Prefix + r.name
 	}
+	slices.SortFunc(b.repos, func(x, y *repoPlan) int { return strings.Compare(x.name, y.name) })
 
 	// Split the tags unevenly: a few busy repositories, many quiet ones.
 	total := n * b.p.TagsPerRepository

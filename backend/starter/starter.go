@@ -91,6 +91,7 @@ const defaultChartFile = "Chart.yaml"
 
 // AuthChoices are the registry logins a host may use, the default first:
 // an Azure Container Registry logs in with the machine's Azure identity;
+// OVH's managed Harbor with a robot account (basic);
 // a loopback registry is usually open; others use the docker login.
 func AuthChoices(host string) []string {
 	switch {
@@ -98,6 +99,8 @@ func AuthChoices(host string) []string {
 		return []string{config.AuthAzure, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
 	case config.IsGoogleHost(host):
 		return []string{config.AuthGoogle, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
+	case config.IsHarborHost(host):
+		return []string{config.AuthBasic, config.AuthDocker, config.AuthAnonymous} // a robot account
 	case loopback.Host(host):
 		return []string{config.AuthAnonymous, config.AuthBasic, config.AuthDocker}
 	}
