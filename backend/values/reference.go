@@ -13,8 +13,8 @@ import (
 )
 
 // Recognising image references (an image string, a mapping of name or
-// repository and tag) and recording where each tag's bytes are, refusing to
-// edit a tag an anchor shares.
+// repository and tag) and recording where each tag's bytes are; a tag that
+// several references share (through an anchor) is not edited.
 
 // imageKey reports whether a key names an image: image, or ending in
 // image or Image (build_image, initImage, baseimage).
