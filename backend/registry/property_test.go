@@ -90,7 +90,7 @@ type world struct {
 	acr *acrtest.Server
 	// gar is the Artifact Registry stand-in in front of reg, whose
 	// repositories are under prefix; nil elsewhere
-	gar    *gartest.Server
+	gar *gartest.Server
 	// harbor is the Harbor stand-in in front of reg; nil elsewhere
 	harbor *harbortest.Server
 	prefix string
