@@ -264,6 +264,8 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		listing = "ECR's DescribeRepositories"
 	case config.FlavorGAR:
 		listing = "Google's listing of " + rc.Root
+	case config.FlavorHarbor:
+		listing = "the first project's repositories (Harbor's API)"
 	}
 	r.add(Item{Kind: KindRegistry, Subject: subject, Status: Pass,
 		Detail: fmt.Sprintf("answers, lets the bot in (%s auth) and lists: %d repositor%s on the first page of %s", rc.Auth.Type, len(p.Repositories), plural2(len(p.Repositories)), listing)})
@@ -271,7 +273,7 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		r.add(Item{Kind: KindRegistry, Subject: subject + " delete rights", Status: Unknown, Detail: p.DeleteDetail})
 		return
 	}
-	if rc.Flavor == config.FlavorDistribution {
+	if rc.Flavor != config.FlavorACR && rc.Flavor != config.FlavorHarbor && rc.Flavor != config.FlavorECR {
 		return
 	}
 	it := Item{Kind: KindRegistry, Subject: subject + " delete rights", Detail: p.DeleteDetail}
@@ -283,6 +285,9 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		it.Fix = "assign the identity the AcrDelete role on the registry (az role assignment create --role AcrDelete --assignee CLIENT_ID --scope REGISTRY_ID); a dry run works without it"
 		if rc.Flavor == config.FlavorECR {
 			it.Fix = "allow ecr:BatchDeleteImage on the repositories in the IAM policy of the bot's role (and no Deny in their repository policies); a dry run works without it"
+		}
+		if rc.Flavor == config.FlavorHarbor {
+			it.Fix = "give the account the Maintainer role in the project, or a robot account with the permission to delete artifacts; a dry run works without it"
 		}
 	default:
 		it.Status = Unknown
@@ -353,6 +358,8 @@ func registryFix(rc config.Registry, err error) string {
 		return "give the machine Google credentials: GKE Workload Identity or the GCE service account, GOOGLE_APPLICATION_CREDENTIALS naming a key file, or registry.auth.password referencing one"
 	case rc.Flavor == config.FlavorGAR && (strings.Contains(msg, " 401 ") || strings.Contains(msg, " 403 ") || strings.Contains(msg, " 404 ")):
 		return "grant the identity roles/artifactregistry.reader (repoAdmin to delete) on the repository, and check registry.root"
+	case rc.Flavor == config.FlavorHarbor && errors.As(err, &ce) && (ce.Status == 401 || ce.Status == 403):
+		return "check registry.auth: a robot account's full name (robot$project+name) and its secret, and that it may list repositories and artifacts of the projects in registry.projects"
 	case errors.As(err, &ce) && (ce.Status == 401 || ce.Status == 403):
 		return "check registry.auth: the type, the username and the password reference, and that the account may list the catalog"
 	case errors.As(err, &ce):

@@ -55,8 +55,9 @@ type Registry struct {
 	// Insecure allows plain HTTP (always allowed for loopback hosts).
 	Insecure bool `yaml:"insecure"`
 	// Flavor is acr (Azure Container Registry's listing API), ecr (Amazon
-	// ECR's API) or distribution (the OCI distribution API); default acr
-	// for *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts, ecr for
+	// ECR's API), gar (Google's extended tags/list), harbor (Harbor's v2.0
+	// API) or distribution (the OCI distribution API); default acr for
+	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts, ecr for
 	// ACCOUNT.dkr.ecr.REGION.amazonaws.com hosts.
 	Flavor string `yaml:"flavor"`
 	// Root is where flavor gar lists from: PROJECT on gcr.io,
@@ -66,12 +67,15 @@ type Registry struct {
 	// createdTime, ECR's imagePushedAt or Google's timeUploadedMs; no
 	// image config is read) or built (its config's created time: read per
 	// config on acr and ecr, Google's timeCreatedMs on gar). Default pushed
-	// for acr, ecr and gar; the distribution API records no push times, so
-	// built there.
+	// for acr, ecr, gar and harbor (its push_time; built is refused
+	// there); the distribution API records no push times, so built there.
 	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
-	Policy      Policy `yaml:"policy"`
+	// Projects are the Harbor projects to scan (flavor harbor); none:
+	// every project the credentials see.
+	Projects []string `yaml:"projects"`
+	Policy   Policy   `yaml:"policy"`
 }
 
 // What an image's age is (Registry.AgeFrom).
@@ -105,6 +109,9 @@ const (
 	// FlavorGAR lists Google Artifact Registry and gcr.io through
 	// Google's extended tags/list.
 	FlavorGAR = "gar"
+	// FlavorHarbor lists through Harbor's v2.0 API, logged in with basic
+	// auth (a robot account), a docker login or anonymously.
+	FlavorHarbor = "harbor"
 )
 
 // ecrHost matches an Amazon ECR registry host.
@@ -139,6 +146,16 @@ func IsACRHost(host string) bool {
 		}
 	}
 	return false
+}
+
+// IsHarborHost reports whether host[:port] is a registry known to be
+// Harbor: OVHcloud's managed private registry (*.container-registry.ovh.net).
+func IsHarborHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return strings.HasSuffix(strings.ToLower(h), ".container-registry.ovh.net")
 }
 
 // Auth says how to log in to the registry.
@@ -552,8 +569,17 @@ func (c *Config) validate(keys map[int]string) error {
 		if r.Auth.Type == AuthAzure {
 			bad("registry.flavor", "gar logs in with Google credentials (auth.type google, basic with _json_key, or docker), not azure")
 		}
+	case FlavorHarbor:
+		for _, p := range r.Projects {
+			if p == "" || strings.ContainsAny(p, "/ ") {
+				bad("registry.projects", "%q is not a Harbor project name", p)
+			}
+		}
 	default:
-		bad("registry.flavor", "%q is not one of acr, ecr, distribution, gar", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, ecr, distribution, gar, harbor", r.Flavor)
+	}
+	if len(r.Projects) > 0 && r.Flavor != FlavorHarbor {
+		bad("registry.projects", "projects are Harbor's; set registry.flavor: harbor")
 	}
 	switch {
 	case r.Flavor == FlavorGAR && r.Root == "":
@@ -566,14 +592,17 @@ func (c *Config) validate(keys map[int]string) error {
 	switch r.AgeFrom {
 	case "":
 		r.AgeFrom = AgeFromBuilt
-		if r.Flavor == FlavorACR || r.Flavor == FlavorECR || r.Flavor == FlavorGAR {
+		if r.Flavor == FlavorACR || r.Flavor == FlavorECR || r.Flavor == FlavorGAR || r.Flavor == FlavorHarbor {
 			r.AgeFrom = AgeFromPushed
 		}
 	case AgeFromPushed:
-		if r.Flavor != FlavorACR && r.Flavor != FlavorECR && r.Flavor != FlavorGAR {
-			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr, ecr or gar")
+		if r.Flavor != FlavorACR && r.Flavor != FlavorECR && r.Flavor != FlavorGAR && r.Flavor != FlavorHarbor {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr, ecr, gar or harbor")
 		}
 	case AgeFromBuilt:
+		if r.Flavor == FlavorHarbor {
+			bad("registry.age_from", "harbor's age is the artifact's push_time: use pushed")
+		}
 	default:
 		bad("registry.age_from", "%q is not one of pushed, built", r.AgeFrom)
 	}
@@ -632,7 +661,7 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	p.validateUsage(bad)
 	if p.KeepPulledWithin.Duration > 0 && !recordsPulls(r.Flavor) {
-		bad("registry.policy.keep_pulled_within", "the %s flavor does not record pulls; keep_pulled_within needs a registry that does (flavor: ecr)", r.Flavor)
+		bad("registry.policy.keep_pulled_within", "the %s flavor does not record pulls; keep_pulled_within needs a registry that does (flavor: ecr or harbor)", r.Flavor)
 	}
 
 	g := &c.GitHub
@@ -699,7 +728,7 @@ func (c *Config) validate(keys map[int]string) error {
 
 // recordsPulls reports whether a flavor's listing gives each image's last
 // pull.
-func recordsPulls(flavor string) bool { return flavor == FlavorECR }
+func recordsPulls(flavor string) bool { return flavor == FlavorECR || flavor == FlavorHarbor }
 
 // ModelPolicy converts the file's policy into the model's.
 func (p Policy) ModelPolicy() model.Policy {

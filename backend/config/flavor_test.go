@@ -21,7 +21,7 @@ func TestFlavorAndAuth(t *testing.T) {
 		{"loopback stand-in as acr", "registry:\n  url: 127.0.0.1:5000\n  flavor: acr\n", FlavorACR, AuthAzure, "", ""},
 		{"acr with basic", "registry:\n  url: hub.azurecr.io\n  flavor: acr\n  auth: {type: basic, username: u, password: env:P}\n", "", "", "needs registry.auth.type: azure", "line 3"},
 		{"azure on distribution", "registry:\n  url: r.example.org\n  flavor: distribution\n  auth: {type: azure}\n", "", "", "Azure Container Registry only", "registry.auth.type"},
-		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: quay\n", "", "", `"quay" is not one of acr, ecr, distribution, gar`, "line 3"},
+		{"unknown flavor", "registry:\n  url: r.example.org\n  flavor: quay\n", "", "", `"quay" is not one of acr, ecr, distribution, gar, harbor`, "line 3"},
 		{"ecr host", "registry:\n  url: 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n", FlavorECR, AuthAWS, "", ""},
 		{"ecr host in China", "registry:\n  url: 123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn\n", FlavorECR, AuthAWS, "", ""},
 		{"ecr host with docker login", "registry:\n  url: 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n  auth: {type: docker}\n", FlavorDistribution, AuthDocker, "", ""},
@@ -40,6 +40,11 @@ func TestFlavorAndAuth(t *testing.T) {
 		{"root with a slash", "registry:\n  url: gcr.io\n  root: /p\n", "", "", "not a repository path", "line 3"},
 		{"gar with azure", "registry:\n  url: gcr.io\n  root: p\n  flavor: gar\n  auth: {type: azure}\n", "", "", "gar logs in with Google credentials", "line 4"},
 		{"google on distribution", "registry:\n  url: r.example.org\n  flavor: distribution\n  auth: {type: google}\n", "", "", "Google's registries only", "registry.auth.type"},
+		{"harbor with a robot account", "registry:\n  url: x.container-registry.ovh.net\n  flavor: harbor\n  projects: [binder]\n  auth: {type: basic, username: robot$binder+cleaner, password: env:P}\n", FlavorHarbor, AuthBasic, "", ""},
+		{"harbor anonymous", "registry:\n  url: harbor.example.org\n  flavor: harbor\n", FlavorHarbor, AuthAnonymous, "", ""},
+		{"harbor with azure", "registry:\n  url: harbor.example.org\n  flavor: harbor\n  auth: {type: azure}\n", "", "", "Azure Container Registry only", "registry.auth.type"},
+		{"projects without harbor", "registry:\n  url: r.example.org\n  projects: [binder]\n", "", "", "set registry.flavor: harbor", "registry.projects"},
+		{"bad project name", "registry:\n  url: r.example.org\n  flavor: harbor\n  projects: [a/b]\n", "", "", `"a/b" is not a Harbor project name`, "registry.projects"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +87,7 @@ func TestKeepPulledWithin(t *testing.T) {
 		wantErr   string
 	}{
 		{"ecr", "123456789012.dkr.ecr.us-east-1.amazonaws.com", 30 * 24 * time.Hour, ""},
+		{"harbor", "harbor.example.org\n  flavor: harbor", 30 * 24 * time.Hour, ""},
 		{"acr", "hub.azurecr.io", 0, "acr flavor does not record pulls"},
 		{"distribution", "r.example.org", 0, "distribution flavor does not record pulls"},
 	}

@@ -108,7 +108,7 @@ func TestUnknownKeyMessages(t *testing.T) {
 		{"capitalised", "Registry:\n  url: r.io\n",
 			"line 1: Registry: unknown key; did you mean registry?"},
 		{"nothing close", "registry:\n  url: r.io\n  bogus: 1\n",
-			"line 3: registry.bogus: unknown key; registry takes url, insecure, flavor, root, age_from, auth, concurrency, policy"},
+			"line 3: registry.bogus: unknown key; registry takes url, insecure, flavor, root, age_from, auth, concurrency, projects, policy"},
 		{"nothing close at the top", "registry:\n  url: r.io\nzzz: 1\n",
 			"line 3: zzz: unknown key; the top level takes registry, audit_log, github, charts, repositories, azure, retry, metrics"},
 		{"in a list", "registry:\n  url: r.io\n  policy:\n    keep_launched_within: 1d\n    usage:\n      - events: /x\n      - kubernetes: {namspace: x}\n",

@@ -203,7 +203,7 @@ func (b *Builder) Resolve(ctx context.Context, ref string) (secrets.Secret, erro
 }
 
 // RegistryClient is the configured registry's client: a *registry.Client,
-// or a *registry.ACR for flavor acr.
+// a *registry.ACR for flavor acr, a *registry.Harbor for flavor harbor.
 type RegistryClient interface {
 	registry.Lister
 	registry.Deleter
@@ -244,6 +244,9 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	}
 	if rc.Flavor == config.FlavorGAR {
 		return b.garClient(ctx, ropts)
+	}
+	if rc.Flavor == config.FlavorHarbor {
+		return registry.NewHarbor(rc.URL, rc.Projects, append(ropts, b.o.registry...)...) // its errors name the registry
 	}
 	if rc.Flavor == config.FlavorACR {
 		cred, err := b.res.Credential()

@@ -1,3 +1,8 @@
+// This file is over 500 lines: the whole life of ACR's tokens (the Entra
+// exchange, scopes batched into one request, expiry read from the token,
+// the cache by scope, the challenge) in one place, so that what keeps a
+// request from ever being answered 401 first is read at once.
+
 package registry
 
 import (

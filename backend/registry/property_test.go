@@ -23,6 +23,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
+	"github.com/helmupgradebot/helmupgradebot/backend/harbortest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -41,10 +42,13 @@ const (
 	onDistribution = "distribution"
 	onACR          = "acr"
 	onGAR          = "gar"
+	onHarbor       = "harbor"
 	onECR          = "ecr"
 )
 
-var propertyKinds = []string{onDistribution, onACR, onGAR, onECR}
+// propertyKinds are the kinds the property runs on, each behind its
+// stand-in in front of the same embedded registry.
+var propertyKinds = []string{onDistribution, onACR, onGAR, onHarbor, onECR}
 
 // TestSafetyInvariant runs the property on every kind for a fixed set of
 // seeds each.
@@ -86,13 +90,15 @@ type world struct {
 	reg   *registrytest.Registry
 	p     pusher
 	repos []string
-	// acr is the ACR stand-in in front of reg; nil on other kinds
+	// acr is the ACR stand-in in front of reg; nil elsewhere
 	acr *acrtest.Server
 	// ecr is the ECR stand-in in front of reg; nil on other kinds
 	ecr *ecrtest.Server
 	// gar is the Artifact Registry stand-in in front of reg, whose
 	// repositories are under prefix; nil elsewhere
-	gar    *gartest.Server
+	gar *gartest.Server
+	// harbor is the Harbor stand-in in front of reg; nil elsewhere
+	harbor *harbortest.Server
 	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
@@ -216,6 +222,9 @@ func short(d string) string { return d[len(d)-8:] }
 // (maybe a platform manifest), on tags, on repositories. Before the scan
 // (planned nil) anything may be locked; after it, what the plan deletes.
 func (w *world) lockSome(planned []repoDigest, when string) []step {
+	if w.harbor != nil {
+		return w.immutableSome(planned, when)
+	}
 	if w.acr == nil {
 		return nil
 	}
@@ -286,7 +295,7 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if (w.acr != nil || w.gar != nil || w.ecr != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
+	if (w.acr != nil || w.gar != nil || w.harbor != nil || w.ecr != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
 	}
 	if w.ecr != nil && w.rnd.IntN(2) == 0 {
@@ -361,7 +370,7 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 			to := pick(plannedRefs)
 			kind := []faulttest.Kind{faulttest.InternalError, faulttest.LostResponse, faulttest.Slow, faulttest.ResetBeforeHeaders, faulttest.Unavailable}[w.rnd.IntN(5)]
 			times := 1 + w.rnd.IntN(12)
-			rule := faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
+			rule := faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta(w.deletePath(to.repo, to.digest))),
 				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times}
 			if w.ecr != nil {
 				// ECR deletes through its API, one path for every call: the
@@ -384,9 +393,9 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution, or on the
-// ACR, Artifact Registry or ECR stand-in in front of the same embedded
-// registry.
+// runProperty runs one seed of the property on kind: distribution, or
+// the ACR, Artifact Registry, Harbor or ECR stand-in in front of the same
+// embedded registry.
 func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
@@ -394,6 +403,9 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 		digests: map[string][]string{}, ages: map[repoDigest]int{}, pulled: map[repoDigest]int{}}
 	if kind == onGAR {
 		w.prefix = "proj/"
+	}
+	if kind == onHarbor {
+		w.prefix = testProject + "/"
 	}
 	w.populate()
 
@@ -437,6 +449,9 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 			t.Fatal(err)
 		}
 		c, pc = g, g
+	case onHarbor:
+		c, proxy = w.onHarbor()
+		pc = c
 	case onACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)

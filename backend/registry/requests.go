@@ -20,12 +20,13 @@ const (
 	APIACRTags       = "acr_tags"       // /acr/v1/<name>/_tags[/<tag>]
 	APIACRManifests  = "acr_manifests"  // /acr/v1/<name>/_manifests[/<digest>]
 	APIACRRepository = "acr_repository" // /acr/v1/<name>
+	APIHarbor        = "harbor"         // Harbor's /api/v2.0/...
 	APIOther         = "other"          // anything else
 )
 
 // APIs lists every API a request is counted under, in a fixed order.
 var APIs = [...]string{APIPing, APICatalog, APITags, APIManifests, APIBlobs, APIReferrers, APIToken,
-	APIACRCatalog, APIACRTags, APIACRManifests, APIACRRepository, APIOther}
+	APIACRCatalog, APIACRTags, APIACRManifests, APIACRRepository, APIHarbor, APIOther}
 
 // RequestCounts counts the HTTP requests a client sent, retries included,
 // by registry API. It is safe for concurrent use; the zero value counts
@@ -90,6 +91,8 @@ func ClassifyRequest(path string) string {
 			return APIACRRepository
 		}
 		return APIOther
+	case strings.HasPrefix(path, "/api/v2.0/"):
+		return APIHarbor
 	case strings.HasSuffix(path, "/token") || path == "/oauth2/exchange":
 		return APIToken
 	}

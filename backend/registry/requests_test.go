@@ -28,6 +28,9 @@ func TestClassifyRequest(t *testing.T) {
 		{"/acr/v1/binder-prod/base/_manifests/sha256:0123", APIACRManifests},
 		{"/acr/v1/binder-prod/base", APIACRRepository},
 		{"/acr/v1/", APIOther},
+		{"/api/v2.0/projects/binder/repositories/a%252Fb/artifacts", APIHarbor},
+		{"/api/v2.0/retentions/3", APIHarbor},
+		{"/service/token", APIToken},
 		{"/", APIOther},
 		{"/metrics", APIOther},
 	} {

@@ -61,8 +61,9 @@ type Population struct {
 	// DefaultConcurrency).
 	Concurrency int
 	// Prefix goes before every repository name: "" (top level), or a
-	// path ending in "/", such as "my-project/" for a registry whose
-	// repositories live under a project (gcr.io/PROJECT/...).
+	// path ending in "/": "my-project/" for a registry whose repositories
+	// live under a project (gcr.io/PROJECT/...), "binder/" for a Harbor
+	// project.
 	Prefix string
 }
 

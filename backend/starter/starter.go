@@ -91,7 +91,8 @@ const defaultChartFile = "Chart.yaml"
 
 // AuthChoices are the registry logins a host may use, the default first:
 // an Azure Container Registry logs in with the machine's Azure identity,
-// Amazon ECR with the AWS credential chain;
+// Amazon ECR with the AWS credential chain, OVH's managed Harbor with a
+// robot account (basic);
 // a loopback registry is usually open; others use the docker login.
 func AuthChoices(host string) []string {
 	switch {
@@ -101,6 +102,8 @@ func AuthChoices(host string) []string {
 		return []string{config.AuthAWS, config.AuthDocker}
 	case config.IsGoogleHost(host):
 		return []string{config.AuthGoogle, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
+	case config.IsHarborHost(host):
+		return []string{config.AuthBasic, config.AuthDocker, config.AuthAnonymous} // a robot account
 	case loopback.Host(host):
 		return []string{config.AuthAnonymous, config.AuthBasic, config.AuthDocker}
 	}

@@ -63,6 +63,11 @@ func TestTemplateLoads(t *testing.T) {
 			func(c *config.Config) bool {
 				return c.Registry.Flavor == config.FlavorDistribution && c.Registry.Root == ""
 			}, nil},
+		{"OVH's managed Harbor, a robot account", starter.Answers{RegistryHost: "2lmrrh8f.gra7.container-registry.ovh.net", RegistryAuth: "basic",
+			RegistryUser: "robot$mybinder-builds+cleaner", RegistryPassword: "env:HARBOR_ROBOT_SECRET"},
+			func(c *config.Config) bool {
+				return c.Registry.Flavor == config.FlavorHarbor && c.Registry.Auth.Username == "robot$mybinder-builds+cleaner"
+			}, []string{"  flavor: harbor", "# projects: []"}},
 		{"loopback registry only", starter.Answers{RegistryHost: "localhost:5000"}, func(c *config.Config) bool {
 			return c.Registry.Auth.Type == config.AuthAnonymous
 		}, nil},
@@ -171,6 +176,7 @@ func TestAuthChoices(t *testing.T) {
 		"registry.example.org": config.AuthDocker, "": config.AuthDocker,
 		"123456789012.dkr.ecr.eu-central-1.amazonaws.com": config.AuthAWS,
 		"gcr.io": config.AuthGoogle, "eu.gcr.io": config.AuthGoogle, "europe-west1-docker.pkg.dev": config.AuthGoogle,
+		"2lmrrh8f.gra7.container-registry.ovh.net": config.AuthBasic,
 	} {
 		if got := starter.DefaultAuth(host); got != want {
 			t.Errorf("DefaultAuth(%q) = %s, want %s", host, got, want)

@@ -80,13 +80,13 @@ var tmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": quot
 registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
-{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login), gar (Google's listing; the default for gcr.io and *-docker.pkg.dev with google login) or distribution
+{{if eq .Flavor "harbor"}}{{kv "  flavor: " .Flavor}}{{else}}{{kv "  # flavor: " .Flavor}}{{end}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login), gar (Google's listing; the default for gcr.io and *-docker.pkg.dev with google login), harbor (Harbor's API) or distribution
 {{- if eq .Flavor "gar"}}
 {{kv "  root: " .R.RegistryRoot}}# gar: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry), listed with everything under it
 {{- else}}
   # root: ""                          # gar only: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under
 {{- end}}
-{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr, ecr and gar only, their default) or built (its config's created time)
+{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr, ecr, gar and harbor only, their default) or built (its config's created time)
   auth:
 {{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | aws (the AWS credential chain, ECR) | google (Application Default Credentials) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
@@ -97,6 +97,7 @@ registry:
     # password: ""                    # basic only: a secret reference, never the password
 {{- end}}
   # concurrency: 16                   # parallel registry requests (1..64)
+  # projects: []                      # harbor only: the projects to clean, e.g. [mybinder-builds]; none: every project the login sees
   policy:
     max_age: 90d                      # images created longer ago are deleted
     # untagged_max_age: 0             # untagged manifests (ACR lists them) older than this are deleted, e.g. 7d; 0: none by age
@@ -229,6 +230,9 @@ func render(a Answers, path string) ([]byte, error) {
 	}
 	if listsGoogle(v.R.RegistryHost, v.R.RegistryAuth) {
 		v.Flavor, v.AgeFrom = config.FlavorGAR, config.AgeFromPushed
+	}
+	if config.IsHarborHost(v.R.RegistryHost) {
+		v.Flavor, v.AgeFrom = config.FlavorHarbor, config.AgeFromPushed
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
