@@ -161,6 +161,7 @@ func (h *Harbor) Current(ctx context.Context, repository string, known func(dige
 			}
 		}
 	}
+	cur.Cascade = harborCascade(es, children)
 	if len(lk.tags) == 0 {
 		return cur, nil
 	}
@@ -174,6 +175,33 @@ func (h *Harbor) Current(ctx context.Context, repository string, known func(dige
 		cur.Locked[d] = name(repository, cmp.Or(why, model.LockManifest))
 	}
 	return cur, nil
+}
+
+// harborCascade is what deleting each index would delete with it now:
+// Harbor deletes an index's children that are untagged and that no other
+// artifact references.
+func harborCascade(es []acrEntry, children map[string][]string) map[string][]string {
+	tagged := map[string]bool{}
+	for _, e := range es {
+		if len(e.tags) > 0 {
+			tagged[e.digest] = true
+		}
+	}
+	refs := map[string]int{}
+	for _, cs := range children {
+		for _, c := range cs {
+			refs[c]++
+		}
+	}
+	out := map[string][]string{}
+	for idx, cs := range children {
+		for _, c := range cs {
+			if !tagged[c] && refs[c] == 1 {
+				out[idx] = append(out[idx], c)
+			}
+		}
+	}
+	return out
 }
 
 // artifactPath is the API path of repository@digest.
