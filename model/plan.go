@@ -1,3 +1,7 @@
+// This file is over 500 lines: a plan is one decision in which holds, age,
+// untagged, cap, usage and the safety rules interact; kept together, the
+// order of the rules reads top to bottom.
+
 package model
 
 import (

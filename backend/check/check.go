@@ -1,3 +1,7 @@
+// This file is over 500 lines: --check-config's checklist, whose items run
+// in a fixed order, share one report and, for the registry, one switch over
+// the kinds; read top to bottom it is the list an operator sees.
+
 // Package check verifies everything a run needs, without changing
 // anything (helmupgradebot --check-config): the configuration decodes,
 // every secret reference resolves, the registry answers, lets the bot in and

@@ -1,3 +1,7 @@
+// This file is over 500 lines: the configuration's types and their
+// validation, key by key in the order of the file, so that every message
+// names its key and line the same way.
+
 // Package config loads helmupgradebot's YAML configuration: strictly (an
 // unknown key, a wrong type or a bad value is an error naming the key and
 // its line) and with defaults filled in.

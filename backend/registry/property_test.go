@@ -1,3 +1,6 @@
+// This file is over 500 lines: the safety property's population, schedule
+// and runner for every registry kind; one seed's story reads in one place.
+
 package registry
 
 import (
