@@ -42,7 +42,7 @@ var startDemo func(ctx context.Context, faults float64, registryKind string, eng
 
 // demoRegistries are the registry stand-ins --demo-registry takes (the
 // demo package's RegistryKinds; this package cannot import it).
-var demoRegistries = []string{"acr", "ecr"}
+var demoRegistries = []string{"acr", "ecr", "gar", "harbor"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -22,8 +22,10 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/harbortest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -60,6 +62,10 @@ type Env struct {
 	// ECR is the Amazon ECR stand-in in front of it, with WithRegistry(RegistryECR)
 	// instead of ACR.
 	ECR *ecrtest.Server
+	// GAR and Harbor are the Google Artifact Registry and Harbor
+	// stand-ins, with WithRegistry(RegistryGAR) or (RegistryHarbor).
+	GAR    *gartest.Server
+	Harbor *harbortest.Server
 	// Seeded is what was pushed to it.
 	Seeded *registrytest.Seeded
 	// ChartRepository is the chart repository's URL, and OCIChartRepository
@@ -157,12 +163,17 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		pop = *o.population
 	}
 	pop.Now = now
+	if o.kind == RegistryGAR || o.kind == RegistryHarbor {
+		pop.Prefix = demoProject + "/" // registry.root, registry.projects
+	}
+	prefix := pop.Prefix
 	env.Seeded, err = reg.Populate(ctx, pop)
 	if err != nil {
 		return nil, fmt.Errorf("demo: seed registry: %w", err)
 	}
 	var regHost string
 	var kindOpts []engine.Option
+	secretEnv := map[string]string{} // the registry's secrets, for the engine's getenv
 	switch o.kind {
 	case "", RegistryACR:
 		acr, cred, err := acrDemo(ctx, env, reg, now)
@@ -186,6 +197,28 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		// the stand-in's static credentials, never the environment's or
 		// the instance metadata service's
 		kindOpts = append(kindOpts, engine.WithAWSConfig(srv.AWSConfig()), engine.WithRegistryOptions(registry.WithECREndpoint("http://"+regHost)))
+	case RegistryGAR:
+		srv, err := garDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.GAR = srv
+		if regHost, err = env.front(&o, srv.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; srv.SetLoginServer(p.Host()) }); err != nil {
+			return nil, err
+		}
+		// the stand-in's service-account key, whose token_uri is the
+		// stand-in: never the metadata server nor the shell's ADC
+		secretEnv[garKeyEnv] = string(srv.KeyFile())
+	case RegistryHarbor:
+		srv, err := harborDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.Harbor = srv
+		if regHost, err = env.front(&o, srv.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p }); err != nil {
+			return nil, err
+		}
+		secretEnv[harborPassEnv] = harborPassword
 	default:
 		return nil, fmt.Errorf("demo: registry %q is not one of %v", o.kind, RegistryKinds)
 	}
@@ -252,7 +285,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			Policy: config.Policy{
 				MaxAge:            config.Age{Duration: 90 * 24 * time.Hour},
 				UntaggedMaxAge:    config.Age{Duration: 7 * 24 * time.Hour},
-				Protect:           mustRegexps(`^jupyterhub/`, `^base:latest$`),
+				Protect:           mustRegexps(`^`+regexp.QuoteMeta(prefix)+`jupyterhub/`, `^`+regexp.QuoteMeta(prefix)+`base:latest$`),
 				Cap:               config.Size{Bytes: total * 3 / 4}, // reachable with the launched images held
 				Aggressive:        true,
 				MaxDeleteFraction: ptr(0.75),
@@ -279,6 +312,17 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		rc.Flavor, rc.Auth.Type = config.FlavorECR, config.AuthAWS
 		rc.Policy.KeepPulledWithin = config.Age{Duration: 30 * 24 * time.Hour}
 	}
+	if env.GAR != nil {
+		rc := &env.Config.Registry
+		rc.Flavor, rc.Root = config.FlavorGAR, demoProject
+		rc.Auth = config.Auth{Type: config.AuthGoogle, Password: "env:" + garKeyEnv}
+	}
+	if env.Harbor != nil {
+		rc := &env.Config.Registry
+		rc.Flavor, rc.Projects = config.FlavorHarbor, []string{demoProject}
+		rc.Auth = config.Auth{Type: config.AuthBasic, Username: harborRobot, Password: "env:" + harborPassEnv}
+		rc.Policy.KeepPulledWithin = config.Age{Duration: 30 * 24 * time.Hour}
+	}
 	if err := env.startUsage(now); err != nil {
 		return nil, err
 	}
@@ -293,7 +337,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		if k == tokenEnv {
 			return gh.Token()
 		}
-		return ""
+		return secretEnv[k]
 	}
 	env.Registry, env.Charts, err = engine.FromConfig(ctx, env.Config, append([]engine.Option{
 		engine.WithGetenv(getenv), engine.WithClock(clock),

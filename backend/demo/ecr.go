@@ -11,12 +11,14 @@ import (
 
 // Registry kinds the demo runs behind (--demo-registry).
 const (
-	RegistryACR = "acr"
-	RegistryECR = "ecr"
+	RegistryACR    = "acr"
+	RegistryECR    = "ecr"
+	RegistryGAR    = "gar"
+	RegistryHarbor = "harbor"
 )
 
 // RegistryKinds are the kinds --demo-registry takes, the default first.
-var RegistryKinds = []string{RegistryACR, RegistryECR}
+var RegistryKinds = []string{RegistryACR, RegistryECR, RegistryGAR, RegistryHarbor}
 
 // WithRegistry puts the demo's registry behind the stand-in of kind (one
 // of RegistryKinds; default RegistryACR).
@@ -38,18 +40,25 @@ func ecrDemo(ctx context.Context, env *Env, reg *registrytest.Registry, now time
 	}
 	env.closers = append(env.closers, func() { _ = srv.Close() })
 	srv.ExcludeFromPullTime(ecrtest.AccessKeyID)
-	for k, im := range env.Seeded.Images {
-		pushed := pushTime(im, now)
-		srv.SetPushed(im.Repository, im.Digest, pushed)
-		for _, c := range im.Children {
-			srv.SetPushed(im.Repository, c, pushed)
-		}
-		if k%3 == 0 {
-			srv.SetPulled(im.Repository, im.Digest, now.Add(-time.Duration(k%60)*24*time.Hour-time.Hour))
-		}
-	}
+	stamp(env.Seeded, now, srv.SetPushed, srv.SetPulled)
 	if len(env.Seeded.Images) > 0 {
 		srv.SetLifecyclePolicy(env.Seeded.Images[0].Repository, demoLifecycle)
 	}
 	return srv, nil
+}
+
+// stamp gives the seeded images (and their children) push times from
+// their configs through push and, when pull is not nil, a pull record on
+// every third image, spread over the last 60 days.
+func stamp(seeded *registrytest.Seeded, now time.Time, push, pull func(repo, digest string, t time.Time)) {
+	for k, im := range seeded.Images {
+		pushed := pushTime(im, now)
+		push(im.Repository, im.Digest, pushed)
+		for _, c := range im.Children {
+			push(im.Repository, c, pushed)
+		}
+		if pull != nil && k%3 == 0 {
+			pull(im.Repository, im.Digest, now.Add(-time.Duration(k%60)*24*time.Hour-time.Hour))
+		}
+	}
 }
