@@ -134,6 +134,7 @@ func (g *GAR) walk(ctx context.Context, s *scanner, tr http.RoundTripper) (map[s
 // assemble builds the inventory from the listing and the manifests read.
 func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry, scannedAt time.Time) *model.Inventory {
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
+	b.SetVendorSizeName("Google size") // imageSizeBytes: every layer in full, not deduplicated
 	b.SetRepositories(len(repos))
 	errs := slices.Clone(s.errs)
 	for _, repo := range repos {
@@ -165,7 +166,7 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 			}
 			im := model.Image{Repository: repo, Digest: e.digest, Tags: e.tags, MediaType: cmp.Or(e.mediaType, info.mediaType),
 				Platform: info.platform, Platforms: slices.Clone(info.platforms), Children: slices.Clone(info.children), Subject: info.subject}
-			im.Pushed = e.uploaded
+			im.Pushed, im.VendorSize = e.uploaded, e.size
 			if g.ageFrom == AgeFromBuilt {
 				im.Created, im.CreatedProblem = garBuilt(e)
 			} else {

@@ -83,6 +83,12 @@ func TestGARScan(t *testing.T) {
 		if !im.Pushed.Equal(pushed[want.Ref()]) {
 			t.Errorf("%s: pushed %v, want %v", want.Ref(), im.Pushed, pushed[want.Ref()])
 		}
+		if im.VendorSize <= 0 {
+			t.Errorf("%s: Google's size %d, want the listing's imageSizeBytes", want.Ref(), im.VendorSize)
+		}
+	}
+	if inv.VendorSizeName != "Google size" {
+		t.Errorf("vendor size named %q", inv.VendorSizeName)
 	}
 	if total := model.ComputeSizes(inv).Total; total != seeded.StoredBytes() {
 		t.Errorf("deduplicated total %d, the registry stores %d", total, seeded.StoredBytes())
