@@ -227,6 +227,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if f.noCache {
 		engineOpts = append(engineOpts, engine.WithoutDigestCache())
 	}
+	engineOpts = append(engineOpts, engine.WithDigestCacheLogger(logger))
 	if f.demo {
 		if startDemo == nil {
 			exe, _ := os.Executable()

@@ -34,9 +34,9 @@ func TestNoCacheFlag(t *testing.T) {
 		if code := run(ctx, args, &stdout, &stderr, func(k string) string { return map[string]string{"HOME": home}[k] }); code != headless.ExitOK {
 			t.Fatalf("%v: exit %d\n%s", args, code, stderr.String())
 		}
-		cached, _ := filepath.Glob(filepath.Join(home, ".cache", "helmupgradebot", "digests", "*", "sha256", "*", "*"))
+		cached, _ := filepath.Glob(filepath.Join(home, ".cache", "helmupgradebot", "digests", "*", "*.seg"))
 		if noCache && len(cached) != 0 {
-			t.Errorf("--no-cache: %d files cached", len(cached))
+			t.Errorf("--no-cache: %d segments written", len(cached))
 		}
 		if !noCache && len(cached) == 0 {
 			t.Error("nothing cached under $HOME/.cache/helmupgradebot/digests")

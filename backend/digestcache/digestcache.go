@@ -5,52 +5,64 @@
 //
 // # Store
 //
-// One file per digest, <dir>/sha256/<first two hex digits>/<hex>: a header
-// line (a format marker, the media type and a CRC-32 of the media type),
-// then the raw bytes. A file is written to a temporary file in its final
-// directory and renamed into place, so a reader sees either no file or a
-// whole one; two processes writing the same digest race harmlessly, since
-// both write the same bytes. Nothing is locked: two runs at once never wait
-// for each other.
+// A few large append-only segment files (<dir>/<16 hex>.seg) hold the
+// entries as records, each with a CRC-32C; an index file (<dir>/index)
+// maps each digest, as 32 bytes, to its segment, offset and length, and
+// keeps its last use. In memory the index is a map of 32-byte arrays to 16
+// bytes, loaded at the first Get or Put, so a run that never asks the
+// cache (a seeded scan that meets no new digest) never reads it.
 //
-// Every read is verified: the bytes must hash to the digest and the media
-// type must match its CRC. A truncated, corrupt or foreign file is removed
-// and reported as a miss, so the caller reads the registry again; nothing
-// is ever trusted unverified, which is also why writes need no fsync (a
-// file torn by a crash is a miss, not a wrong answer).
+// Each process appends to a segment of its own, which it holds an
+// exclusive flock on (a writer takes over a segment another left only
+// when it can lock it and its last record is whole), so two processes
+// never write the same file and neither waits for the other while it
+// scans. The index is rewritten at a scan's end, under a short lock on
+// <dir>/lock, merged with what other processes wrote meanwhile; records a
+// process appended after the last index was written (it was killed, or is
+// still running) are found by reading the segments past what the index
+// covers.
+//
+// Nothing is trusted unverified: every read checks the record's CRC, that
+// it holds the digest asked for, and that its bytes hash to that digest.
+// A record that fails is dropped from the index, logged, and reported as a
+// miss, so the caller reads the registry again; a damaged index is rebuilt
+// by reading the segments; a record torn by a crash ends what is read of
+// its segment. This is why writes need no fsync (only a compaction, which
+// removes files, syncs what it wrote first).
 //
 // # Generations
 //
 // A scan is bracketed by BeginScan and Scan.End. Every hit and every write
-// sets the entry's modification time to now: the entry was used by the
-// scans running now. A scan that ends complete (it saw the whole registry)
-// records itself under <dir>/scans, and then collects: entries used by none
-// of the last Keep complete scans (modified before the start of the
-// Keep-th most recent one) are removed, and so, oldest first, are entries
-// past MaxBytes. A scan still running in another process keeps everything
-// modified since it began. A removed entry costs one read from the
+// stamps the entry as used now. A scan that ends complete (it saw the
+// whole registry) records itself under <dir>/scans, and then collects:
+// entries used by none of the last Keep complete scans (last used before
+// the start of the Keep-th most recent one) are dropped, and so, least
+// recently used first, are entries past MaxBytes. A scan still running in
+// another process keeps everything used since it began, as far as the
+// index knows it; what it used meanwhile it adds back at its own end if
+// the record is still there. A segment no process writes is compacted
+// (its live records copied to the end of the collecting process's segment,
+// and it removed) when less than half of it is live, and, most dead bytes
+// first, while the segments take over 5/4 of MaxBytes. A dropped entry costs one read from the
 // registry, never a wrong result, so races between collection and use are
 // harmless.
+//
+// A directory holding the file-per-digest cache of earlier versions
+// (<dir>/sha256, <dir>/sha512) has those removed at the first scan's end.
 //
 // A nil *Cache is a disabled cache: every Get misses, Put stores nothing.
 package digestcache
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"io"
-	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,19 +81,16 @@ const (
 )
 
 const (
-	magic = "digestcache/1 "
-	// maxHeader bounds the header line (magic, CRC, media type, newline).
-	maxHeader = len(magic) + 9 + maxMediaType + 1
 	// maxMediaType bounds a stored media type.
 	maxMediaType = 255
 	// staleActive: a scan that began this long ago and never ended crashed.
 	staleActive = 24 * time.Hour
 	// staleTemp: a temporary file this old was left by a crash.
 	staleTemp = time.Hour
-	// slack absorbs file systems that keep modification times coarsely
-	// (FAT: 2 s).
+	// slack absorbs clocks that differ between processes by a little.
 	slack      = 2 * time.Second
 	tempPrefix = ".tmp-"
+	lockName   = "lock"
 )
 
 // ErrInvalidDigest: the digest is not sha256:<64 hex> or sha512:<128 hex>
@@ -91,6 +100,15 @@ var ErrInvalidDigest = errors.New("digestcache: not a sha256 or sha512 digest")
 // ErrMismatch: the bytes given to Put do not hash to the digest.
 var ErrMismatch = errors.New("digestcache: the bytes do not match the digest")
 
+// loc is where an entry's record is, and when it was last used.
+type loc struct {
+	off  uint32 // in the segment
+	n    uint32 // the record's length
+	used uint32 // Unix seconds
+	seg  uint16 // slot in Cache.segs
+	algo uint8
+}
+
 // Cache is a digest cache in one directory. It is safe for concurrent use,
 // by goroutines and by processes sharing the directory. A nil *Cache is
 // disabled.
@@ -99,8 +117,31 @@ type Cache struct {
 	keep     int
 	maxBytes int64
 	now      func() time.Time
+	log      *slog.Logger
 
 	hits, misses, corrupt, stored, failed atomic.Int64
+
+	mu     sync.Mutex
+	loaded bool
+	idx    map[[32]byte]loc
+	segs   []*segment // by slot; nil: a slot let go
+	byID   map[uint64]uint16
+	// bad: records found damaged, which the index file may still list
+	// until it is next written.
+	bad   map[[32]byte]loc
+	w     *writer
+	buf   []byte // a record being appended
+	dirty bool   // the index file lacks entries or uses this one has
+	// compacting: a segment the writer fills is synced before it is let
+	// go, since the segments it replaces are about to be removed.
+	compacting bool
+}
+
+// writer is the segment this process appends to.
+type writer struct {
+	slot uint16
+	f    *os.File
+	off  int64
 }
 
 // Option configures Open.
@@ -141,6 +182,18 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithLogger logs damage found (a record, a segment or the index) and
+// what was done about it (default: nowhere).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Cache) error {
+		if l == nil {
+			return errors.New("WithLogger: nil logger")
+		}
+		c.log = l
+		return nil
+	}
+}
+
 // DefaultDir returns the cache directory for a registry host:
 // $XDG_CACHE_HOME/helmupgradebot/digests/<host> ($HOME/.cache when
 // XDG_CACHE_HOME is unset or relative). Each registry has its own
@@ -172,9 +225,9 @@ func hostDir(host string) string {
 	return string(b)
 }
 
-// Open opens (creating, mode 0700) the cache in dir.
+// Open opens (creating, mode 0700) the cache in dir. It reads nothing yet.
 func Open(dir string, opts ...Option) (*Cache, error) {
-	c := &Cache{dir: dir, keep: DefaultKeep, maxBytes: DefaultMaxBytes, now: time.Now}
+	c := &Cache{dir: dir, keep: DefaultKeep, maxBytes: DefaultMaxBytes, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, fmt.Errorf("digest cache: %w", err)
@@ -200,7 +253,7 @@ func (c *Cache) Dir() string {
 // Stats counts what a Cache did since Open.
 type Stats struct {
 	Hits, Misses int64
-	// Corrupt: entries found damaged (removed, and counted as misses too).
+	// Corrupt: entries found damaged (dropped, and counted as misses too).
 	Corrupt int64
 	// Stored: entries written; Failed: writes that failed.
 	Stored, Failed int64
@@ -215,341 +268,253 @@ func (c *Cache) Stats() Stats {
 		Stored: c.stored.Load(), Failed: c.failed.Load()}
 }
 
-// parseDigest splits algorithm:hex and returns a hash for the algorithm.
-func parseDigest(digest string) (algo, hexPart string, h hash.Hash, err error) {
-	algo, hexPart, _ = strings.Cut(digest, ":")
-	switch algo {
-	case "sha256":
-		h = sha256.New()
-	case "sha512":
-		h = sha512.New()
-	default:
-		return "", "", nil, ErrInvalidDigest
-	}
-	if !validHex(hexPart, h.Size()) {
-		return "", "", nil, ErrInvalidDigest
-	}
-	return algo, hexPart, h, nil
+// digestKey is a parsed digest: its algorithm and bytes, whose first 32
+// are its index key.
+type digestKey struct {
+	algo uint8
+	raw  []byte
+	key  [32]byte
 }
 
-func validHex(s string, size int) bool {
-	if len(s) != 2*size {
-		return false
+// parseDigest parses sha256:<64 hex> or sha512:<128 hex>, lower case.
+func parseDigest(digest string) (digestKey, error) {
+	name, h, _ := strings.Cut(digest, ":")
+	var d digestKey
+	switch name {
+	case "sha256":
+		d.algo = algoSHA256
+	case "sha512":
+		d.algo = algoSHA512
+	default:
+		return d, ErrInvalidDigest
 	}
-	for i := 0; i < len(s); i++ {
-		if ch := s[i]; !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
-			return false
+	if len(h) != 2*digestLen(d.algo) {
+		return d, ErrInvalidDigest
+	}
+	for i := 0; i < len(h); i++ {
+		if ch := h[i]; !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
+			return d, ErrInvalidDigest
 		}
 	}
-	return true
+	var buf [64]byte
+	n, _ := hex.Decode(buf[:], []byte(h))
+	d.raw = buf[:n]
+	copy(d.key[:], d.raw)
+	return d, nil
 }
 
-// matches reports whether data hashes to hexPart under h.
-func matches(h hash.Hash, hexPart string, data []byte) bool {
-	h.Reset()
-	h.Write(data)
-	return hex.EncodeToString(h.Sum(nil)) == hexPart
+// String is the digest as algorithm:hex.
+func (d digestKey) String() string {
+	return map[uint8]string{algoSHA256: "sha256:", algoSHA512: "sha512:"}[d.algo] + hex.EncodeToString(d.raw)
 }
 
-func (c *Cache) path(algo, hexPart string) string {
-	return filepath.Join(c.dir, algo, hexPart[:2], hexPart)
+// matches reports whether data hashes to the digest.
+func (d digestKey) matches(data []byte) bool {
+	switch d.algo {
+	case algoSHA256:
+		sum := sha256.Sum256(data)
+		return bytes.Equal(sum[:], d.raw)
+	case algoSHA512:
+		sum := sha512.Sum512(data)
+		return bytes.Equal(sum[:], d.raw)
+	}
+	return false
 }
+
+func (c *Cache) unixNow() uint32 { return uint32(max(c.now().Unix(), 0)) }
 
 // Get returns the media type ("" for a blob) and bytes stored for digest,
-// verified against it. A damaged entry is removed and misses.
+// verified against it. A damaged entry is dropped, logged, and misses.
 func (c *Cache) Get(digest string) (mediaType string, data []byte, ok bool) {
 	if c == nil {
 		return "", nil, false
 	}
-	algo, hexPart, h, err := parseDigest(digest)
+	d, err := parseDigest(digest)
 	if err != nil {
 		c.misses.Add(1)
 		return "", nil, false
 	}
-	path := c.path(algo, hexPart)
-	f, err := os.Open(path)
-	if err != nil {
-		c.misses.Add(1)
-		return "", nil, false
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, int64(maxHeader+MaxEntryBytes+1)))
-	f.Close()
-	if err == nil {
-		var good bool
-		mediaType, data, good = decode(raw)
-		if good && matches(h, hexPart, data) {
-			now := c.now()
-			_ = os.Chtimes(path, now, now) // used now
-			c.hits.Add(1)
-			return mediaType, data, true
+	c.mu.Lock()
+	c.load()
+	l, found := c.idx[d.key]
+	var s *segment
+	var f *os.File
+	if found && l.algo == d.algo {
+		s = c.segs[l.seg]
+		if f, err = s.reader(); err != nil {
+			// removed by another process's collection: not damage
+			delete(c.idx, d.key)
+			found = false
 		}
 	}
-	c.corrupt.Add(1)
-	c.misses.Add(1)
-	_ = os.Remove(path)
-	return "", nil, false
-}
-
-// decode splits an entry file into its media type and bytes; ok is false
-// when the header is damaged.
-func decode(raw []byte) (mediaType string, data []byte, ok bool) {
-	nl := bytes.IndexByte(raw[:min(len(raw), maxHeader)], '\n')
-	if nl < 0 || !bytes.HasPrefix(raw, []byte(magic)) {
+	c.mu.Unlock()
+	if !found || l.algo != d.algo {
+		c.misses.Add(1)
 		return "", nil, false
 	}
-	sum, mt, found := strings.Cut(string(raw[len(magic):nl]), " ")
-	if !found || len(sum) != 8 {
+	buf := make([]byte, l.n)
+	_, err = f.ReadAt(buf, int64(l.off))
+	var r record
+	if err == nil {
+		if r, err = parseRecord(buf); err == nil && (r.algo != d.algo || !bytes.Equal(r.raw, d.raw)) {
+			err = errors.New("the record is another digest's")
+		}
+		if err == nil && !d.matches(r.body) {
+			err = errors.New("the bytes do not hash to the digest")
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, still := c.idx[d.key]
+	if err != nil {
+		c.misses.Add(1)
+		if still && cur == l {
+			delete(c.idx, d.key)
+			c.bad[d.key] = l
+			c.dirty = true
+			c.corrupt.Add(1)
+			c.log.Warn("digest cache: damaged entry dropped", "digest", digest, "segment", s.path, "offset", l.off, "err", err)
+		}
 		return "", nil, false
 	}
-	want, err := strconv.ParseUint(sum, 16, 32)
-	if err != nil || uint32(want) != crc32.ChecksumIEEE([]byte(mt)) {
-		return "", nil, false
+	if still {
+		cur.used = c.unixNow()
+		c.idx[d.key] = cur
+		c.dirty = true
 	}
-	return mt, raw[nl+1:], true
-}
-
-func encodeHeader(mediaType string) string {
-	return fmt.Sprintf("%s%08x %s\n", magic, crc32.ChecksumIEEE([]byte(mediaType)), mediaType)
+	c.hits.Add(1)
+	return r.mediaType, r.body, true
 }
 
 // Put stores data (with its media type, "" for a blob) under digest,
 // after checking that data hashes to it. Contents over MaxEntryBytes are
-// not stored (nil error). A failure to write is counted in Stats and
-// returned; the cache stays usable.
+// not stored (nil error), nor are digests already held (their use is
+// recorded). A failure to write is counted in Stats and returned; the
+// cache stays usable.
 func (c *Cache) Put(digest, mediaType string, data []byte) error {
 	if c == nil {
 		return nil
 	}
-	algo, hexPart, h, err := parseDigest(digest)
+	d, err := parseDigest(digest)
 	if err != nil {
 		return err
 	}
 	if len(mediaType) > maxMediaType || strings.ContainsFunc(mediaType, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return fmt.Errorf("digestcache: media type %q cannot be stored", mediaType)
 	}
-	if !matches(h, hexPart, data) {
+	if !d.matches(data) {
 		return ErrMismatch
 	}
 	if len(data) > MaxEntryBytes {
 		return nil
 	}
-	if err := c.write(c.path(algo, hexPart), encodeHeader(mediaType), data); err != nil {
-		c.failed.Add(1)
-		return fmt.Errorf("digest cache: %w", err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.load()
+	now := c.unixNow()
+	if l, ok := c.idx[d.key]; ok && l.algo == d.algo {
+		l.used = now
+		c.idx[d.key] = l
+		c.dirty = true
+		return nil
 	}
+	c.buf = appendRecord(c.buf[:0], d.algo, d.raw, mediaType, data, now)
+	l, err := c.append(c.buf)
+	if err != nil {
+		c.failed.Add(1)
+		return fmt.Errorf("digest cache %s: store %s: %w", c.dir, digest, err)
+	}
+	l.used, l.algo = now, d.algo
+	c.idx[d.key] = l
+	c.dirty = true
 	c.stored.Add(1)
 	return nil
 }
 
-// write puts header and data at path through a temporary file and a rename.
-func (c *Cache) write(path, header string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+// append writes a whole record at the end of the writer's segment (taking
+// one first) and returns where. A failed write is cut off again, so that
+// the segment still ends with a whole record; when that fails too, the
+// segment is let go.
+func (c *Cache) append(rec []byte) (loc, error) {
+	if err := c.ensureWriter(); err != nil {
+		return loc{}, err
 	}
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	w := c.w
+	if _, err := w.f.WriteAt(rec, w.off); err != nil {
+		if terr := w.f.Truncate(w.off); terr != nil {
+			c.segs[w.slot].cut = true
+			c.releaseWriter(false)
+		}
+		return loc{}, err
+	}
+	l := loc{off: uint32(w.off), n: uint32(len(rec)), seg: w.slot}
+	w.off += int64(len(rec))
+	c.segs[w.slot].covered = w.off
+	if w.off >= rollBytes {
+		c.releaseWriter(c.compacting)
+	}
+	return l, nil
+}
+
+// ensureWriter gives this process a segment to append to: one no other
+// process writes, not full, whose last record is whole; else a new one.
+func (c *Cache) ensureWriter() error {
+	if c.w != nil {
+		return nil
+	}
+	best := -1
+	for slot, s := range c.segs {
+		if s == nil || s.bad || s.torn || s.cut || s.covered < int64(len(segMagic)) || s.covered >= rollBytes/2 {
+			continue
+		}
+		if best < 0 || s.covered > c.segs[best].covered {
+			best = slot
+		}
+	}
+	if best >= 0 {
+		s := c.segs[best]
+		if f, err := adopt(s); err == nil {
+			// Another process may have appended since it was read.
+			c.scanSegment(uint16(best), false)
+			if info, err := f.Stat(); err == nil && !s.torn && info.Size() == s.covered {
+				c.w = &writer{slot: uint16(best), f: f, off: s.covered}
+				return nil
+			}
+			f.Close()
+		}
+	}
+	if len(c.segs) >= 1<<16 {
+		return errors.New("too many segments")
+	}
+	id, path, f, err := newSegment(c.dir)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.WriteString(header)
-	if err == nil {
-		_, err = f.Write(data)
+	slot := c.addSegment(id, path)
+	c.segs[slot].covered = int64(len(segMagic))
+	c.w = &writer{slot: slot, f: f, off: int64(len(segMagic))}
+	return nil
+}
+
+// releaseWriter closes the writer's segment, letting go of its lock;
+// with sync, what was written is made durable first.
+func (c *Cache) releaseWriter(sync bool) error {
+	if c.w == nil {
+		return nil
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	var err error
+	if sync {
+		err = c.w.f.Sync()
 	}
-	if err == nil {
-		now := c.now()
-		err = os.Chtimes(tmp, now, now)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
+	err = errors.Join(err, c.w.f.Close())
+	c.w = nil
 	return err
 }
 
-// Scan is one scan's use of the cache, from BeginScan to End.
-type Scan struct {
-	c     *Cache
-	start time.Time
-	name  string // the record's name without its suffix
-	warm  bool
-	once  sync.Once
-	res   Collected
-	err   error
-}
-
-// BeginScan records that a scan is running: until it ends, collection by
-// other scans keeps every entry used since it began. On a nil Cache it
-// returns nil, whose End does nothing.
-func (c *Cache) BeginScan() *Scan {
-	if c == nil {
-		return nil
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	s := &Scan{c: c, start: c.now()}
-	s.name = fmt.Sprintf("%d-%d-%s", s.start.UnixNano(), os.Getpid(), hex.EncodeToString(rnd[:]))
-	done, _ := filepath.Glob(filepath.Join(c.dir, "scans", "*.done"))
-	s.warm = len(done) > 0
-	// Best effort: without the record, a collection running meanwhile may
-	// remove entries this scan wrote, which costs re-reads, not results.
-	_ = os.WriteFile(filepath.Join(c.dir, "scans", s.name+".active"), nil, 0o600)
-	return s
-}
-
-// Warm reports whether a complete scan had ended in the cache when this one
-// began: whether the cache is likely to hold most of what the scan needs
-// (false on a nil Scan).
-func (s *Scan) Warm() bool { return s != nil && s.warm }
-
-// Collected is what a collection found and removed.
-type Collected struct {
-	Entries      int   // entries kept
-	Bytes        int64 // their total size
-	Removed      int   // entries removed
-	RemovedBytes int64
-}
-
-// End ends the scan. A complete scan (one that saw the whole registry, so
-// that what it did not use is unused) counts as a generation and collects.
-// Later calls return the first call's result.
-func (s *Scan) End(complete bool) (Collected, error) {
-	if s == nil {
-		return Collected{}, nil
-	}
-	s.once.Do(func() {
-		scans := filepath.Join(s.c.dir, "scans")
-		_ = os.Remove(filepath.Join(scans, s.name+".active"))
-		if !complete {
-			return
-		}
-		if err := os.WriteFile(filepath.Join(scans, s.name+".done"), nil, 0o600); err != nil {
-			s.err = fmt.Errorf("digest cache: record the scan: %w", err)
-			return
-		}
-		s.res, s.err = s.c.collect()
-	})
-	return s.res, s.err
-}
-
-type record struct {
-	file  string
-	start time.Time
-}
-
-// threshold reads the scan records and returns the time before which an
-// entry is unused (zero: keep everything), pruning records no longer
-// needed.
-func (c *Cache) threshold() (time.Time, error) {
-	dir := filepath.Join(c.dir, "scans")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return time.Time{}, err
-	}
-	now := c.now()
-	var done []record
-	var oldestActive time.Time
-	for _, e := range ents {
-		stem, kind, _ := strings.Cut(e.Name(), ".")
-		ns, _, _ := strings.Cut(stem, "-")
-		n, err := strconv.ParseInt(ns, 10, 64)
-		if err != nil {
-			continue // not a record
-		}
-		r := record{file: filepath.Join(dir, e.Name()), start: time.Unix(0, n)}
-		switch kind {
-		case "done":
-			done = append(done, r)
-		case "active":
-			if now.Sub(r.start) > staleActive {
-				_ = os.Remove(r.file) // its scan crashed
-			} else if oldestActive.IsZero() || r.start.Before(oldestActive) {
-				oldestActive = r.start
-			}
-		}
-	}
-	slices.SortFunc(done, func(a, b record) int { return b.start.Compare(a.start) }) // newest first
-	if len(done) < c.keep {
-		return time.Time{}, nil
-	}
-	for _, r := range done[c.keep:] {
-		_ = os.Remove(r.file)
-	}
-	t := done[c.keep-1].start
-	if !oldestActive.IsZero() && oldestActive.Before(t) {
-		t = oldestActive
-	}
-	return t.Add(-slack), nil
-}
-
-type entry struct {
-	path  string
-	size  int64
-	mtime time.Time
-}
-
-// collect removes unused entries, then the least recently used past
-// MaxBytes, and stale temporary files.
-func (c *Cache) collect() (Collected, error) {
-	var res Collected
-	before, err := c.threshold()
-	if err != nil {
-		return res, fmt.Errorf("digest cache: %w", err)
-	}
-	now := c.now()
-	var kept []entry
-	remove := func(e entry) {
-		if err := os.Remove(e.path); err == nil || errors.Is(err, fs.ErrNotExist) {
-			res.Removed++
-			res.RemovedBytes += e.size
-		}
-	}
-	for algo, size := range map[string]int{"sha256": sha256.Size, "sha512": sha512.Size} {
-		shards, err := os.ReadDir(filepath.Join(c.dir, algo))
-		if err != nil {
-			continue
-		}
-		for _, sh := range shards {
-			sdir := filepath.Join(c.dir, algo, sh.Name())
-			files, err := os.ReadDir(sdir)
-			if err != nil {
-				continue
-			}
-			for _, f := range files {
-				info, err := f.Info()
-				if err != nil || !info.Mode().IsRegular() {
-					continue
-				}
-				e := entry{path: filepath.Join(sdir, f.Name()), size: info.Size(), mtime: info.ModTime()}
-				switch {
-				case strings.HasPrefix(f.Name(), tempPrefix):
-					if now.Sub(e.mtime) > staleTemp {
-						_ = os.Remove(e.path)
-					}
-				case !validHex(f.Name(), size) || !strings.HasPrefix(f.Name(), sh.Name()):
-					// not an entry; leave it
-				case !before.IsZero() && e.mtime.Before(before):
-					remove(e)
-				default:
-					kept = append(kept, e)
-					res.Bytes += e.size
-				}
-			}
-		}
-	}
-	if res.Bytes > c.maxBytes {
-		slices.SortFunc(kept, func(a, b entry) int { return a.mtime.Compare(b.mtime) }) // least recently used first
-		for len(kept) > 0 && res.Bytes > c.maxBytes {
-			res.Bytes -= kept[0].size
-			remove(kept[0])
-			kept = kept[1:]
-		}
-	}
-	res.Entries = len(kept)
-	return res, nil
+// addSegment gives segment id a slot.
+func (c *Cache) addSegment(id uint64, path string) uint16 {
+	slot := uint16(len(c.segs))
+	c.segs = append(c.segs, &segment{id: id, path: path})
+	c.byID[id] = slot
+	return slot
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,6 +46,7 @@ type buildOptions struct {
 	// $XDG_CACHE_HOME).
 	noCache  bool
 	cacheDir string
+	cacheLog *slog.Logger // damage found in it; nil: not logged
 	// only: build this part alone (--only); "" both.
 	only Part
 }
@@ -96,6 +98,12 @@ func WithoutDigestCache() Option { return func(o *buildOptions) { o.noCache = tr
 
 // WithDigestCacheDir keeps the registry's digest cache in dir.
 func WithDigestCacheDir(dir string) Option { return func(o *buildOptions) { o.cacheDir = dir } }
+
+// WithDigestCacheLogger logs damage found in the digest cache (a record
+// that fails its checks, a damaged index) and what was done about it.
+func WithDigestCacheLogger(l *slog.Logger) Option {
+	return func(o *buildOptions) { o.cacheLog = l }
+}
 
 // WithChartRepoOptions passes options to the chart repository client.
 func WithChartRepoOptions(opts ...chartrepo.Option) Option {
@@ -328,7 +336,11 @@ func (o *buildOptions) digestCache(host string) *digestcache.Cache {
 		}
 		dir = d
 	}
-	c, err := digestcache.Open(dir)
+	var opts []digestcache.Option
+	if o.cacheLog != nil {
+		opts = append(opts, digestcache.WithLogger(o.cacheLog))
+	}
+	c, err := digestcache.Open(dir, opts...)
 	if err != nil {
 		return nil
 	}

@@ -1,8 +1,12 @@
 package engine_test
 
 import (
+	"bytes"
 	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
@@ -16,8 +20,7 @@ import (
 // (--no-cache).
 func TestDigestCacheByDefault(t *testing.T) {
 	ctx := t.Context()
-	reg, _ := registrytest.ServeSeeded(t, smallPopulation())
-	cfg := &config.Config{Registry: config.Registry{URL: reg.Host(), Auth: config.Auth{Type: config.AuthAnonymous}, Concurrency: 4}}
+	reg, cfg := smallRegistry(t)
 	for _, tt := range []struct {
 		name string
 		opts func(dir string) []engine.Option
@@ -69,4 +72,54 @@ func entries(root string) int {
 		return nil
 	})
 	return n
+}
+
+// smallRegistry starts a registry holding smallPopulation, and returns
+// it with a configuration for it.
+func smallRegistry(t *testing.T) (*registrytest.Registry, *config.Config) {
+	t.Helper()
+	reg, _ := registrytest.ServeSeeded(t, smallPopulation())
+	return reg, &config.Config{Registry: config.Registry{URL: reg.Host(), Auth: config.Auth{Type: config.AuthAnonymous}, Concurrency: 4}}
+}
+
+// TestDigestCacheLogsDamage: damage the digest cache finds is logged
+// through WithDigestCacheLogger, and the scan is whole.
+func TestDigestCacheLogsDamage(t *testing.T) {
+	ctx := t.Context()
+	_, cfg := smallRegistry(t)
+	dir := t.TempDir()
+	var log bytes.Buffer
+	scan := func() int {
+		t.Helper()
+		r, _, err := engine.FromConfig(ctx, cfg, engine.WithDigestCacheDir(dir), engine.WithGetenv(func(string) string { return "" }),
+			engine.WithDigestCacheLogger(slog.New(slog.NewTextHandler(&log, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := r.Scan(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(inv.Images)
+	}
+	want := scan()
+	c, err := digestcache.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Entries()[0]
+	raw, err := os.ReadFile(e.Segment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[e.Offset+e.Length-2] ^= 1
+	if err := os.WriteFile(e.Segment, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := scan(); got != want {
+		t.Errorf("%d images over a damaged cache, %d before", got, want)
+	}
+	if !strings.Contains(log.String(), "damaged entry dropped") || !strings.Contains(log.String(), e.Digest) {
+		t.Errorf("log %q: no line about %s", log.String(), e.Digest)
+	}
 }
