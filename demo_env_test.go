@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +83,60 @@ func tail(s string) string {
 		return "…" + s[len(s)-2000:]
 	}
 	return s
+}
+
+// TestDemoOnECRHeadless: `--demo --demo-registry ecr --headless --json`
+// scans through the ECR stand-in: the report says ecr, gives images'
+// last pulls and ECR's sizes, and the lifecycle policy.
+func TestDemoOnECRHeadless(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"--demo", "--demo-registry", "ecr", "--headless", "--json"}, &stdout, &stderr, func(string) string { return "" })
+	if code != headless.ExitOK {
+		t.Fatalf("exit %d\n%s", code, tail(stderr.String()))
+	}
+	var rep headless.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Registry == nil {
+		t.Fatalf("report (%v): %s", err, tail(stdout.String()))
+	}
+	r := rep.Registry
+	if r.Flavor != "ecr" || r.Images == 0 || len(r.Errors) > 0 || len(r.RegistryRules) != 1 || r.Held["pulled"] == 0 {
+		t.Fatalf("flavor %s, %d images, errors %v, rules %v, held %v", r.Flavor, r.Images, r.Errors, r.RegistryRules, r.Held)
+	}
+	for _, im := range r.Plan {
+		if im.VendorSizeBytes <= 0 {
+			t.Errorf("%s@%s: no vendor size", im.Repository, im.Digest)
+		}
+	}
+}
+
+// TestDemoOnGARAndHarborHeadless: `--demo --demo-registry gar|harbor
+// --headless --json` scans the project's repositories through the
+// stand-in and plans deletions in a dry run.
+func TestDemoOnGARAndHarborHeadless(t *testing.T) {
+	for _, kind := range []string{"gar", "harbor"} {
+		t.Run(kind, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			code := run(ctx, []string{"--demo", "--demo-registry", kind, "--headless", "--json"}, &stdout, &stderr, func(string) string { return "" })
+			if code != headless.ExitOK {
+				t.Fatalf("exit %d\n%s", code, tail(stderr.String()))
+			}
+			var rep headless.Report
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Registry == nil {
+				t.Fatalf("report (%v): %s", err, tail(stdout.String()))
+			}
+			r := rep.Registry
+			if r.Flavor != kind || r.Images == 0 || len(r.Errors) > 0 || len(r.Plan) == 0 {
+				t.Fatalf("flavor %s, %d images, errors %v, %d planned, held %v", r.Flavor, r.Images, r.Errors, len(r.Plan), r.Held)
+			}
+			for _, im := range r.Plan {
+				if !strings.HasPrefix(im.Repository, "proj/") {
+					t.Errorf("%s is not under proj/", im.Repository)
+				}
+			}
+		})
+	}
 }

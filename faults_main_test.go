@@ -264,6 +264,8 @@ func TestDemoFaultsFlag(t *testing.T) {
 		{[]string{"--demo", "--demo-faults", "1.5"}, "from 0 to 1"},
 		{[]string{"--demo", "--demo-faults", "-0.1"}, "from 0 to 1"},
 		{[]string{"--demo", "--demo-faults", "NaN"}, "from 0 to 1"},
+		{[]string{"--demo-registry", "ecr", "--headless"}, "with --demo"},
+		{[]string{"--demo", "--demo-registry", "quay"}, "one of acr, ecr, gar, harbor"},
 	} {
 		var out bytes.Buffer
 		code := run(t.Context(), tc.args, &out, &out, func(string) string { return "" })

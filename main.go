@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,14 +12,19 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/metrics"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 	"github.com/helmupgradebot/helmupgradebot/ui"
@@ -32,7 +38,11 @@ var version = "dev"
 // with -tags demo links it (demo_linked.go), and the tests: without it
 // --demo is demoElsewhere's (demo_exec.go), and the production binary
 // carries no embedded registry.
-var startDemo func(ctx context.Context, faults float64, engineOpts ...engine.Option) (*engine.Registry, *engine.Charts, *history.Store, func(), error)
+var startDemo func(ctx context.Context, faults float64, registryKind string, engineOpts ...engine.Option) (*engine.Registry, *engine.Charts, *history.Store, func(), error)
+
+// demoRegistries are the registry stand-ins --demo-registry takes (the
+// demo package's RegistryKinds; this package cannot import it).
+var demoRegistries = []string{"acr", "ecr", "gar", "harbor"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,6 +88,9 @@ type flags struct {
 	logFormat         string
 	checkConfig       bool
 	demoFaults        float64
+	demoRegistry      string
+	metricsFile       string
+	metricsPush       string
 }
 
 // parseFlags reads the flags, writing any usage to stderr.
@@ -117,9 +130,12 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.BoolVar(&f.checkConfig, "check-config", false, "check everything a run needs (configuration, secrets, registry, GitHub, chart repositories), print a checklist and exit: 0 all pass, 1 something fails, 2 bad configuration; changes nothing")
 	fs.StringVar(&f.only, "only", "", "with --headless: run only charts or registry")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&f.demoRegistry, "demo-registry", "", "with --demo: the registry stand-in the demo runs behind: "+strings.Join(demoRegistries, ", ")+" (default acr)")
 	fs.Float64Var(&f.demoFaults, "demo-faults", 0, "with --demo: put a fault-injecting proxy in front of every demo service, failing this share (0 to 1) of requests")
 	fs.BoolVar(&f.noCache, "no-cache", false, "read every manifest and config from the registry, bypassing the digest cache ($XDG_CACHE_HOME/helmupgradebot/digests)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "stderr log format: text or json (one JSON object a line)")
+	fs.StringVar(&f.metricsFile, "metrics-file", "", "with --headless: after the run, write its Prometheus metrics to this *.prom file for node_exporter's textfile collector (default metrics.file)")
+	fs.StringVar(&f.metricsPush, "metrics-push", "", "with --headless: after the run, push its Prometheus metrics to this Pushgateway URL, replacing its group (default metrics.push)")
 	return fs
 }
 
@@ -142,11 +158,23 @@ func (f flags) check(fs *flag.FlagSet) error {
 	if !f.headless && (f.apply || (f.json && !f.checkConfig) || f.only != "" || f.force) {
 		return errors.New("--apply, --force, --json and --only go with --headless; the console asks before it acts")
 	}
+	if (f.metricsFile != "" || f.metricsPush != "") && !f.headless {
+		return errors.New("--metrics-file and --metrics-push go with --headless")
+	}
+	if f.metricsFile != "" && filepath.Ext(f.metricsFile) != ".prom" {
+		return fmt.Errorf("--metrics-file %s: node_exporter's textfile collector reads only *.prom files", f.metricsFile)
+	}
+	if err := config.CheckPushURL(f.metricsPush); err != nil {
+		return fmt.Errorf("--metrics-push %w", err)
+	}
 	if f.force && !f.apply {
 		return errors.New("--force goes with --apply")
 	}
 	if f.demoFaults != 0 && (!f.demo || !(f.demoFaults > 0 && f.demoFaults <= 1)) {
 		return fmt.Errorf("--demo-faults %v: a share from 0 to 1, with --demo", f.demoFaults)
+	}
+	if f.demoRegistry != "" && (!f.demo || !slices.Contains(demoRegistries, f.demoRegistry)) {
+		return fmt.Errorf("--demo-registry %q: one of %s, with --demo", f.demoRegistry, strings.Join(demoRegistries, ", "))
 	}
 	if f.demo && f.config != "" {
 		return errors.New("--demo brings its own configuration; drop --config")
@@ -187,7 +215,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	var reg *engine.Registry
 	var charts *engine.Charts
+	var issues *engine.StatusIssues // github.status_issue
 	var engineOpts []engine.Option
+	// The metrics' targets: the flags, else the configuration's keys.
+	mcfg := config.Metrics{Instance: "demo", Job: config.DefaultMetricsJob}
+	retryPolicy := retry.Policy{}
 	store := history.Open(history.DefaultPath(getenv))
 	engineOpts = append(engineOpts, engine.WithRetryObserver(func(r retry.Retry) {
 		logger.Info("retrying", "method", r.Method, "host", r.Host, "attempt", r.Attempt, "wait", r.Wait, "reason", r.Reason)
@@ -202,12 +234,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return demoElsewhere(exe, args, stderr)
 		}
 		var stopDemo func()
-		reg, charts, store, stopDemo, err = startDemo(ctx, f.demoFaults, engineOpts...)
+		reg, charts, store, stopDemo, err = startDemo(ctx, f.demoFaults, f.demoRegistry, engineOpts...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot: start demo:", err)
 			return headless.ExitFailure
 		}
 		defer stopDemo()
+		issues = charts.StatusIssues()
 	} else {
 		path := f.config
 		if path == "" {
@@ -221,16 +254,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			}
 			return headless.ExitUsage
 		}
+		mcfg, retryPolicy = cfg.Metrics, cfg.Retry.Policy()
+		mcfg.Instance = cfg.InstanceName()
 		lock, code := lockRun(cfg, path, stderr, getenv)
 		if lock == nil {
 			return code
 		}
 		defer lock.Release()
 		// --only: the other part's secrets are not resolved
-		reg, charts, err = engine.FromConfig(ctx, cfg, append(engineOpts, engine.WithGetenv(getenv), engine.WithOnly(engine.Part(f.only)))...)
+		engineOpts = append(engineOpts, engine.WithGetenv(getenv), engine.WithOnly(engine.Part(f.only)))
+		reg, charts, err = engine.FromConfig(ctx, cfg, engineOpts...)
 		if err != nil {
 			fmt.Fprintln(stderr, "helmupgradebot:", err)
 			return headless.ExitUsage
+		}
+		if issues, err = statusIssues(ctx, cfg, charts, f.headless, engineOpts); err != nil {
+			logger.Warn("status issues not updated: no GitHub client", "err", err)
 		}
 	}
 	switch f.only {
@@ -246,7 +285,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if f.headless {
 		return headless.Run(ctx, headless.Options{
 			Apply: f.apply, Force: f.force, JSON: f.json,
-			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger, History: store,
+			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger, History: store, StatusIssues: issues,
+			Metrics: metricsTargets(f, mcfg), MetricsClient: &http.Client{Transport: retry.New(retry.NewBaseTransport(retryPolicy), retryPolicy)},
 		})
 	}
 	var opts []ui.Option
@@ -267,4 +307,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return headless.ExitFailure
 	}
 	return headless.ExitOK
+}
+
+// statusIssues is what keeps the status issues (github.status_issue) of a
+// headless run: with the chart engine's GitHub client, or, for --only
+// registry, with one of its own, whose credentials it resolves.
+func statusIssues(ctx context.Context, cfg *config.Config, charts *engine.Charts, isHeadless bool, opts []engine.Option) (*engine.StatusIssues, error) {
+	switch {
+	case !isHeadless:
+		return nil, nil
+	case charts != nil:
+		return charts.StatusIssues(), nil
+	}
+	return engine.NewBuilder(cfg, opts...).StatusIssues(ctx)
+}
+
+// metricsTargets are where a headless run's metrics go: --metrics-file and
+// --metrics-push, else the configuration's metrics keys; the Pushgateway
+// group is the job, the instance (the demo's: demo) and the part run
+// (--only charts or registry, else all), so that a CronJob of each part
+// keeps its own group and each run replaces its own.
+func metricsTargets(f flags, m config.Metrics) metrics.Targets {
+	part := cmp.Or(f.only, "all")
+	return metrics.Targets{
+		File: cmp.Or(f.metricsFile, m.File), Push: cmp.Or(f.metricsPush, m.Push),
+		Group: metrics.Group{Job: cmp.Or(m.Job, metrics.DefaultJob), Labels: []metrics.Label{{Name: "instance", Value: m.Instance}, {Name: "part", Value: part}}},
+	}
 }

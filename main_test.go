@@ -70,7 +70,7 @@ func TestDemoHeadlessJSON(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("stdout is not one JSON document: %v", err)
 	}
-	if rep.Registry == nil || len(rep.Registry.Deleted) == 0 || len(rep.Charts) != 4 {
+	if rep.Registry == nil || len(rep.Registry.Deleted) == 0 || len(rep.Charts) != 5 { // four charts and the repo2docker image
 		t.Errorf("demo report: %+v", rep)
 	}
 	if !strings.Contains(stderr.String(), "level=INFO") {

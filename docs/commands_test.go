@@ -38,10 +38,11 @@ func TestCommands(t *testing.T) {
 				switch {
 				case (f == "-bench" || f == "-run" || f == "-fuzz") && i+1 < len(fields):
 					if p := strings.Trim(fields[i+1], "'"); p != "^$" {
-						// go test matches each /-separated part at its
-						// level: the first names the function
-						p, _, _ = strings.Cut(p, "/")
-						patterns = append(patterns, p)
+						// go test matches a pattern's first /-separated
+						// element against top-level names, the rest against
+						// sub-tests and sub-benchmarks
+						top, _, _ := strings.Cut(p, "/")
+						patterns = append(patterns, top)
 					}
 					i++
 				case f == "." || strings.HasPrefix(f, "./"):

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/metrics"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -65,8 +68,16 @@ type Options struct {
 	Logger   *slog.Logger
 	// History, when set, records the run and feeds the forecast.
 	History *history.Store
+	// StatusIssues, when set, keeps each deployment repository's status
+	// issue up to date after the run (github.status_issue).
+	StatusIssues *engine.StatusIssues
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Metrics, when it names a file or a Pushgateway, receives the run's
+	// Prometheus metrics after the run (metrics.go); MetricsClient pushes
+	// them (nil: http.DefaultClient).
+	Metrics       metrics.Targets
+	MetricsClient *http.Client
 }
 
 // Run performs one run and returns its exit code.
@@ -78,29 +89,41 @@ func Run(ctx context.Context, o Options) int {
 		o.Now = time.Now
 	}
 	var rep Report
+	var stats runStats
+	start := o.Now()
+	if o.Registry != nil {
+		stats.requestsBefore = o.Registry.Requests() // an engine that ran before counted its requests too
+	}
 	code := ExitOK
 	worse := func(c int) {
 		if c == ExitFailure || (c == ExitPartial && code == ExitOK) {
 			code = c
 		}
 	}
+	var deps []model.DependencyStatus
 	if o.Charts != nil {
-		rows, c := runCharts(ctx, o)
-		rep.Charts = rows
+		rows, d, c := runCharts(ctx, o)
+		rep.Charts, deps = rows, d
 		worse(c)
 	}
 	if o.Registry != nil {
-		rr, c := runRegistry(ctx, o)
+		rr, c := runRegistry(ctx, o, &stats)
 		rep.Registry = rr
 		worse(c)
 	}
 	if rr := rep.Registry; rr != nil && !rr.ScannedAt.IsZero() {
 		rr.Forecast = forecast(o.History, rr, o.Now())
 	}
+	end := o.Now()
 	if o.History != nil {
-		if err := o.History.Append(summary(&rep, history.FaceHeadless, o.Apply, o.Now())); err != nil {
+		run := summary(&rep, history.FaceHeadless, o.Apply, end)
+		run.ExitCode = &code
+		if err := o.History.Append(run); err != nil {
 			o.Logger.Warn("history not recorded", "err", err)
 		}
+	}
+	if o.StatusIssues != nil {
+		rep.GitHub = keepStatusIssues(ctx, o, &rep, deps) // its failures leave the exit code alone
 	}
 	if o.JSON {
 		if err := writeReport(o.Stdout, rep); err != nil {
@@ -109,11 +132,18 @@ func Run(ctx context.Context, o Options) int {
 		}
 	} else {
 		writeSummary(o.Stdout, &rep, o.Apply)
+		writeStatusIssues(o.Stdout, rep.GitHub)
+	}
+	if o.Metrics.File != "" || o.Metrics.Push != "" {
+		if err := o.Metrics.Write(ctx, runMetrics(o, &rep, &stats, start, end, code), o.MetricsClient); err != nil {
+			o.Logger.Error("metrics not written", "err", err)
+			worse(ExitPartial)
+		}
 	}
 	return code
 }
 
-func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
+func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryReport, int) {
 	reg := o.Registry
 	log := o.Logger.With("registry", reg.URL())
 	recovered, rerr := reg.Recover(ctx)
@@ -129,6 +159,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		}
 		log.Info("scan progress", args...)
 	})
+	stats.scan = time.Since(start)
 	rr := &RegistryReport{URL: reg.URL(), Flavor: reg.Flavor(), CapBytes: reg.Policy().Cap, Plan: []ImageReport{}, Deleted: []ImageReport{}, Failed: []FailedReport{}, Errors: []ErrorReport{},
 		Held: map[string]int{}, SkippedRepositories: []SkippedRepository{}, Skipped: []SkippedReport{}, Recovered: []RecoveredReport{},
 		Locked: []LockedReport{}, LockedBy: map[string]int{}, RepositoryLocks: []RepositoryLockReport{}}
@@ -172,7 +203,11 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 		log.Warn("repository skipped: its scan is incomplete, so nothing in it is deleted", "repository", sk.Repository, "why", sk.Reason)
 	}
 	rr.Notes = plan.Notes
-	for _, n := range plan.Notes {
+	for _, r := range inv.RegistryRules {
+		rr.RegistryRules = append(rr.RegistryRules, RegistryRuleReport{Repository: r.Repository, Kind: r.Kind, Summary: r.Summary})
+		rr.Notes = append(slices.Clip(rr.Notes), fmt.Sprintf("%s of %s: %s; the registry expires images by it on its own, whatever this plan keeps", r.Kind, r.Repository, r.Summary))
+	}
+	for _, n := range rr.Notes {
 		log.Info("policy note", "note", n)
 	}
 	log.Info("planned", "images", len(plan.Deletions), "reclaim_bytes", plan.ReclaimBytes, "total_bytes", plan.TotalBytes)
@@ -226,7 +261,7 @@ func runRegistry(ctx context.Context, o Options) (*RegistryReport, int) {
 	return rr, code
 }
 
-func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
+func runCharts(ctx context.Context, o Options) ([]ChartReport, []model.DependencyStatus, int) {
 	rows := o.Charts.Check(ctx)
 	code := ExitOK
 	if o.Apply {
@@ -235,14 +270,15 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	out := make([]ChartReport, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, chartReport(r))
+		what, where := rowLog(r)
 		switch {
 		case r.State == model.StateSkipped:
-			o.Logger.Warn("chart dependency skipped", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "warning", r.Warning)
+			o.Logger.Warn(what+" skipped", append(where, "warning", r.Warning)...)
 		case r.Warning != "":
 			o.Logger.Warn("pull request", "url", r.PRURL, "warning", r.Warning)
 		}
 		if r.State == model.StateError {
-			o.Logger.Error("chart dependency", "repository", r.Repository, "file", r.File, "dependency", r.Dependency, "err", r.Error)
+			o.Logger.Error(what, append(where, "err", r.Error)...)
 			if code == ExitOK {
 				code = ExitPartial
 			}
@@ -251,7 +287,20 @@ func runCharts(ctx context.Context, o Options) ([]ChartReport, int) {
 	if len(rows) > 0 && allErrors(rows) {
 		code = ExitFailure
 	}
-	return out, code
+	return out, rows, code
+}
+
+// rowLog is what a log line calls a row, and where it is: a chart
+// dependency, or an image at its YAML path in a values file.
+func rowLog(r model.DependencyStatus) (string, []any) {
+	where := []any{"repository", r.Repository, "file", r.File}
+	if r.IsImage() {
+		if r.Path == "" {
+			return "values file", where
+		}
+		return "image", append(where, "path", r.Path, "image", r.Image)
+	}
+	return "chart dependency", append(where, "dependency", r.Dependency)
 }
 
 func allErrors(rows []model.DependencyStatus) bool {
@@ -263,8 +312,9 @@ func allErrors(rows []model.DependencyStatus) bool {
 	return true
 }
 
-// openPRs opens a PR per outdated dependency, or one per file for grouped
-// files, and returns the rows as they now stand.
+// openPRs opens a PR per outdated dependency or image, or one per entry
+// for grouped entries (its chart file and values files), and returns the
+// rows as they now stand.
 func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]model.DependencyStatus, int) {
 	code := ExitOK
 	type fk struct{ repo, file string }
@@ -278,7 +328,7 @@ func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]m
 			order = append(order, []int{i})
 			continue
 		}
-		k := fk{r.Repository, r.File}
+		k := fk{r.Repository, r.EntryFile()}
 		j, ok := slot[k]
 		if !ok {
 			j = len(order)
@@ -318,7 +368,7 @@ func openPRs(ctx context.Context, o Options, rows []model.DependencyStatus) ([]m
 
 func writeSummary(w io.Writer, rep *Report, apply bool) {
 	for _, c := range rep.Charts {
-		line := fmt.Sprintf("%-12s %s %s: %s", c.Status, c.Repository, c.File, c.Dependency)
+		line := fmt.Sprintf("%-12s %s %s: %s", c.Status, c.Repository, c.File, c.what())
 		switch {
 		case c.Error != "":
 			line += ": " + c.Error

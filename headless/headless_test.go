@@ -123,8 +123,8 @@ func TestDryRunThenApply(t *testing.T) {
 			}
 		}
 	}
-	if opened != 3 {
-		t.Errorf("opened %d PRs, want 3 (binderhub, ingress-nginx, traefik): %+v", opened, rep2.Charts)
+	if opened != 4 {
+		t.Errorf("opened %d PRs, want 4 (binderhub, ingress-nginx, traefik, the repo2docker image): %+v", opened, rep2.Charts)
 	}
 
 	// A third run: nothing to do, no duplicate PRs.
@@ -140,8 +140,8 @@ func TestDryRunThenApply(t *testing.T) {
 			t.Errorf("third run: %s is %s", c.Dependency, c.Status)
 		}
 	}
-	if prs := env.GitHub.PullRequests(demo.Owner, demo.Repo); len(prs) != 3 {
-		t.Errorf("stand-in holds %d PRs, want 3", len(prs))
+	if prs := env.GitHub.PullRequests(demo.Owner, demo.Repo); len(prs) != 4 {
+		t.Errorf("stand-in holds %d PRs, want 4", len(prs))
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 type Report struct {
 	Registry *RegistryReport `json:"registry,omitempty"`
 	Charts   []ChartReport   `json:"charts,omitempty"`
+	// GitHub is absent unless github.status_issue is on (statusissue.go).
+	GitHub *GitHubReport `json:"github,omitempty"`
 }
 
 // RegistryReport is what a registry run found, planned and did.
@@ -64,6 +66,9 @@ type RegistryReport struct {
 	Skipped []SkippedReport `json:"skipped"`
 	// Notes say what the policy did that may surprise.
 	Notes []string `json:"notes,omitempty"`
+	// RegistryRules are the registry's own retention rules (ECR lifecycle
+	// policies): it may expire images by them whatever the plan says.
+	RegistryRules []RegistryRuleReport `json:"registry_rules,omitempty"`
 	// Usage is what the usage sources (registry.policy.usage) said; absent
 	// without them.
 	Usage *UsageReport `json:"usage,omitempty"`
@@ -198,8 +203,13 @@ type ImageReport struct {
 	ReclaimBytes int64    `json:"reclaim_bytes"`
 	Reason       string   `json:"reason"`
 	Children     []string `json:"children,omitempty"`
-	// ConfigCreated is the config's created time where Created is a push
-	// time (ACR) and the two differ.
+	// Pushed is the registry's push time where it records one (ACR), with
+	// age_from: built as well as pushed.
+	Pushed *time.Time `json:"pushed,omitempty"`
+	// ConfigCreated is no longer set: ACR's ages are push times read
+	// without the config (age_from: pushed), or the config's created time
+	// itself (age_from: built, with pushed beside it). Kept so that readers
+	// of the field do not break.
 	ConfigCreated *time.Time `json:"config_created,omitempty"`
 	AlreadyGone   bool       `json:"already_gone,omitempty"`
 	// Left are planned platform manifests of a deleted index still
@@ -210,6 +220,20 @@ type ImageReport struct {
 	// LastLaunch is its newest launch seen; both only with usage sources.
 	Launches   *int       `json:"launches,omitempty"`
 	LastLaunch *time.Time `json:"last_launch,omitempty"`
+	// LastPulled is the registry's record of the image's last pull (ECR);
+	// absent where the registry keeps none or never saw one.
+	LastPulled *time.Time `json:"last_pulled,omitempty"`
+	// VendorSizeBytes is the registry's own size of the image (ECR's
+	// imageSizeInBytes): not deduplicated, never the reclaim.
+	VendorSizeBytes int64 `json:"vendor_size_bytes,omitempty"`
+}
+
+// RegistryRuleReport is a retention rule the registry applies on its own
+// (an ECR lifecycle policy).
+type RegistryRuleReport struct {
+	Repository string `json:"repository"`
+	Kind       string `json:"kind"`
+	Summary    string `json:"summary"`
 }
 
 // FailedReport is a deletion that did not succeed: a planned image, or a
@@ -234,15 +258,28 @@ type ErrorReport struct {
 	Warning    bool   `json:"warning,omitempty"`
 }
 
-// ChartReport is one tracked chart dependency.
+// ChartReport is one tracked chart dependency, or one image a values file
+// pins (kind image): then dependency is its YAML path, current its tag and
+// latest its newest tag.
 type ChartReport struct {
+	// Kind is chart or image.
+	Kind            string `json:"kind"`
 	Repository      string `json:"repository"`
 	File            string `json:"file"`
 	Dependency      string `json:"dependency"`
 	ChartRepository string `json:"chart_repository"`
-	Current         string `json:"current"`
-	Latest          string `json:"latest"`
-	// Status is up-to-date, outdated, pr-open, pr-opened, pr-updated or error.
+	// Path and Image, of an image row: the image's YAML path in file and
+	// its name.
+	Path    string `json:"path,omitempty"`
+	Image   string `json:"image,omitempty"`
+	Current string `json:"current"`
+	Latest  string `json:"latest"`
+	// Proposed is what a pull request writes in place of current when
+	// that is not latest as spelled: a range rewritten to admit latest
+	// (~1.8.0), or latest in the pin's own spelling (v kept or left out).
+	Proposed string `json:"proposed,omitempty"`
+	// Status is up-to-date, outdated, pr-open, pr-opened, pr-updated,
+	// edited, pr-closed, skipped or error.
 	Status      string `json:"status"`
 	PullRequest string `json:"pull_request,omitempty"`
 	Error       string `json:"error,omitempty"`
@@ -279,10 +316,17 @@ type MergedReport struct {
 // chartReport is a dependency's row in the report.
 func chartReport(r model.DependencyStatus) ChartReport {
 	c := ChartReport{
+		Kind:       string(cmp.Or(r.Kind, model.KindChart)),
 		Repository: r.Repository, File: r.File, Dependency: r.Dependency, ChartRepository: r.ChartRepository,
+		Path: r.Path, Image: r.Image,
 		Current: r.Current, Latest: r.Latest.Version, Status: string(r.State), PullRequest: r.PRURL, Error: r.Error,
 		Warning: r.Warning, PullRequestState: r.PullRequestState(),
 		Mergeable: r.PRMergeable, MergeableState: r.PRMergeableState, Checks: string(r.PRChecks), FailingChecks: r.PRFailedChecks,
+	}
+	if r.Latest.Version != "" && !r.IsImage() && r.State != model.StateUpToDate && r.State != model.StateError && r.State != model.StateSkipped {
+		if pin := r.Bump().Pin(); pin != r.Latest.Version {
+			c.Proposed = pin
+		}
 	}
 	if !r.PRCreatedAt.IsZero() {
 		t := r.PRCreatedAt
@@ -292,6 +336,18 @@ func chartReport(r model.DependencyStatus) ChartReport {
 		c.MergedSinceLastRun = &MergedReport{Number: m.Number, URL: m.URL, MergedAt: m.MergedAt}
 	}
 	return c
+}
+
+// what is how the text summary names a row: the dependency, "image NAME
+// at PATH", or "images" for a values file that could not be read.
+func (c ChartReport) what() string {
+	switch {
+	case c.Kind != string(model.KindImage):
+		return c.Dependency
+	case c.Path == "":
+		return "images"
+	}
+	return "image " + model.ImageDisplayName(c.Image) + " at " + c.Path
 }
 
 // prNote is what the text summary adds about a row's pull requests:
@@ -330,21 +386,18 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 		tags = []string{}
 	}
 	return ImageReport{
-		Repository:   im.Repository,
-		Digest:       im.Digest,
-		Tags:         tags,
-		Created:      im.Created,
-		SizeBytes:    inv.ImageSize(d.Image),
-		ReclaimBytes: d.Reclaim,
-		Reason:       string(d.Reason),
-		Children:     d.Children,
-		ConfigCreated: func() *time.Time {
-			if im.ConfigCreated.IsZero() {
-				return nil
-			}
-			t := im.ConfigCreated
-			return &t
-		}(),
+		Repository:      im.Repository,
+		Digest:          im.Digest,
+		Tags:            tags,
+		Created:         im.Created,
+		SizeBytes:       inv.ImageSize(d.Image),
+		ReclaimBytes:    d.Reclaim,
+		Reason:          string(d.Reason),
+		Children:        d.Children,
+		Pushed:          timeOrNil(im.Pushed),
+		ConfigCreated:   timeOrNil(im.ConfigCreated),
+		LastPulled:      timeOrNil(im.LastPulled),
+		VendorSizeBytes: im.VendorSize,
 	}
 }
 
@@ -353,4 +406,12 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// timeOrNil is t, or nil when it is zero (absent from the report).
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -16,11 +16,7 @@ import (
 // exit code stays 0) and the file's other dependencies are still reported.
 func TestSkippedEntry(t *testing.T) {
 	env := startDemo(t)
-	chart, _ := env.GitHub.File(demo.Owner, demo.Repo, "main", demo.File)
-	chart += "  - version: 1.0.0\n    repository: " + env.ChartRepository + "\n"
-	if _, err := env.GitHub.Commit(demo.Owner, demo.Repo, "main", demo.File, chart); err != nil {
-		t.Fatal(err)
-	}
+	chart := appendFile(t, env, demo.File, "  - version: 1.0.0\n    repository: "+env.ChartRepository+"\n")
 	line := strings.Count(chart, "\n") - 1
 	var out bytes.Buffer
 	if code := Run(context.Background(), Options{Charts: env.Charts, Stdout: &out}); code != ExitOK {
@@ -41,7 +37,7 @@ func TestSkippedEntry(t *testing.T) {
 			others++
 		}
 	}
-	if skipped != 1 || others != 4 {
-		t.Errorf("%d skipped rows and %d others, want 1 and 4: %+v", skipped, others, rep.Charts)
+	if skipped != 1 || others != 5 { // four charts and the image
+		t.Errorf("%d skipped rows and %d others, want 1 and 5: %+v", skipped, others, rep.Charts)
 	}
 }

@@ -33,14 +33,30 @@ type Image struct {
 	Tags       []string
 	MediaType  string
 	// Created is the image's age reference. On a registry that records
-	// push times (ACR's createdTime) it is the push time; elsewhere the
-	// image config's created time, for an index the newest among its
-	// platform manifests. Zero when unknown.
+	// push times (ACR's createdTime) it is the push time, unless the
+	// configuration makes it the build time (registry.age_from: built);
+	// elsewhere, and then, the image config's created time, for an index
+	// the newest among its platform manifests. Zero when unknown.
 	Created        time.Time
 	CreatedProblem CreatedProblem
+	// Pushed is the registry's push time where it records one (ACR's
+	// createdTime), whatever Created is; else zero.
+	Pushed time.Time
 	// ConfigCreated is the config's created time when Created is a push
 	// time and the two differ (a reproducible build's 1970); else zero.
+	// Scans since Pushed read no config beside a push time and leave it
+	// zero (registry.age_from: built makes the config's time Created).
 	ConfigCreated time.Time
+	// LastPulled is when the registry last recorded a pull of the image
+	// (ECR's lastRecordedPullTime, Harbor's pull_time); zero when the
+	// registry does not record pulls or never saw one. An unknown pull
+	// time never releases an image from a hold.
+	LastPulled time.Time
+	// VendorSize is the registry's own size of the image (ECR's
+	// imageSizeInBytes, Artifact Registry's imageSizeBytes): not
+	// deduplicated, counted as the vendor counts it; 0 when the registry
+	// gives none. Reclaim estimates never use it: they come from the blobs.
+	VendorSize int64
 	// Subject is the digest of the image this one refers to (an OCI
 	// referrer: a signature, an SBOM), in the same repository; "" if none.
 	Subject string
@@ -140,6 +156,24 @@ type Inventory struct {
 	// RepositoryLocks are the repositories whose own attributes disable
 	// deletes or writes, sorted by name (ACR; none elsewhere).
 	RepositoryLocks []RepositoryLock
+	// RegistryRules are the registry's own retention rules (ECR lifecycle
+	// policies), sorted by repository: the registry may expire images by
+	// them whatever the plan says.
+	RegistryRules []RegistryRule
+	// VendorSizeName names Image.VendorSize as the registry does ("ECR
+	// size"); "" when the registry gives no size of its own.
+	VendorSizeName string
+}
+
+// RegistryRule is a retention rule the registry applies itself.
+type RegistryRule struct {
+	// Repository is the repository it applies to.
+	Repository string
+	// Kind names the rule, e.g. "ECR lifecycle policy".
+	Kind string
+	// Summary says in a line what it expires; Text is the rule as the
+	// registry gives it.
+	Summary, Text string
 }
 
 // LockLevels counts the Locked images by the level of the lock that holds
@@ -301,6 +335,16 @@ func (b *InventoryBuilder) AddRepositoryLock(l RepositoryLock) {
 	}
 	b.inv.RepositoryLocks = slices.Insert(b.inv.RepositoryLocks, i, l)
 }
+
+// AddRegistryRule records a registry's own retention rule; the inventory
+// keeps them sorted by repository.
+func (b *InventoryBuilder) AddRegistryRule(r RegistryRule) {
+	i, _ := slices.BinarySearchFunc(b.inv.RegistryRules, r.Repository, func(x RegistryRule, s string) int { return strings.Compare(x.Repository, s) })
+	b.inv.RegistryRules = slices.Insert(b.inv.RegistryRules, i, r)
+}
+
+// SetVendorSizeName names the registry's own image sizes.
+func (b *InventoryBuilder) SetVendorSizeName(name string) { b.inv.VendorSizeName = name }
 
 // SetRepositories records how many repositories the registry listed.
 func (b *InventoryBuilder) SetRepositories(n int) { b.inv.Repositories = n }

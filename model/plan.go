@@ -1,3 +1,7 @@
+// This file is over 500 lines: a plan is one decision in which holds, age,
+// untagged, cap, usage and the safety rules interact; kept together, the
+// order of the rules reads top to bottom.
+
 package model
 
 import (
@@ -41,6 +45,11 @@ type Policy struct {
 	// MaxDeleteFraction: a plan deleting a larger share of the images is
 	// refused unless forced. Zero disables the guard.
 	MaxDeleteFraction float64
+	// KeepPulledWithin: an image the registry recorded a pull of within
+	// this long before the scan (Image.LastPulled, Inventory.ScannedAt) is
+	// held. An unknown pull time (zero) holds nothing and releases
+	// nothing. Zero disables.
+	KeepPulledWithin time.Duration
 }
 
 // Hold says why an image may not be deleted; "" means it may.
@@ -60,6 +69,7 @@ const (
 	HoldSubject    Hold = "with-subject" // refers to an image (a signature, an SBOM): goes with it
 	HoldInUse      Hold = "in-use"       // a running pod uses it
 	HoldLaunched   Hold = "launched"     // launched within keep_launched_within
+	HoldPulled     Hold = "pulled"       // pulled within keep_pulled_within (the registry's record)
 	// a usage source could not be read: whether it is used is unknown
 	HoldUsageUnknown Hold = "usage-unknown"
 )
@@ -130,6 +140,9 @@ func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]str
 			holds[i] = HoldIncomplete
 		default:
 			holds[i] = u.hold(i)
+			if holds[i] == HoldNone && pol.pulledRecently(im, inv.ScannedAt) {
+				holds[i] = HoldPulled
+			}
 		}
 		// keep_latest ranks the dated images that stand on their own: a
 		// platform manifest goes with its index, a signature with its
@@ -166,6 +179,12 @@ func computeHolds(inv *Inventory, pol Policy, g graph, incomplete map[string]str
 		}
 	}
 	return holds
+}
+
+// pulledRecently reports whether the registry recorded a pull of im
+// within KeepPulledWithin before at.
+func (pol Policy) pulledRecently(im *Image, at time.Time) bool {
+	return pol.KeepPulledWithin > 0 && !im.LastPulled.IsZero() && !im.LastPulled.Before(at.Add(-pol.KeepPulledWithin))
 }
 
 // newerFirst orders dated images newest first.

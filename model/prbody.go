@@ -24,11 +24,25 @@ type Bump struct {
 	// ToPin is what the bump writes when From is a range: the range
 	// rewritten to admit To. Empty otherwise (see Pin).
 	ToPin string
+
+	// Kind is chart ("" alike) or image. An image bump's Dependency is
+	// its YAML path, From and To.Version its tags, To.Sources its source
+	// repository when the image names one (imagebody.go).
+	Kind DependencyKind
+	// File is the file the bump edits; "" is PullRequestText's file.
+	File string
+	// Image is an image bump's image, Path where File pins it, Compare
+	// the compare link between the commits of its two tags.
+	Image, Path, Compare string
 }
 
 // Pin is the text the bump writes in place of From: ToPin, else To's
-// version spelled like From (a v prefix kept or left out).
+// version spelled like From (a v prefix kept or left out). An image's tag
+// is written as the registry lists it.
 func (b Bump) Pin() string {
+	if b.Kind == KindImage {
+		return b.To.Version
+	}
 	if b.ToPin != "" {
 		return b.ToPin
 	}
@@ -105,47 +119,51 @@ func isGitHubName(s string) bool {
 // The body ends with a hidden marker naming each dependency's new version,
 // which Declines reads back once the pull request is closed.
 func PullRequestText(file string, bumps []Bump, notes ...string) (title, body string) {
+	charts, images := splitBumps(bumps)
 	switch len(bumps) {
 	case 0:
 		title = "Bump chart dependencies in " + file
 	case 1:
 		b := bumps[0]
-		title = fmt.Sprintf("Bump %s from %s to %s", b.Dependency, b.From, b.Pin())
+		title = fmt.Sprintf("Bump %s from %s to %s", b.name(), b.From, b.Pin())
 	default:
 		// The versions are in the title: an open grouped PR is current
 		// exactly when its title is the one a run would give it.
 		parts := make([]string, len(bumps))
 		for i, b := range bumps {
-			parts[i] = b.Dependency + " to " + b.Pin()
+			parts[i] = b.name() + " to " + b.Pin()
 		}
-		title = fmt.Sprintf("Bump %s in %s", strings.Join(parts, ", "), file)
+		title = fmt.Sprintf("Bump %s in %s", strings.Join(parts, ", "), strings.Join(bumpFiles(file, bumps), ", "))
 	}
 
 	var sb strings.Builder
-	if len(bumps) == 1 {
+	switch {
+	case len(images) > 0:
+		sb.WriteString("This pull request bumps " + bumpsIntro(file, charts, images) + ".\n\n")
+	case len(bumps) == 1:
 		fmt.Fprintf(&sb, "This pull request bumps a chart dependency in `%s`.\n\n", codeSpan(file))
-	} else {
+	default:
 		fmt.Fprintf(&sb, "This pull request bumps chart dependencies in `%s`.\n\n", codeSpan(file))
 	}
-	if len(bumps) > 0 {
+	if len(charts) > 0 {
 		sb.WriteString("| Dependency | From | To | Chart repository | Released |\n")
 		sb.WriteString("| --- | --- | --- | --- | --- |\n")
-		for _, b := range bumps {
-			released := "unknown"
-			if !b.To.Created.IsZero() {
-				released = b.To.Created.UTC().Format("2006-01-02")
-			}
+		for _, b := range charts {
 			fmt.Fprintf(&sb, "| %s | `%s` | `%s` | %s | %s |\n",
 				cell(b.Dependency), cell(codeSpan(b.From)), cell(codeSpan(b.Pin())),
-				cell(b.ChartRepository), released)
+				cell(b.ChartRepository), b.released())
 		}
 	}
+	imageTable(&sb, file, images, len(charts) > 0)
 	for _, b := range bumps {
-		lines := detailLines(b)
+		heading, lines := oneLine(b.Dependency), detailLines(b)
+		if b.Kind == KindImage {
+			heading, lines = imageHeading(b), imageDetailLines(b)
+		}
 		if len(lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(&sb, "\n### %s\n\n", oneLine(b.Dependency))
+		fmt.Fprintf(&sb, "\n### %s\n\n", heading)
 		for _, l := range lines {
 			sb.WriteString("- " + l + "\n")
 		}
@@ -158,7 +176,7 @@ func PullRequestText(file string, bumps []Bump, notes ...string) (title, body st
 	if len(bumps) > 0 {
 		versions := make(map[string]string, len(bumps))
 		for _, b := range bumps {
-			versions[b.Dependency] = b.Pin()
+			versions[b.markerKey()] = b.Pin()
 		}
 		// json.Marshal escapes < and >, so the marker cannot end early.
 		data, _ := json.Marshal(versions)
@@ -173,9 +191,10 @@ const (
 )
 
 // ProposedVersions reads back the marker PullRequestText puts in a body:
-// each dependency's proposed version, as the chart file gets it (Bump.Pin:
-// a range, or a v kept). ok is false when there is none (a
-// body written by hand, or by an older helmupgradebot).
+// each dependency's proposed version as the file gets it (Bump.Pin: a
+// range, or a v kept), an image's tag keyed by its file and YAML path
+// (file:path). ok is false when there is none (a body written by hand,
+// or by an older helmupgradebot).
 func ProposedVersions(body string) (versions map[string]string, ok bool) {
 	i := strings.LastIndex(body, markerStart)
 	if i < 0 {
@@ -200,7 +219,7 @@ func Declines(prTitle, prBody, title string, bumps []Bump) bool {
 		return prTitle == title
 	}
 	for _, b := range bumps {
-		if v, ok := versions[b.Dependency]; !ok || v != b.Pin() {
+		if v, ok := versions[b.markerKey()]; !ok || v != b.Pin() {
 			return false
 		}
 	}

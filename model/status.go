@@ -15,8 +15,24 @@ const (
 	StateError     DependencyState = "error"
 )
 
-// DependencyStatus is one chart dependency pinned in a deployment file.
+// DependencyKind is what a row follows: a chart dependency pinned in a
+// chart file, or an image tag pinned in a values file.
+type DependencyKind string
+
+// Kinds of rows.
+const (
+	KindChart DependencyKind = "chart"
+	KindImage DependencyKind = "image"
+)
+
+// DependencyStatus is one chart dependency pinned in a deployment file, or
+// one image a values file of the same configuration entry pins (Kind
+// image): then Dependency is the image's YAML path (its key for branches,
+// pull requests and the history), Current its tag and Latest its newest
+// tag.
 type DependencyStatus struct {
+	// Kind is chart or image; "" reads as chart.
+	Kind DependencyKind
 	// Repository is the deployment's GitHub repository, "owner/name".
 	Repository string
 	// File is the deployment file's path in it.
@@ -45,6 +61,21 @@ type DependencyStatus struct {
 	Warning string
 	// Group: this file's dependencies go into one pull request.
 	Group bool
+	// Entry is the chart file of the configuration entry (charts[].file)
+	// the row belongs to: its chart and image rows share a grouped pull
+	// request. "" means File (EntryFile).
+	Entry string
+
+	// Of an image row: Path is the YAML path of the image in File
+	// (binderhub.config.BinderHub.build_image), Image its normalised name
+	// (quay.io/jupyterhub/repo2docker), Line the line of its tag, and
+	// ImageCompare the GitHub compare link between the commits the two
+	// tags were built from, when both name one. Latest.Sources holds the
+	// image's org.opencontainers.image.source, when it says.
+	Path         string
+	Image        string
+	Line         int
+	ImageCompare string
 
 	// What GitHub says of the open pull request (HasOpenPR), read by the
 	// check; zero when there is none or it could not be read.
@@ -120,9 +151,25 @@ func (d *DependencyStatus) LatestAge(now time.Time) time.Duration {
 	return now.Sub(d.Latest.Created)
 }
 
+// IsImage reports whether the row is an image pinned in a values file.
+func (d *DependencyStatus) IsImage() bool { return d.Kind == KindImage }
+
+// EntryFile is the chart file of the row's configuration entry.
+func (d *DependencyStatus) EntryFile() string {
+	if d.Entry != "" {
+		return d.Entry
+	}
+	return d.File
+}
+
 // Bump describes the dependency's upgrade for a pull request's text.
 func (d *DependencyStatus) Bump() Bump {
 	return Bump{
+		Kind:            d.Kind,
+		File:            d.File,
+		Image:           d.Image,
+		Path:            d.Path,
+		Compare:         d.ImageCompare,
 		Dependency:      d.Dependency,
 		ChartRepository: d.ChartRepository,
 		From:            d.Current,

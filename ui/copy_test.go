@@ -43,7 +43,7 @@ func TestKeysOfAnotherTab(t *testing.T) {
 		{"1", "/", "/ (filter) works on the Registry tab: 2 goes there"},
 		{"1", "space", "space (select) works on the Registry tab"},
 		{"2", "p", "p (open PR) works on the Charts tab: 1 goes there"},
-		{"3", "P", "P (grouped PR for file) works on the Charts tab"},
+		{"3", "P", "P (grouped PR) works on the Charts tab"},
 		{"3", "a", "a (select policy plan) works on the Registry tab"},
 	} {
 		d.press(c.tab, c.key)

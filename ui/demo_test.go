@@ -118,7 +118,7 @@ func TestDemoGroupedPR(t *testing.T) {
 	env := startDemo(t)
 	d := demoConsole(t, env, 120, 36)
 	d.press("P")
-	mustContain(t, d.screen(), "Open pull request?", "binderhub", "ingress-nginx", "/all → main")
+	mustContain(t, d.screen(), "Open pull request?", "binderhub", "ingress-nginx", "/all → main", "hub/Chart.yaml, hub/values.yaml")
 	d.press("enter")
 	prs := env.GitHub.PullRequests(demo.Owner, demo.Repo)
 	if len(prs) != 1 {
@@ -126,7 +126,7 @@ func TestDemoGroupedPR(t *testing.T) {
 	}
 	want := "PR open #" + strconv.Itoa(prs[0].Number)
 	s := d.screen()
-	for _, dep := range []string{"binderhub", "ingress-nginx"} {
+	for _, dep := range []string{"binderhub", "ingress-nginx", "image repo2docker"} { // the entry's charts and image
 		if l := line(s, dep+" "); !strings.Contains(l, want) {
 			t.Errorf("%s row: %q, want %q", dep, l, want)
 		}

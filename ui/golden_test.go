@@ -38,7 +38,11 @@ func TestGoldenScreens(t *testing.T) {
 		snap("charts")
 		d.press("p")
 		snap("pr-confirm")
-		d.press("esc", "2", "r") // the scan's status line
+		d.press("esc", "G") // the image row, last
+		snap("charts-image")
+		d.press("p")
+		snap("pr-confirm-image")
+		d.press("esc", "g", "2", "r") // the scan's status line
 		snap("registry")
 		d.press("a")
 		snap("registry-plan")

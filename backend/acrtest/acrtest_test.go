@@ -149,17 +149,7 @@ func TestTokenFlow(t *testing.T) {
 					return
 				}
 				tok, _ := r.body["access_token"].(string)
-				raw, _ := json.Marshal(claims(t, tok)["access"])
-				var grants []struct {
-					Type    string   `json:"type"`
-					Name    string   `json:"name"`
-					Actions []string `json:"actions"`
-				}
-				if err := json.Unmarshal(raw, &grants); err != nil {
-					t.Fatal(err)
-				}
-				access, _ := json.Marshal(grants)
-				if string(access) != tc.wantAccess {
+				if access := accessClaim(t, tok); access != tc.wantAccess {
 					t.Errorf("access claim %s, want %s", access, tc.wantAccess)
 				}
 				if d := expiresIn(t, tok); d < 9*time.Minute || d > 10*time.Minute {

@@ -1,3 +1,7 @@
+// This file is a little over 500 lines: one table of the vendor clients
+// (the Azure SDK, go-containerregistry) that check the stand-in, over
+// fixtures they share.
+
 package acrtest_test
 
 import (

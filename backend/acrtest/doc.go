@@ -17,7 +17,10 @@
 //     the server's [azuretest.Identity] for https://containerregistry.azure.net
 //     (or Azure Resource Manager) into {"refresh_token": JWT}.
 //   - /oauth2/token turns a refresh token into {"access_token": JWT} carrying
-//     the scopes asked for in its "access" claim: POST form
+//     the scopes asked for in its "access" claim, each resource once with
+//     its actions: one request may ask for many repositories, its scopes
+//     space-separated in one scope parameter (as acr-cli asks) or a
+//     parameter each, actions one per scope or joined by commas. POST form
 //     grant_type=refresh_token, service, scope, refresh_token (the SDK,
 //     go-containerregistry with an identity token), or GET ?service=&scope=
 //     with basic auth user 00000000-0000-0000-0000-000000000000 and the

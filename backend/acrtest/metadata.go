@@ -1,3 +1,8 @@
+// This file is over 500 lines: ACR's metadata API (/acr/v1: the manifest
+// and tag listings, their paging and ordering, and the changeable
+// attributes behind locks at three levels) is one API surface whose
+// answers share their rules.
+
 package acrtest
 
 import (

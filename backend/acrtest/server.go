@@ -1,3 +1,8 @@
+// This file is over 500 lines: the stand-in's routing, its login (the
+// token exchange and the 401 challenge) and the distribution API in front
+// of the embedded registry, whose rules about who may do what are read best
+// together.
+
 package acrtest
 
 import (

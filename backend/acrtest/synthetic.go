@@ -1,3 +1,7 @@
+// This file is over 500 lines: the synthetic registry's generator and its
+// answers to every endpoint, which must agree with each other digest for
+// digest, side by side.
+
 package acrtest
 
 import (

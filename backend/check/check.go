@@ -1,3 +1,7 @@
+// This file is over 500 lines: --check-config's checklist, whose items run
+// in a fixed order, share one report and, for the registry, one switch over
+// the kinds; read top to bottom it is the list an operator sees.
+
 // Package check verifies everything a run needs, without changing
 // anything (helmupgradebot --check-config): the configuration decodes,
 // every secret reference resolves, the registry answers, lets the bot in and
@@ -257,12 +261,23 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 		return
 	}
 	listing := "the catalog"
-	if rc.Flavor == config.FlavorACR {
+	switch rc.Flavor {
+	case config.FlavorACR:
 		listing = "the ACR listing"
+	case config.FlavorECR:
+		listing = "ECR's DescribeRepositories"
+	case config.FlavorGAR:
+		listing = "Google's listing of " + rc.Root
+	case config.FlavorHarbor:
+		listing = "the first project's repositories (Harbor's API)"
 	}
 	r.add(Item{Kind: KindRegistry, Subject: subject, Status: Pass,
 		Detail: fmt.Sprintf("answers, lets the bot in (%s auth) and lists: %d repositor%s on the first page of %s", rc.Auth.Type, len(p.Repositories), plural2(len(p.Repositories)), listing)})
-	if rc.Flavor != config.FlavorACR {
+	if rc.Flavor == config.FlavorGAR {
+		r.add(Item{Kind: KindRegistry, Subject: subject + " delete rights", Status: Unknown, Detail: p.DeleteDetail})
+		return
+	}
+	if rc.Flavor != config.FlavorACR && rc.Flavor != config.FlavorHarbor && rc.Flavor != config.FlavorECR {
 		return
 	}
 	it := Item{Kind: KindRegistry, Subject: subject + " delete rights", Detail: p.DeleteDetail}
@@ -272,6 +287,12 @@ func (r *Report) registry(ctx context.Context, b *engine.Builder, cfg *config.Co
 	case registry.DeleteDenied:
 		it.Status = Fail
 		it.Fix = "assign the identity the AcrDelete role on the registry (az role assignment create --role AcrDelete --assignee CLIENT_ID --scope REGISTRY_ID); a dry run works without it"
+		if rc.Flavor == config.FlavorECR {
+			it.Fix = "allow ecr:BatchDeleteImage on the repositories in the IAM policy of the bot's role (and no Deny in their repository policies); a dry run works without it"
+		}
+		if rc.Flavor == config.FlavorHarbor {
+			it.Fix = "give the account the Maintainer role in the project, or a robot account with the permission to delete artifacts; a dry run works without it"
+		}
 	default:
 		it.Status = Unknown
 	}
@@ -333,6 +354,16 @@ func registryFix(rc config.Registry, err error) string {
 		return "give the machine an Azure identity: a managed identity on the VM (azure.client_id for a user-assigned one), workload identity on AKS, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET"
 	case rc.Flavor == config.FlavorACR && (strings.Contains(msg, " 401 ") || strings.Contains(msg, " 403 ")):
 		return "assign the identity AcrPull (to list) and AcrDelete (to delete) on the registry, and check azure.client_id"
+	case rc.Flavor == config.FlavorECR && errors.As(err, &ce) && ce.Status/100 == 4:
+		return "give the machine AWS credentials (IRSA on EKS, an instance profile, or AWS_* variables) whose IAM policy allows ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:DescribeImages, ecr:BatchGetImage and ecr:GetLifecyclePolicy"
+	case rc.Flavor == config.FlavorECR:
+		return "check registry.url (ACCOUNT.dkr.ecr.REGION.amazonaws.com), that this machine reaches ECR's API in that region, and its AWS credentials"
+	case rc.Flavor == config.FlavorGAR && strings.Contains(msg, "Google login"):
+		return "give the machine Google credentials: GKE Workload Identity or the GCE service account, GOOGLE_APPLICATION_CREDENTIALS naming a key file, or registry.auth.password referencing one"
+	case rc.Flavor == config.FlavorGAR && (strings.Contains(msg, " 401 ") || strings.Contains(msg, " 403 ") || strings.Contains(msg, " 404 ")):
+		return "grant the identity roles/artifactregistry.reader (repoAdmin to delete) on the repository, and check registry.root"
+	case rc.Flavor == config.FlavorHarbor && errors.As(err, &ce) && (ce.Status == 401 || ce.Status == 403):
+		return "check registry.auth: a robot account's full name (robot$project+name) and its secret, and that it may list repositories and artifacts of the projects in registry.projects"
 	case errors.As(err, &ce) && (ce.Status == 401 || ce.Status == 403):
 		return "check registry.auth: the type, the username and the password reference, and that the account may list the catalog"
 	case errors.As(err, &ce):

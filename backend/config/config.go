@@ -1,3 +1,7 @@
+// This file is over 500 lines: the configuration's types and their
+// validation, key by key in the order of the file, so that every message
+// names its key and line the same way.
+
 // Package config loads helmupgradebot's YAML configuration: strictly (an
 // unknown key, a wrong type or a bad value is an error naming the key and
 // its line) and with defaults filled in.
@@ -40,6 +44,9 @@ type Config struct {
 	// Retry bounds the retries of every registry, chart repository and
 	// GitHub call.
 	Retry Retry `yaml:"retry"`
+	// Metrics says where each headless run's Prometheus metrics go. See
+	// metrics.go.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Path is the file the configuration came from.
 	Path string `yaml:"-"`
@@ -51,14 +58,35 @@ type Registry struct {
 	URL string `yaml:"url"`
 	// Insecure allows plain HTTP (always allowed for loopback hosts).
 	Insecure bool `yaml:"insecure"`
-	// Flavor is acr (Azure Container Registry's listing API) or
-	// distribution (the OCI distribution API); default acr for
-	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts.
-	Flavor      string `yaml:"flavor"`
+	// Flavor is acr (Azure Container Registry's listing API), ecr (Amazon
+	// ECR's API), gar (Google's extended tags/list), harbor (Harbor's v2.0
+	// API) or distribution (the OCI distribution API); default acr for
+	// *.azurecr.io, *.azurecr.cn and *.azurecr.us hosts, ecr for
+	// ACCOUNT.dkr.ecr.REGION.amazonaws.com hosts.
+	Flavor string `yaml:"flavor"`
+	// Root is where flavor gar lists from: PROJECT on gcr.io,
+	// PROJECT/REPOSITORY on Artifact Registry (*.pkg.dev).
+	Root string `yaml:"root"`
+	// AgeFrom is what an image's age is: pushed (its push time, ACR's
+	// createdTime, ECR's imagePushedAt or Google's timeUploadedMs; no
+	// image config is read) or built (its config's created time: read per
+	// config on acr and ecr, Google's timeCreatedMs on gar). Default pushed
+	// for acr, ecr, gar and harbor (its push_time; built is refused
+	// there); the distribution API records no push times, so built there.
+	AgeFrom     string `yaml:"age_from"`
 	Auth        Auth   `yaml:"auth"`
 	Concurrency int    `yaml:"concurrency"`
-	Policy      Policy `yaml:"policy"`
+	// Projects are the Harbor projects to scan (flavor harbor); none:
+	// every project the credentials see.
+	Projects []string `yaml:"projects"`
+	Policy   Policy   `yaml:"policy"`
 }
+
+// What an image's age is (Registry.AgeFrom).
+const (
+	AgeFromPushed = "pushed"
+	AgeFromBuilt  = "built"
+)
 
 // Auth types.
 const (
@@ -68,13 +96,45 @@ const (
 	// AuthAzure logs in to ACR with a Microsoft Entra token (the managed
 	// identity, or the default credential chain): no password.
 	AuthAzure = "azure"
+	// AuthAWS logs in to ECR with the AWS SDK's default credential chain
+	// (environment, shared files, IRSA's web identity, the instance
+	// profile): no password.
+	AuthAWS = "aws"
+	// AuthGoogle logs in to Google's registries with Application Default
+	// Credentials, or with the service-account key Password references.
+	AuthGoogle = "google"
 )
 
 // Registry flavors.
 const (
 	FlavorACR          = "acr"
+	FlavorECR          = "ecr"
 	FlavorDistribution = "distribution"
+	// FlavorGAR lists Google Artifact Registry and gcr.io through
+	// Google's extended tags/list.
+	FlavorGAR = "gar"
+	// FlavorHarbor lists through Harbor's v2.0 API, logged in with basic
+	// auth (a robot account), a docker login or anonymously.
+	FlavorHarbor = "harbor"
 )
+
+// ecrHost matches an Amazon ECR registry host.
+var ecrHost = regexp.MustCompile(`^\d{12}\.(dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?|dkr-ecr\.[a-z0-9-]+\.on\.aws)$`)
+
+// IsECRHost reports whether host is an Amazon ECR registry
+// (ACCOUNT.dkr.ecr.REGION.amazonaws.com).
+func IsECRHost(host string) bool { return ecrHost.MatchString(strings.ToLower(host)) }
+
+// IsGoogleHost reports whether host[:port] is Google's registry: gcr.io
+// and its regions, or an Artifact Registry host (*-docker.pkg.dev).
+func IsGoogleHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.ToLower(h)
+	return h == "gcr.io" || strings.HasSuffix(h, ".gcr.io") || strings.HasSuffix(h, "-docker.pkg.dev")
+}
 
 // IsACRHost reports whether host[:port] is an Azure Container Registry
 // login server.
@@ -90,6 +150,16 @@ func IsACRHost(host string) bool {
 		}
 	}
 	return false
+}
+
+// IsHarborHost reports whether host[:port] is a registry known to be
+// Harbor: OVHcloud's managed private registry (*.container-registry.ovh.net).
+func IsHarborHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return strings.HasSuffix(strings.ToLower(h), ".container-registry.ovh.net")
 }
 
 // Auth says how to log in to the registry.
@@ -114,6 +184,9 @@ type Policy struct {
 	// where launches (and running pods) are read from. See usage.go.
 	KeepLaunchedWithin Age           `yaml:"keep_launched_within"`
 	Usage              []UsageSource `yaml:"usage"`
+	// KeepPulledWithin holds images the registry recorded a pull of this
+	// recently (ECR's lastRecordedPullTime).
+	KeepPulledWithin Age `yaml:"keep_pulled_within"`
 }
 
 // GitHub modes.
@@ -135,6 +208,11 @@ type GitHub struct {
 	AppID          int64  `yaml:"app_id"`
 	InstallationID int64  `yaml:"installation_id"`
 	PrivateKey     string `yaml:"private_key"`
+	// StatusIssue keeps one issue in each deployment repository (each
+	// distinct charts[].repository) up to date after every headless run:
+	// the chart rows and their pull requests, the registry against its
+	// cap, the forecast, the run's deletions and the usage holds.
+	StatusIssue bool `yaml:"status_issue"`
 }
 
 // App reports whether the bot signs in as a GitHub App.
@@ -154,8 +232,14 @@ type Chart struct {
 	Labels        []string              `yaml:"labels"`
 	Reviewers     []string              `yaml:"reviewers"`
 	TeamReviewers []string              `yaml:"team_reviewers"`
-	// Group opens one PR for all outdated dependencies of the file.
+	// Group opens one PR for all outdated dependencies of the file and
+	// images of its values files.
 	Group bool `yaml:"group"`
+	// Values lists values files in the same repository (paths from its
+	// root, like File) whose image tags are kept current; Images narrows
+	// them (images.go).
+	Values []string   `yaml:"values"`
+	Images ImageRules `yaml:"images"`
 }
 
 // Dependency tunes version selection for one dependency.
@@ -453,9 +537,16 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	// An ACR host defaults to the acr flavor and azure auth; one given a
 	// password or docker login keeps the distribution API.
-	acrHost := IsACRHost(r.URL)
+	acrHost, ecrHost := IsACRHost(r.URL), IsECRHost(r.URL)
 	if r.Auth.Type == "" && (r.Flavor == FlavorACR || (r.Flavor == "" && acrHost)) {
 		r.Auth.Type = AuthAzure
+	}
+	if r.Auth.Type == "" && (r.Flavor == FlavorECR || (r.Flavor == "" && ecrHost)) {
+		r.Auth.Type = AuthAWS
+	}
+	// A Google host defaults to the gar flavor and google auth.
+	if r.Auth.Type == "" && (r.Flavor == FlavorGAR || (r.Flavor == "" && IsGoogleHost(r.URL))) {
+		r.Auth.Type = AuthGoogle
 	}
 	switch r.Flavor {
 	case "":
@@ -463,13 +554,61 @@ func (c *Config) validate(keys map[int]string) error {
 		if acrHost && r.Auth.Type == AuthAzure {
 			r.Flavor = FlavorACR
 		}
+		if ecrHost && r.Auth.Type == AuthAWS {
+			r.Flavor = FlavorECR
+		}
+		if IsGoogleHost(r.URL) && r.Auth.Type == AuthGoogle {
+			r.Flavor = FlavorGAR
+		}
+	case FlavorECR:
+		if r.Auth.Type != AuthAWS {
+			bad("registry.flavor", "ecr lists through ECR's own API, which needs registry.auth.type: aws (the AWS credential chain, no password); with %s auth use flavor: distribution", r.Auth.Type)
+		}
 	case FlavorACR:
 		if r.Auth.Type != AuthAzure {
 			bad("registry.flavor", "acr lists through ACR's own API, which needs registry.auth.type: azure (a managed identity, no password); with %s auth use flavor: distribution", r.Auth.Type)
 		}
 	case FlavorDistribution:
+	case FlavorGAR:
+		if r.Auth.Type == AuthAzure {
+			bad("registry.flavor", "gar logs in with Google credentials (auth.type google, basic with _json_key, or docker), not azure")
+		}
+	case FlavorHarbor:
+		for _, p := range r.Projects {
+			if p == "" || strings.ContainsAny(p, "/ ") {
+				bad("registry.projects", "%q is not a Harbor project name", p)
+			}
+		}
 	default:
-		bad("registry.flavor", "%q is not one of acr, distribution", r.Flavor)
+		bad("registry.flavor", "%q is not one of acr, ecr, distribution, gar, harbor", r.Flavor)
+	}
+	if len(r.Projects) > 0 && r.Flavor != FlavorHarbor {
+		bad("registry.projects", "projects are Harbor's; set registry.flavor: harbor")
+	}
+	switch {
+	case r.Flavor == FlavorGAR && r.Root == "":
+		bad("registry.flavor", "gar needs registry.root: the PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under")
+	case r.Flavor != FlavorGAR && r.Root != "":
+		bad("registry.root", "root is for flavor gar only")
+	case strings.HasPrefix(r.Root, "/") || strings.HasSuffix(r.Root, "/") || strings.ContainsAny(r.Root, " :@"):
+		bad("registry.root", "%q is not a repository path such as my-project/binder", r.Root)
+	}
+	switch r.AgeFrom {
+	case "":
+		r.AgeFrom = AgeFromBuilt
+		if r.Flavor == FlavorACR || r.Flavor == FlavorECR || r.Flavor == FlavorGAR || r.Flavor == FlavorHarbor {
+			r.AgeFrom = AgeFromPushed
+		}
+	case AgeFromPushed:
+		if r.Flavor != FlavorACR && r.Flavor != FlavorECR && r.Flavor != FlavorGAR && r.Flavor != FlavorHarbor {
+			bad("registry.age_from", "the distribution API records no push times: an image's age is its config's created time (built); pushed needs flavor: acr, ecr, gar or harbor")
+		}
+	case AgeFromBuilt:
+		if r.Flavor == FlavorHarbor {
+			bad("registry.age_from", "harbor's age is the artifact's push_time: use pushed")
+		}
+	default:
+		bad("registry.age_from", "%q is not one of pushed, built", r.AgeFrom)
 	}
 	switch r.Auth.Type {
 	case "":
@@ -477,6 +616,14 @@ func (c *Config) validate(keys map[int]string) error {
 	case AuthAzure:
 		if r.Flavor != FlavorACR {
 			bad("registry.auth.type", "azure logs in to Azure Container Registry only; set registry.flavor: acr (the default for *.azurecr.io)")
+		}
+	case AuthAWS:
+		if r.Flavor != FlavorECR {
+			bad("registry.auth.type", "aws logs in to Amazon ECR only; set registry.flavor: ecr (the default for ACCOUNT.dkr.ecr.REGION.amazonaws.com)")
+		}
+	case AuthGoogle:
+		if r.Flavor != FlavorGAR {
+			bad("registry.auth.type", "google logs in to Google's registries only; set registry.flavor: gar (the default for gcr.io and *-docker.pkg.dev)")
 		}
 	case AuthAnonymous, AuthDocker:
 	case AuthBasic:
@@ -487,7 +634,7 @@ func (c *Config) validate(keys map[int]string) error {
 			bad("registry.auth.password", "basic auth needs a password reference (env:NAME, file:PATH or keyvault://VAULT/SECRET)")
 		}
 	default:
-		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure", r.Auth.Type)
+		bad("registry.auth.type", "%q is not one of anonymous, basic, docker, azure, aws, google", r.Auth.Type)
 	}
 	if r.Auth.Password != "" {
 		if _, err := secrets.ParseReference(r.Auth.Password); err != nil {
@@ -517,6 +664,9 @@ func (c *Config) validate(keys map[int]string) error {
 		bad("registry.policy.aggressive", "aggressive mode needs a cap")
 	}
 	p.validateUsage(bad)
+	if p.KeepPulledWithin.Duration > 0 && !recordsPulls(r.Flavor) {
+		bad("registry.policy.keep_pulled_within", "the %s flavor does not record pulls; keep_pulled_within needs a registry that does (flavor: ecr or harbor)", r.Flavor)
+	}
 
 	g := &c.GitHub
 	if g.APIURL == "" {
@@ -541,6 +691,7 @@ func (c *Config) validate(keys map[int]string) error {
 	}
 	g.validateApp(bad)
 	c.Retry.validate(bad)
+	c.Metrics.validate(bad)
 	if len(c.Charts) > 0 && g.Token == "" && !g.App() {
 		bad("github.token", "charts are configured but no token reference is given (github.token), nor a GitHub App (github.app_id, github.installation_id, github.private_key)")
 	}
@@ -567,6 +718,7 @@ func (c *Config) validate(keys map[int]string) error {
 			d.Range = string(r)
 			ch.Dependencies[name] = d
 		}
+		ch.validateImages(at, bad)
 	}
 	c.validateRepositories(bad)
 	if r.URL == "" && len(c.Charts) == 0 {
@@ -578,14 +730,19 @@ func (c *Config) validate(keys map[int]string) error {
 	return nil
 }
 
+// recordsPulls reports whether a flavor's listing gives each image's last
+// pull.
+func recordsPulls(flavor string) bool { return flavor == FlavorECR || flavor == FlavorHarbor }
+
 // ModelPolicy converts the file's policy into the model's.
 func (p Policy) ModelPolicy() model.Policy {
 	mp := model.Policy{
-		MaxAge:         p.MaxAge.Duration,
-		UntaggedMaxAge: p.UntaggedMaxAge.Duration,
-		KeepLatest:     p.KeepLatest,
-		Cap:            p.Cap.Bytes,
-		Aggressive:     p.Aggressive,
+		MaxAge:           p.MaxAge.Duration,
+		UntaggedMaxAge:   p.UntaggedMaxAge.Duration,
+		KeepLatest:       p.KeepLatest,
+		Cap:              p.Cap.Bytes,
+		Aggressive:       p.Aggressive,
+		KeepPulledWithin: p.KeepPulledWithin.Duration,
 	}
 	if p.MaxDeleteFraction != nil {
 		mp.MaxDeleteFraction = *p.MaxDeleteFraction

@@ -85,6 +85,28 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestAgeFrom: an ACR or ECR image's age is its push time unless age_from says
+// built; on the distribution API it is always the build time.
+func TestAgeFrom(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"registry:\n  url: hub.azurecr.io\n", AgeFromPushed},
+		{"registry:\n  url: hub.azurecr.io\n  age_from: built\n", AgeFromBuilt},
+		{"registry:\n  url: 127.0.0.1:5000\n  flavor: acr\n  age_from: pushed\n", AgeFromPushed},
+		{"registry:\n  url: 127.0.0.1:5000\n", AgeFromBuilt},
+		{"registry:\n  url: 127.0.0.1:5000\n  age_from: built\n", AgeFromBuilt},
+		{"registry:\n  url: 123456789012.dkr.ecr.us-east-1.amazonaws.com\n", AgeFromPushed},
+		{"registry:\n  url: 127.0.0.1:5000\n  flavor: ecr\n  age_from: built\n", AgeFromBuilt},
+	} {
+		c, err := Parse([]byte(tc.doc))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.doc, err)
+		}
+		if c.Registry.AgeFrom != tc.want {
+			t.Errorf("%q: age_from %q, want %q", tc.doc, c.Registry.AgeFrom, tc.want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -114,6 +136,8 @@ func TestParseErrors(t *testing.T) {
 		{"aggressive without cap", "registry:\n  url: r.io\n  policy:\n    aggressive: true\n", []string{"line 4", "needs a cap"}},
 		{"scheme", "registry:\n  url: https://r.io\n", []string{"line 2", "registry.url", "without a scheme"}},
 		{"auth type", "registry:\n  url: r.io\n  auth:\n    type: oauth\n", []string{"line 4", "registry.auth.type", "oauth"}},
+		{"age from", "registry:\n  url: hub.azurecr.io\n  age_from: tagged\n", []string{"line 3", "registry.age_from", `"tagged" is not one of pushed, built`}},
+		{"pushed on distribution", "registry:\n  url: r.io\n  age_from: pushed\n", []string{"line 3", "registry.age_from", "no push times", "flavor: acr"}},
 		{"inline password", "registry:\n  url: r.io\n  auth:\n    type: basic\n    username: u\n    password: hunter2\n", []string{"line 6", "registry.auth.password", "not a secret reference"}},
 		{"bad repository", "github:\n  token: env:T\ncharts:\n  - repository: hub23\n    file: Chart.yaml\n", []string{"line 4", "charts[0].repository", "owner/name"}},
 		{"no file", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n", []string{"charts[0].file", "missing"}},
@@ -122,6 +146,19 @@ func TestParseErrors(t *testing.T) {
 			[]string{"line 8", "charts[0].dependencies.hub.range", `"stretch" is not one of replace, bump, widen`}},
 		{"range strategy, case", "github:\n  token: env:T\ncharts:\n  - repository: a/b\n    file: C.yaml\n    dependencies:\n      hub: {range: Bump}\n",
 			[]string{"line 7", "charts[0].dependencies.hub.range", `"Bump" is not one of replace, bump, widen`}},
+		{"values: absolute path", imagesHead + "    values: [/hub/values.yaml]\n", []string{"line 6", "charts[0].values[0]", "repository's root"}},
+		{"values: dot dot", imagesHead + "    values:\n      - ok.yaml\n      - ../other/values.yaml\n", []string{"line 8", "charts[0].values[1]", "../other/values.yaml"}},
+		{"values: dot slash", imagesHead + "    values: [./values.yaml]\n", []string{"line 6", "charts[0].values[0]", "./values.yaml"}},
+		{"values: empty path", imagesHead + "    values: [\"\"]\n", []string{"line 6", "charts[0].values[0]", "empty"}},
+		{"values: the chart file", imagesHead + "    values: [hub/Chart.yaml]\n", []string{"line 6", "charts[0].values[0]", "chart file"}},
+		{"values: twice", imagesHead + "    values: [v.yaml, v.yaml]\n", []string{"line 6", "charts[0].values[1]", "twice"}},
+		{"values: not a list", imagesHead + "    values: v.yaml\n", []string{"line 6", "charts[0].values"}},
+		{"values: bad include glob", imagesHead + "    values: [v.yaml]\n    images:\n      include: [\"quay.io/[\"]\n", []string{"line 8", "charts[0].images.include[0]", "quay.io/["}},
+		{"values: bad exclude glob", imagesHead + "    values: [v.yaml]\n    images:\n      exclude:\n        - ok/*\n        - \"a[\"\n", []string{"line 10", "charts[0].images.exclude[1]"}},
+		{"values: empty glob", imagesHead + "    values: [v.yaml]\n    images: {include: [\"\"]}\n", []string{"line 7", "charts[0].images.include[0]", "empty pattern"}},
+		{"values: bad constraint", imagesHead + "    values: [v.yaml]\n    images:\n      constraint: \"~>banana\"\n", []string{"line 8", "charts[0].images.constraint", "~>banana"}},
+		{"values: rules without values", imagesHead + "    images:\n      prereleases: true\n", []string{"line 6", "charts[0].images", "charts[0].values"}},
+		{"values: unknown rule", imagesHead + "    values: [v.yaml]\n    images:\n      inclde: [x]\n", []string{"line 8", "charts[0].images.inclde", "did you mean include"}},
 		{"no token", "charts:\n  - repository: a/b\n    file: C.yaml\n", []string{"github.token", "no token"}},
 		{"mode", "github:\n  token: env:T\n  mode: pigeon\ncharts:\n  - repository: a/b\n    file: C.yaml\n", []string{"line 3", "github.mode"}},
 		{"empty", "", []string{"empty"}},

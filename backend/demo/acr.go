@@ -89,7 +89,7 @@ func rebuild(ctx context.Context, env *Env, srv *acrtest.Server, host string, no
 		if done == rebuilt {
 			break
 		}
-		if !strings.HasPrefix(im.Repository, "binder-") || len(im.Tags) == 0 || len(im.Children) > 0 ||
+		if !strings.HasPrefix(unprefixed(im.Repository), "binder-") || len(im.Tags) == 0 || len(im.Children) > 0 ||
 			now.Sub(pushTime(*im, now)) < 14*24*time.Hour {
 			continue
 		}
@@ -160,7 +160,7 @@ func lockedImage(s *registrytest.Seeded) *registrytest.SeededImage {
 	var pick *registrytest.SeededImage
 	for k := range s.Images {
 		im := &s.Images[k]
-		if !strings.HasPrefix(im.Repository, "binder-") || len(im.Tags) == 0 || im.CreatedMissing || im.Created.Year() < 2000 {
+		if !strings.HasPrefix(unprefixed(im.Repository), "binder-") || len(im.Tags) == 0 || im.CreatedMissing || im.Created.Year() < 2000 {
 			continue
 		}
 		if pick == nil || im.Created.Before(pick.Created) {

@@ -19,11 +19,15 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
+	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
 	"github.com/helmupgradebot/helmupgradebot/backend/githubtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/harbortest"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
@@ -55,18 +59,29 @@ type Env struct {
 	// ACR is the Azure Container Registry stand-in in front of it, which
 	// the engine talks to with a managed identity.
 	ACR *acrtest.Server
+	// ECR is the Amazon ECR stand-in in front of it, with WithRegistry(RegistryECR)
+	// instead of ACR.
+	ECR *ecrtest.Server
+	// GAR and Harbor are the Google Artifact Registry and Harbor
+	// stand-ins, with WithRegistry(RegistryGAR) or (RegistryHarbor).
+	GAR    *gartest.Server
+	Harbor *harbortest.Server
 	// Seeded is what was pushed to it.
 	Seeded *registrytest.Seeded
 	// ChartRepository is the chart repository's URL, and OCIChartRepository
 	// the oci:// one.
 	ChartRepository    string
 	OCIChartRepository string
+	// ImageRegistry is the host of the registry holding the images the
+	// values file pins (the OCI chart registry), as the engine reaches it.
+	ImageRegistry string
 
 	// Usage is the demo's usage sources: launch events and running pods.
 	Usage *UsageEnv
 
-	closers []func()
-	dir     string
+	closers   []func()
+	dir       string
+	imageHost string // ImageRegistry without a fault proxy, for PushImage
 }
 
 // Option tunes Start.
@@ -80,6 +95,7 @@ type options struct {
 	engine     []engine.Option
 	faults     *faulttest.Options
 	retry      *retry.Policy
+	kind       string // RegistryKinds; "" RegistryACR
 }
 
 // WithConfigure edits the demo's configuration before the engine is built
@@ -120,9 +136,10 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	now := clock()
 	env = &Env{}
+	started := env // a failing return sets env to nil before this runs
 	defer func() {
 		if err != nil {
-			env.Close()
+			started.Close()
 			env = nil
 		}
 	}()
@@ -146,18 +163,64 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		pop = *o.population
 	}
 	pop.Now = now
+	if o.kind == RegistryGAR || o.kind == RegistryHarbor {
+		pop.Prefix = demoProject + "/" // registry.root, registry.projects
+	}
+	prefix := pop.Prefix
 	env.Seeded, err = reg.Populate(ctx, pop)
 	if err != nil {
 		return nil, fmt.Errorf("demo: seed registry: %w", err)
 	}
-	acr, cred, err := acrDemo(ctx, env, reg, now)
-	if err != nil {
-		return nil, err
-	}
-	env.ACR = acr
-	regHost, err := env.front(&o, acr.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; acr.SetLoginServer(p.Host()) })
-	if err != nil {
-		return nil, err
+	var regHost string
+	var kindOpts []engine.Option
+	secretEnv := map[string]string{} // the registry's secrets, for the engine's getenv
+	switch o.kind {
+	case "", RegistryACR:
+		acr, cred, err := acrDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.ACR = acr
+		if regHost, err = env.front(&o, acr.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; acr.SetLoginServer(p.Host()) }); err != nil {
+			return nil, err
+		}
+		kindOpts = append(kindOpts, engine.WithSecretOptions(secrets.WithCredential(cred)))
+	case RegistryECR:
+		srv, err := ecrDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.ECR = srv
+		if regHost, err = env.front(&o, srv.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p }); err != nil {
+			return nil, err
+		}
+		// the stand-in's static credentials, never the environment's or
+		// the instance metadata service's
+		kindOpts = append(kindOpts, engine.WithAWSConfig(srv.AWSConfig()), engine.WithRegistryOptions(registry.WithECREndpoint("http://"+regHost)))
+	case RegistryGAR:
+		srv, err := garDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.GAR = srv
+		if regHost, err = env.front(&o, srv.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p; srv.SetLoginServer(p.Host()) }); err != nil {
+			return nil, err
+		}
+		// the stand-in's service-account key, whose token_uri is the
+		// stand-in: never the metadata server nor the shell's ADC
+		secretEnv[garKeyEnv] = string(srv.KeyFile())
+	case RegistryHarbor:
+		srv, err := harborDemo(ctx, env, reg, now)
+		if err != nil {
+			return nil, err
+		}
+		env.Harbor = srv
+		if regHost, err = env.front(&o, srv.Host(), 0, func(f *Faults, p *faulttest.Proxy) { f.Registry = p }); err != nil {
+			return nil, err
+		}
+		secretEnv[harborPassEnv] = harborPassword
+	default:
+		return nil, fmt.Errorf("demo: registry %q is not one of %v", o.kind, RegistryKinds)
 	}
 
 	// Charts also come from an OCI registry, as traefik's do for
@@ -171,11 +234,17 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	if err := pushOCIChart(ctx, ociReg.Host(), demoOCIChart(now)); err != nil {
 		return nil, err
 	}
+	// The repo2docker image the values file pins lives there too.
+	env.imageHost = ociReg.Host()
+	if err := pushRepo2docker(ctx, env.imageHost); err != nil {
+		return nil, err
+	}
 	ociHost, err := env.front(&o, ociReg.Host(), 1, func(f *Faults, p *faulttest.Proxy) { f.OCICharts = p })
 	if err != nil {
 		return nil, err
 	}
 	env.OCIChartRepository = "oci://" + ociHost + "/helm"
+	env.ImageRegistry = ociHost
 
 	chartURL, stop, err := serveIndex(demoCharts(now), now)
 	if err != nil {
@@ -196,6 +265,7 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 	}
 	gh.AddRepository(Owner, Repo, "main", map[string]string{
 		File:        deploymentChart(chartURL, env.OCIChartRepository),
+		ValuesFile:  deploymentValues(ociHost),
 		"README.md": "# hub-deploy\n\nThe demo hub's deployment.\n",
 	})
 	if err := gh.AddCollaborators(Owner, Repo, "hub-admin"); err != nil {
@@ -215,14 +285,14 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 			Policy: config.Policy{
 				MaxAge:            config.Age{Duration: 90 * 24 * time.Hour},
 				UntaggedMaxAge:    config.Age{Duration: 7 * 24 * time.Hour},
-				Protect:           mustRegexps(`^jupyterhub/`, `^base:latest$`),
+				Protect:           mustRegexps(`^`+regexp.QuoteMeta(prefix)+`jupyterhub/`, `^`+regexp.QuoteMeta(prefix)+`base:latest$`),
 				Cap:               config.Size{Bytes: total * 3 / 4}, // reachable with the launched images held
 				Aggressive:        true,
 				MaxDeleteFraction: ptr(0.75),
 			},
 		},
 		AuditLog: filepath.Join(env.dir, "audit.jsonl"),
-		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch},
+		GitHub:   config.GitHub{APIURL: ghURL, Token: "env:" + tokenEnv, Mode: config.ModeBranch, StatusIssue: true},
 		Charts: []config.Chart{{
 			Repository: Owner + "/" + Repo,
 			File:       File,
@@ -232,9 +302,26 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 				"ingress-nginx": {},
 				"traefik":       {},
 			},
+			Values:    []string{ValuesFile},
 			Labels:    []string{"dependencies"},
 			Reviewers: []string{"hub-admin"},
 		}},
+	}
+	if env.ECR != nil {
+		rc := &env.Config.Registry
+		rc.Flavor, rc.Auth.Type = config.FlavorECR, config.AuthAWS
+		rc.Policy.KeepPulledWithin = config.Age{Duration: 30 * 24 * time.Hour}
+	}
+	if env.GAR != nil {
+		rc := &env.Config.Registry
+		rc.Flavor, rc.Root = config.FlavorGAR, demoProject
+		rc.Auth = config.Auth{Type: config.AuthGoogle, Password: "env:" + garKeyEnv}
+	}
+	if env.Harbor != nil {
+		rc := &env.Config.Registry
+		rc.Flavor, rc.Projects = config.FlavorHarbor, []string{demoProject}
+		rc.Auth = config.Auth{Type: config.AuthBasic, Username: harborRobot, Password: "env:" + harborPassEnv}
+		rc.Policy.KeepPulledWithin = config.Age{Duration: 30 * 24 * time.Hour}
 	}
 	if err := env.startUsage(now); err != nil {
 		return nil, err
@@ -250,16 +337,15 @@ func Start(ctx context.Context, opts ...Option) (env *Env, err error) {
 		if k == tokenEnv {
 			return gh.Token()
 		}
-		return ""
+		return secretEnv[k]
 	}
 	env.Registry, env.Charts, err = engine.FromConfig(ctx, env.Config, append([]engine.Option{
 		engine.WithGetenv(getenv), engine.WithClock(clock),
 		engine.WithChartRepoOptions(chartrepo.WithCacheDir(filepath.Join(env.dir, "charts"))),
 		engine.WithDigestCacheDir(filepath.Join(env.dir, "digests")),
-		engine.WithSecretOptions(secrets.WithCredential(cred)),
 		// The stand-in computes mergeable at once: no need to wait long.
 		engine.WithGitHubOptions(github.WithMergeablePolling(50*time.Millisecond, 3)),
-	}, append(o.retryOptions(), o.engine...)...)...)
+	}, append(append(kindOpts, o.retryOptions()...), o.engine...)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}

@@ -41,7 +41,7 @@ func lockLevels(srv *acrtest.Server, s *registrytest.Seeded, now time.Time) {
 func archivedRepository(s *registrytest.Seeded, now time.Time) string {
 	oldest := map[string]time.Time{}
 	for _, im := range s.Images {
-		if !strings.HasPrefix(im.Repository, "binder-") {
+		if !strings.HasPrefix(unprefixed(im.Repository), "binder-") {
 			continue
 		}
 		if t, ok := oldest[im.Repository]; !ok || pushTime(im, now).Before(t) {
@@ -65,7 +65,7 @@ func branchTagged(s *registrytest.Seeded, now time.Time) (*registrytest.SeededIm
 	tag := ""
 	for k := range s.Images {
 		im := &s.Images[k]
-		if !strings.HasPrefix(im.Repository, "binder-") || (pick != nil && !pushTime(*im, now).After(pushTime(*pick, now))) {
+		if !strings.HasPrefix(unprefixed(im.Repository), "binder-") || (pick != nil && !pushTime(*im, now).After(pushTime(*pick, now))) {
 			continue
 		}
 		for _, t := range im.Tags {

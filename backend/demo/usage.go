@@ -48,7 +48,7 @@ var (
 // name (binder-<org>-<repo>-<hash>). The demo's names are not BinderHub's
 // derivation, so the events match by ref alone; the spec is for looks.
 func guessSpec(repository string) string {
-	slug := hex6.ReplaceAllString(strings.TrimPrefix(repository, "binder-"), "")
+	slug := hex6.ReplaceAllString(strings.TrimPrefix(unprefixed(repository), "binder-"), "")
 	org, repo, ok := strings.Cut(slug, "-")
 	if !ok {
 		return slug + "/" + slug
@@ -75,7 +75,7 @@ func (env *Env) startUsage(now time.Time) error {
 	byRepo := map[string][]registrytest.SeededImage{}
 	var repos []string
 	for _, im := range env.Seeded.Images {
-		if !strings.HasPrefix(im.Repository, "binder-") || len(im.Tags) == 0 || !commitTag.MatchString(im.Tags[0]) ||
+		if !strings.HasPrefix(unprefixed(im.Repository), "binder-") || len(im.Tags) == 0 || !commitTag.MatchString(im.Tags[0]) ||
 			len(im.Children) > 0 || (locked != nil && im.Digest == locked.Digest) || im.Repository == archived {
 			continue
 		}
@@ -148,7 +148,7 @@ func (env *Env) startUsage(now time.Time) error {
 	}
 	for k, im := range running {
 		u.Running = append(u.Running, name(im))
-		pods = append(pods, usagetest.Pod{Name: fmt.Sprintf("jupyter-%s-%d", strings.TrimPrefix(hex6.ReplaceAllString(im.Repository, ""), "binder-"), k),
+		pods = append(pods, usagetest.Pod{Name: fmt.Sprintf("jupyter-%s-%d", strings.TrimPrefix(hex6.ReplaceAllString(unprefixed(im.Repository), ""), "binder-"), k),
 			Labels:   map[string]string{"component": "singleuser-server", "app": "jupyterhub"},
 			Images:   []string{env.Config.Registry.URL + "/" + im.Repository + ":" + im.Tags[0]},
 			ImageIDs: []string{"docker-pullable://" + env.Config.Registry.URL + "/" + im.Repository + "@" + im.Digest}})

@@ -7,15 +7,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/chartrepo"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
+	"github.com/helmupgradebot/helmupgradebot/backend/imagetags"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/backend/secrets"
@@ -35,6 +38,10 @@ type buildOptions struct {
 	onRetry   func(retry.Retry)
 	retry     *retry.Policy
 	usage     []usage.Option
+	imagetags []imagetags.Option
+	// aws replaces the AWS SDK's default chain for flavor ecr (the demo's
+	// stand-in); nil: the chain.
+	aws *aws.Config
 	// The registry's digest cache: off, or in cacheDir (default: under
 	// $XDG_CACHE_HOME).
 	noCache  bool
@@ -75,6 +82,13 @@ func WithSecretOptions(opts ...secrets.Option) Option {
 // WithRegistryOptions passes options to the registry client.
 func WithRegistryOptions(opts ...registry.Option) Option {
 	return func(o *buildOptions) { o.registry = append(o.registry, opts...) }
+}
+
+// WithAWSConfig logs in to ECR (flavor ecr) with cfg instead of the AWS
+// SDK's default credential chain: the demo's stand-in, whatever the
+// environment says.
+func WithAWSConfig(cfg aws.Config) Option {
+	return func(o *buildOptions) { o.aws = &cfg }
 }
 
 // WithoutDigestCache reads every manifest and config from the registry
@@ -140,7 +154,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		}
 		audit := cfg.AuditPath(b.o.getenv)
 		reg = NewRegistry(rc.URL, client, client, rc.Policy.ModelPolicy(), audit, b.o.now, WithFlavor(rc.Flavor),
-			WithSnapshotDir(filepath.Dir(audit)))
+			WithSnapshotDir(filepath.Dir(audit)), WithRequestCounts(b.requests))
 	}
 	if reg != nil {
 		b.addUsage(reg)
@@ -157,6 +171,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, opts ...Option) (*Regis
 		}
 		charts = NewCharts(gh, repos, cfg.Charts, cfg.GitHub.Mode == config.ModeFork, b.o.now)
 		charts.aliases = cfg.Repositories
+		charts.newImages = b.imageTagClients()
+		charts.statusIssues = statusIssues(cfg, gh)
 	}
 	return reg, charts, nil
 }
@@ -168,6 +184,8 @@ type Builder struct {
 	cfg *config.Config
 	o   buildOptions
 	res *secrets.Resolver
+	// requests counts the registry client's requests by API.
+	requests *registry.RequestCounts
 }
 
 // NewBuilder prepares to build cfg's clients; nothing is resolved or
@@ -184,7 +202,7 @@ func NewBuilder(cfg *config.Config, opts ...Option) *Builder {
 		secrets.WithAzureClientID(cfg.Azure.ClientID),
 		secrets.WithLookupEnv(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" }),
 	}, o.resolver...)...)
-	return &Builder{cfg: cfg, o: o, res: res}
+	return &Builder{cfg: cfg, o: o, res: res, requests: &registry.RequestCounts{}}
 }
 
 // Resolve resolves one of the configuration's secret references.
@@ -193,7 +211,7 @@ func (b *Builder) Resolve(ctx context.Context, ref string) (secrets.Secret, erro
 }
 
 // RegistryClient is the configured registry's client: a *registry.Client,
-// or a *registry.ACR for flavor acr.
+// a *registry.ACR for flavor acr, a *registry.Harbor for flavor harbor.
 type RegistryClient interface {
 	registry.Lister
 	registry.Deleter
@@ -204,7 +222,7 @@ type RegistryClient interface {
 // RegistryClient builds the registry's client, resolving its password.
 func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	rc := b.cfg.Registry
-	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL)), registry.WithRetry(b.retryPolicy())}
+	ropts := []registry.Option{registry.WithConcurrency(rc.Concurrency), registry.WithClock(b.o.now), registry.WithDigestCache(b.o.digestCache(rc.URL)), registry.WithRetry(b.retryPolicy()), registry.WithRequestCounts(b.requests)}
 	if rc.Insecure {
 		ropts = append(ropts, registry.WithInsecure())
 	}
@@ -218,14 +236,63 @@ func (b *Builder) RegistryClient(ctx context.Context) (RegistryClient, error) {
 	case config.AuthDocker:
 		ropts = append(ropts, registry.WithKeychain(authn.DefaultKeychain))
 	}
+	if rc.Flavor == config.FlavorECR {
+		if rc.AgeFrom != "" { // else ECR's default, pushed
+			ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+		}
+		opts := append(ropts, b.o.registry...)
+		if b.o.aws != nil {
+			return registry.NewECR(rc.URL, *b.o.aws, opts...)
+		}
+		cfg, err := registry.ECRConfig(ctx, rc.URL, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("registry.auth: %w", err)
+		}
+		return registry.NewECR(rc.URL, cfg, opts...) // its errors name the registry
+	}
+	if rc.Flavor == config.FlavorGAR {
+		return b.garClient(ctx, ropts)
+	}
+	if rc.Flavor == config.FlavorHarbor {
+		return registry.NewHarbor(rc.URL, rc.Projects, append(ropts, b.o.registry...)...) // its errors name the registry
+	}
 	if rc.Flavor == config.FlavorACR {
 		cred, err := b.res.Credential()
 		if err != nil {
 			return nil, fmt.Errorf("registry.auth: %w", err)
 		}
+		if rc.AgeFrom != "" { // else ACR's default, pushed
+			ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+		}
 		return registry.NewACR(rc.URL, cred, append(ropts, b.o.registry...)...) // its errors name the registry
 	}
 	return registry.New(rc.URL, append(ropts, b.o.registry...)...)
+}
+
+// garClient builds the client of Google's registry: logged in with
+// Application Default Credentials, or the service-account key
+// registry.auth.password references, unless auth is basic or docker.
+func (b *Builder) garClient(ctx context.Context, ropts []registry.Option) (RegistryClient, error) {
+	rc := b.cfg.Registry
+	if rc.Auth.Type == config.AuthGoogle {
+		var key []byte
+		if rc.Auth.Password != "" {
+			k, err := b.res.Resolve(ctx, rc.Auth.Password)
+			if err != nil {
+				return nil, fmt.Errorf("registry.auth.password: %w", err)
+			}
+			key = []byte(k.Reveal())
+		}
+		auth, err := registry.GoogleLogin(ctx, key, append(slices.Clone(ropts), b.o.registry...)...)
+		if err != nil {
+			return nil, fmt.Errorf("registry.auth: %w", err)
+		}
+		ropts = append(ropts, registry.WithAuthenticator(auth))
+	}
+	if rc.AgeFrom != "" { // else Google's default, pushed
+		ropts = append(ropts, registry.WithAgeFrom(rc.AgeFrom))
+	}
+	return registry.NewGAR(rc.URL, rc.Root, append(ropts, b.o.registry...)...)
 }
 
 // GitHub builds the GitHub client: with the token, or signed in as the

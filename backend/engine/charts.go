@@ -1,12 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/chartfile"
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/github"
+	"github.com/helmupgradebot/helmupgradebot/backend/imagetags"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -43,6 +41,12 @@ type Charts struct {
 	prs prTracker // pull requests known open, for merged ones (prstatus.go)
 
 	notes releaseNotes // read from GitHub releases (notes.go)
+
+	// newImages makes the image tag client of a check (images.go); nil:
+	// values files are not followed.
+	newImages func() *imagetags.Client
+
+	statusIssues *StatusIssues // github.status_issue; nil when off (statusissues.go)
 }
 
 type fileKey struct{ repo, file string }
@@ -66,15 +70,21 @@ func NewCharts(gh *github.Client, repos VersionSource, entries []config.Chart, f
 func (c *Charts) Now() time.Time { return c.now() }
 
 // Check reads every configured deployment file at its base branch and
-// compares each followed dependency with the newest accepted version. A
+// compares each followed dependency with the newest accepted version, and
+// each image its values files pin with its newest tag (images.go). A
 // problem with one file or dependency becomes an error row; the rest are
 // still checked. Rows with an open pull request get its age, mergeable
 // and checks; a pull request merged since the last run is noted
 // (prstatus.go).
 func (c *Charts) Check(ctx context.Context) []model.DependencyStatus {
+	images := c.startImages(ctx)
 	var out []model.DependencyStatus
-	for _, e := range c.entries {
-		out = append(out, c.checkFile(ctx, e)...)
+	for i, e := range c.entries {
+		rows := entryRows(e, c.checkFile(ctx, e), images(i))
+		// A grouped PR (group: true, or P in the console) may carry what
+		// is still outdated.
+		c.markGroupPR(ctx, rows, e.Group)
+		out = append(out, rows...)
 	}
 	c.describePRs(ctx, out)
 	return out
@@ -141,9 +151,6 @@ func (c *Charts) checkFile(ctx context.Context, e config.Chart) []model.Dependen
 			rows = append(rows, fail(key, fmt.Errorf("dependency %s is configured for %s %s but the file has no such dependency", key, e.Repository, e.File))...)
 		}
 	}
-	// A grouped PR (group: true, or P in the console) may carry what is
-	// still outdated.
-	c.markGroupPR(ctx, rows, e.Group)
 	return rows
 }
 
@@ -211,298 +218,4 @@ func (c *Charts) checkDependency(ctx context.Context, row *model.DependencyStatu
 	}
 	_, err = c.markPR(ctx, []*model.DependencyStatus{row}, github.BranchName(row.File, row.Dependency))
 	return err
-}
-
-// markGroupPR looks for the grouped PR of a file's outdated dependencies.
-// In a grouped file, a dependency whose new version a closed grouped PR
-// proposed is pr-closed, and the rest are looked at without it; in a file
-// that is not grouped, only an open grouped PR (P in the console) counts.
-func (c *Charts) markGroupPR(ctx context.Context, rows []model.DependencyStatus, grouped bool) {
-	var out []*model.DependencyStatus
-	for i := range rows {
-		if rows[i].State == model.StateOutdated {
-			out = append(out, &rows[i])
-		}
-	}
-	if len(out) == 0 {
-		return
-	}
-	branch := github.BranchName(out[0].File, "all")
-	fail := func(err error) {
-		for _, r := range out {
-			r.State, r.Error = model.StateError, err.Error()
-		}
-	}
-	if !grouped {
-		found, err := c.inspect(ctx, out, branch)
-		if err != nil {
-			fail(err)
-		} else if found.Status == github.StatusOpen {
-			setState(out, found)
-		}
-		return
-	}
-	closed, err := c.markPR(ctx, out, branch)
-	if err != nil {
-		fail(err)
-		return
-	}
-	var rest []*model.DependencyStatus
-	for _, r := range out {
-		if r.State != model.StateOutdated && r.State != model.StatePROpen {
-			return // edited, or every version declined together
-		}
-		declined := false
-		for _, pr := range closed {
-			if model.Declines(pr.Title, pr.Body, "", []model.Bump{r.Bump()}) {
-				setState([]*model.DependencyStatus{r}, github.Outcome{Status: github.StatusClosed, Number: pr.Number, URL: pr.URL,
-					Warnings: []string{fmt.Sprintf("grouped pull request #%d proposing %s %s was closed without merging: not proposed again", pr.Number, r.Dependency, r.Latest.Version)}})
-				declined = true
-				break
-			}
-		}
-		if !declined {
-			rest = append(rest, r)
-		}
-	}
-	if len(rest) > 0 && len(rest) < len(out) {
-		for _, r := range rest {
-			r.State, r.PRNumber, r.PRURL, r.Warning = model.StateOutdated, 0, "", ""
-		}
-		if _, err := c.markPR(ctx, rest, branch); err != nil {
-			fail(err)
-		}
-	}
-}
-
-// markPR sets rows to what opening their PR on branch would meet: pr-open
-// when it is open with exactly the title a run would give it (it carries
-// the newest versions), edited, pr-closed, or still outdated (with the
-// number of an older open PR to update). It returns the branch's PRs
-// closed without merging.
-func (c *Charts) markPR(ctx context.Context, rows []*model.DependencyStatus, branch string) ([]github.PullRequest, error) {
-	out, err := c.inspect(ctx, rows, branch)
-	if err != nil {
-		return nil, err
-	}
-	setState(rows, out)
-	return out.Closed, nil
-}
-
-// inspect asks GitHub what proposing rows on branch would do.
-func (c *Charts) inspect(ctx context.Context, rows []*model.DependencyStatus, branch string) (github.Outcome, error) {
-	bumps := make([]model.Bump, len(rows))
-	for i, r := range rows {
-		bumps[i] = r.Bump()
-	}
-	title, _ := model.PullRequestText(rows[0].File, bumps)
-	owner, name, _ := strings.Cut(rows[0].Repository, "/")
-	return c.gh.Inspect(ctx, github.Proposal{Owner: owner, Repo: name, Base: rows[0].Base, Path: rows[0].File,
-		Branch: branch, Title: title, Fork: c.fork, Declined: declined(title, bumps)})
-}
-
-// declined reads a closed pull request as declining bumps (model.Declines).
-func declined(title string, bumps []model.Bump) func(github.PullRequest) bool {
-	return func(pr github.PullRequest) bool { return model.Declines(pr.Title, pr.Body, title, bumps) }
-}
-
-// setState records what Inspect or Propose said about rows' pull request.
-func setState(rows []*model.DependencyStatus, out github.Outcome) {
-	for _, r := range rows {
-		forgetPRStatus(r, out)
-		r.PRNumber, r.PRURL = out.Number, out.URL
-		r.Warning = strings.Join(out.Warnings, "; ")
-		if out.Status != "" {
-			r.State = model.DependencyState(out.Status)
-		}
-	}
-}
-
-// Proposal is what opening a PR would do, for a confirm box or a dry run.
-type Proposal struct {
-	Repository string
-	File       string
-	Base       string
-	Branch     string
-	Title      string
-	Body       string
-	// Diff shows the changed lines: "-old" and "+new", with line numbers.
-	Diff string
-}
-
-// Preview describes the PR for one dependency, or for several of one file
-// (a grouped PR), from the file as last checked.
-func (c *Charts) Preview(deps []model.DependencyStatus) (Proposal, error) {
-	if len(deps) == 0 {
-		return Proposal{}, errors.New("no dependency to bump")
-	}
-	first := deps[0]
-	bumps := make([]model.Bump, 0, len(deps))
-	for _, d := range deps {
-		if d.Repository != first.Repository || d.File != first.File {
-			return Proposal{}, fmt.Errorf("a pull request bumps one file; got %s %s and %s %s", first.Repository, first.File, d.Repository, d.File)
-		}
-		if d.Latest.Version == "" || d.State == model.StateUpToDate || d.State == model.StateError {
-			return Proposal{}, fmt.Errorf("dependency %s in %s is not outdated", d.Dependency, d.File)
-		}
-		bumps = append(bumps, d.Bump())
-	}
-	c.mu.Lock()
-	fs, ok := c.files[fileKey{first.Repository, first.File}]
-	c.mu.Unlock()
-	if !ok {
-		return Proposal{}, fmt.Errorf("%s %s has not been read yet: refresh first", first.Repository, first.File)
-	}
-	edited, err := applyBumps(fs.content, deps)
-	if err != nil {
-		return Proposal{}, err
-	}
-	branchDep := first.Dependency
-	if len(deps) > 1 || first.Group {
-		branchDep = "all"
-	}
-	diff := LineDiff(fs.content, edited)
-	var notes []string
-	if fs.lock != nil {
-		lockPath := chartfile.LockPath(first.File)
-		up, err := chartfile.UpdateLock(fs.lock, fs.content, edited, lockedVersions(deps))
-		if err != nil {
-			up = chartfile.LockUpdate{Content: fs.lock, Problem: err.Error()}
-		}
-		notes = append(notes, lockNote(first.File, lockPath, up))
-		diff += lineDiff(lockPath+":", fs.lock, up.Content)
-	}
-	title, body := model.PullRequestText(first.File, bumps, notes...)
-	return Proposal{
-		Repository: first.Repository, File: first.File, Base: fs.base,
-		Branch: github.BranchName(first.File, branchDep),
-		Title:  title, Body: body, Diff: diff,
-	}, nil
-}
-
-// lockNote tells a pull request's reviewer what happened to the lock file.
-func lockNote(file, lockPath string, up chartfile.LockUpdate) string {
-	if up.DigestUpdated {
-		return fmt.Sprintf("`%s` is updated in the same commit: the locked versions and its digest, as `helm dependency update` computes it.", lockPath)
-	}
-	return fmt.Sprintf("**`%s` must be regenerated** before merging: run `helm dependency update %s` and commit the result. "+
-		"This pull request updates its locked versions but not its digest, because %s.", lockPath, path.Dir(file), up.Problem)
-}
-
-// applyFiles is a PR's edit: the bumps in the chart file and, when there
-// is one, in its lock file.
-func applyFiles(file string, cur github.Files, deps []model.DependencyStatus) (github.Files, error) {
-	edited, err := applyBumps(cur[file], deps)
-	if err != nil {
-		return nil, err
-	}
-	out := github.Files{file: edited}
-	lockPath := chartfile.LockPath(file)
-	if cur[lockPath] != nil {
-		// A lock that cannot be updated stays as it is; the body says so.
-		if up, err := chartfile.UpdateLock(cur[lockPath], cur[file], edited, lockedVersions(deps)); err == nil {
-			out[lockPath] = up.Content
-		}
-	}
-	return out, nil
-}
-
-// lockedVersions are the versions the bumped dependencies resolve to, as
-// their repository spells them: what helm writes in a lock file.
-func lockedVersions(deps []model.DependencyStatus) map[string]string {
-	out := make(map[string]string, len(deps))
-	for _, d := range deps {
-		out[d.Dependency] = d.Latest.Version
-	}
-	return out
-}
-
-// applyBumps writes each dependency's new pin: its newest version in the
-// pin's own spelling, or its rewritten range.
-func applyBumps(content []byte, deps []model.DependencyStatus) ([]byte, error) {
-	out := content
-	for _, d := range deps {
-		var err error
-		out, err = chartfile.SetVersion(out, d.Dependency, d.Bump().Pin())
-		if err != nil {
-			return nil, fmt.Errorf("bump %s in %s: %w", d.Dependency, d.File, err)
-		}
-	}
-	return out, nil
-}
-
-// Open opens (or updates) the pull request that bumps deps: one dependency,
-// or several of one file for a grouped PR. It returns the rows as they now
-// stand.
-func (c *Charts) Open(ctx context.Context, deps []model.DependencyStatus) ([]model.DependencyStatus, error) {
-	p, err := c.Preview(deps)
-	if err != nil {
-		return nil, err
-	}
-	owner, name, _ := strings.Cut(p.Repository, "/")
-	e := c.entry(p.Repository, p.File)
-	bumps := make([]model.Bump, len(deps))
-	for i, d := range deps {
-		bumps[i] = d.Bump()
-	}
-	out, err := c.gh.Propose(ctx, github.Proposal{
-		Owner: owner, Repo: name, Base: p.Base, Path: p.File, Also: []string{chartfile.LockPath(p.File)}, Branch: p.Branch,
-		Title: p.Title, Body: p.Body, CommitMessage: p.Title,
-		Labels: e.Labels, Reviewers: e.Reviewers, TeamReviewers: e.TeamReviewers,
-		Fork:     c.fork,
-		Edit:     func(cur github.Files) (github.Files, error) { return applyFiles(p.File, cur, deps) },
-		Declined: declined(p.Title, bumps),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bump %s: %w", strings.Join(depNames(deps), ", "), err)
-	}
-	rows := slices.Clone(deps)
-	ptrs := make([]*model.DependencyStatus, len(rows))
-	for i := range rows {
-		ptrs[i] = &rows[i]
-	}
-	setState(ptrs, out)
-	c.prs.remember(rows)
-	return rows, nil
-}
-
-func (c *Charts) entry(repo, file string) config.Chart {
-	for _, e := range c.entries {
-		if e.Repository == repo && e.File == file {
-			return e
-		}
-	}
-	return config.Chart{}
-}
-
-func depNames(deps []model.DependencyStatus) []string {
-	n := make([]string, len(deps))
-	for i, d := range deps {
-		n[i] = d.Dependency
-	}
-	return n
-}
-
-// LineDiff shows the lines that differ between two versions of a file with
-// the same number of lines, as "-N: old" / "+N: new" pairs.
-func LineDiff(before, after []byte) string { return lineDiff("", before, after) }
-
-// lineDiff is LineDiff with prefix (a file name) before each line number.
-func lineDiff(prefix string, before, after []byte) string {
-	a := bytes.Split(before, []byte("\n"))
-	b := bytes.Split(after, []byte("\n"))
-	var sb strings.Builder
-	for i := 0; i < max(len(a), len(b)); i++ {
-		var x, y []byte
-		if i < len(a) {
-			x = bytes.TrimRight(a[i], "\r")
-		}
-		if i < len(b) {
-			y = bytes.TrimRight(b[i], "\r")
-		}
-		if !bytes.Equal(x, y) {
-			fmt.Fprintf(&sb, "-%s%d: %s\n+%s%d: %s\n", prefix, i+1, x, prefix, i+1, y)
-		}
-	}
-	return sb.String()
 }

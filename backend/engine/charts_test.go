@@ -9,6 +9,7 @@ import (
 
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/demo/demotest"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -16,15 +17,14 @@ import (
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
+// start runs the demo for a chart test: without its values file, whose
+// image rows images_test.go tests.
 func start(t *testing.T, configure func(*config.Config)) *demo.Env {
 	t.Helper()
-	env, err := demo.Start(context.Background(), demo.WithNow(now), demo.WithConfigure(configure),
-		demo.WithPopulation(smallPopulation()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
+	return demotest.Serve(t, demo.WithNow(now), demo.WithPopulation(smallPopulation()), demo.WithConfigure(func(c *config.Config) {
+		c.Charts[0].Values = nil
+		configure(c)
+	}))
 }
 
 // smallPopulation keeps the registry small: these tests are about charts.

@@ -87,11 +87,11 @@ func smallRegistry(t *testing.T) (*registrytest.Registry, *config.Config) {
 func TestDigestCacheLogsDamage(t *testing.T) {
 	ctx := t.Context()
 	_, cfg := smallRegistry(t)
-	dir := t.TempDir()
+	dir, home := t.TempDir(), t.TempDir() // the state (snapshots) under home, never the working directory
 	var log bytes.Buffer
 	scan := func() int {
 		t.Helper()
-		r, _, err := engine.FromConfig(ctx, cfg, engine.WithDigestCacheDir(dir), engine.WithGetenv(func(string) string { return "" }),
+		r, _, err := engine.FromConfig(ctx, cfg, engine.WithDigestCacheDir(dir), engine.WithGetenv(func(k string) string { return map[string]string{"HOME": home}[k] }),
 			engine.WithDigestCacheLogger(slog.New(slog.NewTextHandler(&log, nil))))
 		if err != nil {
 			t.Fatal(err)

@@ -33,6 +33,7 @@ type Registry struct {
 	snapRead  bool
 	snap      *model.Inventory // the last run's, until the first scan ends
 	snapErr   error
+	requests  *registry.RequestCounts // nil: not counted
 }
 
 // Seeder is a lister that can take a previous inventory of its registry,
@@ -87,6 +88,21 @@ func NewRegistry(url string, lister registry.Lister, deleter registry.Deleter, p
 		o(r)
 	}
 	return r
+}
+
+// WithRequestCounts gives the counts of the registry client's requests
+// (registry.WithRequestCounts), for Requests.
+func WithRequestCounts(c *registry.RequestCounts) RegistryOption {
+	return func(r *Registry) { r.requests = c }
+}
+
+// Requests returns the HTTP requests sent to the registry so far, by
+// registry API (registry.APIs); nil when they are not counted.
+func (r *Registry) Requests() map[string]int64 {
+	if r.requests == nil {
+		return nil
+	}
+	return r.requests.Counts()
 }
 
 // URL is the registry's host[:port].

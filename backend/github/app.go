@@ -34,6 +34,7 @@ type App struct {
 type appAuth struct {
 	id, installation int64
 	itr              *ghinstallation.Transport
+	apps             *ghinstallation.AppsTransport // signs as the App itself (GET /app)
 	seen             *seenTokens
 }
 
@@ -59,15 +60,15 @@ func NewApp(apiURL string, app App, opts ...Option) (*Client, error) {
 	hc := o.retrying() // the installation token's requests are retried too
 	base := hc.Transport
 	seen := &seenTokens{}
-	itr := ghinstallation.NewFromAppsTransport(
-		ghinstallation.NewAppsTransportFromPrivateKey(&recordTokens{inner: base, seen: seen}, app.ID, key), app.InstallationID)
+	apps := ghinstallation.NewAppsTransportFromPrivateKey(&recordTokens{inner: base, seen: seen}, app.ID, key)
+	itr := ghinstallation.NewFromAppsTransport(apps, app.InstallationID)
 	hc.Transport = itr
 	c, err := newClient(apiURL, gh.NewClient(hc), o)
 	if err != nil {
 		return nil, err
 	}
 	itr.BaseURL = strings.TrimSuffix(c.gh.BaseURL.String(), "/")
-	c.app = &appAuth{id: app.ID, installation: app.InstallationID, itr: itr, seen: seen}
+	c.app = &appAuth{id: app.ID, installation: app.InstallationID, itr: itr, apps: apps, seen: seen}
 	return c, nil
 }
 

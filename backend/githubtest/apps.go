@@ -38,7 +38,7 @@ type App struct {
 // DefaultAppPermissions are what a registered App's installation tokens
 // carry unless App.Permissions says otherwise: what helmupgradebot needs.
 var DefaultAppPermissions = map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read",
-	"checks": "read", "statuses": "read"}
+	"checks": "read", "statuses": "read", "issues": "write"}
 
 // installation is one installation of a registered App.
 type installation struct {
@@ -265,8 +265,11 @@ func integrationRefuses(w http.ResponseWriter, req *http.Request, r *repository,
 		return false
 	}
 	perm := "contents"
-	if strings.Contains(req.URL.Path, "/pulls") || strings.Contains(req.URL.Path, "/issues/") {
-		perm = "pull_requests"
+	switch p := req.URL.Path; {
+	case strings.Contains(p, "/pulls") || strings.Contains(p, "/issues/") && strings.HasSuffix(p, "/labels"):
+		perm = "pull_requests" // labels on a pull request
+	case strings.Contains(p, "/issues"):
+		perm = "issues"
 	}
 	if in.app.Permissions[perm] != "write" {
 		writeError(w, http.StatusForbidden, "Resource not accessible by integration", docsRoot)

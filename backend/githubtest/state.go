@@ -57,6 +57,8 @@ type repository struct {
 	checkRuns     []*checkRun     // oldest first (checks.go)
 	statuses      []*commitStatus // oldest first
 	releases      []*release      // in the order added (releases.go)
+	issues        []*issue        // in the order opened; numbered with pulls (issues.go)
+	issuesOff     bool            // issues are disabled: 410 Gone
 }
 
 func (r *repository) fullName() string { return r.owner + "/" + r.name }

@@ -49,6 +49,9 @@ type Run struct {
 	Charts   []ChartRun   `json:"charts,omitempty"`
 	// Demo marks runs the demo seeded, not real ones.
 	Demo bool `json:"demo,omitempty"`
+	// ExitCode is a headless run's exit code (absent for the console's
+	// runs and older ones): the metrics' last success is read from it.
+	ExitCode *int `json:"exit_code,omitempty"`
 }
 
 // RegistryRun is what a run saw of the registry and did to it.

@@ -2,19 +2,15 @@ package imagetags
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -22,9 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
-	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
-	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -307,228 +300,4 @@ func TestSources(t *testing.T) {
 	if _, err := c.Sources(t.Context(), host+"/r2d", "nolabel", "gone"); err == nil {
 		t.Error("Sources to a missing tag: no error")
 	}
-}
-
-// A registry that cannot be reached is an error naming its host, after
-// the retry policy's attempts; the other lookups are not held up.
-func TestUnreachableRegistry(t *testing.T) {
-	reg, _ := startRegistry(t, 0)
-	pushTags(t, reg.Host(), "a/b", "1.0.0", "1.1.0")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
-	var retries atomic.Int32
-	p := fastRetry
-	p.OnRetry = func(retry.Retry) { retries.Add(1) }
-	c := New(WithRetry(p))
-	content := fmt.Sprintf("a: {image: %s/a/b:1.0.0}\nb: {image: %s/c/d:1.0.0}\n", reg.Host(), dead)
-	_, results, err := c.CheckFile(t.Context(), "v.yaml", []byte(content), model.ImageRules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkResults(t, results, []want{
-		{"a.image", "1.1.0", true, ""},
-		{"b.image", "", false, "list the tags of " + dead + "/c/d on " + dead},
-	})
-	if !strings.Contains(results[1].Err.Error(), "3 attempts") || retries.Load() < 2 {
-		t.Errorf("error %v after %d retries; want the policy's 3 attempts", results[1].Err, retries.Load())
-	}
-}
-
-// Transient faults are retried by the policy.
-func TestFaultsRetried(t *testing.T) {
-	reg, _ := startRegistry(t, 0)
-	pushTags(t, reg.Host(), "a/b", "1.0.0", "1.1.0")
-	proxy, err := faulttest.Start("http://"+reg.Host(), faulttest.Options{Seed: 7, Rules: []faulttest.Rule{
-		{Path: regexp.MustCompile(`/tags/list`), Rate: 1, Kinds: []faulttest.Kind{faulttest.Unavailable, faulttest.ResetBeforeHeaders}, Times: 2},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	c := New(WithRetry(fastRetry))
-	_, results, err := c.CheckFile(t.Context(), "v.yaml", []byte("image: "+proxy.Host()+"/a/b:1.0.0\n"), model.ImageRules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkResults(t, results, []want{{"image", "1.1.0", true, ""}})
-	if n := len(proxy.Injected()); n != 2 {
-		t.Errorf("%d faults injected, want 2", n)
-	}
-}
-
-// go-containerregistry falls back to plain HTTP for private addresses; the
-// client never does. No packet leaves: the transport is a stub.
-func TestPlainHTTPOnlyToLoopback(t *testing.T) {
-	var mu sync.Mutex
-	var sent []string
-	stub := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		mu.Lock()
-		sent = append(sent, r.URL.String())
-		mu.Unlock()
-		return nil, errors.New("no network in tests")
-	})
-	c := New(WithTransport(stub), WithRetry(retry.Policy{MaxAttempts: 1}))
-	_, err := c.Tags(t.Context(), "10.1.2.3:5000/a/b")
-	if err == nil || !strings.Contains(err.Error(), "on 10.1.2.3:5000") {
-		t.Fatalf("Tags = %v", err)
-	}
-	for _, u := range sent {
-		if strings.HasPrefix(u, "http:") {
-			t.Errorf("sent %s in plain HTTP", u)
-		}
-	}
-	if len(sent) == 0 {
-		t.Error("nothing sent over TLS either")
-	}
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// askedKeychain records the registries it is asked about and answers
-// anonymous.
-type askedKeychain struct {
-	mu    sync.Mutex
-	asked []string
-}
-
-func (k *askedKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.asked = append(k.asked, r.RegistryStr())
-	return authn.Anonymous, nil
-}
-
-// An ACR is read with the managed-identity login (the stand-in refuses
-// anonymous reads); other registries through the keychain.
-func TestACRAndKeychain(t *testing.T) {
-	azuretest.HermeticEnv(t)
-	reg, _ := startRegistry(t, 0)
-	pushTags(t, reg.Host(), "apps/web", "1.0.0", "1.2.0")
-	id, err := azuretest.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { id.Close() })
-	acr, err := acrtest.New(t.Context(), reg, acrtest.WithIdentity(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { acr.Close() })
-	cred, err := id.Credential()
-	if err != nil {
-		t.Fatal(err)
-	}
-	content := fmt.Sprintf("acr: {image: %s/apps/web:1.0.0}\nplain: {image: %s/apps/web:1.0.0}\n", acr.Host(), reg.Host())
-
-	_, results, err := New(WithRetry(fastRetry)).CheckFile(t.Context(), "v.yaml", []byte(content), model.ImageRules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if results[0].Err == nil || !strings.Contains(results[0].Err.Error(), "UNAUTHORIZED") {
-		t.Errorf("anonymous read of the ACR: %v", results[0].Err)
-	}
-
-	keys := &askedKeychain{}
-	c := New(WithRetry(fastRetry), WithKeychain(keys), WithAzureCredential(cred, acr.Host()))
-	_, results, err = c.CheckFile(t.Context(), "v.yaml", []byte(content), model.ImageRules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkResults(t, results, []want{{"acr.image", "1.2.0", true, ""}, {"plain.image", "1.2.0", true, ""}})
-	if !slices.Equal(slices.Compact(keys.asked), []string{reg.Host()}) {
-		t.Errorf("keychain asked about %v, want only %s", keys.asked, reg.Host())
-	}
-}
-
-// The lookups of a file run in parallel, bounded by WithConcurrency.
-func TestParallelLookups(t *testing.T) {
-	reg, tr := startRegistry(t, 10*time.Millisecond)
-	content := manyImages(t, reg.Host(), 20, 0)
-	for _, tc := range []struct {
-		concurrency int
-		peakAtLeast int32
-		peakAtMost  int32
-	}{{1, 1, 1}, {16, 4, 16}} {
-		tr.peak.Store(0)
-		c := New(WithRetry(fastRetry), WithConcurrency(tc.concurrency))
-		_, results, err := c.CheckFile(t.Context(), "v.yaml", content, model.ImageRules{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range results {
-			if r.Err != nil || r.Newest.Tag != "1.1.0" {
-				t.Errorf("%s: %q %v", r.Reference.Path, r.Newest.Tag, r.Err)
-			}
-		}
-		if p := tr.peak.Load(); p < tc.peakAtLeast || p > tc.peakAtMost {
-			t.Errorf("concurrency %d: %d requests in flight at most, want %d to %d", tc.concurrency, p, tc.peakAtLeast, tc.peakAtMost)
-		}
-	}
-}
-
-// manyImages pushes n images (a/imgN: 1.0.0 and 1.1.0) and returns a
-// values file of about lines lines that pins each at 1.0.0, in the three
-// forms, between filler keys.
-func manyImages(t testing.TB, host string, n, lines int) []byte {
-	t.Helper()
-	var b strings.Builder
-	filler := max(0, lines-4*n) / max(n, 1)
-	for i := range n {
-		repo := fmt.Sprintf("apps/img%d", i)
-		pushTags(t, host, repo, "1.0.0", "1.1.0")
-		fmt.Fprintf(&b, "service%d:\n", i)
-		for j := range filler {
-			fmt.Fprintf(&b, "  setting%d: value %d # a comment\n", j, j)
-		}
-		switch i % 3 {
-		case 0:
-			fmt.Fprintf(&b, "  image: %s/%s:1.0.0\n  replicas: 2\n", host, repo)
-		case 1:
-			fmt.Fprintf(&b, "  image:\n    repository: %s/%s\n    tag: \"1.0.0\"\n", host, repo)
-		default:
-			fmt.Fprintf(&b, "  image:\n    name: %s/%s\n    tag: '1.0.0'\n", host, repo)
-		}
-	}
-	return []byte(b.String())
-}
-
-// BenchmarkCheckValuesFile checks a 1,000-line values file pinning 20
-// images against a registry 10 ms away (every request waits 10 ms), with
-// a new Client each time (nothing cached). The lookups run in parallel:
-// a check takes about as long as its slowest lookup (slowest-lookup-ms),
-// not the sum of them (sum-of-lookups-ms).
-func BenchmarkCheckValuesFile(b *testing.B) {
-	reg, _ := startRegistry(b, 10*time.Millisecond)
-	content := manyImages(b, reg.Host(), 20, 1000)
-	if n := strings.Count(string(content), "\n"); n < 990 || n > 1010 {
-		b.Fatalf("%d lines", n)
-	}
-	var slowest, sum time.Duration // over all iterations
-	b.ResetTimer()
-	for b.Loop() {
-		var slowestHere time.Duration
-		_, results, err := New().CheckFile(context.Background(), "values.yaml", content, model.ImageRules{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(results) != 20 {
-			b.Fatalf("%d results", len(results))
-		}
-		for _, r := range results {
-			if r.Err != nil || r.Newest.Tag != "1.1.0" {
-				b.Fatalf("%s: %q %v", r.Reference.Path, r.Newest.Tag, r.Err)
-			}
-			slowestHere = max(slowestHere, r.Elapsed)
-			sum += r.Elapsed
-		}
-		slowest += slowestHere
-	}
-	b.ReportMetric(float64(slowest.Microseconds())/1000/float64(b.N), "slowest-lookup-ms/op")
-	b.ReportMetric(float64(sum.Microseconds())/1000/float64(b.N), "sum-of-lookups-ms/op")
 }

@@ -1,12 +1,15 @@
 package registry
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -14,6 +17,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -24,20 +29,55 @@ import (
 // SDK's azcontainerregistry client). The listing names every manifest,
 // untagged ones included, with its tags, push time and own lock (the
 // repository's and the tags' locks are read beside it), so no
-// manifest is fetched by tag: manifests and configs are read by digest only,
-// once each, for the blobs behind the deduplicated sizes. Reads and deletes
-// go through go-containerregistry, logged in with an ACR refresh token that
-// is exchanged for a Microsoft Entra token and renewed before it expires.
+// manifest is fetched by tag: manifests are read by digest only, once
+// each, for the blobs behind the deduplicated sizes, and configs only
+// where an image's age is its build time (AgeFromBuilt). Reads and
+// deletes go through go-containerregistry. Every call carries an ACR
+// access token from the start (acrAccess: one token for the scopes of
+// many repositories), exchanged for an ACR refresh token, itself
+// exchanged for a Microsoft Entra token and renewed before it expires.
 //
-// An image's age is its push time (ACR's createdTime), which a reproducible
-// build's 1970 config cannot fool; the config's time is kept beside it.
+// An image's age is its push time (ACR's createdTime), which a
+// reproducible build's 1970 config cannot fool, unless AgeFromBuilt makes
+// it the config's created time (the push time is then in Image.Pushed).
 // The platform manifests of an index, which ACR lists as untagged entries
 // of their own, are part of their index, not images.
 type ACR struct {
 	*Client
-	az     *azcontainerregistry.Client
-	tokens *acrTokens
-	prev   previous
+	az      *azcontainerregistry.Client
+	tokens  *acrTokens
+	access  *acrAccess
+	bearer  *acrBearer // the registry API's transport: access tokens over the Client's
+	ageFrom string
+	prev    previous
+
+	v2mu sync.Mutex
+	v2ok bool // the Client's go-containerregistry calls carry access tokens
+}
+
+// What an ACR image's age is (WithAgeFrom).
+const (
+	// AgeFromPushed: its push time, the listing's createdTime (acr purge's
+	// age too). No image config is read. ACR's default.
+	AgeFromPushed = "pushed"
+	// AgeFromBuilt: its config's created time (for an index the newest of
+	// its platform images'), as on the distribution API, where it is the
+	// only one: a config read per distinct config.
+	AgeFromBuilt = "built"
+)
+
+// WithAgeFrom says what an ACR image's age is: AgeFromPushed (the default
+// for ACR) or AgeFromBuilt (the only one the distribution API has).
+func WithAgeFrom(s string) Option {
+	return func(o *options) error {
+		switch s {
+		case AgeFromPushed, AgeFromBuilt:
+		default:
+			return fmt.Errorf("WithAgeFrom: %q is not %s or %s", s, AgeFromPushed, AgeFromBuilt)
+		}
+		o.ageFrom = s
+		return nil
+	}
 }
 
 // Seed gives the next scan a previous inventory of this registry (the
@@ -78,17 +118,74 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 	if err != nil {
 		return nil, err
 	}
-	client, err := New(host, append(slices.Clone(opts), WithAuthenticator(tokens))...)
+	ageFrom := cmp.Or(o.ageFrom, AgeFromPushed)
+	// the Client reads no ages of its own: ageFrom is this one's
+	client, err := New(host, append(slices.Clone(opts), func(o *options) error { o.ageFrom = ""; return nil })...)
 	if err != nil {
 		return nil, err
 	}
+	access := &acrAccess{tokens: tokens}
 	aco := co
-	aco.PerCallPolicies = []policy.Policy{&scopedTokens{tokens: tokens, cache: map[string]*scopedToken{}}}
+	aco.PerCallPolicies = []policy.Policy{&acrAuthPolicy{access: access}}
+	aco.PerRetryPolicies = []policy.Policy{&acrRefusals{access: access}}
 	az, err := azcontainerregistry.NewClient(endpoint, cred, &azcontainerregistry.ClientOptions{ClientOptions: aco})
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
-	return &ACR{Client: client, az: az, tokens: tokens}, nil
+	return &ACR{Client: client, az: az, tokens: tokens, access: access, ageFrom: ageFrom,
+		bearer: &acrBearer{access: access, host: client.reg.RegistryStr(), inner: client.base}}, nil
+}
+
+// v2 makes the Client's go-containerregistry calls (the registry API,
+// /v2/) carry acrAccess's tokens from the start, with no handshake of
+// their own: go-containerregistry pings the registry once, here, with a
+// token held (else one for scope), and takes the transport that did so
+// as its own (transport.Wrapper: no ping, no token exchange per
+// repository after).
+func (a *ACR) v2(ctx context.Context, scope string) error {
+	a.v2mu.Lock()
+	defer a.v2mu.Unlock()
+	if a.v2ok {
+		return nil
+	}
+	if a.access.any() == "" {
+		if _, err := a.access.bearer(ctx, scope); err != nil {
+			return err
+		}
+	}
+	a.bearer.pinged.Store(false)
+	rt, err := transport.NewWithContext(ctx, a.reg, authn.Anonymous, a.bearer, nil)
+	if err != nil {
+		return describe("reach the registry API of "+a.host, err)
+	}
+	if _, ok := rt.(*transport.Wrapper); !ok || !a.bearer.pinged.Load() {
+		return fmt.Errorf("reach the registry API of %s: it refused ACR's access token at /v2/", a.host)
+	}
+	ropts := append([]remote.Option{remote.WithTransport(rt), remote.WithJobs(a.concurrency), remote.WithUserAgent("helmupgradebot")}, noRemoteRetries...)
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", a.host, err)
+	}
+	a.remoteOpts, a.pusher, a.v2ok = ropts, pusher, true
+	return nil
+}
+
+// DeleteManifest deletes repository@digest with a token granting delete
+// on that repository alone (see Client.DeleteManifest).
+func (a *ACR) DeleteManifest(ctx context.Context, repository, digest string) error {
+	if err := a.v2(ctx, "repository:"+repository+":delete"); err != nil {
+		return fmt.Errorf("delete %s@%s: %w", repository, digest, err)
+	}
+	return a.Client.DeleteManifest(ctx, repository, digest)
+}
+
+// Exists reports whether repository@digest is in the registry (see
+// Client.Exists).
+func (a *ACR) Exists(ctx context.Context, repository, digest string) (bool, error) {
+	if err := a.v2(ctx, "repository:"+repository+":pull"); err != nil {
+		return false, fmt.Errorf("check %s@%s: %w", repository, digest, err)
+	}
+	return a.Client.Exists(ctx, repository, digest)
 }
 
 // newACRTokens sets up the login to the ACR at host: the token exchange

@@ -11,7 +11,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 )
 
-// acrEntry is one manifest as ACR's listing gives it.
+// acrEntry is one manifest as a listing kind gives it (ACR's
+// _manifests, Harbor's artifacts).
 type acrEntry struct {
 	digest    string
 	tags      []string
@@ -22,6 +23,9 @@ type acrEntry struct {
 	platform string
 	// locked: the manifest's own attributes refuse deletes
 	locked bool
+	// pulled is the registry's record of its last pull (Harbor's
+	// pull_time); zero when unknown
+	pulled time.Time
 }
 
 func entryOf(m *azcontainerregistry.ManifestAttributes) (acrEntry, bool) {

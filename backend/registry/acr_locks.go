@@ -213,6 +213,7 @@ type LockCensus struct {
 // properties (GET /acr/v1/<repo>/_manifests/<digest>, one per index).
 func (a *ACR) Locks(ctx context.Context, repositories []string) (LockCensus, error) {
 	c := LockCensus{Repositories: len(repositories), Locked: map[string]int{}}
+	a.access.expect(repositories) // their tokens in batches
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.concurrency)

@@ -26,7 +26,10 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if _, err := a.tokens.get(ctx); err != nil {
 		return nil, err
 	}
+	// The previous scan's repositories share the catalog's token.
+	a.access.expect(a.prev.repositories())
 	s := newScanner(a.Client)
+	s.skipConfigs = a.ageFrom == AgeFromPushed
 	defer s.endCache(nil) // a failed scan is not a cache generation
 	scannedAt := a.now()
 	stop := s.runProgress(progress)
@@ -58,6 +61,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	slices.Sort(repos)
 	repos = slices.Compact(repos)
 	s.repoList = repos
+	a.access.expect(repos)
 
 	// List every repository's manifests, and read its locks: its own
 	// attributes, and its tags' when it has tags.
@@ -100,14 +104,10 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	}
 
 	// Read each manifest by digest (an index reads its platform manifests
-	// too; every digest once over the whole scan).
-	p, err := s.puller(s.c.pageSize)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", a.host, err)
-	}
-	// What the previous scan read whole needs no read; nor do the untagged
-	// platform manifests of an index it read.
-	known := a.prev.take()
+	// too; every digest once over the whole scan). What the previous scan
+	// read whole needs no read; nor do the untagged platform manifests of
+	// an index it read.
+	known := a.prev.take(!s.skipConfigs)
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
 		for _, e := range entries[k] {
@@ -119,12 +119,29 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 			}
 		}
 	}
+	read := func(repo string, e acrEntry) bool {
+		return known[e.digest] == nil && (!skip[repo+"@"+e.digest] || len(e.tags) > 0)
+	}
+	// The registry API's calls carry access tokens (one handshake, with
+	// the first repository to read from), when anything is to be read.
+	for k, repo := range repos {
+		if slices.ContainsFunc(entries[k], func(e acrEntry) bool { return read(repo, e) }) {
+			if err := a.v2(ctx, "repository:"+repo+":pull"); err != nil {
+				return nil, fmt.Errorf("scan %s: %w", a.host, err)
+			}
+			break
+		}
+	}
+	p, err := s.puller(s.c.pageSize)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", a.host, err)
+	}
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(a.concurrency)
 	for k, repo := range repos {
 		r := s.reg.Repo(repo)
 		for _, e := range entries[k] {
-			if known[e.digest] != nil || (skip[repo+"@"+e.digest] && len(e.tags) == 0) {
+			if !read(repo, e) {
 				s.nImagesDone.Add(1)
 				continue
 			}
@@ -213,19 +230,20 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, locks [
 				Digest:     e.digest,
 				Tags:       e.tags,
 				MediaType:  cmp.Or(e.mediaType, info.mediaType),
-				Platform:   info.platform,
+				Platform:   cmp.Or(info.platform, e.platform),
 				Platforms:  slices.Clone(info.platforms),
 				Children:   slices.Clone(info.children),
 				Subject:    info.subject,
 			}
 			im.Lock, im.Locked = held[e.digest]
-			if e.created.IsZero() {
+			im.Pushed = e.created
+			switch {
+			case a.ageFrom == AgeFromBuilt:
 				im.Created, im.CreatedProblem = info.created, info.problem
-			} else {
-				im.Created, im.CreatedProblem = e.created, model.CreatedOK
-				if !info.created.IsZero() && info.created.Sub(e.created).Abs() > time.Minute {
-					im.ConfigCreated = info.created
-				}
+			case e.created.IsZero(): // the listing gave no push time: undated
+				im.CreatedProblem = model.CreatedMissing
+			default:
+				im.Created = e.created
 			}
 			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})

@@ -81,6 +81,11 @@ func (a *applier) changed(im *model.Image, children []string) string {
 	if l, ok := cur.Locked[im.Digest]; ok {
 		return fmt.Sprintf("%s: it is locked (%s)", ChangedSinceScan, l)
 	}
+	for _, c := range cur.Cascade[im.Digest] {
+		if !slices.Contains(children, c) {
+			return fmt.Sprintf("%s: deleting it would also delete its platform manifest %s, untagged since the scan, which the plan keeps", ChangedSinceScan, c)
+		}
+	}
 	for _, c := range children {
 		if l, ok := cur.Locked[c]; ok {
 			return fmt.Sprintf("%s: its platform manifest %s is locked (%s)", ChangedSinceScan, c, l)

@@ -81,6 +81,9 @@ type Client struct {
 	remoteOpts  []remote.Option
 	pusher      *remote.Pusher
 	cache       *digestcache.Cache // nil: none
+	// base is the transport under go-containerregistry's auth: the
+	// retry layer, refusing plain HTTP unless allowed
+	base http.RoundTripper
 }
 
 var (
@@ -101,6 +104,9 @@ type options struct {
 	now         func() time.Time
 	retry       retry.Policy
 	cache       *digestcache.Cache
+	ageFrom     string         // ACR only: AgeFromPushed (default) or AgeFromBuilt
+	requests    *RequestCounts // nil: not counted
+	ecrEndpoint string         // "": ECR's own for the region
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default
@@ -231,6 +237,9 @@ func New(host string, opts ...Option) (*Client, error) {
 	if o.auth != nil && o.keychain != nil {
 		return nil, fmt.Errorf("registry %s: give an authenticator or a keychain, not both", host)
 	}
+	if o.ageFrom == AgeFromPushed {
+		return nil, fmt.Errorf("registry %s: the distribution API records no push times: an image's age is its config's created time (age_from: built)", host)
+	}
 	local := loopback.Host(host)
 	var nameOpts []name.Option
 	if o.insecure || local {
@@ -271,6 +280,7 @@ func New(host string, opts ...Option) (*Client, error) {
 		remoteOpts:  ropts,
 		pusher:      pusher,
 		cache:       o.cache,
+		base:        base,
 	}, nil
 }
 
@@ -295,6 +305,9 @@ func (o *options) retrying() http.RoundTripper {
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*o.concurrency)
 		t.MaxIdleConns = max(t.MaxIdleConns, 2*o.concurrency)
 		base = t
+	}
+	if o.requests != nil {
+		base = countRequests{counts: o.requests, inner: base} // under the retries: each attempt counts
 	}
 	return retry.New(base, p)
 }

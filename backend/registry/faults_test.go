@@ -43,7 +43,9 @@ func TestScanThroughFaults(t *testing.T) {
 		}},
 		{"acr", func(t *testing.T) (*model.Inventory, *model.Inventory, *faulttest.Proxy) {
 			e := startACR(t)
-			if _, err := registrytest.Seed(t.Context(), e.reg.Host(), population()); err != nil {
+			pop := population()
+			pop.TagsPerRepository *= 2 // a scan reads no config on ACR: twice the images for as many requests
+			if _, err := registrytest.Seed(t.Context(), e.reg.Host(), pop); err != nil {
 				t.Fatal(err)
 			}
 			clean := scanOrFail(t, e.client(t))

@@ -2,8 +2,10 @@ package registry
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -127,6 +129,10 @@ type call struct {
 	method, kind, repo, ref, query string
 	scheme                         string
 	status                         int // 0: no response
+	path                           string
+	// bearer is the request's bearer token; scope, for /oauth2/token,
+	// its form's scope parameter
+	bearer, scope string
 }
 
 // countingTransport records every request the client sends.
@@ -144,7 +150,17 @@ func newCountingTransport() *countingTransport {
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	kind, repo, ref := classify(req.URL)
-	cl := call{method: req.Method, kind: kind, repo: repo, ref: ref, query: req.URL.RawQuery, scheme: req.URL.Scheme}
+	cl := call{method: req.Method, kind: kind, repo: repo, ref: ref, query: req.URL.RawQuery, scheme: req.URL.Scheme, path: req.URL.Path, bearer: bearerOf(req)}
+	if req.URL.Path == "/oauth2/token" && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		form, _ := url.ParseQuery(string(body))
+		cl.scope = form.Get("scope")
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	resp, err := c.inner.RoundTrip(req)
 	if err == nil {
 		cl.status = resp.StatusCode

@@ -212,6 +212,10 @@ func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Reposi
 		// one copy of a layer's digest however many images share it
 		info.blobs = append(info.blobs, model.Blob{Digest: unique.Make(l.Digest.String()).Value(), Size: l.Size})
 	}
+	if s.skipConfigs {
+		info.problem = model.CreatedMissing
+		return info
+	}
 	cfg := s.config(ctx, p, r, m.Config)
 	if cfg == nil {
 		return info // ctx ended

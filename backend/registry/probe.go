@@ -2,8 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,28 +99,11 @@ func orNone(actions []string) string {
 // without verifying it: the registry checks it, this only reports) grants
 // on one resource. ok is false when the token has no access claim.
 func accessActions(tok, typ, name string) (actions []string, ok bool) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
+	entries, ok := accessClaim(tok)
+	if !ok {
 		return nil, false
 	}
-	seg := strings.TrimRight(parts[1], "=")
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		if raw, err = base64.RawStdEncoding.DecodeString(seg); err != nil {
-			return nil, false
-		}
-	}
-	var c struct {
-		Access *[]struct {
-			Type    string   `json:"type"`
-			Name    string   `json:"name"`
-			Actions []string `json:"actions"`
-		} `json:"access"`
-	}
-	if json.Unmarshal(raw, &c) != nil || c.Access == nil {
-		return nil, false
-	}
-	for _, g := range *c.Access {
+	for _, g := range entries {
 		if g.Type == typ && (g.Name == name || g.Name == "*") {
 			actions = append(actions, g.Actions...)
 		}

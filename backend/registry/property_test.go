@@ -1,8 +1,12 @@
+// This file is over 500 lines: the safety property's population, schedule
+// and runner for every registry kind; one seed's story reads in one place.
+
 package registry
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -14,11 +18,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"golang.org/x/oauth2"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/ecrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/faulttest"
+	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
+	"github.com/helmupgradebot/helmupgradebot/backend/harbortest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
@@ -31,14 +39,28 @@ import (
 // propertySeeds is the fixed seed budget CI runs, on each path.
 const propertySeeds = 30
 
-// TestSafetyInvariant runs the property on the distribution path and on
-// the ACR path for a fixed set of seeds each.
+// The registry kinds the property runs on: each fronts the same embedded
+// registry.
+const (
+	onDistribution = "distribution"
+	onACR          = "acr"
+	onGAR          = "gar"
+	onHarbor       = "harbor"
+	onECR          = "ecr"
+)
+
+// propertyKinds are the kinds the property runs on, each behind its
+// stand-in in front of the same embedded registry.
+var propertyKinds = []string{onDistribution, onACR, onGAR, onHarbor, onECR}
+
+// TestSafetyInvariant runs the property on every kind for a fixed set of
+// seeds each.
 func TestSafetyInvariant(t *testing.T) {
-	for _, acr := range []bool{false, true} {
+	for _, kind := range propertyKinds {
 		for seed := range uint64(propertySeeds) {
-			t.Run(fmt.Sprintf("acr=%v/seed=%d", acr, seed), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				t.Parallel()
-				runProperty(t, seed, acr)
+				runProperty(t, seed, kind)
 			})
 		}
 	}
@@ -48,10 +70,12 @@ func TestSafetyInvariant(t *testing.T) {
 //
 //	go test -run '^$' -fuzz FuzzSafetyInvariant -fuzztime 10m ./backend/registry
 func FuzzSafetyInvariant(f *testing.F) {
-	for seed := range uint64(4) {
-		f.Add(seed, seed%2 == 1)
+	for seed := range uint64(6) {
+		f.Add(seed, uint8(seed))
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, acr bool) { runProperty(t, seed, acr) })
+	f.Fuzz(func(t *testing.T, seed uint64, kind uint8) {
+		runProperty(t, seed, propertyKinds[int(kind)%len(propertyKinds)])
+	})
 }
 
 // step is one change of the schedule, made between scan and apply (or,
@@ -69,11 +93,20 @@ type world struct {
 	reg   *registrytest.Registry
 	p     pusher
 	repos []string
-	// acr is the ACR stand-in in front of reg; nil on distribution
+	// acr is the ACR stand-in in front of reg; nil elsewhere
 	acr *acrtest.Server
+	// ecr is the ECR stand-in in front of reg; nil on other kinds
+	ecr *ecrtest.Server
+	// gar is the Artifact Registry stand-in in front of reg, whose
+	// repositories are under prefix; nil elsewhere
+	gar *gartest.Server
+	// harbor is the Harbor stand-in in front of reg; nil elsewhere
+	harbor *harbortest.Server
+	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
 	ages    map[repoDigest]int // days before testNow each was pushed
+	pulled  map[repoDigest]int // days before testNow each was last pulled (ECR)
 	tags    []string           // "repo:tag"
 	log     []string           // the population, for a failing seed
 }
@@ -116,7 +149,7 @@ func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, 
 func (w *world) populate() {
 	nrepos := 1 + w.rnd.IntN(3)
 	for r := range nrepos {
-		repo := fmt.Sprintf("r%d", r)
+		repo := fmt.Sprintf("%sr%d", w.prefix, r)
 		w.repos = append(w.repos, repo)
 		base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
 		if err != nil {
@@ -192,6 +225,9 @@ func short(d string) string { return d[len(d)-8:] }
 // (maybe a platform manifest), on tags, on repositories. Before the scan
 // (planned nil) anything may be locked; after it, what the plan deletes.
 func (w *world) lockSome(planned []repoDigest, when string) []step {
+	if w.harbor != nil {
+		return w.immutableSome(planned, when)
+	}
 	if w.acr == nil {
 		return nil
 	}
@@ -262,8 +298,11 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Manual = []int{}
 		}
 	}
-	if w.acr != nil && w.rnd.IntN(2) == 0 {
+	if (w.acr != nil || w.gar != nil || w.harbor != nil || w.ecr != nil) && w.rnd.IntN(2) == 0 { // they list untagged manifests
 		pol.UntaggedMaxAge = 7 * 24 * time.Hour
+	}
+	if w.ecr != nil && w.rnd.IntN(2) == 0 {
+		pol.KeepPulledWithin = 30 * 24 * time.Hour
 	}
 	pol.KeepLatest = w.rnd.IntN(3)
 	if w.rnd.IntN(2) == 0 {
@@ -275,8 +314,8 @@ func (w *world) randomRequest(inv *model.Inventory) model.Request {
 			req.Usage.Images[w.rnd.IntN(len(inv.Images))].InUse = true
 		}
 	}
-	w.logf("policy: max age %v, untagged max age %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
-		pol.MaxAge, pol.UntaggedMaxAge, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
+	w.logf("policy: max age %v, untagged max age %v, keep pulled within %v, keep latest %d, protect %v, cap %d, manual %v, usage %v",
+		pol.MaxAge, pol.UntaggedMaxAge, pol.KeepPulledWithin, pol.KeepLatest, pol.Protect, pol.Cap, req.Manual, req.Usage != nil)
 	return req
 }
 
@@ -334,8 +373,14 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 			to := pick(plannedRefs)
 			kind := []faulttest.Kind{faulttest.InternalError, faulttest.LostResponse, faulttest.Slow, faulttest.ResetBeforeHeaders, faulttest.Unavailable}[w.rnd.IntN(5)]
 			times := 1 + w.rnd.IntN(12)
-			rules = append(rules, faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta("/v2/" + to.repo + "/manifests/" + to.digest)),
-				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times})
+			rule := faulttest.Rule{Path: regexp.MustCompile(regexp.QuoteMeta(w.deletePath(to.repo, to.digest))),
+				Methods: []string{"DELETE"}, Rate: 1, Kinds: []faulttest.Kind{kind}, Times: times}
+			if w.ecr != nil {
+				// ECR deletes through its API, one path for every call: the
+				// next calls of apply (re-reads, deletions, look-ups) fail
+				rule.Path, rule.Methods = regexp.MustCompile(`^/$`), []string{"POST"}
+			}
+			rules = append(rules, rule)
 			steps = append(steps, step{fmt.Sprintf("DELETE %s@%s: %s x%d", to.repo, short(to.digest), kind, times), nil})
 		}
 	}
@@ -351,13 +396,20 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	return steps, cancelAfter
 }
 
-// runProperty runs one seed of the property on distribution or, with
-// acr, on the ACR stand-in in front of the same embedded registry.
-func runProperty(t *testing.T, seed uint64, acr bool) {
+// runProperty runs one seed of the property on kind: distribution, or
+// the ACR, Artifact Registry, Harbor or ECR stand-in in front of the same
+// embedded registry.
+func runProperty(t *testing.T, seed uint64, kind string) {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
-		digests: map[string][]string{}, ages: map[repoDigest]int{}}
+		digests: map[string][]string{}, ages: map[repoDigest]int{}, pulled: map[repoDigest]int{}}
+	if kind == onGAR {
+		w.prefix = "proj/"
+	}
+	if kind == onHarbor {
+		w.prefix = testProject + "/"
+	}
 	w.populate()
 
 	var c, pc interface {
@@ -365,7 +417,45 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		Deleter
 	}
 	var proxy *faulttest.Proxy
-	if acr {
+	switch kind {
+	case onECR:
+		w.logf("on ECR")
+		w.ecr = ecrtest.Serve(t, reg)
+		w.ecr.ExcludeFromPullTime(ecrtest.AccessKeyID) // the scan's reads are no pulls
+		keys := slices.SortedFunc(maps.Keys(w.ages), func(a, b repoDigest) int { return strings.Compare(a.repo+"@"+a.digest, b.repo+"@"+b.digest) })
+		for _, k := range keys {
+			w.ecr.SetPushed(k.repo, k.digest, testNow.AddDate(0, 0, -w.ages[k]))
+			if w.rnd.IntN(3) > 0 { // a third never pulled
+				days := w.rnd.IntN(90)
+				w.pulled[k] = days
+				w.ecr.SetPulled(k.repo, k.digest, testNow.AddDate(0, 0, -days))
+				w.logf("%s@%s pulled %d days ago", k.repo, short(k.digest), days)
+			}
+		}
+		proxy = faulttest.Serve(t, w.ecr.URL(), faultOptions)
+		e, err := NewECR(proxy.Host(), w.ecr.AWSConfig(), WithECREndpoint("http://"+proxy.Host()), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, pc = e, e
+	case onGAR:
+		w.logf("on Artifact Registry")
+		w.gar = gartest.Serve(t, reg)
+		for k, age := range w.ages {
+			w.gar.SetUploaded(k.repo, k.digest, testNow.AddDate(0, 0, -age))
+		}
+		proxy = faulttest.Serve(t, w.gar.URL(), faultOptions)
+		w.gar.SetLoginServer(proxy.Host())
+		g, err := NewGAR(proxy.Host(), strings.TrimSuffix(w.prefix, "/"), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry),
+			WithAuthenticator(GoogleTokenLogin(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: w.gar.AccessToken()}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, pc = g, g
+	case onHarbor:
+		c, proxy = w.onHarbor()
+		pc = c
+	case onACR:
 		w.logf("on ACR")
 		id := azuretest.ServeIdentity(t)
 		w.acr = acrtest.Serve(t, reg, acrtest.WithIdentity(id))
@@ -380,7 +470,7 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 			t.Fatal(err)
 		}
 		c, pc = a, a
-	} else {
+	default:
 		c = newClient(t, reg.Host())
 		proxy = faulttest.Serve(t, "http://"+reg.Host(), faultOptions)
 		pc = newClient(t, proxy.Host(), WithRetry(faultRetry))
@@ -417,6 +507,15 @@ func runProperty(t *testing.T, seed uint64, acr bool) {
 		}))
 	w.logf("apply: %d deleted, %d failed, %d skipped, %d not started, freed %d; err %v",
 		len(res.Deleted), len(res.Failed), len(res.Skipped), res.NotStarted, res.FreedBytes, applyErr)
+	// independently of the model's holds: nothing pulled within
+	// keep_pulled_within was deleted
+	if win := req.Policy.KeepPulledWithin; win > 0 {
+		for _, d := range res.Deleted {
+			if days, ok := w.pulled[repoDigest{d.Repository, d.Digest}]; ok && time.Duration(days)*24*time.Hour <= win {
+				bad = append(bad, fmt.Sprintf("%s@%s was pulled %d days ago, within keep_pulled_within %v, and deleted", d.Repository, short(d.Digest), days, win))
+			}
+		}
+	}
 	if len(bad) > 0 {
 		t.Errorf("seed %d broke the safety invariant:\n  %s\nthe population and schedule:\n  %s\nthe plan:\n  %s",
 			seed, strings.Join(bad, "\n  "), strings.Join(w.log, "\n  "), describePlan(inv, plan))

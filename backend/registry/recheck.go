@@ -28,6 +28,12 @@ type Current struct {
 	// digest only: the caller holds that index with it. Nil where the
 	// registry has no locks (the distribution API).
 	Locked map[string]string
+	// Cascade maps an index to the platform manifests the registry would
+	// delete with it now (Harbor deletes an index's untagged children that
+	// no other index references). Apply skips an index that would take one
+	// the plan does not delete with it: one untagged since the scan. Nil
+	// where deleting an index deletes nothing else.
+	Cascade map[string][]string
 }
 
 // Current lists repository's tags and resolves each to its digest. For a

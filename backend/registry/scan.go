@@ -113,6 +113,10 @@ type scanner struct {
 	// once over the whole scan, whichever repository meets it first.
 	manifests onceMap[*manifestInfo]
 	configs   onceMap[*configInfo]
+	// skipConfigs: no image config is read (an ACR image's age is its
+	// push time): an image's created time and platform are left to the
+	// caller.
+	skipConfigs bool
 	// cacheScan is this scan's use of the client's digest cache (nil
 	// without one); headFailures counts tags whose HEAD failed.
 	cacheScan    *digestcache.Scan

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"cmp"
 	"slices"
 	"sync"
 	"weak"
@@ -36,11 +35,44 @@ func (p *previous) set(inv *model.Inventory) {
 	p.mu.Unlock()
 }
 
+// repositories are the repositories of the previous inventory, nil
+// without one.
+func (p *previous) repositories() []string {
+	p.mu.Lock()
+	inv := p.inv
+	if inv == nil {
+		inv = p.last.Value()
+	}
+	p.mu.Unlock()
+	if inv == nil {
+		return nil
+	}
+	var out []string
+	for i := range inv.Images {
+		if r := inv.Images[i].Repository; len(out) == 0 || out[len(out)-1] != r {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// configRead reports whether an ACR image's created time came from its
+// config (age_from: built), not from the listing's push time: when it
+// is the push time the config was not read. The two may coincide by
+// chance; the config is then read again, which costs a request and
+// changes nothing.
+func configRead(im *model.Image) bool {
+	pushed := im.CreatedProblem == model.CreatedOK && im.Created.Equal(im.Pushed)
+	undated := im.CreatedProblem == model.CreatedMissing && im.Created.IsZero() && im.Pushed.IsZero()
+	return !pushed && !undated
+}
+
 // take is what the previous inventory says of each digest it read whole
 // (images of repositories it holds no error or warning about, described
-// as a read of the manifest would); it lets go of the inventory itself,
-// which the scan that asks replaces.
-func (p *previous) take() map[string]*manifestInfo {
+// as a read of the manifest would; with configs, only those whose config
+// it read); it lets go of the inventory itself, which the scan that asks
+// replaces.
+func (p *previous) take(configs bool) map[string]*manifestInfo {
 	p.mu.Lock()
 	inv := p.inv
 	if inv == nil {
@@ -61,7 +93,7 @@ func (p *previous) take() map[string]*manifestInfo {
 	out := make(map[string]*manifestInfo, len(inv.Images))
 	for i := range inv.Images {
 		im := &inv.Images[i]
-		if doubt[im.Repository] || out[im.Digest] != nil {
+		if doubt[im.Repository] || out[im.Digest] != nil || (configs && !configRead(im)) {
 			continue
 		}
 		blobs := make([]model.Blob, 0, len(im.Blobs))
@@ -97,7 +129,7 @@ func (p *previous) take() map[string]*manifestInfo {
 			childBlobs: childBlobs,
 			mediaType:  im.MediaType,
 			blobs:      blobs,
-			created:    cmp.Or(im.ConfigCreated, im.Created),
+			created:    im.Created,
 			problem:    im.CreatedProblem,
 			platform:   im.Platform,
 			platforms:  slices.Clone(im.Platforms),

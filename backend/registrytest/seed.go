@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -59,6 +60,11 @@ type Population struct {
 	// Concurrency bounds the images pushed at once (0 means
 	// DefaultConcurrency).
 	Concurrency int
+	// Prefix goes before every repository name: "" (top level), or a
+	// path ending in "/": "my-project/" for a registry whose repositories
+	// live under a project (gcr.io/PROJECT/...), "binder/" for a Harbor
+	// project.
+	Prefix string
 }
 
 // DefaultPopulation is the interactive demo's registry: 12 repositories,
@@ -87,6 +93,9 @@ func (p Population) withDefaults() (Population, error) {
 	}
 	if p.Concurrency < 0 {
 		return p, fmt.Errorf("population: Concurrency is %d, want 0 (default) or more", p.Concurrency)
+	}
+	if p.Prefix != "" && (!strings.HasSuffix(p.Prefix, "/") || !validPrefix(p.Prefix)) {
+		return p, fmt.Errorf("population: Prefix %q is not a repository path ending in /", p.Prefix)
 	}
 	if p.Scale == 0 {
 		p.Scale = DefaultScale
@@ -291,4 +300,10 @@ func Seed(ctx context.Context, host string, p Population, opts ...remote.Option)
 	}
 
 	return plan.seeded(p), nil
+}
+
+// validPrefix reports whether prefix ("path/") names repositories well.
+func validPrefix(prefix string) bool {
+	_, err := name.NewRepository("example.com/"+prefix+"x", name.StrictValidation)
+	return err == nil
 }

@@ -32,7 +32,7 @@ import (
 
 // magic starts a snapshot; it changes with the format, and a file that
 // does not start with it (an older format) is ignored.
-const magic = "helmupgradebot-snapshot 5\n"
+const magic = "helmupgradebot-snapshot 7\n"
 
 // Path is where the snapshot of registry lives under dir (the state
 // directory): one file per registry.
@@ -198,7 +198,10 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.shared(im.MediaType)
 		e.time(im.Created)
 		e.shared(string(im.CreatedProblem))
+		e.time(im.Pushed)
 		e.time(im.ConfigCreated)
+		e.time(im.LastPulled)
+		e.int(im.VendorSize)
 		e.digest(im.Subject)
 		e.shared(im.Platform)
 		e.uint(uint64(len(im.Platforms)))
@@ -239,6 +242,14 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.bool(l.DeleteDisabled)
 		e.bool(l.WriteDisabled)
 	}
+	e.uint(uint64(len(inv.RegistryRules)))
+	for _, r := range inv.RegistryRules {
+		e.shared(r.Repository)
+		e.shared(r.Kind)
+		e.str(r.Summary)
+		e.str(r.Text)
+	}
+	e.str(inv.VendorSizeName)
 	e.flush()
 }
 
@@ -394,7 +405,10 @@ func (d *decoder) inventory() *model.Inventory {
 		im.MediaType = d.shared("media type")
 		im.Created = d.time("created")
 		im.CreatedProblem = model.CreatedProblem(d.shared("created problem"))
+		im.Pushed = d.time("push time")
 		im.ConfigCreated = d.time("config created")
+		im.LastPulled = d.time("last pull")
+		im.VendorSize = d.int("vendor size")
 		im.Subject = d.digest("subject")
 		im.Platform = d.shared("platform")
 		if n := d.count("platforms", 1); n > 0 {
@@ -434,6 +448,13 @@ func (d *decoder) inventory() *model.Inventory {
 			inv.RepositoryLocks[i] = model.RepositoryLock{Repository: d.shared("repository lock"), DeleteDisabled: d.bool("repository lock"), WriteDisabled: d.bool("repository lock")}
 		}
 	}
+	if n := d.count("registry rules", 4); n > 0 {
+		inv.RegistryRules = make([]model.RegistryRule, n)
+		for i := range inv.RegistryRules {
+			inv.RegistryRules[i] = model.RegistryRule{Repository: d.shared("registry rule"), Kind: d.shared("registry rule"), Summary: d.str("registry rule"), Text: d.str("registry rule")}
+		}
+	}
+	inv.VendorSizeName = d.str("vendor size name")
 	if d.err != nil {
 		return nil
 	}

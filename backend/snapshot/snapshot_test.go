@@ -96,7 +96,7 @@ func BenchmarkLoad100k(b *testing.B) {
 // format writes it.
 func TestEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[model.Inventory](): 7, reflect.TypeFor[model.Image](): 15,
+		reflect.TypeFor[model.Inventory](): 9, reflect.TypeFor[model.Image](): 18, reflect.TypeFor[model.RegistryRule](): 4,
 		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4, reflect.TypeFor[model.RepositoryLock](): 3,
 	} {
 		if typ.NumField() != n {
@@ -110,11 +110,13 @@ func TestEveryField(t *testing.T) {
 		Blobs: []model.Blob{{Digest: d(1), Size: 10}, {Digest: "sha512:" + strings.Repeat("ab", 64), Size: 1 << 40}, {Digest: d(3), Size: 0}},
 		Images: []model.Image{
 			{Repository: "a/b", Digest: d(1), Tags: []string{"v1", "latest"}, MediaType: "application/vnd.oci.image.index.v1+json",
-				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, ConfigCreated: time.Unix(1, 0).UTC(),
+				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, Pushed: time.Date(2021, 2, 3, 4, 5, 6, 7000, time.UTC), ConfigCreated: time.Unix(1, 0).UTC(), LastPulled: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
 				Subject: "sha256:NOT-HEX", Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
 				Children: []string{d(7), d(8)}, ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
-			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2}},
+			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2},
+				LastPulled: time.Date(2026, 11, 30, 8, 0, 0, 123, time.UTC), VendorSize: 1 << 33},
 		},
+		RegistryRules:   []model.RegistryRule{{Repository: "a/b", Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago", Text: `{"rules":[]}`}},
 		Errors:          []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
 		RepositoryLocks: []model.RepositoryLock{{Repository: "a/b", DeleteDisabled: true}, {Repository: "c", DeleteDisabled: true, WriteDisabled: true}, {Repository: "d", WriteDisabled: true}},
 	}
@@ -156,6 +158,8 @@ func TestDamaged(t *testing.T) {
 		{"empty", nil, true},
 		{"not a snapshot", []byte("not gzip"), true},
 		{"another version", []byte("helmupgradebot-snapshot 99\nwhatever"), false},
+		// version 5 had no push time nor last pull: its images would read shifted
+		{"version 5", append([]byte("helmupgradebot-snapshot 5\n"), good[len(magic):]...), false},
 	}
 	for _, cut := range []int{len(magic), len(magic) + 3, len(good) / 2, len(good) - 5, len(good) - 1} {
 		tests = append(tests, struct {

@@ -28,9 +28,11 @@ type AskOptions struct {
 
 var authHelp = map[string]string{
 	config.AuthAzure:     "azure: the machine's Azure identity (managed or workload identity), no password",
+	config.AuthGoogle:    "google: Google's Application Default Credentials (workload identity, the GCE service account, GOOGLE_APPLICATION_CREDENTIALS)",
 	config.AuthBasic:     "basic: a username and a password reference",
 	config.AuthDocker:    "docker: the docker login on this machine (config and credential helpers)",
 	config.AuthAnonymous: "anonymous: no login",
+	config.AuthAWS:       "aws: the AWS credential chain (IRSA, the instance profile, AWS_* variables), no password",
 }
 
 var launchesHelp = []struct{ value, help string }{
@@ -111,6 +113,14 @@ func Forms(a *Answers, o AskOptions) []func() *huh.Form {
 			opts = append(opts, huh.NewOption(authHelp[c], c))
 		}
 		return huh.NewForm(o.choose("registry.auth.type", "Registry login", "How helmupgradebot logs in to "+host+".", &a.RegistryAuth, opts...))
+	}
+	root := func() *huh.Form {
+		if !hasRegistry() || !listsGoogle(a.RegistryHost, a.RegistryAuth) {
+			return nil
+		}
+		return huh.NewForm(o.group(question{key: "registry.root", title: "What to list (registry.root)", hint: "my-project/binder", value: &a.RegistryRoot,
+			validate: validateRoot,
+			desc:     "PROJECT on gcr.io, PROJECT/REPOSITORY on Artifact Registry: every repository under it is inventoried."}))
 	}
 	login := func() *huh.Form {
 		if !hasRegistry() || a.RegistryAuth != config.AuthBasic {
@@ -201,7 +211,7 @@ func Forms(a *Answers, o AskOptions) []func() *huh.Form {
 					"(a GitHub App is set up in the file). Empty: " + Examples.TokenRef + "."}),
 		)
 	}
-	return []func() *huh.Form{registry, auth, login, identity, policy, sources, repository, charts}
+	return []func() *huh.Form{registry, auth, root, login, identity, policy, sources, repository, charts}
 }
 
 // Ask puts the questions and fills a. It returns huh.ErrUserAborted when

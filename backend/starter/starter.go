@@ -42,6 +42,9 @@ const DefaultWindow = "30d"
 // examples. Any other empty answer takes its field's default.
 type Answers struct {
 	RegistryHost string
+	// RegistryRoot is what Google's registry is listed under (flavor gar):
+	// PROJECT on gcr.io, PROJECT/REPOSITORY on Artifact Registry.
+	RegistryRoot string
 	// RegistryAuth is azure, basic, docker or anonymous (DefaultAuth).
 	RegistryAuth string
 	// RegistryUser and RegistryPassword (a secret reference) go with basic.
@@ -87,12 +90,20 @@ var Examples = Answers{
 const defaultChartFile = "Chart.yaml"
 
 // AuthChoices are the registry logins a host may use, the default first:
-// an Azure Container Registry logs in with the machine's Azure identity;
+// an Azure Container Registry logs in with the machine's Azure identity,
+// Amazon ECR with the AWS credential chain, OVH's managed Harbor with a
+// robot account (basic);
 // a loopback registry is usually open; others use the docker login.
 func AuthChoices(host string) []string {
 	switch {
 	case config.IsACRHost(host):
 		return []string{config.AuthAzure, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
+	case config.IsECRHost(host):
+		return []string{config.AuthAWS, config.AuthDocker}
+	case config.IsGoogleHost(host):
+		return []string{config.AuthGoogle, config.AuthBasic, config.AuthDocker, config.AuthAnonymous}
+	case config.IsHarborHost(host):
+		return []string{config.AuthBasic, config.AuthDocker, config.AuthAnonymous} // a robot account
 	case loopback.Host(host):
 		return []string{config.AuthAnonymous, config.AuthBasic, config.AuthDocker}
 	}
@@ -120,7 +131,7 @@ func readsPods(launches string) bool {
 // normalize trims the answers, fills in the defaults of those left empty,
 // and checks them as config does.
 func (a Answers) normalize() (Answers, error) {
-	for _, p := range []*string{&a.RegistryHost, &a.RegistryAuth, &a.RegistryUser, &a.RegistryPassword, &a.ClientID, &a.Cap,
+	for _, p := range []*string{&a.RegistryHost, &a.RegistryRoot, &a.RegistryAuth, &a.RegistryUser, &a.RegistryPassword, &a.ClientID, &a.Cap,
 		&a.Launches, &a.Events, &a.Namespace, &a.Selector, &a.Repository, &a.ChartFile, &a.TokenRef} {
 		*p = strings.TrimSpace(*p)
 	}
@@ -145,6 +156,9 @@ func (a Answers) normalize() (Answers, error) {
 			a.RegistryPassword = cmpOr(a.RegistryPassword, Examples.RegistryPassword)
 			add(validateUsername(a.RegistryUser))
 			add(validatePassword(a.RegistryPassword))
+		}
+		if listsGoogle(a.RegistryHost, a.RegistryAuth) {
+			add(validateRoot(a.RegistryRoot))
 		}
 		add(validateCap(a.Cap))
 		a.Launches = cmpOr(a.Launches, LaunchesKubernetes)
@@ -223,4 +237,10 @@ func Write(path string, data []byte, force bool) error {
 		return err
 	}
 	return f.Close()
+}
+
+// listsGoogle: a Google host logged in to with Google credentials is
+// listed through Google's own listing (flavor gar), which needs a root.
+func listsGoogle(host, auth string) bool {
+	return config.IsGoogleHost(host) && auth == config.AuthGoogle
 }

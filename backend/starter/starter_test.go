@@ -53,6 +53,21 @@ func TestTemplateLoads(t *testing.T) {
 			func(c *config.Config) bool {
 				return c.Registry.Flavor == config.FlavorDistribution && c.Registry.Auth.Username == "bot" && len(c.Charts) == 0
 			}, []string{"# The chart chore is off", "# github:", "#   - repository: my-org/my-hub-deploy"}},
+		{"ECR", starter.Answers{RegistryHost: "123456789012.dkr.ecr.us-west-2.amazonaws.com"}, func(c *config.Config) bool {
+			return c.Registry.Flavor == config.FlavorECR && c.Registry.Auth.Type == config.AuthAWS
+		}, []string{"# keep_pulled_within:"}},
+		{"Artifact Registry", starter.Answers{RegistryHost: "us-docker.pkg.dev", RegistryRoot: "my-project/binder"}, func(c *config.Config) bool {
+			return c.Registry.Flavor == config.FlavorGAR && c.Registry.Auth.Type == config.AuthGoogle && c.Registry.Root == "my-project/binder"
+		}, []string{"  root: my-project/binder"}},
+		{"gcr.io with a _json_key login", starter.Answers{RegistryHost: "gcr.io", RegistryAuth: "basic", RegistryUser: "_json_key", RegistryPassword: "file:/etc/key.json"},
+			func(c *config.Config) bool {
+				return c.Registry.Flavor == config.FlavorDistribution && c.Registry.Root == ""
+			}, nil},
+		{"OVH's managed Harbor, a robot account", starter.Answers{RegistryHost: "2lmrrh8f.gra7.container-registry.ovh.net", RegistryAuth: "basic",
+			RegistryUser: "robot$mybinder-builds+cleaner", RegistryPassword: "env:HARBOR_ROBOT_SECRET"},
+			func(c *config.Config) bool {
+				return c.Registry.Flavor == config.FlavorHarbor && c.Registry.Auth.Username == "robot$mybinder-builds+cleaner"
+			}, []string{"  flavor: harbor", "# projects: []"}},
 		{"loopback registry only", starter.Answers{RegistryHost: "localhost:5000"}, func(c *config.Config) bool {
 			return c.Registry.Auth.Type == config.AuthAnonymous
 		}, nil},
@@ -118,6 +133,8 @@ func TestRenderRefuses(t *testing.T) {
 		{starter.Answers{RegistryHost: "localhost:5000", Launches: starter.LaunchesEvents, Events: "/var/log/[events"}, "not a valid glob"},
 		{starter.Answers{RegistryHost: "localhost:5000", Namespace: "Bin_Der"}, `kubernetes.namespace: "Bin_Der" is not a Kubernetes namespace name`},
 		{starter.Answers{RegistryHost: "localhost:5000", Launches: "sometimes"}, `launches "sometimes"`},
+		{starter.Answers{RegistryHost: "gcr.io"}, "gar needs registry.root"},
+		{starter.Answers{RegistryHost: "gcr.io", RegistryRoot: "/p"}, `registry.root: "/p" is not a repository path`},
 		{starter.Answers{Repository: "hub23-deploy"}, `charts[0].repository: "hub23-deploy" is not owner/name`},
 		{starter.Answers{Repository: "o/r", TokenRef: tok}, "github.token:"},
 		{starter.Answers{Repository: "o/r", TokenRef: "env:" + tok}, "looks like a GitHub token"},
@@ -157,6 +174,9 @@ func TestAuthChoices(t *testing.T) {
 		"hub23.azurecr.io": config.AuthAzure, "x.azurecr.cn:443": config.AuthAzure,
 		"localhost:5000": config.AuthAnonymous, "127.0.0.1:5000": config.AuthAnonymous,
 		"registry.example.org": config.AuthDocker, "": config.AuthDocker,
+		"123456789012.dkr.ecr.eu-central-1.amazonaws.com": config.AuthAWS,
+		"gcr.io": config.AuthGoogle, "eu.gcr.io": config.AuthGoogle, "europe-west1-docker.pkg.dev": config.AuthGoogle,
+		"2lmrrh8f.gra7.container-registry.ovh.net": config.AuthBasic,
 	} {
 		if got := starter.DefaultAuth(host); got != want {
 			t.Errorf("DefaultAuth(%q) = %s, want %s", host, got, want)

@@ -57,6 +57,7 @@ type view struct {
 	// R fills the registry section, C the github and charts sections.
 	R, C     Answers
 	Flavor   string
+	AgeFrom  string // the flavor's default
 	ClientID string
 	// Events and Pods: the usage sources R reads.
 	Events, Pods bool
@@ -79,9 +80,15 @@ var tmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": quot
 registry:
 {{kv "  url: " .R.RegistryHost}}# host[:port]; every repository under it is inventoried
   # insecure: false                   # plain HTTP; allowed without it only for loopback hosts
-{{kv "  # flavor: " .Flavor}}# acr (ACR's listing API; the default for *.azurecr.io with azure login) or distribution
+{{if eq .Flavor "harbor"}}{{kv "  flavor: " .Flavor}}{{else}}{{kv "  # flavor: " .Flavor}}{{end}}# acr (ACR's listing API; the default for *.azurecr.io with azure login), ecr (Amazon ECR's API; the default for *.dkr.ecr.*.amazonaws.com with aws login), gar (Google's listing; the default for gcr.io and *-docker.pkg.dev with google login), harbor (Harbor's API) or distribution
+{{- if eq .Flavor "gar"}}
+{{kv "  root: " .R.RegistryRoot}}# gar: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry), listed with everything under it
+{{- else}}
+  # root: ""                          # gar only: PROJECT (gcr.io) or PROJECT/REPOSITORY (Artifact Registry) to list under
+{{- end}}
+{{kv "  # age_from: " .AgeFrom}}# an image's age: pushed (its push time; acr, ecr, gar and harbor only, their default) or built (its config's created time)
   auth:
-{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | basic | docker (docker login) | anonymous
+{{kv "    type: " .R.RegistryAuth}}# azure (the machine's Azure identity) | aws (the AWS credential chain, ECR) | google (Application Default Credentials) | basic | docker (docker login) | anonymous
 {{- if eq .R.RegistryAuth "basic"}}
 {{kv "    username: " .R.RegistryUser}}# basic only
 {{kv "    password: " .R.RegistryPassword}}# basic only: a secret reference, never the password
@@ -90,10 +97,12 @@ registry:
     # password: ""                    # basic only: a secret reference, never the password
 {{- end}}
   # concurrency: 16                   # parallel registry requests (1..64)
+  # projects: []                      # harbor only: the projects to clean, e.g. [mybinder-builds]; none: every project the login sees
   policy:
     max_age: 90d                      # images created longer ago are deleted
     # untagged_max_age: 0             # untagged manifests (ACR lists them) older than this are deleted, e.g. 7d; 0: none by age
     keep_latest: 1                    # per repository, the N newest are never deleted
+    # keep_pulled_within: 0           # ECR only: images ECR recorded a pull of this recently are held, e.g. 30d
     protect: []                       # regexes on "repo" or "repo:tag" that are never deleted, e.g. ["^jupyterhub/"]
 {{- if .R.Cap}}
 {{kv "    cap: " .R.Cap}}# the registry's size budget, shown on the gauge and in the forecast
@@ -149,6 +158,7 @@ github:
   # installation_id: 12345678         # an example: from the installation's settings URL
   # private_key: keyvault://my-vault/helmupgradebot-app-key   # an example: the App's .pem, as a secret reference
   # mode: branch                      # branch: push a branch to the repository; fork: through the token owner's fork
+  # status_issue: false               # true: headless runs keep a status issue in each deployment repository (needs Issues: read and write)
 
 charts:
 {{kv "  - repository: " .C.Repository}}# owner/name of the deployment repository
@@ -160,7 +170,13 @@ charts:
     labels: [dependencies]
     # reviewers: []
     # team_reviewers: []
-    # group: false                    # true: one pull request for all outdated dependencies of the file
+    # group: false                    # true: one pull request for all outdated dependencies and images of the entry
+    # values: []                      # an example: values files whose image tags are kept current, e.g. [hub/values.yaml]
+    # images:                         # an example; default: every image the values files pin
+    #   include: []                   # globs on the image name, e.g. ["quay.io/jupyterhub/*"]; []: every image
+    #   exclude: []                   # globs on the image name left out
+    #   prereleases: false            # true: a release pin may move to git-describe, .devN and prerelease tags
+    #   constraint: ""                # a semver constraint on the tag's version, e.g. ">=2023"
 
 # repositories:                       # an example: names for repository: "@name" in chart files, and credentials of private ones
 #   bitnami: https://charts.bitnami.com/bitnami
@@ -185,6 +201,14 @@ azure:
 #   max_attempts: 5                   # the most attempts one call makes, the first included (1..20; 1: no retry)
 #   max_wait: 2m                      # the longest one call takes, its attempts and waits included (1s..1h)
 {{end}}
+
+{{- define "metrics" -}}
+# metrics:                            # Prometheus metrics of each headless run (docs/metrics.md)
+#   file: /var/lib/node_exporter/textfile_collector/helmupgradebot.prom   # an example: for node_exporter's textfile collector
+#   push: http://pushgateway.monitoring:9091   # an example: a Pushgateway; each run replaces its group
+#   instance: ""                      # the group's name; "": the registry's host, else the chart file's repository
+#   job: helmupgradebot               # the Pushgateway job
+{{end}}
 `))
 
 // render writes the configuration file for normalized answers.
@@ -197,9 +221,18 @@ func render(a Answers, path string) ([]byte, error) {
 	if !chartsOn {
 		v.C, _ = Examples.normalize()
 	}
-	v.Flavor = config.FlavorDistribution
+	v.Flavor, v.AgeFrom = config.FlavorDistribution, config.AgeFromBuilt
 	if config.IsACRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAzure {
-		v.Flavor = config.FlavorACR
+		v.Flavor, v.AgeFrom = config.FlavorACR, config.AgeFromPushed
+	}
+	if config.IsECRHost(v.R.RegistryHost) && v.R.RegistryAuth == config.AuthAWS {
+		v.Flavor, v.AgeFrom = config.FlavorECR, config.AgeFromPushed
+	}
+	if listsGoogle(v.R.RegistryHost, v.R.RegistryAuth) {
+		v.Flavor, v.AgeFrom = config.FlavorGAR, config.AgeFromPushed
+	}
+	if config.IsHarborHost(v.R.RegistryHost) {
+		v.Flavor, v.AgeFrom = config.FlavorHarbor, config.AgeFromPushed
 	}
 	v.Events, v.Pods = readsEvents(v.R.Launches), readsPods(v.R.Launches)
 
@@ -230,6 +263,7 @@ func render(a Answers, path string) ([]byte, error) {
 		{"charts", "# The chart chore is off. To keep Helm chart pins current, uncomment these\n# sections and give the deployment repository.\n", chartsOn},
 		{"azure", "", true},
 		{"retry", "", true},
+		{"metrics", "", true},
 	} {
 		if err := section(s.name, s.off, s.on); err != nil {
 			return nil, err

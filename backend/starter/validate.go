@@ -41,6 +41,9 @@ func probe(doc map[string]any) (*config.Config, error) {
 // policy keys as given (nil: absent).
 func registryDoc(url string, auth, policy map[string]any) map[string]any {
 	r := map[string]any{"url": url}
+	if config.IsGoogleHost(url) {
+		r["root"] = "probe-project" // Google's listing needs one; validateRoot checks the answer's
+	}
 	if auth != nil {
 		r["auth"] = auth
 	}
@@ -86,6 +89,13 @@ func normalizeRegistry(s string) (string, error) {
 		return "", err
 	}
 	return c.Registry.URL, nil
+}
+
+// validateRoot checks registry.root, what a Google registry is listed
+// under (flavor gar).
+func validateRoot(s string) error {
+	_, err := probe(map[string]any{"registry": map[string]any{"url": "gcr.io", "root": s}})
+	return err
 }
 
 // validateUsername checks registry.auth.username for basic auth.

@@ -1,12 +1,11 @@
 // Package charts is the console's Charts tab: one row per tracked chart
-// dependency, and the pull requests that bump them.
+// dependency and per image a values file pins, and the pull requests that
+// bump them.
 package charts
 
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -16,8 +15,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/components/confirm"
 	"github.com/helmupgradebot/helmupgradebot/ui/components/list"
-	"github.com/helmupgradebot/helmupgradebot/ui/components/table"
-	"github.com/helmupgradebot/helmupgradebot/ui/pager"
 )
 
 // Service is what the console asks of the chart upgrader.
@@ -133,7 +130,7 @@ func (s *Model) checkDone(msg CheckDoneMsg) {
 	s.rows = msg.rows
 	s.scroll()
 	out, errs, open := s.tally()
-	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", common.Count(len(s.rows), "chart dependency"), out, open)
+	text := fmt.Sprintf("checked %s: %d outdated, %d with a PR open", rowsCount(s.rows), out, open)
 	if n := mergedCount(s.rows); n > 0 {
 		text += fmt.Sprintf(", %d merged since the last run", n)
 	}
@@ -146,12 +143,12 @@ func (s *Model) checkDone(msg CheckDoneMsg) {
 				continue
 			}
 			if lead == "" {
-				lead = fmt.Sprintf("%s could not be checked: %s", r.Dependency, r.Error)
+				lead = fmt.Sprintf("%s could not be checked: %s", rowName(r), r.Error)
 				if errs > 1 {
-					lead = fmt.Sprintf("%s could not be checked, first %s: %s", common.Count(errs, "chart dependency"), r.Dependency, r.Error)
+					lead = fmt.Sprintf("%s could not be checked, first %s: %s", common.Count(errs, "row"), rowName(r), r.Error)
 				}
 			}
-			details = append(details, fmt.Sprintf("  %s (%s %s): %s", r.Dependency, r.Repository, r.File, r.Error))
+			details = append(details, fmt.Sprintf("  %s (%s %s): %s", rowName(r), r.Repository, r.File, r.Error))
 		}
 		s.c.Report(common.SrcCheck, fmt.Sprintf("%s\n%s, %s", lead, text, common.Count(errs, "error")), details...)
 		return
@@ -200,135 +197,6 @@ func (s *Model) key(msg tea.KeyPressMsg) (tea.Cmd, *confirm.Model) {
 	return nil, nil
 }
 
-// confirmPR previews the PR for the row under the cursor (or, grouped, for
-// every outdated dependency of its file) in a confirm box.
-func (s *Model) confirmPR(group bool) *confirm.Model {
-	if s.Cursor >= len(s.rows) {
-		return nil
-	}
-	if s.Busy() {
-		s.c.Notef("charts are busy")
-		return nil
-	}
-	row := s.rows[s.Cursor]
-	var deps []model.DependencyStatus
-	if group || row.Group {
-		for _, r := range s.rows {
-			if r.Repository == row.Repository && r.File == row.File && r.Outdated() {
-				deps = append(deps, r)
-			}
-		}
-		if len(deps) == 0 {
-			s.c.Errorf("nothing outdated in %s", row.File)
-			return nil
-		}
-	} else {
-		if !row.Outdated() {
-			s.notOutdated(row)
-			return nil
-		}
-		deps = []model.DependencyStatus{row}
-	}
-	p, err := s.svc.Preview(deps)
-	if err != nil {
-		s.c.Errorf("preview pull request: %v", err)
-		return nil
-	}
-	c := &confirm.Model{Payload: pullRequest{deps: deps, proposal: p}}
-	c.Title = "Open pull request?"
-	st := s.c.Styles
-	c.AddLabeled("repository", p.Repository)
-	c.AddLabeled("branch", p.Branch+" → "+p.Base)
-	c.AddLabeled("title", p.Title)
-	c.AddLabeled("change", p.File)
-	for _, l := range strings.Split(strings.TrimRight(p.Diff, "\n"), "\n") {
-		switch {
-		case strings.HasPrefix(l, "-"):
-			c.Add("  " + st.DiffDel.Render(l))
-		case strings.HasPrefix(l, "+"):
-			c.Add("  " + st.DiffAdd.Render(l))
-		}
-	}
-	return c
-}
-
-// notOutdated says why p opens nothing for a row: a pull request already
-// open is news, not an error.
-func (s *Model) notOutdated(r model.DependencyStatus) {
-	switch {
-	case r.State == model.StateEdited || r.State == model.StatePRClosed:
-		s.c.Infof("%s is left alone (%s): %s", r.Dependency, r.State, r.Warning)
-	case r.HasOpenPR():
-		s.c.Infof("%s already has PR #%d open with the newest version: %s", r.Dependency, r.PRNumber, r.PRURL)
-	case r.State == model.StateError:
-		s.c.Errorf("%s could not be checked, so it gets no PR: %s", r.Dependency, r.Error)
-	case r.State == model.StateSkipped:
-		s.c.Infof("%s is skipped, so it gets no PR: %s", r.Dependency, r.Warning)
-	default:
-		s.c.Errorf("%s is %s: only an outdated dependency gets a PR", r.Dependency, stateText(r))
-	}
-}
-
-// pullRequest is a PR box's payload: the rows it bumps and what it will
-// do.
-type pullRequest struct {
-	deps     []model.DependencyStatus
-	proposal engine.Proposal
-}
-
-// startOpen opens the confirmed PR.
-func (s *Model) startOpen(c *confirm.Model) tea.Cmd {
-	pr, ok := c.Payload.(pullRequest)
-	if s.Busy() || !ok {
-		return nil
-	}
-	names := make([]string, len(pr.deps))
-	for i, d := range pr.deps {
-		names[i] = d.Dependency
-	}
-	s.opening = strings.Join(names, ", ")
-	svc, ctx, deps, prop := s.svc, s.c.Ctx, pr.deps, pr.proposal
-	return func() tea.Msg {
-		rows, err := svc.Open(ctx, deps)
-		return OpenDoneMsg{prop: prop, Rows: rows, err: err}
-	}
-}
-
-func (s *Model) openDone(msg OpenDoneMsg) {
-	s.opening = ""
-	if msg.err != nil {
-		s.c.Report(common.SrcPR, msg.err.Error())
-		return
-	}
-	s.c.Report(common.SrcPR, "")
-	for _, nr := range msg.Rows {
-		for i := range s.rows {
-			r := &s.rows[i]
-			if r.Repository == nr.Repository && r.File == nr.File && r.Dependency == nr.Dependency {
-				*r = nr
-			}
-		}
-	}
-	if len(msg.Rows) > 0 {
-		r := msg.Rows[0]
-		verb := "opened"
-		switch r.State {
-		case model.StatePRUpdated:
-			verb = "updated"
-		case model.StatePROpen:
-			verb = "found open"
-		case model.StateEdited, model.StatePRClosed:
-			s.c.Infof("left alone (%s): %s", r.State, r.Warning)
-			return
-		}
-		if r.Warning != "" {
-			s.c.Infof("%s PR #%d: %s (warning: %s)", verb, r.PRNumber, r.PRURL, r.Warning)
-		} else {
-			s.c.Infof("%s PR #%d: %s", verb, r.PRNumber, r.PRURL)
-		}
-	}
-}
-
 // StatusText says what is running, "" when nothing.
 func (s *Model) StatusText() string {
 	switch {
@@ -346,200 +214,13 @@ func (s *Model) Counts() string {
 		return ""
 	}
 	out, errs, _ := s.tally()
-	t := fmt.Sprintf("%s · %d outdated", common.Count(len(s.rows), "dep"), out)
+	noun := "dep"
+	if _, images := kinds(s.rows); images > 0 {
+		noun = "row"
+	}
+	t := fmt.Sprintf("%s · %d outdated", common.Count(len(s.rows), noun), out)
 	if errs > 0 {
 		t += " · " + common.Count(errs, "error")
 	}
 	return t
-}
-
-// stateText is a row's status column.
-func stateText(r model.DependencyStatus) string {
-	switch r.State {
-	case model.StateUpToDate:
-		return "up to date"
-	case model.StateOutdated:
-		if r.PRNumber > 0 {
-			return fmt.Sprintf("outdated (#%d)", r.PRNumber)
-		}
-		return "outdated"
-	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
-		return fmt.Sprintf("PR open #%d", r.PRNumber)
-	case model.StateError:
-		return "error"
-	}
-	return string(r.State)
-}
-
-func (s *Model) stateStyle(r model.DependencyStatus) string {
-	st := s.c.Styles
-	t := stateText(r)
-	switch r.State {
-	case model.StateUpToDate:
-		return st.OK.Render(t)
-	case model.StateOutdated:
-		return st.Warn.Render(t)
-	case model.StateError:
-		return st.Error.Render(t)
-	case model.StateSkipped:
-		return st.Muted.Render(t)
-	}
-	return st.Title.Render(t)
-}
-
-// detailLines is the fewest lines under the table that describe the
-// current row: a rule, then where it is, its versions and its state, each
-// wrapped to the screen.
-const detailLines = 4
-
-// detailHeight is the lines under the table: enough for the longest
-// row's details at width w, up to half the body's h lines. It does not
-// change as the cursor moves.
-func (s *Model) detailHeight(w, h int) int {
-	n := detailLines
-	for _, r := range s.rows {
-		n = max(n, 1+len(s.details(r, w)))
-	}
-	return min(n, max(detailLines, h/2))
-}
-
-// statusW is the status column's width ("PR open #1234").
-const statusW = 14
-
-// chartTable is the Charts table's columns laid out for a width: the
-// dependency keeps its name whole and the versions their room; as the
-// screen narrows FILE goes first, then PR, then AGE (the details under the
-// table say all three).
-type chartTable struct {
-	dep, file, cur, newest, age, status, pr table.Column
-}
-
-func (s *Model) layout(w int, now time.Time) *chartTable {
-	var dep, file, cur, newest int
-	for _, r := range s.rows {
-		dep, file = max(dep, len(r.Dependency)), max(file, len(r.File))
-		cur, newest = max(cur, len(r.Current)), max(newest, len(r.Latest.Version))
-	}
-	name := func(need, header, room, most, drop int) table.Column {
-		need = max(need, header)
-		return table.Column{Want: min(need, most), Min: min(need, max(room, header)), Drop: drop, Name: true}
-	}
-	t := &chartTable{
-		dep:    name(dep, len("DEPENDENCY"), 16, 30, 0),
-		file:   name(file, len("FILE"), 10, 30, 1),
-		cur:    name(cur, len("CURRENT"), 11, 32, 0),
-		newest: name(newest, len("NEWEST"), 11, 32, 0),
-		age:    table.Column{Want: 5, Min: 5, Drop: 3},
-		status: table.Column{Want: statusW, Min: statusW},
-		pr:     table.Column{Hidden: true},
-	}
-	cols := []*table.Column{&t.dep, &t.file, &t.cur, &t.newest, &t.age, &t.status}
-	if s.hasPRColumn(now) {
-		t.pr = table.Column{Want: prNarrowW, Min: prNarrowW, Drop: 2}
-		if w >= PRWideAt {
-			t.pr.Want = prWideW
-		}
-		cols = append(cols, &t.pr)
-	}
-	table.Layout(w-1, cols) // after the cursor's gutter
-	return t
-}
-
-// Render renders the tab in w×h cells.
-func (s *Model) Render(w, h int) string {
-	st := s.c.Styles
-	if !s.configured() {
-		return common.Block(st.Muted.Render("charts not configured: add charts to the config"), w, h)
-	}
-	if !s.checked {
-		return common.Block(st.Muted.Render("checking chart versions…"), w, h)
-	}
-	if len(s.rows) == 0 {
-		return common.Block(st.Muted.Render("no chart dependencies tracked: add charts to the config"), w, h)
-	}
-	now := s.c.Now()
-	t := s.layout(w, now)
-	var b strings.Builder
-	head := " " + common.Fit("DEPENDENCY", t.dep.Width) + t.file.Cell("FILE", false) + t.cur.Cell("CURRENT", false) +
-		t.newest.Cell("NEWEST", false) + t.age.Cell("AGE", true) + t.status.Cell("STATUS", false) + t.pr.Cell("PR", false)
-	b.WriteString(st.TableHeader.Render(common.Fit(head, w)))
-	dh := s.detailHeight(w, h)
-	rows := max(h-1-dh, 1)
-	end := min(s.Offset+rows, len(s.rows))
-	for p := s.Offset; p < end; p++ {
-		r := s.rows[p]
-		age := ""
-		if a := r.LatestAge(now); a > 0 {
-			age = model.FormatAge(a)
-		}
-		gutter := " "
-		if p == s.Cursor {
-			gutter = "›"
-		}
-		line := gutter + common.Fit(r.Dependency, t.dep.Width) + t.file.Cell(r.File, false) + t.cur.Middle(r.Current) +
-			t.newest.Middle(r.Latest.Version) + t.age.Cell(age, true)
-		state, styled := t.status.Cell(stateText(r), false), t.status.Cell(s.stateStyle(r), false)
-		pr := t.pr.Cell(prCell(r, now, t.pr.Width >= prWideW), false)
-		if p == s.Cursor {
-			line = st.Cursor.Render(common.Fit(line+state+pr, w))
-		} else {
-			line = common.Fit(line+styled+s.prStyle(r, pr), w)
-		}
-		b.WriteString("\n" + line)
-	}
-	var details []string
-	if s.Cursor < len(s.rows) {
-		details = s.details(s.rows[s.Cursor], w)
-	}
-	rule := st.Muted.Render(strings.Repeat("─", w))
-	return common.Block(b.String(), w, h-dh) + "\n" + common.Block(rule+"\n"+strings.Join(details, "\n"), w, dh)
-}
-
-// details describes a row in full, wrapped to w cells: where it is, its
-// versions, its state and pull requests.
-func (s *Model) details(r model.DependencyStatus, w int) []string {
-	st := s.c.Styles
-	where := r.Repository + " " + r.File
-	if r.ChartRepository != "" {
-		where += " · chart from " + r.ChartRepository
-	}
-	versions := r.Current + " → " + r.Latest.Version
-	if r.NewPin != "" {
-		versions = r.Current + " → " + r.NewPin + " (admits " + r.Latest.Version + ")"
-	}
-	var third string
-	switch r.State {
-	case model.StateError:
-		versions = r.Current
-		third = st.Error.Render("error: ") + r.Error
-	case model.StateSkipped:
-		versions = r.Current
-		third = st.Muted.Render("skipped: ") + r.Warning
-	case model.StatePROpen, model.StatePROpened, model.StatePRUpdated:
-		third = fmt.Sprintf("PR #%d %s", r.PRNumber, r.PRURL)
-		if about := prAbout(r, s.c.Now()); about != "" {
-			third = fmt.Sprintf("PR #%d %s · %s", r.PRNumber, about, r.PRURL)
-		}
-	case model.StateEdited, model.StatePRClosed:
-		third = "left alone: " + r.Warning
-	case model.StateOutdated:
-		third = "p opens a pull request"
-		if r.Group {
-			third += " (one for the whole file: the file is grouped)"
-		}
-		if r.PRNumber > 0 {
-			third = fmt.Sprintf("PR #%d carries an older version; p updates it: %s", r.PRNumber, r.PRURL)
-			if about := prAbout(r, s.c.Now()); about != "" {
-				third = fmt.Sprintf("PR #%d (%s) carries an older version; p updates it: %s", r.PRNumber, about, r.PRURL)
-			}
-		}
-	default:
-		versions = r.Current + " is the newest accepted version"
-	}
-	third = withMerged(third, r, s.c.Now())
-	var out []string
-	for _, l := range []string{where, versions, third} {
-		out = append(out, pager.Wrap(l, w)...)
-	}
-	return out
 }

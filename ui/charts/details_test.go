@@ -27,6 +27,14 @@ func TestDetailsSkippedAndRanges(t *testing.T) {
 		{model.DependencyStatus{Dependency: "cert-manager", Current: "~1.7.0", NewPin: "~1.8.0", State: model.StateOutdated,
 			Latest: model.ChartVersion{Version: "v1.8.0"}},
 			"outdated", []string{"~1.7.0 → ~1.8.0 (admits v1.8.0)", "p opens a pull request"}, nil},
+		{model.DependencyStatus{Kind: model.KindImage, Repository: "o/r", File: "hub/values.yaml", Dependency: "binderhub.config.BinderHub.build_image",
+			Path: "binderhub.config.BinderHub.build_image", Image: "quay.io/jupyterhub/repo2docker", Line: 7, Group: true,
+			Current: "2021.08.0-136.g47ea95a", State: model.StateOutdated, Latest: model.ChartVersion{Version: "2024.07.0-184.g5e9e3d0"}},
+			"outdated", []string{"o/r hub/values.yaml:7 · image quay.io/jupyterhub/repo2docker at binderhub.config.BinderHub.build_image",
+				"2021.08.0-136.g47ea95a → 2024.07.0-184.g5e9e3d0", "one with the entry's charts"}, []string{"chart from", "whole file"}},
+		{model.DependencyStatus{Kind: model.KindImage, File: "v.yaml", Dependency: "pinned.image", Path: "pinned.image", Image: "index.docker.io/library/nginx", Line: 3,
+			Current: "1.27@sha256:5a64", State: model.StateSkipped, Warning: "nginx is pinned by digest: a digest names one build, left alone"},
+			"skipped", []string{"v.yaml:3 · image index.docker.io/library/nginx at pinned.image", "nginx is pinned by digest"}, []string{"→"}},
 	}
 	for _, tt := range tests {
 		got := strings.Join(s.details(tt.row, 200), "\n")
@@ -42,6 +50,26 @@ func TestDetailsSkippedAndRanges(t *testing.T) {
 			if strings.Contains(got, w) {
 				t.Errorf("%s: details have %q:\n%s", tt.row.Dependency, w, got)
 			}
+		}
+	}
+}
+
+func TestImageCells(t *testing.T) {
+	tests := []struct {
+		row        model.DependencyStatus
+		cell, name string
+	}{
+		{model.DependencyStatus{Dependency: "binderhub"}, "binderhub", "binderhub"},
+		{model.DependencyStatus{Kind: model.KindImage, Path: "a.image", Image: "quay.io/jupyterhub/repo2docker"}, "image repo2docker", "image repo2docker at a.image"},
+		{model.DependencyStatus{Kind: model.KindImage, Path: "proxy.image", Image: "index.docker.io/library/nginx"}, "image nginx", "image nginx at proxy.image"},
+		{model.DependencyStatus{Kind: model.KindImage, File: "hub/values.yaml"}, "images", "the images of hub/values.yaml"},
+	}
+	for _, tt := range tests {
+		if got := depCell(tt.row); got != tt.cell {
+			t.Errorf("depCell(%+v) = %q, want %q", tt.row, got, tt.cell)
+		}
+		if got := rowName(tt.row); got != tt.name {
+			t.Errorf("rowName(%+v) = %q, want %q", tt.row, got, tt.name)
 		}
 	}
 }

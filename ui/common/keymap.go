@@ -57,7 +57,7 @@ func DefaultKeyMap() KeyMap {
 		Refresh:  b([]string{"r"}, "r", "refresh"),
 
 		OpenPR:      b([]string{"p"}, "p", "open PR"),
-		OpenGroupPR: b([]string{"P"}, "P", "grouped PR for file"),
+		OpenGroupPR: b([]string{"P"}, "P", "grouped PR"),
 
 		Sort:       b([]string{"s"}, "s", "cycle sort"),
 		Reverse:    b([]string{"S"}, "S", "reverse sort"),

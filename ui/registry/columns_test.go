@@ -3,9 +3,11 @@ package registry
 import (
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/internal/uitest"
 )
 
@@ -77,5 +79,46 @@ func TestRegistryResortKeepsCursorVisible(t *testing.T) {
 		if !strings.HasPrefix(uitest.Line(d.Screen(), "›["), "›[") {
 			t.Errorf("%v: cursor off screen after the rescan", size)
 		}
+	}
+}
+
+// Where the registry records pulls and sizes of its own (ECR), the table
+// shows PULLED and the registry's size under its own name; an image never
+// pulled shows "-"; the pulled hold's marker is in the legend. Without
+// them neither column shows.
+func TestRegistryPulledAndVendorColumns(t *testing.T) {
+	inv := uitest.GenInventory(20, 3, uitest.FixedNow)
+	plain := uitest.GenInventory(20, 3, uitest.FixedNow)
+	inv.VendorSizeName = "ECR size"
+	for _, repo := range []string{"binder-ipython-073d0-aab39b8e", "binder-rstudio-48c68-f9cd2d56"} {
+		inv.RegistryRules = append(inv.RegistryRules, model.RegistryRule{Repository: repo, Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago"})
+	}
+	for i := range inv.Images {
+		inv.Images[i].VendorSize = int64(i+1) << 30
+		if i%2 == 0 {
+			inv.Images[i].LastPulled = uitest.FixedNow.Add(-time.Duration(i+1) * 24 * time.Hour)
+		}
+	}
+	for _, c := range []struct {
+		name       string
+		inv        *model.Inventory
+		head, gone []string
+	}{
+		{"ecr", inv, []string{"PULLED", "ECR SIZE", "RECLAIM"}, nil},
+		{"distribution", plain, []string{"RECLAIM"}, []string{"PULLED", "ECR SIZE"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := newConsole(t, uitest.NewRegistry(c.inv, uitest.DemoPolicy(15<<30)), 160, 40)
+			d.Settle()
+			s := d.Screen()
+			head := uitest.Line(s, "REPOSITORY")
+			uitest.MustContain(t, head, c.head...)
+			uitest.MustNotContain(t, head, c.gone...)
+			if c.inv == inv {
+				uitest.MustContain(t, s, "1d ago", "1.0 GiB")
+				uitest.MustContain(t, d.m.idx.legend(), "[D] pulled recently")
+				uitest.MustContain(t, s, "ECR lifecycle policy of binder-ipython-073d0-aab39b8e (the registry expires by it on its own): rule 1")
+			}
+		})
 	}
 }

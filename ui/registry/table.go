@@ -3,6 +3,7 @@ package registry
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
@@ -12,8 +13,11 @@ import (
 // regTable is the Registry table's columns laid out for a width: the
 // names keep their room; the launch columns shrink first, then the empty
 // ones go, then LAST LAUNCH, LAUNCHES and SIZE, as the screen narrows.
+// Where the registry records pulls (ECR) a PULLED column follows, and
+// where it has sizes of its own their column (named as it names them,
+// "ECR SIZE"), both gone first on a narrow screen.
 type regTable struct {
-	repo, tags, age, size, reclaim, launches, last table.Column
+	repo, tags, age, size, reclaim, launches, last, pulled, vendor table.Column
 }
 
 // markW is the gutter and the hold mark before the first column ("›[P]").
@@ -52,6 +56,15 @@ func (x *imageIndex) layout(w int) *regTable {
 		}
 		cols = append(cols, &t.launches, &t.last)
 	}
+	t.pulled.Hidden, t.vendor.Hidden = true, true
+	if vw.pulled {
+		t.pulled = table.Column{Want: 11, Min: 6, Drop: 6} // "PULLED" and "3d ago"
+		cols = append(cols, &t.pulled)
+	}
+	if x.inv.VendorSizeName != "" {
+		t.vendor = table.Column{Want: max(9, len(x.inv.VendorSizeName)), Min: 9, Drop: 7}
+		cols = append(cols, &t.vendor)
+	}
 	table.Layout(w-markW-1, cols) // each cell starts with a space
 	return t
 }
@@ -60,6 +73,7 @@ func (x *imageIndex) layout(w int) *regTable {
 type viewWidths struct {
 	repo, tags             int  // the longest repository, tag list
 	launched, lastLaunched bool // some image in view was launched
+	pulled                 bool // some image in view has a recorded pull
 }
 
 // widths measures the images in view, once per view.
@@ -79,6 +93,7 @@ func (x *imageIndex) widths() viewWidths {
 			}
 		}
 		vw.tags = max(vw.tags, t)
+		vw.pulled = vw.pulled || !im.LastPulled.IsZero()
 		if x.use != nil {
 			u := x.use.Usage.Of(i)
 			vw.launched = vw.launched || u.Launches > 0
@@ -111,7 +126,21 @@ func (r *Model) header(t *regTable) string {
 	return strings.Repeat(" ", markW) + t.repo.Cell(arrow(sortName, "REPOSITORY"), false) + t.tags.Cell("TAGS", false) +
 		t.age.Cell(arrow(sortAge, "AGE"), true) + t.size.Cell(arrow(sortSize, "SIZE"), true) +
 		t.reclaim.Cell(arrow(sortReclaim, "RECLAIM"), true) +
-		t.launches.Cell(arrow(sortLaunches, launches), true) + t.last.Cell(arrow(sortLastLaunch, last), true)
+		t.launches.Cell(arrow(sortLaunches, launches), true) + t.last.Cell(arrow(sortLastLaunch, last), true) +
+		t.pulled.Cell("PULLED", true) + t.vendor.Cell(strings.ToUpper(x.inv.VendorSizeName), true)
+}
+
+// registryCells are image i's PULLED and vendor size cells ("" when their
+// columns are hidden).
+func (t *regTable) registryCells(im *model.Image, now time.Time) string {
+	pulled, vendor := "-", "-"
+	if !im.LastPulled.IsZero() {
+		pulled = model.FormatAge(max(now.Sub(im.LastPulled), 0)) + " ago"
+	}
+	if im.VendorSize > 0 {
+		vendor = model.FormatBytes(im.VendorSize)
+	}
+	return t.pulled.Cell(pulled, true) + t.vendor.Cell(vendor, true)
 }
 
 // row is image i's line, without the gutter and mark.
@@ -130,7 +159,7 @@ func (r *Model) row(t *regTable, i int) string {
 	line := t.repo.Cell(im.Repository, false) + t.tags.Cell(tags, false) + t.age.Cell(age, true) +
 		t.size.Cell(model.FormatBytes(x.size[i]), true) + t.reclaim.Cell(model.FormatBytes(x.sizes.Exclusive[i]), true)
 	if x.use == nil {
-		return line
+		return line + t.registryCells(im, now)
 	}
 	u := x.use.Usage.Of(i)
 	n, last := "-", "-"
@@ -143,7 +172,7 @@ func (r *Model) row(t *regTable, i int) string {
 			last += " ago"
 		}
 	}
-	return line + t.launches.Cell(n, true) + t.last.Cell(last, true)
+	return line + t.launches.Cell(n, true) + t.last.Cell(last, true) + t.registryCells(im, now)
 }
 
 func (r *Model) table(w, h int) string {

@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -72,7 +73,10 @@ func (x *imageIndex) usageKeys(buf []sortEntry, sign int64) {
 
 // legend names the table's markers, the usage ones first.
 func (x *imageIndex) legend() string {
-	const holds = "[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete [x] selected"
+	holds := "[P] protected [L] locked [K] newest kept [U] undated [I] in an index [!] scan incomplete [x] selected"
+	if x.inv != nil && slices.ContainsFunc(x.inv.Images, func(im model.Image) bool { return !im.LastPulled.IsZero() }) {
+		holds = "[D] pulled recently " + holds
+	}
 	switch {
 	case x.use == nil:
 		return holds
@@ -109,6 +113,9 @@ func (x *imageIndex) holdWhy(i int, now time.Time) string {
 	h := x.holds[i]
 	if h == model.HoldLocked {
 		return x.inv.Images[i].LockText()
+	}
+	if h == model.HoldPulled {
+		return "pulled " + model.FormatAge(max(now.Sub(x.inv.Images[i].LastPulled), 0)) + " ago (" + x.inv.Images[i].LastPulled.Format("2006-01-02") + "), within keep_pulled_within"
 	}
 	if x.use == nil {
 		return string(h)

@@ -142,15 +142,48 @@ func (r *Model) infoLine(w int) string {
 	if r.nsel > 0 {
 		parts = append(parts, st.Selected.Render(fmt.Sprintf("%d selected", r.nsel)))
 	}
-	if i := r.Current(); i >= 0 && !x.inv.Images[i].ConfigCreated.IsZero() {
-		parts = append(parts, "pushed "+x.inv.Images[i].Created.Format(time.DateOnly)+", config says "+x.inv.Images[i].ConfigCreated.Format(time.DateOnly))
-	}
 	if i := r.Current(); i >= 0 {
+		if t := timesInfo(&x.inv.Images[i]); t != "" {
+			parts = append(parts, t)
+		}
 		parts = append(parts, lockInfo(x.inv, i)...)
+		parts = append(parts, ruleInfo(x.inv, i)...)
 	}
 	parts = append(parts, r.usageInfo()...)
 	parts = append(parts, st.Muted.Render(x.legend())) // whole in the ? help
 	return common.Fit(strings.Join(parts, " · "), w)
+}
+
+// ruleInfo is what the info line says of the registry's own retention
+// rule over image i's repository (an ECR lifecycle policy): the registry
+// may expire images by it whatever the plan keeps.
+func ruleInfo(inv *model.Inventory, i int) []string {
+	repo := inv.Images[i].Repository
+	for _, rr := range inv.RegistryRules {
+		if rr.Repository == repo {
+			return []string{rr.Kind + " of " + repo + " (the registry expires by it on its own): " + rr.Summary}
+		}
+	}
+	return nil
+}
+
+// timesInfo is what the info line says of an image's times where it
+// knows two: its push time and its build time when the age is the build
+// time (ACR with registry.age_from: built) and they differ ("pushed
+// 2025-05-01, built 2025-04-20"), or the config's time beside a push
+// time ("pushed 2025-05-01, config says 1970-01-01", a snapshot of an
+// earlier version); "" otherwise.
+func timesInfo(im *model.Image) string {
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	switch {
+	case !im.ConfigCreated.IsZero():
+		return "pushed " + day(im.Created) + ", config says " + day(im.ConfigCreated)
+	case im.Pushed.IsZero() || (im.CreatedProblem == model.CreatedOK && im.Created.Equal(im.Pushed)):
+		return ""
+	case im.Created.IsZero():
+		return "pushed " + day(im.Pushed) + ", build time unknown"
+	}
+	return "pushed " + day(im.Pushed) + ", built " + day(im.Created)
 }
 
 // lockInfo is what the info line says of image i's locks: the lock that
@@ -191,6 +224,8 @@ func holdMark(h model.Hold) string {
 		return "[W]"
 	case model.HoldUsageUnknown:
 		return "[?]"
+	case model.HoldPulled:
+		return "[D]"
 	}
 	return "[ ]"
 }

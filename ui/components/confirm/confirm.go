@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/helmupgradebot/helmupgradebot/ui/common"
 	"github.com/helmupgradebot/helmupgradebot/ui/pager"
@@ -63,6 +64,10 @@ func (c *Model) View(st *common.Styles, w int) string {
 type boxLine struct {
 	label, text string
 	wrap        bool
+	// long: text goes on under itself rather than cut short (AddLong),
+	// in style.
+	long  bool
+	style lipgloss.Style
 }
 
 // labelWidth is the column labelled values start at.
@@ -76,7 +81,31 @@ func (c *Model) AddLabeled(label, text string) {
 	c.lines = append(c.lines, boxLine{label: label, text: text, wrap: true})
 }
 
+// AddLong adds a line of plain text in style that goes on under itself,
+// indented, where it is wider than the box: a diff's line, whose end is
+// the change. A third piece is cut.
+func (c *Model) AddLong(text string, style lipgloss.Style) {
+	c.lines = append(c.lines, boxLine{text: text, long: true, style: style})
+}
+
+// longIndent indents the second piece of a long line; longPieces is how
+// many it goes on.
+const (
+	longIndent = "      "
+	longPieces = 2
+)
+
 func (l boxLine) render(st *common.Styles, w int) []string {
+	if l.long {
+		var out []string
+		rest, prefix := l.text, ""
+		for len(out) < longPieces-1 && w > 2*len(longIndent) && ansi.StringWidth(rest) > w-len(prefix) {
+			room := w - len(prefix)
+			out = append(out, l.style.Render(prefix+ansi.Truncate(rest, room, "")))
+			rest, prefix = ansi.TruncateLeft(rest, room, ""), longIndent
+		}
+		return append(out, common.Fit(l.style.Render(prefix+rest), w))
+	}
 	if !l.wrap {
 		return []string{common.Fit(l.text, w)}
 	}

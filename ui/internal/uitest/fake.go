@@ -153,6 +153,10 @@ func (f *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 	for _, l := range src.RepositoryLocks {
 		b.AddRepositoryLock(l)
 	}
+	for _, r := range src.RegistryRules {
+		b.AddRegistryRule(r)
+	}
+	b.SetVendorSizeName(src.VendorSizeName)
 	b.SetRepositories(src.Repositories)
 	progress(registry.Progress{Repositories: len(repos), RepositoriesDone: len(repos), Images: len(src.Images), ImagesDone: len(src.Images)})
 	return b.Inventory(), nil

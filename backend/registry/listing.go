@@ -1,0 +1,159 @@
+package registry
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// The listing kinds (ACR, Harbor) name every manifest with its tags and
+// push time through an API of their own; what follows is theirs alike:
+// reading the listed manifests by digest, and building the inventory.
+
+// readListed reads each manifest the listings name by digest (an index
+// reads its platform manifests too; every digest once over the whole
+// scan). What known (the previous inventory's) says needs no read; nor do
+// the untagged platform manifests of an index it read.
+func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]acrEntry, known map[string]*manifestInfo) error {
+	p, err := s.puller(s.c.pageSize)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", s.c.host, err)
+	}
+	skip := map[string]bool{} // repository@digest
+	for k, repo := range repos {
+		for _, e := range entries[k] {
+			if info := known[e.digest]; info != nil {
+				s.manifests.preload(e.digest, info)
+				for _, c := range info.children {
+					skip[repo+"@"+c] = true
+				}
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.c.concurrency)
+	for k, repo := range repos {
+		r := s.reg.Repo(repo)
+		for _, e := range entries[k] {
+			if known[e.digest] != nil || (skip[repo+"@"+e.digest] && len(e.tags) == 0) {
+				s.nImagesDone.Add(1)
+				continue
+			}
+			g.Go(func() error {
+				s.manifest(gctx, p, r, e.digest, nil)
+				s.nImagesDone.Add(1)
+				s.bump()
+				return gctx.Err()
+			})
+		}
+	}
+	return g.Wait()
+}
+
+// assembleListed builds the inventory from the listing, the locks and
+// the manifests read. name, when not nil, rewrites the lock reason
+// lockReasons gives an image of repo (a kind that says more of a lock).
+func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, scannedAt time.Time, name func(repo, why string) string) *model.Inventory {
+	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
+	b.SetRepositories(len(repos))
+	n := 0
+	for _, es := range entries {
+		n += len(es)
+	}
+	b.Grow(n)
+	// What a manifest says is let go once the last entry naming it is in
+	// the inventory, so that the two are not both whole at the end.
+	uses := make(map[string]int32, n)
+	for _, es := range entries {
+		for _, e := range es {
+			uses[e.digest]++
+		}
+	}
+	used := func(d string) {
+		if uses[d]--; uses[d] == 0 {
+			s.manifests.forget(d)
+		}
+	}
+	errs := slices.Clone(s.errs)
+	for k, repo := range repos {
+		// platform manifests of an index are part of it, not images
+		child := map[string]bool{}
+		for _, e := range entries[k] {
+			if info := s.manifests.peek(e.digest); info != nil && info.err == nil {
+				for _, c := range info.children {
+					child[c] = true
+				}
+			}
+		}
+		lk := locks[k]
+		if l := lk.repo; l.DeleteDisabled || l.WriteDisabled {
+			b.AddRepositoryLock(l)
+		}
+		held := lockReasons(repo, entries[k], lk, func(d string) ([]string, []string) {
+			if info := s.manifests.peek(d); info != nil && info.err == nil {
+				return info.children, info.platforms
+			}
+			return nil, nil
+		})
+		for _, e := range entries[k] {
+			info := s.manifests.peek(e.digest)
+			used(e.digest)
+			if child[e.digest] && len(e.tags) == 0 {
+				continue
+			}
+			ref := repo + "@" + e.digest
+			if info == nil {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: "manifest not read"})
+				continue
+			}
+			if info.err != nil {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: info.err.Error()})
+				continue
+			}
+			for _, w := range info.warnings {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
+			}
+			im := model.Image{
+				Repository: repo,
+				Digest:     e.digest,
+				Tags:       e.tags,
+				MediaType:  cmp.Or(e.mediaType, info.mediaType),
+				Platform:   info.platform,
+				Platforms:  slices.Clone(info.platforms),
+				Children:   slices.Clone(info.children),
+				Subject:    info.subject,
+				LastPulled: e.pulled,
+			}
+			im.Lock, im.Locked = held[e.digest]
+			if im.Locked && name != nil {
+				im.Lock = name(repo, im.Lock)
+			}
+			if e.created.IsZero() {
+				im.Created, im.CreatedProblem = info.created, info.problem
+			} else {
+				im.Created, im.CreatedProblem = e.created, model.CreatedOK
+				if !info.created.IsZero() && info.created.Sub(e.created).Abs() > time.Minute {
+					im.ConfigCreated = info.created
+				}
+			}
+			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
+				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
+			}
+		}
+		entries[k] = nil
+	}
+	slices.SortFunc(errs, func(x, y model.ScanError) int {
+		return strings.Compare(x.Repository+"\x00"+x.Reference+"\x00"+x.Error, y.Repository+"\x00"+y.Reference+"\x00"+y.Error)
+	})
+	for _, e := range slices.Compact(errs) {
+		b.AddError(e)
+	}
+	return b.Inventory()
+}
