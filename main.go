@@ -283,6 +283,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 
 	if f.headless {
+		if reg != nil {
+			reg.SeedOnly() // no screen shows the snapshot
+		}
 		return headless.Run(ctx, headless.Options{
 			Apply: f.apply, Force: f.force, JSON: f.json,
 			Registry: reg, Charts: charts, Stdout: stdout, Logger: logger, History: store, StatusIssues: issues,

@@ -151,8 +151,10 @@ type Inventory struct {
 	ScannedAt    time.Time
 	Repositories int
 	Images       []Image
-	Blobs        []Blob
-	Errors       []ScanError
+	// Blobs are every blob the images reference, once each, in columns
+	// (Image.Blobs and ChildBlobs index it).
+	Blobs  BlobTable
+	Errors []ScanError
 	// RepositoryLocks are the repositories whose own attributes disable
 	// deletes or writes, sorted by name (ACR; none elsewhere).
 	RepositoryLocks []RepositoryLock
@@ -243,7 +245,7 @@ func (inv *Inventory) Tags() int {
 func (inv *Inventory) ImageSize(i int) int64 {
 	var n int64
 	for _, b := range inv.Images[i].Blobs {
-		n += inv.Blobs[b].Size
+		n += inv.Blobs.Size(b)
 	}
 	return n
 }
@@ -252,8 +254,9 @@ func (inv *Inventory) ImageSize(i int) int64 {
 // It is not safe for concurrent use.
 type InventoryBuilder struct {
 	inv   Inventory
-	blobs map[string]int32
+	blobs blobIndex
 	seen  map[imageKey]bool
+	grown *BlobTable // the table AddImageFrom last sized this one by
 }
 
 type imageKey struct{ repository, digest string }
@@ -261,9 +264,8 @@ type imageKey struct{ repository, digest string }
 // NewInventoryBuilder starts an inventory of the named registry.
 func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder {
 	return &InventoryBuilder{
-		inv:   Inventory{Registry: registry, ScannedAt: scannedAt},
-		blobs: map[string]int32{},
-		seen:  map[imageKey]bool{},
+		inv:  Inventory{Registry: registry, ScannedAt: scannedAt},
+		seen: map[imageKey]bool{},
 	}
 }
 
@@ -271,28 +273,102 @@ func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder
 // it found does not copy them as the inventory grows.
 func (b *InventoryBuilder) Grow(n int) { b.inv.Images = slices.Grow(b.inv.Images, n) }
 
+// GrowBlobs makes room for n more blobs in the builder's index (a warm
+// scan knows about how many the last one found), so that it is not copied
+// as it grows.
+func (b *InventoryBuilder) GrowBlobs(n int) { b.blobs.grow(b.inv.Blobs.Len() + n) }
+
 // AddImage adds an image with the blobs it references (duplicates are
 // ignored) and, for an index, each platform manifest's own blobs, parallel
 // to im.Children (none: not known). Blob sizes must agree wherever a
 // digest is seen again. Adding the same repository@digest twice is an
 // error.
 func (b *InventoryBuilder) AddImage(im Image, blobs []Blob, childBlobs ...[]Blob) error {
+	return b.add(im, len(childBlobs), func(k int) ([]int32, error) {
+		bs := pick(blobs, childBlobs, k)
+		return b.internAll(&im, len(bs), func(j int) (Sum, bool, string, int64) {
+			s, ok := ParseSum(bs[j].Digest)
+			return s, ok, bs[j].Digest, bs[j].Size
+		})
+	})
+}
+
+// AddImageFrom is AddImage with the blobs given as indexes into another
+// table (the last scan's inventory's): no digest is spelt out as a string.
+// The first image from a table makes room for as many blobs as it holds: a
+// warm scan finds about what the last one did.
+func (b *InventoryBuilder) AddImageFrom(im Image, from *BlobTable, blobs []int32, childBlobs ...[]int32) error {
+	if b.grown != from {
+		b.grown = from
+		b.GrowBlobs(from.Len() - b.inv.Blobs.Len())
+	}
+	return b.add(im, len(childBlobs), func(k int) ([]int32, error) {
+		bs := pick(blobs, childBlobs, k)
+		if i := slices.IndexFunc(bs, func(i int32) bool { return i < 0 || int(i) >= from.Len() }); i >= 0 {
+			return nil, fmt.Errorf("image %s: blob %d of a table of %d", im.Ref(), bs[i], from.Len())
+		}
+		return b.internAll(&im, len(bs), func(j int) (Sum, bool, string, int64) {
+			s, ok := from.Sum(bs[j])
+			if !ok {
+				return s, false, from.Digest(bs[j]), from.Size(bs[j])
+			}
+			return s, true, "", from.Size(bs[j])
+		})
+	})
+}
+
+// pick is own for k < 0, else child[k].
+func pick[E any](own []E, child [][]E, k int) []E {
+	if k < 0 {
+		return own
+	}
+	return child[k]
+}
+
+// internAll interns n blobs, blob(j) giving each one's sum (ok) or other
+// spelling, and size; it returns their indexes, each once.
+func (b *InventoryBuilder) internAll(im *Image, n int, blob func(j int) (Sum, bool, string, int64)) ([]int32, error) {
+	out := make([]int32, 0, n)
+	for j := range n {
+		s, ok, other, size := blob(j)
+		idx, err := b.blobs.intern(&b.inv.Blobs, s, ok, other, size)
+		if out, err = appendBlob(out, idx, err, im); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// appendBlob adds an interned blob's index to an image's, once.
+func appendBlob(out []int32, idx int32, err error, im *Image) ([]int32, error) {
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", im.Ref(), err)
+	}
+	if !slices.Contains(out, idx) { // an image has tens of blobs at most
+		out = append(out, idx)
+	}
+	return out, nil
+}
+
+// add adds im, its blobs interned by blobsOf(-1) and its nChild platform
+// manifests' by blobsOf(k).
+func (b *InventoryBuilder) add(im Image, nChild int, blobsOf func(k int) ([]int32, error)) error {
 	key := imageKey{im.Repository, im.Digest}
 	if b.seen[key] {
 		return fmt.Errorf("image %s added twice", im.Ref())
 	}
-	if childBlobs != nil && len(childBlobs) != len(im.Children) {
-		return fmt.Errorf("image %s: %d platform manifests but blobs for %d", im.Ref(), len(im.Children), len(childBlobs))
+	if nChild > 0 && nChild != len(im.Children) {
+		return fmt.Errorf("image %s: %d platform manifests but blobs for %d", im.Ref(), len(im.Children), nChild)
 	}
 	var err error
-	if im.Blobs, err = b.intern(&im, blobs); err != nil {
+	if im.Blobs, err = blobsOf(-1); err != nil {
 		return err
 	}
 	im.ChildBlobs = nil
-	if childBlobs != nil {
-		im.ChildBlobs = make([][]int32, len(childBlobs))
-		for k, cb := range childBlobs {
-			if im.ChildBlobs[k], err = b.intern(&im, cb); err != nil {
+	if nChild > 0 {
+		im.ChildBlobs = make([][]int32, nChild)
+		for k := range nChild {
+			if im.ChildBlobs[k], err = blobsOf(k); err != nil {
 				return err
 			}
 		}
@@ -300,26 +376,6 @@ func (b *InventoryBuilder) AddImage(im Image, blobs []Blob, childBlobs ...[]Blob
 	b.seen[key] = true
 	b.inv.Images = append(b.inv.Images, im)
 	return nil
-}
-
-// intern gives each blob its index, once each.
-func (b *InventoryBuilder) intern(im *Image, blobs []Blob) ([]int32, error) {
-	out := make([]int32, 0, len(blobs))
-	for _, bl := range blobs {
-		idx, ok := b.blobs[bl.Digest]
-		if !ok {
-			idx = int32(len(b.inv.Blobs))
-			b.blobs[bl.Digest] = idx
-			b.inv.Blobs = append(b.inv.Blobs, bl)
-		} else if b.inv.Blobs[idx].Size != bl.Size {
-			return nil, fmt.Errorf("image %s: blob %s has size %d here and %d elsewhere",
-				im.Ref(), bl.Digest, bl.Size, b.inv.Blobs[idx].Size)
-		}
-		if !slices.Contains(out, idx) { // an image has tens of blobs at most
-			out = append(out, idx)
-		}
-	}
-	return out, nil
 }
 
 // AddError records a scan problem.

@@ -592,7 +592,7 @@ func newPlanState(inv *Inventory, s *Sizes) *planState {
 	st := &planState{
 		inv:   inv,
 		refs:  slices.Clone(s.Refs),
-		idsum: make([]int64, len(inv.Blobs)),
+		idsum: make([]int64, inv.Blobs.Len()),
 		gain:  slices.Clone(s.Exclusive),
 		alive: make([]bool, len(inv.Images)),
 		total: s.Total,
@@ -619,7 +619,7 @@ func (st *planState) remove(i int) int64 {
 		st.idsum[b] -= int64(i)
 		if st.refs[b] == 1 {
 			k := int(st.idsum[b])
-			st.gain[k] += st.inv.Blobs[b].Size
+			st.gain[k] += st.inv.Blobs.Size(b)
 			if st.onGain != nil {
 				st.onGain(k)
 			}
@@ -637,7 +637,7 @@ func (st *planState) remove(i int) int64 {
 func (t *taker) capPicks(holds []Hold, capBytes int64, u *Usage) {
 	st := t.st
 	inv := st.inv
-	pinned := make([]bool, len(inv.Blobs))
+	pinned := make([]bool, inv.Blobs.Len())
 	for i := range inv.Images {
 		if st.alive[i] && holds[i].Hard() {
 			for _, b := range inv.Images[i].Blobs {

@@ -18,7 +18,7 @@ type Sizes struct {
 func ComputeSizes(inv *Inventory) *Sizes {
 	s := &Sizes{
 		Exclusive: make([]int64, len(inv.Images)),
-		Refs:      make([]int32, len(inv.Blobs)),
+		Refs:      make([]int32, inv.Blobs.Len()),
 	}
 	for i := range inv.Images {
 		for _, b := range inv.Images[i].Blobs {
@@ -27,13 +27,13 @@ func ComputeSizes(inv *Inventory) *Sizes {
 	}
 	for b, n := range s.Refs {
 		if n > 0 {
-			s.Total += inv.Blobs[b].Size
+			s.Total += inv.Blobs.Size(int32(b))
 		}
 	}
 	for i := range inv.Images {
 		for _, b := range inv.Images[i].Blobs {
 			if s.Refs[b] == 1 {
-				s.Exclusive[i] += inv.Blobs[b].Size
+				s.Exclusive[i] += inv.Blobs.Size(b)
 			}
 		}
 	}
@@ -57,7 +57,7 @@ func (s *Sizes) Freed(inv *Inventory, set []int) int64 {
 	var n int64
 	for b, c := range inSet {
 		if c == s.Refs[b] {
-			n += inv.Blobs[b].Size
+			n += inv.Blobs.Size(b)
 		}
 	}
 	return n
@@ -85,7 +85,7 @@ func FreedBytes(inv *Inventory, g Gone) int64 {
 			gone[i] = true
 		}
 	}
-	stored := make([]bool, len(inv.Blobs))
+	stored := make([]bool, inv.Blobs.Len())
 	keep := func(bs []int32) {
 		for _, b := range bs {
 			stored[b] = true
@@ -117,7 +117,7 @@ func FreedBytes(inv *Inventory, g Gone) int64 {
 			for _, b := range inv.Images[i].Blobs {
 				if !stored[b] {
 					stored[b] = true // count once
-					n += inv.Blobs[b].Size
+					n += inv.Blobs.Size(b)
 				}
 			}
 		}

@@ -245,7 +245,7 @@ func (a *ACR) assemble(s *scanner, repos []string, entries [][]acrEntry, locks [
 			default:
 				im.Created = e.created
 			}
-			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
+			if err := info.addTo(b, im); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}

@@ -58,7 +58,7 @@ func TestACRSeededScan(t *testing.T) {
 			inv.Images = slices.Clone(inv.Images)
 			for i := range inv.Images {
 				if inv.Images[i].Repository == "nix" {
-					inv.Images[i].Blobs = []int32{int32(len(inv.Blobs))}
+					inv.Images[i].Blobs = []int32{int32(inv.Blobs.Len())}
 				}
 			}
 			return &inv

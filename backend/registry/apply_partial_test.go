@@ -21,8 +21,8 @@ func TestApplyChildFailure(t *testing.T) {
 		{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"},
 			ChildBlobs: [][]int32{{1}, {2}, {3}}, Blobs: []int32{0, 1, 2, 3}},
 		{Repository: "hub", Digest: "sha256:i2", Blobs: []int32{4}},
-	}, Blobs: []model.Blob{{Digest: "sha256:i1", Size: 1}, {Digest: "sha256:c1", Size: 10}, {Digest: "sha256:c2", Size: 100},
-		{Digest: "sha256:c3", Size: 1000}, {Digest: "sha256:i2", Size: 10000}}}
+	}, Blobs: model.BlobsOf([]model.Blob{{Digest: "sha256:i1", Size: 1}, {Digest: "sha256:c1", Size: 10}, {Digest: "sha256:c2", Size: 100},
+		{Digest: "sha256:c3", Size: 1000}, {Digest: "sha256:i2", Size: 10000}}...)}
 	plan := model.Plan{Deletions: []model.Deletion{
 		{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
 		{Image: 1, Reason: model.ReasonManual},

@@ -48,7 +48,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			Children:       slices.Clone(info.children),
 			Subject:        info.subject,
 		}
-		if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
+		if err := info.addTo(b, im); err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 		}
 	}

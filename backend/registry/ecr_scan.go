@@ -304,7 +304,7 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 			default:
 				mi.Created = im.pushed
 			}
-			if err := b.AddImage(mi, info.blobs, info.childBlobsOrNil()...); err != nil {
+			if err := info.addTo(b, mi); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}

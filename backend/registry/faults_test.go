@@ -120,12 +120,12 @@ func TestScanFaultedRepository(t *testing.T) {
 			if im.Repository != repo {
 				ib := resolvedImage{Image: im}
 				for _, b := range im.Blobs {
-					ib.blobs = append(ib.blobs, inv.Blobs[b])
+					ib.blobs = append(ib.blobs, inv.Blobs.At(b))
 				}
 				for _, cb := range im.ChildBlobs {
 					var bs []model.Blob
 					for _, b := range cb {
-						bs = append(bs, inv.Blobs[b])
+						bs = append(bs, inv.Blobs.At(b))
 					}
 					ib.childBlobs = append(ib.childBlobs, bs)
 				}
@@ -165,7 +165,7 @@ func inventoryDiff(a, b *model.Inventory) string {
 			return fmt.Sprintf("image %d: %+v\nthen %+v", i, a.Images[i], b.Images[i])
 		}
 	}
-	return fmt.Sprintf("errors %v then %v; %d blobs then %d", a.Errors, b.Errors, len(a.Blobs), len(b.Blobs))
+	return fmt.Sprintf("errors %v then %v; %d blobs then %d", a.Errors, b.Errors, a.Blobs.Len(), b.Blobs.Len())
 }
 
 // TestDeleteLostInTransit: the registry carries out a DELETE but the

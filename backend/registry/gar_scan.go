@@ -175,7 +175,7 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 					im.CreatedProblem = model.CreatedMissing // undated
 				}
 			}
-			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
+			if err := info.addTo(b, im); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}

@@ -374,7 +374,7 @@ func checkMatchesSeed(t *testing.T, inv *model.Inventory, seeded *registrytest.S
 		}
 		gotBlobs := map[string]int64{}
 		for _, b := range im.Blobs {
-			gotBlobs[inv.Blobs[b].Digest] = inv.Blobs[b].Size
+			gotBlobs[inv.Blobs.Digest(b)] = inv.Blobs.Size(b)
 		}
 		wantBlobs := map[string]int64{}
 		for _, b := range want.Blobs {

@@ -174,7 +174,7 @@ func TestScanManifestKinds(t *testing.T) {
 		}
 		got := map[string]int64{}
 		for _, b := range im.Blobs {
-			got[inv.Blobs[b].Digest] = inv.Blobs[b].Size
+			got[inv.Blobs.Digest(b)] = inv.Blobs.Size(b)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(w.blobs) {
 			t.Errorf("%v: blobs\n%v\nwant\n%v", w.tags, got, w.blobs)

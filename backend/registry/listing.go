@@ -143,7 +143,7 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 					im.ConfigCreated = info.created
 				}
 			}
-			if err := b.AddImage(im, info.blobs, info.childBlobsOrNil()...); err != nil {
+			if err := info.addTo(b, im); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}

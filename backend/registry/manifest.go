@@ -42,6 +42,13 @@ type manifestInfo struct {
 	// blobs.
 	childBlobs [][]model.Blob
 	subject    string // an OCI referrer's subject digest
+	// from, set on what the last scan's inventory described (seed.go),
+	// holds the blobs as indexes into that inventory's blob table instead
+	// (fromBlobs, fromChildBlobs; blobs and childBlobs are nil): a warm
+	// scan spells out no digest as a string.
+	from           *model.BlobTable
+	fromBlobs      []int32
+	fromChildBlobs [][]int32
 	// err: the manifest is unusable.
 	err error
 	// warnings: parts that could not be read (a config, a platform
@@ -51,10 +58,52 @@ type manifestInfo struct {
 
 // childBlobsOrNil is childBlobs when it covers every child, else nil.
 func (m *manifestInfo) childBlobsOrNil() [][]model.Blob {
-	if len(m.children) == 0 || len(m.childBlobs) != len(m.children) {
+	if len(m.children) == 0 || len(m.childBlobList()) != len(m.children) {
 		return nil
 	}
-	return m.childBlobs
+	return m.childBlobList()
+}
+
+// blobList is blobs, spelt out from the last scan's table for a seeded
+// manifest (an index read afresh whose platform manifest was seeded).
+func (m *manifestInfo) blobList() []model.Blob {
+	if m.from == nil {
+		return m.blobs
+	}
+	return tableBlobs(m.from, m.fromBlobs)
+}
+
+// childBlobList is childBlobs, spelt out as blobList is.
+func (m *manifestInfo) childBlobList() [][]model.Blob {
+	if m.from == nil || m.fromChildBlobs == nil {
+		return m.childBlobs
+	}
+	out := make([][]model.Blob, len(m.fromChildBlobs))
+	for k, cb := range m.fromChildBlobs {
+		out[k] = tableBlobs(m.from, cb)
+	}
+	return out
+}
+
+func tableBlobs(t *model.BlobTable, idx []int32) []model.Blob {
+	out := make([]model.Blob, len(idx))
+	for k, i := range idx {
+		out[k] = t.At(i)
+	}
+	return out
+}
+
+// addTo adds im, described by m, to an inventory: its blobs, and its
+// platform manifests' when they cover every child.
+func (m *manifestInfo) addTo(b *model.InventoryBuilder, im model.Image) error {
+	if m.from == nil {
+		return b.AddImage(im, m.blobs, m.childBlobsOrNil()...)
+	}
+	var child [][]int32
+	if len(m.children) > 0 && len(m.fromChildBlobs) == len(m.children) {
+		child = m.fromChildBlobs
+	}
+	return b.AddImageFrom(im, m.from, m.fromBlobs, child...)
 }
 
 type warning struct {
@@ -276,14 +325,16 @@ func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Reposi
 		}
 		if !slices.Contains(info.children, cd) {
 			info.children = append(info.children, cd)
-			info.childBlobs = append(info.childBlobs, child.blobs)
+			childBlobs := child.blobList()
+			info.childBlobs = append(info.childBlobs, childBlobs)
+			nested := child.childBlobList()
 			for k, c := range child.children { // a nested index
 				if !slices.Contains(info.children, c) {
 					info.children = append(info.children, c)
-					info.childBlobs = append(info.childBlobs, child.childBlobs[k])
+					info.childBlobs = append(info.childBlobs, nested[k])
 				}
 			}
-			addBlobs(child.blobs)
+			addBlobs(childBlobs)
 			info.warnings = append(info.warnings, child.warnings...)
 		}
 		if attestation(d) {

@@ -91,50 +91,44 @@ func (p *previous) take(configs bool) map[string]*manifestInfo {
 		return nil // the catalog itself failed: trust none of it
 	}
 	out := make(map[string]*manifestInfo, len(inv.Images))
+	// The table alone, not the inventory: its images can go once read.
+	table := new(model.BlobTable)
+	*table = inv.Blobs
+	valid := func(bs []int32) bool {
+		for _, b := range bs {
+			if b < 0 || int(b) >= table.Len() {
+				return false
+			}
+		}
+		return true
+	}
 	for i := range inv.Images {
 		im := &inv.Images[i]
 		if doubt[im.Repository] || out[im.Digest] != nil || (configs && !configRead(im)) {
 			continue
 		}
-		blobs := make([]model.Blob, 0, len(im.Blobs))
-		ok := true
-		for _, b := range im.Blobs {
-			if b < 0 || int(b) >= len(inv.Blobs) {
-				ok = false
-				break
-			}
-			blobs = append(blobs, inv.Blobs[b])
-		}
-		if !ok || len(blobs) == 0 || im.MediaType == "" {
+		if !valid(im.Blobs) || len(im.Blobs) == 0 || im.MediaType == "" {
 			continue
 		}
-		var childBlobs [][]model.Blob
+		var childBlobs [][]int32
 		if len(im.ChildBlobs) == len(im.Children) {
-			for _, cb := range im.ChildBlobs {
-				bs := make([]model.Blob, 0, len(cb))
-				for _, b := range cb {
-					if b < 0 || int(b) >= len(inv.Blobs) {
-						ok = false
-						break
-					}
-					bs = append(bs, inv.Blobs[b])
-				}
-				childBlobs = append(childBlobs, bs)
+			if !slices.ContainsFunc(im.ChildBlobs, func(cb []int32) bool { return !valid(cb) }) {
+				childBlobs = im.ChildBlobs
+			} else {
+				continue
 			}
-		}
-		if !ok {
-			continue
 		}
 		out[im.Digest] = &manifestInfo{
-			childBlobs: childBlobs,
-			mediaType:  im.MediaType,
-			blobs:      blobs,
-			created:    im.Created,
-			problem:    im.CreatedProblem,
-			platform:   im.Platform,
-			platforms:  slices.Clone(im.Platforms),
-			children:   slices.Clone(im.Children),
-			subject:    im.Subject,
+			from:           table,
+			fromBlobs:      im.Blobs,
+			fromChildBlobs: childBlobs,
+			mediaType:      im.MediaType,
+			created:        im.Created,
+			problem:        im.CreatedProblem,
+			platform:       im.Platform,
+			platforms:      slices.Clone(im.Platforms),
+			children:       slices.Clone(im.Children),
+			subject:        im.Subject,
 		}
 	}
 	return out

@@ -178,10 +178,15 @@ func (e *encoder) inventory(inv *model.Inventory) {
 	e.str(inv.Registry)
 	e.time(inv.ScannedAt)
 	e.int(int64(inv.Repositories))
-	e.uint(uint64(len(inv.Blobs)))
-	for _, b := range inv.Blobs {
-		e.digest(b.Digest)
-		e.int(b.Size)
+	e.uint(uint64(inv.Blobs.Len()))
+	for i := range int32(inv.Blobs.Len()) {
+		if sum, ok := inv.Blobs.Sum(i); ok {
+			e.buf = append(e.buf, 1) // as digest writes it
+			e.buf = append(e.buf, sum[:]...)
+		} else {
+			e.digest(inv.Blobs.Digest(i))
+		}
+		e.int(inv.Blobs.Size(i))
 		if len(e.buf) > 1<<15 {
 			e.flush()
 		}
@@ -368,6 +373,21 @@ func (d *decoder) digest(what string) string {
 	return d.str(what)
 }
 
+// blob reads a blob's digest and size into t, a sha256 as its 32 bytes
+// without a string.
+func (d *decoder) blob(t *model.BlobTable) {
+	const what = "blob digest"
+	kind := d.bytes(what, 1)
+	if len(kind) == 1 && kind[0] == 1 {
+		var sum model.Sum
+		copy(sum[:], d.bytes(what, 32))
+		t.AppendSum(sum, d.int("blob size"))
+		return
+	}
+	digest := d.str(what)
+	t.Append(model.Blob{Digest: digest, Size: d.int("blob size")})
+}
+
 func (d *decoder) time(what string) time.Time {
 	var t time.Time
 	if b := d.bytes(what, d.count(what, 1)); d.err == nil {
@@ -384,9 +404,8 @@ func (d *decoder) inventory() *model.Inventory {
 	inv.ScannedAt = d.time("scan time")
 	inv.Repositories = int(d.int("repository count"))
 	if n := d.count("blobs", 2); n > 0 {
-		inv.Blobs = make([]model.Blob, n)
-		for i := range inv.Blobs {
-			inv.Blobs[i] = model.Blob{Digest: d.digest("blob digest"), Size: d.int("blob size")}
+		for range n {
+			d.blob(&inv.Blobs)
 		}
 	}
 	if n := d.count("images", 10); n > 0 {
@@ -426,12 +445,12 @@ func (d *decoder) inventory() *model.Inventory {
 		if n := d.count("platform manifest blobs", 1); n > 0 {
 			im.ChildBlobs = make([][]int32, n)
 			for k := range im.ChildBlobs {
-				im.ChildBlobs[k] = d.blobIndexes(len(inv.Blobs))
+				im.ChildBlobs[k] = d.blobIndexes(inv.Blobs.Len())
 			}
 		}
 		im.Locked = d.bool("locked")
 		im.Lock = d.shared("lock")
-		im.Blobs = d.blobIndexes(len(inv.Blobs))
+		im.Blobs = d.blobIndexes(inv.Blobs.Len())
 		if d.err != nil {
 			return nil
 		}

@@ -107,7 +107,7 @@ func TestEveryField(t *testing.T) {
 	d := func(i int) string { return fmt.Sprintf("sha256:%064x", i) }
 	in := &model.Inventory{
 		Registry: "hub.azurecr.io", ScannedAt: time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC), Repositories: 3,
-		Blobs: []model.Blob{{Digest: d(1), Size: 10}, {Digest: "sha512:" + strings.Repeat("ab", 64), Size: 1 << 40}, {Digest: d(3), Size: 0}},
+		Blobs: model.BlobsOf([]model.Blob{{Digest: d(1), Size: 10}, {Digest: "sha512:" + strings.Repeat("ab", 64), Size: 1 << 40}, {Digest: d(3), Size: 0}}...),
 		Images: []model.Image{
 			{Repository: "a/b", Digest: d(1), Tags: []string{"v1", "latest"}, MediaType: "application/vnd.oci.image.index.v1+json",
 				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, Pushed: time.Date(2021, 2, 3, 4, 5, 6, 7000, time.UTC), ConfigCreated: time.Unix(1, 0).UTC(), LastPulled: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),

@@ -140,11 +140,7 @@ func (f *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 		if f.Deleted[im.Ref()] {
 			continue
 		}
-		blobs := make([]model.Blob, len(im.Blobs))
-		for k, bi := range im.Blobs {
-			blobs[k] = src.Blobs[bi]
-		}
-		if err := b.AddImage(im, blobs); err != nil {
+		if err := b.AddImageFrom(im, &src.Blobs, im.Blobs); err != nil {
 			f.mu.Unlock()
 			return nil, err
 		}
