@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/hex"
 	"fmt"
+	"sync"
 )
 
 // Sum is a sha256 digest's 32 bytes: "sha256:" and 64 lowercase hex digits
@@ -228,3 +229,71 @@ func (x *blobIndex) intern(t *BlobTable, s Sum, ok bool, other string, size int6
 	}
 	return i, nil
 }
+
+// BlobSet interns blobs into a BlobTable from many goroutines at once: a
+// scan's readers add each manifest's blobs as they read it and keep only
+// the indexes, so that no digest is held as a string while the scan runs.
+// A digest met again with another size gets a row of its own, so that
+// the InventoryBuilder meeting both reports the disagreement. The zero
+// BlobSet is empty and ready to use.
+type BlobSet struct {
+	mu       sync.Mutex
+	t        BlobTable
+	idx      blobIndex
+	mismatch map[sizedDigest]int32 // rows whose digest an earlier row has, with another size
+}
+
+type sizedDigest struct {
+	sum   Sum
+	other string
+	size  int64
+}
+
+// Intern returns the row of the blob digest of the given size, adding it
+// when the set does not hold it.
+func (s *BlobSet) Intern(digest string, size int64) int32 {
+	sum, ok := ParseSum(digest)
+	if ok {
+		digest = ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.intern(sum, ok, digest, size)
+}
+
+// InternFrom is Intern of row i of another table.
+func (s *BlobSet) InternFrom(from *BlobTable, i int32) int32 {
+	sum, ok := from.Sum(i)
+	other := ""
+	if !ok {
+		other = from.Digest(i)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.intern(sum, ok, other, from.Size(i))
+}
+
+func (s *BlobSet) intern(sum Sum, ok bool, other string, size int64) int32 {
+	i, err := s.idx.intern(&s.t, sum, ok, other, size)
+	if err == nil {
+		return i
+	}
+	k := sizedDigest{sum, other, size}
+	if i, found := s.mismatch[k]; found {
+		return i
+	}
+	if ok {
+		i = s.t.AppendSum(sum, size)
+	} else {
+		i = s.t.Append(Blob{Digest: other, Size: size})
+	}
+	if s.mismatch == nil {
+		s.mismatch = map[sizedDigest]int32{}
+	}
+	s.mismatch[k] = i
+	return i
+}
+
+// Table is the set's table. Read it only once every Intern has returned:
+// the table itself is not locked.
+func (s *BlobSet) Table() *BlobTable { return &s.t }

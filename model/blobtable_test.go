@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -133,5 +134,58 @@ func TestBuilderInternsBySum(t *testing.T) {
 				t.Errorf("from the table: %v, want %v", inv2.Blobs.Blobs(), inv.Blobs.Blobs())
 			}
 		})
+	}
+}
+
+func TestBlobSet(t *testing.T) {
+	var set BlobSet
+	// Eight goroutines intern the same 500 blobs, in different orders:
+	// each blob gets one row, the same for all.
+	const n = 500
+	rows := make([][]int32, 8)
+	var wg sync.WaitGroup
+	for g := range rows {
+		wg.Go(func() {
+			rows[g] = make([]int32, n)
+			for k := range n {
+				j := (k*7 + g*31) % n
+				rows[g][j] = set.Intern(sumDigest(uint64(j%50), j), int64(j))
+			}
+		})
+	}
+	wg.Wait()
+	tbl := set.Table()
+	if tbl.Len() != n {
+		t.Fatalf("%d rows, want %d", tbl.Len(), n)
+	}
+	for j := range n {
+		for g := range rows {
+			if rows[g][j] != rows[0][j] {
+				t.Fatalf("blob %d: row %d in goroutine %d, %d in 0", j, rows[g][j], g, rows[0][j])
+			}
+		}
+		if got := tbl.At(rows[0][j]); got != (Blob{Digest: sumDigest(uint64(j%50), j), Size: int64(j)}) {
+			t.Errorf("row of blob %d holds %+v", j, got)
+		}
+	}
+
+	// A size that disagrees gets a row of its own, once; the builder
+	// meeting both says so.
+	a := set.Intern(sumDigest(1, 1), 1)
+	b := set.Intern(sumDigest(1, 1), 2)
+	if a == b || set.Intern(sumDigest(1, 1), 2) != b || set.Intern("sha256:x", 3) != set.Intern("sha256:x", 3) {
+		t.Fatalf("rows %d and %d for one digest of two sizes", a, b)
+	}
+	other := BlobsOf(Blob{Digest: "sha256:y", Size: 4}, Blob{Digest: sumDigest(2, 2), Size: 2})
+	if got := tbl.At(set.InternFrom(&other, 0)); got != other.At(0) {
+		t.Errorf("InternFrom = %+v", got)
+	}
+	if set.InternFrom(&other, 1) != rows[0][2] {
+		t.Errorf("InternFrom of a blob the set holds added a row")
+	}
+	bld := NewInventoryBuilder("r", time.Time{})
+	err := bld.AddImageFrom(Image{Repository: "a", Digest: "m"}, tbl, []int32{a, b})
+	if err == nil || !strings.Contains(err.Error(), "has size 2 here and 1 elsewhere") {
+		t.Errorf("a digest of two sizes: err = %v", err)
 	}
 }

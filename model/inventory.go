@@ -298,6 +298,9 @@ func (b *InventoryBuilder) AddImage(im Image, blobs []Blob, childBlobs ...[]Blob
 // The first image from a table makes room for as many blobs as it holds: a
 // warm scan finds about what the last one did.
 func (b *InventoryBuilder) AddImageFrom(im Image, from *BlobTable, blobs []int32, childBlobs ...[]int32) error {
+	if from == nil {
+		from = &BlobTable{} // no blobs: an index past its bounds below
+	}
 	if b.grown != from {
 		b.grown = from
 		b.GrowBlobs(from.Len() - b.inv.Blobs.Len())

@@ -30,25 +30,22 @@ var bogusBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // its platform manifests).
 type manifestInfo struct {
 	mediaType string
-	// blobs: the manifest itself, its config and layers; for an index, the
-	// union over its platform manifests too.
-	blobs     []model.Blob
+	// table holds the blobs: the scan's (scanner.blobs) for a manifest
+	// read, the last inventory's for one it described (seed.go). blobs
+	// are rows of it: the manifest itself, its config and layers; for an
+	// index, the union over its platform manifests too. No digest is held
+	// as a string: at 100,000 manifests that was 70 MB.
+	table     *model.BlobTable
+	blobs     []int32
 	created   time.Time
 	problem   model.CreatedProblem
 	platform  string // an image's own os/arch[/variant], from its config
 	platforms []string
 	children  []string
 	// childBlobs, parallel to children, are each platform manifest's own
-	// blobs.
-	childBlobs [][]model.Blob
+	// blobs (rows of table).
+	childBlobs [][]int32
 	subject    string // an OCI referrer's subject digest
-	// from, set on what the last scan's inventory described (seed.go),
-	// holds the blobs as indexes into that inventory's blob table instead
-	// (fromBlobs, fromChildBlobs; blobs and childBlobs are nil): a warm
-	// scan spells out no digest as a string.
-	from           *model.BlobTable
-	fromBlobs      []int32
-	fromChildBlobs [][]int32
 	// err: the manifest is unusable.
 	err error
 	// warnings: parts that could not be read (a config, a platform
@@ -57,53 +54,32 @@ type manifestInfo struct {
 }
 
 // childBlobsOrNil is childBlobs when it covers every child, else nil.
-func (m *manifestInfo) childBlobsOrNil() [][]model.Blob {
-	if len(m.children) == 0 || len(m.childBlobList()) != len(m.children) {
+func (m *manifestInfo) childBlobsOrNil() [][]int32 {
+	if len(m.children) == 0 || len(m.childBlobs) != len(m.children) {
 		return nil
 	}
-	return m.childBlobList()
-}
-
-// blobList is blobs, spelt out from the last scan's table for a seeded
-// manifest (an index read afresh whose platform manifest was seeded).
-func (m *manifestInfo) blobList() []model.Blob {
-	if m.from == nil {
-		return m.blobs
-	}
-	return tableBlobs(m.from, m.fromBlobs)
-}
-
-// childBlobList is childBlobs, spelt out as blobList is.
-func (m *manifestInfo) childBlobList() [][]model.Blob {
-	if m.from == nil || m.fromChildBlobs == nil {
-		return m.childBlobs
-	}
-	out := make([][]model.Blob, len(m.fromChildBlobs))
-	for k, cb := range m.fromChildBlobs {
-		out[k] = tableBlobs(m.from, cb)
-	}
-	return out
-}
-
-func tableBlobs(t *model.BlobTable, idx []int32) []model.Blob {
-	out := make([]model.Blob, len(idx))
-	for k, i := range idx {
-		out[k] = t.At(i)
-	}
-	return out
+	return m.childBlobs
 }
 
 // addTo adds im, described by m, to an inventory: its blobs, and its
 // platform manifests' when they cover every child.
 func (m *manifestInfo) addTo(b *model.InventoryBuilder, im model.Image) error {
-	if m.from == nil {
-		return b.AddImage(im, m.blobs, m.childBlobsOrNil()...)
+	return b.AddImageFrom(im, m.table, m.blobs, m.childBlobsOrNil()...)
+}
+
+// rows are m's blobs as rows of the scan's table: m's own when m was
+// read, else added to it (a platform manifest the last inventory
+// described, of an index read afresh).
+func (s *scanner) rows(m *manifestInfo, blobs []int32) []int32 {
+	t := s.blobs.Table()
+	if m.table == t {
+		return blobs
 	}
-	var child [][]int32
-	if len(m.children) > 0 && len(m.fromChildBlobs) == len(m.children) {
-		child = m.fromChildBlobs
+	out := make([]int32, len(blobs))
+	for k, b := range blobs {
+		out[k] = s.blobs.InternFrom(m.table, b)
 	}
-	return b.AddImageFrom(im, m.from, m.fromBlobs, child...)
+	return out
 }
 
 type warning struct {
@@ -216,7 +192,7 @@ func (s *scanner) readManifest(ctx context.Context, p *remote.Puller, r name.Rep
 		return &manifestInfo{err: fmt.Errorf("manifest %s is not valid JSON: %v", ref, err)}
 	}
 	mt := manifestKind(contentType, sh)
-	self := model.Blob{Digest: digest, Size: int64(len(body))}
+	self := s.blobs.Intern(digest, int64(len(body)))
 	switch types.MediaType(mt) {
 	case types.DockerManifestSchema2, types.OCIManifestSchema1:
 		m := &v1.Manifest{}
@@ -245,21 +221,20 @@ func (s *scanner) readManifest(ctx context.Context, p *remote.Puller, r name.Rep
 	return &manifestInfo{err: fmt.Errorf("manifest %s has unknown media type %q", ref, mt)}
 }
 
-func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, m *v1.Manifest) *manifestInfo {
+func (s *scanner) readImage(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self int32, m *v1.Manifest) *manifestInfo {
 	if m.Config.Digest.Hex == "" {
 		return &manifestInfo{err: fmt.Errorf("manifest %s (%s) has no config", ref, mt)}
 	}
-	info := &manifestInfo{mediaType: unique.Make(mt).Value(), blobs: make([]model.Blob, 0, 2+len(m.Layers))}
+	info := &manifestInfo{mediaType: unique.Make(mt).Value(), table: s.blobs.Table(), blobs: make([]int32, 0, 2+len(m.Layers))}
 	if m.Subject != nil {
 		info.subject = m.Subject.Digest.String()
 	}
-	info.blobs = append(info.blobs, self, model.Blob{Digest: m.Config.Digest.String(), Size: m.Config.Size})
+	info.blobs = append(info.blobs, self, s.blobs.Intern(m.Config.Digest.String(), m.Config.Size))
 	for _, l := range m.Layers {
 		if !l.MediaType.IsDistributable() {
 			continue // foreign layers live outside the registry
 		}
-		// one copy of a layer's digest however many images share it
-		info.blobs = append(info.blobs, model.Blob{Digest: unique.Make(l.Digest.String()).Value(), Size: l.Size})
+		info.blobs = append(info.blobs, s.blobs.Intern(l.Digest.String(), l.Size))
 	}
 	if s.skipConfigs {
 		info.problem = model.CreatedMissing
@@ -296,16 +271,16 @@ func platformString(os, arch, variant string) string {
 	return s
 }
 
-func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self model.Blob, idx *v1.IndexManifest) *manifestInfo {
-	info := &manifestInfo{mediaType: mt, blobs: []model.Blob{self}, problem: model.CreatedMissing}
+func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Repository, ref, mt string, self int32, idx *v1.IndexManifest) *manifestInfo {
+	info := &manifestInfo{mediaType: mt, table: s.blobs.Table(), blobs: []int32{self}, problem: model.CreatedMissing}
 	if idx.Subject != nil {
 		info.subject = idx.Subject.Digest.String()
 	}
-	have := map[string]bool{self.Digest: true}
-	addBlobs := func(bs []model.Blob) {
+	have := map[int32]bool{self: true}
+	addBlobs := func(bs []int32) {
 		for _, b := range bs {
-			if !have[b.Digest] {
-				have[b.Digest] = true
+			if !have[b] {
+				have[b] = true
 				info.blobs = append(info.blobs, b)
 			}
 		}
@@ -325,13 +300,12 @@ func (s *scanner) readIndex(ctx context.Context, p *remote.Puller, r name.Reposi
 		}
 		if !slices.Contains(info.children, cd) {
 			info.children = append(info.children, cd)
-			childBlobs := child.blobList()
+			childBlobs := s.rows(child, child.blobs)
 			info.childBlobs = append(info.childBlobs, childBlobs)
-			nested := child.childBlobList()
 			for k, c := range child.children { // a nested index
 				if !slices.Contains(info.children, c) {
 					info.children = append(info.children, c)
-					info.childBlobs = append(info.childBlobs, nested[k])
+					info.childBlobs = append(info.childBlobs, s.rows(child, child.childBlobs[k]))
 				}
 			}
 			addBlobs(childBlobs)

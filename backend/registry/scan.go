@@ -113,6 +113,9 @@ type scanner struct {
 	// once over the whole scan, whichever repository meets it first.
 	manifests onceMap[*manifestInfo]
 	configs   onceMap[*configInfo]
+	// blobs are the blobs of the manifests read, interned as they are
+	// read (manifestInfo.blobs are rows of its table).
+	blobs model.BlobSet
 	// skipConfigs: no image config is read (an ACR image's age is its
 	// push time): an image's created time and platform are left to the
 	// caller.

@@ -119,16 +119,16 @@ func (p *previous) take(configs bool) map[string]*manifestInfo {
 			}
 		}
 		out[im.Digest] = &manifestInfo{
-			from:           table,
-			fromBlobs:      im.Blobs,
-			fromChildBlobs: childBlobs,
-			mediaType:      im.MediaType,
-			created:        im.Created,
-			problem:        im.CreatedProblem,
-			platform:       im.Platform,
-			platforms:      slices.Clone(im.Platforms),
-			children:       slices.Clone(im.Children),
-			subject:        im.Subject,
+			table:      table,
+			blobs:      im.Blobs,
+			childBlobs: childBlobs,
+			mediaType:  im.MediaType,
+			created:    im.Created,
+			problem:    im.CreatedProblem,
+			platform:   im.Platform,
+			platforms:  slices.Clone(im.Platforms),
+			children:   slices.Clone(im.Children),
+			subject:    im.Subject,
 		}
 	}
 	return out
