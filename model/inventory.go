@@ -276,7 +276,7 @@ func (b *InventoryBuilder) Grow(n int) { b.inv.Images = slices.Grow(b.inv.Images
 // GrowBlobs makes room for n more blobs in the builder's index (a warm
 // scan knows about how many the last one found), so that it is not copied
 // as it grows.
-func (b *InventoryBuilder) GrowBlobs(n int) { b.blobs.grow(b.inv.Blobs.Len() + n) }
+func (b *InventoryBuilder) GrowBlobs(n int) { b.blobs.grow(&b.inv.Blobs, b.inv.Blobs.Len()+n) }
 
 // AddImage adds an image with the blobs it references (duplicates are
 // ignored) and, for an index, each platform manifest's own blobs, parallel
