@@ -71,6 +71,8 @@ func (e *acrEnv) pushedAt(t *testing.T, repoTag string, x interface {
 // whose config says 1970.
 type acrScene struct {
 	old, retagged, cur, idx, amd, arm, sig, locked, nix string
+	// platforms are the index's platform manifests (amd, arm).
+	platforms [2]v1.Image
 }
 
 func buildScene(t *testing.T, e *acrEnv) acrScene {
@@ -84,6 +86,7 @@ func buildScene(t *testing.T, e *acrEnv) acrScene {
 	idx := e.p.index("multi", amd, arm)
 	s.idx = e.pushedAt(t, "multi:latest", idx, 150)
 	s.amd, s.arm = digestOf(t, amd), digestOf(t, arm)
+	s.platforms = [2]v1.Image{amd, arm}
 	e.srv.SetCreated("multi", s.amd, testNow.AddDate(0, 0, -150))
 	e.srv.SetCreated("multi", s.arm, testNow.AddDate(0, 0, -150))
 	// A signature of app:v2: an OCI manifest whose subject is it, untagged,

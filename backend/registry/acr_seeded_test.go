@@ -23,6 +23,7 @@ func TestACRSeededScan(t *testing.T) {
 	e := startACR(t)
 	sc := buildScene(t, e)
 	cold := scanOrFail(t, e.client(t))
+	var tagged *model.Inventory // a seed taken in a case's change
 	reads := func(since int) map[string]int {
 		out := map[string]int{}
 		for _, r := range e.srv.Requests()[since:] {
@@ -77,6 +78,13 @@ func TestACRSeededScan(t *testing.T) {
 			e.srv.Lock("multi", sc.arm, true, false)
 		}, wantReads: []string{"app", "nix"}, // the push of the case before
 			wantLocks: map[string]int{model.LockManifest: 2, model.LockTag: 1, model.LockPlatform: 1, model.LockRepository: 2}},
+		{name: "a new index over a platform manifest the seed holds", seed: func() *model.Inventory { return tagged }, change: func() {
+			// amd64 is tagged, so an image of its own in the seed; a new
+			// index over it, read afresh, takes its blobs from the seed
+			e.pushedAt(t, "multi:amd", sc.platforms[0], 150)
+			tagged = scanOrFail(t, e.client(t))
+			e.pushedAt(t, "multi:reversed", e.p.index("reversed", sc.platforms[1], sc.platforms[0]), 2)
+		}, wantReads: []string{"multi"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
