@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
@@ -59,6 +60,72 @@ func TestSnapshotSeedsTheNextRun(t *testing.T) {
 			}
 			if len(inv.Images) != len(first.Images) || model.ComputeSizes(inv).Total != model.ComputeSizes(first).Total {
 				t.Errorf("%d images %d bytes, the first run %d images %d bytes", len(inv.Images), model.ComputeSizes(inv).Total, len(first.Images), model.ComputeSizes(first).Total)
+			}
+		})
+	}
+}
+
+// snapshotProbe is an ACR client whose scan first asks the engine for
+// its snapshot, as the console would while the scan runs.
+type snapshotProbe struct {
+	*registry.ACR
+	engine *engine.Registry
+	held   bool // the engine still held the snapshot when the scan began
+}
+
+func (p *snapshotProbe) Scan(ctx context.Context, progress func(registry.Progress)) (*model.Inventory, error) {
+	snap, err := p.engine.Snapshot()
+	p.held = err == nil && snap != nil
+	return p.ACR.Scan(ctx, progress)
+}
+
+// TestSeedOnly: a headless run (SeedOnly) lets go of the snapshot once
+// the lister took it, before the scan runs; the console's engine keeps it
+// for the screen until the scan ends. Both runs are seeded by it.
+func TestSeedOnly(t *testing.T) {
+	azuretest.HermeticEnv(t)
+	id := azuretest.ServeIdentity(t)
+	srv := acrtest.ServeSynthetic(t, acrtest.Synthetic{Repositories: 3, ManifestsPerRepository: 10, Seed: 3}, acrtest.WithIdentity(id))
+	cred, err := id.Credential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	scan := func(t *testing.T, seedOnly bool) (held bool, reads int) {
+		t.Helper()
+		c, err := registry.NewACR(srv.Host(), cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &snapshotProbe{ACR: c}
+		r := engine.NewRegistry(srv.Host(), p, c, model.Policy{}, "", nil, engine.WithSnapshotDir(dir))
+		p.engine = r
+		if seedOnly {
+			r.SeedOnly()
+		}
+		before := len(srv.Requests())
+		if _, err := r.Scan(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range srv.Requests()[before:] {
+			if q.Kind == acrtest.KindManifestByDigest || q.Kind == acrtest.KindBlob {
+				reads++
+			}
+		}
+		return p.held, reads
+	}
+	scan(t, false) // the first run writes the snapshot
+	for _, tc := range []struct {
+		name     string
+		seedOnly bool
+	}{{"console", false}, {"headless", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			held, reads := scan(t, tc.seedOnly)
+			if held == tc.seedOnly {
+				t.Errorf("the engine held the snapshot during the scan: %v, want %v", held, !tc.seedOnly)
+			}
+			if reads != 0 {
+				t.Errorf("%d manifest reads: the run was not seeded", reads)
 			}
 		})
 	}
