@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -19,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
@@ -53,9 +53,7 @@ type Server struct {
 	reg     *registrytest.Registry
 	key     *rsa.PrivateKey
 	email   string
-	host    string
-	srv     *http.Server
-	served  chan struct{}
+	srv     *loopback.Server
 	proxy   *httputil.ReverseProxy
 	latency time.Duration
 
@@ -68,9 +66,6 @@ type Server struct {
 	content    map[string]*content  // by digest
 	denyDelete bool
 	counts     map[string]int
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New starts the stand-in on 127.0.0.1 (a free port, plain http) in front
@@ -89,7 +84,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	}
 	s := &Server{
 		reg: reg, key: key, email: "helmupgradebot@gartest-project.iam.gserviceaccount.com",
-		served: make(chan struct{}), access: map[string]time.Time{}, registry: map[string]time.Time{},
+		access: map[string]time.Time{}, registry: map[string]time.Time{},
 		uploaded: map[string]time.Time{}, content: map[string]*content{}, counts: map[string]int{},
 	}
 	for _, o := range opts {
@@ -105,24 +100,19 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 		},
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := loopback.Serve(s)
 	if err != nil {
-		return nil, fmt.Errorf("gartest: listen on loopback: %w", err)
+		return nil, fmt.Errorf("gartest: %w", err)
 	}
-	s.host = ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln)
-	}()
+	s.srv = srv
 	return s, nil
 }
 
 // Host is "127.0.0.1:PORT", the registry host to configure.
-func (s *Server) Host() string { return s.host }
+func (s *Server) Host() string { return s.srv.Host() }
 
 // URL is "http://127.0.0.1:PORT".
-func (s *Server) URL() string { return "http://" + s.host }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // SetLoginServer makes the stand-in name host in its challenges: the
 // address clients reach it by through a proxy (faulttest's, say).
@@ -132,14 +122,11 @@ func (s *Server) login() string {
 	if h := s.loginHost.Load(); h != nil {
 		return *h
 	}
-	return s.host
+	return s.Host()
 }
 
 // Close stops serving (never the registry); later calls do nothing.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.srv.Close(); <-s.served })
-	return s.closeErr
-}
+func (s *Server) Close() error { return s.srv.Close() }
 
 // SetUploaded makes repo@digest's timeUploadedMs t, pushed yet or not.
 func (s *Server) SetUploaded(repo, digest string, t time.Time) {

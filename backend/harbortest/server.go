@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -18,18 +17,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
 // Server is a running Harbor stand-in.
 type Server struct {
-	reg    *registrytest.Registry
-	host   string
-	srv    *http.Server
-	served chan struct{}
-	proxy  *httputil.ReverseProxy
-	tr     *http.Transport
-	now    func() time.Time
+	reg   *registrytest.Registry
+	srv   *loopback.Server
+	proxy *httputil.ReverseProxy
+	tr    *http.Transport
+	now   func() time.Time
 
 	delMu sync.Mutex // deletes one at a time, as Harbor's database serializes them
 
@@ -43,8 +41,6 @@ type Server struct {
 	users     map[string]*user
 	tokens    map[string]string // bearer token -> user
 	requests  map[string]int    // by route kind
-	closeOnce sync.Once
-	closeErr  error
 }
 
 type project struct {
@@ -77,7 +73,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("harbortest: %w", err)
 	}
-	s := &Server{reg: reg, served: make(chan struct{}), now: time.Now,
+	s := &Server{reg: reg, now: time.Now,
 		contents: map[string]*content{}, projects: map[string]*project{}, ids: map[string]int64{},
 		pushTimes: map[string]time.Time{}, pullTimes: map[string]time.Time{}, users: map[string]*user{},
 		tokens: map[string]string{}, requests: map[string]int{}}
@@ -97,34 +93,26 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 		ModifyResponse: s.recordPull,
 		ErrorLog:       log.New(io.Discard, "", 0),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := loopback.Serve(s)
 	if err != nil {
-		return nil, fmt.Errorf("harbortest: listen on loopback: %w", err)
+		return nil, fmt.Errorf("harbortest: %w", err)
 	}
-	s.host = ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln)
-	}()
+	s.srv = srv
 	return s, nil
 }
 
 // Host is "127.0.0.1:PORT": the registry's host for clients.
-func (s *Server) Host() string { return s.host }
+func (s *Server) Host() string { return s.srv.Host() }
 
 // URL is "http://127.0.0.1:PORT".
-func (s *Server) URL() string { return "http://" + s.host }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // Close stops serving. It never closes the registry; it is safe to call
 // more than once.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = s.srv.Close()
-		<-s.served
-		s.tr.CloseIdleConnections()
-	})
-	return s.closeErr
+	err := s.srv.Close()
+	s.tr.CloseIdleConnections()
+	return err
 }
 
 // AddUser makes an account (a robot account's name starts robot$) that
