@@ -150,8 +150,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	tokens    map[string]*issued
-	permits   map[string][]string       // principal (lower case) -> permitted actions; absent: all
-	content   map[string]*contentInfo   // by digest; manifests never change
+	permits   map[string][]string // principal (lower case) -> permitted actions; absent: all
+	content   registrytest.Contents[contentInfo]
 	created   map[manifestKey]time.Time // push times: overrides and first sightings
 	attrs     map[manifestKey]*attrState
 	repoAttrs map[string]*attrState // a repository's own, by name
@@ -201,7 +201,6 @@ func start(ctx context.Context, newStore func(*Server) (store, error), opts []Op
 		secret:     make([]byte, 32),
 		tokens:     map[string]*issued{},
 		permits:    map[string][]string{},
-		content:    map[string]*contentInfo{},
 		created:    map[manifestKey]time.Time{},
 		attrs:      map[manifestKey]*attrState{},
 		repoAttrs:  map[string]*attrState{},

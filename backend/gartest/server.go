@@ -63,7 +63,7 @@ type Server struct {
 	access     map[string]time.Time // Google access tokens and their expiry
 	registry   map[string]time.Time // registry tokens
 	uploaded   map[string]time.Time // repo@digest -> push time override
-	content    map[string]*content  // by digest
+	content    registrytest.Contents[content]
 	denyDelete bool
 	counts     map[string]int
 }
@@ -85,7 +85,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	s := &Server{
 		reg: reg, key: key, email: "helmupgradebot@gartest-project.iam.gserviceaccount.com",
 		access: map[string]time.Time{}, registry: map[string]time.Time{},
-		uploaded: map[string]time.Time{}, content: map[string]*content{}, counts: map[string]int{},
+		uploaded: map[string]time.Time{}, counts: map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -32,7 +32,7 @@ type Server struct {
 	delMu sync.Mutex // deletes one at a time, as Harbor's database serializes them
 
 	mu        sync.Mutex
-	contents  map[string]*content // by digest
+	contents  registrytest.Contents[content]
 	projects  map[string]*project
 	nextID    int64
 	ids       map[string]int64     // "kind:key" -> id
@@ -74,7 +74,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 		return nil, fmt.Errorf("harbortest: %w", err)
 	}
 	s := &Server{reg: reg, now: time.Now,
-		contents: map[string]*content{}, projects: map[string]*project{}, ids: map[string]int64{},
+		projects: map[string]*project{}, ids: map[string]int64{},
 		pushTimes: map[string]time.Time{}, pullTimes: map[string]time.Time{}, users: map[string]*user{},
 		tokens: map[string]string{}, requests: map[string]int{}}
 	for _, o := range opts {

@@ -1,0 +1,117 @@
+package registrytest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/opencontainers/go-digest"
+)
+
+// Manifest is a stored manifest as the stand-ins in front of the registry
+// read it for their listings: what distribution says of it, and the parts
+// of its JSON an image manifest or an index has.
+type Manifest struct {
+	// MediaType is the media type distribution stored it under.
+	MediaType string `json:"-"`
+	// Payload is the manifest's bytes.
+	Payload []byte `json:"-"`
+	// References is distribution's: an image's config and layers (and
+	// an OCI subject), an index's manifests.
+	References []distribution.Descriptor `json:"-"`
+	// DeclaredMediaType is its own mediaType field; "" when it has none.
+	DeclaredMediaType string `json:"mediaType"`
+	// Config is an image's config; nil for an index.
+	Config *Descriptor `json:"config"`
+	// Layers are an image's layers.
+	Layers []Descriptor `json:"layers"`
+	// Manifests are an index's platform manifests.
+	Manifests []IndexEntry `json:"manifests"`
+}
+
+// Descriptor is a manifest's reference to a blob or manifest.
+type Descriptor struct {
+	MediaType string        `json:"mediaType"`
+	Digest    digest.Digest `json:"digest"`
+	Size      int64         `json:"size"`
+}
+
+// IndexEntry is a platform manifest of an index.
+type IndexEntry struct {
+	Descriptor
+	Platform *Platform `json:"platform"`
+}
+
+// Platform is what an index says a platform manifest is for.
+type Platform struct {
+	OS           string `json:"os"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant"`
+	OSVersion    string `json:"os.version"`
+}
+
+// ReadManifest reads manifest dg through ms (a repository's manifest
+// service, from Registry.Storage).
+func ReadManifest(ctx context.Context, ms distribution.ManifestService, dg digest.Digest) (*Manifest, error) {
+	m, err := ms.Get(ctx, dg)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
+	}
+	mediaType, payload, err := m.Payload()
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
+	}
+	out := &Manifest{MediaType: mediaType, Payload: payload, References: m.References()}
+	if err := json.Unmarshal(payload, out); err != nil {
+		return nil, fmt.Errorf("parse manifest %s: %w", dg, err)
+	}
+	return out, nil
+}
+
+// ReadConfig reads blob dg of rp, an image config, into v (a pointer to
+// the fields the caller wants of it).
+func ReadConfig(ctx context.Context, rp distribution.Repository, dg digest.Digest, v any) error {
+	raw, err := rp.Blobs(ctx).Get(ctx, dg)
+	if err != nil {
+		return fmt.Errorf("read config %s of %s: %w", dg, rp.Named(), err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("parse config %s of %s: %w", dg, rp.Named(), err)
+	}
+	return nil
+}
+
+// Contents keeps what a stand-in made of each manifest, by digest: a
+// manifest never changes, so it is read once (two callers at once may both
+// read it). The zero value is ready to use.
+type Contents[T any] struct {
+	mu sync.Mutex
+	m  map[digest.Digest]*T
+}
+
+// Of is what made of manifest dg of ms, reading it (ReadManifest) the
+// first time. made may call Of for other digests.
+func (c *Contents[T]) Of(ctx context.Context, ms distribution.ManifestService, dg digest.Digest, made func(*Manifest) (*T, error)) (*T, error) {
+	c.mu.Lock()
+	v := c.m[dg]
+	c.mu.Unlock()
+	if v != nil {
+		return v, nil
+	}
+	m, err := ReadManifest(ctx, ms, dg)
+	if err != nil {
+		return nil, err
+	}
+	if v, err = made(m); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[digest.Digest]*T{}
+	}
+	c.m[dg] = v
+	return v, nil
+}
