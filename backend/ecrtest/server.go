@@ -8,10 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -82,8 +79,7 @@ type Server struct {
 	now   func() time.Time
 	noLog bool
 	srv   *loopback.Server
-	proxy *httputil.ReverseProxy
-	tr    *http.Transport
+	proxy *registrytest.Proxy
 
 	mu         sync.Mutex
 	pushed     map[imageKey]time.Time
@@ -119,18 +115,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ecrtest: %w", err)
 	}
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.tr = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport: s.tr,
-		ErrorLog:  log.New(io.Discard, "", 0),
-	}
+	s.proxy = reg.Proxy()
 	srv, err := loopback.Serve(s)
 	if err != nil {
 		return nil, fmt.Errorf("ecrtest: %w", err)
@@ -149,7 +134,7 @@ func (s *Server) URL() string { return s.srv.URL() }
 // Close stops serving; it never closes the registry. Safe to call twice.
 func (s *Server) Close() error {
 	err := s.srv.Close()
-	s.tr.CloseIdleConnections()
+	s.proxy.Close()
 	return err
 }
 

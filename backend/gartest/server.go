@@ -8,11 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +50,7 @@ type Server struct {
 	key     *rsa.PrivateKey
 	email   string
 	srv     *loopback.Server
-	proxy   *httputil.ReverseProxy
+	proxy   *registrytest.Proxy
 	latency time.Duration
 
 	loginHost atomic.Pointer[string]
@@ -90,16 +86,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	for _, o := range opts {
 		o(s)
 	}
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // distribution's Location headers keep naming the stand-in
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
-			pr.Out.Header.Del("Authorization")
-		},
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	s.proxy = reg.Proxy()
 	srv, err := loopback.Serve(s)
 	if err != nil {
 		return nil, fmt.Errorf("gartest: %w", err)
@@ -126,7 +113,11 @@ func (s *Server) login() string {
 }
 
 // Close stops serving (never the registry); later calls do nothing.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	s.proxy.Close()
+	return err
+}
 
 // SetUploaded makes repo@digest's timeUploadedMs t, pushed yet or not.
 func (s *Server) SetUploaded(repo, digest string, t time.Time) {

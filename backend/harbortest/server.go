@@ -7,10 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,8 +22,7 @@ import (
 type Server struct {
 	reg   *registrytest.Registry
 	srv   *loopback.Server
-	proxy *httputil.ReverseProxy
-	tr    *http.Transport
+	proxy *registrytest.Proxy
 	now   func() time.Time
 
 	delMu sync.Mutex // deletes one at a time, as Harbor's database serializes them
@@ -80,19 +76,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	for _, o := range opts {
 		o(s)
 	}
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.tr = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // distribution's Location headers keep uploads going through the stand-in
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport:      s.tr,
-		ModifyResponse: s.recordPull,
-		ErrorLog:       log.New(io.Discard, "", 0),
-	}
+	s.proxy = reg.Proxy(registrytest.KeepRawPath(), registrytest.ModifyResponse(s.recordPull))
 	srv, err := loopback.Serve(s)
 	if err != nil {
 		return nil, fmt.Errorf("harbortest: %w", err)
@@ -111,7 +95,7 @@ func (s *Server) URL() string { return s.srv.URL() }
 // more than once.
 func (s *Server) Close() error {
 	err := s.srv.Close()
-	s.tr.CloseIdleConnections()
+	s.proxy.Close()
 	return err
 }
 

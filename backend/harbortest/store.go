@@ -114,12 +114,7 @@ func (s *Server) repository(ctx context.Context, repo string) ([]*stored, error)
 		if err != nil || len(ds) == 0 {
 			return cmpErr(err, errNoRepository)
 		}
-		named, _ := reference.WithName(repo)
-		rp, err := ns.Repository(ctx, named)
-		if err != nil {
-			return err
-		}
-		ms, err := rp.Manifests(ctx)
+		rp, ms, err := registrytest.OpenRepository(ctx, ns, repo)
 		if err != nil {
 			return err
 		}

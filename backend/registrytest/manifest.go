@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/distribution/distribution/v3"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -50,6 +51,24 @@ type Platform struct {
 	Architecture string `json:"architecture"`
 	Variant      string `json:"variant"`
 	OSVersion    string `json:"os.version"`
+}
+
+// OpenRepository opens repository name of ns (from Registry.Storage) and
+// its manifest service.
+func OpenRepository(ctx context.Context, ns distribution.Namespace, name string) (distribution.Repository, distribution.ManifestService, error) {
+	named, err := reference.WithName(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open repository %q: %w", name, err)
+	}
+	rp, err := ns.Repository(ctx, named)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open repository %s: %w", name, err)
+	}
+	ms, err := rp.Manifests(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the manifests of repository %s: %w", name, err)
+	}
+	return rp, ms, nil
 }
 
 // ReadManifest reads manifest dg through ms (a repository's manifest

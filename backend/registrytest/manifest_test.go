@@ -11,7 +11,6 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -19,20 +18,11 @@ import (
 func inRepo(t *testing.T, r *Registry, repo string, fn func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService)) {
 	t.Helper()
 	err := r.Storage(t.Context(), func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
-		named, err := reference.WithName(repo)
-		if err != nil {
-			return err
+		rp, ms, err := OpenRepository(ctx, ns, repo)
+		if err == nil {
+			fn(ctx, rp, ms)
 		}
-		rp, err := ns.Repository(ctx, named)
-		if err != nil {
-			return err
-		}
-		ms, err := rp.Manifests(ctx)
-		if err != nil {
-			return err
-		}
-		fn(ctx, rp, ms)
-		return nil
+		return err
 	})
 	if err != nil {
 		t.Fatalf("open %s: %v", repo, err)
@@ -93,14 +83,21 @@ func TestReadManifest(t *testing.T) {
 	}
 }
 
-// TestReadErrors: a digest the repository lacks, and a blob that is not
-// JSON, are errors naming them.
+// TestReadErrors: an invalid repository name, a digest the repository
+// lacks, and a blob that is not JSON are errors naming them.
 func TestReadErrors(t *testing.T) {
 	t.Parallel()
 	r, s := ServeSeeded(t, smallPopulation(4))
 	im := s.Images[0]
 	absent := digest.FromString("absent")
 	layer := im.Blobs[len(im.Blobs)-1] // random bytes, not JSON
+	err := r.Storage(t.Context(), func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
+		_, _, err := OpenRepository(ctx, ns, "Not/A/Name")
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), `open repository "Not/A/Name"`) {
+		t.Errorf("OpenRepository of an invalid name: %v", err)
+	}
 	inRepo(t, r, im.Repository, func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService) {
 		if _, err := ReadManifest(ctx, ms, absent); err == nil || !strings.Contains(err.Error(), "read manifest "+absent.String()) {
 			t.Errorf("ReadManifest of an absent digest: %v", err)
