@@ -37,8 +37,6 @@ const (
 	OrderByTimeAsc  = "timeasc"  // lastUpdateTime, oldest first
 )
 
-const repositoriesRoot = "/docker/registry/v2/repositories"
-
 // acrTime marshals as ACR writes times: UTC with 7 fractional digits.
 type acrTime time.Time
 
@@ -405,7 +403,7 @@ func (s *Server) invalidate(repo string) {
 // reading them through distribution's storage API.
 func fingerprint(ctx context.Context, d storagedriver.StorageDriver, repo string) (uint64, error) {
 	h := fnv.New64a()
-	base := path.Join(repositoriesRoot, repo, "_manifests")
+	base := path.Join(registrytest.RepositoriesRoot, repo, "_manifests")
 	list := func(dir string) ([]string, error) {
 		names, err := d.List(ctx, dir)
 		if isPathNotFound(err) {
@@ -558,7 +556,7 @@ func tagsOf(ctx context.Context, ts distribution.TagService, d storagedriver.Sto
 		}
 		out[desc.Digest] = append(out[desc.Digest], tag)
 		ti := tagInfo{name: tag, digest: desc.Digest.String()}
-		if fi, err := d.Stat(ctx, path.Join(repositoriesRoot, repo, "_manifests/tags", tag, "current/link")); err == nil {
+		if fi, err := d.Stat(ctx, path.Join(registrytest.RepositoriesRoot, repo, "_manifests/tags", tag, "current/link")); err == nil {
 			ti.written = fi.ModTime()
 		}
 		list = append(list, ti)
@@ -591,12 +589,10 @@ func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, re
 	s.mu.Unlock()
 	if !ok {
 		// the push time: when distribution wrote the revision link
-		link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-		fi, err := d.Stat(ctx, link)
-		if err != nil {
-			return nil, fmt.Errorf("stat %s: %w", link, err)
+		var err error
+		if created, err = registrytest.PushTime(ctx, d, repo, dg); err != nil {
+			return nil, err
 		}
-		created = fi.ModTime()
 		s.mu.Lock()
 		if _, ok := s.created[key]; !ok {
 			s.created[key] = created

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/opencontainers/go-digest"
 )
-
-const repositoriesRoot = "/docker/registry/v2/repositories"
 
 var (
 	errUnknown = errors.New("unknown")
@@ -239,12 +236,7 @@ func (s *Server) uploadedAt(ctx context.Context, d storagedriver.StorageDriver, 
 	if ok {
 		return t, nil
 	}
-	link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-	fi, err := d.Stat(ctx, link)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stat %s: %w", link, err)
-	}
-	return fi.ModTime(), nil
+	return registrytest.PushTime(ctx, d, repo, dg)
 }
 
 // contentOf reads (once per digest) what manifest dg and its config say:

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -125,9 +124,8 @@ func (s *Server) repository(ctx context.Context, repo string) ([]*stored, error)
 				return err
 			}
 			m := &stored{digest: dg.String(), content: c}
-			link := path.Join("/docker/registry/v2/repositories", repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-			if fi, err := d.Stat(ctx, link); err == nil {
-				m.pushed = fi.ModTime().UTC()
+			if t, err := registrytest.PushTime(ctx, d, repo, dg); err == nil {
+				m.pushed = t.UTC()
 			}
 			for _, ch := range c.children {
 				m.children = append(m.children, ch.digest)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"sync"
+	"time"
 
 	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
@@ -69,6 +72,20 @@ func OpenRepository(ctx context.Context, ns distribution.Namespace, name string)
 		return nil, nil, fmt.Errorf("open the manifests of repository %s: %w", name, err)
 	}
 	return rp, ms, nil
+}
+
+// RepositoriesRoot is where the registry's storage keeps repositories.
+const RepositoriesRoot = "/docker/registry/v2/repositories"
+
+// PushTime is when manifest dg was pushed to repo: when distribution wrote
+// its revision link in d (from Registry.Storage).
+func PushTime(ctx context.Context, d storagedriver.StorageDriver, repo string, dg digest.Digest) (time.Time, error) {
+	link := path.Join(RepositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
+	fi, err := d.Stat(ctx, link)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stat %s: %w", link, err)
+	}
+	return fi.ModTime(), nil
 }
 
 // ReadManifest reads manifest dg through ms (a repository's manifest

@@ -14,13 +14,14 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// inRepo runs fn with repo's repository and manifest service.
-func inRepo(t *testing.T, r *Registry, repo string, fn func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService)) {
+// inRepo runs fn with repo's repository and manifest service, and the
+// storage.
+func inRepo(t *testing.T, r *Registry, repo string, fn func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, d storagedriver.StorageDriver)) {
 	t.Helper()
-	err := r.Storage(t.Context(), func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
+	err := r.Storage(t.Context(), func(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver) error {
 		rp, ms, err := OpenRepository(ctx, ns, repo)
 		if err == nil {
-			fn(ctx, rp, ms)
+			fn(ctx, rp, ms, d)
 		}
 		return err
 	})
@@ -31,13 +32,21 @@ func inRepo(t *testing.T, r *Registry, repo string, fn func(ctx context.Context,
 
 // TestReadManifest reads every seeded image back: an index's platform
 // manifests, an image's config and layers (its blobs after the manifest)
-// and its config's created time.
+// and its config's created time, and its push time.
 func TestReadManifest(t *testing.T) {
 	t.Parallel()
+	start := time.Now()
 	r, s := ServeSeeded(t, smallPopulation(3))
 	indexes := 0
 	for _, im := range s.Images {
-		inRepo(t, r, im.Repository, func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService) {
+		inRepo(t, r, im.Repository, func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, d storagedriver.StorageDriver) {
+			pushed, err := PushTime(ctx, d, im.Repository, digest.Digest(im.Digest))
+			if err != nil {
+				t.Fatalf("PushTime %s: %v", im.Ref(), err)
+			}
+			if pushed.After(time.Now()) || pushed.Before(start.Add(-time.Second)) {
+				t.Errorf("%s: pushed at %v, not while the test ran (from %v)", im.Ref(), pushed, start)
+			}
 			m, err := ReadManifest(ctx, ms, digest.Digest(im.Digest))
 			if err != nil {
 				t.Fatalf("ReadManifest %s: %v", im.Ref(), err)
@@ -98,7 +107,10 @@ func TestReadErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `open repository "Not/A/Name"`) {
 		t.Errorf("OpenRepository of an invalid name: %v", err)
 	}
-	inRepo(t, r, im.Repository, func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService) {
+	inRepo(t, r, im.Repository, func(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, d storagedriver.StorageDriver) {
+		if _, err := PushTime(ctx, d, im.Repository, absent); err == nil || !strings.Contains(err.Error(), "stat ") {
+			t.Errorf("PushTime of an absent digest: %v", err)
+		}
 		if _, err := ReadManifest(ctx, ms, absent); err == nil || !strings.Contains(err.Error(), "read manifest "+absent.String()) {
 			t.Errorf("ReadManifest of an absent digest: %v", err)
 		}
@@ -126,7 +138,7 @@ func TestContents(t *testing.T) {
 		return &v, nil
 	}
 	failing := errors.New("made fails")
-	inRepo(t, r, im.Repository, func(ctx context.Context, _ distribution.Repository, ms distribution.ManifestService) {
+	inRepo(t, r, im.Repository, func(ctx context.Context, _ distribution.Repository, ms distribution.ManifestService, _ storagedriver.StorageDriver) {
 		dg := digest.Digest(im.Digest)
 		if _, err := c.Of(ctx, ms, dg, func(*Manifest) (*string, error) { return nil, failing }); !errors.Is(err, failing) {
 			t.Fatalf("Of with a failing made: %v", err)
