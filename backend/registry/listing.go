@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -88,22 +87,10 @@ type listedRules struct {
 	name func(repo, why string) string
 }
 
-// ageFromListing is ACR's age rule: ageFrom AgeFromBuilt makes an image's
-// age its config's created time, else (AgeFromPushed) the listing's push
-// time, undated when the listing gives none; the push time is Pushed
-// either way.
+// ageFromListing is ACR's age rule: agePushed with the listing's push
+// time.
 func ageFromListing(ageFrom string) func(im *model.Image, e acrEntry, info *manifestInfo) {
-	return func(im *model.Image, e acrEntry, info *manifestInfo) {
-		im.Pushed = e.created
-		switch {
-		case ageFrom == AgeFromBuilt:
-			im.Created, im.CreatedProblem = info.created, info.problem
-		case e.created.IsZero(): // the listing gave no push time: undated
-			im.CreatedProblem = model.CreatedMissing
-		default:
-			im.Created = e.created
-		}
-	}
+	return func(im *model.Image, e acrEntry, info *manifestInfo) { agePushed(im, ageFrom, e.created, info) }
 }
 
 // ageFromPushTime is Harbor's age rule: the listing's push time, the
@@ -207,11 +194,5 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		}
 		entries[k] = nil
 	}
-	slices.SortFunc(errs, func(x, y model.ScanError) int {
-		return strings.Compare(x.Repository+"\x00"+x.Reference+"\x00"+x.Error, y.Repository+"\x00"+y.Reference+"\x00"+y.Error)
-	})
-	for _, e := range slices.Compact(errs) {
-		b.AddError(e)
-	}
-	return b.Inventory()
+	return withErrors(b, errs)
 }
