@@ -8,7 +8,6 @@ package acrtest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -23,6 +22,7 @@ import (
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -36,8 +36,6 @@ const (
 	OrderByTimeDesc = "timedesc" // lastUpdateTime, newest first
 	OrderByTimeAsc  = "timeasc"  // lastUpdateTime, oldest first
 )
-
-const repositoriesRoot = "/docker/registry/v2/repositories"
 
 // acrTime marshals as ACR writes times: UTC with 7 fractional digits.
 type acrTime time.Time
@@ -405,7 +403,7 @@ func (s *Server) invalidate(repo string) {
 // reading them through distribution's storage API.
 func fingerprint(ctx context.Context, d storagedriver.StorageDriver, repo string) (uint64, error) {
 	h := fnv.New64a()
-	base := path.Join(repositoriesRoot, repo, "_manifests")
+	base := path.Join(registrytest.RepositoriesRoot, repo, "_manifests")
 	list := func(dir string) ([]string, error) {
 		names, err := d.List(ctx, dir)
 		if isPathNotFound(err) {
@@ -558,7 +556,7 @@ func tagsOf(ctx context.Context, ts distribution.TagService, d storagedriver.Sto
 		}
 		out[desc.Digest] = append(out[desc.Digest], tag)
 		ti := tagInfo{name: tag, digest: desc.Digest.String()}
-		if fi, err := d.Stat(ctx, path.Join(repositoriesRoot, repo, "_manifests/tags", tag, "current/link")); err == nil {
+		if fi, err := d.Stat(ctx, path.Join(registrytest.RepositoriesRoot, repo, "_manifests/tags", tag, "current/link")); err == nil {
 			ti.written = fi.ModTime()
 		}
 		list = append(list, ti)
@@ -591,12 +589,10 @@ func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, re
 	s.mu.Unlock()
 	if !ok {
 		// the push time: when distribution wrote the revision link
-		link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-		fi, err := d.Stat(ctx, link)
-		if err != nil {
-			return nil, fmt.Errorf("stat %s: %w", link, err)
+		var err error
+		if created, err = registrytest.PushTime(ctx, d, repo, dg); err != nil {
+			return nil, err
 		}
-		created = fi.ModTime()
 		s.mu.Lock()
 		if _, ok := s.created[key]; !ok {
 			s.created[key] = created
@@ -619,72 +615,34 @@ func (s *Server) describe(ctx context.Context, d storagedriver.StorageDriver, re
 
 // contentOf reads (once per digest) what manifest dg and its image config say.
 func (s *Server) contentOf(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, dg digest.Digest) (*contentInfo, error) {
-	s.mu.Lock()
-	ci := s.content[dg.String()]
-	s.mu.Unlock()
-	if ci != nil {
-		return ci, nil
-	}
-	m, err := ms.Get(ctx, dg)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
-	}
-	mediaType, payload, err := m.Payload()
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
-	}
-	var doc struct {
-		MediaType string `json:"mediaType"`
-		Config    *struct {
-			MediaType string        `json:"mediaType"`
-			Digest    digest.Digest `json:"digest"`
-			Size      int64         `json:"size"`
-		} `json:"config"`
-		Layers []struct {
-			Size int64 `json:"size"`
-		} `json:"layers"`
-		Manifests []struct {
-			Digest   string `json:"digest"`
-			Platform *struct {
-				Architecture string `json:"architecture"`
-				OS           string `json:"os"`
-			} `json:"platform"`
-		} `json:"manifests"`
-	}
-	if err := json.Unmarshal(payload, &doc); err != nil {
-		return nil, fmt.Errorf("parse manifest %s: %w", dg, err)
-	}
-	ci = &contentInfo{mediaType: cmp.Or(doc.MediaType, mediaType)}
-	for _, c := range doc.Manifests {
-		ref := platformRef{Digest: c.Digest}
-		if c.Platform != nil {
-			ref.Architecture, ref.OS = c.Platform.Architecture, c.Platform.OS
+	return s.content.Of(ctx, ms, dg, func(m *registrytest.Manifest) (*contentInfo, error) {
+		ci := &contentInfo{mediaType: cmp.Or(m.DeclaredMediaType, m.MediaType)}
+		for _, c := range m.Manifests {
+			ref := platformRef{Digest: c.Digest.String()}
+			if c.Platform != nil {
+				ref.Architecture, ref.OS = c.Platform.Architecture, c.Platform.OS
+			}
+			ci.children = append(ci.children, ref)
 		}
-		ci.children = append(ci.children, ref)
-	}
-	if doc.Config != nil {
-		ci.configMediaType = doc.Config.MediaType
-		ci.size = doc.Config.Size
-		for _, l := range doc.Layers {
-			ci.size += l.Size
-		}
-		switch doc.Config.MediaType {
-		case "application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json":
-			if raw, err := rp.Blobs(ctx).Get(ctx, doc.Config.Digest); err == nil {
+		if m.Config != nil {
+			ci.configMediaType = m.Config.MediaType
+			ci.size = m.Config.Size
+			for _, l := range m.Layers {
+				ci.size += l.Size
+			}
+			switch m.Config.MediaType {
+			case "application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json":
 				var cfg struct {
 					Architecture string `json:"architecture"`
 					OS           string `json:"os"`
 				}
-				if json.Unmarshal(raw, &cfg) == nil {
+				if registrytest.ReadConfig(ctx, rp, m.Config.Digest, &cfg) == nil {
 					ci.arch, ci.os = cfg.Architecture, cfg.OS
 				}
 			}
 		}
-	}
-	s.mu.Lock()
-	s.content[dg.String()] = ci
-	s.mu.Unlock()
-	return ci, nil
+		return ci, nil
+	})
 }
 
 // updateAttrs applies p to repo@digest's changeable attributes.

@@ -11,9 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,6 +19,7 @@ import (
 	"time"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
@@ -141,12 +139,9 @@ type Server struct {
 	store      store
 	id         *azuretest.Identity
 	ownsID     bool
-	host       string
-	url        string
 	loginMu    sync.Mutex
 	loginHost  string // SetLoginServer's; "" for host
-	srv        *http.Server
-	served     chan struct{}
+	srv        *loopback.Server
 	secret     []byte
 	refreshTTL time.Duration
 	accessTTL  time.Duration
@@ -155,8 +150,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	tokens    map[string]*issued
-	permits   map[string][]string       // principal (lower case) -> permitted actions; absent: all
-	content   map[string]*contentInfo   // by digest; manifests never change
+	permits   map[string][]string // principal (lower case) -> permitted actions; absent: all
+	content   registrytest.Contents[contentInfo]
 	created   map[manifestKey]time.Time // push times: overrides and first sightings
 	attrs     map[manifestKey]*attrState
 	repoAttrs map[string]*attrState // a repository's own, by name
@@ -206,7 +201,6 @@ func start(ctx context.Context, newStore func(*Server) (store, error), opts []Op
 		secret:     make([]byte, 32),
 		tokens:     map[string]*issued{},
 		permits:    map[string][]string{},
-		content:    map[string]*contentInfo{},
 		created:    map[manifestKey]time.Time{},
 		attrs:      map[manifestKey]*attrState{},
 		repoAttrs:  map[string]*attrState{},
@@ -214,7 +208,6 @@ func start(ctx context.Context, newStore func(*Server) (store, error), opts []Op
 		sortKey:    map[manifestKey]time.Time{},
 		tagSort:    map[tagKey]time.Time{},
 		snapshots:  map[string]*repoSnapshot{},
-		served:     make(chan struct{}),
 	}
 	if _, err := rand.Read(s.secret); err != nil {
 		return nil, fmt.Errorf("acrtest: token signing key: %w", err)
@@ -231,29 +224,19 @@ func start(ctx context.Context, newStore func(*Server) (store, error), opts []Op
 		}
 		s.id, s.ownsID = id, true
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := loopback.Serve(s)
 	if err != nil {
 		s.store.close()
 		s.closeIdentity()
-		return nil, fmt.Errorf("acrtest: listen on loopback: %w", err)
+		return nil, fmt.Errorf("acrtest: %w", err)
 	}
-	s.host = ln.Addr().String()
-	s.url = "http://" + s.host
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln)
-	}()
+	s.srv = srv
 	return s, nil
 }
 
 // Host is "127.0.0.1:PORT": the registry's login server, the service in
 // its challenges and the "registry" field of its listings.
-func (s *Server) Host() string { return s.host }
+func (s *Server) Host() string { return s.srv.Host() }
 
 // SetLoginServer makes the stand-in answer as the registry at host: the
 // address clients use when they reach it through a proxy (faulttest's, say).
@@ -272,11 +255,11 @@ func (s *Server) login() string {
 	if s.loginHost != "" {
 		return s.loginHost
 	}
-	return s.host
+	return s.Host()
 }
 
 // URL is "http://127.0.0.1:PORT", the endpoint for azcontainerregistry.NewClient.
-func (s *Server) URL() string { return s.url }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // Identity is the identity whose tokens /oauth2/exchange accepts.
 func (s *Server) Identity() *azuretest.Identity { return s.id }
@@ -287,7 +270,6 @@ func (s *Server) Identity() *azuretest.Identity { return s.id }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeErr = s.srv.Close()
-		<-s.served
 		s.store.close()
 		s.closeIdentity()
 	})

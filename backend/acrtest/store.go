@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"time"
 
@@ -45,27 +41,13 @@ type store interface {
 // registryStore reads the embedded registry's storage and passes /v2/
 // requests on to it.
 type registryStore struct {
-	s         *Server
-	reg       *registrytest.Registry
-	proxy     *httputil.ReverseProxy
-	transport *http.Transport
+	s     *Server
+	reg   *registrytest.Registry
+	proxy *registrytest.Proxy
 }
 
 func newRegistryStore(s *Server, reg *registrytest.Registry) *registryStore {
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	t := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
-	return &registryStore{s: s, reg: reg, transport: t, proxy: &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			// distribution builds Location headers from Host: keep uploads
-			// going through the stand-in
-			pr.Out.Host = pr.In.Host
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport: t,
-		ErrorLog:  log.New(io.Discard, "", 0),
-	}}
+	return &registryStore{s: s, reg: reg, proxy: reg.Proxy()}
 }
 
 func (rs *registryStore) repositories(ctx context.Context, last string, n int) ([]string, error) {
@@ -222,4 +204,4 @@ func (rs *registryStore) serveV2(w http.ResponseWriter, r *http.Request, _ v2Rou
 	rs.proxy.ServeHTTP(w, r)
 }
 
-func (rs *registryStore) close() { rs.transport.CloseIdleConnections() }
+func (rs *registryStore) close() { rs.proxy.Close() }

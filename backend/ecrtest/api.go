@@ -141,7 +141,7 @@ func (s *Server) getAuthorizationToken(c *call) (any, *apiError) {
 		ExpiresAt          epoch  `json:"expiresAt"`
 		ProxyEndpoint      string `json:"proxyEndpoint"`
 	}
-	return map[string][]data{"authorizationData": {{tok, epoch(exp), "http://" + s.host}}}, nil
+	return map[string][]data{"authorizationData": {{tok, epoch(exp), s.URL()}}}, nil
 }
 
 // page reads maxResults (1..1000, default 100) and nextToken, an opaque
@@ -230,7 +230,7 @@ func (s *Server) describeRepositories(c *call) (any, *apiError) {
 		}
 		out.Repositories = append(out.Repositories, repository{
 			RepositoryArn: fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", Region, RegistryID, name), RegistryID: RegistryID,
-			RepositoryName: name, RepositoryURI: s.host + "/" + name, CreatedAt: epoch(time.Unix(1700000000, 0)), ImageTagMutability: "MUTABLE",
+			RepositoryName: name, RepositoryURI: s.Host() + "/" + name, CreatedAt: epoch(time.Unix(1700000000, 0)), ImageTagMutability: "MUTABLE",
 		})
 	}
 	return out, nil

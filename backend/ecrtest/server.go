@@ -8,17 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
@@ -81,11 +78,8 @@ type Server struct {
 	reg   *registrytest.Registry
 	now   func() time.Time
 	noLog bool
-	host  string
-	srv   *http.Server
-	done  chan struct{}
-	proxy *httputil.ReverseProxy
-	tr    *http.Transport
+	srv   *loopback.Server
+	proxy *registrytest.Proxy
 
 	mu         sync.Mutex
 	pushed     map[imageKey]time.Time
@@ -99,8 +93,6 @@ type Server struct {
 	denied     map[string]bool     // operations answered AccessDeniedException
 	requests   []Request
 	nrequests  int
-	closeOnce  sync.Once
-	closeErr   error
 }
 
 type imageKey struct{ repo, digest string }
@@ -112,7 +104,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if reg == nil {
 		return nil, errors.New("ecrtest: nil registry")
 	}
-	s := &Server{reg: reg, now: time.Now, done: make(chan struct{}),
+	s := &Server{reg: reg, now: time.Now,
 		pushed: map[imageKey]time.Time{}, pulled: map[imageKey]time.Time{}, lifecycle: map[string]string{},
 		policies: map[string]string{}, excluded: map[string]bool{}, tokens: map[string]time.Time{}, failDelete: map[imageKey]string{}, denied: map[string]bool{}}
 	for _, o := range opts {
@@ -123,46 +115,27 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ecrtest: %w", err)
 	}
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.tr = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport: s.tr,
-		ErrorLog:  log.New(io.Discard, "", 0),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s.proxy = reg.Proxy()
+	srv, err := loopback.Serve(s)
 	if err != nil {
-		return nil, fmt.Errorf("ecrtest: listen on loopback: %w", err)
+		return nil, fmt.Errorf("ecrtest: %w", err)
 	}
-	s.host = ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(ln)
-	}()
+	s.srv = srv
 	return s, nil
 }
 
 // Host is "127.0.0.1:PORT": the registry host and the API endpoint's.
-func (s *Server) Host() string { return s.host }
+func (s *Server) Host() string { return s.srv.Host() }
 
 // URL is "http://127.0.0.1:PORT", the endpoint to give the SDK
 // (ecr.Options.BaseEndpoint).
-func (s *Server) URL() string { return "http://" + s.host }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // Close stops serving; it never closes the registry. Safe to call twice.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = s.srv.Close()
-		<-s.done
-		s.tr.CloseIdleConnections()
-	})
-	return s.closeErr
+	err := s.srv.Close()
+	s.proxy.Close()
+	return err
 }
 
 // SetPushed makes repo@digest's imagePushedAt t.
@@ -316,7 +289,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rec *Request) {
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok || user != "AWS" || !s.validToken(pass) {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="http://%s/",service="ecr.amazonaws.com"`, s.host))
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="http://%s/",service="ecr.amazonaws.com"`, s.Host()))
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = io.WriteString(w, `{"errors":[{"code":"DENIED","message":"Not Authorized"}]}`+"\n")

@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"time"
 
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/opencontainers/go-digest"
 )
-
-// repositoriesRoot is where distribution's storage keeps repositories.
-const repositoriesRoot = "/docker/registry/v2/repositories"
 
 var (
 	errRepositoryNotFound = errors.New("repository not found")
@@ -189,17 +186,16 @@ func (s *Server) pushedAt(ctx context.Context, d storagedriver.StorageDriver, re
 	if ok {
 		return t, nil
 	}
-	link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-	fi, err := d.Stat(ctx, link)
+	pushed, err := registrytest.PushTime(ctx, d, repo, dg)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("stat %s: %w", link, err)
+		return time.Time{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t, ok := s.pushed[key]; ok {
 		return t, nil
 	}
-	s.pushed[key] = fi.ModTime().UTC()
+	s.pushed[key] = pushed.UTC()
 	return s.pushed[key], nil
 }
 

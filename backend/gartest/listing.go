@@ -2,11 +2,9 @@ package gartest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,10 +13,9 @@ import (
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/opencontainers/go-digest"
 )
-
-const repositoriesRoot = "/docker/registry/v2/repositories"
 
 var (
 	errUnknown = errors.New("unknown")
@@ -239,65 +236,41 @@ func (s *Server) uploadedAt(ctx context.Context, d storagedriver.StorageDriver, 
 	if ok {
 		return t, nil
 	}
-	link := path.Join(repositoriesRoot, repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-	fi, err := d.Stat(ctx, link)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stat %s: %w", link, err)
-	}
-	return fi.ModTime(), nil
+	return registrytest.PushTime(ctx, d, repo, dg)
 }
 
 // contentOf reads (once per digest) what manifest dg and its config say:
 // an image's references are its config and layers, an index's its
 // platform manifests.
 func (s *Server) contentOf(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, dg digest.Digest) (*content, error) {
-	s.mu.Lock()
-	c := s.content[dg.String()]
-	s.mu.Unlock()
-	if c != nil {
-		return c, nil
-	}
-	m, err := ms.Get(ctx, dg)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
-	}
-	mediaType, _, err := m.Payload()
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
-	}
-	c = &content{mediaType: mediaType}
-	refs := m.References()
-	if strings.Contains(mediaType, "index") || strings.Contains(mediaType, "manifest.list") {
-		for _, r := range refs {
-			c.children = append(c.children, r.Digest)
-		}
-	} else if len(refs) > 0 {
-		for _, r := range refs {
-			if r.MediaType != "" && !strings.Contains(r.MediaType, "manifest") { // not an OCI subject
-				c.size += r.Size
+	return s.content.Of(ctx, ms, dg, func(m *registrytest.Manifest) (*content, error) {
+		c := &content{mediaType: m.MediaType}
+		refs := m.References
+		if strings.Contains(m.MediaType, "index") || strings.Contains(m.MediaType, "manifest.list") {
+			for _, r := range refs {
+				c.children = append(c.children, r.Digest)
+			}
+		} else if len(refs) > 0 {
+			for _, r := range refs {
+				if r.MediaType != "" && !strings.Contains(r.MediaType, "manifest") { // not an OCI subject
+					c.size += r.Size
+				}
+			}
+			if cfg := refs[0]; strings.HasSuffix(cfg.MediaType, "json") {
+				c.created = configCreated(ctx, rp, cfg.Digest)
 			}
 		}
-		if cfg := refs[0]; strings.HasSuffix(cfg.MediaType, "json") {
-			c.created = configCreated(ctx, rp, cfg.Digest)
-		}
-	}
-	s.mu.Lock()
-	s.content[dg.String()] = c
-	s.mu.Unlock()
-	return c, nil
+		return c, nil
+	})
 }
 
 // configCreated is an image config's created time; zero when it has none
 // (or one before 1970) or cannot be read.
 func configCreated(ctx context.Context, rp distribution.Repository, dg digest.Digest) time.Time {
-	raw, err := rp.Blobs(ctx).Get(ctx, dg)
-	if err != nil {
-		return time.Time{}
-	}
 	var cfg struct {
 		Created time.Time `json:"created"`
 	}
-	if json.Unmarshal(raw, &cfg) != nil || !cfg.Created.After(time.Unix(0, 0)) {
+	if registrytest.ReadConfig(ctx, rp, dg, &cfg) != nil || !cfg.Created.After(time.Unix(0, 0)) {
 		return time.Time{}
 	}
 	return cfg.Created

@@ -36,15 +36,15 @@ func (s *Server) KeyFile() []byte {
 		"private_key":                 string(pemKey),
 		"client_email":                s.email,
 		"client_id":                   "100000000000000000001",
-		"auth_uri":                    "http://" + s.host + "/auth",
+		"auth_uri":                    s.URL() + "/auth",
 		"token_uri":                   s.TokenURI(),
-		"auth_provider_x509_cert_url": "http://" + s.host + "/certs",
+		"auth_provider_x509_cert_url": s.URL() + "/certs",
 	}, "", "  ")
 	return body
 }
 
 // TokenURI is the stand-in's OAuth 2.0 token endpoint.
-func (s *Server) TokenURI() string { return "http://" + s.host + "/token" }
+func (s *Server) TokenURI() string { return s.URL() + "/token" }
 
 // serveOAuthToken answers a service account's JWT-bearer grant with an
 // access token, checking the assertion as Google's endpoint does.

@@ -8,17 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
@@ -53,10 +49,8 @@ type Server struct {
 	reg     *registrytest.Registry
 	key     *rsa.PrivateKey
 	email   string
-	host    string
-	srv     *http.Server
-	served  chan struct{}
-	proxy   *httputil.ReverseProxy
+	srv     *loopback.Server
+	proxy   *registrytest.Proxy
 	latency time.Duration
 
 	loginHost atomic.Pointer[string]
@@ -65,12 +59,9 @@ type Server struct {
 	access     map[string]time.Time // Google access tokens and their expiry
 	registry   map[string]time.Time // registry tokens
 	uploaded   map[string]time.Time // repo@digest -> push time override
-	content    map[string]*content  // by digest
+	content    registrytest.Contents[content]
 	denyDelete bool
 	counts     map[string]int
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New starts the stand-in on 127.0.0.1 (a free port, plain http) in front
@@ -89,40 +80,26 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	}
 	s := &Server{
 		reg: reg, key: key, email: "helmupgradebot@gartest-project.iam.gserviceaccount.com",
-		served: make(chan struct{}), access: map[string]time.Time{}, registry: map[string]time.Time{},
-		uploaded: map[string]time.Time{}, content: map[string]*content{}, counts: map[string]int{},
+		access: map[string]time.Time{}, registry: map[string]time.Time{},
+		uploaded: map[string]time.Time{}, counts: map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // distribution's Location headers keep naming the stand-in
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
-			pr.Out.Header.Del("Authorization")
-		},
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s.proxy = reg.Proxy()
+	srv, err := loopback.Serve(s)
 	if err != nil {
-		return nil, fmt.Errorf("gartest: listen on loopback: %w", err)
+		return nil, fmt.Errorf("gartest: %w", err)
 	}
-	s.host = ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln)
-	}()
+	s.srv = srv
 	return s, nil
 }
 
 // Host is "127.0.0.1:PORT", the registry host to configure.
-func (s *Server) Host() string { return s.host }
+func (s *Server) Host() string { return s.srv.Host() }
 
 // URL is "http://127.0.0.1:PORT".
-func (s *Server) URL() string { return "http://" + s.host }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // SetLoginServer makes the stand-in name host in its challenges: the
 // address clients reach it by through a proxy (faulttest's, say).
@@ -132,13 +109,14 @@ func (s *Server) login() string {
 	if h := s.loginHost.Load(); h != nil {
 		return *h
 	}
-	return s.host
+	return s.Host()
 }
 
 // Close stops serving (never the registry); later calls do nothing.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.srv.Close(); <-s.served })
-	return s.closeErr
+	err := s.srv.Close()
+	s.proxy.Close()
+	return err
 }
 
 // SetUploaded makes repo@digest's timeUploadedMs t, pushed yet or not.

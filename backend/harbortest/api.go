@@ -360,7 +360,7 @@ func (s *Server) deleteManifest(ctx context.Context, repo, digest string) error 
 	}
 	c, cancel := context.WithTimeout(req.Context(), time.Minute)
 	defer cancel()
-	resp, err := (&http.Client{Transport: s.tr}).Do(req.WithContext(c))
+	resp, err := (&http.Client{Transport: s.proxy.Transport()}).Do(req.WithContext(c))
 	if err != nil {
 		return fmt.Errorf("delete %s@%s in the registry: %w", repo, digest, err)
 	}

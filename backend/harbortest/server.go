@@ -7,34 +7,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/loopback"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
 
 // Server is a running Harbor stand-in.
 type Server struct {
-	reg    *registrytest.Registry
-	host   string
-	srv    *http.Server
-	served chan struct{}
-	proxy  *httputil.ReverseProxy
-	tr     *http.Transport
-	now    func() time.Time
+	reg   *registrytest.Registry
+	srv   *loopback.Server
+	proxy *registrytest.Proxy
+	now   func() time.Time
 
 	delMu sync.Mutex // deletes one at a time, as Harbor's database serializes them
 
 	mu        sync.Mutex
-	contents  map[string]*content // by digest
+	contents  registrytest.Contents[content]
 	projects  map[string]*project
 	nextID    int64
 	ids       map[string]int64     // "kind:key" -> id
@@ -43,8 +37,6 @@ type Server struct {
 	users     map[string]*user
 	tokens    map[string]string // bearer token -> user
 	requests  map[string]int    // by route kind
-	closeOnce sync.Once
-	closeErr  error
 }
 
 type project struct {
@@ -77,54 +69,34 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("harbortest: %w", err)
 	}
-	s := &Server{reg: reg, served: make(chan struct{}), now: time.Now,
-		contents: map[string]*content{}, projects: map[string]*project{}, ids: map[string]int64{},
+	s := &Server{reg: reg, now: time.Now,
+		projects: map[string]*project{}, ids: map[string]int64{},
 		pushTimes: map[string]time.Time{}, pullTimes: map[string]time.Time{}, users: map[string]*user{},
 		tokens: map[string]string{}, requests: map[string]int{}}
 	for _, o := range opts {
 		o(s)
 	}
-	target := &url.URL{Scheme: "http", Host: reg.Host()}
-	s.tr = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // distribution's Location headers keep uploads going through the stand-in
-			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport:      s.tr,
-		ModifyResponse: s.recordPull,
-		ErrorLog:       log.New(io.Discard, "", 0),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s.proxy = reg.Proxy(registrytest.KeepRawPath(), registrytest.ModifyResponse(s.recordPull))
+	srv, err := loopback.Serve(s)
 	if err != nil {
-		return nil, fmt.Errorf("harbortest: listen on loopback: %w", err)
+		return nil, fmt.Errorf("harbortest: %w", err)
 	}
-	s.host = ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln)
-	}()
+	s.srv = srv
 	return s, nil
 }
 
 // Host is "127.0.0.1:PORT": the registry's host for clients.
-func (s *Server) Host() string { return s.host }
+func (s *Server) Host() string { return s.srv.Host() }
 
 // URL is "http://127.0.0.1:PORT".
-func (s *Server) URL() string { return "http://" + s.host }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // Close stops serving. It never closes the registry; it is safe to call
 // more than once.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = s.srv.Close()
-		<-s.served
-		s.tr.CloseIdleConnections()
-	})
-	return s.closeErr
+	err := s.srv.Close()
+	s.proxy.Close()
+	return err
 }
 
 // AddUser makes an account (a robot account's name starts robot$) that

@@ -1,11 +1,10 @@
 package harbortest
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
+	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -113,12 +113,7 @@ func (s *Server) repository(ctx context.Context, repo string) ([]*stored, error)
 		if err != nil || len(ds) == 0 {
 			return cmpErr(err, errNoRepository)
 		}
-		named, _ := reference.WithName(repo)
-		rp, err := ns.Repository(ctx, named)
-		if err != nil {
-			return err
-		}
-		ms, err := rp.Manifests(ctx)
+		rp, ms, err := registrytest.OpenRepository(ctx, ns, repo)
 		if err != nil {
 			return err
 		}
@@ -129,9 +124,8 @@ func (s *Server) repository(ctx context.Context, repo string) ([]*stored, error)
 				return err
 			}
 			m := &stored{digest: dg.String(), content: c}
-			link := path.Join("/docker/registry/v2/repositories", repo, "_manifests/revisions", dg.Algorithm().String(), dg.Encoded(), "link")
-			if fi, err := d.Stat(ctx, link); err == nil {
-				m.pushed = fi.ModTime().UTC()
+			if t, err := registrytest.PushTime(ctx, d, repo, dg); err == nil {
+				m.pushed = t.UTC()
 			}
 			for _, ch := range c.children {
 				m.children = append(m.children, ch.digest)
@@ -173,81 +167,42 @@ func cmpErr(err, otherwise error) error {
 // type, children, size and, for an image, its config's platform and
 // created time.
 func (s *Server) contentOf(ctx context.Context, rp distribution.Repository, ms distribution.ManifestService, dg digest.Digest) (*content, error) {
-	s.mu.Lock()
-	c := s.contents[dg.String()]
-	s.mu.Unlock()
-	if c != nil {
-		return c, nil
-	}
-	m, err := ms.Get(ctx, dg)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", dg, err)
-	}
-	mt, payload, err := m.Payload()
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		MediaType string `json:"mediaType"`
-		Config    struct {
-			MediaType string        `json:"mediaType"`
-			Digest    digest.Digest `json:"digest"`
-			Size      int64         `json:"size"`
-		} `json:"config"`
-		Layers []struct {
-			Size int64 `json:"size"`
-		} `json:"layers"`
-		Manifests []struct {
-			MediaType string        `json:"mediaType"`
-			Digest    digest.Digest `json:"digest"`
-			Platform  *struct {
-				OS           string `json:"os"`
-				Architecture string `json:"architecture"`
-				Variant      string `json:"variant"`
-				OSVersion    string `json:"os.version"`
-			} `json:"platform"`
-		} `json:"manifests"`
-	}
-	if err := json.Unmarshal(payload, &doc); err != nil {
-		return nil, fmt.Errorf("manifest %s does not parse: %w", dg, err)
-	}
-	c = &content{mediaType: mt, own: int64(len(payload)), size: int64(len(payload))}
-	if len(doc.Manifests) > 0 || strings.Contains(mt, "index") || strings.Contains(mt, "list") {
-		c.configMediaType = mt
-		for _, x := range doc.Manifests {
-			ch := child{digest: x.Digest.String(), mediaType: x.MediaType}
-			if p := x.Platform; p != nil {
-				ch.os, ch.arch, ch.variant, ch.ver = p.OS, p.Architecture, p.Variant, p.OSVersion
+	return s.contents.Of(ctx, ms, dg, func(m *registrytest.Manifest) (*content, error) {
+		mt := m.MediaType
+		c := &content{mediaType: mt, own: int64(len(m.Payload)), size: int64(len(m.Payload))}
+		if len(m.Manifests) > 0 || strings.Contains(mt, "index") || strings.Contains(mt, "list") {
+			c.configMediaType = mt
+			for _, x := range m.Manifests {
+				ch := child{digest: x.Digest.String(), mediaType: x.MediaType}
+				if p := x.Platform; p != nil {
+					ch.os, ch.arch, ch.variant, ch.ver = p.OS, p.Architecture, p.Variant, p.OSVersion
+				}
+				c.children = append(c.children, ch)
+				if cc, err := s.contentOf(ctx, rp, ms, x.Digest); err == nil {
+					c.size += cc.size
+				}
 			}
-			c.children = append(c.children, ch)
-			if cc, err := s.contentOf(ctx, rp, ms, x.Digest); err == nil {
-				c.size += cc.size
-			}
+			return c, nil
 		}
-	} else {
-		c.configMediaType = doc.Config.MediaType
-		c.size += doc.Config.Size
-		for _, l := range doc.Layers {
+		config := cmp.Or(m.Config, &registrytest.Descriptor{})
+		c.configMediaType = config.MediaType
+		c.size += config.Size
+		for _, l := range m.Layers {
 			c.size += l.Size
 		}
-		if doc.Config.Digest != "" {
-			if raw, err := rp.Blobs(ctx).Get(ctx, doc.Config.Digest); err == nil {
-				var cfg struct {
-					OS           string         `json:"os"`
-					Architecture string         `json:"architecture"`
-					Variant      string         `json:"variant"`
-					Author       string         `json:"author"`
-					Created      string         `json:"created"`
-					Config       map[string]any `json:"config"`
-				}
-				if json.Unmarshal(raw, &cfg) == nil {
-					c.os, c.arch, c.variant, c.author, c.created, c.config = cfg.OS, cfg.Architecture, cfg.Variant, cfg.Author, cfg.Created, cfg.Config
-				}
+		if config.Digest != "" {
+			var cfg struct {
+				OS           string         `json:"os"`
+				Architecture string         `json:"architecture"`
+				Variant      string         `json:"variant"`
+				Author       string         `json:"author"`
+				Created      string         `json:"created"`
+				Config       map[string]any `json:"config"`
+			}
+			if registrytest.ReadConfig(ctx, rp, config.Digest, &cfg) == nil {
+				c.os, c.arch, c.variant, c.author, c.created, c.config = cfg.OS, cfg.Architecture, cfg.Variant, cfg.Author, cfg.Created, cfg.Config
 			}
 		}
-	}
-	s.mu.Lock()
-	s.contents[dg.String()] = c
-	s.mu.Unlock()
-	return c, nil
+		return c, nil
+	})
 }

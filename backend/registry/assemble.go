@@ -52,12 +52,33 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 		}
 	}
-	slices.SortFunc(errs, func(a, b model.ScanError) int {
-		return cmp.Or(cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Reference, b.Reference), cmp.Compare(a.Error, b.Error))
+	return withErrors(b, errs)
+}
+
+// withErrors adds errs to b, sorted by repository, reference and message,
+// each once, and returns the inventory.
+func withErrors(b *model.InventoryBuilder, errs []model.ScanError) *model.Inventory {
+	slices.SortFunc(errs, func(x, y model.ScanError) int {
+		return cmp.Or(cmp.Compare(x.Repository, y.Repository), cmp.Compare(x.Reference, y.Reference), cmp.Compare(x.Error, y.Error))
 	})
-	errs = slices.Compact(errs)
-	for _, e := range errs {
+	for _, e := range slices.Compact(errs) {
 		b.AddError(e)
 	}
 	return b.Inventory()
+}
+
+// agePushed dates im on a registry that records push times (ACR, ECR):
+// ageFrom AgeFromBuilt makes its age its config's created time, else
+// (AgeFromPushed) its push time, undated when there is none; Pushed is
+// the push time either way.
+func agePushed(im *model.Image, ageFrom string, pushed time.Time, info *manifestInfo) {
+	im.Pushed = pushed
+	switch {
+	case ageFrom == AgeFromBuilt:
+		im.Created, im.CreatedProblem = info.created, info.problem
+	case pushed.IsZero(): // no push time: undated
+		im.CreatedProblem = model.CreatedMissing
+	default:
+		im.Created = pushed
+	}
 }

@@ -295,28 +295,14 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 			if mi.MediaType == "" {
 				mi.MediaType = info.mediaType
 			}
-			mi.Pushed = im.pushed
-			switch {
-			case e.ageFrom == AgeFromBuilt:
-				mi.Created, mi.CreatedProblem = info.created, info.problem
-			case im.pushed.IsZero(): // no push time: undated
-				mi.CreatedProblem = model.CreatedMissing
-			default:
-				mi.Created = im.pushed
-			}
+			agePushed(&mi, e.ageFrom, im.pushed, info)
 			if err := info.addTo(b, mi); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}
 		images[k] = nil
 	}
-	slices.SortFunc(errs, func(x, y model.ScanError) int {
-		return strings.Compare(x.Repository+"\x00"+x.Reference+"\x00"+x.Error, y.Repository+"\x00"+y.Reference+"\x00"+y.Error)
-	})
-	for _, er := range slices.Compact(errs) {
-		b.AddError(er)
-	}
-	return b.Inventory()
+	return withErrors(b, errs)
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -180,13 +180,7 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 			}
 		}
 	}
-	slices.SortFunc(errs, func(x, y model.ScanError) int {
-		return cmp.Or(strings.Compare(x.Repository, y.Repository), strings.Compare(x.Reference, y.Reference), strings.Compare(x.Error, y.Error))
-	})
-	for _, e := range slices.Compact(errs) {
-		b.AddError(e)
-	}
-	return b.Inventory()
+	return withErrors(b, errs)
 }
 
 // garBuilt is an image's build time as Google gives it.

@@ -108,11 +108,11 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 
-	if err := s.readListed(ctx, repos, entries, h.prev.take(true)); err != nil {
+	if err := s.readListed(ctx, repos, entries, h.prev.take(true), nil); err != nil {
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them
-	inv := assembleListed(s, repos, entries, locks, scannedAt, immutableReason(rules))
+	inv := assembleListed(s, repos, entries, locks, scannedAt, listedRules{age: ageFromPushTime, name: immutableReason(rules)})
 	s.endCache(inv)
 	h.prev.set(inv)
 	return inv, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,12 +19,11 @@ import (
 // readListed reads each manifest the listings name by digest (an index
 // reads its platform manifests too; every digest once over the whole
 // scan). What known (the previous inventory's) says needs no read; nor do
-// the untagged platform manifests of an index it read.
-func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]acrEntry, known map[string]*manifestInfo) error {
-	p, err := s.puller(s.c.pageSize)
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", s.c.host, err)
-	}
+// the untagged platform manifests of an index it read. before, when not
+// nil, is called once, with the first repository that has a manifest to
+// read, before any read (ACR's handshake for the registry API's tokens);
+// nothing is read when it fails.
+func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]acrEntry, known map[string]*manifestInfo, before func(ctx context.Context, repo string) error) error {
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
 		for _, e := range entries[k] {
@@ -37,12 +35,30 @@ func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]ac
 			}
 		}
 	}
+	read := func(repo string, e acrEntry) bool {
+		return known[e.digest] == nil && (!skip[repo+"@"+e.digest] || len(e.tags) > 0)
+	}
+	if before != nil {
+		for k, repo := range repos {
+			if slices.ContainsFunc(entries[k], func(e acrEntry) bool { return read(repo, e) }) {
+				if err := before(ctx, repo); err != nil {
+					return fmt.Errorf("scan %s: %w", s.c.host, err)
+				}
+				break
+			}
+		}
+	}
+	// after before: it may change the Client's transport
+	p, err := s.puller(s.c.pageSize)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", s.c.host, err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.c.concurrency)
 	for k, repo := range repos {
 		r := s.reg.Repo(repo)
 		for _, e := range entries[k] {
-			if known[e.digest] != nil || (skip[repo+"@"+e.digest] && len(e.tags) == 0) {
+			if !read(repo, e) {
 				s.nImagesDone.Add(1)
 				continue
 			}
@@ -57,10 +73,43 @@ func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]ac
 	return g.Wait()
 }
 
+// listedRules is what the listing kinds' inventories differ in.
+type listedRules struct {
+	// age dates an image from its listing entry and its manifest read:
+	// Created and CreatedProblem, and Pushed and ConfigCreated where the
+	// kind keeps them (ageFromListing, ageFromPushTime).
+	age func(im *model.Image, e acrEntry, info *manifestInfo)
+	// listedPlatform: the listing's platform stands in where the manifest
+	// names none (ACR).
+	listedPlatform bool
+	// name, when not nil, rewrites the lock reason lockReasons gives an
+	// image of repo (a kind that says more of a lock: Harbor's rules).
+	name func(repo, why string) string
+}
+
+// ageFromListing is ACR's age rule: agePushed with the listing's push
+// time.
+func ageFromListing(ageFrom string) func(im *model.Image, e acrEntry, info *manifestInfo) {
+	return func(im *model.Image, e acrEntry, info *manifestInfo) { agePushed(im, ageFrom, e.created, info) }
+}
+
+// ageFromPushTime is Harbor's age rule: the listing's push time, the
+// config's created time where the listing gives none; the config's time
+// is ConfigCreated where the two differ by more than a minute.
+func ageFromPushTime(im *model.Image, e acrEntry, info *manifestInfo) {
+	if e.created.IsZero() {
+		im.Created, im.CreatedProblem = info.created, info.problem
+		return
+	}
+	im.Created, im.CreatedProblem = e.created, model.CreatedOK
+	if !info.created.IsZero() && info.created.Sub(e.created).Abs() > time.Minute {
+		im.ConfigCreated = info.created
+	}
+}
+
 // assembleListed builds the inventory from the listing, the locks and
-// the manifests read. name, when not nil, rewrites the lock reason
-// lockReasons gives an image of repo (a kind that says more of a lock).
-func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, scannedAt time.Time, name func(repo, why string) string) *model.Inventory {
+// the manifests read, by the kind's rules.
+func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, scannedAt time.Time, rules listedRules) *model.Inventory {
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
 	b.SetRepositories(len(repos))
 	n := 0
@@ -129,31 +178,21 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 				Platforms:  slices.Clone(info.platforms),
 				Children:   slices.Clone(info.children),
 				Subject:    info.subject,
-				LastPulled: e.pulled,
+				LastPulled: e.pulled, // zero where the listing records no pulls (ACR)
+			}
+			if rules.listedPlatform {
+				im.Platform = cmp.Or(im.Platform, e.platform)
 			}
 			im.Lock, im.Locked = held[e.digest]
-			if im.Locked && name != nil {
-				im.Lock = name(repo, im.Lock)
+			if im.Locked && rules.name != nil {
+				im.Lock = rules.name(repo, im.Lock)
 			}
-			if e.created.IsZero() {
-				im.Created, im.CreatedProblem = info.created, info.problem
-			} else {
-				im.Created, im.CreatedProblem = e.created, model.CreatedOK
-				if !info.created.IsZero() && info.created.Sub(e.created).Abs() > time.Minute {
-					im.ConfigCreated = info.created
-				}
-			}
+			rules.age(&im, e, info)
 			if err := info.addTo(b, im); err != nil {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})
 			}
 		}
 		entries[k] = nil
 	}
-	slices.SortFunc(errs, func(x, y model.ScanError) int {
-		return strings.Compare(x.Repository+"\x00"+x.Reference+"\x00"+x.Error, y.Repository+"\x00"+y.Reference+"\x00"+y.Error)
-	})
-	for _, e := range slices.Compact(errs) {
-		b.AddError(e)
-	}
-	return b.Inventory()
+	return withErrors(b, errs)
 }
