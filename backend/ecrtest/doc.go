@@ -29,6 +29,22 @@
 //     RepositoryPolicyNotFoundException). A repository holding no manifest
 //     is RepositoryNotFoundException; [Server.Throttle] makes calls answer
 //     ThrottlingException, [Server.Deny] an operation AccessDeniedException.
+//   - STS and IAM on the same endpoint, in AWS's query protocol (POST /,
+//     form-encoded Action=...&Version=..., signed for the service "sts" or
+//     "iam" in [Region], XML answers, errors as
+//     <ErrorResponse><Error><Type/><Code/><Message/></Error>): STS
+//     GetCallerIdentity (the identity [Server.SetCaller] names, [CallerARN]
+//     by default; no policy can deny it) and IAM SimulatePrincipalPolicy
+//     (PolicySourceArn, ActionNames, ResourceArns, ResourcePolicy,
+//     CallerArn, paged by MaxItems and Marker; answers set per principal
+//     and action with [Server.SetSimulation], a known principal's other ECR
+//     actions allowed unless [Server.Deny] refuses them; a resource policy's
+//     Deny and Allow statements weighed by Effect, Principal and Action;
+//     AccessDenied when [Server.Deny]("SimulatePrincipalPolicy"),
+//     NoSuchEntity for an unknown principal, InvalidInput,
+//     MalformedPolicyDocument). The signature errors are the query
+//     protocol's: MissingAuthenticationToken, InvalidClientTokenId,
+//     SignatureDoesNotMatch, IncompleteSignature.
 //   - The registry's /v2/ API, behind ECR's login: basic auth, user AWS and
 //     the password of a token GetAuthorizationToken issued (12 hours); a
 //     request without one gets 401 with WWW-Authenticate: Basic. Every

@@ -47,7 +47,8 @@ const (
 // credential.
 type Request struct {
 	Method, Path, Kind string
-	// Target is the ECR operation ("DescribeImages") of an API call.
+	// Target is the operation ("DescribeImages", "GetCallerIdentity") of
+	// an API call.
 	Target string
 	// Repository and Reference of a /v2/ request.
 	Repository, Reference string
@@ -91,6 +92,7 @@ type Server struct {
 	throttle   int
 	failDelete map[imageKey]string // failure code BatchDeleteImage answers
 	denied     map[string]bool     // operations answered AccessDeniedException
+	iam        iamState            // STS and IAM (iam.go)
 	requests   []Request
 	nrequests  int
 }
@@ -251,6 +253,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Method: r.Method, Path: r.URL.EscapedPath(), Kind: KindOther}
 	sw := &statusWriter{ResponseWriter: w}
 	switch p := r.URL.Path; {
+	case p == "/" && r.Method == http.MethodPost && isQuery(r):
+		rec.Kind = KindAPI
+		s.serveQuery(sw, r, &rec)
 	case p == "/" && r.Method == http.MethodPost:
 		rec.Kind = KindAPI
 		rec.Target = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)

@@ -27,6 +27,11 @@ const maxSkew = 15 * time.Minute
 // recomputed over the signed headers and body with the secret key. It
 // returns the access key ID, or the AWS error code and message.
 func verifySigV4(r *http.Request, body []byte, now time.Time) (string, string, string) {
+	return verifySigV4For(r, body, now, "ecr")
+}
+
+// verifySigV4For is verifySigV4 for the service ("ecr", "sts", "iam").
+func verifySigV4For(r *http.Request, body []byte, now time.Time, want string) (string, string, string) {
 	m := authHeader.FindStringSubmatch(r.Header.Get("Authorization"))
 	if m == nil {
 		return "", "MissingAuthenticationTokenException", "Missing Authentication Token"
@@ -35,8 +40,8 @@ func verifySigV4(r *http.Request, body []byte, now time.Time) (string, string, s
 	if key != AccessKeyID {
 		return "", "UnrecognizedClientException", "The security token included in the request is invalid."
 	}
-	if region != Region || service != "ecr" {
-		return "", "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region and service ecr, not %s/%s.", region, service)
+	if region != Region || service != want {
+		return "", "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region and service %s, not %s/%s.", want, region, service)
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	t, err := time.Parse("20060102T150405Z", amzDate)

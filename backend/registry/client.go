@@ -107,6 +107,7 @@ type options struct {
 	ageFrom     string         // ACR only: AgeFromPushed (default) or AgeFromBuilt
 	requests    *RequestCounts // nil: not counted
 	ecrEndpoint string         // "": ECR's own for the region
+	iamEndpoint string         // "": ecrEndpoint, else STS's and IAM's own
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default

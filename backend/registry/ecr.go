@@ -47,6 +47,7 @@ type ECR struct {
 	batches    *ecrBatcher
 	ageFrom    string // AgeFromPushed (default) or AgeFromBuilt
 	prev       previous
+	identity   *ecrIdentity // STS and IAM, for the probe (ecr_simulate.go)
 }
 
 var (
@@ -77,7 +78,8 @@ func ParseECRHost(host string) (registryID, region string, ok bool) {
 }
 
 // WithECREndpoint sends ECR API calls to u (a stand-in's "http://127.0.0.1:PORT")
-// instead of ECR's endpoint for the region.
+// instead of ECR's endpoint for the region; the probe's STS and IAM calls
+// too, unless WithIAMEndpoint says otherwise.
 func WithECREndpoint(u string) Option {
 	return func(o *options) error {
 		if u == "" {
@@ -197,7 +199,8 @@ func NewECR(host string, cfg aws.Config, opts ...Option) (*ECR, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &ECR{Client: client, api: api, registryID: registryID, tokens: tokens, ageFrom: cmp.Or(o.ageFrom, AgeFromPushed)}
+	e := &ECR{Client: client, api: api, registryID: registryID, tokens: tokens, ageFrom: cmp.Or(o.ageFrom, AgeFromPushed),
+		identity: newECRIdentity(cfg, o, cmp.Or(region, cfg.Region))}
 	e.batches = &ecrBatcher{e: e, queues: map[string][]*ecrBatchCall{}}
 	return e, nil
 }

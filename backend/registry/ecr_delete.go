@@ -208,6 +208,8 @@ var probeDigest = "sha256:" + strings.Repeat("0", 64)
 // digest) in the first one: AccessDeniedException says the credentials
 // may not delete, ImageNotFound that they may. Nothing is deleted. The
 // repository policy is read too: a Deny of ecr:BatchDeleteImage is named.
+// Then IAM's policy simulator is asked what the caller may do there
+// (optional: see simulate); it never overrides the real call.
 func (e *ECR) Probe(ctx context.Context) (Probe, error) {
 	if _, err := e.tokens.get(ctx); err != nil {
 		return Probe{}, err
@@ -239,9 +241,14 @@ func (e *ECR) Probe(ctx context.Context) (Probe, error) {
 		p.DeleteDetail = fmt.Sprintf("BatchDeleteImage in %s answered %d failures for an image that does not exist", repo, len(bd.Failures))
 	}
 	pol, err := e.api.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(repo), RegistryId: e.regID()})
-	if err == nil && denies(aws.ToString(pol.PolicyText), "ecr:BatchDeleteImage") {
+	policy := ""
+	if err == nil {
+		policy = aws.ToString(pol.PolicyText)
+	}
+	if denies(policy, "ecr:BatchDeleteImage") {
 		p.DeleteDetail += fmt.Sprintf("; the repository policy of %s has a Deny naming ecr:BatchDeleteImage (for some principals)", repo)
 	}
+	p.DeleteDetail += "; " + e.simulate(ctx, repo, policy, p.Delete)
 	return p, nil
 }
 
