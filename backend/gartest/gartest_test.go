@@ -239,3 +239,67 @@ func TestDeleteUntagsFirst(t *testing.T) {
 		t.Errorf("requests left loopback: %v", r)
 	}
 }
+
+// TestListingWhileDeleting: manifests deleted while tags/list runs never
+// hide the ones that stay. (The storage walk under the listing stops at a
+// directory removed under it; the stand-in walks again.)
+func TestListingWhileDeleting(t *testing.T) {
+	pop := population()
+	pop.Repositories, pop.TagsPerRepository = 1, 40
+	reg, seeded := registrytest.ServeSeeded(t, pop)
+	srv := gartest.Serve(t, reg)
+	guard := gartest.NewGuard(nil)
+	auth := keyFileLogin(t, srv, guard)
+	repo, err := name.NewRepository(srv.Host()+"/"+seeded.Images[0].Repository, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ropts := []remote.Option{remote.WithAuth(auth), remote.WithTransport(guard), remote.WithContext(t.Context())}
+	var gone, kept []registrytest.SeededImage
+	for i, im := range seeded.Images {
+		if im.Repository != seeded.Images[0].Repository || len(im.Children) > 0 {
+			continue
+		}
+		if i%2 == 0 {
+			gone = append(gone, im)
+		} else {
+			kept = append(kept, im)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for _, im := range gone {
+			for _, tag := range im.Tags {
+				if err := remote.Delete(repo.Tag(tag), ropts...); err != nil {
+					done <- err
+					return
+				}
+			}
+			if err := remote.Delete(repo.Digest(im.Digest), ropts...); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for listings := 0; ; listings++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d listings while %d manifests went", listings, len(gone))
+			return
+		default:
+		}
+		tags, err := google.List(repo, google.WithAuth(auth), google.WithTransport(guard), google.WithContext(t.Context()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range kept {
+			if _, ok := tags.Manifests[im.Digest]; !ok {
+				t.Fatalf("listing %d left out %s, which stays", listings, im.Digest)
+			}
+		}
+	}
+}

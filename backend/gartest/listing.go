@@ -127,13 +127,27 @@ func enumerate(ctx context.Context, rp distribution.Repository) (distribution.Ma
 	if !ok {
 		return nil, nil, fmt.Errorf("manifest service %T cannot enumerate", ms)
 	}
+	// The storage walk stops at a directory removed under it (a manifest
+	// deleted meanwhile) and would leave out the rest: walk again. A
+	// repository the walk cannot enter at all is empty.
 	var out []digest.Digest
-	err = en.Enumerate(ctx, func(dg digest.Digest) error { out = append(out, dg); return nil })
-	if err != nil && !isPathNotFound(err) {
-		return nil, nil, err
+	for range enumerateAttempts {
+		out = out[:0]
+		err = en.Enumerate(ctx, func(dg digest.Digest) error { out = append(out, dg); return nil })
+		switch {
+		case err == nil:
+			return ms, out, nil
+		case !isPathNotFound(err):
+			return nil, nil, err
+		case len(out) == 0:
+			return ms, nil, nil
+		}
 	}
-	return ms, out, nil
+	return nil, nil, fmt.Errorf("list %s: the storage changed under every walk: %w", rp.Named(), err)
 }
+
+// enumerateAttempts bounds the walks of a repository changing under them.
+const enumerateAttempts = 8
 
 func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (bool, error) {
 	rp, err := openRepo(ctx, ns, name)
@@ -142,6 +156,13 @@ func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (
 	}
 	_, ds, err := enumerate(ctx, rp)
 	return len(ds) > 0, err
+}
+
+// goneMeanwhile reports whether err says a manifest the walk found was
+// deleted before it was read.
+func goneMeanwhile(err error) bool {
+	var unknown distribution.ErrManifestUnknownRevision
+	return errors.As(err, &unknown) || isPathNotFound(err)
 }
 
 func isPathNotFound(err error) bool {
@@ -192,7 +213,10 @@ func (s *Server) manifestsOf(ctx context.Context, ns distribution.Namespace, d s
 	infos := map[digest.Digest]*content{}
 	for _, dg := range digests {
 		c, err := s.contentOf(ctx, rp, ms, dg)
-		if err != nil {
+		switch {
+		case goneMeanwhile(err):
+			continue // deleted since the walk: not listed, as Google would not
+		case err != nil:
 			return nil, nil, err
 		}
 		infos[dg] = c
@@ -201,6 +225,9 @@ func (s *Server) manifestsOf(ctx context.Context, ns distribution.Namespace, d s
 	var allTags []string
 	for _, dg := range digests {
 		c := infos[dg]
+		if c == nil || s.isHidden(name, dg.String()) {
+			continue
+		}
 		size := c.size
 		for _, ch := range c.children {
 			if ci := infos[ch]; ci != nil {
@@ -208,7 +235,10 @@ func (s *Server) manifestsOf(ctx context.Context, ns distribution.Namespace, d s
 			}
 		}
 		uploaded, err := s.uploadedAt(ctx, d, name, dg)
-		if err != nil {
+		switch {
+		case goneMeanwhile(err):
+			continue
+		case err != nil:
 			return nil, nil, err
 		}
 		created := "0"

@@ -62,6 +62,7 @@ type Server struct {
 	content    registrytest.Contents[content]
 	denyDelete bool
 	counts     map[string]int
+	hidden     map[string]bool // repo@digest the listing leaves out (HideFromListing)
 }
 
 // New starts the stand-in on 127.0.0.1 (a free port, plain http) in front
@@ -81,7 +82,7 @@ func New(ctx context.Context, reg *registrytest.Registry, opts ...Option) (*Serv
 	s := &Server{
 		reg: reg, key: key, email: "helmupgradebot@gartest-project.iam.gserviceaccount.com",
 		access: map[string]time.Time{}, registry: map[string]time.Time{},
-		uploaded: map[string]time.Time{}, counts: map[string]int{},
+		uploaded: map[string]time.Time{}, counts: map[string]int{}, hidden: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -124,6 +125,25 @@ func (s *Server) SetUploaded(repo, digest string, t time.Time) {
 	s.mu.Lock()
 	s.uploaded[repo+"@"+digest] = t
 	s.mu.Unlock()
+}
+
+// HideFromListing makes tags/list leave out repo@digest (hide false
+// shows it again), as a listing that is behind the registry would: the
+// manifest stays, and is read and deleted by digest as before.
+func (s *Server) HideFromListing(repo, digest string, hide bool) {
+	s.mu.Lock()
+	if hide {
+		s.hidden[repo+"@"+digest] = true
+	} else {
+		delete(s.hidden, repo+"@"+digest)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) isHidden(repo, dg string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hidden[repo+"@"+dg]
 }
 
 // DenyDelete makes every DELETE answer 403, as for an identity without

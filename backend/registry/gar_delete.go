@@ -39,7 +39,18 @@ func (g *GAR) DeleteManifest(ctx context.Context, repository, digest string) err
 	}
 	m, ok := tags.Manifests[digest]
 	if !ok {
-		return fmt.Errorf("delete %s: not listed: %w", ref, ErrNotFound)
+		// Not listed is not gone: a listing behind the registry would make
+		// a manifest that is still there (an index whose platform
+		// manifests would then go) count as deleted. Only the registry's
+		// own answer by digest says gone.
+		there, err := g.Client.Exists(ctx, repository, digest)
+		switch {
+		case err != nil:
+			return fmt.Errorf("delete %s: not listed, and whether it is stored is unknown: %w", ref, err)
+		case there:
+			return fmt.Errorf("delete %s: %w", ref, errListedNot)
+		}
+		return fmt.Errorf("delete %s: not listed, not stored: %w", ref, ErrNotFound)
 	}
 	for _, tag := range m.Tags {
 		err := g.pusher.Delete(ctx, g.reg.Repo(repository).Tag(tag))
@@ -49,6 +60,10 @@ func (g *GAR) DeleteManifest(ctx context.Context, repository, digest string) err
 	}
 	return garDeleteError(g.Client.DeleteManifest(ctx, repository, digest))
 }
+
+// errListedNot: Google's listing leaves out a manifest the registry
+// still stores, so its tags are not known; nothing is deleted.
+var errListedNot = errors.New("the registry stores it but its listing does not show it (the listing is behind); not deleted, the next run tries again")
 
 // isNameUnknownErr reports whether err (described or not) is a registry's
 // 404 for a repository.

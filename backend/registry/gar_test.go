@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/audit"
 	"github.com/helmupgradebot/helmupgradebot/backend/digestcache"
 	"github.com/helmupgradebot/helmupgradebot/backend/gartest"
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
@@ -259,5 +260,62 @@ func BenchmarkGARCost(b *testing.B) {
 			b.ReportMetric(float64(requests)/float64(images), "req/image")
 			b.ReportMetric(float64(images)/float64(b.N), "images")
 		})
+	}
+}
+
+// TestGARListingBehind: a manifest Google's listing leaves out while the
+// registry still stores it (a listing behind the registry) is never taken
+// for gone. Its DELETE fails naming why, and an index so left out keeps
+// its platform manifests: deleted in a plan, it is a failure, its
+// platform manifests stay, and the audit log says so.
+func TestGARListingBehind(t *testing.T) {
+	reg, _ := registrytest.ServeSeeded(t, garPopulation(2, 3))
+	srv := gartest.Serve(t, reg)
+	g := newGAR(t, srv, gartest.NewGuard(nil))
+	inv, err := g.Scan(t.Context(), nil)
+	if err != nil || len(inv.Errors) > 0 {
+		t.Fatalf("scan: %v %v", err, inv.Errors)
+	}
+	idx := slices.IndexFunc(inv.Images, func(im model.Image) bool { return len(im.Children) > 0 })
+	if idx < 0 {
+		t.Fatal("the population has no index")
+	}
+	im := inv.Images[idx]
+
+	srv.HideFromListing(im.Repository, im.Digest, true)
+	err = g.DeleteManifest(t.Context(), im.Repository, im.Digest)
+	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "listing does not show it") {
+		t.Errorf("delete of a manifest the listing leaves out: %v, want a failure that is not ErrNotFound", err)
+	}
+
+	log, path := openLog(t)
+	plan := model.MakePlan(inv, model.Request{Manual: []int{idx}, Now: testNow})
+	if len(plan.Deletions) != 1 || len(plan.Deletions[0].Children) == 0 {
+		t.Fatalf("plan: %+v, want the index and its platform manifests", plan.Deletions)
+	}
+	res, err := Apply(t.Context(), g, inv, plan, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deleted) != 0 || len(res.Failed) != 1 || res.Failed[0].Digest != im.Digest || res.Failed[0].Unknown {
+		t.Errorf("apply: deleted %+v, failed %+v; want the index failed, nothing deleted", res.Deleted, res.Failed)
+	}
+	for _, d := range append([]string{im.Digest}, im.Children...) {
+		if there, err := g.Exists(t.Context(), im.Repository, d); err != nil || !there {
+			t.Errorf("%s@%s after the apply: stored %v, %v", im.Repository, d, there, err)
+		}
+	}
+	var outcomes []string
+	for _, e := range readAudit(t, path) {
+		outcomes = append(outcomes, e.Outcome+" "+e.Digest)
+	}
+	if want := []string{audit.OutcomeAttempt + " " + im.Digest, audit.OutcomeFailed + " " + im.Digest}; !slices.Equal(outcomes, want) {
+		t.Errorf("audit log %v, want %v", outcomes, want)
+	}
+
+	// Listed again, it goes, platform manifests and all.
+	srv.HideFromListing(im.Repository, im.Digest, false)
+	if err := g.DeleteManifest(t.Context(), im.Repository, im.Digest); err != nil {
+		t.Errorf("delete once listed: %v", err)
 	}
 }
