@@ -83,14 +83,18 @@ func childrenOf(ctx context.Context, ns distribution.Namespace, name string) ([]
 		return nil, fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
 	}
 	var under []string
-	err := en.Enumerate(ctx, func(n string) error {
-		if strings.HasPrefix(n, name+"/") {
-			under = append(under, n)
-		}
-		return nil
+	err := walkAgain(func() (int, error) {
+		under = under[:0]
+		err := en.Enumerate(ctx, func(n string) error {
+			if strings.HasPrefix(n, name+"/") {
+				under = append(under, n)
+			}
+			return nil
+		})
+		return len(under), err
 	})
-	if err != nil && !isPathNotFound(err) {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("list the repositories under %s: %w", name, err)
 	}
 	var out []string
 	for _, n := range under {
@@ -127,27 +131,41 @@ func enumerate(ctx context.Context, rp distribution.Repository) (distribution.Ma
 	if !ok {
 		return nil, nil, fmt.Errorf("manifest service %T cannot enumerate", ms)
 	}
-	// The storage walk stops at a directory removed under it (a manifest
-	// deleted meanwhile) and would leave out the rest: walk again. A
-	// repository the walk cannot enter at all is empty.
 	var out []digest.Digest
-	for range enumerateAttempts {
+	err = walkAgain(func() (int, error) {
 		out = out[:0]
-		err = en.Enumerate(ctx, func(dg digest.Digest) error { out = append(out, dg); return nil })
-		switch {
-		case err == nil:
-			return ms, out, nil
-		case !isPathNotFound(err):
-			return nil, nil, err
-		case len(out) == 0:
-			return ms, nil, nil
-		}
+		err := en.Enumerate(ctx, func(dg digest.Digest) error { out = append(out, dg); return nil })
+		return len(out), err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", rp.Named(), err)
 	}
-	return nil, nil, fmt.Errorf("list %s: the storage changed under every walk: %w", rp.Named(), err)
+	return ms, out, nil
 }
 
-// enumerateAttempts bounds the walks of a repository changing under them.
-const enumerateAttempts = 8
+// walkAgain runs a storage walk (which says how much it found) until it
+// ends without meeting a path removed under it. The walk stops at a
+// directory a deletion removes meanwhile and would leave out the rest,
+// and one that meets such a path before anything may not have started
+// where the content is. Only walks that find nothing at every attempt
+// (a repository that is not there) find nothing.
+func walkAgain(walk func() (int, error)) error {
+	var err error
+	var found int
+	for range walkAttempts {
+		found, err = walk()
+		if err == nil || !isPathNotFound(err) {
+			return err
+		}
+	}
+	if found == 0 {
+		return nil
+	}
+	return fmt.Errorf("the storage changed under %d walks: %w", walkAttempts, err)
+}
+
+// walkAttempts bounds the walks of a storage changing under them.
+const walkAttempts = 8
 
 func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (bool, error) {
 	rp, err := openRepo(ctx, ns, name)

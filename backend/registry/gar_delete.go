@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/google"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -17,8 +18,9 @@ const garDeleteRole = "the identity needs roles/artifactregistry.repoAdmin (Stor
 
 // DeleteManifest deletes repository@digest as gcr-cleaner does: it lists
 // the repository for the manifest's tags, deletes each tag by name, then
-// the manifest by digest. A manifest the listing does not show gives an
-// error matching ErrNotFound. A tag pushed onto it between the untagging
+// the manifest by digest. A manifest the listing does not show (or a
+// repository it does not find) gives an error matching ErrNotFound only
+// when the registry, asked by digest, does not store it either. A tag pushed onto it between the untagging
 // and the delete makes the registry refuse the delete
 // (GOOGLE_MANIFEST_DANGLING_TAG): the manifest stays, with that tag.
 func (g *GAR) DeleteManifest(ctx context.Context, repository, digest string) error {
@@ -31,14 +33,15 @@ func (g *GAR) DeleteManifest(ctx context.Context, repository, digest string) err
 		return err
 	}
 	tags, err := g.list(ctx, tr, g.reg.Repo(repository))
-	if err != nil {
-		if isNameUnknownErr(err) {
-			return fmt.Errorf("delete %s: the repository is gone: %w", ref, ErrNotFound)
-		}
+	if err != nil && !isNameUnknownErr(err) {
 		return garDeleteError(err)
 	}
-	m, ok := tags.Manifests[digest]
-	if !ok {
+	var m google.ManifestInfo
+	ok := false
+	if err == nil {
+		m, ok = tags.Manifests[digest]
+	}
+	if !ok { // not listed, or the repository not found by the listing
 		// Not listed is not gone: a listing behind the registry would make
 		// a manifest that is still there (an index whose platform
 		// manifests would then go) count as deleted. Only the registry's

@@ -313,6 +313,26 @@ func TestGARListingBehind(t *testing.T) {
 		t.Errorf("audit log %v, want %v", outcomes, want)
 	}
 
+	// A listing that does not find the repository at all (every manifest
+	// left out: NAME_UNKNOWN) is no more a deletion.
+	var all []string
+	for _, o := range inv.Images {
+		if o.Repository == im.Repository {
+			all = append(all, o.Digest)
+			all = append(all, o.Children...)
+		}
+	}
+	for _, d := range all {
+		srv.HideFromListing(im.Repository, d, true)
+	}
+	err = g.DeleteManifest(t.Context(), im.Repository, im.Digest)
+	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "listing does not show it") {
+		t.Errorf("delete in a repository the listing does not find: %v, want a failure that is not ErrNotFound", err)
+	}
+	for _, d := range all {
+		srv.HideFromListing(im.Repository, d, false)
+	}
+
 	// Listed again, it goes, platform manifests and all.
 	srv.HideFromListing(im.Repository, im.Digest, false)
 	if err := g.DeleteManifest(t.Context(), im.Repository, im.Digest); err != nil {
