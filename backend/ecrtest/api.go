@@ -43,7 +43,7 @@ func ptrEpoch(t time.Time) *epoch {
 
 // serveAPI answers a POST / of the ECR API (JSON 1.1): it checks the
 // signature, then runs the operation X-Amz-Target names.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeAPIError(w, errf("SerializationException", "read the request body: %v", err))
@@ -81,7 +81,33 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errf("AccessDeniedException", "User: arn:aws:iam::%s:user/ecrtest is not authorized to perform: ecr:%s on resource: arn:aws:ecr:%s:%s:repository/*", RegistryID, target, Region, RegistryID))
 		return
 	}
+	var ids struct {
+		ImageIDs []json.RawMessage `json:"imageIds"`
+	}
+	if json.Unmarshal(body, &ids) == nil {
+		rec.ImageIDs = len(ids.ImageIDs)
+	}
+	delay, fault, broken := s.begin(target)
+	defer s.end(target)
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if broken && fault == ServerError {
+		writeAPIError(w, errf("ServerException", "the stand-in was told to fail this call"))
+		return
+	}
 	out, aerr := op(s, &call{r: r, body: body, key: key})
+	switch {
+	case broken && fault == ActThenDrop:
+		panic(http.ErrAbortHandler) // the server closes the connection, unanswered
+	case broken:
+		writeAPIError(w, errf("ServerException", "the stand-in was told to fail this call after acting on it"))
+		return
+	}
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return

@@ -28,7 +28,12 @@
 //     and GetRepositoryPolicy (LifecyclePolicyNotFoundException,
 //     RepositoryPolicyNotFoundException). A repository holding no manifest
 //     is RepositoryNotFoundException; [Server.Throttle] makes calls answer
-//     ThrottlingException, [Server.Deny] an operation AccessDeniedException.
+//     ThrottlingException, [Server.Deny] an operation AccessDeniedException,
+//     [Server.Break] the next calls of an operation fail (a 500, or a 500
+//     or a dropped connection after acting); [Server.Delay] slows an
+//     operation, and [Server.MaxInFlight] says how many of its calls
+//     overlapped. The request log ([Server.Requests]) counts the image ids
+//     of each BatchDeleteImage and DescribeImages.
 //   - The registry's /v2/ API, behind ECR's login: basic auth, user AWS and
 //     the password of a token GetAuthorizationToken issued (12 hours); a
 //     request without one gets 401 with WWW-Authenticate: Basic. Every
