@@ -1,6 +1,7 @@
 package ecrtest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -321,6 +322,9 @@ func (s *Server) describeImages(c *call) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	l := s.deletions(in.RepositoryName)
+	l.RLock()
+	defer l.RUnlock()
 	ims, e := s.repoImages(c, in.RegistryID, in.RepositoryName)
 	if e != nil {
 		return nil, e
@@ -390,6 +394,14 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 	if len(in.ImageIDs) < 1 || len(in.ImageIDs) > 100 {
 		return nil, errf("InvalidParameterException", "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length less than or equal to 100 and greater than or equal to 1'")
 	}
+	// ECR deletes an image whole or not at all, whatever the client does
+	// meanwhile: a client that gives up (or its retry) neither cuts a
+	// deletion short nor runs beside it, and a look-up made after it gave
+	// up sees what the call did (ECR acts long before a client gives up).
+	l := s.deletions(in.RepositoryName)
+	l.Lock()
+	defer l.Unlock()
+	ctx := context.WithoutCancel(c.r.Context())
 	ims, e := s.repoImages(c, in.RegistryID, in.RepositoryName)
 	if e != nil {
 		return nil, e
@@ -402,7 +414,6 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 	fail := func(id imageID, code, reason string) {
 		out.Failures = append(out.Failures, imageFailure{id, code, reason})
 	}
-	ctx := c.r.Context()
 	for _, id := range in.ImageIDs {
 		switch {
 		case id.ImageDigest == "" && id.ImageTag == "":
@@ -443,7 +454,7 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 			fail(id, "ImageReferencedByManifestList", fmt.Sprintf("Requested image %s is referenced by one or more manifest lists that are not being deleted", im.digest))
 			continue
 		}
-		if err := s.deleteImage(ctx, in.RepositoryName, digest.Digest(im.digest)); err != nil {
+		if err := s.deleteImage(ctx, in.RepositoryName, digest.Digest(im.digest), im.tags); err != nil {
 			return nil, errf("ServerException", "delete %s@%s: %v", in.RepositoryName, im.digest, err)
 		}
 		gone[im.digest] = true

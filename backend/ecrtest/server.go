@@ -90,6 +90,8 @@ type Server struct {
 	proxy *httputil.ReverseProxy
 	tr    *http.Transport
 
+	parsed     map[string]image         // by digest: a manifest read whole
+	deleting   map[string]*sync.RWMutex // by repository: held by BatchDeleteImage, read by DescribeImages
 	mu         sync.Mutex
 	pushed     map[imageKey]time.Time
 	pulled     map[imageKey]time.Time
@@ -316,6 +318,22 @@ func (s *Server) end(operation string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inFlight[operation]--
+}
+
+// deletions is repo's lock: a BatchDeleteImage holds it, a DescribeImages
+// reads under it.
+func (s *Server) deletions(repo string) *sync.RWMutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleting == nil {
+		s.deleting = map[string]*sync.RWMutex{}
+	}
+	l := s.deleting[repo]
+	if l == nil {
+		l = &sync.RWMutex{}
+		s.deleting[repo] = l
+	}
+	return l
 }
 
 // Requests returns the requests answered so far, oldest first.
