@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,20 +77,27 @@ func newECRWorld(tb testing.TB, repos []string, n int) ecrWorld {
 	return w
 }
 
-// deleteAll is a plan deleting every image of inv, by repository in turn
-// (byRepo) or oldest first (the repositories interleaved).
+// deleteAll is a plan deleting every image of inv, oldest first by
+// repository in turn (byRepo), or the repositories interleaved: the
+// oldest of each, then the second oldest of each, ...
 func deleteAll(inv *model.Inventory, byRepo bool) (model.Plan, model.Request) {
 	order := make([]int, len(inv.Images))
 	for i := range order {
 		order[i] = i
 	}
+	byAge := func(x, y int) int { return inv.Images[x].Created.Compare(inv.Images[y].Created) }
 	slices.SortStableFunc(order, func(x, y int) int {
-		a, b := &inv.Images[x], &inv.Images[y]
-		if byRepo && a.Repository != b.Repository {
-			return strings.Compare(a.Repository, b.Repository)
-		}
-		return a.Created.Compare(b.Created)
+		return cmp.Or(strings.Compare(inv.Images[x].Repository, inv.Images[y].Repository), byAge(x, y))
 	})
+	if !byRepo {
+		rank := map[int]int{} // an image's place among its repository's
+		for k, i := range order {
+			if k > 0 && inv.Images[order[k-1]].Repository == inv.Images[i].Repository {
+				rank[i] = rank[order[k-1]] + 1
+			}
+		}
+		slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(rank[x], rank[y]) })
+	}
 	req := model.Request{Now: testNow, Force: true, Manual: order}
 	return model.MakePlan(inv, req), req
 }
@@ -163,6 +171,7 @@ func TestECRApplyFillsBatches(t *testing.T) {
 				t.Fatalf("apply: %v; %d deleted, failed %+v, skipped %+v, %d not started", err, len(res.Deleted), res.Failed, res.Skipped, res.NotStarted)
 			}
 			calls := batchCalls(srv, from)
+			t.Logf("BatchDeleteImage calls of %v ids", calls)
 			sum := 0
 			for _, n := range calls {
 				sum += n
