@@ -1,6 +1,7 @@
 package ecrtest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,7 @@ func ptrEpoch(t time.Time) *epoch {
 
 // serveAPI answers a POST / of the ECR API (JSON 1.1): it checks the
 // signature, then runs the operation X-Amz-Target names.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeAPIError(w, errf("SerializationException", "read the request body: %v", err))
@@ -81,7 +82,33 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errf("AccessDeniedException", "User: arn:aws:iam::%s:user/ecrtest is not authorized to perform: ecr:%s on resource: arn:aws:ecr:%s:%s:repository/*", RegistryID, target, Region, RegistryID))
 		return
 	}
+	var ids struct {
+		ImageIDs []json.RawMessage `json:"imageIds"`
+	}
+	if json.Unmarshal(body, &ids) == nil {
+		rec.ImageIDs = len(ids.ImageIDs)
+	}
+	delay, fault, broken := s.begin(target)
+	defer s.end(target)
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if broken && fault == ServerError {
+		writeAPIError(w, errf("ServerException", "the stand-in was told to fail this call"))
+		return
+	}
 	out, aerr := op(s, &call{r: r, body: body, key: key})
+	switch {
+	case broken && fault == ActThenDrop:
+		panic(http.ErrAbortHandler) // the server closes the connection, unanswered
+	case broken:
+		writeAPIError(w, errf("ServerException", "the stand-in was told to fail this call after acting on it"))
+		return
+	}
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
@@ -295,6 +322,9 @@ func (s *Server) describeImages(c *call) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	l := s.deletions(in.RepositoryName)
+	l.RLock()
+	defer l.RUnlock()
 	ims, e := s.repoImages(c, in.RegistryID, in.RepositoryName)
 	if e != nil {
 		return nil, e
@@ -364,6 +394,14 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 	if len(in.ImageIDs) < 1 || len(in.ImageIDs) > 100 {
 		return nil, errf("InvalidParameterException", "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length less than or equal to 100 and greater than or equal to 1'")
 	}
+	// ECR deletes an image whole or not at all, whatever the client does
+	// meanwhile: a client that gives up (or its retry) neither cuts a
+	// deletion short nor runs beside it, and a look-up made after it gave
+	// up sees what the call did (ECR acts long before a client gives up).
+	l := s.deletions(in.RepositoryName)
+	l.Lock()
+	defer l.Unlock()
+	ctx := context.WithoutCancel(c.r.Context())
 	ims, e := s.repoImages(c, in.RegistryID, in.RepositoryName)
 	if e != nil {
 		return nil, e
@@ -376,7 +414,6 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 	fail := func(id imageID, code, reason string) {
 		out.Failures = append(out.Failures, imageFailure{id, code, reason})
 	}
-	ctx := c.r.Context()
 	for _, id := range in.ImageIDs {
 		switch {
 		case id.ImageDigest == "" && id.ImageTag == "":
@@ -417,7 +454,7 @@ func (s *Server) batchDeleteImage(c *call) (any, *apiError) {
 			fail(id, "ImageReferencedByManifestList", fmt.Sprintf("Requested image %s is referenced by one or more manifest lists that are not being deleted", im.digest))
 			continue
 		}
-		if err := s.deleteImage(ctx, in.RepositoryName, digest.Digest(im.digest)); err != nil {
+		if err := s.deleteImage(ctx, in.RepositoryName, digest.Digest(im.digest), im.tags); err != nil {
 			return nil, errf("ServerException", "delete %s@%s: %v", in.RepositoryName, im.digest, err)
 		}
 		gone[im.digest] = true

@@ -28,7 +28,12 @@
 //     and GetRepositoryPolicy (LifecyclePolicyNotFoundException,
 //     RepositoryPolicyNotFoundException). A repository holding no manifest
 //     is RepositoryNotFoundException; [Server.Throttle] makes calls answer
-//     ThrottlingException, [Server.Deny] an operation AccessDeniedException.
+//     ThrottlingException, [Server.Deny] an operation AccessDeniedException,
+//     [Server.Break] the next calls of an operation fail (a 500, or a 500
+//     or a dropped connection after acting); [Server.Delay] slows an
+//     operation, and [Server.MaxInFlight] says how many of its calls
+//     overlapped. The request log ([Server.Requests]) counts the image ids
+//     of each BatchDeleteImage and DescribeImages.
 //   - STS and IAM on the same endpoint, in AWS's query protocol (POST /,
 //     form-encoded Action=...&Version=..., signed for the service "sts" or
 //     "iam" in [Region], XML answers, errors as

@@ -52,7 +52,10 @@ type Request struct {
 	Target string
 	// Repository and Reference of a /v2/ request.
 	Repository, Reference string
-	Status                int
+	// ImageIDs is the number of image ids a BatchDeleteImage or
+	// DescribeImages carried.
+	ImageIDs int
+	Status   int
 }
 
 // Option configures New.
@@ -82,6 +85,8 @@ type Server struct {
 	srv   *loopback.Server
 	proxy *registrytest.Proxy
 
+	parsed     map[string]image         // by digest: a manifest read whole
+	deleting   map[string]*sync.RWMutex // by repository: held by BatchDeleteImage, read by DescribeImages
 	mu         sync.Mutex
 	pushed     map[imageKey]time.Time
 	pulled     map[imageKey]time.Time
@@ -95,6 +100,10 @@ type Server struct {
 	iam        iamState            // STS and IAM (iam.go)
 	requests   []Request
 	nrequests  int
+	delays     map[string]time.Duration // by operation
+	inFlight   map[string]int           // calls under way, by operation
+	maxFlight  map[string]int           // the most at once, by operation
+	breaks     map[string][]CallFault   // the next calls' faults, by operation
 }
 
 type imageKey struct{ repo, digest string }
@@ -215,6 +224,93 @@ func (s *Server) Deny(operation string) {
 	s.denied[operation] = true
 }
 
+// CallFault is how [Server.Break] makes an API call fail.
+type CallFault int
+
+// The call faults.
+const (
+	// ServerError answers ServerException (500) without acting.
+	ServerError CallFault = iota
+	// ActThenServerError acts on the call, then answers ServerException:
+	// the answer loses what was done.
+	ActThenServerError
+	// ActThenDrop acts on the call, then closes the connection without
+	// an answer.
+	ActThenDrop
+)
+
+// Break makes the next n calls of operation (e.g. "BatchDeleteImage")
+// fail with fault.
+func (s *Server) Break(operation string, n int, fault CallFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.breaks == nil {
+		s.breaks = map[string][]CallFault{}
+	}
+	for range n {
+		s.breaks[operation] = append(s.breaks[operation], fault)
+	}
+}
+
+// Delay makes every call of operation wait d before it is answered (0:
+// none), so that calls overlap.
+func (s *Server) Delay(operation string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.delays == nil {
+		s.delays = map[string]time.Duration{}
+	}
+	s.delays[operation] = d
+}
+
+// MaxInFlight is the most calls of operation the stand-in was answering at
+// once.
+func (s *Server) MaxInFlight(operation string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight[operation]
+}
+
+// begin counts a call of operation under way, and returns its delay and
+// fault, if any.
+func (s *Server) begin(operation string) (time.Duration, CallFault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight == nil {
+		s.inFlight, s.maxFlight = map[string]int{}, map[string]int{}
+	}
+	s.inFlight[operation]++
+	s.maxFlight[operation] = max(s.maxFlight[operation], s.inFlight[operation])
+	var fault CallFault
+	q := s.breaks[operation]
+	if len(q) > 0 {
+		fault, s.breaks[operation] = q[0], q[1:]
+	}
+	return s.delays[operation], fault, len(q) > 0
+}
+
+func (s *Server) end(operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight[operation]--
+}
+
+// deletions is repo's lock: a BatchDeleteImage holds it, a DescribeImages
+// reads under it.
+func (s *Server) deletions(repo string) *sync.RWMutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleting == nil {
+		s.deleting = map[string]*sync.RWMutex{}
+	}
+	l := s.deleting[repo]
+	if l == nil {
+		l = &sync.RWMutex{}
+		s.deleting[repo] = l
+	}
+	return l
+}
+
 // Requests returns the requests answered so far, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -248,10 +344,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// ServeHTTP routes a request and records it.
+// ServeHTTP routes a request and records it (a connection dropped on
+// purpose too, with status 0).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Method: r.Method, Path: r.URL.EscapedPath(), Kind: KindOther}
 	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		rec.Status = sw.status
+		s.mu.Lock()
+		s.nrequests++
+		if !s.noLog {
+			s.requests = append(s.requests, rec)
+		}
+		s.mu.Unlock()
+	}()
 	switch p := r.URL.Path; {
 	case p == "/" && r.Method == http.MethodPost && isQuery(r):
 		rec.Kind = KindAPI
@@ -259,19 +365,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/" && r.Method == http.MethodPost:
 		rec.Kind = KindAPI
 		rec.Target = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-		s.serveAPI(sw, r)
+		s.serveAPI(sw, r, &rec)
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 		s.serveV2(sw, r, &rec)
 	default:
 		http.NotFound(sw, r)
 	}
-	rec.Status = sw.status
-	s.mu.Lock()
-	s.nrequests++
-	if !s.noLog {
-		s.requests = append(s.requests, rec)
-	}
-	s.mu.Unlock()
 }
 
 var (

@@ -119,34 +119,20 @@ func (s *Server) images(ctx context.Context, repo string) ([]image, error) {
 		}
 		byDigest := map[string]*image{}
 		for _, dg := range digests {
-			m, err := ms.Get(ctx, dg)
+			im, ok, err := s.readManifest(ctx, ms, repo, dg)
 			if err != nil {
+				return err
+			}
+			if !ok {
 				continue // deleted meanwhile
 			}
-			mt, payload, err := m.Payload()
-			if err != nil {
-				return fmt.Errorf("payload of %s@%s: %w", repo, dg, err)
-			}
-			var doc manifestDoc
-			if err := json.Unmarshal(payload, &doc); err != nil {
-				return fmt.Errorf("manifest %s@%s: %w", repo, dg, err)
-			}
-			im := &image{digest: dg.String(), tags: tags[dg.String()], mediaType: mt, artifactMediaType: doc.Config.MediaType}
+			im.tags = slices.Clone(tags[dg.String()])
 			slices.Sort(im.tags)
-			for _, l := range doc.Layers {
-				im.size += l.Size
-			}
-			for _, c := range doc.Manifests {
-				im.children = append(im.children, c.Digest)
-			}
-			if doc.Subject != nil {
-				im.subject = doc.Subject.Digest
-			}
 			im.pushed, err = s.pushedAt(ctx, d, repo, dg)
 			if err != nil {
 				return err
 			}
-			byDigest[im.digest] = im
+			byDigest[im.digest] = &im
 		}
 		for _, dg := range digests {
 			im := byDigest[dg.String()]
@@ -164,6 +150,49 @@ func (s *Server) images(ctx context.Context, repo string) ([]image, error) {
 	})
 	slices.SortFunc(out, func(a, b image) int { return cmpString(a.digest, b.digest) })
 	return out, err
+}
+
+// readManifest is what DescribeImages shows of manifest dg read whole
+// (its tags and push time aside): parsed once per digest, as a digest's
+// manifest never changes. ok is false for a manifest deleted meanwhile.
+func (s *Server) readManifest(ctx context.Context, ms distribution.ManifestService, repo string, dg digest.Digest) (image, bool, error) {
+	s.mu.Lock()
+	im, ok := s.parsed[dg.String()]
+	s.mu.Unlock()
+	if ok {
+		im.children = slices.Clone(im.children)
+		return im, true, nil
+	}
+	m, err := ms.Get(ctx, dg)
+	if err != nil {
+		return image{}, false, nil
+	}
+	mt, payload, err := m.Payload()
+	if err != nil {
+		return image{}, false, fmt.Errorf("payload of %s@%s: %w", repo, dg, err)
+	}
+	var doc manifestDoc
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		return image{}, false, fmt.Errorf("manifest %s@%s: %w", repo, dg, err)
+	}
+	im = image{digest: dg.String(), mediaType: mt, artifactMediaType: doc.Config.MediaType}
+	for _, l := range doc.Layers {
+		im.size += l.Size
+	}
+	for _, c := range doc.Manifests {
+		im.children = append(im.children, c.Digest)
+	}
+	if doc.Subject != nil {
+		im.subject = doc.Subject.Digest
+	}
+	s.mu.Lock()
+	if s.parsed == nil {
+		s.parsed = map[string]image{}
+	}
+	s.parsed[im.digest] = im
+	s.mu.Unlock()
+	im.children = slices.Clone(im.children)
+	return im, true, nil
 }
 
 func cmpString(a, b string) int {
@@ -199,15 +228,12 @@ func (s *Server) pushedAt(ctx context.Context, d storagedriver.StorageDriver, re
 	return s.pushed[key], nil
 }
 
-// deleteImage deletes repo@dg and its tags from the storage.
-func (s *Server) deleteImage(ctx context.Context, repo string, dg digest.Digest) error {
+// deleteImage deletes repo@dg and its tags (as DescribeImages just read
+// them: looking them up among all the repository's tags, per image, is
+// what made a call of 100 slow) from the storage.
+func (s *Server) deleteImage(ctx context.Context, repo string, dg digest.Digest, tags []string) error {
 	return s.withRepo(ctx, repo, func(ctx context.Context, rp distribution.Repository, _ storagedriver.StorageDriver) error {
 		ts := rp.Tags(ctx)
-		tags, err := ts.Lookup(ctx, distribution.Descriptor{Digest: dg})
-		var unknown distribution.ErrRepositoryUnknown
-		if err != nil && !errors.As(err, &unknown) && !isPathNotFound(err) {
-			return err
-		}
 		for _, tag := range tags {
 			if err := ts.Untag(ctx, tag); err != nil {
 				return fmt.Errorf("untag %s:%s: %w", repo, tag, err)

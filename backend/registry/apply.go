@@ -100,7 +100,9 @@ func WithProtect(pats []*regexp.Regexp) ApplyOption {
 }
 
 // WithApplyConcurrency sets how many deletions run at once (default
-// DefaultApplyConcurrency, at most MaxApplyConcurrency).
+// DefaultApplyConcurrency, at most MaxApplyConcurrency). With a
+// BatchDeleter it bounds the registry calls in flight instead, each
+// carrying up to BatchLimit deletions.
 func WithApplyConcurrency(n int) ApplyOption {
 	return func(o *applyOptions) { o.concurrency = min(max(n, 1), MaxApplyConcurrency) }
 }
@@ -121,6 +123,12 @@ func WithProgress(fn func(done, total int)) ApplyOption {
 // deletes the manifest by digest, then its platform manifests (Children; a
 // missing child is fine), then writes the outcome ("deleted",
 // "already-gone" or "failed"); every line is on disk before the next step.
+//
+// With a BatchDeleter (ECR) up to its BatchLimit deletions are under way
+// at once, each waiting, its attempt line written, for the call that
+// carries it; a call goes out when full, or when every deletion under way
+// waits; the calls in flight stay within the concurrency. A call that
+// fails as a whole is settled image by image, as a single DELETE is.
 //
 // When ctx ends no further deletion starts; the ones under way finish (their
 // calls are not cancelled) and the result says exactly what was done, with
@@ -174,10 +182,18 @@ func Apply(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Plan
 		a.finished[i] = make(chan struct{})
 	}
 	total := len(plan.Deletions)
+	workers := min(o.concurrency, total)
+	if bd, ok := d.(BatchDeleter); ok && total > 0 {
+		workers = min(max(bd.BatchLimit(), o.concurrency), total)
+		a.gate = newGate(workers)
+		a.batch = newBatcher(bd, o.concurrency, a.gate)
+		a.waiters = make([]int, total)
+	}
 	results := make(chan outcome)
 	var wg sync.WaitGroup
-	for range min(o.concurrency, total) {
+	for range workers {
 		wg.Go(func() {
+			defer a.gate.park(1) // a worker that is through waits for nothing
 			for {
 				i, ok := a.take()
 				if !ok {
@@ -250,6 +266,13 @@ type applier struct {
 
 	knownOnce sync.Once
 	known     map[repoDigest]bool // read-only once built
+
+	// With a BatchDeleter: the batcher its deletions go through, and the
+	// gate saying when all of them wait; waiters[j] counts the workers
+	// waiting for deletion j (under gate.mu).
+	batch   *batcher
+	gate    *gate
+	waiters []int
 }
 
 type outcome struct {
@@ -294,18 +317,66 @@ func (a *applier) stop(err error) {
 	a.mu.Unlock()
 }
 
-// call runs one registry call outside the Apply context, with a timeout.
+// call runs one deletion outside the Apply context, with a timeout: a
+// DELETE, or a place in a batch (the timeout then bounds the wait for the
+// batch to go out).
 func (a *applier) call(repo, digest string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
 	defer cancel()
+	if a.batch != nil {
+		return a.batch.delete(ctx, repo, digest)
+	}
 	return a.d.DeleteManifest(ctx, repo, digest)
+}
+
+// bounded runs fn, a registry call, within the calls in flight that a
+// batching Apply allows; without batching the workers bound them.
+func (a *applier) bounded(fn func()) {
+	if a.batch != nil {
+		a.batch.slots <- struct{}{}
+		defer func() { <-a.batch.slots }()
+	}
+	fn()
+}
+
+// finish marks deletion i over, resuming at once the workers parked
+// waiting for it.
+func (a *applier) finish(i int) {
+	if a.gate == nil {
+		close(a.finished[i])
+		return
+	}
+	a.gate.mu.Lock()
+	defer a.gate.mu.Unlock()
+	a.gate.resumeLocked(a.waiters[i])
+	a.waiters[i] = 0
+	close(a.finished[i])
+}
+
+// wait waits for deletion j to be over, parked meanwhile.
+func (a *applier) wait(j int) {
+	if a.gate == nil {
+		<-a.finished[j]
+		return
+	}
+	a.gate.mu.Lock()
+	select {
+	case <-a.finished[j]:
+		a.gate.mu.Unlock()
+		return
+	default:
+	}
+	a.waiters[j]++
+	a.gate.parkLocked(1)
+	a.gate.mu.Unlock()
+	<-a.finished[j] // finish resumed it
 }
 
 // do carries out deletion i, once the deletions it must follow are over.
 func (a *applier) do(i int) (out outcome) {
 	defer func() {
 		a.ok[i] = out.failure == nil && out.skip == nil && !out.notStarted
-		close(a.finished[i])
+		a.finish(i)
 	}()
 	del := a.plan.Deletions[i]
 	im := &a.inv.Images[del.Image]
@@ -394,7 +465,7 @@ func (a *applier) deleteRecorded(e audit.Entry) (alreadyGone bool, err error) {
 // did not take effect, or -1.
 func (a *applier) firstNotDone(deps []int) int {
 	for _, j := range deps {
-		<-a.finished[j]
+		a.wait(j)
 		if !a.ok[j] {
 			return j
 		}
@@ -422,9 +493,13 @@ func (a *applier) deleteSettled(repo, digest string) (alreadyGone bool, err erro
 	case !ambiguous(err):
 		return false, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
-	defer cancel()
-	there, xerr := a.d.Exists(ctx, repo, digest)
+	var there bool
+	var xerr error
+	a.bounded(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
+		defer cancel()
+		there, xerr = a.d.Exists(ctx, repo, digest)
+	})
 	switch {
 	case xerr != nil:
 		return false, fmt.Errorf("%w; %w", err, errUnsettled)
@@ -435,9 +510,10 @@ func (a *applier) deleteSettled(repo, digest string) (alreadyGone bool, err erro
 }
 
 // ambiguous reports whether a failed DELETE may have taken effect: no
-// answer came, or a 5xx did. A 4xx (a lock, a refusal) did not act.
+// answer came, or a 5xx did. A 4xx (a lock, a refusal) did not act, nor
+// did a deletion withdrawn from its batch before it went out.
 func ambiguous(err error) bool {
-	if errors.Is(err, ErrLocked) || errors.Is(err, ErrDeleteDisabled) {
+	if errors.Is(err, ErrLocked) || errors.Is(err, ErrDeleteDisabled) || errors.Is(err, errNotSent) {
 		return false
 	}
 	var ce *CallError

@@ -49,9 +49,11 @@ func (a *applier) current(repo string) (Current, error) {
 	a.mu.Unlock()
 	rc.once.Do(func() {
 		known := a.knownDigests()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
-		defer cancel()
-		rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[repoDigest{repo, d}] })
+		a.bounded(func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
+			defer cancel()
+			rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[repoDigest{repo, d}] })
+		})
 	})
 	return rc.cur, rc.err
 }

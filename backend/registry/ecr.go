@@ -36,7 +36,8 @@ import (
 // GetAuthorizationToken token, renewed before it expires), for their
 // layers only: the deduplicated sizes, and so the reclaim estimate, come
 // from them. Deletions go out as BatchDeleteImage, by digest, the
-// deletions under way in a repository joined into one call of up to 100.
+// deletions under way in a repository joined into one call of up to 100
+// (a BatchDeleter: Apply fills the calls).
 // Each repository's lifecycle policy is read and kept in the inventory
 // (model.RegistryRule): ECR expires images by it on its own.
 type ECR struct {
@@ -44,15 +45,16 @@ type ECR struct {
 	api        *ecr.Client
 	registryID string // "" on a stand-in: the caller's default registry
 	tokens     *ecrTokens
-	batches    *ecrBatcher
-	ageFrom    string // AgeFromPushed (default) or AgeFromBuilt
+	batches    *batcher // DeleteManifest's, outside Apply
+	ageFrom    string   // AgeFromPushed (default) or AgeFromBuilt
 	prev       previous
 	identity   *ecrIdentity // STS and IAM, for the probe (ecr_simulate.go)
 }
 
 var (
-	_ Lister  = (*ECR)(nil)
-	_ Deleter = (*ECR)(nil)
+	_ Lister       = (*ECR)(nil)
+	_ Deleter      = (*ECR)(nil)
+	_ BatchDeleter = (*ECR)(nil)
 )
 
 // ECR limits.
@@ -201,7 +203,7 @@ func NewECR(host string, cfg aws.Config, opts ...Option) (*ECR, error) {
 	}
 	e := &ECR{Client: client, api: api, registryID: registryID, tokens: tokens, ageFrom: cmp.Or(o.ageFrom, AgeFromPushed),
 		identity: newECRIdentity(cfg, o, cmp.Or(region, cfg.Region))}
-	e.batches = &ecrBatcher{e: e, queues: map[string][]*ecrBatchCall{}}
+	e.batches = newBatcher(e, client.concurrency, nil)
 	return e, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -17,109 +16,64 @@ import (
 	gcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// ecrBatcher joins the deletions under way in a repository into
-// BatchDeleteImage calls of up to ecrBatch image ids: while one call is
-// out, the deletions asked meanwhile queue, and go out together when it
-// returns. Each deletion gets its own image's outcome.
-type ecrBatcher struct {
-	e      *ECR
-	mu     sync.Mutex
-	queues map[string][]*ecrBatchCall // by repository; present while a sender runs
-}
-
-// ecrBatchCall is one BatchDeleteImage call in the making.
-type ecrBatchCall struct {
-	digests []string
-	done    chan struct{}
-	results map[string]error // by digest; absent: deleted
-	err     error            // the whole call failed
-}
+// BatchLimit is the most image ids one BatchDeleteImage takes (100).
+func (e *ECR) BatchLimit() int { return ecrBatch }
 
 // DeleteManifest deletes repository@digest (and its tags) with
 // BatchDeleteImage, joined with the other deletions under way in the
-// repository. ECR's per-image failures map onto the delete errors:
+// repository into one call of up to 100 image ids; at most the client's
+// concurrency (WithConcurrency) of calls are in flight. ECR's per-image
+// failures map onto the delete errors as DeleteBatch says. A deletion
+// whose ctx ends before its call goes out is not sent; once it is out,
+// its answer is waited for.
+func (e *ECR) DeleteManifest(ctx context.Context, repository, digest string) error {
+	if _, err := v1.NewHash(digest); err != nil {
+		return fmt.Errorf("delete %s@%s: not a digest: %w", repository, digest, err)
+	}
+	return e.batches.delete(ctx, repository, digest)
+}
+
+// DeleteBatch deletes digests of repository (and their tags) with one
+// BatchDeleteImage. ECR's per-image failures map onto the delete errors:
 // ImageNotFound (and a repository that is gone) matches ErrNotFound;
 // ImageReferencedByManifestList (a platform manifest of a manifest list
-// that stays) is a refusal; the others name ECR's failure code.
-func (e *ECR) DeleteManifest(ctx context.Context, repository, digest string) error {
-	ref := repository + "@" + digest
-	if _, err := v1.NewHash(digest); err != nil {
-		return fmt.Errorf("delete %s: not a digest: %w", ref, err)
-	}
-	b := e.batches
-	b.mu.Lock()
-	q, running := b.queues[repository]
-	var c *ecrBatchCall
-	if n := len(q); n > 0 && len(q[n-1].digests) < ecrBatch {
-		c = q[n-1]
-	} else {
-		c = &ecrBatchCall{done: make(chan struct{}), results: map[string]error{}}
-		b.queues[repository] = append(q, c)
-	}
-	c.digests = append(c.digests, digest)
-	b.mu.Unlock()
-	if !running {
-		go b.send(context.WithoutCancel(ctx), repository)
-	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return fmt.Errorf("delete %s: %w", ref, ctx.Err())
-	}
-	if c.err != nil {
-		return c.err
-	}
-	return c.results[digest]
-}
-
-// send sends the repository's queued calls one after the other until none
-// is left.
-func (b *ecrBatcher) send(ctx context.Context, repo string) {
-	for {
-		b.mu.Lock()
-		q := b.queues[repo]
-		if len(q) == 0 {
-			delete(b.queues, repo)
-			b.mu.Unlock()
-			return
+// that stays) is a refusal; the others name ECR's failure code. A digest
+// that is not one fails alone, unsent.
+func (e *ECR) DeleteBatch(ctx context.Context, repository string, digests []string) ([]error, error) {
+	failed := make([]error, len(digests))
+	var ids []types.ImageIdentifier
+	for k, d := range digests {
+		if _, err := v1.NewHash(d); err != nil {
+			failed[k] = fmt.Errorf("delete %s@%s: not a digest: %w", repository, d, err)
+			continue
 		}
-		c := q[0]
-		b.queues[repo] = q[1:]
-		b.mu.Unlock()
-		dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
-		b.e.batchDelete(dctx, repo, c)
-		cancel()
-		close(c.done)
+		ids = append(ids, types.ImageIdentifier{ImageDigest: aws.String(d)})
 	}
-}
-
-// batchDelete makes one BatchDeleteImage call and sorts its outcome by
-// image.
-func (e *ECR) batchDelete(ctx context.Context, repo string, c *ecrBatchCall) {
-	ids := make([]types.ImageIdentifier, len(c.digests))
-	for i, d := range c.digests {
-		ids[i] = types.ImageIdentifier{ImageDigest: aws.String(d)}
+	if len(ids) == 0 {
+		return failed, nil
 	}
-	out, err := e.api.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String(repo), RegistryId: e.regID(), ImageIds: ids})
+	out, err := e.api.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String(repository), RegistryId: e.regID(), ImageIds: ids})
 	if err != nil {
-		op := fmt.Sprintf("delete %d image(s) of %s (BatchDeleteImage)", len(ids), repo)
+		op := fmt.Sprintf("delete %d image(s) of %s (BatchDeleteImage)", len(ids), repository)
 		if len(ids) == 1 {
-			op = fmt.Sprintf("delete %s@%s (BatchDeleteImage)", repo, c.digests[0])
+			op = fmt.Sprintf("delete %s@%s (BatchDeleteImage)", repository, aws.ToString(ids[0].ImageDigest))
 		}
-		c.err = ecrCallError(op, err)
+		err = ecrCallError(op, err)
 		var ce *CallError
-		if errors.As(c.err, &ce) && ce.HasCode("AccessDeniedException") {
+		if errors.As(err, &ce) && ce.HasCode("AccessDeniedException") {
 			ce.Hint = "the AWS credentials may not delete: allow ecr:BatchDeleteImage on the repository"
 		}
-		return
+		return nil, err
 	}
 	for _, f := range out.Failures {
 		d := aws.ToString(f.ImageId.ImageDigest)
-		if d == "" {
-			continue
+		for k := range digests {
+			if digests[k] == d && failed[k] == nil {
+				failed[k] = ecrFailure(repository, d, string(f.FailureCode), aws.ToString(f.FailureReason))
+			}
 		}
-		c.results[d] = ecrFailure(repo, d, string(f.FailureCode), aws.ToString(f.FailureReason))
 	}
+	return failed, nil
 }
 
 // ecrFailure is BatchDeleteImage's failure of one image as a *CallError:

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,10 @@ import (
 // propertySeeds is the fixed seed budget CI runs, on each path.
 const propertySeeds = 30
 
+// propertyMaxConcurrency is the most deletions a run applies at once
+// (without batching).
+const propertyMaxConcurrency = 4
+
 // The registry kinds the property runs on: each fronts the same embedded
 // registry.
 const (
@@ -55,12 +60,28 @@ var propertyKinds = []string{onDistribution, onACR, onGAR, onHarbor, onECR}
 
 // TestSafetyInvariant runs the property on every kind for a fixed set of
 // seeds each.
+// On ECR a third of the seeds have a repository of 200 to 300 images,
+// so that calls carry more deletions than the apply concurrency (and most
+// runs fill one, 100): at least one seed's must, or the invariant never
+// saw a batch.
 func TestSafetyInvariant(t *testing.T) {
+	var mu sync.Mutex
+	ecrSeeds, largest := 0, 0
+	t.Cleanup(func() {
+		if ecrSeeds == propertySeeds && largest <= propertyMaxConcurrency {
+			t.Errorf("no ECR seed made a BatchDeleteImage call of more than %d image ids; the largest had %d", propertyMaxConcurrency, largest)
+		}
+	})
 	for _, kind := range propertyKinds {
 		for seed := range uint64(propertySeeds) {
 			t.Run(fmt.Sprintf("%s/seed=%d", kind, seed), func(t *testing.T) {
 				t.Parallel()
-				runProperty(t, seed, kind)
+				n := runProperty(t, seed, kind)
+				if kind == onECR {
+					mu.Lock()
+					ecrSeeds, largest = ecrSeeds+1, max(largest, n)
+					mu.Unlock()
+				}
 			})
 		}
 	}
@@ -74,7 +95,7 @@ func FuzzSafetyInvariant(f *testing.F) {
 		f.Add(seed, uint8(seed))
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, kind uint8) {
-		runProperty(t, seed, propertyKinds[int(kind)%len(propertyKinds)])
+		_ = runProperty(t, seed, propertyKinds[int(kind)%len(propertyKinds)])
 	})
 }
 
@@ -102,6 +123,9 @@ type world struct {
 	gar *gartest.Server
 	// harbor is the Harbor stand-in in front of reg; nil elsewhere
 	harbor *harbortest.Server
+	// bulk is the number of images of one more repository, "bulk": enough
+	// (on some ECR seeds) for a plan to fill a BatchDeleteImage call
+	bulk   int
 	prefix string
 	// pushed manifests by repository, and the tags the test made
 	digests map[string][]string
@@ -147,6 +171,7 @@ func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, 
 // index, several tags on one manifest, undated images, and untagged
 // leftovers (which the distribution API cannot list).
 func (w *world) populate() {
+	w.populateBulk()
 	nrepos := 1 + w.rnd.IntN(3)
 	for r := range nrepos {
 		repo := fmt.Sprintf("%sr%d", w.prefix, r)
@@ -217,6 +242,38 @@ func (w *world) populate() {
 			w.logf("%s:%s -> index %s over %d", repo, tag, short(d), len(kids))
 		}
 	}
+}
+
+// populateBulk pushes the bulk repository's images over a shared base,
+// a random half tagged, most older than any max age the policies draw.
+func (w *world) populateBulk() {
+	if w.bulk == 0 {
+		return
+	}
+	repo := w.prefix + "bulk"
+	w.repos = append(w.repos, repo)
+	base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tagged := 0
+	for k := range w.bulk {
+		age := 181 + w.rnd.IntN(220)
+		if w.rnd.IntN(10) == 0 {
+			age = 1 + w.rnd.IntN(400)
+		}
+		img := w.layerImage(base, age, "amd64", false)
+		d := w.remember(repo, img, age)
+		if w.rnd.IntN(2) == 0 {
+			w.p.push(repo+"@"+d, img)
+			continue
+		}
+		tagged++
+		rt := fmt.Sprintf("%s:b%d", repo, k)
+		w.p.push(rt, img)
+		w.tags = append(w.tags, rt)
+	}
+	w.logf("%s: %d images, %d tagged, most 181 to 400 days", repo, w.bulk, tagged)
 }
 
 func short(d string) string { return d[len(d)-8:] }
@@ -398,8 +455,9 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 
 // runProperty runs one seed of the property on kind: distribution, or
 // the ACR, Artifact Registry, Harbor or ECR stand-in in front of the same
-// embedded registry.
-func runProperty(t *testing.T, seed uint64, kind string) {
+// embedded registry. It returns the most image ids one BatchDeleteImage
+// carried (ECR; 0 elsewhere).
+func runProperty(t *testing.T, seed uint64, kind string) int {
 	ctx := context.Background()
 	reg := registrytest.Serve(t)
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 0x5afe)), host: reg.Host(), reg: reg, p: pusher{t, reg.Host()},
@@ -409,6 +467,9 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 	}
 	if kind == onHarbor {
 		w.prefix = testProject + "/"
+	}
+	if kind == onECR && w.rnd.IntN(3) == 0 {
+		w.bulk = 2*ecrBatch + w.rnd.IntN(ecrBatch)
 	}
 	w.populate()
 
@@ -499,7 +560,7 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res, bad, applyErr := applyChecked(t, actx, reg, pc, c, inv, plan, req, WithApplyConcurrency(1+w.rnd.IntN(4)),
+	res, bad, applyErr := applyChecked(t, actx, reg, pc, c, inv, plan, req, WithApplyConcurrency(1+w.rnd.IntN(propertyMaxConcurrency)),
 		WithProgress(func(done, _ int) {
 			if done == cancelAfter {
 				cancel()
@@ -520,6 +581,16 @@ func runProperty(t *testing.T, seed uint64, kind string) {
 		t.Errorf("seed %d broke the safety invariant:\n  %s\nthe population and schedule:\n  %s\nthe plan:\n  %s",
 			seed, strings.Join(bad, "\n  "), strings.Join(w.log, "\n  "), describePlan(inv, plan))
 	}
+	largest := 0
+	if w.ecr != nil {
+		for _, r := range w.ecr.Requests() {
+			if r.Target == "BatchDeleteImage" {
+				largest = max(largest, r.ImageIDs)
+			}
+		}
+		t.Logf("%d deletions planned; the largest BatchDeleteImage carried %d image ids", len(plan.Deletions), largest)
+	}
+	return largest
 }
 
 // applyChecked applies plan under actx to the embedded registry reg
