@@ -218,7 +218,7 @@ func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (
 	if found {
 		return true, nil // err is errStop, wrapped by the driver without Unwrap
 	}
-	if err != nil && !isPathNotFound(err) {
+	if err != nil && !registrytest.IsPathNotFound(err) {
 		return false, err
 	}
 	return false, nil
@@ -245,11 +245,6 @@ func manifestsOf(ctx context.Context, rp distribution.Repository) (distribution.
 		return nil, nil, fmt.Errorf("manifest service %T cannot enumerate", ms)
 	}
 	return ms, en, nil
-}
-
-func isPathNotFound(err error) bool {
-	var nf storagedriver.PathNotFoundError
-	return errors.As(err, &nf)
 }
 
 // serveManifests answers GET /acr/v1/<repo>/_manifests.
@@ -406,7 +401,7 @@ func fingerprint(ctx context.Context, d storagedriver.StorageDriver, repo string
 	base := path.Join(registrytest.RepositoriesRoot, repo, "_manifests")
 	list := func(dir string) ([]string, error) {
 		names, err := d.List(ctx, dir)
-		if isPathNotFound(err) {
+		if registrytest.IsPathNotFound(err) {
 			return nil, nil
 		}
 		slices.Sort(names)
@@ -415,7 +410,7 @@ func fingerprint(ctx context.Context, d storagedriver.StorageDriver, repo string
 	stat := func(p string) error {
 		fi, err := d.Stat(ctx, p)
 		switch {
-		case isPathNotFound(err):
+		case registrytest.IsPathNotFound(err):
 			return nil // deleted; its directory stays
 		case err != nil:
 			return err
@@ -467,17 +462,16 @@ func (s *Server) inventory(ctx context.Context, repo string, reuse bool) ([]entr
 // read enumerates repo's manifests and tags through distribution's storage
 // API and describes each manifest.
 func (s *Server) read(ctx context.Context, rp distribution.Repository, d storagedriver.StorageDriver, repo string) (*repoSnapshot, error) {
-	ms, en, err := manifestsOf(ctx, rp)
+	ms, _, err := manifestsOf(ctx, rp)
 	if err != nil {
 		return nil, err
 	}
-	var digests []digest.Digest
-	err = en.Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
-	if isPathNotFound(err) || (err == nil && len(digests) == 0) {
+	digests, err := registrytest.ManifestDigests(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	if len(digests) == 0 {
 		return nil, errNameUnknown
-	}
-	if err != nil {
-		return nil, err
 	}
 	tags, tagList, err := tagsOf(ctx, rp.Tags(ctx), d, repo)
 	if err != nil {
@@ -541,7 +535,7 @@ func (s *Server) applyLive(repo string, snap *repoSnapshot) []entry {
 func tagsOf(ctx context.Context, ts distribution.TagService, d storagedriver.StorageDriver, repo string) (map[digest.Digest][]string, []tagInfo, error) {
 	all, err := ts.All(ctx)
 	var unknown distribution.ErrRepositoryUnknown
-	if errors.As(err, &unknown) || isPathNotFound(err) {
+	if errors.As(err, &unknown) || registrytest.IsPathNotFound(err) {
 		return nil, nil, nil // no tags at all
 	}
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/registrytest"
 )
@@ -53,13 +52,8 @@ func newRegistryStore(s *Server, reg *registrytest.Registry) *registryStore {
 func (rs *registryStore) repositories(ctx context.Context, last string, n int) ([]string, error) {
 	var page []string
 	err := rs.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
-		en, ok := ns.(distribution.RepositoryEnumerator)
-		if !ok {
-			return fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
-		}
-		var names []string
-		err := en.Enumerate(ctx, func(name string) error { names = append(names, name); return nil })
-		if err != nil && !isPathNotFound(err) {
+		names, err := registrytest.RepositoryNames(ctx, ns)
+		if err != nil {
 			return err
 		}
 		slices.Sort(names)
@@ -139,7 +133,7 @@ func (rs *registryStore) untag(ctx context.Context, repo, tag string) error {
 	switch {
 	case errors.As(err, &unknown):
 		return errTagUnknown
-	case errors.As(err, &repoUnknown), isPathNotFound(err):
+	case errors.As(err, &repoUnknown), registrytest.IsPathNotFound(err):
 		return errNameUnknown
 	}
 	return err
@@ -162,20 +156,19 @@ func (rs *registryStore) deleteRepository(ctx context.Context, repo string) (man
 		ts := rp.Tags(ctx)
 		all, err := ts.All(ctx)
 		var unknown distribution.ErrRepositoryUnknown
-		if err != nil && !errors.As(err, &unknown) && !isPathNotFound(err) {
+		if err != nil && !errors.As(err, &unknown) && !registrytest.IsPathNotFound(err) {
 			return err
 		}
-		ms, en, err := manifestsOf(ctx, rp)
+		ms, _, err := manifestsOf(ctx, rp)
 		if err != nil {
 			return err
 		}
-		var digests []digest.Digest
-		err = en.Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
-		if isPathNotFound(err) || (err == nil && len(digests) == 0) {
+		digests, err := registrytest.ManifestDigests(ctx, ms)
+		if err != nil {
+			return err
+		}
+		if len(digests) == 0 {
 			return errNameUnknown
-		}
-		if err != nil {
-			return err
 		}
 		for _, tag := range all {
 			if err := ts.Untag(ctx, tag); err != nil {

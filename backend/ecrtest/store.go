@@ -57,12 +57,8 @@ type manifestDoc struct {
 func (s *Server) repositories(ctx context.Context) ([]string, error) {
 	var out []string
 	err := s.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
-		en, ok := ns.(distribution.RepositoryEnumerator)
-		if !ok {
-			return fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
-		}
-		var names []string
-		if err := en.Enumerate(ctx, func(name string) error { names = append(names, name); return nil }); err != nil && !isPathNotFound(err) {
+		names, err := registrytest.RepositoryNames(ctx, ns)
+		if err != nil {
 			return err
 		}
 		for _, name := range names {
@@ -78,7 +74,7 @@ func (s *Server) repositories(ctx context.Context) ([]string, error) {
 			err = ms.(distribution.ManifestEnumerator).Enumerate(ctx, func(digest.Digest) error { found = true; return errStop })
 			if found {
 				out = append(out, name)
-			} else if err != nil && !isPathNotFound(err) {
+			} else if err != nil && !registrytest.IsPathNotFound(err) {
 				return err
 			}
 		}
@@ -97,19 +93,18 @@ func (s *Server) images(ctx context.Context, repo string) ([]image, error) {
 		if err != nil {
 			return err
 		}
-		var digests []digest.Digest
-		err = ms.(distribution.ManifestEnumerator).Enumerate(ctx, func(dg digest.Digest) error { digests = append(digests, dg); return nil })
-		if isPathNotFound(err) || err == nil && len(digests) == 0 {
-			return errRepositoryNotFound
-		}
+		digests, err := registrytest.ManifestDigests(ctx, ms)
 		if err != nil {
 			return err
+		}
+		if len(digests) == 0 {
+			return errRepositoryNotFound
 		}
 		tags := map[string][]string{}
 		ts := rp.Tags(ctx)
 		all, err := ts.All(ctx)
 		var unknown distribution.ErrRepositoryUnknown
-		if err != nil && !errors.As(err, &unknown) && !isPathNotFound(err) {
+		if err != nil && !errors.As(err, &unknown) && !registrytest.IsPathNotFound(err) {
 			return err
 		}
 		for _, tag := range all {
@@ -270,9 +265,4 @@ func openRepo(ctx context.Context, ns distribution.Namespace, name string) (dist
 		return nil, errRepositoryNotFound
 	}
 	return ns.Repository(ctx, named)
-}
-
-func isPathNotFound(err error) bool {
-	var nf storagedriver.PathNotFoundError
-	return errors.As(err, &nf)
 }

@@ -78,23 +78,15 @@ func (s *Server) serveTagsList(w http.ResponseWriter, r *http.Request, name stri
 // childrenOf lists the next path component of every repository under
 // name that holds a manifest.
 func childrenOf(ctx context.Context, ns distribution.Namespace, name string) ([]string, error) {
-	en, ok := ns.(distribution.RepositoryEnumerator)
-	if !ok {
-		return nil, fmt.Errorf("storage namespace %T cannot enumerate repositories", ns)
+	names, err := registrytest.RepositoryNames(ctx, ns)
+	if err != nil {
+		return nil, err
 	}
 	var under []string
-	err := walkAgain(func() (int, error) {
-		under = under[:0]
-		err := en.Enumerate(ctx, func(n string) error {
-			if strings.HasPrefix(n, name+"/") {
-				under = append(under, n)
-			}
-			return nil
-		})
-		return len(under), err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list the repositories under %s: %w", name, err)
+	for _, n := range names {
+		if strings.HasPrefix(n, name+"/") {
+			under = append(under, n)
+		}
 	}
 	var out []string
 	for _, n := range under {
@@ -127,45 +119,12 @@ func enumerate(ctx context.Context, rp distribution.Repository) (distribution.Ma
 	if err != nil {
 		return nil, nil, err
 	}
-	en, ok := ms.(distribution.ManifestEnumerator)
-	if !ok {
-		return nil, nil, fmt.Errorf("manifest service %T cannot enumerate", ms)
-	}
-	var out []digest.Digest
-	err = walkAgain(func() (int, error) {
-		out = out[:0]
-		err := en.Enumerate(ctx, func(dg digest.Digest) error { out = append(out, dg); return nil })
-		return len(out), err
-	})
+	out, err := registrytest.ManifestDigests(ctx, ms)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list %s: %w", rp.Named(), err)
 	}
 	return ms, out, nil
 }
-
-// walkAgain runs a storage walk (which says how much it found) until it
-// ends without meeting a path removed under it. The walk stops at a
-// directory a deletion removes meanwhile and would leave out the rest,
-// and one that meets such a path before anything may not have started
-// where the content is. Only walks that find nothing at every attempt
-// (a repository that is not there) find nothing.
-func walkAgain(walk func() (int, error)) error {
-	var err error
-	var found int
-	for range walkAttempts {
-		found, err = walk()
-		if err == nil || !isPathNotFound(err) {
-			return err
-		}
-	}
-	if found == 0 {
-		return nil
-	}
-	return fmt.Errorf("the storage changed under %d walks: %w", walkAttempts, err)
-}
-
-// walkAttempts bounds the walks of a storage changing under them.
-const walkAttempts = 8
 
 func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (bool, error) {
 	rp, err := openRepo(ctx, ns, name)
@@ -180,12 +139,7 @@ func hasManifests(ctx context.Context, ns distribution.Namespace, name string) (
 // deleted before it was read.
 func goneMeanwhile(err error) bool {
 	var unknown distribution.ErrManifestUnknownRevision
-	return errors.As(err, &unknown) || isPathNotFound(err)
-}
-
-func isPathNotFound(err error) bool {
-	var nf storagedriver.PathNotFoundError
-	return errors.As(err, &nf)
+	return errors.As(err, &unknown) || registrytest.IsPathNotFound(err)
 }
 
 // tagMap maps each digest of repository rp to its tags, sorted.
@@ -193,7 +147,7 @@ func tagMap(ctx context.Context, rp distribution.Repository) (map[digest.Digest]
 	ts := rp.Tags(ctx)
 	all, err := ts.All(ctx)
 	var unknown distribution.ErrRepositoryUnknown
-	if errors.As(err, &unknown) || isPathNotFound(err) {
+	if errors.As(err, &unknown) || registrytest.IsPathNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -54,12 +53,8 @@ var errNoRepository = errors.New("repository not found")
 func (s *Server) repositories(ctx context.Context) ([]string, error) {
 	var out []string
 	err := s.reg.Storage(ctx, func(ctx context.Context, ns distribution.Namespace, _ storagedriver.StorageDriver) error {
-		en, ok := ns.(distribution.RepositoryEnumerator)
-		if !ok {
-			return fmt.Errorf("storage namespace %T does not enumerate repositories", ns)
-		}
-		var names []string
-		if err := en.Enumerate(ctx, func(n string) error { names = append(names, n); return nil }); err != nil && !notFound(err) {
+		names, err := registrytest.RepositoryNames(ctx, ns)
+		if err != nil {
 			return err
 		}
 		for _, n := range names {
@@ -77,11 +72,6 @@ func (s *Server) repositories(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-func notFound(err error) bool {
-	var pnf storagedriver.PathNotFoundError
-	return errors.As(err, &pnf)
-}
-
 // digestsOf lists the manifests stored in repository name.
 func digestsOf(ctx context.Context, ns distribution.Namespace, name string) ([]digest.Digest, error) {
 	named, err := reference.WithName(name)
@@ -96,12 +86,7 @@ func digestsOf(ctx context.Context, ns distribution.Namespace, name string) ([]d
 	if err != nil {
 		return nil, err
 	}
-	var out []digest.Digest
-	err = ms.(distribution.ManifestEnumerator).Enumerate(ctx, func(d digest.Digest) error { out = append(out, d); return nil })
-	if err != nil && !notFound(err) {
-		return nil, err
-	}
-	return out, nil
+	return registrytest.ManifestDigests(ctx, ms)
 }
 
 // repository reads every manifest of repo with its tags (errNoRepository
@@ -135,7 +120,7 @@ func (s *Server) repository(ctx context.Context, repo string) ([]*stored, error)
 		}
 		ts := rp.Tags(ctx)
 		tags, err := ts.All(ctx)
-		if err != nil && !errors.As(err, new(distribution.ErrRepositoryUnknown)) && !notFound(err) {
+		if err != nil && !errors.As(err, new(distribution.ErrRepositoryUnknown)) && !registrytest.IsPathNotFound(err) {
 			return err
 		}
 		for _, t := range tags {
