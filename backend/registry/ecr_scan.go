@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,46 +183,34 @@ func (e *ECR) lifecycleRule(ctx context.Context, repo string) (*model.RegistryRu
 	return &model.RegistryRule{Repository: repo, Kind: "ECR lifecycle policy", Summary: SummarizeLifecyclePolicy(text), Text: text}, nil
 }
 
+// ecrLifecycleRule is a rule of an ECR lifecycle policy, as far as
+// SummarizeLifecyclePolicy reads it.
+type ecrLifecycleRule struct {
+	RulePriority int    `json:"rulePriority"`
+	Description  string `json:"description"`
+	Selection    struct {
+		TagStatus      string   `json:"tagStatus"`
+		TagPrefixList  []string `json:"tagPrefixList"`
+		TagPatternList []string `json:"tagPatternList"`
+		CountType      string   `json:"countType"`
+		CountUnit      string   `json:"countUnit"`
+		CountNumber    int      `json:"countNumber"`
+	} `json:"selection"`
+	Action struct {
+		Type string `json:"type"`
+	} `json:"action"`
+}
+
 // SummarizeLifecyclePolicy says in a line what an ECR lifecycle policy
 // expires, rule by rule in priority order.
 func SummarizeLifecyclePolicy(text string) string {
 	var pol struct {
-		Rules []struct {
-			RulePriority int    `json:"rulePriority"`
-			Description  string `json:"description"`
-			Selection    struct {
-				TagStatus      string   `json:"tagStatus"`
-				TagPrefixList  []string `json:"tagPrefixList"`
-				TagPatternList []string `json:"tagPatternList"`
-				CountType      string   `json:"countType"`
-				CountUnit      string   `json:"countUnit"`
-				CountNumber    int      `json:"countNumber"`
-			} `json:"selection"`
-			Action struct {
-				Type string `json:"type"`
-			} `json:"action"`
-		} `json:"rules"`
+		Rules []ecrLifecycleRule `json:"rules"`
 	}
 	if err := json.Unmarshal([]byte(text), &pol); err != nil || len(pol.Rules) == 0 {
 		return "a lifecycle policy this version cannot read; see it with aws ecr get-lifecycle-policy"
 	}
-	slices.SortFunc(pol.Rules, func(a, b struct {
-		RulePriority int    `json:"rulePriority"`
-		Description  string `json:"description"`
-		Selection    struct {
-			TagStatus      string   `json:"tagStatus"`
-			TagPrefixList  []string `json:"tagPrefixList"`
-			TagPatternList []string `json:"tagPatternList"`
-			CountType      string   `json:"countType"`
-			CountUnit      string   `json:"countUnit"`
-			CountNumber    int      `json:"countNumber"`
-		} `json:"selection"`
-		Action struct {
-			Type string `json:"type"`
-		} `json:"action"`
-	}) int {
-		return a.RulePriority - b.RulePriority
-	})
+	slices.SortFunc(pol.Rules, func(a, b ecrLifecycleRule) int { return cmp.Compare(a.RulePriority, b.RulePriority) })
 	var parts []string
 	for _, r := range pol.Rules {
 		sel := r.Selection
