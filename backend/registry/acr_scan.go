@@ -104,7 +104,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	// tokens (one handshake, with the first repository to read from), when
 	// anything is to be read.
 	handshake := func(ctx context.Context, repo string) error { return a.v2(ctx, "repository:"+repo+":pull") }
-	if err := s.readListed(ctx, repos, entries, a.prev.take(!s.skipConfigs), handshake); err != nil {
+	if err := readListed(ctx, s, repos, entries, a.prev.take(!s.skipConfigs), handshake); err != nil {
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them

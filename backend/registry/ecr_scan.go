@@ -26,6 +26,9 @@ type ecrImage struct {
 	size              int64
 }
 
+func (im ecrImage) listedDigest() string { return im.digest }
+func (im ecrImage) listedTagged() bool   { return len(im.tags) > 0 }
+
 // Scan lists the repositories, then every image of each (and its
 // lifecycle policy), then reads each distinct manifest by digest, at most
 // once and not at all when the digest cache or the previous scan has it.
@@ -96,40 +99,7 @@ func (e *ECR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 		return nil, err
 	}
 
-	p, err := s.puller(s.c.pageSize)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", e.host, err)
-	}
-	known := e.prev.take(!s.skipConfigs)
-	skip := map[string]bool{} // repository@digest of platform manifests a known index names
-	for k, repo := range repos {
-		for _, im := range images[k] {
-			if info := known[im.digest]; info != nil {
-				s.manifests.preload(im.digest, info)
-				for _, c := range info.children {
-					skip[repo+"@"+c] = true
-				}
-			}
-		}
-	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(e.concurrency)
-	for k, repo := range repos {
-		r := s.reg.Repo(repo)
-		for _, im := range images[k] {
-			if known[im.digest] != nil || skip[repo+"@"+im.digest] && len(im.tags) == 0 {
-				s.nImagesDone.Add(1)
-				continue
-			}
-			g.Go(func() error {
-				s.manifest(gctx, p, r, im.digest, nil)
-				s.nImagesDone.Add(1)
-				s.bump()
-				return gctx.Err()
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
+	if err := readListed(ctx, s, repos, images, e.prev.take(!s.skipConfigs), nil); err != nil {
 		return nil, err
 	}
 	s.configs.reset()

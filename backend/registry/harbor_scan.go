@@ -108,7 +108,7 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 
-	if err := s.readListed(ctx, repos, entries, h.prev.take(true), nil); err != nil {
+	if err := readListed(ctx, s, repos, entries, h.prev.take(true), nil); err != nil {
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them

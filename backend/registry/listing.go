@@ -12,9 +12,10 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
-// The listing kinds (ACR, Harbor) name every manifest with its tags and
-// push time through an API of their own; what follows is theirs alike:
-// reading the listed manifests by digest, and building the inventory.
+// The listing kinds (ACR, Harbor, ECR) name every manifest with its tags
+// and push time through an API of their own; what follows is theirs
+// alike: reading the listed manifests by digest (all three), and building
+// the inventory (ACR and Harbor).
 
 // readListed reads each manifest the listings name by digest (an index
 // reads its platform manifests too; every digest once over the whole
@@ -23,24 +24,25 @@ import (
 // nil, is called once, with the first repository that has a manifest to
 // read, before any read (ACR's handshake for the registry API's tokens);
 // nothing is read when it fails.
-func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]acrEntry, known map[string]*manifestInfo, before func(ctx context.Context, repo string) error) error {
+func readListed[E listed](ctx context.Context, s *scanner, repos []string, entries [][]E, known map[string]*manifestInfo, before func(ctx context.Context, repo string) error) error {
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
 		for _, e := range entries[k] {
-			if info := known[e.digest]; info != nil {
-				s.manifests.preload(e.digest, info)
+			if info := known[e.listedDigest()]; info != nil {
+				s.manifests.preload(e.listedDigest(), info)
 				for _, c := range info.children {
 					skip[repo+"@"+c] = true
 				}
 			}
 		}
 	}
-	read := func(repo string, e acrEntry) bool {
-		return known[e.digest] == nil && (!skip[repo+"@"+e.digest] || len(e.tags) > 0)
+	read := func(repo string, e E) bool {
+		d := e.listedDigest()
+		return known[d] == nil && (!skip[repo+"@"+d] || e.listedTagged())
 	}
 	if before != nil {
 		for k, repo := range repos {
-			if slices.ContainsFunc(entries[k], func(e acrEntry) bool { return read(repo, e) }) {
+			if slices.ContainsFunc(entries[k], func(e E) bool { return read(repo, e) }) {
 				if err := before(ctx, repo); err != nil {
 					return fmt.Errorf("scan %s: %w", s.c.host, err)
 				}
@@ -63,7 +65,7 @@ func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]ac
 				continue
 			}
 			g.Go(func() error {
-				s.manifest(gctx, p, r, e.digest, nil)
+				s.manifest(gctx, p, r, e.listedDigest(), nil)
 				s.nImagesDone.Add(1)
 				s.bump()
 				return gctx.Err()
@@ -74,6 +76,16 @@ func (s *scanner) readListed(ctx context.Context, repos []string, entries [][]ac
 }
 
 // listedRules is what the listing kinds' inventories differ in.
+// listed is a listing's entry for a manifest, as readListed reads it
+// (ACR's and Harbor's acrEntry, ECR's ecrImage).
+type listed interface {
+	listedDigest() string
+	listedTagged() bool // the manifest carries a tag
+}
+
+func (e acrEntry) listedDigest() string { return e.digest }
+func (e acrEntry) listedTagged() bool   { return len(e.tags) > 0 }
+
 type listedRules struct {
 	// age dates an image from its listing entry and its manifest read:
 	// Created and CreatedProblem, and Pushed and ConfigCreated where the
