@@ -25,6 +25,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
 	"github.com/helmupgradebot/helmupgradebot/backend/metrics"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/headless"
 	"github.com/helmupgradebot/helmupgradebot/ui"
@@ -228,6 +229,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		engineOpts = append(engineOpts, engine.WithoutDigestCache())
 	}
 	engineOpts = append(engineOpts, engine.WithDigestCacheLogger(logger))
+	if f.headless {
+		// A run reads ACR's repository and tag locks where its plan
+		// deletes; the console reads them all, to show them.
+		engineOpts = append(engineOpts, engine.WithRegistryOptions(registry.WithDeferredLocks()))
+	}
 	if f.demo {
 		if startDemo == nil {
 			exe, _ := os.Executable()

@@ -198,6 +198,7 @@ func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryRepo
 		rr.Held[heldKey(h)] = n
 	}
 	rr.Locked, rr.LockedBy, rr.RepositoryLocks = lockReports(inv)
+	rr.LocksUnread = len(inv.LocksUnread)
 	for _, sk := range plan.Skipped {
 		rr.SkippedRepositories = append(rr.SkippedRepositories, SkippedRepository(sk))
 		log.Warn("repository skipped: its scan is incomplete, so nothing in it is deleted", "repository", sk.Repository, "why", sk.Reason)

@@ -88,6 +88,10 @@ type RegistryReport struct {
 	// RepositoryLocks are the repositories whose own attributes disable
 	// deletes or writes (ACR).
 	RepositoryLocks []RepositoryLockReport `json:"repository_locks"`
+	// LocksUnread counts the repositories whose own attributes and tags'
+	// locks were not read (ACR, where the plan deletes nothing): Locked
+	// has only their images' own locks. 0 when every lock was read.
+	LocksUnread int `json:"locks_unread"`
 }
 
 // LockedReport is an image a registry lock holds, and which lock.
@@ -146,6 +150,9 @@ func lockReports(inv *model.Inventory) ([]LockedReport, map[string]int, []Reposi
 // they hold and by what, each image held by other than its repository's
 // lock, and each repository lock.
 func lockSummary(w io.Writer, r *RegistryReport) {
+	if r.LocksUnread > 0 {
+		fmt.Fprintf(w, "locks: repository and tag locks read only where the plan deletes; %d of %d repositories not read (their images' own locks were)\n", r.LocksUnread, r.Repositories)
+	}
 	if len(r.Locked) > 0 {
 		fmt.Fprintf(w, "locked: %d image%s held (%s)\n", len(r.Locked), plural(len(r.Locked)), model.LockLevelsText(r.LockedBy))
 		for _, l := range r.Locked {

@@ -158,6 +158,11 @@ type Inventory struct {
 	// RepositoryLocks are the repositories whose own attributes disable
 	// deletes or writes, sorted by name (ACR; none elsewhere).
 	RepositoryLocks []RepositoryLock
+	// LocksUnread are the repositories, sorted, whose own attributes and
+	// tags' locks the scan left unread (ACR's headless runs read them
+	// only where a plan deletes): their images' own locks are known, a
+	// repository's or a tag's are not. Nil when every lock was read.
+	LocksUnread []string
 	// RegistryRules are the registry's own retention rules (ECR lifecycle
 	// policies), sorted by repository: the registry may expire images by
 	// them whatever the plan says.

@@ -49,7 +49,10 @@ type ACR struct {
 	access  *acrAccess
 	bearer  *acrBearer // the registry API's transport: access tokens over the Client's
 	ageFrom string
-	prev    previous
+	// deferLocks: the scan leaves repository and tag locks unread
+	// (WithDeferredLocks)
+	deferLocks bool
+	prev       previous
 
 	v2mu sync.Mutex
 	v2ok bool // the Client's go-containerregistry calls carry access tokens
@@ -132,7 +135,7 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
-	return &ACR{Client: client, az: az, tokens: tokens, access: access, ageFrom: ageFrom,
+	return &ACR{Client: client, az: az, tokens: tokens, access: access, ageFrom: ageFrom, deferLocks: o.deferLocks,
 		bearer: &acrBearer{access: access, host: client.reg.RegistryStr(), inner: client.base}}, nil
 }
 

@@ -136,6 +136,37 @@ func TestACRLocks(t *testing.T) {
 				t.Errorf("census %+v, want %d images locked %v, repository locks %+v", census, len(inv.Images), levels, w.repoLocks)
 			}
 
+			// a scan that leaves repository and tag locks to ReadLocks
+			// holds by the manifests' own only, and once ReadLocks has
+			// read them, repository by repository, holds what a scan
+			// reading them holds
+			cd := e.client(t, WithDeferredLocks())
+			deferred := scanOrFail(t, cd)
+			if !slices.Equal(deferred.LocksUnread, []string{"app", "free", "multi"}) || deferred.RepositoryLocks != nil {
+				t.Errorf("deferred: locks unread in %v, repository locks %+v; want all three unread, none", deferred.LocksUnread, deferred.RepositoryLocks)
+			}
+			for _, im := range deferred.Images {
+				if l := im.LockLevel(); l == model.LockTag || l == model.LockRepository {
+					t.Errorf("deferred: %s is held by %q before its locks are read", im.Ref(), im.Lock)
+				}
+			}
+			multi := func(inv *model.Inventory) []model.Image {
+				return slices.DeleteFunc(slices.Clone(inv.Images), func(im model.Image) bool { return im.Repository != "multi" })
+			}
+			multiBefore := multi(deferred)
+			if err := cd.ReadLocks(t.Context(), deferred, []string{"app"}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(deferred.LocksUnread, []string{"free", "multi"}) || !reflect.DeepEqual(multi(deferred), multiBefore) {
+				t.Errorf("after reading app's locks: unread %v, multi's images changed: %v", deferred.LocksUnread, !reflect.DeepEqual(multi(deferred), multiBefore))
+			}
+			if err := cd.ReadLocks(t.Context(), deferred, []string{"free", "multi"}); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(deferred, inv) {
+				t.Errorf("deferred scan and ReadLocks differ from a scan reading every lock:\n got %+v\nwant %+v", deferred, inv)
+			}
+
 			// Current sees the locks set since a scan
 			for repo, wantLocked := range w.current {
 				cur, err := c.Current(t.Context(), repo, func(string) bool { return true })
@@ -167,16 +198,57 @@ func TestACRLockRequests(t *testing.T) {
 		e.p.push(fmt.Sprintf("many:t%03d", i), e.p.image(i, "amd64"))
 	}
 	e.pushedAt(t, "few:a", e.p.image(1, "amd64"), 3)
-	before := len(e.srv.Requests())
-	if _, err := e.client(t).Scan(t.Context(), nil); err != nil {
-		t.Fatal(err)
+	listed := map[string]map[string]int{"bare": {acrtest.KindACRManifests: 1}, "many": {acrtest.KindACRManifests: 2}, "few": {acrtest.KindACRManifests: 1}}
+	locks := map[string]map[string]int{
+		"bare": {acrtest.KindACRRepository: 1},
+		"many": {acrtest.KindACRRepository: 1, acrtest.KindACRTags: 2},
+		"few":  {acrtest.KindACRRepository: 1, acrtest.KindACRTags: 1},
 	}
+	both := func(repos ...string) map[string]map[string]int {
+		out := map[string]map[string]int{}
+		for r, m := range listed {
+			out[r] = maps.Clone(m)
+		}
+		for _, r := range repos {
+			maps.Copy(out[r], locks[r])
+		}
+		return out
+	}
+	t.Run("every lock", func(t *testing.T) {
+		before := len(e.srv.Requests())
+		if _, err := e.client(t).Scan(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+		checkLockRequests(t, e.srv.Requests()[before:], both("bare", "many", "few"), 2)
+	})
+	// deferred: the scan lists; ReadLocks reads the named repositories'
+	// locks, no other's, with the scan's tokens
+	t.Run("deferred", func(t *testing.T) {
+		before := len(e.srv.Requests())
+		c := e.client(t, WithDeferredLocks())
+		inv, err := c.Scan(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLockRequests(t, e.srv.Requests()[before:], both(), 2)
+		if err := c.ReadLocks(t.Context(), inv, []string{"many"}); err != nil {
+			t.Fatal(err)
+		}
+		checkLockRequests(t, e.srv.Requests()[before:], both("many"), 2)
+	})
+}
+
+// checkLockRequests checks the answered requests of the ACR API rs made
+// by repository and kind, and that none was challenged and tokens access
+// tokens were asked.
+func checkLockRequests(t *testing.T, rs []acrtest.Request, want map[string]map[string]int, tokens int) {
+	t.Helper()
 	count := map[string]map[string]int{}
-	challenges, tokens := 0, 0
-	for _, r := range e.srv.Requests()[before:] {
+	challenges, asked := 0, 0
+	for _, r := range rs {
 		switch {
 		case r.Kind == acrtest.KindOAuthToken:
-			tokens++
+			asked++
 		case strings.HasPrefix(r.Kind, "acr-") && r.Status == http.StatusUnauthorized:
 			challenges++
 		}
@@ -188,11 +260,6 @@ func TestACRLockRequests(t *testing.T) {
 		}
 		count[r.Repository][r.Kind]++
 	}
-	want := map[string]map[string]int{
-		"bare": {acrtest.KindACRManifests: 1, acrtest.KindACRRepository: 1},
-		"many": {acrtest.KindACRManifests: 2, acrtest.KindACRRepository: 1, acrtest.KindACRTags: 2},
-		"few":  {acrtest.KindACRManifests: 1, acrtest.KindACRRepository: 1, acrtest.KindACRTags: 1},
-	}
 	for repo, w := range want {
 		if !maps.Equal(count[repo], w) {
 			t.Errorf("%s: %v, want %v", repo, count[repo], w)
@@ -201,8 +268,8 @@ func TestACRLockRequests(t *testing.T) {
 	}
 	// one token for the catalog, one for every repository's reads, the
 	// ACR API's and the registry API's alike; nothing is challenged
-	if challenges != 0 || tokens != 2 {
-		t.Errorf("%d challenges of the ACR API and %d access tokens, want 0 and 2", challenges, tokens)
+	if challenges != 0 || asked != tokens {
+		t.Errorf("%d challenges of the ACR API and %d access tokens, want 0 and %d", challenges, asked, tokens)
 	}
-	t.Logf("%d challenges of the ACR API, %d access tokens", challenges, tokens)
+	t.Logf("%d challenges of the ACR API, %d access tokens", challenges, asked)
 }

@@ -61,7 +61,8 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	a.access.expect(repos)
 
 	// List every repository's manifests, and read its locks: its own
-	// attributes, and its tags' when it has tags.
+	// attributes, and its tags' when it has tags (unless they are left to
+	// ReadLocks: WithDeferredLocks).
 	entries := make([][]acrEntry, len(repos))
 	locks := make([]acrLocks, len(repos))
 	g, gctx := errgroup.WithContext(ctx)
@@ -78,10 +79,10 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	for k, repo := range repos {
 		g.Go(func() error {
 			es, err := a.listManifests(gctx, repo)
-			if err == nil {
+			if err == nil && !a.deferLocks {
 				locks[k].repo, err = a.repositoryLock(gctx, repo)
 			}
-			if err == nil {
+			if err == nil && !a.deferLocks {
 				locks[k].tags, err = a.lockedTags(gctx, repo, es)
 			}
 			if err != nil {
@@ -108,7 +109,11 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them
-	inv := assembleListed(s, repos, entries, locks, scannedAt, listedRules{age: ageFromListing(a.ageFrom), listedPlatform: true})
+	rules := listedRules{age: ageFromListing(a.ageFrom), listedPlatform: true}
+	if a.deferLocks {
+		rules.locksUnread = repos
+	}
+	inv := assembleListed(s, repos, entries, locks, scannedAt, rules)
 	s.endCache(inv)
 	a.prev.set(inv)
 	return inv, nil

@@ -106,6 +106,7 @@ type options struct {
 	cache       *digestcache.Cache
 	ageFrom     string         // ACR only: AgeFromPushed (default) or AgeFromBuilt
 	requests    *RequestCounts // nil: not counted
+	deferLocks  bool           // ACR only: WithDeferredLocks
 	ecrEndpoint string         // "": ECR's own for the region
 	iamEndpoint string         // "": ecrEndpoint, else STS's and IAM's own
 }

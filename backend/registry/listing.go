@@ -97,6 +97,9 @@ type listedRules struct {
 	// name, when not nil, rewrites the lock reason lockReasons gives an
 	// image of repo (a kind that says more of a lock: Harbor's rules).
 	name func(repo, why string) string
+	// locksUnread are the repositories whose own and tags' locks were not
+	// read (Inventory.LocksUnread)
+	locksUnread []string
 }
 
 // ageFromListing is ACR's age rule: agePushed with the listing's push
@@ -124,6 +127,7 @@ func ageFromPushTime(im *model.Image, e acrEntry, info *manifestInfo) {
 func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, scannedAt time.Time, rules listedRules) *model.Inventory {
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
 	b.SetRepositories(len(repos))
+	b.SetLocksUnread(rules.locksUnread)
 	n := 0
 	for _, es := range entries {
 		n += len(es)

@@ -1,0 +1,99 @@
+package registry
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
+)
+
+// WithDeferredLocks makes an ACR scan read each manifest's own lock (its
+// listing gives it) but leave a repository's own attributes and its tags'
+// locks unread, two requests a repository: the inventory lists those
+// repositories (Inventory.LocksUnread) for ReadLocks to read where a plan
+// deletes. Deleting re-reads every lock of a repository first either way.
+// Other kinds read their locks as before.
+func WithDeferredLocks() Option {
+	return func(o *options) error { o.deferLocks = true; return nil }
+}
+
+// LockReader reads the locks a scan left unread (WithDeferredLocks).
+type LockReader interface {
+	// ReadLocks reads the repository and tag locks of repositories, all
+	// in inv.LocksUnread, into inv (Inventory.SetLocks). A repository
+	// whose locks cannot be read gets a scan error, so that no plan
+	// deletes in it; the error returned is the context's only.
+	ReadLocks(ctx context.Context, inv *model.Inventory, repositories []string) error
+}
+
+var _ LockReader = (*ACR)(nil)
+
+// ReadLocks reads repositories' own attributes and their tags' locks (one
+// request each, and a page of the tag listing per hundred tags), and says
+// which of their images each holds as a scan would have.
+func (a *ACR) ReadLocks(ctx context.Context, inv *model.Inventory, repositories []string) error {
+	if len(repositories) == 0 {
+		return nil
+	}
+	want := make(map[string][]acrEntry, len(repositories))
+	for _, r := range repositories {
+		want[r] = nil
+	}
+	index := map[string]*model.Image{}
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		es, ok := want[im.Repository]
+		if !ok {
+			continue
+		}
+		want[im.Repository] = append(es, acrEntry{digest: im.Digest, tags: im.Tags, platform: im.Platform, locked: im.Locked && im.Lock == ""})
+		if len(im.Children) > 0 {
+			index[im.Repository+"@"+im.Digest] = im
+		}
+	}
+	a.access.expect(repositories) // their tokens in batches
+	var mu sync.Mutex
+	read := make(map[string]model.RepositoryLocks, len(repositories))
+	var failed []model.ScanError
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.concurrency)
+	for _, repo := range slices.Sorted(maps.Keys(want)) {
+		es := want[repo]
+		g.Go(func() error {
+			var lk acrLocks
+			var err error
+			lk.repo, err = a.repositoryLock(gctx, repo)
+			if err == nil {
+				lk.tags, err = a.lockedTags(gctx, repo, es)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				failed = append(failed, model.ScanError{Repository: repo, Error: err.Error()})
+				return nil
+			}
+			read[repo] = model.RepositoryLocks{Lock: lk.repo, Held: lockReasons(repo, es, lk, func(d string) ([]string, []string) {
+				if im := index[repo+"@"+d]; im != nil {
+					return im.Children, im.Platforms
+				}
+				return nil, nil
+			})}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	inv.SetLocks(read)
+	slices.SortFunc(failed, func(x, y model.ScanError) int { return strings.Compare(x.Repository, y.Repository) })
+	inv.Errors = append(inv.Errors, failed...)
+	return nil
+}
