@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/demo"
+	"github.com/helmupgradebot/helmupgradebot/backend/engine"
+	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -82,5 +86,55 @@ func TestReportLocks(t *testing.T) {
 	}
 	if strings.Contains(text, ": locked (repository)\n") {
 		t.Errorf("summary lists the repository's images one by one:\n%s", text)
+	}
+}
+
+// TestReportLocksDeferred: a run that reads ACR's repository and tag
+// locks only where its plan deletes (registry.WithDeferredLocks, as
+// headless runs do) plans exactly what a run reading every lock plans,
+// lists the same locks in the repositories it deletes in, and says how
+// many repositories' locks it did not read.
+func TestReportLocksDeferred(t *testing.T) {
+	_, full, code := runJSON(t, startDemo(t), false)
+	if code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	env := startDemo(t, demo.WithEngineOptions(engine.WithRegistryOptions(registry.WithDeferredLocks())))
+	raw, rep, code := runJSON(t, env, false)
+	if code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if _, ok := raw["registry"].(map[string]any)["locks_unread"]; !ok {
+		t.Error(`registry report lacks "locks_unread"`)
+	}
+	f, d := full.Registry, rep.Registry
+	if !reflect.DeepEqual(d.Plan, f.Plan) || d.ReclaimBytes != f.ReclaimBytes {
+		t.Errorf("plan with locks read where it deletes:\n%+v\nwith every lock read:\n%+v", d.Plan, f.Plan)
+	}
+	planned := map[string]bool{}
+	for _, p := range f.Plan {
+		planned[p.Repository] = true
+	}
+	lockedIn := func(r *RegistryReport) map[string][]LockedReport {
+		out := map[string][]LockedReport{}
+		for _, l := range r.Locked {
+			if planned[l.Repository] {
+				out[l.Repository] = append(out[l.Repository], l)
+			}
+		}
+		return out
+	}
+	if !reflect.DeepEqual(lockedIn(d), lockedIn(f)) || len(lockedIn(f)) == 0 {
+		t.Errorf("locks in the repositories the plan deletes in: %+v, want %+v", lockedIn(d), lockedIn(f))
+	}
+	if f.LocksUnread != 0 || d.LocksUnread != f.Repositories-len(planned) || d.LocksUnread == 0 {
+		t.Errorf("locks unread: %d (every lock read: %d); want %d of %d repositories", d.LocksUnread, f.LocksUnread, f.Repositories-len(planned), f.Repositories)
+	}
+	var out bytes.Buffer
+	if code := Run(context.Background(), Options{Registry: env.Registry, Stdout: &out}); code != ExitOK {
+		t.Fatalf("text run exit %d", code)
+	}
+	if want := fmt.Sprintf("locks: repository and tag locks read only where the plan deletes; %d of %d repositories not read", d.LocksUnread, d.Repositories); !strings.Contains(out.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, out.String())
 	}
 }

@@ -6,7 +6,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -163,31 +162,15 @@ func (r *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 }
 
 // readPlannedLocks reads the locks a scan left unread
-// (registry.WithDeferredLocks) in every repository the policy's plan
-// deletes in, forced past max_delete_fraction so that any plan of this
-// inventory finds its locks read, and plans again until it deletes only
-// where they were: a lock found holds an image, and the cap may then pick
-// others elsewhere.
+// (registry.WithDeferredLocks) where the policy's plan deletes, forced
+// past max_delete_fraction so that any plan of this inventory finds its
+// locks read (registry.ReadPlannedLocks).
 func (r *Registry) readPlannedLocks(ctx context.Context, inv *model.Inventory) error {
 	lr, ok := r.lister.(registry.LockReader)
 	if !ok {
 		return nil
 	}
-	asked := map[string]bool{}
-	for len(inv.LocksUnread) > 0 {
-		need := inv.LocksUnreadIn(r.Plan(inv, nil, true))
-		need = slices.DeleteFunc(need, func(repo string) bool { return asked[repo] })
-		if len(need) == 0 {
-			return nil
-		}
-		for _, repo := range need {
-			asked[repo] = true
-		}
-		if err := lr.ReadLocks(ctx, inv, need); err != nil {
-			return fmt.Errorf("read the locks of %d repositories the plan deletes in: %w", len(need), err)
-		}
-	}
-	return nil
+	return registry.ReadPlannedLocks(ctx, lr, inv, func(inv *model.Inventory) model.Plan { return r.Plan(inv, nil, true) })
 }
 
 // Plan makes the deletion plan: the policy's (age, then cap) when manual is

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -32,6 +33,28 @@ type LockReader interface {
 }
 
 var _ LockReader = (*ACR)(nil)
+
+// ReadPlannedLocks reads the locks inv left unread in every repository
+// plan's plan deletes in, and plans again until it deletes only where
+// they were read: a lock found holds an image, and a cap may then pick
+// others elsewhere. A repository is asked once: one whose locks could
+// not be read has a scan error, and no plan deletes in it.
+func ReadPlannedLocks(ctx context.Context, lr LockReader, inv *model.Inventory, plan func(*model.Inventory) model.Plan) error {
+	asked := map[string]bool{}
+	for len(inv.LocksUnread) > 0 {
+		need := slices.DeleteFunc(inv.LocksUnreadIn(plan(inv)), func(repo string) bool { return asked[repo] })
+		if len(need) == 0 {
+			return nil
+		}
+		for _, repo := range need {
+			asked[repo] = true
+		}
+		if err := lr.ReadLocks(ctx, inv, need); err != nil {
+			return fmt.Errorf("read the locks of %d repositories the plan deletes in: %w", len(need), err)
+		}
+	}
+	return nil
+}
 
 // ReadLocks reads repositories' own attributes and their tags' locks (one
 // request each, and a page of the tag listing per hundred tags), and says

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -116,6 +117,9 @@ type world struct {
 	repos []string
 	// acr is the ACR stand-in in front of reg; nil elsewhere
 	acr *acrtest.Server
+	// everyLock makes an ACR client that reads every lock, where the
+	// client under test defers them; nil elsewhere
+	everyLock func() (*ACR, error)
 	// ecr is the ECR stand-in in front of reg; nil on other kinds
 	ecr *ecrtest.Server
 	// gar is the Artifact Registry stand-in in front of reg, whose
@@ -526,7 +530,14 @@ func runProperty(t *testing.T, seed uint64, kind string) int {
 		w.lockSome(nil, "")
 		proxy = faulttest.Serve(t, w.acr.URL(), faultOptions)
 		w.acr.SetLoginServer(proxy.Host())
-		a, err := NewACR(proxy.Host(), id.DirectCredential(), WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
+		opts := []Option{WithClock(func() time.Time { return testNow }), WithRetry(faultRetry)}
+		if seed%2 == 1 { // as headless runs: repository and tag locks read where the plan deletes
+			w.logf("locks deferred")
+			every := slices.Clone(opts)
+			w.everyLock = func() (*ACR, error) { return NewACR(proxy.Host(), id.DirectCredential(), every...) }
+			opts = append(opts, WithDeferredLocks())
+		}
+		a, err := NewACR(proxy.Host(), id.DirectCredential(), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -547,6 +558,15 @@ func runProperty(t *testing.T, seed uint64, kind string) int {
 		w.logf("scan problem: %s %s", e.Repository, e.Error)
 	}
 	req := w.randomRequest(inv)
+	if lr, ok := c.(LockReader); ok && len(inv.LocksUnread) > 0 {
+		forced := req // as the engine does: any plan of inv finds its locks read
+		forced.Force = true
+		if err := ReadPlannedLocks(ctx, lr, inv, func(inv *model.Inventory) model.Plan { return model.MakePlan(inv, forced) }); err != nil {
+			t.Fatal(err)
+		}
+		w.logf("locks unread in %v", inv.LocksUnread)
+		w.samePlanAsEveryLock(ctx, inv, req)
+	}
 	plan := model.MakePlan(inv, req)
 
 	steps, cancelAfter := w.schedule(inv, plan, proxy)
@@ -658,4 +678,36 @@ func describePlan(inv *model.Inventory, plan model.Plan) string {
 		out = append(out, fmt.Sprintf("%d: %s@%s %v (%s) after %v children %v childAfter %v", k, im.Repository, short(im.Digest), im.Tags, d.Reason, d.After, kids, d.ChildAfter))
 	}
 	return strings.Join(out, "\n  ")
+}
+
+// samePlanAsEveryLock checks that inv, whose locks were read only where
+// req's plan deletes, plans the same deletions as a scan reading every
+// lock (w.everyLock).
+func (w *world) samePlanAsEveryLock(ctx context.Context, inv *model.Inventory, req model.Request) {
+	w.t.Helper()
+	a, err := w.everyLock()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	full, err := a.Scan(ctx, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	refs := func(inv *model.Inventory, p model.Plan) []string {
+		var out []string
+		for _, d := range p.Deletions {
+			out = append(out, inv.Images[d.Image].Ref())
+			out = append(out, d.Children...)
+		}
+		return out
+	}
+	got, want := refs(inv, model.MakePlan(inv, req)), refs(full, model.MakePlan(full, req))
+	if !slices.Equal(got, want) {
+		for i := range min(len(inv.Images), len(full.Images)) {
+			if !reflect.DeepEqual(inv.Images[i], full.Images[i]) {
+				w.t.Logf("image %d: %+v\n   full: %+v", i, inv.Images[i], full.Images[i])
+			}
+		}
+		w.t.Errorf("with locks read where it deletes the plan deletes %v; with every lock read %v\n%s", got, want, strings.Join(w.log, "\n"))
+	}
 }

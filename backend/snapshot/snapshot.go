@@ -32,7 +32,7 @@ import (
 
 // magic starts a snapshot; it changes with the format, and a file that
 // does not start with it (an older format) is ignored.
-const magic = "helmupgradebot-snapshot 7\n"
+const magic = "helmupgradebot-snapshot 8\n"
 
 // Path is where the snapshot of registry lives under dir (the state
 // directory): one file per registry.
@@ -255,6 +255,10 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.str(r.Text)
 	}
 	e.str(inv.VendorSizeName)
+	e.uint(uint64(len(inv.LocksUnread)))
+	for _, r := range inv.LocksUnread {
+		e.shared(r)
+	}
 	e.flush()
 }
 
@@ -474,6 +478,12 @@ func (d *decoder) inventory() *model.Inventory {
 		}
 	}
 	inv.VendorSizeName = d.str("vendor size name")
+	if n := d.count("repositories whose locks are unread", 1); n > 0 {
+		inv.LocksUnread = make([]string, n)
+		for i := range inv.LocksUnread {
+			inv.LocksUnread[i] = d.shared("repository whose locks are unread")
+		}
+	}
 	if d.err != nil {
 		return nil
 	}

@@ -96,7 +96,7 @@ func BenchmarkLoad100k(b *testing.B) {
 // format writes it.
 func TestEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[model.Inventory](): 9, reflect.TypeFor[model.Image](): 18, reflect.TypeFor[model.RegistryRule](): 4,
+		reflect.TypeFor[model.Inventory](): 10, reflect.TypeFor[model.Image](): 18, reflect.TypeFor[model.RegistryRule](): 4,
 		reflect.TypeFor[model.Blob](): 2, reflect.TypeFor[model.ScanError](): 4, reflect.TypeFor[model.RepositoryLock](): 3,
 	} {
 		if typ.NumField() != n {
@@ -119,6 +119,7 @@ func TestEveryField(t *testing.T) {
 		RegistryRules:   []model.RegistryRule{{Repository: "a/b", Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago", Text: `{"rules":[]}`}},
 		Errors:          []model.ScanError{{Repository: "c", Reference: "c@" + d(9), Error: "boom", Warning: true}, {Error: "catalog"}},
 		RepositoryLocks: []model.RepositoryLock{{Repository: "a/b", DeleteDisabled: true}, {Repository: "c", DeleteDisabled: true, WriteDisabled: true}, {Repository: "d", WriteDisabled: true}},
+		LocksUnread:     []string{"a/b", "e"},
 	}
 	p := Path(t.TempDir(), in.Registry)
 	if err := Save(p, in); err != nil {
