@@ -9,9 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
 	"github.com/helmupgradebot/helmupgradebot/backend/azuretest"
+	"github.com/helmupgradebot/helmupgradebot/model"
 )
+
+// The rescan's round trip and requests in flight.
+const rescanRTT, rescanInFlight = 30 * time.Millisecond, 16
 
 // BenchmarkACRWarmRescan is issue 22's moonshot: a warm rescan (a second
 // run, seeded with the last inventory, so no manifest is read) of 100,000
@@ -29,7 +35,14 @@ import (
 //     the manifest listing alone (the catalog and the manifest pages, no
 //     lock read: the floor the issue names, 1,000 pages);
 //   - requests by kind: manifest pages, tag pages, repository
-//     attributes, catalog pages, tokens, manifests read.
+//     attributes, catalog pages, tokens, manifests read;
+//   - lock-repos: the repositories whose locks ReadPlannedLocks read.
+//
+// Three cases: every-lock reads every repository's locks in the scan (as
+// the console does); deferred/ leaves repository and tag locks to
+// ReadPlannedLocks (as headless runs do), under a policy that deletes
+// nothing, and under one that deletes the oldest day's images (an hourly
+// run in the steady state).
 //
 // Run it with (HELMUPGRADEBOT_BENCH_MANIFESTS sets another size):
 //
@@ -40,7 +53,6 @@ func BenchmarkACRWarmRescan(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("HELMUPGRADEBOT_BENCH_MANIFESTS")); err == nil && v > 0 {
 		manifests = v
 	}
-	const rtt, inFlight = 30 * time.Millisecond, 16
 	id := azuretest.ServeIdentity(b)
 	cred, err := id.Credential()
 	if err != nil {
@@ -48,9 +60,8 @@ func BenchmarkACRWarmRescan(b *testing.B) {
 	}
 	spec := acrtest.Synthetic{Repositories: max(manifests/100, 1), ManifestsPerRepository: min(manifests, 100), Seed: 1, Now: testNow}
 	near := acrtest.ServeSynthetic(b, spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog())
-	far := acrtest.ServeSynthetic(b, spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog(), acrtest.WithLatency(rtt))
-	clock := WithClock(func() time.Time { return testNow })
-	c, err := NewACR(near.Host(), cred, clock)
+	far := acrtest.ServeSynthetic(b, spec, acrtest.WithIdentity(id), acrtest.WithoutRequestLog(), acrtest.WithLatency(rescanRTT))
+	c, err := NewACR(near.Host(), cred, WithClock(func() time.Time { return testNow }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,11 +70,47 @@ func BenchmarkACRWarmRescan(b *testing.B) {
 		b.Fatalf("the seeding scan: %v %v", err, seed.Errors)
 	}
 
+	// The oldest day's images: what an hourly run deletes once the
+	// registry is in its steady state (an age policy deleting what has
+	// just come of age).
+	oldest := testNow
+	for _, im := range seed.Images {
+		if im.Created.Before(oldest) {
+			oldest = im.Created
+		}
+	}
+	modes := []struct {
+		name     string
+		deferred bool
+		pol      model.Policy
+	}{
+		{"every-lock", false, model.Policy{}},
+		{"deferred/nothing-to-delete", true, model.Policy{}},
+		{"deferred/oldest-day", true, model.Policy{MaxAge: testNow.Sub(oldest) - 24*time.Hour}},
+	}
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			warmRescan(b, far.Host(), cred, seed, m.deferred, m.pol, manifests, spec.Repositories)
+		})
+	}
+}
+
+// warmRescan is one case of BenchmarkACRWarmRescan: a rescan of the
+// ACR at host seeded with seed; deferred, its locks left to
+// ReadPlannedLocks under pol.
+func warmRescan(b *testing.B, host string, cred azcore.TokenCredential, seed *model.Inventory, deferred bool, pol model.Policy, manifests, repositories int) {
+	const rtt, inFlight = rescanRTT, rescanInFlight
+	clock := WithClock(func() time.Time { return testNow })
 	var runs, total, listing float64
 	var kinds rescanCounts
+	var lockRepos int
 	for b.Loop() {
 		ct := newCountingTransport()
-		c, err := NewACR(far.Host(), cred, clock, WithTransport(ct), WithConcurrency(inFlight))
+		opts := []Option{clock, WithTransport(ct), WithConcurrency(inFlight)}
+		if deferred {
+			opts = append(opts, WithDeferredLocks())
+		}
+		c, err := NewACR(host, cred, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,6 +125,14 @@ func BenchmarkACRWarmRescan(b *testing.B) {
 				listed = time.Since(start)
 			}
 		})
+		unread := 0
+		if err == nil && deferred {
+			unread = len(inv.LocksUnread)
+			err = ReadPlannedLocks(b.Context(), c, inv, func(inv *model.Inventory) model.Plan {
+				return model.MakePlan(inv, model.Request{Policy: pol, Now: testNow, Force: true})
+			})
+			lockRepos = unread - len(inv.LocksUnread)
+		}
 		elapsed := time.Since(start)
 		if err != nil || len(inv.Errors) > 0 || len(inv.Images) != len(seed.Images) {
 			b.Fatalf("the rescan: %v %v, %d images of %d", err, inv.Errors, len(inv.Images), len(seed.Images))
@@ -101,8 +156,11 @@ func BenchmarkACRWarmRescan(b *testing.B) {
 	b.ReportMetric(float64(kinds.catalogPages), "catalog-pages")
 	b.ReportMetric(float64(kinds.tokens), "tokens")
 	b.ReportMetric(float64(kinds.manifests), "manifests-read")
-	b.Logf("%d manifests in %d repositories, %s away, %d in flight: %.2f s (listing %.2f s, the rest %.2f s); %d requests (%s), whose floor is %.2f s; the manifest listing alone %.2f s",
-		manifests, spec.Repositories, rtt, inFlight, total/runs, listing/runs, (total-listing)/runs, requests, kinds, floor(requests), floor(kinds.manifestPages+kinds.catalogPages))
+	if deferred {
+		b.ReportMetric(float64(lockRepos), "lock-repos")
+	}
+	b.Logf("%d manifests in %d repositories, %s away, %d in flight: %.2f s (listing %.2f s, the rest %.2f s); %d requests (%s), whose floor is %.2f s; the manifest listing alone %.2f s; locks read after the listing in %d repositories",
+		manifests, repositories, rtt, inFlight, total/runs, listing/runs, (total-listing)/runs, requests, kinds, floor(requests), floor(kinds.manifestPages+kinds.catalogPages), lockRepos)
 }
 
 // rescanCounts are a rescan's requests by kind.
