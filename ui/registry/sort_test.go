@@ -199,6 +199,8 @@ func TestRegistryLocks(t *testing.T) {
 		inv.Images[i].Locked, inv.Images[i].Lock = true, "repository"
 	}
 	inv.RepositoryLocks = []model.RepositoryLock{{Repository: written, WriteDisabled: true}, {Repository: deletable, DeleteDisabled: true}}
+	unread := repos[4] // a headless run's snapshot read its locks only where it deleted
+	inv.LocksUnread = []string{unread}
 	d := newConsole(t, uitest.NewRegistry(inv, model.Policy{}), 240, 60)
 	d.Settle()
 	r := d.m
@@ -221,5 +223,9 @@ func TestRegistryLocks(t *testing.T) {
 	uitest.MustContain(t, info, "repository "+deletable+": deletes disabled, its images can be deleted")
 	if strings.Contains(info, "locked (") || r.idx.holds[byRepo[deletable][0]] == model.HoldLocked {
 		t.Errorf("an image of a delete-disabled repository is held: %s", info)
+	}
+	uitest.MustContain(t, at(byRepo[unread][0]), "repository and tag locks not read")
+	if info := at(tagged); strings.Contains(info, "not read") {
+		t.Errorf("the locks of %s were read: %s", repos[0], info)
 	}
 }

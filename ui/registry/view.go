@@ -199,6 +199,10 @@ func lockInfo(inv *model.Inventory, i int) []string {
 	if l, ok := inv.RepositoryLock(im.Repository); ok && !l.WriteDisabled {
 		out = append(out, "repository "+im.Repository+": deletes disabled, its images can be deleted")
 	}
+	if !inv.LocksRead(im.Repository) {
+		// a headless run's snapshot: read where its plan deleted
+		out = append(out, "repository and tag locks not read")
+	}
 	return out
 }
 

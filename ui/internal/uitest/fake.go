@@ -154,6 +154,7 @@ func (f *Registry) Scan(ctx context.Context, progress func(registry.Progress)) (
 	}
 	b.SetVendorSizeName(src.VendorSizeName)
 	b.SetRepositories(src.Repositories)
+	b.SetLocksUnread(src.LocksUnread)
 	progress(registry.Progress{Repositories: len(repos), RepositoriesDone: len(repos), Images: len(src.Images), ImagesDone: len(src.Images)})
 	return b.Inventory(), nil
 }
