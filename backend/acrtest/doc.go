@@ -46,7 +46,7 @@
 //     /acr/v1/<repo>/_tags lists its tags, {registry, imageName,
 //     tags:[{name, digest, createdTime, lastUpdateTime, signed,
 //     changeableAttributes}]}, by name (lexically after last) or by
-//     lastUpdateTime, filtered by digest, 100 a page with a Link header;
+//     lastUpdateTime, filtered by digest, pages of n (100 without it, at most 1,000) with a Link header;
 //     GET and PATCH /acr/v1/<repo>/_tags/<tag> show and change one.
 //   - Locks at all three levels (locks.go): DELETE /v2/<repo>/manifests/<digest>
 //     answers 405 REGISTRY_DISALLOWED_OPERATION when the manifest, a tag

@@ -335,7 +335,7 @@ func (s *Server) liveTags(repo string, snap *repoSnapshot) []tagAttributes {
 // serveTagList answers GET /acr/v1/<repo>/_tags: the repository's tags
 // (but those with listEnabled false), by name (lexically after last) or
 // by lastUpdateTime (orderby timeasc, timedesc), only those pointing at
-// digest when it is given, at most 100 a page, continuing through a Link
+// digest when it is given, pages of n (100 without it, at most 1,000), continuing through a Link
 // header as the manifest listing does.
 func (s *Server) serveTagList(w http.ResponseWriter, r *http.Request, repo string) {
 	q := r.URL.Query()

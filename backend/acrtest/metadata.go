@@ -26,9 +26,15 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// MaxPageSize is the most entries one /acr/v1 listing page holds, whatever
-// n asks; it is also the page size when n is absent.
-const MaxPageSize = 100
+// Page sizes of the /acr/v1 listings: DefaultPageSize entries when n is
+// absent (Get-AzContainerRegistryTag returned 100 tags of more,
+// Azure/azure-powershell#16032), at most MaxPageSize whatever n asks (the
+// tag listing answered 1,000 to n=10000, Azure/acr#749; the catalog and
+// the manifest listing are taken to hold the same).
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
 
 // Sort orders of /acr/v1/<repo>/_manifests (the orderby parameter).
 const (
@@ -161,18 +167,22 @@ func (s *Server) serveACR(w http.ResponseWriter, r *http.Request, rec *Request) 
 	writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "This stand-in does not serve "+r.Method+" "+r.URL.Path+".", nil)
 }
 
-// pageSize reads n: absent or 0 means MaxPageSize, more is clamped to it.
+// pageSize reads n: absent or 0 means DefaultPageSize, more than
+// MaxPageSize is clamped to it.
 func pageSize(w http.ResponseWriter, q url.Values) (int, bool) {
 	v := q.Get("n")
 	if v == "" {
-		return MaxPageSize, true
+		return DefaultPageSize, true
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		writeError(w, http.StatusBadRequest, "PAGINATION_NUMBER_INVALID", "invalid number of results requested", map[string]string{"n": v})
 		return 0, false
 	}
-	if n == 0 || n > MaxPageSize {
+	switch {
+	case n == 0:
+		n = DefaultPageSize
+	case n > MaxPageSize:
 		n = MaxPageSize
 	}
 	return n, true

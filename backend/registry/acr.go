@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -52,7 +54,12 @@ type ACR struct {
 	// deferLocks: the scan leaves repository and tag locks unread
 	// (WithDeferredLocks)
 	deferLocks bool
-	prev       previous
+	// page is the n asked of ACR's listings (WithPageSize; by default
+	// DefaultPageSize, 1,000: the most a page gives, as the tag listing
+	// answers 1,000 to more, Azure/acr#749); a listing that gives fewer
+	// is followed through its Link header all the same
+	page *int32
+	prev previous
 
 	v2mu sync.Mutex
 	v2ok bool // the Client's go-containerregistry calls carry access tokens
@@ -99,8 +106,6 @@ const (
 	acrUser = "00000000-0000-0000-0000-000000000000"
 	// acrAudience is the Entra scope of ACR's token exchange.
 	acrAudience = "https://containerregistry.azure.net/.default"
-	// acrPage is what ACR's listing gives at most per page, whatever n asks.
-	acrPage = 100
 	// renewBefore is how long before its expiry a refresh token is renewed.
 	renewBefore = 10 * time.Minute
 )
@@ -135,7 +140,7 @@ func NewACR(host string, cred azcore.TokenCredential, opts ...Option) (*ACR, err
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
-	return &ACR{Client: client, az: az, tokens: tokens, access: access, ageFrom: ageFrom, deferLocks: o.deferLocks,
+	return &ACR{Client: client, az: az, tokens: tokens, access: access, ageFrom: ageFrom, deferLocks: o.deferLocks, page: to.Ptr(int32(min(o.pageSize, math.MaxInt32))),
 		bearer: &acrBearer{access: access, host: client.reg.RegistryStr(), inner: client.base}}, nil
 }
 

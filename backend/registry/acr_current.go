@@ -13,7 +13,7 @@ import (
 // Current re-reads a repository through the listing: each manifest's tags,
 // the platform manifests of indexes the scan did not know, and the locks
 // at every level (the repository's attributes, and its tags' when it has
-// tags: one request more, and a page of the tag listing per hundred tags).
+// tags: one request more, and a page of the tag listing per thousand tags).
 func (a *ACR) Current(ctx context.Context, repository string, known func(digest string) bool) (Current, error) {
 	cur := Current{Tags: map[string][]string{}, Referenced: map[string]bool{}, Locked: map[string]string{}}
 	es, err := a.listManifests(ctx, repository)

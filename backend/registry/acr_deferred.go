@@ -57,7 +57,7 @@ func ReadPlannedLocks(ctx context.Context, lr LockReader, inv *model.Inventory, 
 }
 
 // ReadLocks reads repositories' own attributes and their tags' locks (one
-// request each, and a page of the tag listing per hundred tags), and says
+// request each, and a page of the tag listing per thousand tags), and says
 // which of their images each holds as a scan would have.
 func (a *ACR) ReadLocks(ctx context.Context, inv *model.Inventory, repositories []string) error {
 	if len(repositories) == 0 {

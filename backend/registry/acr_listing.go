@@ -7,7 +7,6 @@ import (
 	"time"
 	"unique"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 )
 
@@ -63,7 +62,7 @@ func refuses(canDelete, canWrite *bool) bool {
 // listManifests lists every manifest of a repository, page by page.
 func (a *ACR) listManifests(ctx context.Context, repo string) ([]acrEntry, error) {
 	var out []acrEntry
-	pager := a.az.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{MaxNum: to.Ptr[int32](acrPage)})
+	pager := a.az.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{MaxNum: a.page})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -23,7 +22,7 @@ import (
 // at three levels, each set on its own: a repository's, a tag's and a
 // manifest's. A scan reads all three: the manifest listing gives each
 // manifest's own; GET /acr/v1/<repo> the repository's (one request per
-// repository); the tag listing the tags' (one page of 100 per hundred
+// repository); the tag listing the tags' (one page per thousand
 // tags, only for a repository whose manifest listing shows tags, plus one
 // GET per tag that listing hides with listEnabled false). What each holds
 // is model.Image.Lock's: a manifest its own lock holds (Lock ""); a
@@ -94,7 +93,7 @@ func (a *ACR) lockedTags(ctx context.Context, repo string, es []acrEntry) (map[s
 		}
 	}
 	n := 0
-	pager := a.az.NewListTagsPager(repo, &azcontainerregistry.ClientListTagsOptions{MaxNum: to.Ptr[int32](acrPage)})
+	pager := a.az.NewListTagsPager(repo, &azcontainerregistry.ClientListTagsOptions{MaxNum: a.page})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {

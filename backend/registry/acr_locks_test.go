@@ -183,10 +183,12 @@ func TestACRLocks(t *testing.T) {
 
 // TestACRLockRequests measures what reading locks costs a scan: per
 // repository one GET of its properties, and a page of the tag listing
-// per hundred tags when its manifest listing shows tags (none for a
-// repository of untagged manifests only); no tag is read on its own. One
-// access token covers the catalog, another every repository's reads; no
-// call is challenged.
+// per page of tags (100 here, WithPageSize; 1,000 by default) when its
+// manifest listing shows tags (none for a repository of untagged
+// manifests only); no tag is read on its own. One access token covers the
+// catalog, another every repository's reads; no call is challenged. With
+// deferred locks the scan reads none of them, and ReadLocks those of the
+// repositories it names.
 func TestACRLockRequests(t *testing.T) {
 	e := startACR(t)
 	for i := range 3 {
@@ -216,16 +218,26 @@ func TestACRLockRequests(t *testing.T) {
 	}
 	t.Run("every lock", func(t *testing.T) {
 		before := len(e.srv.Requests())
-		if _, err := e.client(t).Scan(t.Context(), nil); err != nil {
+		if _, err := e.client(t, WithPageSize(100)).Scan(t.Context(), nil); err != nil {
 			t.Fatal(err)
 		}
 		checkLockRequests(t, e.srv.Requests()[before:], both("bare", "many", "few"), 2)
+	})
+	// by default a page holds up to 1,000: many's 105 are one page each
+	t.Run("default pages", func(t *testing.T) {
+		before := len(e.srv.Requests())
+		if _, err := e.client(t).Scan(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+		want := both("bare", "many", "few")
+		want["many"][acrtest.KindACRManifests], want["many"][acrtest.KindACRTags] = 1, 1
+		checkLockRequests(t, e.srv.Requests()[before:], want, 2)
 	})
 	// deferred: the scan lists; ReadLocks reads the named repositories'
 	// locks, no other's, with the scan's tokens
 	t.Run("deferred", func(t *testing.T) {
 		before := len(e.srv.Requests())
-		c := e.client(t, WithDeferredLocks())
+		c := e.client(t, WithDeferredLocks(), WithPageSize(100))
 		inv, err := c.Scan(t.Context(), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"golang.org/x/sync/errgroup"
 
@@ -33,7 +32,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	defer stop()
 
 	var repos []string
-	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: to.Ptr[int32](acrPage)})
+	pager := a.az.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: a.page})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {

@@ -170,8 +170,8 @@ func WithTransport(t http.RoundTripper) Option {
 	}
 }
 
-// WithPageSize sets the n asked of catalog and tag list pages (default
-// DefaultPageSize).
+// WithPageSize sets the n asked of catalog and tag list pages, and of
+// ACR's listings (default DefaultPageSize).
 func WithPageSize(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
