@@ -153,7 +153,55 @@ func (a *acrAccess) bearer(ctx context.Context, scope string) (string, error) {
 	if !t.grants.covers(resource, action) {
 		return "", &errNotGranted{resource: resource, action: action}
 	}
+	if next := a.next(resource, action); next != "" {
+		go a.ahead(ctx, next)
+	}
 	return t.token, nil
+}
+
+// next is, after a token for a read of a repository (or the catalog,
+// which comes with the first expected repositories), the first expected
+// repository after it that no token covers: the next batch's first, ""
+// when there is none.
+func (a *acrAccess) next(resource, action string) string {
+	repo, isRepo := strings.CutPrefix(resource, "repository:")
+	if (!isRepo || !slices.Contains(acrReadActions, action)) && resource != "registry:catalog" {
+		return ""
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	start, _ := slices.BinarySearch(a.repos, repo)
+	for _, r := range a.repos[start:] {
+		if !slices.ContainsFunc(a.held, func(t *accessToken) bool { return t.grants.covers("repository:"+r, acrReadActions[0]) }) {
+			return r
+		}
+	}
+	return ""
+}
+
+// ahead fetches the tokens of the batches from the one starting at repo
+// on, one after the other, while the reads covered by those before go
+// on, so that a read finds its token held instead of waiting a round
+// trip: a listing of many repositories, 16 in flight, would otherwise
+// stop at each batch. A failure ends it and is left to the read, which
+// asks again.
+func (a *acrAccess) ahead(ctx context.Context, repo string) {
+	for repo != "" && ctx.Err() == nil {
+		resource := "repository:" + repo
+		a.exchange.Lock()
+		if a.find(resource, acrReadActions[0]) == "" {
+			if _, err := a.fetch(ctx, a.batch(resource, acrReadActions[0])); err != nil {
+				a.exchange.Unlock()
+				return
+			}
+		}
+		a.exchange.Unlock()
+		next := a.next(resource, acrReadActions[0])
+		if next == repo { // not granted there: the read says so
+			return
+		}
+		repo = next
+	}
 }
 
 // any is a held token that has not expired, "" when there is none.

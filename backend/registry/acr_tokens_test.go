@@ -111,6 +111,36 @@ func TestACRTokenBatches(t *testing.T) {
 	}
 }
 
+// TestACRTokensAhead: the token of the next batch of expected
+// repositories is asked as soon as the one before it is held, with no
+// read waiting for it, so that a listing does not stop at each batch.
+func TestACRTokensAhead(t *testing.T) {
+	e := startACR(t)
+	c := e.client(t)
+	var repos []string
+	for i := range 2*acrBatchRepos + 5 {
+		repos = append(repos, fmt.Sprintf("r%02d", i))
+	}
+	c.access.expect(repos)
+	if _, err := c.access.bearer(t.Context(), "repository:r00:metadata_read"); err != nil {
+		t.Fatal(err)
+	}
+	// r20 starts the second batch, r40 the third: each is fetched ahead
+	// once the one before it is held
+	for _, r := range []string{"r20", "r40"} {
+		deadline := time.Now().Add(10 * time.Second)
+		for c.access.find("repository:"+r, "pull") == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("no token for %s's batch was fetched ahead", r)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if tokens := len(c.access.held); tokens != 3 {
+		t.Errorf("%d tokens held, want 3 batches", tokens)
+	}
+}
+
 // TestACRNotGranted: an identity ACR grants no delete gets no DELETE
 // sent: the delete fails at once, naming the role to grant; one with no
 // pull on a repository scans it through the listing and fails its
