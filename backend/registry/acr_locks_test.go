@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 
 	"github.com/helmupgradebot/helmupgradebot/backend/acrtest"
+	"github.com/helmupgradebot/helmupgradebot/backend/retry"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -284,4 +286,60 @@ func checkLockRequests(t *testing.T, rs []acrtest.Request, want map[string]map[s
 		t.Errorf("%d challenges of the ACR API and %d access tokens, want 0 and %d", challenges, asked, tokens)
 	}
 	t.Logf("%d challenges of the ACR API, %d access tokens", challenges, asked)
+}
+
+// failingPath answers 500 to GETs of one path, passing the rest on.
+type failingPath struct {
+	path  string
+	inner http.RoundTripper
+}
+
+func (f failingPath) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.Path == f.path {
+		return &http.Response{StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error", Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"errors":[{"code":"UNKNOWN","message":"boom"}]}`)), Request: req}, nil
+	}
+	return f.inner.RoundTrip(req)
+}
+
+// TestACRReadLocksFails: a repository whose locks cannot be read after a
+// deferred scan gets a scan error naming it and what was being read, so
+// that no plan deletes in it; the others' locks are read, and
+// ReadPlannedLocks asks each repository once.
+func TestACRReadLocksFails(t *testing.T) {
+	e := startACR(t)
+	s := buildLockScene(t, e, false)
+	e.srv.LockTag("app", "stable", false, true)
+	c := e.client(t, WithDeferredLocks(), WithRetry(retry.Policy{MaxAttempts: 1}),
+		WithTransport(failingPath{path: "/acr/v1/multi", inner: http.DefaultTransport}))
+	inv := scanOrFail(t, c)
+	pol := model.Request{Policy: model.Policy{MaxAge: 90 * 24 * time.Hour}, Now: testNow, Force: true}
+	asked := 0
+	err := ReadPlannedLocks(t.Context(), c, inv, func(inv *model.Inventory) model.Plan { asked++; return model.MakePlan(inv, pol) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var multiErr *model.ScanError
+	for i := range inv.Errors {
+		if inv.Errors[i].Repository == "multi" {
+			multiErr = &inv.Errors[i]
+		}
+	}
+	if multiErr == nil || !strings.Contains(multiErr.Error, "read the locks of repository multi") || !strings.Contains(multiErr.Error, "500") {
+		t.Fatalf("scan errors %+v, want one for multi naming its locks", inv.Errors)
+	}
+	if !slices.Equal(inv.LocksUnread, []string{"multi"}) {
+		t.Errorf("locks unread in %v, want multi's only", inv.LocksUnread)
+	}
+	plan := model.MakePlan(inv, pol)
+	planned := map[string]bool{}
+	for _, d := range plan.Deletions {
+		planned[inv.Images[d.Image].Digest] = true
+	}
+	if planned[s.idx] || planned[s.stable] || !planned[s.v1] || !planned[s.free] {
+		t.Errorf("plan %v: want nothing of multi, app:stable held by its tag, app:v1 and free planned", planned)
+	}
+	if asked > 3 {
+		t.Errorf("planned %d times", asked)
+	}
 }
