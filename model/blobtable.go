@@ -142,6 +142,44 @@ func (t *BlobTable) AppendSum(s Sum, size int64) int32 {
 	return int32(t.n - 1)
 }
 
+// permute moves each row i to to[i] (to is a permutation of the rows)
+// and keeps the first n, in place.
+func (t *BlobTable) permute(to []int32, n int) {
+	moved := make([]bool, t.n)
+	for i := range int32(t.n) {
+		if moved[i] {
+			continue
+		}
+		// Follow i's cycle, carrying the row picked up.
+		sum, size := *t.sum(i), t.Size(i)
+		for j := i; !moved[j]; j = to[j] {
+			moved[j] = true
+			d := to[j]
+			nextSum, nextSize := *t.sum(d), t.Size(d)
+			*t.sum(d), t.sizes[d>>blobChunkBits][d&(blobChunk-1)] = sum, size
+			sum, size = nextSum, nextSize
+		}
+	}
+	var other map[int32]string
+	for i, d := range t.other {
+		if int(to[i]) < n {
+			if other == nil {
+				other = map[int32]string{}
+			}
+			other[to[i]] = d
+		}
+	}
+	chunks := (n + blobChunk - 1) >> blobChunkBits
+	clear(t.sums[chunks:])
+	clear(t.sizes[chunks:])
+	t.sums, t.sizes = t.sums[:chunks], t.sizes[:chunks]
+	if chunks > 0 {
+		last := n - (chunks-1)<<blobChunkBits
+		t.sums[chunks-1], t.sizes[chunks-1] = t.sums[chunks-1][:last], t.sizes[chunks-1][:last]
+	}
+	t.n, t.other = n, other
+}
+
 // Blobs lists the table's blobs (for tests and small inventories: it
 // allocates a string a blob).
 func (t *BlobTable) Blobs() []Blob {
@@ -163,6 +201,26 @@ type blobIndex struct {
 	slots []int32 // row+1; 0 is empty; len a power of two
 	used  int
 	other map[string]int32
+}
+
+// index adds row i of t to the index and returns -1, or, when an
+// earlier row has its digest, that row (i is then not indexed).
+func (x *blobIndex) index(t *BlobTable, i int32) int32 {
+	if d, ok := t.other[i]; ok {
+		if first, found := x.other[d]; found {
+			return first
+		}
+		if x.other == nil {
+			x.other = map[string]int32{}
+		}
+		x.other[d] = i
+		return -1
+	}
+	if first, found := x.find(t, *t.sum(i)); found {
+		return first
+	}
+	x.add(t, i)
+	return -1
 }
 
 // grow makes room for n rows of t in all (the rows already indexed are
@@ -223,6 +281,7 @@ func (x *blobIndex) add(t *BlobTable, i int32) {
 
 // intern returns the index in t of the blob (s, or other when ok is
 // false) of the given size, appending it when t does not hold it yet.
+// When t holds it with another size, it returns that row and an error.
 func (x *blobIndex) intern(t *BlobTable, s Sum, ok bool, other string, size int64) (int32, error) {
 	var i int32
 	var found bool
@@ -233,7 +292,7 @@ func (x *blobIndex) intern(t *BlobTable, s Sum, ok bool, other string, size int6
 	}
 	switch {
 	case found && t.Size(i) != size:
-		return 0, fmt.Errorf("blob %s has size %d here and %d elsewhere", t.Digest(i), size, t.Size(i))
+		return i, fmt.Errorf("blob %s has size %d here and %d elsewhere", t.Digest(i), size, t.Size(i))
 	case found:
 		return i, nil
 	case ok:
@@ -260,6 +319,7 @@ type BlobSet struct {
 	t        BlobTable
 	idx      blobIndex
 	mismatch map[sizedDigest]int32 // rows whose digest an earlier row has, with another size
+	first    map[int32]int32       // each of those rows: the earlier row
 }
 
 type sizedDigest struct {
@@ -293,23 +353,24 @@ func (s *BlobSet) InternFrom(from *BlobTable, i int32) int32 {
 }
 
 func (s *BlobSet) intern(sum Sum, ok bool, other string, size int64) int32 {
-	i, err := s.idx.intern(&s.t, sum, ok, other, size)
+	first, err := s.idx.intern(&s.t, sum, ok, other, size)
 	if err == nil {
-		return i
+		return first
 	}
 	k := sizedDigest{sum, other, size}
 	if i, found := s.mismatch[k]; found {
 		return i
 	}
+	var i int32
 	if ok {
 		i = s.t.AppendSum(sum, size)
 	} else {
 		i = s.t.Append(Blob{Digest: other, Size: size})
 	}
 	if s.mismatch == nil {
-		s.mismatch = map[sizedDigest]int32{}
+		s.mismatch, s.first = map[sizedDigest]int32{}, map[int32]int32{}
 	}
-	s.mismatch[k] = i
+	s.mismatch[k], s.first[i] = i, first
 	return i
 }
 
