@@ -50,6 +50,9 @@ func TestBlobTable(t *testing.T) {
 		blobs = append(blobs, Blob{Digest: sumDigest(uint64(i), i), Size: int64(i)})
 	}
 	blobs = append(blobs, Blob{Digest: "sha256:os-a", Size: 7}, Blob{Digest: sumDigest(3, 99), Size: 99}, Blob{Digest: "", Size: 1})
+	// Sizes the size column does not hold: 4 GiB and more, negative.
+	blobs = append(blobs, Blob{Digest: sumDigest(4, 4), Size: 5 << 32}, Blob{Digest: sumDigest(5, 5), Size: 1<<32 - 1},
+		Blob{Digest: sumDigest(6, 6), Size: 1<<32 - 2}, Blob{Digest: "sha256:neg", Size: -1})
 	tbl := BlobsOf(blobs...)
 	if tbl.Len() != len(blobs) {
 		t.Fatalf("Len = %d, want %d", tbl.Len(), len(blobs))
@@ -205,9 +208,9 @@ func TestAdoptBlobs(t *testing.T) {
 	}{
 		{"rows in read order are renumbered in the images' order", nil, []image{
 			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(2, 2), 20}}},
-			{blobs: []Blob{{sumDigest(3, 3), 30}, {sumDigest(2, 2), 20}, {"sha256:os-a", 5}}},
+			{blobs: []Blob{{sumDigest(3, 3), 30}, {sumDigest(2, 2), 20}, {"sha256:os-a", 5}, {sumDigest(5, 5), 6 << 32}}},
 		}, ""},
-		{"rows no image references are dropped and count nowhere", []Blob{{sumDigest(7, 7), 700}, {"sha256:os-z", 900}}, []image{
+		{"rows no image references are dropped and count nowhere", []Blob{{sumDigest(7, 7), 700}, {"sha256:os-z", 900}, {sumDigest(8, 8), 8 << 32}}, []image{
 			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(1, 1), 10}}},
 			{blobs: []Blob{{sumDigest(4, 4), 40}, {sumDigest(1, 1), 10}}},
 		}, ""},
