@@ -210,6 +210,9 @@ func TestAdoptBlobs(t *testing.T) {
 			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(2, 2), 20}}},
 			{blobs: []Blob{{sumDigest(3, 3), 30}, {sumDigest(2, 2), 20}, {"sha256:os-a", 5}, {sumDigest(5, 5), 6 << 32}}},
 		}, ""},
+		{"rows already in the images' order stay, the images' slices given", nil, []image{
+			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(2, 2), 20}, {sumDigest(3, 3), 30}}},
+		}, ""},
 		{"rows no image references are dropped and count nowhere", []Blob{{sumDigest(7, 7), 700}, {"sha256:os-z", 900}, {sumDigest(8, 8), 8 << 32}}, []image{
 			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(1, 1), 10}}},
 			{blobs: []Blob{{sumDigest(4, 4), 40}, {sumDigest(1, 1), 10}}},
@@ -291,6 +294,11 @@ func TestAdoptBlobs(t *testing.T) {
 				t.Fatalf("err = %v (AddImage: %v)", err, wantErr)
 			}
 			got, w := adopt.Inventory(), want.Inventory()
+			for i, im := range got.Images {
+				if cap(im.Blobs) != len(im.Blobs) {
+					t.Errorf("image %d: blobs of cap %d, len %d: an append writes into another's", i, cap(im.Blobs), len(im.Blobs))
+				}
+			}
 			if !reflect.DeepEqual(got, w) {
 				t.Errorf("adopted: %+v %v\nwant %+v %v", got.Images, got.Blobs.Blobs(), w.Images, w.Blobs.Blobs())
 			}

@@ -404,7 +404,7 @@ func (b *InventoryBuilder) own(im *Image, bs []int32) ([]int32, error) {
 		}
 	}
 	if out == nil {
-		return bs, nil
+		return slices.Clip(bs), nil // an append to it must not write into the caller's array
 	}
 	return out, nil
 }
