@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -54,8 +55,10 @@ func (s Sum) prefix() uint64 {
 
 // BlobTable is an inventory's blobs in columns, each blob a row addressed
 // by its index (an int32, as Image.Blobs holds them): 32 bytes of digest
-// and 8 of size, no string, no pointer. At 100,000 images (about 480,000
-// blobs) that is 19 MB where a []Blob of digest strings took 50.
+// and 4 of size, no string, no pointer. At 100,000 images (about 480,000
+// blobs) that is 17 MB where a []Blob of digest strings took 50. Sizes of
+// 4 GiB and more (and a negative one a registry might send) are kept
+// beside the column, which holds bigSize for them.
 //
 // Digests that are not "sha256:" and 64 lowercase hex digits (another
 // algorithm, a test's made-up digest) are kept as strings beside the
@@ -66,10 +69,14 @@ type BlobTable struct {
 	// copying what it holds (a scan does not know how many blobs it will
 	// find, and doubling a 15 MB array leaves its copies to the collector).
 	sums  [][]Sum
-	sizes [][]int64
+	sizes [][]uint32
 	n     int
 	other map[int32]string // rows whose digest is not a Sum
+	big   map[int32]int64  // rows whose size does not fit below bigSize
 }
+
+// bigSize in a row's size column: its size is in BlobTable.big.
+const bigSize = math.MaxUint32
 
 // blobChunk is how many rows a chunk of a BlobTable holds (128 KiB of sums).
 const (
@@ -91,7 +98,15 @@ func BlobsOf(blobs ...Blob) BlobTable {
 func (t *BlobTable) Len() int { return t.n }
 
 // Size is blob i's size in bytes.
-func (t *BlobTable) Size(i int32) int64 { return t.sizes[i>>blobChunkBits][i&(blobChunk-1)] }
+func (t *BlobTable) Size(i int32) int64 {
+	if v := *t.size(i); v != bigSize {
+		return int64(v)
+	}
+	return t.big[i]
+}
+
+// size is row i's size column.
+func (t *BlobTable) size(i int32) *uint32 { return &t.sizes[i>>blobChunkBits][i&(blobChunk-1)] }
 
 // sum is row i's sum, zero for another spelling.
 func (t *BlobTable) sum(i int32) *Sum { return &t.sums[i>>blobChunkBits][i&(blobChunk-1)] }
@@ -134,12 +149,66 @@ func (t *BlobTable) AppendSum(s Sum, size int64) int32 {
 	c := t.n >> blobChunkBits
 	if c == len(t.sums) {
 		t.sums = append(t.sums, make([]Sum, 0, blobChunk))
-		t.sizes = append(t.sizes, make([]int64, 0, blobChunk))
+		t.sizes = append(t.sizes, make([]uint32, 0, blobChunk))
 	}
+	i := int32(t.n)
 	t.sums[c] = append(t.sums[c], s)
-	t.sizes[c] = append(t.sizes[c], size)
+	if 0 <= size && size < bigSize {
+		t.sizes[c] = append(t.sizes[c], uint32(size))
+	} else {
+		t.sizes[c] = append(t.sizes[c], bigSize)
+		if t.big == nil {
+			t.big = map[int32]int64{}
+		}
+		t.big[i] = size
+	}
 	t.n++
-	return int32(t.n - 1)
+	return i
+}
+
+// permute moves each row i to to[i] (to is a permutation of the rows)
+// and keeps the first n, in place.
+func (t *BlobTable) permute(to []int32, n int) {
+	moved := make([]bool, t.n)
+	for i := range int32(t.n) {
+		if moved[i] {
+			continue
+		}
+		// Follow i's cycle, carrying the row picked up.
+		sum, size := *t.sum(i), *t.size(i)
+		for j := i; !moved[j]; j = to[j] {
+			moved[j] = true
+			d := to[j]
+			nextSum, nextSize := *t.sum(d), *t.size(d)
+			*t.sum(d), *t.size(d) = sum, size
+			sum, size = nextSum, nextSize
+		}
+	}
+	t.other, t.big = renumbered(t.other, to, n), renumbered(t.big, to, n)
+	chunks := (n + blobChunk - 1) >> blobChunkBits
+	clear(t.sums[chunks:])
+	clear(t.sizes[chunks:])
+	t.sums, t.sizes = t.sums[:chunks], t.sizes[:chunks]
+	if chunks > 0 {
+		last := n - (chunks-1)<<blobChunkBits
+		t.sums[chunks-1], t.sizes[chunks-1] = t.sums[chunks-1][:last], t.sizes[chunks-1][:last]
+	}
+	t.n = n
+}
+
+// renumbered is m with each row i's entry under to[i], those past n
+// dropped; nil when none is left.
+func renumbered[V any](m map[int32]V, to []int32, n int) map[int32]V {
+	var out map[int32]V
+	for i, v := range m {
+		if int(to[i]) < n {
+			if out == nil {
+				out = map[int32]V{}
+			}
+			out[to[i]] = v
+		}
+	}
+	return out
 }
 
 // Blobs lists the table's blobs (for tests and small inventories: it
@@ -163,6 +232,26 @@ type blobIndex struct {
 	slots []int32 // row+1; 0 is empty; len a power of two
 	used  int
 	other map[string]int32
+}
+
+// index adds row i of t to the index and returns -1, or, when an
+// earlier row has its digest, that row (i is then not indexed).
+func (x *blobIndex) index(t *BlobTable, i int32) int32 {
+	if d, ok := t.other[i]; ok {
+		if first, found := x.other[d]; found {
+			return first
+		}
+		if x.other == nil {
+			x.other = map[string]int32{}
+		}
+		x.other[d] = i
+		return -1
+	}
+	if first, found := x.find(t, *t.sum(i)); found {
+		return first
+	}
+	x.add(t, i)
+	return -1
 }
 
 // grow makes room for n rows of t in all (the rows already indexed are
@@ -223,6 +312,7 @@ func (x *blobIndex) add(t *BlobTable, i int32) {
 
 // intern returns the index in t of the blob (s, or other when ok is
 // false) of the given size, appending it when t does not hold it yet.
+// When t holds it with another size, it returns that row and an error.
 func (x *blobIndex) intern(t *BlobTable, s Sum, ok bool, other string, size int64) (int32, error) {
 	var i int32
 	var found bool
@@ -233,7 +323,7 @@ func (x *blobIndex) intern(t *BlobTable, s Sum, ok bool, other string, size int6
 	}
 	switch {
 	case found && t.Size(i) != size:
-		return 0, fmt.Errorf("blob %s has size %d here and %d elsewhere", t.Digest(i), size, t.Size(i))
+		return i, fmt.Errorf("blob %s has size %d here and %d elsewhere", t.Digest(i), size, t.Size(i))
 	case found:
 		return i, nil
 	case ok:
@@ -260,6 +350,7 @@ type BlobSet struct {
 	t        BlobTable
 	idx      blobIndex
 	mismatch map[sizedDigest]int32 // rows whose digest an earlier row has, with another size
+	first    map[int32]int32       // each of those rows: the earlier row
 }
 
 type sizedDigest struct {
@@ -293,23 +384,24 @@ func (s *BlobSet) InternFrom(from *BlobTable, i int32) int32 {
 }
 
 func (s *BlobSet) intern(sum Sum, ok bool, other string, size int64) int32 {
-	i, err := s.idx.intern(&s.t, sum, ok, other, size)
+	first, err := s.idx.intern(&s.t, sum, ok, other, size)
 	if err == nil {
-		return i
+		return first
 	}
 	k := sizedDigest{sum, other, size}
 	if i, found := s.mismatch[k]; found {
 		return i
 	}
+	var i int32
 	if ok {
 		i = s.t.AppendSum(sum, size)
 	} else {
 		i = s.t.Append(Blob{Digest: other, Size: size})
 	}
 	if s.mismatch == nil {
-		s.mismatch = map[sizedDigest]int32{}
+		s.mismatch, s.first = map[sizedDigest]int32{}, map[int32]int32{}
 	}
-	s.mismatch[k] = i
+	s.mismatch[k], s.first[i] = i, first
 	return i
 }
 

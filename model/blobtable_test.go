@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +50,9 @@ func TestBlobTable(t *testing.T) {
 		blobs = append(blobs, Blob{Digest: sumDigest(uint64(i), i), Size: int64(i)})
 	}
 	blobs = append(blobs, Blob{Digest: "sha256:os-a", Size: 7}, Blob{Digest: sumDigest(3, 99), Size: 99}, Blob{Digest: "", Size: 1})
+	// Sizes the size column does not hold: 4 GiB and more, negative.
+	blobs = append(blobs, Blob{Digest: sumDigest(4, 4), Size: 5 << 32}, Blob{Digest: sumDigest(5, 5), Size: 1<<32 - 1},
+		Blob{Digest: sumDigest(6, 6), Size: 1<<32 - 2}, Blob{Digest: "sha256:neg", Size: -1})
 	tbl := BlobsOf(blobs...)
 	if tbl.Len() != len(blobs) {
 		t.Fatalf("Len = %d, want %d", tbl.Len(), len(blobs))
@@ -187,5 +192,139 @@ func TestBlobSet(t *testing.T) {
 	err := bld.AddImageFrom(Image{Repository: "a", Digest: "m"}, tbl, []int32{a, b})
 	if err == nil || !strings.Contains(err.Error(), "has size 2 here and 1 elsewhere") {
 		t.Errorf("a digest of two sizes: err = %v", err)
+	}
+}
+
+func TestAdoptBlobs(t *testing.T) {
+	type image struct {
+		blobs    []Blob
+		children [][]Blob
+	}
+	cases := []struct {
+		name   string
+		extra  []Blob // interned before the images' blobs: rows no image references
+		images []image
+		err    string // of the last image
+	}{
+		{"rows in read order are renumbered in the images' order", nil, []image{
+			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(2, 2), 20}}},
+			{blobs: []Blob{{sumDigest(3, 3), 30}, {sumDigest(2, 2), 20}, {"sha256:os-a", 5}, {sumDigest(5, 5), 6 << 32}}},
+		}, ""},
+		{"rows already in the images' order stay, the images' slices given", nil, []image{
+			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(2, 2), 20}, {sumDigest(3, 3), 30}}},
+		}, ""},
+		{"rows no image references are dropped and count nowhere", []Blob{{sumDigest(7, 7), 700}, {"sha256:os-z", 900}, {sumDigest(8, 8), 8 << 32}}, []image{
+			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(1, 1), 10}}},
+			{blobs: []Blob{{sumDigest(4, 4), 40}, {sumDigest(1, 1), 10}}},
+		}, ""},
+		{"more rows than a chunk", func() []Blob {
+			var bs []Blob
+			for i := range blobChunk + 3 {
+				bs = append(bs, Blob{sumDigest(uint64(100+i), i), int64(i)})
+			}
+			return bs
+		}(), []image{
+			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(150, 50), 50}}},
+		}, ""},
+		{"an index with its platform manifests' blobs", nil, []image{
+			{blobs: []Blob{{sumDigest(1, 1), 10}, {sumDigest(2, 2), 20}, {sumDigest(3, 3), 30}},
+				children: [][]Blob{{{sumDigest(2, 2), 20}}, {{sumDigest(3, 3), 30}}}},
+			{blobs: []Blob{{sumDigest(3, 3), 30}}},
+		}, ""},
+		{"a digest of two sizes: the second image is refused", nil, []image{
+			{blobs: []Blob{{sumDigest(9, 9), 10}}},
+			{blobs: []Blob{{sumDigest(8, 8), 8}, {sumDigest(9, 9), 12}}},
+		}, "has size 12 here and 10 elsewhere"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// The scan's set, its rows in another order than the images'
+			// (images interned last first, after the extra rows).
+			var set BlobSet
+			for _, b := range c.extra {
+				set.Intern(b.Digest, b.Size)
+			}
+			rows := make([]image, len(c.images))
+			ids := make([][]int32, len(c.images))
+			kids := make([][][]int32, len(c.images))
+			for i := len(c.images) - 1; i >= 0; i-- {
+				rows[i] = c.images[i]
+				for _, b := range c.images[i].blobs {
+					ids[i] = append(ids[i], set.Intern(b.Digest, b.Size))
+				}
+				for _, cb := range c.images[i].children {
+					var k []int32
+					for _, b := range cb {
+						k = append(k, set.Intern(b.Digest, b.Size))
+					}
+					kids[i] = append(kids[i], k)
+				}
+			}
+			children := func(i int) []string {
+				var out []string
+				for k := range c.images[i].children {
+					out = append(out, fmt.Sprint("c", k))
+				}
+				return out
+			}
+			// What AddImage makes of the same images.
+			want := NewInventoryBuilder("r", time.Time{})
+			var wantErr error
+			for i, im := range c.images {
+				wantErr = want.AddImage(Image{Repository: "a", Digest: fmt.Sprint("m", i), Children: children(i)}, im.blobs, im.children...)
+			}
+			adopt := NewInventoryBuilder("r", time.Time{})
+			adopt.AdoptBlobs(&set)
+			if set.Table().Len() != 0 {
+				t.Errorf("the set holds %d rows after it was adopted", set.Table().Len())
+			}
+			var err error
+			for i := range c.images {
+				given := slices.Clone(ids[i])
+				err = adopt.AddImageFrom(Image{Repository: "a", Digest: fmt.Sprint("m", i), Children: children(i)}, set.Table(), ids[i], kids[i]...)
+				if !slices.Equal(ids[i], given) {
+					t.Errorf("image %d: the caller's rows changed to %v", i, ids[i])
+				}
+			}
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || wantErr == nil {
+					t.Fatalf("err = %v (AddImage: %v), want %q", err, wantErr, c.err)
+				}
+			} else if err != nil || wantErr != nil {
+				t.Fatalf("err = %v (AddImage: %v)", err, wantErr)
+			}
+			got, w := adopt.Inventory(), want.Inventory()
+			for i, im := range got.Images {
+				if cap(im.Blobs) != len(im.Blobs) {
+					t.Errorf("image %d: blobs of cap %d, len %d: an append writes into another's", i, cap(im.Blobs), len(im.Blobs))
+				}
+			}
+			if !reflect.DeepEqual(got, w) {
+				t.Errorf("adopted: %+v %v\nwant %+v %v", got.Images, got.Blobs.Blobs(), w.Images, w.Blobs.Blobs())
+			}
+			// Every size counts each blob an image references once, and
+			// nothing else.
+			var total int64
+			seen := map[string]bool{}
+			for _, im := range c.images[:len(got.Images)] {
+				for _, b := range im.blobs {
+					if !seen[b.Digest] {
+						seen[b.Digest] = true
+						total += b.Size
+					}
+				}
+			}
+			s := ComputeSizes(got)
+			all := make([]int, len(got.Images))
+			for i := range all {
+				all[i] = i
+			}
+			if s.Total != total || s.Freed(got, all) != total || FreedBytes(got, Gone{Images: all}) != total {
+				t.Errorf("total %d, all freed %d and %d; want %d", s.Total, s.Freed(got, all), FreedBytes(got, Gone{Images: all}), total)
+			}
+			if got.Blobs.Len() != len(seen) {
+				t.Errorf("%d rows, want %d", got.Blobs.Len(), len(seen))
+			}
+		})
 	}
 }

@@ -262,6 +262,14 @@ type InventoryBuilder struct {
 	blobs blobIndex
 	seen  map[imageKey]bool
 	grown *BlobTable // the table AddImageFrom last sized this one by
+	// adopted is the table the inventory took whole (AdoptBlobs), nil
+	// if none: its first adoptedLen rows are the inventory's own.
+	adopted    *BlobTable
+	adoptedLen int
+	// group maps each adopted row whose digest another adopted row has,
+	// and that other row, to the first row of the digest; chosen maps a
+	// group's first row to the row its images use (the first met).
+	group, chosen map[int32]int32
 }
 
 type imageKey struct{ repository, digest string }
@@ -289,7 +297,7 @@ func (b *InventoryBuilder) GrowBlobs(n int) { b.blobs.grow(&b.inv.Blobs, b.inv.B
 // digest is seen again. Adding the same repository@digest twice is an
 // error.
 func (b *InventoryBuilder) AddImage(im Image, blobs []Blob, childBlobs ...[]Blob) error {
-	return b.add(im, len(childBlobs), func(k int) ([]int32, error) {
+	return b.add(im, len(childBlobs), nil, func(k int) ([]int32, error) {
 		bs := pick(blobs, childBlobs, k)
 		return b.internAll(&im, len(bs), func(j int) (Sum, bool, string, int64) {
 			s, ok := ParseSum(bs[j].Digest)
@@ -303,6 +311,9 @@ func (b *InventoryBuilder) AddImage(im Image, blobs []Blob, childBlobs ...[]Blob
 // The first image from a table makes room for as many blobs as it holds: a
 // warm scan finds about what the last one did.
 func (b *InventoryBuilder) AddImageFrom(im Image, from *BlobTable, blobs []int32, childBlobs ...[]int32) error {
+	if from != nil && from == b.adopted {
+		return b.add(im, len(childBlobs), childBlobs, func(k int) ([]int32, error) { return b.own(&im, pick(blobs, childBlobs, k)) })
+	}
 	if from == nil {
 		from = &BlobTable{} // no blobs: an index past its bounds below
 	}
@@ -310,7 +321,7 @@ func (b *InventoryBuilder) AddImageFrom(im Image, from *BlobTable, blobs []int32
 		b.grown = from
 		b.GrowBlobs(from.Len() - b.inv.Blobs.Len())
 	}
-	return b.add(im, len(childBlobs), func(k int) ([]int32, error) {
+	return b.add(im, len(childBlobs), nil, func(k int) ([]int32, error) {
 		bs := pick(blobs, childBlobs, k)
 		if i := slices.IndexFunc(bs, func(i int32) bool { return i < 0 || int(i) >= from.Len() }); i >= 0 {
 			return nil, fmt.Errorf("image %s: blob %d of a table of %d", im.Ref(), bs[i], from.Len())
@@ -323,6 +334,150 @@ func (b *InventoryBuilder) AddImageFrom(im Image, from *BlobTable, blobs []int32
 			return s, true, "", from.Size(bs[j])
 		})
 	})
+}
+
+// AdoptBlobs makes set's table the inventory's, whole, where AddImageFrom
+// would copy it row by row: blobs given as rows of set.Table() are taken
+// as they are, and the slices holding them kept rather than copied (the
+// caller must not change them afterwards). Call it before adding any
+// image, once every Intern has returned; the set is empty afterwards.
+// The inventory is the one AddImageFrom would make: its rows are
+// renumbered, in place, in the order the images name them, and rows no
+// image references are dropped.
+func (b *InventoryBuilder) AdoptBlobs(set *BlobSet) {
+	if b.adopted != nil || b.inv.Blobs.Len() > 0 {
+		return // too late: AddImageFrom copies
+	}
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	b.inv.Blobs, b.blobs = set.t, set.idx
+	b.adopted, b.adoptedLen = &set.t, set.t.Len()
+	for i, first := range set.first {
+		b.link(i, first)
+	}
+	set.t, set.idx, set.mismatch, set.first = BlobTable{}, blobIndex{}, nil, nil
+}
+
+// link records that adopted row i has the digest of the earlier row first.
+func (b *InventoryBuilder) link(i, first int32) {
+	if b.group == nil {
+		b.group, b.chosen = map[int32]int32{}, map[int32]int32{}
+	}
+	b.group[i], b.group[first] = first, first
+}
+
+// choose is the row images use for adopted row r: r, unless another row
+// of its digest was met first; then that row when the sizes agree, else
+// an error.
+func (b *InventoryBuilder) choose(r int32) (int32, error) {
+	first, ok := b.group[r]
+	if !ok {
+		return r, nil
+	}
+	c, ok := b.chosen[first]
+	if !ok {
+		b.chosen[first] = r
+		return r, nil
+	}
+	t := &b.inv.Blobs
+	if c == r || t.Size(c) == t.Size(r) {
+		return c, nil
+	}
+	return 0, fmt.Errorf("blob %s has size %d here and %d elsewhere", t.Digest(r), t.Size(r), t.Size(c))
+}
+
+// own is an image's blobs given as adopted rows: bs itself when no row
+// repeats or stands for another, else a slice of its own.
+func (b *InventoryBuilder) own(im *Image, bs []int32) ([]int32, error) {
+	var out []int32 // nil while bs[:j] need no change
+	for j, r := range bs {
+		if r < 0 || int(r) >= b.adoptedLen {
+			return nil, fmt.Errorf("image %s: blob %d of a table of %d", im.Ref(), r, b.adoptedLen)
+		}
+		c, err := b.choose(r)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", im.Ref(), err)
+		}
+		if out == nil && c == r && !slices.Contains(bs[:j], r) {
+			continue
+		}
+		if out == nil {
+			out = append(make([]int32, 0, len(bs)), bs[:j]...)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return slices.Clip(bs), nil // an append to it must not write into the caller's array
+	}
+	return out, nil
+}
+
+// sameSlice: a and b are the same elements of the same array.
+func sameSlice[E any](a, b []E) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// compact puts the table's rows in the order the images name them first
+// (an adopted table holds them in the order a scan read them), in place,
+// and drops those no image references (a manifest no image is made of,
+// an image that could not be added): an inventory is the same however
+// its table was made. When a row moves, the images' rows are
+// renumbered, into slices of their own (those they had may be shared).
+func (b *InventoryBuilder) compact() {
+	t := &b.inv.Blobs
+	to := make([]int32, t.Len())
+	for i := range to {
+		to[i] = -1
+	}
+	n, refs := int32(0), 0
+	name := func(bs []int32) {
+		for _, r := range bs {
+			if to[r] < 0 {
+				to[r] = n
+				n++
+			}
+		}
+		refs += len(bs)
+	}
+	for i := range b.inv.Images {
+		name(b.inv.Images[i].Blobs)
+		for _, cb := range b.inv.Images[i].ChildBlobs {
+			name(cb)
+		}
+	}
+	used, moved := n, false
+	for i, r := range to {
+		if r < 0 { // after the rows kept
+			to[i] = n
+			n++
+		}
+		moved = moved || to[i] != int32(i)
+	}
+	if !moved && int(used) == t.Len() {
+		return
+	}
+	t.permute(to, int(used))
+	rows := make([]int32, 0, refs) // every image's, in one array
+	renumber := func(bs []int32) []int32 {
+		start := len(rows)
+		for _, r := range bs {
+			rows = append(rows, to[r])
+		}
+		return rows[start:len(rows):len(rows)]
+	}
+	for i := range b.inv.Images {
+		im := &b.inv.Images[i]
+		im.Blobs = renumber(im.Blobs)
+		if im.ChildBlobs != nil {
+			cbs := make([][]int32, len(im.ChildBlobs))
+			for k, cb := range im.ChildBlobs {
+				cbs[k] = renumber(cb)
+			}
+			im.ChildBlobs = cbs
+		}
+	}
 }
 
 // pick is own for k < 0, else child[k].
@@ -340,6 +495,9 @@ func (b *InventoryBuilder) internAll(im *Image, n int, blob func(j int) (Sum, bo
 	for j := range n {
 		s, ok, other, size := blob(j)
 		idx, err := b.blobs.intern(&b.inv.Blobs, s, ok, other, size)
+		if err == nil {
+			idx, err = b.choose(idx)
+		}
 		if out, err = appendBlob(out, idx, err, im); err != nil {
 			return nil, err
 		}
@@ -359,8 +517,10 @@ func appendBlob(out []int32, idx int32, err error, im *Image) ([]int32, error) {
 }
 
 // add adds im, its blobs interned by blobsOf(-1) and its nChild platform
-// manifests' by blobsOf(k).
-func (b *InventoryBuilder) add(im Image, nChild int, blobsOf func(k int) ([]int32, error)) error {
+// manifests' by blobsOf(k). given, when not nil, are the platform
+// manifests' blobs as the caller gave them: the image keeps them, and
+// each of them that blobsOf returns unchanged, rather than copies.
+func (b *InventoryBuilder) add(im Image, nChild int, given [][]int32, blobsOf func(k int) ([]int32, error)) error {
 	key := imageKey{im.Repository, im.Digest}
 	if b.seen[key] {
 		return fmt.Errorf("image %s added twice", im.Ref())
@@ -374,10 +534,20 @@ func (b *InventoryBuilder) add(im Image, nChild int, blobsOf func(k int) ([]int3
 	}
 	im.ChildBlobs = nil
 	if nChild > 0 {
-		im.ChildBlobs = make([][]int32, nChild)
+		im.ChildBlobs = given
+		if given == nil {
+			im.ChildBlobs = make([][]int32, nChild)
+		}
 		for k := range nChild {
-			if im.ChildBlobs[k], err = blobsOf(k); err != nil {
+			cb, err := blobsOf(k)
+			if err != nil {
 				return err
+			}
+			if given == nil || !sameSlice(cb, given[k]) {
+				if given != nil && sameSlice(im.ChildBlobs, given) {
+					im.ChildBlobs = slices.Clone(given) // not the caller's
+				}
+				im.ChildBlobs[k] = cb
 			}
 		}
 	}
@@ -416,6 +586,7 @@ func (b *InventoryBuilder) SetRepositories(n int) { b.inv.Repositories = n }
 // Inventory returns the assembled inventory. The builder must not be used
 // afterwards.
 func (b *InventoryBuilder) Inventory() *Inventory {
+	b.compact()
 	inv := b.inv
 	return &inv
 }

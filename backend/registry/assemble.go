@@ -14,6 +14,7 @@ import (
 func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
 	b.SetRepositories(len(s.repoList))
+	b.AdoptBlobs(&s.blobs)
 	errs := s.errs
 	slices.SortFunc(s.tags, func(a, b tagRef) int {
 		return cmp.Or(cmp.Compare(a.repo, b.repo), cmp.Compare(a.digest, b.digest), cmp.Compare(a.tag, b.tag))

@@ -133,6 +133,7 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		n += len(es)
 	}
 	b.Grow(n)
+	b.AdoptBlobs(&s.blobs) // a warm scan's manifests described by the last inventory are copied in
 	// What a manifest says is let go once the last entry naming it is in
 	// the inventory, so that the two are not both whole at the end.
 	uses := make(map[string]int32, n)
