@@ -24,6 +24,7 @@ import (
 	"github.com/helmupgradebot/helmupgradebot/backend/config"
 	"github.com/helmupgradebot/helmupgradebot/backend/engine"
 	"github.com/helmupgradebot/helmupgradebot/backend/history"
+	"github.com/helmupgradebot/helmupgradebot/backend/membudget"
 	"github.com/helmupgradebot/helmupgradebot/backend/metrics"
 	"github.com/helmupgradebot/helmupgradebot/backend/registry"
 	"github.com/helmupgradebot/helmupgradebot/backend/retry"
@@ -47,7 +48,11 @@ var demoRegistries = []string{"acr", "ecr", "gar", "harbor"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A soft memory limit a margin above the live heap, under GOMEMLIMIT
+	// and the container's limit (the process's: run's tests share theirs).
+	stopBudget := membudget.Start(ctx, membudget.WithGetenv(os.Getenv))
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stopBudget()
 	stop()
 	os.Exit(code)
 }
