@@ -165,7 +165,10 @@ func (a *acrAccess) bearer(ctx context.Context, scope string) (string, error) {
 // when there is none.
 func (a *acrAccess) next(resource, action string) string {
 	repo, isRepo := strings.CutPrefix(resource, "repository:")
-	if (!isRepo || !slices.Contains(acrReadActions, action)) && resource != "registry:catalog" {
+	switch {
+	case resource == "registry:catalog":
+		repo = "" // from the first
+	case !isRepo || !slices.Contains(acrReadActions, action):
 		return ""
 	}
 	a.mu.Lock()

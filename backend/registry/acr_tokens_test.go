@@ -113,31 +113,43 @@ func TestACRTokenBatches(t *testing.T) {
 
 // TestACRTokensAhead: the token of the next batch of expected
 // repositories is asked as soon as the one before it is held, with no
-// read waiting for it, so that a listing does not stop at each batch.
+// read waiting for it, so that a listing does not stop at each batch:
+// after a repository's read, and after the catalog's (which comes with
+// the first batch; the names sort before "registry:catalog").
 func TestACRTokensAhead(t *testing.T) {
-	e := startACR(t)
-	c := e.client(t)
-	var repos []string
-	for i := range 2*acrBatchRepos + 5 {
-		repos = append(repos, fmt.Sprintf("r%02d", i))
-	}
-	c.access.expect(repos)
-	if _, err := c.access.bearer(t.Context(), "repository:r00:metadata_read"); err != nil {
-		t.Fatal(err)
-	}
-	// r20 starts the second batch, r40 the third: each is fetched ahead
-	// once the one before it is held
-	for _, r := range []string{"r20", "r40"} {
-		deadline := time.Now().Add(10 * time.Second)
-		for c.access.find("repository:"+r, "pull") == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("no token for %s's batch was fetched ahead", r)
+	for _, tc := range []struct{ name, first string }{
+		{"after a read", "repository:a00:metadata_read"},
+		{"after the catalog", "registry:catalog:*"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startACR(t)
+			c := e.client(t)
+			var repos []string
+			for i := range 2*acrBatchRepos + 5 {
+				repos = append(repos, fmt.Sprintf("a%02d", i))
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	if tokens := len(c.access.held); tokens != 3 {
-		t.Errorf("%d tokens held, want 3 batches", tokens)
+			c.access.expect(repos)
+			if _, err := c.access.bearer(t.Context(), tc.first); err != nil {
+				t.Fatal(err)
+			}
+			// a20 starts the second batch, a40 the third: each is fetched
+			// ahead once the one before it is held
+			for _, r := range []string{"a20", "a40"} {
+				deadline := time.Now().Add(10 * time.Second)
+				for c.access.find("repository:"+r, "pull") == "" {
+					if time.Now().After(deadline) {
+						t.Fatalf("no token for %s's batch was fetched ahead", r)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			c.access.mu.Lock()
+			tokens := len(c.access.held)
+			c.access.mu.Unlock()
+			if tokens != 3 {
+				t.Errorf("%d tokens held, want 3 batches", tokens)
+			}
+		})
 	}
 }
 
