@@ -191,6 +191,7 @@ func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryRepo
 	}
 	rr.TotalBytes, rr.ReclaimBytes, rr.TotalAfterBytes = plan.TotalBytes, plan.ReclaimBytes, plan.TotalAfterBytes
 	rr.ShortfallBytes, rr.UnknownAge, rr.Refused = plan.Shortfall, plan.UnknownAge, plan.Refused
+	rr.Plan = make([]ImageReport, 0, len(plan.Deletions)) // no growth beside the plan and the inventory
 	for _, d := range plan.Deletions {
 		rr.Plan = append(rr.Plan, withUsage(imageReport(inv, d), ures, d.Image))
 	}

@@ -32,6 +32,9 @@ func entryOf(m *azcontainerregistry.ManifestAttributes) (acrEntry, bool) {
 		return acrEntry{}, false
 	}
 	e := acrEntry{digest: *m.Digest}
+	if len(m.Tags) > 0 {
+		e.tags = make([]string, 0, len(m.Tags))
+	}
 	for _, t := range m.Tags {
 		if t != nil {
 			e.tags = append(e.tags, *t)
@@ -67,6 +70,9 @@ func (a *ACR) listManifests(ctx context.Context, repo string) ([]acrEntry, error
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return out, acrCallError(fmt.Sprintf("list manifests of %s after %d", repo, len(out)), err)
+		}
+		if out == nil { // most repositories are one page: no room to spare
+			out = make([]acrEntry, 0, len(page.Attributes))
 		}
 		for _, m := range page.Attributes {
 			if e, ok := entryOf(m); ok {

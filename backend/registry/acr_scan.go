@@ -26,6 +26,9 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	a.access.expect(a.prev.repositories())
 	s := newScanner(a.Client)
 	s.skipConfigs = a.ageFrom == AgeFromPushed
+	// What the last inventory says, taken before the listing so that its
+	// images can go before the listing grows (seed.go).
+	known := a.prev.take(!s.skipConfigs)
 	defer s.endCache(nil) // a failed scan is not a cache generation
 	scannedAt := a.now()
 	stop := s.runProgress(progress)
@@ -104,7 +107,7 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	// tokens (one handshake, with the first repository to read from), when
 	// anything is to be read.
 	handshake := func(ctx context.Context, repo string) error { return a.v2(ctx, "repository:"+repo+":pull") }
-	if err := readListed(ctx, s, repos, entries, a.prev.take(!s.skipConfigs), handshake); err != nil {
+	if err := readListed(ctx, s, repos, entries, known, handshake); err != nil {
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them

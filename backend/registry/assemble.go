@@ -34,7 +34,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 				Error: fmt.Sprintf("%v (tags %s)", info.err, strings.Join(tags, ", "))})
 			continue
 		}
-		for _, w := range info.warnings {
+		for _, w := range info.warnings() {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 		}
 		im := model.Image{
@@ -45,9 +45,9 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			Created:        info.created,
 			CreatedProblem: info.problem,
 			Platform:       info.platform,
-			Platforms:      slices.Clone(info.platforms),
-			Children:       slices.Clone(info.children),
-			Subject:        info.subject,
+			Platforms:      slices.Clone(info.platforms()),
+			Children:       slices.Clone(info.children()),
+			Subject:        info.subject(),
 		}
 		if err := info.addTo(b, im); err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})

@@ -41,6 +41,7 @@ func (e *ECR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	}
 	s := newScanner(e.Client)
 	s.skipConfigs = e.ageFrom == AgeFromPushed
+	known := e.prev.take(!s.skipConfigs) // before the listing: seed.go
 	defer s.endCache(nil)
 	scannedAt := e.now()
 	stop := s.runProgress(progress)
@@ -99,7 +100,7 @@ func (e *ECR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 		return nil, err
 	}
 
-	if err := readListed(ctx, s, repos, images, e.prev.take(!s.skipConfigs), nil); err != nil {
+	if err := readListed(ctx, s, repos, images, known, nil); err != nil {
 		return nil, err
 	}
 	s.configs.reset()
@@ -224,7 +225,7 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 		child := map[string]bool{}
 		for _, im := range images[k] {
 			if info := s.manifests.peek(im.digest); info != nil && info.err == nil {
-				for _, c := range info.children {
+				for _, c := range info.children() {
 					child[c] = true
 				}
 			}
@@ -243,12 +244,12 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: info.err.Error()})
 				continue
 			}
-			for _, w := range info.warnings {
+			for _, w := range info.warnings() {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 			}
 			mi := model.Image{
 				Repository: repo, Digest: im.digest, Tags: im.tags, MediaType: im.mediaType,
-				Platform: info.platform, Platforms: slices.Clone(info.platforms), Children: slices.Clone(info.children), Subject: info.subject,
+				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: slices.Clone(info.children()), Subject: info.subject(),
 				LastPulled: im.pulled, VendorSize: im.size,
 			}
 			if mi.MediaType == "" {

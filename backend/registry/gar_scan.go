@@ -142,7 +142,7 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 		platformOf := map[string]bool{} // an index's platform manifests are part of it
 		for _, e := range es {
 			if info := s.manifests.peek(e.digest); info != nil {
-				for _, c := range info.children {
+				for _, c := range info.children() {
 					platformOf[c] = true
 				}
 			}
@@ -161,11 +161,11 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: info.err.Error()})
 				continue
 			}
-			for _, w := range info.warnings {
+			for _, w := range info.warnings() {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 			}
 			im := model.Image{Repository: repo, Digest: e.digest, Tags: e.tags, MediaType: cmp.Or(e.mediaType, info.mediaType),
-				Platform: info.platform, Platforms: slices.Clone(info.platforms), Children: slices.Clone(info.children), Subject: info.subject}
+				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: slices.Clone(info.children()), Subject: info.subject()}
 			im.Pushed, im.VendorSize = e.uploaded, e.size
 			if g.ageFrom == AgeFromBuilt {
 				im.Created, im.CreatedProblem = garBuilt(e)

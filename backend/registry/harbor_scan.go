@@ -25,6 +25,7 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 	s := newScanner(h.Client)
+	known := h.prev.take(true) // before the listing: seed.go
 	defer s.endCache(nil) // a failed scan is not a cache generation
 	scannedAt := h.now()
 	stop := s.runProgress(progress)
@@ -108,7 +109,7 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 
-	if err := readListed(ctx, s, repos, entries, h.prev.take(true), nil); err != nil {
+	if err := readListed(ctx, s, repos, entries, known, nil); err != nil {
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them

@@ -30,7 +30,7 @@ func readListed[E listed](ctx context.Context, s *scanner, repos []string, entri
 		for _, e := range entries[k] {
 			if info := known[e.listedDigest()]; info != nil {
 				s.manifests.preload(e.listedDigest(), info)
-				for _, c := range info.children {
+				for _, c := range info.children() {
 					skip[repo+"@"+c] = true
 				}
 			}
@@ -153,7 +153,7 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		child := map[string]bool{}
 		for _, e := range entries[k] {
 			if info := s.manifests.peek(e.digest); info != nil && info.err == nil {
-				for _, c := range info.children {
+				for _, c := range info.children() {
 					child[c] = true
 				}
 			}
@@ -164,7 +164,7 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		}
 		held := lockReasons(repo, entries[k], lk, func(d string) ([]string, []string) {
 			if info := s.manifests.peek(d); info != nil && info.err == nil {
-				return info.children, info.platforms
+				return info.children(), info.platforms()
 			}
 			return nil, nil
 		})
@@ -183,7 +183,7 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 				errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: info.err.Error()})
 				continue
 			}
-			for _, w := range info.warnings {
+			for _, w := range info.warnings() {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 			}
 			im := model.Image{
@@ -192,9 +192,9 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 				Tags:       e.tags,
 				MediaType:  cmp.Or(e.mediaType, info.mediaType),
 				Platform:   info.platform,
-				Platforms:  slices.Clone(info.platforms),
-				Children:   slices.Clone(info.children),
-				Subject:    info.subject,
+				Platforms:  slices.Clone(info.platforms()),
+				Children:   slices.Clone(info.children()),
+				Subject:    info.subject(),
 				LastPulled: e.pulled, // zero where the listing records no pulls (ACR)
 			}
 			if rules.listedPlatform {

@@ -70,15 +70,18 @@ func configRead(im *model.Image) bool {
 // take is what the previous inventory says of each digest it read whole
 // (images of repositories it holds no error or warning about, described
 // as a read of the manifest would; with configs, only those whose config
-// it read); it lets go of the inventory itself, which the scan that asks
-// replaces.
+// it read). It lets go of an inventory given by Seed, which the scan that
+// asks replaces: a scan takes it before it lists, so that the images are
+// not held beside the listing (at 100,000 manifests, 45 MB of a warm
+// run's peak). The last scan's, held weakly, stays for a scan after this
+// one fails.
 func (p *previous) take(configs bool) map[string]*manifestInfo {
 	p.mu.Lock()
 	inv := p.inv
 	if inv == nil {
 		inv = p.last.Value()
 	}
-	p.inv, p.last = nil, weak.Pointer[model.Inventory]{}
+	p.inv = nil
 	p.mu.Unlock()
 	if inv == nil {
 		return nil
@@ -118,18 +121,23 @@ func (p *previous) take(configs bool) map[string]*manifestInfo {
 				continue
 			}
 		}
-		out[im.Digest] = &manifestInfo{
-			table:      table,
-			blobs:      im.Blobs,
-			childBlobs: childBlobs,
-			mediaType:  im.MediaType,
-			created:    im.Created,
-			problem:    im.CreatedProblem,
-			platform:   im.Platform,
-			platforms:  slices.Clone(im.Platforms),
-			children:   slices.Clone(im.Children),
-			subject:    im.Subject,
+		info := &manifestInfo{
+			table:     table,
+			blobs:     im.Blobs,
+			mediaType: im.MediaType,
+			created:   im.Created,
+			problem:   im.CreatedProblem,
+			platform:  im.Platform,
 		}
+		if len(im.Children) > 0 || len(im.Platforms) > 0 || childBlobs != nil || im.Subject != "" {
+			info.more = &manifestMore{
+				childBlobs: childBlobs,
+				platforms:  slices.Clone(im.Platforms),
+				children:   slices.Clone(im.Children),
+				subject:    im.Subject,
+			}
+		}
+		out[im.Digest] = info
 	}
 	return out
 }
