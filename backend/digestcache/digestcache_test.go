@@ -717,16 +717,33 @@ func TestCompaction(t *testing.T) {
 	if _, got, ok := r.Get(digestOf([]byte("held"))); !ok || string(got) != "held" {
 		t.Error("the other process's entry lost in the compaction")
 	}
-	// The other process writes on, to a segment of its own (it does not
-	// know the new one yet).
+	// The other process writes on. Its scan's end let go of its index, so
+	// it reads the directory again, as a new process would, and takes the
+	// compacted segment over.
 	if err := other.Put(digestOf([]byte("more")), "", []byte("more")); err != nil {
 		t.Fatal(err)
 	}
 	if _, got, ok := open(t, dir).Get(digestOf([]byte("more"))); !ok || string(got) != "more" {
 		t.Error("written after the compaction, not found")
 	}
-	if segs := segments(t, dir); len(segs) != 2 {
-		t.Errorf("segments %v; want the compacted one and the other process's", segs)
+	if segs := segments(t, dir); len(segs) != 1 {
+		t.Errorf("segments %v; want the compacted one, written on", segs)
+	}
+	// One that still holds the index from before the compaction (in a scan
+	// of its own) writes to a segment of its own: it does not know the new
+	// one yet.
+	stale := open(t, dir, WithClock(clk.now))
+	stale.BeginScan()
+	if _, _, ok := stale.Get(digestOf([]byte("more"))); !ok {
+		t.Fatal("more not found")
+	}
+	clk.advance(time.Hour)
+	run(true, append(all[:5:5], "held", "more")...)
+	if err := stale.Put(digestOf([]byte("last")), "", []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, ok := open(t, dir).Get(digestOf([]byte("last"))); !ok || string(got) != "last" {
+		t.Error("written by a process with a stale index, not found")
 	}
 }
 
@@ -765,6 +782,27 @@ func TestWarm(t *testing.T) {
 	use(t, c, true, "a")
 	if !c.BeginScan().Warm() {
 		t.Error("cold after a complete scan")
+	}
+}
+
+// TestUnloadedAfterScan: once a scan's end has written the index, the
+// cache lets go of it in memory and reads it again at the next use; what
+// the scan stored and used is still there.
+func TestUnloadedAfterScan(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	c := open(t, dir, WithKeep(1), WithClock(clk.now))
+	use(t, c, true, "a", "b")
+	if c.loaded || c.idx != nil || c.segs != nil {
+		t.Fatalf("after the scan's end the index is held: loaded %v, %d entries, %d segments", c.loaded, len(c.idx), len(c.segs))
+	}
+	clk.advance(time.Hour)
+	use(t, c, true, "a") // the same Cache, as the console's next scan
+	if !present(t, dir, "a") || present(t, dir, "b") {
+		t.Errorf("a present %v (want true), b present %v (want false: unused by the last complete scan)", present(t, dir, "a"), present(t, dir, "b"))
+	}
+	if c.loaded {
+		t.Error("the second scan's end left the index loaded")
 	}
 }
 
