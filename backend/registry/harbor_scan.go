@@ -113,8 +113,8 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 	s.configs.reset() // what the manifests took from their configs is in them
+	s.endCacheAs(listedComplete(s, repos, entries)) // before the inventory grows
 	inv := assembleListed(s, repos, entries, locks, scannedAt, listedRules{age: ageFromPushTime, name: immutableReason(rules)})
-	s.endCache(inv)
 	h.prev.set(inv)
 	return inv, nil
 }

@@ -48,7 +48,7 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body = &streamBody{watchedReader: body, close: resp.Body.Close, cancel: cancel, stall: a.stall}
 		return resp, nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(body, bufferLimit+1))
+	buf, err := readBody(body, resp.ContentLength)
 	if err == nil && len(buf) > bufferLimit {
 		resp.Body = &streamBody{watchedReader: &watchedReader{r: io.MultiReader(bytes.NewReader(buf), body), w: w}, close: resp.Body.Close, cancel: cancel, stall: a.stall}
 		return resp, nil
@@ -72,6 +72,39 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	resp.Body = io.NopCloser(bytes.NewReader(buf))
 	return resp, nil
 }
+
+// readBody reads a body of up to bufferLimit bytes, and one more when
+// there are more. A declared length is read into a buffer of that size:
+// io.ReadAll grows its buffer from 512 bytes, which for a scan's 100,000
+// manifests and listing pages was half a gigabyte of garbage. A length
+// over exactLimit is not taken on trust: the buffer grows as bytes come.
+func readBody(r io.Reader, declared int64) ([]byte, error) {
+	if declared < 0 || declared > exactLimit {
+		return io.ReadAll(io.LimitReader(r, bufferLimit+1))
+	}
+	buf := make([]byte, declared)
+	n, err := io.ReadFull(r, buf)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // shorter than declared
+		}
+		return buf[:n], err
+	}
+	// Whatever follows the declared length (net/http's bodies end there).
+	var probe [1]byte
+	if n, err := io.ReadFull(r, probe[:]); n == 0 {
+		if err == io.EOF {
+			return buf, nil
+		}
+		return buf, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(r, bufferLimit-declared))
+	return append(append(buf, probe[0]), rest...), err
+}
+
+// exactLimit: a body declared up to this long is read into a buffer of
+// its declared size.
+const exactLimit = 4 << 20
 
 type errReader struct{ err error }
 
