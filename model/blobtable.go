@@ -359,6 +359,14 @@ type sizedDigest struct {
 	size  int64
 }
 
+// Reset empties the set, for blobs to come (a scan's next batch): rows
+// given so far mean nothing afterwards.
+func (s *BlobSet) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.t, s.idx, s.mismatch, s.first = BlobTable{}, blobIndex{}, nil, nil
+}
+
 // Intern returns the row of the blob digest of the given size, adding it
 // when the set does not hold it.
 func (s *BlobSet) Intern(digest string, size int64) int32 {

@@ -22,6 +22,8 @@ type acrEntry struct {
 	platform string
 	// locked: the manifest's own attributes refuse deletes
 	locked bool
+	// last: no later entry of the scan names this digest (markLastUses)
+	last bool
 	// pulled is the registry's record of its last pull (Harbor's
 	// pull_time); zero when unknown
 	pulled time.Time

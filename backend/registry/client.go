@@ -81,6 +81,7 @@ type Client struct {
 	remoteOpts  []remote.Option
 	pusher      *remote.Pusher
 	cache       *digestcache.Cache // nil: none
+	batch       int                // manifests a listing kind's batch holds at least; 0: batchManifests
 	// base is the transport under go-containerregistry's auth: the
 	// retry layer, refusing plain HTTP unless allowed
 	base http.RoundTripper
@@ -109,6 +110,7 @@ type options struct {
 	deferLocks  bool           // ACR only: WithDeferredLocks
 	ecrEndpoint string         // "": ECR's own for the region
 	iamEndpoint string         // "": ecrEndpoint, else STS's and IAM's own
+	batch       int            // Client.batch (tests: withBatch)
 }
 
 // WithAuthenticator logs in with a (e.g. basic) authenticator. The default
@@ -282,6 +284,7 @@ func New(host string, opts ...Option) (*Client, error) {
 		remoteOpts:  ropts,
 		pusher:      pusher,
 		cache:       o.cache,
+		batch:       o.batch,
 		base:        base,
 	}, nil
 }

@@ -40,8 +40,14 @@ func (w *world) onHarbor() (*Harbor, *faulttest.Proxy) {
 	}
 	w.lockSome(nil, "")
 	proxy := faulttest.Serve(w.t, w.harbor.URL(), faultOptions)
-	h, err := NewHarbor(proxy.Host(), nil, WithAuthenticator(&authn.Basic{Username: harborRobot, Password: harborSecret}),
-		WithClock(func() time.Time { return testNow }), WithRetry(faultRetry))
+	opts := []Option{WithAuthenticator(&authn.Basic{Username: harborRobot, Password: harborSecret}),
+		WithClock(func() time.Time { return testNow }), WithRetry(faultRetry)}
+	if w.rnd.IntN(2) == 0 { // reads and assembly interleaved (scanListed)
+		n := 1 + w.rnd.IntN(5)
+		w.logf("batches of %d manifests", n)
+		opts = append(opts, withBatch(n))
+	}
+	h, err := NewHarbor(proxy.Host(), nil, opts...)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -109,12 +109,12 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 		return nil, err
 	}
 
-	if err := readListed(ctx, s, repos, entries, known, nil); err != nil {
+	inv, err := scanListed(ctx, s, repos, entries, locks, known, nil, scannedAt, listedRules{age: ageFromPushTime, name: immutableReason(rules)})
+	if err != nil {
 		return nil, err
 	}
-	s.configs.reset() // what the manifests took from their configs is in them
-	s.endCacheAs(listedComplete(s, repos, entries)) // before the inventory grows
-	inv := assembleListed(s, repos, entries, locks, scannedAt, listedRules{age: ageFromPushTime, name: immutableReason(rules)})
+	s.configs.reset()
+	s.endCache(inv) // when no batch ended it (no repository)
 	h.prev.set(inv)
 	return inv, nil
 }

@@ -13,7 +13,7 @@ import (
 
 // TestListedComplete: whether a listing kind's scan counts as complete
 // for the digest cache is known before its inventory is made
-// (listedComplete), and agrees with the inventory assembleListed then
+// (listedComplete), and agrees with the inventory assembleRepos then
 // makes: complete exactly when it holds no error but warnings.
 func TestListedComplete(t *testing.T) {
 	d := func(n int) string { return fmt.Sprintf("sha256:%064x", n) }
@@ -74,7 +74,9 @@ func TestListedComplete(t *testing.T) {
 			}
 			repos, entries := []string{"r"}, [][]acrEntry{es}
 			got := listedComplete(s, repos, entries)
-			inv := assembleListed(s, repos, entries, make([]acrLocks, 1), time.Unix(2e9, 0), listedRules{age: ageFromListing(AgeFromPushed), listedPlatform: true})
+			markLastUses(entries)
+			b := model.NewInventoryBuilder("registry.example", time.Unix(2e9, 0))
+			inv := withErrors(b, append(s.errs, assembleRepos(s, b, repos, entries, make([]acrLocks, 1), listedRules{age: ageFromListing(AgeFromPushed), listedPlatform: true}, nil)...))
 			whole := true
 			for _, e := range inv.Errors {
 				whole = whole && e.Warning

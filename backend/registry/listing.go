@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/helmupgradebot/helmupgradebot/model"
@@ -25,6 +26,17 @@ import (
 // read, before any read (ACR's handshake for the registry API's tokens);
 // nothing is read when it fails.
 func readListed[E listed](ctx context.Context, s *scanner, repos []string, entries [][]E, known map[string]*manifestInfo, before func(ctx context.Context, repo string) error) error {
+	read := preloadListed(s, repos, entries, known)
+	p, err := startListedReads(ctx, s, repos, entries, read, before)
+	if err != nil {
+		return err
+	}
+	return readRepos(ctx, s, p, repos, entries, read)
+}
+
+// preloadListed makes known's manifests the scan's, and returns whether
+// an entry of a repository is to be read.
+func preloadListed[E listed](s *scanner, repos []string, entries [][]E, known map[string]*manifestInfo) func(repo string, e E) bool {
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
 		for _, e := range entries[k] {
@@ -36,15 +48,20 @@ func readListed[E listed](ctx context.Context, s *scanner, repos []string, entri
 			}
 		}
 	}
-	read := func(repo string, e E) bool {
+	return func(repo string, e E) bool {
 		d := e.listedDigest()
 		return known[d] == nil && (!skip[repo+"@"+d] || e.listedTagged())
 	}
+}
+
+// startListedReads calls before (see readListed) and returns the puller
+// the reads use.
+func startListedReads[E listed](ctx context.Context, s *scanner, repos []string, entries [][]E, read func(string, E) bool, before func(ctx context.Context, repo string) error) (*remote.Puller, error) {
 	if before != nil {
 		for k, repo := range repos {
 			if slices.ContainsFunc(entries[k], func(e E) bool { return read(repo, e) }) {
 				if err := before(ctx, repo); err != nil {
-					return fmt.Errorf("scan %s: %w", s.c.host, err)
+					return nil, fmt.Errorf("scan %s: %w", s.c.host, err)
 				}
 				break
 			}
@@ -53,8 +70,14 @@ func readListed[E listed](ctx context.Context, s *scanner, repos []string, entri
 	// after before: it may change the Client's transport
 	p, err := s.puller(s.c.pageSize)
 	if err != nil {
-		return fmt.Errorf("scan %s: %w", s.c.host, err)
+		return nil, fmt.Errorf("scan %s: %w", s.c.host, err)
 	}
+	return p, nil
+}
+
+// readRepos reads the entries of repos that read says to, s.c.concurrency
+// at a time.
+func readRepos[E listed](ctx context.Context, s *scanner, p *remote.Puller, repos []string, entries [][]E, read func(string, E) bool) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.c.concurrency)
 	for k, repo := range repos {
@@ -150,9 +173,28 @@ func listedComplete(s *scanner, repos []string, entries [][]acrEntry) bool {
 	return true
 }
 
-// assembleListed builds the inventory from the listing, the locks and
-// the manifests read, by the kind's rules.
-func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, scannedAt time.Time, rules listedRules) *model.Inventory {
+// batchManifests: scanListed reads and assembles repositories in batches
+// of at least this many manifests.
+const batchManifests = 4096
+
+// scanListed reads the listed manifests as readListed does and builds the
+// inventory from the listing, the locks and the manifests read, by the
+// kind's rules, a batch of repositories at a time. What a batch's
+// manifests say, and the blobs they name, are let go once its images are
+// in the inventory: the descriptions of every manifest, the listing and
+// the images are never all whole at once (at 100,000 manifests that
+// moment was the scan's peak, 117 MB live, where each batch's is now a
+// few MB). A manifest listed in repositories of two batches is read again
+// in the later one (from the digest cache when there is one), unless the
+// last inventory described it. The digest cache's scan ends once every
+// manifest is read, before the last batch's images are made.
+func scanListed(ctx context.Context, s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, known map[string]*manifestInfo,
+	before func(ctx context.Context, repo string) error, scannedAt time.Time, rules listedRules) (*model.Inventory, error) {
+	read := preloadListed(s, repos, entries, known)
+	p, err := startListedReads(ctx, s, repos, entries, read, before)
+	if err != nil {
+		return nil, err
+	}
 	b := model.NewInventoryBuilder(s.reg.RegistryStr(), scannedAt)
 	b.SetRepositories(len(repos))
 	b.SetLocksUnread(rules.locksUnread)
@@ -161,18 +203,51 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		n += len(es)
 	}
 	b.Grow(n)
-	b.AdoptBlobs(&s.blobs) // a warm scan's manifests described by the last inventory are copied in
-	// What a manifest says is let go once the last entry naming it is in
-	// the inventory, so that the two are not both whole at the end (the
-	// count is the manifest's cell's: a map of counts was 4.6 MB at
-	// 100,000 manifests).
-	for _, es := range entries {
-		for _, e := range es {
-			s.manifests.hold(e.digest)
+	markLastUses(entries)
+	var errs []model.ScanError
+	for from := 0; from < len(repos); {
+		to, m := from, 0
+		for to < len(repos) && (to == from || m < cmp.Or(s.c.batch, batchManifests)) {
+			m += len(entries[to])
+			to++
+		}
+		if err := readRepos(ctx, s, p, repos[from:to], entries[from:to], read); err != nil {
+			return nil, err
+		}
+		if to == len(repos) {
+			s.endCacheAs(!slices.ContainsFunc(errs, func(e model.ScanError) bool { return !e.Warning }) &&
+				listedComplete(s, repos[from:to], entries[from:to]))
+		}
+		errs = assembleRepos(s, b, repos[from:to], entries[from:to], locks[from:to], rules, errs)
+		// Nothing read for this batch is used again: every description of
+		// the scan's own (the last inventory's stay until their last use)
+		// goes with the rows it names.
+		t := s.blobs.Table()
+		s.manifests.dropIf(func(m *manifestInfo) bool { return m == nil || m.table == nil || m.table == t })
+		s.blobs.Reset()
+		from = to
+	}
+	return withErrors(b, append(slices.Clone(s.errs), errs...)), nil
+}
+
+// markLastUses marks each entry that is the last to name its digest.
+func markLastUses(entries [][]acrEntry) {
+	type at struct{ k, i int }
+	last := map[string]at{}
+	for k, es := range entries {
+		for i, e := range es {
+			last[e.digest] = at{k, i}
 		}
 	}
-	used := s.manifests.release
-	errs := slices.Clone(s.errs)
+	for _, a := range last {
+		entries[a.k][a.i].last = true
+	}
+}
+
+// assembleRepos adds the images of repos to b and returns errs with the
+// problems met; it lets go of each manifest's description after the last
+// entry naming it, and of each repository's entries.
+func assembleRepos(s *scanner, b *model.InventoryBuilder, repos []string, entries [][]acrEntry, locks []acrLocks, rules listedRules, errs []model.ScanError) []model.ScanError {
 	for k, repo := range repos {
 		// platform manifests of an index are part of it, not images
 		child := map[string]bool{}
@@ -195,7 +270,9 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		})
 		for _, e := range entries[k] {
 			info := s.manifests.peek(e.digest)
-			used(e.digest)
+			if e.last {
+				s.manifests.forget(e.digest)
+			}
 			if child[e.digest] && len(e.tags) == 0 {
 				continue
 			}
@@ -236,5 +313,5 @@ func assembleListed(s *scanner, repos []string, entries [][]acrEntry, locks []ac
 		}
 		entries[k] = nil
 	}
-	return withErrors(b, errs)
+	return errs
 }

@@ -88,6 +88,17 @@ func (o *onceMap[V]) release(key string) {
 	o.mu.Unlock()
 }
 
+// dropIf drops every loaded value drop says to.
+func (o *onceMap[V]) dropIf(drop func(V) bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for k, c := range o.cells {
+		if c.loaded && drop(c.v) {
+			delete(o.cells, k)
+		}
+	}
+}
+
 // reset drops every value.
 func (o *onceMap[V]) reset() {
 	o.mu.Lock()

@@ -531,6 +531,11 @@ func runProperty(t *testing.T, seed uint64, kind string) int {
 		proxy = faulttest.Serve(t, w.acr.URL(), faultOptions)
 		w.acr.SetLoginServer(proxy.Host())
 		opts := []Option{WithClock(func() time.Time { return testNow }), WithRetry(faultRetry)}
+		if seed%3 != 2 { // batches of a few manifests: reads and assembly interleaved, manifests of two batches read twice
+			n := 1 + int(seed%5)
+			w.logf("batches of %d manifests", n)
+			opts = append(opts, withBatch(n))
+		}
 		if seed%2 == 1 { // as headless runs: repository and tag locks read where the plan deletes
 			w.logf("locks deferred")
 			every := slices.Clone(opts)
