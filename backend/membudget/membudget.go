@@ -26,8 +26,11 @@ import (
 // Defaults.
 const (
 	// DefaultFloor is the least the limit is set to: below it a heap is
-	// small enough to leave to the collector.
-	DefaultFloor = 128 << 20
+	// small enough to leave to the collector. A headless run over 100,000
+	// manifests lists and reads them with 30-55 MiB live, and the binary
+	// itself is about 25 MiB resident: 112 keeps its peak under 150 MiB
+	// (128 left it at 148-149), for about a tenth more CPU.
+	DefaultFloor = 112 << 20
 	// DefaultRatio is the limit's margin over the live heap.
 	DefaultRatio = 1.25
 	// DefaultContainerShare is the part of a container's memory limit

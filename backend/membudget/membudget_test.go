@@ -18,8 +18,9 @@ func TestLimit(t *testing.T) {
 		ceiling int64
 		want    int64
 	}{
-		{"nothing live: the floor", 0, 0, 128 * mib},
-		{"a small heap: the floor", 50 * mib, 0, 128 * mib},
+		{"nothing live: the floor", 0, 0, 112 * mib},
+		{"a small heap: the floor", 50 * mib, 0, 112 * mib},
+		{"just over the floor", 100 * mib, 0, 125 * mib},
 		{"a large heap: its margin", 1000 * mib, 0, 1250 * mib},
 		{"under a container's limit", 1000 * mib, 900 * mib, 900 * mib},
 		{"a container's limit under the floor", 0, 64 * mib, 64 * mib},

@@ -35,7 +35,10 @@ func readListed[E listed](ctx context.Context, s *scanner, repos []string, entri
 }
 
 // preloadListed makes known's manifests the scan's, and returns whether
-// an entry of a repository is to be read.
+// an entry of a repository is to be read: whether the scan holds nothing
+// of its digest yet (a description preloaded, read, or being read). It
+// does not hold on to known, whose descriptions go each after its last
+// use (scanListed), and with the last one the last inventory's blobs.
 func preloadListed[E listed](s *scanner, repos []string, entries [][]E, known map[string]*manifestInfo) func(repo string, e E) bool {
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
@@ -50,7 +53,7 @@ func preloadListed[E listed](s *scanner, repos []string, entries [][]E, known ma
 	}
 	return func(repo string, e E) bool {
 		d := e.listedDigest()
-		return known[d] == nil && (!skip[repo+"@"+d] || e.listedTagged())
+		return !s.manifests.has(d) && (!skip[repo+"@"+d] || e.listedTagged())
 	}
 }
 

@@ -118,6 +118,14 @@ func (o *onceMap[V]) preload(key string, v V) {
 	}
 }
 
+// has reports whether key has a value or one is being loaded.
+func (o *onceMap[V]) has(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.cells[key]
+	return ok
+}
+
 // peek returns a loaded value (the caller knows the load finished), or
 // the zero value when key was never asked for.
 func (o *onceMap[V]) peek(key string) V {
