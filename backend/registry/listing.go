@@ -224,10 +224,12 @@ func scanListed(ctx context.Context, s *scanner, repos []string, entries [][]acr
 		errs = assembleRepos(s, b, repos[from:to], entries[from:to], locks[from:to], rules, errs)
 		// Nothing read for this batch is used again: every description of
 		// the scan's own (the last inventory's stay until their last use)
-		// goes with the rows it names.
-		t := s.blobs.Table()
-		s.manifests.dropIf(func(m *manifestInfo) bool { return m == nil || m.table == nil || m.table == t })
-		s.blobs.Reset()
+		// goes with the rows it names. A batch that read nothing (a warm
+		// scan's) has none: no walk over what the later batches hold.
+		if t := s.blobs.Table(); t.Len() > 0 {
+			s.manifests.dropIf(func(m *manifestInfo) bool { return m == nil || m.table == nil || m.table == t })
+			s.blobs.Reset()
+		}
 		from = to
 	}
 	return withErrors(b, append(slices.Clone(s.errs), errs...)), nil
