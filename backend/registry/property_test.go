@@ -171,18 +171,27 @@ func (w *world) remember(repo string, x interface{ Digest() (v1.Hash, error) }, 
 }
 
 // populate pushes a random population: per repository images over a
-// shared base layer, indexes that share platform manifests, tags into an
-// index, several tags on one manifest, undated images, and untagged
-// leftovers (which the distribution API cannot list).
+// shared base layer (at times the base of the repository before, as
+// images built from one base image share it across repositories: a layer
+// that a deletion in one repository must not count as freed while
+// another's image keeps it, whichever of a scan's batches met it first),
+// indexes that share platform manifests, tags into an index, several tags
+// on one manifest, undated images, and untagged leftovers (which the
+// distribution API cannot list).
 func (w *world) populate() {
 	w.populateBulk()
 	nrepos := 1 + w.rnd.IntN(3)
+	var base v1.Layer
 	for r := range nrepos {
 		repo := fmt.Sprintf("%sr%d", w.prefix, r)
 		w.repos = append(w.repos, repo)
-		base, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
-		if err != nil {
-			w.t.Fatal(err)
+		if base != nil && w.rnd.IntN(2) == 0 {
+			w.logf("%s shares the base layer of the repository before", repo)
+		} else {
+			var err error
+			if base, err = random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip"); err != nil {
+				w.t.Fatal(err)
+			}
 		}
 		var imgs, untagged []v1.Image
 		ntag := 0
