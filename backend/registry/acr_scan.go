@@ -115,8 +115,8 @@ func (a *ACR) Scan(ctx context.Context, progress func(Progress)) (*model.Invento
 	if err != nil {
 		return nil, err
 	}
-	s.configs.reset()
-	s.endCache(inv) // when no batch ended it (no repository)
+	s.configs.reset() // what the manifests took from their configs is in them
+	s.endCache(inv)   // when no batch ended it (no repository)
 	a.prev.set(inv)
 	return inv, nil
 }

@@ -26,7 +26,7 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 	}
 	s := newScanner(h.Client)
 	known := h.prev.take(true) // before the listing: seed.go
-	defer s.endCache(nil) // a failed scan is not a cache generation
+	defer s.endCache(nil)      // a failed scan is not a cache generation
 	scannedAt := h.now()
 	stop := s.runProgress(progress)
 	defer stop()
@@ -113,8 +113,8 @@ func (h *Harbor) Scan(ctx context.Context, progress func(Progress)) (*model.Inve
 	if err != nil {
 		return nil, err
 	}
-	s.configs.reset()
-	s.endCache(inv) // when no batch ended it (no repository)
+	s.configs.reset() // what the manifests took from their configs is in them
+	s.endCache(inv)   // when no batch ended it (no repository)
 	h.prev.set(inv)
 	return inv, nil
 }

@@ -148,7 +148,21 @@ func ageFromPushTime(im *model.Image, e acrEntry, info *manifestInfo) {
 	}
 }
 
-// listedComplete reports whether assembleListed will find the scan
+// indexChildren are the platform manifests of a repository's indexes
+// read: part of them, not images.
+func indexChildren(s *scanner, es []acrEntry) map[string]bool {
+	child := map[string]bool{}
+	for _, e := range es {
+		if info := s.manifests.peek(e.digest); info != nil && info.err == nil {
+			for _, c := range info.children() {
+				child[c] = true
+			}
+		}
+	}
+	return child
+}
+
+// listedComplete reports whether assembleRepos will find the scan
 // complete for its digest cache (endCacheAs): no error but warnings so
 // far, and every entry it makes an image of read without error.
 func listedComplete(s *scanner, repos []string, entries [][]acrEntry) bool {
@@ -156,14 +170,7 @@ func listedComplete(s *scanner, repos []string, entries [][]acrEntry) bool {
 		return false
 	}
 	for k := range repos {
-		child := map[string]bool{}
-		for _, e := range entries[k] {
-			if info := s.manifests.peek(e.digest); info != nil && info.err == nil {
-				for _, c := range info.children() {
-					child[c] = true
-				}
-			}
-		}
+		child := indexChildren(s, entries[k])
 		for _, e := range entries[k] {
 			if child[e.digest] && len(e.tags) == 0 {
 				continue
@@ -254,15 +261,7 @@ func markLastUses(entries [][]acrEntry) {
 // entry naming it, and of each repository's entries.
 func assembleRepos(s *scanner, b *model.InventoryBuilder, repos []string, entries [][]acrEntry, locks []acrLocks, rules listedRules, errs []model.ScanError) []model.ScanError {
 	for k, repo := range repos {
-		// platform manifests of an index are part of it, not images
-		child := map[string]bool{}
-		for _, e := range entries[k] {
-			if info := s.manifests.peek(e.digest); info != nil && info.err == nil {
-				for _, c := range info.children() {
-					child[c] = true
-				}
-			}
-		}
+		child := indexChildren(s, entries[k])
 		lk := locks[k]
 		if l := lk.repo; l.DeleteDisabled || l.WriteDisabled {
 			b.AddRepositoryLock(l)

@@ -16,7 +16,6 @@ type onceMap[V any] struct {
 type onceCell[V any] struct {
 	v      V
 	loaded bool
-	uses   int32         // hold's count, less release's
 	wait   chan struct{} // made by the first waiter, closed when loaded
 }
 
@@ -64,27 +63,6 @@ func (o *onceMap[V]) do(ctx context.Context, key string, load func() V) (V, bool
 func (o *onceMap[V]) forget(key string) {
 	o.mu.Lock()
 	delete(o.cells, key)
-	o.mu.Unlock()
-}
-
-// hold counts one more use to come of key's value, when it has one.
-func (o *onceMap[V]) hold(key string) {
-	o.mu.Lock()
-	if c := o.cells[key]; c != nil {
-		c.uses++
-	}
-	o.mu.Unlock()
-}
-
-// release counts a use of key's value done; after the last one held it
-// drops the value.
-func (o *onceMap[V]) release(key string) {
-	o.mu.Lock()
-	if c := o.cells[key]; c != nil {
-		if c.uses--; c.uses <= 0 {
-			delete(o.cells, key)
-		}
-	}
 	o.mu.Unlock()
 }
 

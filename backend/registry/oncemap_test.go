@@ -5,30 +5,20 @@ import (
 	"testing"
 )
 
-// TestOnceMapHoldRelease: a value goes after the last use held of it is
-// released, not before; keys never asked for are not counted.
-func TestOnceMapHoldRelease(t *testing.T) {
+// TestOnceMapHasDropIf: has sees a value loaded or preloaded, and dropIf
+// drops exactly the loaded values it is told to.
+func TestOnceMapHasDropIf(t *testing.T) {
 	var o onceMap[*int]
-	one := 1
+	one, two := 1, 2
 	if v, ok := o.do(context.Background(), "a", func() *int { return &one }); !ok || v != &one {
 		t.Fatal("do did not load")
 	}
-	o.preload("b", &one)
-	o.hold("a")
-	o.hold("a")
-	o.hold("b")
-	o.hold("never")
-	o.release("never")
-	o.release("a")
-	if o.peek("a") == nil {
-		t.Fatal("a dropped with a use still held")
+	o.preload("b", &two)
+	if !o.has("a") || !o.has("b") || o.has("never") {
+		t.Fatalf("has: a %v, b %v (want both), never %v", o.has("a"), o.has("b"), o.has("never"))
 	}
-	o.release("a")
-	o.release("b")
-	if o.peek("a") != nil || o.peek("b") != nil {
-		t.Error("values kept after their last use")
-	}
-	if o.peek("never") != nil {
-		t.Error("a key never asked for has a value")
+	o.dropIf(func(v *int) bool { return *v == 1 })
+	if o.has("a") || o.peek("b") != &two {
+		t.Errorf("after dropping the ones: a held %v, b %v", o.has("a"), o.peek("b"))
 	}
 }
