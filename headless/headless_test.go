@@ -352,7 +352,7 @@ func recoversUnrecorded(t *testing.T, spell func(string) string) {
 	}
 	for _, im := range []model.Image{gone, kept} {
 		if err := log.Write(audit.Entry{Action: audit.ActionDelete, Registry: spell(env.Registry.URL()), Repository: im.Repository,
-			Digest: im.Digest, Tags: im.Tags, Outcome: audit.OutcomeAttempt}); err != nil {
+			Digest: im.Digest.String(), Tags: im.Tags, Outcome: audit.OutcomeAttempt}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -361,14 +361,14 @@ func recoversUnrecorded(t *testing.T, spell func(string) string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := client.DeleteManifest(ctx, gone.Repository, gone.Digest); err != nil {
+	if err := client.DeleteManifest(ctx, gone.Repository, gone.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 
 	_, rep, _ := runJSON(t, env, false)
 	want := []RecoveredReport{
-		{Repository: gone.Repository, Digest: gone.Digest, Outcome: audit.OutcomeDeleted},
-		{Repository: kept.Repository, Digest: kept.Digest, Outcome: audit.OutcomePresent},
+		{Repository: gone.Repository, Digest: gone.Digest.String(), Outcome: audit.OutcomeDeleted},
+		{Repository: kept.Repository, Digest: kept.Digest.String(), Outcome: audit.OutcomePresent},
 	}
 	if got := rep.Registry.Recovered; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("recovered %+v, want %+v", got, want)

@@ -47,7 +47,7 @@ func TestImageReportPushed(t *testing.T) {
 		{"distribution", model.Image{Created: built}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.im.Repository, tc.im.Digest = "hub", "sha256:"+strings.Repeat("a", 64)
+			tc.im.Repository, tc.im.Digest = "hub", model.ParseDigest("sha256:"+strings.Repeat("a", 64))
 			inv := &model.Inventory{Images: []model.Image{tc.im}}
 			got := imageReport(inv, model.Deletion{Image: 0}).Pushed
 			if (got == nil) != (tc.want == nil) || (got != nil && !got.Equal(*tc.want)) {

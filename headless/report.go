@@ -134,7 +134,7 @@ func lockReports(inv *model.Inventory) ([]LockedReport, map[string]int, []Reposi
 		if tags == nil {
 			tags = []string{}
 		}
-		locked = append(locked, LockedReport{Repository: im.Repository, Digest: im.Digest, Tags: tags, Level: level, Lock: cmp.Or(im.Lock, level), Hold: im.LockText()})
+		locked = append(locked, LockedReport{Repository: im.Repository, Digest: im.Digest.String(), Tags: tags, Level: level, Lock: cmp.Or(im.Lock, level), Hold: im.LockText()})
 		if level == model.LockRepository {
 			byRepo[im.Repository]++
 		}
@@ -394,13 +394,13 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 	}
 	return ImageReport{
 		Repository:      im.Repository,
-		Digest:          im.Digest,
+		Digest:          im.Digest.String(),
 		Tags:            tags,
 		Created:         im.Created,
 		SizeBytes:       inv.ImageSize(d.Image),
 		ReclaimBytes:    d.Reclaim,
 		Reason:          string(d.Reason),
-		Children:        d.Children,
+		Children:        model.DigestStrings(d.Children),
 		Pushed:          timeOrNil(im.Pushed),
 		ConfigCreated:   timeOrNil(im.ConfigCreated),
 		LastPulled:      timeOrNil(im.LastPulled),

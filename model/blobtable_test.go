@@ -103,7 +103,7 @@ func TestBuilderInternsBySum(t *testing.T) {
 			b := NewInventoryBuilder("r", time.Time{})
 			var err error
 			for i, bs := range c.images {
-				if err = b.AddImage(Image{Repository: "a", Digest: fmt.Sprint("m", i)}, bs); err != nil {
+				if err = b.AddImage(Image{Repository: "a", Digest: ParseDigest(fmt.Sprint("m", i))}, bs); err != nil {
 					break
 				}
 			}
@@ -189,7 +189,7 @@ func TestBlobSet(t *testing.T) {
 		t.Errorf("InternFrom of a blob the set holds added a row")
 	}
 	bld := NewInventoryBuilder("r", time.Time{})
-	err := bld.AddImageFrom(Image{Repository: "a", Digest: "m"}, tbl, []int32{a, b})
+	err := bld.AddImageFrom(Image{Repository: "a", Digest: ParseDigest("m")}, tbl, []int32{a, b})
 	if err == nil || !strings.Contains(err.Error(), "has size 2 here and 1 elsewhere") {
 		t.Errorf("a digest of two sizes: err = %v", err)
 	}
@@ -271,7 +271,7 @@ func TestAdoptBlobs(t *testing.T) {
 			want := NewInventoryBuilder("r", time.Time{})
 			var wantErr error
 			for i, im := range c.images {
-				wantErr = want.AddImage(Image{Repository: "a", Digest: fmt.Sprint("m", i), Children: children(i)}, im.blobs, im.children...)
+				wantErr = want.AddImage(Image{Repository: "a", Digest: ParseDigest(fmt.Sprint("m", i)), Children: ParseDigests(children(i))}, im.blobs, im.children...)
 			}
 			adopt := NewInventoryBuilder("r", time.Time{})
 			adopt.AdoptBlobs(&set)
@@ -281,7 +281,7 @@ func TestAdoptBlobs(t *testing.T) {
 			var err error
 			for i := range c.images {
 				given := slices.Clone(ids[i])
-				err = adopt.AddImageFrom(Image{Repository: "a", Digest: fmt.Sprint("m", i), Children: children(i)}, set.Table(), ids[i], kids[i]...)
+				err = adopt.AddImageFrom(Image{Repository: "a", Digest: ParseDigest(fmt.Sprint("m", i)), Children: ParseDigests(children(i))}, set.Table(), ids[i], kids[i]...)
 				if !slices.Equal(ids[i], given) {
 					t.Errorf("image %d: the caller's rows changed to %v", i, ids[i])
 				}

@@ -29,7 +29,7 @@ const (
 // Image is one manifest (or index) in one repository, with all its tags.
 type Image struct {
 	Repository string
-	Digest     string
+	Digest     Digest
 	Tags       []string
 	MediaType  string
 	// Created is the image's age reference. On a registry that records
@@ -59,14 +59,14 @@ type Image struct {
 	VendorSize int64
 	// Subject is the digest of the image this one refers to (an OCI
 	// referrer: a signature, an SBOM), in the same repository; "" if none.
-	Subject string
+	Subject Digest
 	// Platform is an image's own "os/arch[/variant]", from its config; ""
 	// for an index or when unknown.
 	Platform string
 	// Platforms lists "os/arch[/variant]" for an index's platform manifests.
 	Platforms []string
 	// Children are the digests of an index's platform manifests.
-	Children []string
+	Children []Digest
 	// ChildBlobs, parallel to Children when not nil, are each platform
 	// manifest's own blobs (indexes into Inventory.Blobs): what stays
 	// stored when the index goes but that platform manifest does not.
@@ -84,7 +84,7 @@ type Image struct {
 }
 
 // Ref returns "repository@digest".
-func (im *Image) Ref() string { return im.Repository + "@" + im.Digest }
+func (im *Image) Ref() string { return im.Repository + "@" + im.Digest.String() }
 
 // Levels of the lock that holds a Locked image (LockLevel).
 const (
@@ -272,7 +272,10 @@ type InventoryBuilder struct {
 	group, chosen map[int32]int32
 }
 
-type imageKey struct{ repository, digest string }
+type imageKey struct {
+	repository string
+	digest     Digest
+}
 
 // NewInventoryBuilder starts an inventory of the named registry.
 func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder {

@@ -13,7 +13,7 @@ type RepositoryLocks struct {
 	// Held maps each digest a lock holds to Image.Lock's reason ("" for
 	// the manifest's own, "tag repo:tag", "platform os/arch",
 	// "repository").
-	Held map[string]string
+	Held map[Digest]string
 }
 
 // SetLocksUnread records the repositories whose repository and tag locks

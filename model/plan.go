@@ -137,11 +137,14 @@ func linksOf(n int, edges []edge) links {
 }
 
 func newGraph(inv *Inventory) graph {
-	type key struct{ repo, digest string }
+	type key struct {
+		repo   string
+		digest Digest
+	}
 	n := len(inv.Images)
 	var byDigest map[key]int32 // only where an image names another
 	for i := range inv.Images {
-		if inv.Images[i].Subject != "" || len(inv.Images[i].Children) > 0 {
+		if inv.Images[i].Subject != (Digest{}) || len(inv.Images[i].Children) > 0 {
 			byDigest = make(map[key]int32, n)
 			break
 		}
@@ -156,7 +159,7 @@ func newGraph(inv *Inventory) graph {
 	for j := range inv.Images {
 		im := &inv.Images[j]
 		g.subject[j] = -1
-		if im.Subject != "" {
+		if im.Subject != (Digest{}) {
 			if k, ok := byDigest[key{im.Repository, im.Subject}]; ok && int(k) != j {
 				g.subject[j] = k
 				referrers = append(referrers, edge{k, int32(j)})
@@ -243,7 +246,7 @@ func newerFirst(a, b *Image) int {
 	if c := b.Created.Compare(a.Created); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Digest, b.Digest)
+	return CompareDigests(a.Digest, b.Digest)
 }
 
 func protected(im *Image, pats []*regexp.Regexp) bool {
@@ -270,7 +273,7 @@ type Deletion struct {
 	// Children are platform manifests of a deleted index, in the same
 	// repository, that are not images of their own and that no surviving
 	// image references: deleted after it.
-	Children []string
+	Children []Digest
 	// ChildAfter, parallel to Children when not nil, lists for each
 	// platform manifest the other deletions (all earlier) of indexes that
 	// share it: it is deleted only once each of them took effect.
@@ -508,7 +511,10 @@ func olderFirst(a, b *Image, ia, ib int) int {
 // the last of them, and only once the others are gone (ChildAfter): if one
 // of them stays, so does the platform manifest it needs.
 func attachChildren(inv *Inventory, p *Plan, alive []bool) {
-	type key struct{ repo, digest string }
+	type key struct {
+		repo   string
+		digest Digest
+	}
 	kept := map[key]bool{}
 	for i := range inv.Images {
 		im := &inv.Images[i]

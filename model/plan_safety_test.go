@@ -54,7 +54,7 @@ func TestManualChildNeedsItsIndex(t *testing.T) {
 	if got := refs(inv, p); !slices.Equal(got, []string{"idx:manual", "c1:manual"}) || !slices.Equal(p.Deletions[1].After, []int{0}) {
 		t.Errorf("child with its index: %v, after %v", got, p.Deletions[1].After)
 	}
-	if !slices.Equal(p.Deletions[0].Children, []string{"c2"}) {
+	if !slices.Equal(p.Deletions[0].Children, ParseDigests([]string{"c2"})) {
 		t.Errorf("index deletes children %v, want c2 only (c1 goes on its own)", p.Deletions[0].Children)
 	}
 	if p.ReclaimBytes != 1+2+2+10+10 {
@@ -100,7 +100,7 @@ func safetyInventory(r *rand.Rand) *Inventory {
 			c, pr := created()
 			plats[k] = plat{d, bl, c, pr}
 			if r.IntN(2) == 0 {
-				_ = b.AddImage(Image{Repository: repo, Digest: d, Tags: []string{fmt.Sprintf("p%d", k)},
+				_ = b.AddImage(Image{Repository: repo, Digest: ParseDigest(d), Tags: []string{fmt.Sprintf("p%d", k)},
 					Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}, bl)
 			}
 		}
@@ -111,7 +111,7 @@ func safetyInventory(r *rand.Rand) *Inventory {
 			d := fmt.Sprintf("%s-i%d", repo, k)
 			bl := []Blob{{Digest: d, Size: r.Int64N(5) + 1}}
 			var kids []string
-			im := Image{Repository: repo, Digest: d, Tags: []string{fmt.Sprintf("i%d", k)}, CreatedProblem: CreatedMissing}
+			im := Image{Repository: repo, Digest: ParseDigest(d), Tags: []string{fmt.Sprintf("i%d", k)}, CreatedProblem: CreatedMissing}
 			for range r.IntN(3) + 1 {
 				p := plats[r.IntN(len(plats))]
 				if slices.Contains(kids, p.digest) {
@@ -123,7 +123,7 @@ func safetyInventory(r *rand.Rand) *Inventory {
 					im.Created, im.CreatedProblem = p.created, CreatedOK
 				}
 			}
-			im.Children = kids
+			im.Children = ParseDigests(kids)
 			im.Locked = r.IntN(10) == 0
 			_ = b.AddImage(im, bl)
 		}
@@ -134,7 +134,7 @@ func safetyInventory(r *rand.Rand) *Inventory {
 				bl = append(bl, layers[int(r.ExpFloat64()*5)%len(layers)])
 			}
 			c, pr := created()
-			_ = b.AddImage(Image{Repository: repo, Digest: d, Tags: []string{fmt.Sprintf("s%d", k)},
+			_ = b.AddImage(Image{Repository: repo, Digest: ParseDigest(d), Tags: []string{fmt.Sprintf("s%d", k)},
 				Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}, bl)
 		}
 		// untagged images (as ACR lists them), some referring to another
@@ -143,9 +143,9 @@ func safetyInventory(r *rand.Rand) *Inventory {
 			d := fmt.Sprintf("%s-u%d", repo, k)
 			bl := []Blob{{Digest: d, Size: r.Int64N(50) + 1}}
 			c, pr := created()
-			im := Image{Repository: repo, Digest: d, Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}
+			im := Image{Repository: repo, Digest: ParseDigest(d), Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}
 			if r.IntN(2) == 0 {
-				im.Subject = fmt.Sprintf("%s-s%d", repo, r.IntN(6))
+				im.Subject = ParseDigest(fmt.Sprintf("%s-s%d", repo, r.IntN(6)))
 			}
 			_ = b.AddImage(im, bl)
 		}
@@ -211,15 +211,15 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 		}
 		imgDeleted[d.Image] = true
 		set = append(set, d.Image)
-		deleted[key{im.Repository, im.Digest}] = pos
+		deleted[key{im.Repository, im.Digest.String()}] = pos
 		for _, c := range d.Children {
-			deleted[key{im.Repository, c}] = pos
+			deleted[key{im.Repository, c.String()}] = pos
 		}
 	}
 	incomplete := inv.Incomplete()
 	subjectOf := func(im *Image) (int, bool) {
 		for j := range inv.Images {
-			if im.Subject != "" && inv.Images[j].Repository == im.Repository && inv.Images[j].Digest == im.Subject {
+			if !im.Subject.IsZero() && inv.Images[j].Repository == im.Repository && inv.Images[j].Digest == im.Subject {
 				return j, true
 			}
 		}
@@ -234,7 +234,7 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 			if u := req.Usage.Of(d.Image); u.Launches > 0 || u.InUse {
 				return fmt.Errorf("referrer %s planned with its subject although launched or in use", im.Ref())
 			}
-			pj, gone := deleted[key{im.Repository, inv.Images[j].Digest}]
+			pj, gone := deleted[key{im.Repository, inv.Images[j].Digest.String()}]
 			if !gone || pj >= pos || !slices.Contains(d.After, pj) {
 				return fmt.Errorf("referrer %s planned while its subject survives or goes later", im.Ref())
 			}
@@ -265,7 +265,7 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 			if ix.Repository != im.Repository || !slices.Contains(ix.Children, im.Digest) {
 				continue
 			}
-			pj, ok := deleted[key{ix.Repository, ix.Digest}]
+			pj, ok := deleted[key{ix.Repository, ix.Digest.String()}]
 			if !ok || pj >= pos || !slices.Contains(d.After, pj) {
 				return fmt.Errorf("%s planned while its index %s survives or goes later", im.Ref(), ix.Ref())
 			}
@@ -292,11 +292,11 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 				}
 			}
 		}
-		if _, ok := deleted[key{ix.Repository, ix.Digest}]; ok {
+		if _, ok := deleted[key{ix.Repository, ix.Digest.String()}]; ok {
 			return fmt.Errorf("surviving %s is deleted as someone's platform manifest", ix.Ref())
 		}
 		for _, c := range ix.Children {
-			if _, ok := deleted[key{ix.Repository, c}]; ok {
+			if _, ok := deleted[key{ix.Repository, c.String()}]; ok {
 				return fmt.Errorf("surviving index %s loses its platform manifest %s", ix.Ref(), c)
 			}
 		}
@@ -367,7 +367,7 @@ func TestUntaggedAndReferrers(t *testing.T) {
 	// the cap never takes a signature alone, only with its image
 	p = MakePlan(inv, Request{Policy: Policy{Cap: 1, Aggressive: true}, Now: now, Manual: nil})
 	for k, d := range p.Deletions {
-		if im := inv.Images[d.Image]; im.Subject != "" {
+		if im := inv.Images[d.Image]; !im.Subject.IsZero() {
 			if s := inv.Images[p.Deletions[d.After[0]].Image]; s.Digest != im.Subject || d.After[0] >= k {
 				t.Errorf("signature %s deleted after %s", im.Digest, s.Digest)
 			}
@@ -429,7 +429,7 @@ func TestSharedChildrenGoWithTheLastIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		del := p.Deletions[tt.d]
-		if !slices.Equal(del.Children, tt.children) || fmt.Sprint(del.ChildAfter) != fmt.Sprint(tt.childAfter) {
+		if !slices.Equal(del.Children, ParseDigests(tt.children)) || fmt.Sprint(del.ChildAfter) != fmt.Sprint(tt.childAfter) {
 			t.Errorf("deletion %d: children %v after %v, want %v after %v", tt.d, del.Children, del.ChildAfter, tt.children, tt.childAfter)
 		}
 	}

@@ -38,9 +38,9 @@ func build(t testing.TB, imgs ...img) *Inventory {
 			bl = append(bl, Blob{Digest: k, Size: m.blobs[k]})
 		}
 		err := b.AddImage(Image{
-			Repository: m.repo, Digest: m.digest, Tags: m.tags,
+			Repository: m.repo, Digest: ParseDigest(m.digest), Tags: m.tags,
 			Created:        now.AddDate(0, 0, -m.ageDays),
-			CreatedProblem: m.problem, Children: m.children, Locked: m.locked, Subject: m.subject,
+			CreatedProblem: m.problem, Children: ParseDigests(m.children), Locked: m.locked, Subject: ParseDigest(m.subject),
 		}, bl)
 		if err != nil {
 			t.Fatal(err)
@@ -82,13 +82,13 @@ func TestSizes(t *testing.T) {
 
 func TestAddImageRejectsConflicts(t *testing.T) {
 	b := NewInventoryBuilder("r", now)
-	if err := b.AddImage(Image{Repository: "a", Digest: "d"}, []Blob{{"x", 1}}); err != nil {
+	if err := b.AddImage(Image{Repository: "a", Digest: ParseDigest("d")}, []Blob{{"x", 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.AddImage(Image{Repository: "a", Digest: "d"}, nil); err == nil {
+	if err := b.AddImage(Image{Repository: "a", Digest: ParseDigest("d")}, nil); err == nil {
 		t.Error("same image twice: no error")
 	}
-	if err := b.AddImage(Image{Repository: "b", Digest: "d"}, []Blob{{"x", 2}}); err == nil {
+	if err := b.AddImage(Image{Repository: "b", Digest: ParseDigest("d")}, []Blob{{"x", 2}}); err == nil {
 		t.Error("blob size disagreement: no error")
 	}
 }
@@ -288,7 +288,7 @@ func TestPlanIndexChildren(t *testing.T) {
 	if len(p.Deletions) != 1 {
 		t.Fatalf("plan = %v", refs(inv, p))
 	}
-	if got := p.Deletions[0].Children; !slices.Equal(got, []string{"c1"}) {
+	if got := p.Deletions[0].Children; !slices.Equal(got, ParseDigests([]string{"c1"})) {
 		t.Errorf("children = %v, want [c1]", got)
 	}
 	if p.ReclaimBytes != 1 {
@@ -392,7 +392,7 @@ func randomInventory(r *rand.Rand, n, pool int) *Inventory {
 		}
 		_ = b.AddImage(Image{
 			Repository: fmt.Sprintf("r%d", r.IntN(8)),
-			Digest:     fmt.Sprintf("m%d", i),
+			Digest:     ParseDigest(fmt.Sprintf("m%d", i)),
 			Created:    now.Add(-time.Duration(r.IntN(400*24)) * time.Hour),
 		}, blobs)
 	}

@@ -71,7 +71,7 @@ type Gone struct {
 	Images []int
 	// LeftChildren maps a deleted index (an index into Inventory.Images)
 	// to those of its platform manifests that are still stored.
-	LeftChildren map[int][]string
+	LeftChildren map[int][]Digest
 }
 
 // FreedBytes is what the registry no longer stores once g is gone: the

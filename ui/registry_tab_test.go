@@ -91,7 +91,7 @@ func TestRegistryDeleteRechecks(t *testing.T) {
 	reg.Moved = map[string]bool{moved.Ref(): true}
 	d.press("d")
 	s := joined(d.screen())
-	mustContain(t, s, "1 image changed since the scan and will be skipped", common.ShortDigests(moved.Digest), "now points at it")
+	mustContain(t, s, "1 image changed since the scan and will be skipped", common.ShortDigests(moved.Digest.String()), "now points at it")
 	d.press("enter")
 	s = joined(d.screen())
 	mustContain(t, s, "deleted "+strconv.Itoa(n-1)+" of "+strconv.Itoa(n)+" images", "1 skipped (changed since the scan")

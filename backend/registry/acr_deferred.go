@@ -74,9 +74,9 @@ func (a *ACR) ReadLocks(ctx context.Context, inv *model.Inventory, repositories 
 		if !ok {
 			continue
 		}
-		want[im.Repository] = append(es, acrEntry{digest: im.Digest, tags: im.Tags, platform: im.Platform, locked: im.Locked && im.Lock == ""})
+		want[im.Repository] = append(es, acrEntry{digest: im.Digest.String(), tags: im.Tags, platform: im.Platform, locked: im.Locked && im.Lock == ""})
 		if len(im.Children) > 0 {
-			index[im.Repository+"@"+im.Digest] = im
+			index[im.Repository+"@"+im.Digest.String()] = im
 		}
 	}
 	a.access.expect(repositories) // their tokens in batches
@@ -103,12 +103,17 @@ func (a *ACR) ReadLocks(ctx context.Context, inv *model.Inventory, repositories 
 				failed = append(failed, model.ScanError{Repository: repo, Error: err.Error()})
 				return nil
 			}
-			read[repo] = model.RepositoryLocks{Lock: lk.repo, Held: lockReasons(repo, es, lk, func(d string) ([]string, []string) {
+			held := lockReasons(repo, es, lk, func(d string) ([]string, []string) {
 				if im := index[repo+"@"+d]; im != nil {
-					return im.Children, im.Platforms
+					return model.DigestStrings(im.Children), im.Platforms
 				}
 				return nil, nil
-			})}
+			})
+			rl := model.RepositoryLocks{Lock: lk.repo, Held: make(map[model.Digest]string, len(held))}
+			for d, why := range held {
+				rl.Held[model.ParseDigest(d)] = why
+			}
+			read[repo] = rl
 			return nil
 		})
 	}

@@ -88,7 +88,7 @@ func TestACRLocks(t *testing.T) {
 			got := map[string]string{}
 			for _, im := range inv.Images {
 				if im.Locked {
-					got[im.Digest] = im.Lock
+					got[im.Digest.String()] = im.Lock
 				} else if im.Lock != "" {
 					t.Errorf("%s is not locked but has the reason %q", im.Ref(), im.Lock)
 				}
@@ -103,9 +103,9 @@ func TestACRLocks(t *testing.T) {
 			plan := model.MakePlan(inv, model.Request{Policy: model.Policy{MaxAge: 90 * 24 * time.Hour}, Now: testNow})
 			planned := map[string]bool{}
 			for _, d := range plan.Deletions {
-				planned[inv.Images[d.Image].Digest] = true
+				planned[inv.Images[d.Image].Digest.String()] = true
 				for _, c := range d.Children {
-					planned[c] = true
+					planned[c.String()] = true
 				}
 			}
 			for d := range w.locks {
@@ -334,7 +334,7 @@ func TestACRReadLocksFails(t *testing.T) {
 	plan := model.MakePlan(inv, pol)
 	planned := map[string]bool{}
 	for _, d := range plan.Deletions {
-		planned[inv.Images[d.Image].Digest] = true
+		planned[inv.Images[d.Image].Digest.String()] = true
 	}
 	if planned[s.idx] || planned[s.stable] || !planned[s.v1] || !planned[s.free] {
 		t.Errorf("plan %v: want nothing of multi, app:stable held by its tag, app:v1 and free planned", planned)

@@ -25,7 +25,7 @@ func TestACRScan(t *testing.T) {
 	inv := scan(t, c)
 	byDigest := map[string]*model.Image{}
 	for i := range inv.Images {
-		byDigest[inv.Images[i].Digest] = &inv.Images[i]
+		byDigest[inv.Images[i].Digest.String()] = &inv.Images[i]
 	}
 	for _, d := range []string{s.old, s.retagged, s.cur, s.idx, s.sig, s.locked, s.nix} {
 		if byDigest[d] == nil {
@@ -38,10 +38,10 @@ func TestACRScan(t *testing.T) {
 	if im := byDigest[s.retagged]; im != nil && (len(im.Tags) != 0 || !im.Created.Equal(testNow.AddDate(0, 0, -30))) {
 		t.Errorf("re-tagged leftover: tags %v created %v", im.Tags, im.Created)
 	}
-	if im := byDigest[s.idx]; im != nil && !slices.Equal(slices.Sorted(slices.Values(im.Children)), slices.Sorted(slices.Values([]string{s.amd, s.arm}))) {
+	if im := byDigest[s.idx]; im != nil && !slices.Equal(slices.Sorted(slices.Values(model.DigestStrings(im.Children))), slices.Sorted(slices.Values([]string{s.amd, s.arm}))) {
 		t.Errorf("index children %v", im.Children)
 	}
-	if im := byDigest[s.sig]; im != nil && im.Subject != s.cur {
+	if im := byDigest[s.sig]; im != nil && im.Subject != model.ParseDigest(s.cur) {
 		t.Errorf("signature subject %q, want %s", im.Subject, s.cur)
 	}
 	if im := byDigest[s.locked]; im != nil && !im.Locked {
@@ -79,7 +79,7 @@ func TestACRScan(t *testing.T) {
 	plan := model.MakePlan(inv, model.Request{Policy: pol, Now: testNow})
 	var got []string
 	for _, d := range plan.Deletions {
-		got = append(got, inv.Images[d.Image].Digest+":"+string(d.Reason))
+		got = append(got, inv.Images[d.Image].Digest.String()+":"+string(d.Reason))
 	}
 	want := []string{s.idx + ":age", s.old + ":age", s.retagged + ":untagged"}
 	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
@@ -100,7 +100,7 @@ func TestACRAgeFromBuilt(t *testing.T) {
 	inv := scan(t, e.client(t, WithAgeFrom(AgeFromBuilt)))
 	byDigest := map[string]*model.Image{}
 	for i := range inv.Images {
-		byDigest[inv.Images[i].Digest] = &inv.Images[i]
+		byDigest[inv.Images[i].Digest.String()] = &inv.Images[i]
 	}
 	tests := []struct {
 		digest        string
@@ -138,7 +138,7 @@ func TestACRAgeFromBuilt(t *testing.T) {
 	plan := model.MakePlan(inv, model.Request{Policy: model.Policy{MaxAge: 90 * 24 * time.Hour, UntaggedMaxAge: 7 * 24 * time.Hour}, Now: testNow})
 	var got []string
 	for _, d := range plan.Deletions {
-		got = append(got, inv.Images[d.Image].Digest+":"+string(d.Reason))
+		got = append(got, inv.Images[d.Image].Digest.String()+":"+string(d.Reason))
 	}
 	want := []string{s.idx + ":age", s.old + ":age", s.retagged + ":untagged"} // not the 1970 one: undated
 	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {

@@ -164,7 +164,7 @@ func TestACRNotGranted(t *testing.T) {
 	c := e.client(t)
 	inv := scanOrFail(t, c)
 	before := len(e.srv.Requests())
-	err := c.DeleteManifest(t.Context(), "app", inv.Images[0].Digest)
+	err := c.DeleteManifest(t.Context(), "app", inv.Images[0].Digest.String())
 	if err == nil || !strings.Contains(err.Error(), "does not grant delete on repository:app") || !strings.Contains(err.Error(), "AcrDelete") {
 		t.Errorf("delete without the right: %v", err)
 	}

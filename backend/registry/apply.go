@@ -265,7 +265,7 @@ type applier struct {
 	repos   map[string]*repoCheck
 
 	knownOnce sync.Once
-	known     map[repoDigest]bool // read-only once built
+	known     map[manifestAt]bool // read-only once built
 
 	// With a BatchDeleter: the batcher its deletions go through, and the
 	// gate saying when all of them wait; waiters[j] counts the workers
@@ -286,12 +286,12 @@ type outcome struct {
 // freedBytes is what the deletions done freed, given the platform
 // manifests they left.
 func freedBytes(inv *model.Inventory, plan model.Plan, done []Done) int64 {
-	g := model.Gone{LeftChildren: map[int][]string{}}
+	g := model.Gone{LeftChildren: map[int][]model.Digest{}}
 	for _, d := range done {
 		im := plan.Deletions[d.Index].Image
 		g.Images = append(g.Images, im)
 		if len(d.Left) > 0 {
-			g.LeftChildren[im] = d.Left
+			g.LeftChildren[im] = model.ParseDigests(d.Left)
 		}
 	}
 	return model.FreedBytes(inv, g)
@@ -384,7 +384,7 @@ func (a *applier) do(i int) (out outcome) {
 		parent := a.inv.Images[a.plan.Deletions[j].Image]
 		return a.skip(i, fmt.Sprintf("its index %s was not deleted", parent.Ref()))
 	}
-	if why := a.changed(im, del.Children); why != "" {
+	if why := a.changed(im, model.DigestStrings(del.Children)); why != "" {
 		return a.skip(i, why)
 	}
 	e := a.entry(i, audit.OutcomeAttempt)
@@ -395,9 +395,9 @@ func (a *applier) do(i int) (out outcome) {
 
 	gone, err := a.deleteRecorded(e)
 	if err != nil {
-		return outcome{failure: &Failure{Index: i, Repository: im.Repository, Digest: im.Digest, Error: err.Error(), Unknown: errors.Is(err, errUnsettled)}}
+		return outcome{failure: &Failure{Index: i, Repository: im.Repository, Digest: im.Digest.String(), Error: err.Error(), Unknown: errors.Is(err, errUnsettled)}}
 	}
-	out.done = Done{Index: i, Repository: im.Repository, Digest: im.Digest, Bytes: del.Reclaim, AlreadyGone: gone}
+	out.done = Done{Index: i, Repository: im.Repository, Digest: im.Digest.String(), Bytes: del.Reclaim, AlreadyGone: gone}
 	a.deleteChildren(i, &out)
 	return out
 }
@@ -412,20 +412,20 @@ func (a *applier) deleteChildren(i int, out *outcome) {
 	im := &a.inv.Images[del.Image]
 	for k, c := range del.Children {
 		if k < len(del.ChildAfter) && a.firstNotDone(del.ChildAfter[k]) >= 0 {
-			out.done.Left = append(out.done.Left, c) // an index sharing it stays
+			out.done.Left = append(out.done.Left, c.String()) // an index sharing it stays
 			continue
 		}
-		e := audit.Entry{Action: audit.ActionDelete, Registry: a.inv.Registry, Repository: im.Repository, Digest: c,
-			Index: im.Digest, Reason: string(del.Reason), Outcome: audit.OutcomeAttempt}
+		e := audit.Entry{Action: audit.ActionDelete, Registry: a.inv.Registry, Repository: im.Repository, Digest: c.String(),
+			Index: im.Digest.String(), Reason: string(del.Reason), Outcome: audit.OutcomeAttempt}
 		if err := a.log.Write(e); err != nil {
 			a.stop(fmt.Errorf("not deleting %s@%s, a platform manifest of %s: %w", im.Repository, c, im.Ref(), err))
-			out.done.Left = append(out.done.Left, c)
+			out.done.Left = append(out.done.Left, c.String())
 			continue
 		}
 		if _, err := a.deleteRecorded(e); err != nil {
-			out.childFailures = append(out.childFailures, Failure{Index: i, Repository: im.Repository, Digest: c, Of: im.Digest,
+			out.childFailures = append(out.childFailures, Failure{Index: i, Repository: im.Repository, Digest: c.String(), Of: im.Digest.String(),
 				Error: fmt.Sprintf("deleted %s but not its platform manifest %s: %v", im.Ref(), c, err), Unknown: errors.Is(err, errUnsettled)})
-			out.done.Left = append(out.done.Left, c)
+			out.done.Left = append(out.done.Left, c.String())
 		}
 	}
 }
@@ -531,7 +531,7 @@ func (a *applier) skip(i int, why string) outcome {
 	if err := a.log.Write(e); err != nil {
 		a.stop(fmt.Errorf("could not record the skipped deletion of %s: %w", im.Ref(), err))
 	}
-	return outcome{skip: &Skip{Index: i, Repository: im.Repository, Digest: im.Digest, Reason: why}}
+	return outcome{skip: &Skip{Index: i, Repository: im.Repository, Digest: im.Digest.String(), Reason: why}}
 }
 
 // entry is deletion i's audit line with the given outcome.
@@ -542,9 +542,9 @@ func (a *applier) entry(i int, outcome string) audit.Entry {
 		Action:     audit.ActionDelete,
 		Registry:   a.inv.Registry,
 		Repository: im.Repository,
-		Digest:     im.Digest,
+		Digest:     im.Digest.String(),
 		Tags:       im.Tags,
-		Children:   del.Children,
+		Children:   model.DigestStrings(del.Children),
 		Reason:     string(del.Reason),
 		Bytes:      del.Reclaim,
 		Outcome:    outcome,

@@ -19,19 +19,23 @@ type repoCheck struct {
 	err  error
 }
 
-type repoDigest struct{ repo, digest string }
+// manifestAt names a manifest by its repository and digest.
+type manifestAt struct {
+	repo   string
+	digest model.Digest
+}
 
 // knownDigests is every manifest the scan saw (images and their platform
 // manifests), by repository, built once per Apply rather than once per
 // repository re-read.
-func (a *applier) knownDigests() map[repoDigest]bool {
+func (a *applier) knownDigests() map[manifestAt]bool {
 	a.knownOnce.Do(func() {
-		a.known = map[repoDigest]bool{}
+		a.known = map[manifestAt]bool{}
 		for k := range a.inv.Images {
 			im := &a.inv.Images[k]
-			a.known[repoDigest{im.Repository, im.Digest}] = true
+			a.known[manifestAt{im.Repository, im.Digest}] = true
 			for _, c := range im.Children {
-				a.known[repoDigest{im.Repository, c}] = true
+				a.known[manifestAt{im.Repository, c}] = true
 			}
 		}
 	})
@@ -52,7 +56,7 @@ func (a *applier) current(repo string) (Current, error) {
 		a.bounded(func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), deleteTimeout)
 			defer cancel()
-			rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[repoDigest{repo, d}] })
+			rc.cur, rc.err = a.d.Current(ctx, repo, func(d string) bool { return known[manifestAt{repo, model.ParseDigest(d)}] })
 		})
 	})
 	return rc.cur, rc.err
@@ -66,7 +70,7 @@ func (a *applier) changed(im *model.Image, children []string) string {
 	if err != nil {
 		return fmt.Sprintf("its repository could not be re-read before deleting: %v", err)
 	}
-	for _, t := range cur.Tags[im.Digest] {
+	for _, t := range cur.Tags[im.Digest.String()] {
 		ref := im.Repository + ":" + t
 		if !slices.Contains(im.Tags, t) {
 			return fmt.Sprintf("%s: %s now points at it", ChangedSinceScan, ref)
@@ -77,13 +81,13 @@ func (a *applier) changed(im *model.Image, children []string) string {
 			}
 		}
 	}
-	if cur.Referenced[im.Digest] {
+	if cur.Referenced[im.Digest.String()] {
 		return fmt.Sprintf("%s: an index pushed since references it", ChangedSinceScan)
 	}
-	if l, ok := cur.Locked[im.Digest]; ok {
+	if l, ok := cur.Locked[im.Digest.String()]; ok {
 		return fmt.Sprintf("%s: it is locked (%s)", ChangedSinceScan, l)
 	}
-	for _, c := range cur.Cascade[im.Digest] {
+	for _, c := range cur.Cascade[im.Digest.String()] {
 		if !slices.Contains(children, c) {
 			return fmt.Sprintf("%s: deleting it would also delete its platform manifest %s, untagged since the scan, which the plan keeps", ChangedSinceScan, c)
 		}
@@ -132,11 +136,11 @@ func Recheck(ctx context.Context, d Deleter, inv *model.Inventory, plan model.Pl
 			}
 		}
 		if why == "" {
-			why = a.changed(im, del.Children)
+			why = a.changed(im, model.DigestStrings(del.Children))
 		}
 		if why != "" {
 			skipped[i] = true
-			out = append(out, Skip{Index: i, Repository: im.Repository, Digest: im.Digest, Reason: why})
+			out = append(out, Skip{Index: i, Repository: im.Repository, Digest: im.Digest.String(), Reason: why})
 		}
 	}
 	return out

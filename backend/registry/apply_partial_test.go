@@ -18,13 +18,13 @@ import (
 // failure of its own that names its index; a missing child is fine.
 func TestApplyChildFailure(t *testing.T) {
 	inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
-		{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"},
+		{Repository: "hub", Digest: model.ParseDigest("sha256:i1"), Children: model.ParseDigests([]string{"sha256:c1", "sha256:c2", "sha256:c3"}),
 			ChildBlobs: [][]int32{{1}, {2}, {3}}, Blobs: []int32{0, 1, 2, 3}},
-		{Repository: "hub", Digest: "sha256:i2", Blobs: []int32{4}},
+		{Repository: "hub", Digest: model.ParseDigest("sha256:i2"), Blobs: []int32{4}},
 	}, Blobs: model.BlobsOf([]model.Blob{{Digest: "sha256:i1", Size: 1}, {Digest: "sha256:c1", Size: 10}, {Digest: "sha256:c2", Size: 100},
 		{Digest: "sha256:c3", Size: 1000}, {Digest: "sha256:i2", Size: 10000}}...)}
 	plan := model.Plan{Deletions: []model.Deletion{
-		{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1", "sha256:c2", "sha256:c3"}},
+		{Image: 0, Reason: model.ReasonManual, Children: model.ParseDigests([]string{"sha256:c1", "sha256:c2", "sha256:c3"})},
 		{Image: 1, Reason: model.ReasonManual},
 	}}
 	var mu sync.Mutex
@@ -96,9 +96,9 @@ func TestApplyUnsettledDeleteStaysOpen(t *testing.T) {
 	for _, fail := range []string{"sha256:i1", "sha256:c1"} {
 		t.Run(fail, func(t *testing.T) {
 			inv := &model.Inventory{Registry: "r.example", Images: []model.Image{
-				{Repository: "hub", Digest: "sha256:i1", Children: []string{"sha256:c1"}},
+				{Repository: "hub", Digest: model.ParseDigest("sha256:i1"), Children: model.ParseDigests([]string{"sha256:c1"})},
 			}}
-			plan := model.Plan{Deletions: []model.Deletion{{Image: 0, Reason: model.ReasonManual, Children: []string{"sha256:c1"}}}}
+			plan := model.Plan{Deletions: []model.Deletion{{Image: 0, Reason: model.ReasonManual, Children: model.ParseDigests([]string{"sha256:c1"})}}}
 			log, path := openLog(t)
 			res, err := Apply(t.Context(), unsettledDeleter{fail}, inv, plan, log)
 			if err != nil {

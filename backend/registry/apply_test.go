@@ -36,7 +36,7 @@ func checkAfter(t *testing.T, c *Client, before *model.Inventory, gone []int) {
 				t.Errorf("%s still there after its deletion", im.Ref())
 			}
 			for _, ch := range im.Children {
-				if _, err := remote.Head(mustRepo(t, c, im.Repository).Digest(ch)); err == nil {
+				if _, err := remote.Head(mustRepo(t, c, im.Repository).Digest(ch.String())); err == nil {
 					t.Errorf("platform manifest %s@%s still there", im.Repository, ch)
 				}
 			}
@@ -140,7 +140,7 @@ func TestApply(t *testing.T) {
 			for k, d := range res.Deleted {
 				del := plan.Deletions[k]
 				im := &inv.Images[del.Image]
-				if d.Index != k || d.Repository != im.Repository || d.Digest != im.Digest || d.Bytes != del.Reclaim || d.AlreadyGone {
+				if d.Index != k || d.Repository != im.Repository || model.ParseDigest(d.Digest) != im.Digest || d.Bytes != del.Reclaim || d.AlreadyGone {
 					t.Errorf("deleted[%d] = %+v, want deletion %d of %s", k, d, k, im.Ref())
 				}
 			}
@@ -157,9 +157,9 @@ func TestApply(t *testing.T) {
 			}
 			for _, del := range plan.Deletions {
 				im := &inv.Images[del.Image]
-				e := outcomes[im.Digest]
+				e := outcomes[im.Digest.String()]
 				if e.Outcome != audit.OutcomeDeleted || e.Repository != im.Repository || !slices.Equal(e.Tags, im.Tags) ||
-					e.Reason != string(del.Reason) || e.Bytes != del.Reclaim || !slices.Equal(e.Children, del.Children) {
+					e.Reason != string(del.Reason) || e.Bytes != del.Reclaim || !slices.Equal(e.Children, model.DigestStrings(del.Children)) {
 					t.Errorf("audit outcome for %s: %+v", im.Ref(), e)
 				}
 			}
@@ -176,14 +176,14 @@ func TestApplyAlreadyGone(t *testing.T) {
 	// Someone else deletes the second image, and the index's first
 	// platform manifest, first.
 	gone := &inv.Images[plan.Deletions[1].Image]
-	if err := c.DeleteManifest(t.Context(), gone.Repository, gone.Digest); err != nil {
+	if err := c.DeleteManifest(t.Context(), gone.Repository, gone.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 	index := &inv.Images[plan.Deletions[3].Image]
-	if err := c.DeleteManifest(t.Context(), index.Repository, index.Children[0]); err != nil {
+	if err := c.DeleteManifest(t.Context(), index.Repository, index.Children[0].String()); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DeleteManifest(t.Context(), gone.Repository, gone.Digest); !errors.Is(err, ErrNotFound) {
+	if err := c.DeleteManifest(t.Context(), gone.Repository, gone.Digest.String()); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second delete of %s: %v, want ErrNotFound", gone.Ref(), err)
 	}
 
@@ -201,10 +201,10 @@ func TestApplyAlreadyGone(t *testing.T) {
 		}
 	}
 	outcomes := checkAudit(t, path, inv)
-	if e := outcomes[gone.Digest]; e.Outcome != audit.OutcomeAlreadyGone {
+	if e := outcomes[gone.Digest.String()]; e.Outcome != audit.OutcomeAlreadyGone {
 		t.Errorf("audit outcome of %s: %q, want already-gone", gone.Ref(), e.Outcome)
 	}
-	if e := outcomes[index.Digest]; e.Outcome != audit.OutcomeDeleted {
+	if e := outcomes[index.Digest.String()]; e.Outcome != audit.OutcomeDeleted {
 		t.Errorf("audit outcome of index %s (one child gone): %q, want deleted", index.Ref(), e.Outcome)
 	}
 	checkAfter(t, c, inv, planImages(plan))
@@ -307,7 +307,7 @@ func TestApplyInterrupted(t *testing.T) {
 }
 
 func TestApplyRefusesBadInput(t *testing.T) {
-	inv := &model.Inventory{Images: []model.Image{{Repository: "r", Digest: "sha256:aa"}}}
+	inv := &model.Inventory{Images: []model.Image{{Repository: "r", Digest: model.ParseDigest("sha256:aa")}}}
 	log, _ := openLog(t)
 	d := deleterFunc(func(context.Context, string, string) error { t.Error("deleted"); return nil })
 	tests := []struct {
@@ -320,11 +320,11 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		{"bad image index", model.Plan{Deletions: []model.Deletion{{Image: 3}}}, log, "names image 3"},
 		{"no audit log", model.Plan{Deletions: []model.Deletion{{Image: 0}}}, nil, "no audit log"},
 		{"platform manifest waits for a later deletion", model.Plan{Deletions: []model.Deletion{
-			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{0}}}}}, log, "waits for deletion 0"},
+			{Image: 0, Children: model.ParseDigests([]string{"sha256:c"}), ChildAfter: [][]int{{0}}}}}, log, "waits for deletion 0"},
 		{"platform manifest waits for a negative deletion", model.Plan{Deletions: []model.Deletion{
-			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{-1}}}}}, log, "waits for deletion -1"},
+			{Image: 0, Children: model.ParseDigests([]string{"sha256:c"}), ChildAfter: [][]int{{-1}}}}}, log, "waits for deletion -1"},
 		{"conditions not parallel to the platform manifests", model.Plan{Deletions: []model.Deletion{
-			{Image: 0, Children: []string{"sha256:c"}, ChildAfter: [][]int{{}, {}}}}}, log, "1 platform manifests but conditions for 2"},
+			{Image: 0, Children: model.ParseDigests([]string{"sha256:c"}), ChildAfter: [][]int{{}, {}}}}}, log, "1 platform manifests but conditions for 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,7 +339,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 // TestApplyAuditFailureStops: an audit line that cannot be written stops
 // the run before the deletion it would have recorded.
 func TestApplyAuditFailureStops(t *testing.T) {
-	inv := &model.Inventory{Images: []model.Image{{Repository: "r", Digest: "sha256:aa"}, {Repository: "r", Digest: "sha256:bb"}}}
+	inv := &model.Inventory{Images: []model.Image{{Repository: "r", Digest: model.ParseDigest("sha256:aa")}, {Repository: "r", Digest: model.ParseDigest("sha256:bb")}}}
 	log, _ := openLog(t)
 	log.Close()
 	called := false

@@ -39,15 +39,15 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 		}
 		im := model.Image{
 			Repository:     repo,
-			Digest:         digest,
+			Digest:         model.ParseDigest(digest),
 			Tags:           tags,
 			MediaType:      info.mediaType,
 			Created:        info.created,
 			CreatedProblem: info.problem,
 			Platform:       info.platform,
 			Platforms:      slices.Clone(info.platforms()),
-			Children:       slices.Clone(info.children()),
-			Subject:        info.subject(),
+			Children:       model.ParseDigests(info.children()),
+			Subject:        model.ParseDigest(info.subject()),
 		}
 		if err := info.addTo(b, im); err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})

@@ -281,7 +281,7 @@ func TestDigestCacheCollects(t *testing.T) {
 		}
 	}
 	for _, im := range inv.Images {
-		if !got[im.Digest] {
+		if !got[im.Digest.String()] {
 			t.Errorf("%s in use but not cached", im.Ref())
 		}
 	}

@@ -248,8 +248,8 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 			}
 			mi := model.Image{
-				Repository: repo, Digest: im.digest, Tags: im.tags, MediaType: im.mediaType,
-				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: slices.Clone(info.children()), Subject: info.subject(),
+				Repository: repo, Digest: model.ParseDigest(im.digest), Tags: im.tags, MediaType: im.mediaType,
+				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: model.ParseDigests(info.children()), Subject: model.ParseDigest(info.subject()),
 				LastPulled: im.pulled, VendorSize: im.size,
 			}
 			if mi.MediaType == "" {

@@ -81,7 +81,7 @@ func TestECRScan(t *testing.T) {
 			t.Errorf("%s: created %v %q, vendor size %d", im.Ref(), im.Created, im.CreatedProblem, im.VendorSize)
 		}
 	}
-	if k := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == digestOf(t, idx) }); k < 0 || !inv.Images[k].Created.Equal(testNow.AddDate(0, 0, -5)) {
+	if k := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == model.ParseDigest(digestOf(t, idx)) }); k < 0 || !inv.Images[k].Created.Equal(testNow.AddDate(0, 0, -5)) {
 		t.Errorf("the index's age is not its push time")
 	}
 	stored, err := reg.BlobBytes(t.Context())

@@ -190,7 +190,7 @@ func TestDeleteLostInTransit(t *testing.T) {
 			inv := scan(t, c)
 			var pick []int
 			for i, im := range inv.Images {
-				if len(im.Children) == 0 && im.Subject == "" {
+				if len(im.Children) == 0 && im.Subject.IsZero() {
 					pick = append(pick, i)
 					break
 				}
@@ -215,13 +215,13 @@ func TestDeleteLostInTransit(t *testing.T) {
 			im := inv.Images[pick[0]]
 			outcomes := checkAudit(t, path, inv)
 			if tc.wantGone {
-				if !res.Deleted[0].AlreadyGone || outcomes[im.Digest].Outcome != "already-gone" {
-					t.Errorf("deleted %+v, audit %+v; want already gone", res.Deleted[0], outcomes[im.Digest])
+				if !res.Deleted[0].AlreadyGone || outcomes[im.Digest.String()].Outcome != "already-gone" {
+					t.Errorf("deleted %+v, audit %+v; want already gone", res.Deleted[0], outcomes[im.Digest.String()])
 				}
-			} else if res.Deleted[0].AlreadyGone || outcomes[im.Digest].Outcome != "deleted" {
-				t.Errorf("deleted %+v, audit %+v; want deleted", res.Deleted[0], outcomes[im.Digest])
+			} else if res.Deleted[0].AlreadyGone || outcomes[im.Digest.String()].Outcome != "deleted" {
+				t.Errorf("deleted %+v, audit %+v; want deleted", res.Deleted[0], outcomes[im.Digest.String()])
 			}
-			if there, err := c.Exists(t.Context(), im.Repository, im.Digest); err != nil || there {
+			if there, err := c.Exists(t.Context(), im.Repository, im.Digest.String()); err != nil || there {
 				t.Errorf("%s still there: %v %v", im.Ref(), there, err)
 			}
 			deletes := 0

@@ -164,8 +164,8 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 			for _, w := range info.warnings() {
 				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 			}
-			im := model.Image{Repository: repo, Digest: e.digest, Tags: e.tags, MediaType: cmp.Or(e.mediaType, info.mediaType),
-				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: slices.Clone(info.children()), Subject: info.subject()}
+			im := model.Image{Repository: repo, Digest: model.ParseDigest(e.digest), Tags: e.tags, MediaType: cmp.Or(e.mediaType, info.mediaType),
+				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: model.ParseDigests(info.children()), Subject: model.ParseDigest(info.subject())}
 			im.Pushed, im.VendorSize = e.uploaded, e.size
 			if g.ageFrom == AgeFromBuilt {
 				im.Created, im.CreatedProblem = garBuilt(e)

@@ -77,7 +77,7 @@ func TestGARScan(t *testing.T) {
 		}
 		im := &inv.Images[k]
 		if !slices.Equal(im.Tags, slices.Sorted(slices.Values(want.Tags))) || !im.Created.Equal(pushed[want.Ref()]) || im.CreatedProblem != model.CreatedOK ||
-			!slices.Equal(im.Children, want.Children) {
+			!slices.Equal(im.Children, model.ParseDigests(want.Children)) {
 			t.Errorf("%s: tags %v created %v (%s) children %v; want %v %v ok %v", want.Ref(), im.Tags, im.Created, im.CreatedProblem, im.Children,
 				want.Tags, pushed[want.Ref()], want.Children)
 		}
@@ -282,8 +282,8 @@ func TestGARListingBehind(t *testing.T) {
 	}
 	im := inv.Images[idx]
 
-	srv.HideFromListing(im.Repository, im.Digest, true)
-	err = g.DeleteManifest(t.Context(), im.Repository, im.Digest)
+	srv.HideFromListing(im.Repository, im.Digest.String(), true)
+	err = g.DeleteManifest(t.Context(), im.Repository, im.Digest.String())
 	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "listing does not show it") {
 		t.Errorf("delete of a manifest the listing leaves out: %v, want a failure that is not ErrNotFound", err)
 	}
@@ -297,10 +297,10 @@ func TestGARListingBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Deleted) != 0 || len(res.Failed) != 1 || res.Failed[0].Digest != im.Digest || res.Failed[0].Unknown {
+	if len(res.Deleted) != 0 || len(res.Failed) != 1 || model.ParseDigest(res.Failed[0].Digest) != im.Digest || res.Failed[0].Unknown {
 		t.Errorf("apply: deleted %+v, failed %+v; want the index failed, nothing deleted", res.Deleted, res.Failed)
 	}
-	for _, d := range append([]string{im.Digest}, im.Children...) {
+	for _, d := range append([]string{im.Digest.String()}, model.DigestStrings(im.Children)...) {
 		if there, err := g.Exists(t.Context(), im.Repository, d); err != nil || !there {
 			t.Errorf("%s@%s after the apply: stored %v, %v", im.Repository, d, there, err)
 		}
@@ -309,7 +309,7 @@ func TestGARListingBehind(t *testing.T) {
 	for _, e := range readAudit(t, path) {
 		outcomes = append(outcomes, e.Outcome+" "+e.Digest)
 	}
-	if want := []string{audit.OutcomeAttempt + " " + im.Digest, audit.OutcomeFailed + " " + im.Digest}; !slices.Equal(outcomes, want) {
+	if want := []string{audit.OutcomeAttempt + " " + im.Digest.String(), audit.OutcomeFailed + " " + im.Digest.String()}; !slices.Equal(outcomes, want) {
 		t.Errorf("audit log %v, want %v", outcomes, want)
 	}
 
@@ -318,14 +318,14 @@ func TestGARListingBehind(t *testing.T) {
 	var all []string
 	for _, o := range inv.Images {
 		if o.Repository == im.Repository {
-			all = append(all, o.Digest)
-			all = append(all, o.Children...)
+			all = append(all, o.Digest.String())
+			all = append(all, model.DigestStrings(o.Children)...)
 		}
 	}
 	for _, d := range all {
 		srv.HideFromListing(im.Repository, d, true)
 	}
-	err = g.DeleteManifest(t.Context(), im.Repository, im.Digest)
+	err = g.DeleteManifest(t.Context(), im.Repository, im.Digest.String())
 	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "listing does not show it") {
 		t.Errorf("delete in a repository the listing does not find: %v, want a failure that is not ErrNotFound", err)
 	}
@@ -334,8 +334,8 @@ func TestGARListingBehind(t *testing.T) {
 	}
 
 	// Listed again, it goes, platform manifests and all.
-	srv.HideFromListing(im.Repository, im.Digest, false)
-	if err := g.DeleteManifest(t.Context(), im.Repository, im.Digest); err != nil {
+	srv.HideFromListing(im.Repository, im.Digest.String(), false)
+	if err := g.DeleteManifest(t.Context(), im.Repository, im.Digest.String()); err != nil {
 		t.Errorf("delete once listed: %v", err)
 	}
 }

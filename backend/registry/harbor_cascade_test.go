@@ -22,12 +22,12 @@ func TestHarborCascadeHoldsAnIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == w.idx })
+	idx := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == model.ParseDigest(w.idx) })
 	if idx < 0 {
 		t.Fatalf("the index is not in the scan: %+v", inv.Images)
 	}
 	plan := model.MakePlan(inv, model.Request{Manual: []int{idx}})
-	if len(plan.Deletions) != 1 || slices.Contains(plan.Deletions[0].Children, w.amd) {
+	if len(plan.Deletions) != 1 || slices.Contains(plan.Deletions[0].Children, model.ParseDigest(w.amd)) {
 		t.Fatalf("plan %+v: want the index alone, the tagged amd64 manifest kept", plan.Deletions)
 	}
 

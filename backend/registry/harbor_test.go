@@ -91,7 +91,7 @@ func TestHarborScan(t *testing.T) {
 		t.Errorf("%d images, want 15 (project other not configured, the index's children part of it)", len(inv.Images))
 	}
 	find := func(repo, d string) *model.Image {
-		k := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Repository == repo && im.Digest == d })
+		k := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Repository == repo && im.Digest == model.ParseDigest(d) })
 		if k < 0 {
 			t.Fatalf("%s@%s not in the inventory", repo, d)
 		}
@@ -108,7 +108,7 @@ func TestHarborScan(t *testing.T) {
 		t.Errorf("untagged: %+v", un)
 	}
 	ix := find("binder/a/b", w.idx)
-	if !slices.Equal(ix.Children, []string{w.amd, w.arm}) || !slices.Equal(ix.Platforms, []string{"linux/amd64", "linux/arm64"}) {
+	if !slices.Equal(ix.Children, model.ParseDigests([]string{w.amd, w.arm})) || !slices.Equal(ix.Platforms, []string{"linux/amd64", "linux/arm64"}) {
 		t.Errorf("index children %v platforms %v", ix.Children, ix.Platforms)
 	}
 	stored, err := w.reg.BlobBytes(t.Context())
@@ -143,7 +143,7 @@ func TestHarborWarmScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := slices.IndexFunc(first.Images, func(im model.Image) bool { return im.Digest == w.untagged })
+	k := slices.IndexFunc(first.Images, func(im model.Image) bool { return im.Digest == model.ParseDigest(w.untagged) })
 	if !first.Images[k].LastPulled.IsZero() {
 		t.Errorf("the first scan reports its own read as a pull: %v", first.Images[k].LastPulled)
 	}

@@ -21,6 +21,9 @@ import (
 // reachable from what is kept is deleted, and what the registry lost is
 // what the audit log and the report say it lost.
 
+// repoDigest names a stored manifest by its repository and digest.
+type repoDigest struct{ repo, digest string }
+
 // storeState is what a registry holds, read from its storage (not through
 // the client under test): every manifest, what each references, and
 // every tag.
@@ -166,10 +169,10 @@ func checkInvariant(a applied) []string {
 	}
 	for _, i := range a.held {
 		im := &a.inv.Images[i]
-		if _, was := a.before.manifests[repoDigest{im.Repository, im.Digest}]; !was {
+		if _, was := a.before.manifests[repoDigest{im.Repository, im.Digest.String()}]; !was {
 			continue
 		}
-		if why := a.after.pulls(im.Repository, im.Digest, a.blobsAfter); why != "" {
+		if why := a.after.pulls(im.Repository, im.Digest.String(), a.blobsAfter); why != "" {
 			badf("held image %s (%s) does not pull: %s", im.Ref(), strings.Join(im.Tags, ","), why)
 		}
 	}
@@ -178,10 +181,10 @@ func checkInvariant(a applied) []string {
 	plannedImage := map[repoDigest]bool{}
 	for _, d := range a.plan.Deletions {
 		im := &a.inv.Images[d.Image]
-		planned[repoDigest{im.Repository, im.Digest}] = true
-		plannedImage[repoDigest{im.Repository, im.Digest}] = true
+		planned[repoDigest{im.Repository, im.Digest.String()}] = true
+		plannedImage[repoDigest{im.Repository, im.Digest.String()}] = true
 		for _, c := range d.Children {
-			planned[repoDigest{im.Repository, c}] = true
+			planned[repoDigest{im.Repository, c.String()}] = true
 		}
 	}
 	outcome := map[repoDigest]string{}

@@ -160,14 +160,14 @@ func TestScanManifestKinds(t *testing.T) {
 		t.Errorf("%d images, want %d", len(inv.Images), len(wants))
 	}
 	for _, w := range wants {
-		k := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Repository == w.repo && im.Digest == w.digest })
+		k := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Repository == w.repo && im.Digest == model.ParseDigest(w.digest) })
 		if k < 0 {
 			t.Errorf("%s@%s (%v) not found", w.repo, w.digest, w.tags)
 			continue
 		}
 		im := &inv.Images[k]
 		if !slices.Equal(im.Tags, w.tags) || im.MediaType != string(w.mediaType) || !im.Created.Equal(w.created) ||
-			im.CreatedProblem != w.problem || !slices.Equal(im.Platforms, w.platforms) || !slices.Equal(im.Children, w.children) {
+			im.CreatedProblem != w.problem || !slices.Equal(im.Platforms, w.platforms) || !slices.Equal(im.Children, model.ParseDigests(w.children)) {
 			t.Errorf("%v:\n got tags %v %s created %v %q platforms %v children %v\nwant tags %v %s created %v %q platforms %v children %v",
 				w.tags, im.Tags, im.MediaType, im.Created, im.CreatedProblem, im.Platforms, im.Children,
 				w.tags, w.mediaType, w.created, w.problem, w.platforms, w.children)

@@ -25,7 +25,7 @@ import (
 // nil, is called once, with the first repository that has a manifest to
 // read, before any read (ACR's handshake for the registry API's tokens);
 // nothing is read when it fails.
-func readListed[E listed](ctx context.Context, s *scanner, repos []string, entries [][]E, known map[string]*manifestInfo, before func(ctx context.Context, repo string) error) error {
+func readListed[E listed](ctx context.Context, s *scanner, repos []string, entries [][]E, known map[model.Digest]*manifestInfo, before func(ctx context.Context, repo string) error) error {
 	read := preloadListed(s, repos, entries, known)
 	p, err := startListedReads(ctx, s, repos, entries, read, before)
 	if err != nil {
@@ -39,11 +39,11 @@ func readListed[E listed](ctx context.Context, s *scanner, repos []string, entri
 // of its digest yet (a description preloaded, read, or being read). It
 // does not hold on to known, whose descriptions go each after its last
 // use (scanListed), and with the last one the last inventory's blobs.
-func preloadListed[E listed](s *scanner, repos []string, entries [][]E, known map[string]*manifestInfo) func(repo string, e E) bool {
+func preloadListed[E listed](s *scanner, repos []string, entries [][]E, known map[model.Digest]*manifestInfo) func(repo string, e E) bool {
 	skip := map[string]bool{} // repository@digest
 	for k, repo := range repos {
 		for _, e := range entries[k] {
-			if info := known[e.listedDigest()]; info != nil {
+			if info := known[model.ParseDigest(e.listedDigest())]; info != nil {
 				s.manifests.preload(e.listedDigest(), info)
 				for _, c := range info.children() {
 					skip[repo+"@"+c] = true
@@ -198,7 +198,7 @@ const batchManifests = 4096
 // in the later one (from the digest cache when there is one), unless the
 // last inventory described it. The digest cache's scan ends once every
 // manifest is read, before the last batch's images are made.
-func scanListed(ctx context.Context, s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, known map[string]*manifestInfo,
+func scanListed(ctx context.Context, s *scanner, repos []string, entries [][]acrEntry, locks []acrLocks, known map[model.Digest]*manifestInfo,
 	before func(ctx context.Context, repo string) error, scannedAt time.Time, rules listedRules) (*model.Inventory, error) {
 	read := preloadListed(s, repos, entries, known)
 	p, err := startListedReads(ctx, s, repos, entries, read, before)
@@ -294,13 +294,13 @@ func assembleRepos(s *scanner, b *model.InventoryBuilder, repos []string, entrie
 			}
 			im := model.Image{
 				Repository: repo,
-				Digest:     e.digest,
+				Digest:     model.ParseDigest(e.digest),
 				Tags:       e.tags,
 				MediaType:  cmp.Or(e.mediaType, info.mediaType),
 				Platform:   info.platform,
 				Platforms:  slices.Clone(info.platforms()),
-				Children:   slices.Clone(info.children()),
-				Subject:    info.subject(),
+				Children:   model.ParseDigests(info.children()),
+				Subject:    model.ParseDigest(info.subject()),
 				LastPulled: e.pulled, // zero where the listing records no pulls (ACR)
 			}
 			if rules.listedPlatform {

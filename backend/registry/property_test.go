@@ -396,9 +396,9 @@ func (w *world) schedule(inv *model.Inventory, plan model.Plan, proxy *faulttest
 	var plannedRefs []repoDigest
 	for _, d := range plan.Deletions {
 		im := &inv.Images[d.Image]
-		plannedRefs = append(plannedRefs, repoDigest{im.Repository, im.Digest})
+		plannedRefs = append(plannedRefs, repoDigest{im.Repository, im.Digest.String()})
 		for _, c := range d.Children {
-			plannedRefs = append(plannedRefs, repoDigest{im.Repository, c})
+			plannedRefs = append(plannedRefs, repoDigest{im.Repository, c.String()})
 		}
 	}
 	pick := func(ks []repoDigest) repoDigest { return ks[w.rnd.IntN(len(ks))] }
@@ -687,9 +687,9 @@ func describePlan(inv *model.Inventory, plan model.Plan) string {
 		im := &inv.Images[d.Image]
 		var kids []string
 		for _, c := range d.Children {
-			kids = append(kids, short(c))
+			kids = append(kids, short(c.String()))
 		}
-		out = append(out, fmt.Sprintf("%d: %s@%s %v (%s) after %v children %v childAfter %v", k, im.Repository, short(im.Digest), im.Tags, d.Reason, d.After, kids, d.ChildAfter))
+		out = append(out, fmt.Sprintf("%d: %s@%s %v (%s) after %v children %v childAfter %v", k, im.Repository, short(im.Digest.String()), im.Tags, d.Reason, d.After, kids, d.ChildAfter))
 	}
 	return strings.Join(out, "\n  ")
 }
@@ -711,7 +711,7 @@ func (w *world) samePlanAsEveryLock(ctx context.Context, inv *model.Inventory, r
 		var out []string
 		for _, d := range p.Deletions {
 			out = append(out, inv.Images[d.Image].Ref())
-			out = append(out, d.Children...)
+			out = append(out, model.DigestStrings(d.Children)...)
 		}
 		return out
 	}

@@ -74,10 +74,10 @@ func TestIndexAndItsTaggedChildGoTogether(t *testing.T) {
 	if len(plan.Deletions) != 2 {
 		t.Fatalf("plan has %d deletions, want the index and its tagged child", len(plan.Deletions))
 	}
-	if d := plan.Deletions[1]; inv.Images[d.Image].Digest != digestOf(t, amd) || !slices.Equal(d.After, []int{0}) {
+	if d := plan.Deletions[1]; inv.Images[d.Image].Digest != model.ParseDigest(digestOf(t, amd)) || !slices.Equal(d.After, []int{0}) {
 		t.Fatalf("second deletion %+v: want the amd64 child, after the index", d)
 	}
-	if got := plan.Deletions[0].Children; !slices.Equal(got, []string{digestOf(t, arm)}) {
+	if got := plan.Deletions[0].Children; !slices.Equal(got, model.ParseDigests([]string{digestOf(t, arm)})) {
 		t.Errorf("index children deleted with it = %v, want only the untagged arm64 one", got)
 	}
 	log, _ := openLog(t)
@@ -235,7 +235,7 @@ func TestSharedPlatformManifestsStayWithAKeptIndex(t *testing.T) {
 			var order []string // the two indexes, in plan order
 			for _, d := range plan.Deletions {
 				if im := inv.Images[d.Image]; len(im.Children) > 0 {
-					order = append(order, im.Digest)
+					order = append(order, im.Digest.String())
 				}
 			}
 			if len(order) != 2 {

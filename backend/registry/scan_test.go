@@ -306,11 +306,11 @@ func TestScanIndexChildFails(t *testing.T) {
 	if len(inv.Errors) != 1 || inv.Errors[0].Reference != index.Repository+"@"+bad || !strings.Contains(inv.Errors[0].Error, "500") {
 		t.Fatalf("errors %+v, want one about %s@%s", inv.Errors, index.Repository, bad)
 	}
-	i := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == index.Digest })
+	i := slices.IndexFunc(inv.Images, func(im model.Image) bool { return im.Digest == model.ParseDigest(index.Digest) })
 	if i < 0 {
 		t.Fatal("index dropped")
 	}
-	if got := inv.Images[i].Children; !slices.Equal(got, index.Children[1:]) {
+	if got := inv.Images[i].Children; !slices.Equal(got, model.ParseDigests(index.Children[1:])) {
 		t.Errorf("children %v, want %v", got, index.Children[1:])
 	}
 	if len(inv.Images) != len(probe.Images) {

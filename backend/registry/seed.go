@@ -75,7 +75,7 @@ func configRead(im *model.Image) bool {
 // not held beside the listing (at 100,000 manifests, 45 MB of a warm
 // run's peak). The last scan's, held weakly, stays for a scan after this
 // one fails.
-func (p *previous) take(configs bool) map[string]*manifestInfo {
+func (p *previous) take(configs bool) map[model.Digest]*manifestInfo {
 	p.mu.Lock()
 	inv := p.inv
 	if inv == nil {
@@ -93,7 +93,7 @@ func (p *previous) take(configs bool) map[string]*manifestInfo {
 	if doubt[""] {
 		return nil // the catalog itself failed: trust none of it
 	}
-	out := make(map[string]*manifestInfo, len(inv.Images))
+	out := make(map[model.Digest]*manifestInfo, len(inv.Images))
 	// The table alone, not the inventory: its images can go once read.
 	table := new(model.BlobTable)
 	*table = inv.Blobs
@@ -129,12 +129,12 @@ func (p *previous) take(configs bool) map[string]*manifestInfo {
 			problem:   im.CreatedProblem,
 			platform:  im.Platform,
 		}
-		if len(im.Children) > 0 || len(im.Platforms) > 0 || childBlobs != nil || im.Subject != "" {
+		if len(im.Children) > 0 || len(im.Platforms) > 0 || childBlobs != nil || !im.Subject.IsZero() {
 			info.more = &manifestMore{
 				childBlobs: childBlobs,
 				platforms:  slices.Clone(im.Platforms),
-				children:   slices.Clone(im.Children),
-				subject:    im.Subject,
+				children:   model.DigestStrings(im.Children),
+				subject:    im.Subject.String(),
 			}
 		}
 		out[im.Digest] = info

@@ -176,17 +176,21 @@ func (e *encoder) shared(s string) {
 
 // digest writes "sha256:<64 hex>" as 1 and 32 bytes, anything else as 0
 // and the string.
-func (e *encoder) digest(s string) {
-	if h, ok := strings.CutPrefix(s, "sha256:"); ok && len(h) == 64 && strings.ToLower(h) == h {
-		var raw [32]byte
-		if _, err := hex.Decode(raw[:], []byte(h)); err == nil {
-			e.buf = append(e.buf, 1)
-			e.buf = append(e.buf, raw[:]...)
-			return
-		}
+// sum writes a sha256 digest: 1 and its 32 bytes.
+func (e *encoder) sum(s model.Sum) {
+	e.buf = append(e.buf, 1)
+	e.buf = append(e.buf, s[:]...)
+}
+
+// imageDigest writes a digest as sum does when it is a sha256, else 0
+// and its spelling.
+func (e *encoder) imageDigest(d model.Digest) {
+	if s, ok := d.Sum(); ok {
+		e.sum(s)
+		return
 	}
 	e.buf = append(e.buf, 0)
-	e.str(s)
+	e.str(d.String())
 }
 
 func (e *encoder) time(t time.Time) {
@@ -206,10 +210,10 @@ func (e *encoder) inventory(inv *model.Inventory) {
 	e.uint(uint64(inv.Blobs.Len()))
 	for i := range int32(inv.Blobs.Len()) {
 		if sum, ok := inv.Blobs.Sum(i); ok {
-			e.buf = append(e.buf, 1) // as digest writes it
-			e.buf = append(e.buf, sum[:]...)
+			e.sum(sum)
 		} else {
-			e.digest(inv.Blobs.Digest(i))
+			e.buf = append(e.buf, 0)
+			e.str(inv.Blobs.Digest(i))
 		}
 		e.int(inv.Blobs.Size(i))
 		if len(e.buf) > 1<<15 {
@@ -220,7 +224,7 @@ func (e *encoder) inventory(inv *model.Inventory) {
 	for i := range inv.Images {
 		im := &inv.Images[i]
 		e.shared(im.Repository)
-		e.digest(im.Digest)
+		e.imageDigest(im.Digest)
 		e.uint(uint64(len(im.Tags)))
 		for _, t := range im.Tags {
 			e.str(t)
@@ -232,7 +236,7 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.time(im.ConfigCreated)
 		e.time(im.LastPulled)
 		e.int(im.VendorSize)
-		e.digest(im.Subject)
+		e.imageDigest(im.Subject)
 		e.shared(im.Platform)
 		e.uint(uint64(len(im.Platforms)))
 		for _, p := range im.Platforms {
@@ -240,7 +244,7 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		}
 		e.uint(uint64(len(im.Children)))
 		for _, c := range im.Children {
-			e.digest(c)
+			e.imageDigest(c)
 		}
 		e.uint(uint64(len(im.ChildBlobs)))
 		for _, cb := range im.ChildBlobs {
@@ -416,22 +420,18 @@ func (d *decoder) shared(what string) string {
 	return ""
 }
 
-func (d *decoder) digest(what string) string {
+// imageDigest reads what encoder.imageDigest wrote.
+func (d *decoder) imageDigest(what string) model.Digest {
 	kind := d.bytes(what, 1)
 	if len(kind) == 1 && kind[0] == 1 {
-		raw := d.bytes(what, 32)
-		if len(raw) != 32 {
-			return ""
+		var sum model.Sum
+		if raw := d.bytes(what, 32); len(raw) == 32 {
+			copy(sum[:], raw)
+			return model.DigestOfSum(sum)
 		}
-		var b strings.Builder // one allocation a digest: there are hundreds of thousands
-		b.Grow(len("sha256:") + 64)
-		b.WriteString("sha256:")
-		var h [64]byte
-		hex.Encode(h[:], raw)
-		b.Write(h[:])
-		return b.String()
+		return model.Digest{}
 	}
-	return d.str(what)
+	return model.ParseDigest(d.str(what))
 }
 
 // blob reads a blob's digest and size into t, a sha256 as its 32 bytes
@@ -475,7 +475,7 @@ func (d *decoder) inventory() *model.Inventory {
 	for i := range inv.Images {
 		im := &inv.Images[i]
 		im.Repository = d.shared("repository")
-		im.Digest = d.digest("image digest")
+		im.Digest = d.imageDigest("image digest")
 		if n := d.count("tags", 1); n > 0 {
 			im.Tags = make([]string, n)
 			for k := range im.Tags {
@@ -489,7 +489,7 @@ func (d *decoder) inventory() *model.Inventory {
 		im.ConfigCreated = d.time("config created")
 		im.LastPulled = d.time("last pull")
 		im.VendorSize = d.int("vendor size")
-		im.Subject = d.digest("subject")
+		im.Subject = d.imageDigest("subject")
 		im.Platform = d.shared("platform")
 		if n := d.count("platforms", 1); n > 0 {
 			im.Platforms = make([]string, n)
@@ -498,9 +498,9 @@ func (d *decoder) inventory() *model.Inventory {
 			}
 		}
 		if n := d.count("children", 1); n > 0 {
-			im.Children = make([]string, n)
+			im.Children = make([]model.Digest, n)
 			for k := range im.Children {
-				im.Children[k] = d.digest("child")
+				im.Children[k] = d.imageDigest("child")
 			}
 		}
 		if n := d.count("platform manifest blobs", 1); n > 0 {

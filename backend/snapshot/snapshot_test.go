@@ -28,7 +28,7 @@ func inventory(tb testing.TB, n int) *model.Inventory {
 		for l := range 3 {
 			blobs = append(blobs, model.Blob{Digest: fmt.Sprintf("sha256:f%060x%03x", i, l), Size: 50 << 20})
 		}
-		im := model.Image{Repository: repo, Digest: blobs[0].Digest, Tags: []string{fmt.Sprintf("%040x", i)},
+		im := model.Image{Repository: repo, Digest: model.ParseDigest(blobs[0].Digest), Tags: []string{fmt.Sprintf("%040x", i)},
 			Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute), MediaType: "application/vnd.oci.image.manifest.v1+json"}
 		if err := b.AddImage(im, blobs); err != nil {
 			tb.Fatal(err)
@@ -109,11 +109,11 @@ func TestEveryField(t *testing.T) {
 		Registry: "hub.azurecr.io", ScannedAt: time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC), Repositories: 3,
 		Blobs: model.BlobsOf([]model.Blob{{Digest: d(1), Size: 10}, {Digest: "sha512:" + strings.Repeat("ab", 64), Size: 1 << 40}, {Digest: d(3), Size: 0}}...),
 		Images: []model.Image{
-			{Repository: "a/b", Digest: d(1), Tags: []string{"v1", "latest"}, MediaType: "application/vnd.oci.image.index.v1+json",
+			{Repository: "a/b", Digest: model.ParseDigest(d(1)), Tags: []string{"v1", "latest"}, MediaType: "application/vnd.oci.image.index.v1+json",
 				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, Pushed: time.Date(2021, 2, 3, 4, 5, 6, 7000, time.UTC), ConfigCreated: time.Unix(1, 0).UTC(), LastPulled: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
-				Subject: "sha256:NOT-HEX", Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
-				Children: []string{d(7), d(8)}, ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
-			{Repository: "a/b", Digest: d(3), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2},
+				Subject: model.ParseDigest("sha256:NOT-HEX"), Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
+				Children: model.ParseDigests([]string{d(7), d(8)}), ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
+			{Repository: "a/b", Digest: model.ParseDigest(d(3)), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2},
 				LastPulled: time.Date(2026, 11, 30, 8, 0, 0, 123, time.UTC), VendorSize: 1 << 33},
 		},
 		RegistryRules:   []model.RegistryRule{{Repository: "a/b", Kind: "ECR lifecycle policy", Summary: "rule 1: expire untagged images pushed more than 14 days ago", Text: `{"rules":[]}`}},

@@ -204,16 +204,24 @@ func (res *Result) matchPods(inv *model.Inventory) {
 	if len(res.Pods) == 0 {
 		return
 	}
-	type key struct{ repo, ref string }
-	idx := make(map[key][]int32, len(inv.Images))
+	type tagged struct{ repo, tag string }
+	type pinned struct {
+		repo   string
+		digest model.Digest
+	}
+	byTag := make(map[tagged][]int32, len(inv.Images))
+	byDigest := make(map[pinned][]int32, len(inv.Images))
 	for i := range inv.Images {
 		im := &inv.Images[i]
-		idx[key{im.Repository, im.Digest}] = append(idx[key{im.Repository, im.Digest}], int32(i))
+		k := pinned{im.Repository, im.Digest}
+		byDigest[k] = append(byDigest[k], int32(i))
 		for _, c := range im.Children {
-			idx[key{im.Repository, c}] = append(idx[key{im.Repository, c}], int32(i))
+			k := pinned{im.Repository, c}
+			byDigest[k] = append(byDigest[k], int32(i))
 		}
 		for _, t := range im.Tags {
-			idx[key{im.Repository, t}] = append(idx[key{im.Repository, t}], int32(i))
+			k := tagged{im.Repository, t}
+			byTag[k] = append(byTag[k], int32(i))
 		}
 	}
 	for _, p := range res.Pods {
@@ -223,10 +231,10 @@ func (res *Result) matchPods(inv *model.Inventory) {
 		}
 		var hits []int32
 		if digest != "" {
-			hits = idx[key{repo, digest}]
+			hits = byDigest[pinned{repo, model.ParseDigest(digest)}]
 		}
 		if len(hits) == 0 && tag != "" {
-			hits = idx[key{repo, tag}]
+			hits = byTag[tagged{repo, tag}]
 		}
 		for _, i := range hits {
 			res.Usage.Images[i].InUse = true

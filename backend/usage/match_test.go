@@ -20,7 +20,7 @@ func testInventory(t *testing.T) *model.Inventory {
 	t.Helper()
 	b := model.NewInventoryBuilder("r.example", now)
 	add := func(repo, digest string, tags []string, children ...string) {
-		if err := b.AddImage(model.Image{Repository: repo, Digest: digest, Tags: tags, Children: children, Created: now.AddDate(0, -6, 0)},
+		if err := b.AddImage(model.Image{Repository: repo, Digest: model.ParseDigest(digest), Tags: tags, Children: model.ParseDigests(children), Created: now.AddDate(0, -6, 0)},
 			[]model.Blob{{Digest: digest, Size: 10}}); err != nil {
 			t.Fatal(err)
 		}
@@ -154,13 +154,13 @@ func TestPodImageDefaultsAsKubernetesPulls(t *testing.T) {
 func TestStartingPodHoldsItsDefaultedImage(t *testing.T) {
 	b := model.NewInventoryBuilder("myacr.azurecr.io", now)
 	for _, im := range []model.Image{
-		{Repository: "binder/foo", Digest: "sha256:f1", Tags: []string{"latest"}},
-		{Repository: "binder/foo", Digest: "sha256:f0", Tags: []string{"old"}},
-		{Repository: "library/busybox", Digest: "sha256:b1", Tags: []string{"latest"}},
-		{Repository: "user/tool", Digest: "sha256:t1", Tags: []string{"latest"}},
+		{Repository: "binder/foo", Digest: model.ParseDigest("sha256:f1"), Tags: []string{"latest"}},
+		{Repository: "binder/foo", Digest: model.ParseDigest("sha256:f0"), Tags: []string{"old"}},
+		{Repository: "library/busybox", Digest: model.ParseDigest("sha256:b1"), Tags: []string{"latest"}},
+		{Repository: "user/tool", Digest: model.ParseDigest("sha256:t1"), Tags: []string{"latest"}},
 	} {
 		im.Created = now.AddDate(-1, 0, 0)
-		if err := b.AddImage(im, []model.Blob{{Digest: im.Digest, Size: 10}}); err != nil {
+		if err := b.AddImage(im, []model.Blob{{Digest: im.Digest.String(), Size: 10}}); err != nil {
 			t.Fatal(err)
 		}
 	}

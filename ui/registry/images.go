@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"cmp"
 	"math"
 	"slices"
@@ -57,7 +58,8 @@ type imageIndex struct {
 	reverse bool
 	buf     []sortEntry
 	hit     []bool
-	order   []int // every image, sorted
+	spelt   []byte // a digest spelt, while matching
+	order   []int  // every image, sorted
 	filter  string
 	// hideUntagged leaves manifests without tags out of the view.
 	hideUntagged bool
@@ -258,7 +260,11 @@ func (x *imageIndex) matches(i int, q string, repoTag, digest bool) bool {
 			return true
 		}
 	}
-	return digest && strings.Contains(im.Digest, q)
+	if !digest {
+		return false
+	}
+	x.spelt, _ = im.Digest.AppendText(x.spelt[:0])
+	return bytes.Contains(x.spelt, []byte(q))
 }
 
 // isDigestish reports whether q could be part of a digest.
@@ -310,9 +316,9 @@ func imageName(im *model.Image) string {
 	if len(im.Tags) > 0 {
 		return im.Repository + ":" + im.Tags[0]
 	}
-	d := im.Digest
-	if _, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
-		d = d[:len(d)-len(hex)] + hex[:12]
+	d := im.Digest.String()
+	if alg, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
+		d = alg + ":" + hex[:12]
 	}
 	return im.Repository + "@" + d
 }

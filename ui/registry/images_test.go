@@ -13,7 +13,7 @@ func smallIndex(t *testing.T) *imageIndex {
 	t.Helper()
 	b := model.NewInventoryBuilder("r", uitest.FixedNow)
 	add := func(repo, digest string, tags []string, age time.Duration, size int64, problem model.CreatedProblem) {
-		im := model.Image{Repository: repo, Digest: digest, Tags: tags, CreatedProblem: problem}
+		im := model.Image{Repository: repo, Digest: model.ParseDigest(digest), Tags: tags, CreatedProblem: problem}
 		if problem == model.CreatedOK {
 			im.Created = uitest.FixedNow.Add(-age)
 		}
@@ -89,7 +89,7 @@ func TestImageName(t *testing.T) {
 	if got := imageName(&x.inv.Images[4]); got != "beta:v1" {
 		t.Errorf("imageName = %q", got)
 	}
-	im := model.Image{Repository: "r", Digest: "sha256:0123456789abcdef0123"}
+	im := model.Image{Repository: "r", Digest: model.ParseDigest("sha256:0123456789abcdef0123")}
 	if got := imageName(&im); got != "r@sha256:0123456789ab" {
 		t.Errorf("untagged imageName = %q", got)
 	}

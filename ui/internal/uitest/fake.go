@@ -45,14 +45,14 @@ func GenInventory(n int, seed uint64, now time.Time) *model.Inventory {
 		for j := 0; j < k; j++ {
 			gen := rng.IntN(2)
 			created := now.Add(-time.Duration(rng.IntN(365*24)) * time.Hour)
-			im := model.Image{Repository: repo, Digest: "sha256:" + hex(64), Tags: []string{hex(40)}, Created: created,
+			im := model.Image{Repository: repo, Digest: model.ParseDigest("sha256:" + hex(64)), Tags: []string{hex(40)}, Created: created,
 				MediaType: "application/vnd.docker.distribution.manifest.v2+json"}
 			if j == 0 {
 				im.Tags = append(im.Tags, "latest")
 			}
 			blobs := []model.Blob{os[gen], conda[gen], env,
-				{Digest: "sha256:layer-" + im.Digest, Size: int64(1+rng.IntN(200)) * mb},
-				{Digest: "sha256:cfg-" + im.Digest, Size: 4096}}
+				{Digest: "sha256:layer-" + im.Digest.String(), Size: int64(1+rng.IntN(200)) * mb},
+				{Digest: "sha256:cfg-" + im.Digest.String(), Size: 4096}}
 			if err := b.AddImage(im, blobs); err != nil {
 				panic(err)
 			}
@@ -172,7 +172,7 @@ func (f *Registry) Recheck(_ context.Context, inv *model.Inventory, plan model.P
 	var out []registry.Skip
 	for k, d := range plan.Deletions {
 		if im := &inv.Images[d.Image]; f.Moved[im.Ref()] {
-			out = append(out, registry.Skip{Index: k, Repository: im.Repository, Digest: im.Digest,
+			out = append(out, registry.Skip{Index: k, Repository: im.Repository, Digest: im.Digest.String(),
 				Reason: registry.ChangedSinceScan + ": " + im.Repository + ":latest now points at it"})
 		}
 	}
@@ -204,7 +204,7 @@ func (f *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 		f.mu.Lock()
 		if f.Moved[im.Ref()] {
 			f.mu.Unlock()
-			res.Skipped = append(res.Skipped, registry.Skip{Index: k, Repository: im.Repository, Digest: im.Digest,
+			res.Skipped = append(res.Skipped, registry.Skip{Index: k, Repository: im.Repository, Digest: im.Digest.String(),
 				Reason: registry.ChangedSinceScan + ": " + im.Repository + ":latest now points at it"})
 			progress(k+1, total)
 			continue
@@ -217,11 +217,11 @@ func (f *Registry) Apply(ctx context.Context, inv *model.Inventory, plan model.P
 		if fail {
 			msg := "500 Internal Server Error"
 			if f.FailErr != "" {
-				msg = strings.ReplaceAll(f.FailErr, "REF", im.Repository+"/manifests/"+im.Digest)
+				msg = strings.ReplaceAll(f.FailErr, "REF", im.Repository+"/manifests/"+im.Digest.String())
 			}
-			res.Failed = append(res.Failed, registry.Failure{Index: k, Repository: im.Repository, Digest: im.Digest, Error: msg})
+			res.Failed = append(res.Failed, registry.Failure{Index: k, Repository: im.Repository, Digest: im.Digest.String(), Error: msg})
 		} else {
-			res.Deleted = append(res.Deleted, registry.Done{Index: k, Repository: im.Repository, Digest: im.Digest, Bytes: d.Reclaim})
+			res.Deleted = append(res.Deleted, registry.Done{Index: k, Repository: im.Repository, Digest: im.Digest.String(), Bytes: d.Reclaim})
 			res.FreedBytes += d.Reclaim
 		}
 		progress(k+1, total)
