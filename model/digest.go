@@ -4,29 +4,41 @@ import (
 	"bytes"
 	"encoding/hex"
 	"strings"
+	"unique"
 )
 
-// Digest is an image's content digest. A "sha256:" digest spelt as
-// registries spell it is kept as its 32 bytes; any other spelling (another
-// algorithm, a test's made-up digest) as the string. The zero Digest is no
-// digest. Two Digests are equal exactly when their spellings are.
+// Digest is an image's content digest in 40 bytes. A "sha256:" digest
+// spelt as registries spell it is kept as its 32 bytes; any other
+// spelling (another algorithm, a test's made-up digest) as a handle to
+// the interned string, which compares as the string does. The zero Digest
+// is no digest. Two Digests are equal exactly when their spellings are.
 type Digest struct {
 	sum   Sum
-	other string
+	other unique.Handle[string] // zero for a sum, and for no digest
 }
 
-// ParseDigest is the Digest spelt s ("" gives the zero Digest).
+// ParseDigest is the Digest spelt s ("" gives the zero Digest). It
+// allocates nothing for a sha256.
 func ParseDigest(s string) Digest {
 	if sum, ok := ParseSum(s); ok && sum != (Sum{}) {
 		return Digest{sum: sum}
 	}
-	return Digest{other: s}
+	if s == "" {
+		return Digest{}
+	}
+	return Digest{other: unique.Make(s)}
 }
+
+// spelt reports whether d is kept as its spelling.
+func (d Digest) spelt() bool { return d.other != unique.Handle[string]{} }
 
 // String is the digest as a registry spells it; "" for none.
 func (d Digest) String() string {
-	if d.other != "" || d.sum == (Sum{}) {
-		return d.other
+	switch {
+	case d.spelt():
+		return d.other.Value()
+	case d.sum == Sum{}:
+		return ""
 	}
 	return d.sum.String()
 }
@@ -45,7 +57,7 @@ func (d *Digest) UnmarshalText(b []byte) error {
 
 // CompareDigests orders digests as their spellings order.
 func CompareDigests(a, b Digest) int {
-	if a.other == "" && b.other == "" {
+	if !a.spelt() && !b.spelt() {
 		return bytes.Compare(a.sum[:], b.sum[:])
 	}
 	return strings.Compare(a.String(), b.String())
@@ -77,8 +89,11 @@ func DigestStrings(ds []Digest) []string {
 
 // AppendText appends the digest's spelling to b.
 func (d Digest) AppendText(b []byte) ([]byte, error) {
-	if d.other != "" || d.sum == (Sum{}) {
-		return append(b, d.other...), nil
+	switch {
+	case d.spelt():
+		return append(b, d.other.Value()...), nil
+	case d.sum == Sum{}:
+		return b, nil
 	}
 	b = append(b, "sha256:"...)
 	return hex.AppendEncode(b, d.sum[:]), nil
@@ -87,7 +102,7 @@ func (d Digest) AppendText(b []byte) ([]byte, error) {
 // DigestOfSum is the digest "sha256:" and s in hex.
 func DigestOfSum(s Sum) Digest {
 	if s == (Sum{}) {
-		return Digest{other: s.String()} // the zero Digest is no digest
+		return ParseDigest(s.String()) // the zero Digest is no digest
 	}
 	return Digest{sum: s}
 }
@@ -95,5 +110,5 @@ func DigestOfSum(s Sum) Digest {
 // Sum is the digest's sha256 when it is spelt as registries spell one and
 // is not all zeros; ok is false otherwise.
 func (d Digest) Sum() (s Sum, ok bool) {
-	return d.sum, d.other == "" && d.sum != (Sum{})
+	return d.sum, !d.spelt() && d.sum != (Sum{})
 }

@@ -74,7 +74,7 @@ func TestListedComplete(t *testing.T) {
 			}
 			repos, entries := []string{"r"}, [][]acrEntry{es}
 			got := listedComplete(s, repos, entries)
-			markLastUses(entries)
+			markLastUses(entries, len(es))
 			b := model.NewInventoryBuilder("registry.example", time.Unix(2e9, 0))
 			inv := withErrors(b, append(s.errs, assembleRepos(s, b, repos, entries, make([]acrLocks, 1), listedRules{age: ageFromListing(AgeFromPushed), listedPlatform: true}, nil)...))
 			whole := true

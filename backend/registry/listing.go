@@ -212,8 +212,8 @@ func scanListed(ctx context.Context, s *scanner, repos []string, entries [][]acr
 	for _, es := range entries {
 		n += len(es)
 	}
+	markLastUses(entries, n) // before Grow: its map is garbage once the images take their room
 	b.Grow(n)
-	markLastUses(entries)
 	var errs []model.ScanError
 	for from := 0; from < len(repos); {
 		to, m := from, 0
@@ -242,13 +242,14 @@ func scanListed(ctx context.Context, s *scanner, repos []string, entries [][]acr
 	return withErrors(b, append(slices.Clone(s.errs), errs...)), nil
 }
 
-// markLastUses marks each entry that is the last to name its digest.
-func markLastUses(entries [][]acrEntry) {
-	type at struct{ k, i int }
-	last := map[string]at{}
+// markLastUses marks each entry that is the last to name its digest;
+// there are n entries.
+func markLastUses(entries [][]acrEntry, n int) {
+	type at struct{ k, i int32 }
+	last := make(map[string]at, n)
 	for k, es := range entries {
 		for i, e := range es {
-			last[e.digest] = at{k, i}
+			last[e.digest] = at{int32(k), int32(i)}
 		}
 	}
 	for _, a := range last {
