@@ -112,3 +112,12 @@ func DigestOfSum(s Sum) Digest {
 func (d Digest) Sum() (s Sum, ok bool) {
 	return d.sum, !d.spelt() && d.sum != (Sum{})
 }
+
+// DigestRef is the Digest spelt s, nil for "" (an image's Subject).
+func DigestRef(s string) *Digest {
+	if s == "" {
+		return nil
+	}
+	d := ParseDigest(s)
+	return &d
+}

@@ -58,8 +58,9 @@ type Image struct {
 	// gives none. Reclaim estimates never use it: they come from the blobs.
 	VendorSize int64
 	// Subject is the digest of the image this one refers to (an OCI
-	// referrer: a signature, an SBOM), in the same repository; "" if none.
-	Subject Digest
+	// referrer: a signature, an SBOM), in the same repository; nil if
+	// none (a pointer: few images have one).
+	Subject *Digest
 	// Platform is an image's own "os/arch[/variant]", from its config; ""
 	// for an index or when unknown.
 	Platform string

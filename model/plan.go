@@ -144,7 +144,7 @@ func newGraph(inv *Inventory) graph {
 	n := len(inv.Images)
 	var byDigest map[key]int32 // only where an image names another
 	for i := range inv.Images {
-		if inv.Images[i].Subject != (Digest{}) || len(inv.Images[i].Children) > 0 {
+		if inv.Images[i].Subject != nil || len(inv.Images[i].Children) > 0 {
 			byDigest = make(map[key]int32, n)
 			break
 		}
@@ -159,8 +159,8 @@ func newGraph(inv *Inventory) graph {
 	for j := range inv.Images {
 		im := &inv.Images[j]
 		g.subject[j] = -1
-		if im.Subject != (Digest{}) {
-			if k, ok := byDigest[key{im.Repository, im.Subject}]; ok && int(k) != j {
+		if im.Subject != nil {
+			if k, ok := byDigest[key{im.Repository, *im.Subject}]; ok && int(k) != j {
 				g.subject[j] = k
 				referrers = append(referrers, edge{k, int32(j)})
 			}

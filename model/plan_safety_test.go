@@ -145,7 +145,7 @@ func safetyInventory(r *rand.Rand) *Inventory {
 			c, pr := created()
 			im := Image{Repository: repo, Digest: ParseDigest(d), Created: c, CreatedProblem: pr, Locked: r.IntN(10) == 0}
 			if r.IntN(2) == 0 {
-				im.Subject = ParseDigest(fmt.Sprintf("%s-s%d", repo, r.IntN(6)))
+				im.Subject = DigestRef(fmt.Sprintf("%s-s%d", repo, r.IntN(6)))
 			}
 			_ = b.AddImage(im, bl)
 		}
@@ -219,7 +219,7 @@ func checkPlan(inv *Inventory, req Request, p Plan) error {
 	incomplete := inv.Incomplete()
 	subjectOf := func(im *Image) (int, bool) {
 		for j := range inv.Images {
-			if !im.Subject.IsZero() && inv.Images[j].Repository == im.Repository && inv.Images[j].Digest == im.Subject {
+			if im.Subject != nil && inv.Images[j].Repository == im.Repository && inv.Images[j].Digest == *im.Subject {
 				return j, true
 			}
 		}
@@ -367,8 +367,8 @@ func TestUntaggedAndReferrers(t *testing.T) {
 	// the cap never takes a signature alone, only with its image
 	p = MakePlan(inv, Request{Policy: Policy{Cap: 1, Aggressive: true}, Now: now, Manual: nil})
 	for k, d := range p.Deletions {
-		if im := inv.Images[d.Image]; !im.Subject.IsZero() {
-			if s := inv.Images[p.Deletions[d.After[0]].Image]; s.Digest != im.Subject || d.After[0] >= k {
+		if im := inv.Images[d.Image]; im.Subject != nil {
+			if s := inv.Images[p.Deletions[d.After[0]].Image]; s.Digest != *im.Subject || d.After[0] >= k {
 				t.Errorf("signature %s deleted after %s", im.Digest, s.Digest)
 			}
 		}

@@ -40,7 +40,7 @@ func build(t testing.TB, imgs ...img) *Inventory {
 		err := b.AddImage(Image{
 			Repository: m.repo, Digest: ParseDigest(m.digest), Tags: m.tags,
 			Created:        now.AddDate(0, 0, -m.ageDays),
-			CreatedProblem: m.problem, Children: ParseDigests(m.children), Locked: m.locked, Subject: ParseDigest(m.subject),
+			CreatedProblem: m.problem, Children: ParseDigests(m.children), Locked: m.locked, Subject: DigestRef(m.subject),
 		}, bl)
 		if err != nil {
 			t.Fatal(err)

@@ -47,7 +47,7 @@ func (s *scanner) assemble(scannedAt time.Time) *model.Inventory {
 			Platform:       info.platform,
 			Platforms:      slices.Clone(info.platforms()),
 			Children:       model.ParseDigests(info.children()),
-			Subject:        model.ParseDigest(info.subject()),
+			Subject:        model.DigestRef(info.subject()),
 		}
 		if err := info.addTo(b, im); err != nil {
 			errs = append(errs, model.ScanError{Repository: repo, Reference: ref, Error: err.Error()})

@@ -249,7 +249,7 @@ func (e *ECR) assemble(s *scanner, repos []string, images [][]ecrImage, rules []
 			}
 			mi := model.Image{
 				Repository: repo, Digest: model.ParseDigest(im.digest), Tags: im.tags, MediaType: im.mediaType,
-				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: model.ParseDigests(info.children()), Subject: model.ParseDigest(info.subject()),
+				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: model.ParseDigests(info.children()), Subject: model.DigestRef(info.subject()),
 				LastPulled: im.pulled, VendorSize: im.size,
 			}
 			if mi.MediaType == "" {

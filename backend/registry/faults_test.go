@@ -190,7 +190,7 @@ func TestDeleteLostInTransit(t *testing.T) {
 			inv := scan(t, c)
 			var pick []int
 			for i, im := range inv.Images {
-				if len(im.Children) == 0 && im.Subject.IsZero() {
+				if len(im.Children) == 0 && im.Subject == nil {
 					pick = append(pick, i)
 					break
 				}

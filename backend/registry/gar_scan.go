@@ -165,7 +165,7 @@ func (g *GAR) assemble(s *scanner, repos []string, listed map[string][]garEntry,
 				errs = append(errs, model.ScanError{Repository: repo, Reference: repo + "@" + w.digest, Error: w.msg, Warning: w.soft})
 			}
 			im := model.Image{Repository: repo, Digest: model.ParseDigest(e.digest), Tags: e.tags, MediaType: cmp.Or(e.mediaType, info.mediaType),
-				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: model.ParseDigests(info.children()), Subject: model.ParseDigest(info.subject())}
+				Platform: info.platform, Platforms: slices.Clone(info.platforms()), Children: model.ParseDigests(info.children()), Subject: model.DigestRef(info.subject())}
 			im.Pushed, im.VendorSize = e.uploaded, e.size
 			if g.ageFrom == AgeFromBuilt {
 				im.Created, im.CreatedProblem = garBuilt(e)

@@ -301,7 +301,7 @@ func assembleRepos(s *scanner, b *model.InventoryBuilder, repos []string, entrie
 				Platform:   info.platform,
 				Platforms:  slices.Clone(info.platforms()),
 				Children:   model.ParseDigests(info.children()),
-				Subject:    model.ParseDigest(info.subject()),
+				Subject:    model.DigestRef(info.subject()),
 				LastPulled: e.pulled, // zero where the listing records no pulls (ACR)
 			}
 			if rules.listedPlatform {

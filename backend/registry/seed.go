@@ -129,12 +129,14 @@ func (p *previous) take(configs bool) map[model.Digest]*manifestInfo {
 			problem:   im.CreatedProblem,
 			platform:  im.Platform,
 		}
-		if len(im.Children) > 0 || len(im.Platforms) > 0 || childBlobs != nil || !im.Subject.IsZero() {
+		if len(im.Children) > 0 || len(im.Platforms) > 0 || childBlobs != nil || im.Subject != nil {
 			info.more = &manifestMore{
 				childBlobs: childBlobs,
 				platforms:  slices.Clone(im.Platforms),
 				children:   model.DigestStrings(im.Children),
-				subject:    im.Subject.String(),
+			}
+			if im.Subject != nil {
+				info.more.subject = im.Subject.String()
 			}
 		}
 		out[im.Digest] = info

@@ -236,7 +236,11 @@ func (e *encoder) inventory(inv *model.Inventory) {
 		e.time(im.ConfigCreated)
 		e.time(im.LastPulled)
 		e.int(im.VendorSize)
-		e.imageDigest(im.Subject)
+		var subject model.Digest // none
+		if im.Subject != nil {
+			subject = *im.Subject
+		}
+		e.imageDigest(subject)
 		e.shared(im.Platform)
 		e.uint(uint64(len(im.Platforms)))
 		for _, p := range im.Platforms {
@@ -489,7 +493,9 @@ func (d *decoder) inventory() *model.Inventory {
 		im.ConfigCreated = d.time("config created")
 		im.LastPulled = d.time("last pull")
 		im.VendorSize = d.int("vendor size")
-		im.Subject = d.imageDigest("subject")
+		if s := d.imageDigest("subject"); !s.IsZero() {
+			im.Subject = &s
+		}
 		im.Platform = d.shared("platform")
 		if n := d.count("platforms", 1); n > 0 {
 			im.Platforms = make([]string, n)

@@ -111,7 +111,7 @@ func TestEveryField(t *testing.T) {
 		Images: []model.Image{
 			{Repository: "a/b", Digest: model.ParseDigest(d(1)), Tags: []string{"v1", "latest"}, MediaType: "application/vnd.oci.image.index.v1+json",
 				Created: time.Date(2020, 1, 2, 3, 4, 5, 6, zone), CreatedProblem: model.CreatedBogus, Pushed: time.Date(2021, 2, 3, 4, 5, 6, 7000, time.UTC), ConfigCreated: time.Unix(1, 0).UTC(), LastPulled: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
-				Subject: model.ParseDigest("sha256:NOT-HEX"), Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
+				Subject: model.DigestRef("sha256:NOT-HEX"), Platform: "linux/amd64", Platforms: []string{"linux/amd64", "linux/arm64/v8"},
 				Children: model.ParseDigests([]string{d(7), d(8)}), ChildBlobs: [][]int32{{1}, {1, 2}}, Locked: true, Lock: "tag a/b:v1", Blobs: []int32{0, 1, 2}},
 			{Repository: "a/b", Digest: model.ParseDigest(d(3)), MediaType: "application/vnd.oci.image.manifest.v1+json", Blobs: []int32{2},
 				LastPulled: time.Date(2026, 11, 30, 8, 0, 0, 123, time.UTC), VendorSize: 1 << 33},
