@@ -328,3 +328,42 @@ func TestAdoptBlobs(t *testing.T) {
 		})
 	}
 }
+
+// TestBuilderAddedTwice: an image is one repository and digest; the same
+// digest in another repository, or another digest, is another image.
+func TestBuilderAddedTwice(t *testing.T) {
+	b := NewInventoryBuilder("r", time.Unix(0, 0))
+	digests := []string{"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64), "made-up", "sha512:x"}
+	for i := range 3000 {
+		repo, d := fmt.Sprint("repo", i%40), digests[i%len(digests)]
+		if i >= 40*len(digests) {
+			d = fmt.Sprint("sha256:", i) // a made-up one of its own
+		}
+		err := b.AddImage(Image{Repository: repo, Digest: ParseDigest(d)}, []Blob{{Digest: "l", Size: 1}})
+		first := true
+		for j := range i {
+			dj := digests[j%len(digests)]
+			if j >= 40*len(digests) {
+				dj = fmt.Sprint("sha256:", j)
+			}
+			if fmt.Sprint("repo", j%40) == repo && dj == d {
+				first = false
+				break
+			}
+		}
+		if (err == nil) != first {
+			t.Fatalf("image %d, %s@%s: err %v, want added %v", i, repo, d, err, first)
+		}
+	}
+	inv := b.Inventory()
+	for i := range inv.Images {
+		for j := range i {
+			if inv.Images[i].Repository == inv.Images[j].Repository && inv.Images[i].Digest == inv.Images[j].Digest {
+				t.Fatalf("%s in the inventory twice", inv.Images[i].Ref())
+			}
+		}
+	}
+	if len(inv.Images) != 40+3000-40*len(digests) {
+		t.Errorf("%d images in the inventory", len(inv.Images))
+	}
+}

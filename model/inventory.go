@@ -4,6 +4,7 @@ package model
 
 import (
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
@@ -261,7 +262,7 @@ func (inv *Inventory) ImageSize(i int) int64 {
 type InventoryBuilder struct {
 	inv   Inventory
 	blobs blobIndex
-	seen  map[imageKey]bool
+	seen  seenImages
 	grown *BlobTable // the table AddImageFrom last sized this one by
 	// adopted is the table the inventory took whole (AdoptBlobs), nil
 	// if none: its first adoptedLen rows are the inventory's own.
@@ -273,16 +274,59 @@ type InventoryBuilder struct {
 	group, chosen map[int32]int32
 }
 
-type imageKey struct {
-	repository string
-	digest     Digest
+// seenImages finds an added image by repository and digest in about 24
+// bytes an image, where a map keyed by the two took about 75: last maps a
+// hash of the two to the last image added with that hash, and prior
+// chains each image to the one before it with that hash (-1 for none).
+type seenImages struct {
+	seed  maphash.Seed
+	last  map[uint64]int32
+	prior []int32
+}
+
+// hash is repository and digest's hash: a sha256's first 8 bytes (evenly
+// spread) mixed with the repository's hash.
+func (s *seenImages) hash(repository string, d Digest) uint64 {
+	h := maphash.String(s.seed, repository)
+	if sum, ok := d.Sum(); ok {
+		return h ^ sum.prefix()
+	}
+	return h ^ maphash.String(s.seed, d.String())
+}
+
+// has reports whether images holds one of repository and digest d.
+func (s *seenImages) has(images []Image, repository string, d Digest) bool {
+	if s.last == nil {
+		return false
+	}
+	i, ok := s.last[s.hash(repository, d)]
+	for ok && i >= 0 {
+		if images[i].Digest == d && images[i].Repository == repository {
+			return true
+		}
+		i = s.prior[i]
+	}
+	return false
+}
+
+// add records images[i].
+func (s *seenImages) add(images []Image, i int32) {
+	if s.last == nil {
+		s.seed, s.last = maphash.MakeSeed(), map[uint64]int32{}
+	}
+	h := s.hash(images[i].Repository, images[i].Digest)
+	p, ok := s.last[h]
+	if !ok {
+		p = -1
+	}
+	s.prior = append(s.prior, p)
+	s.last[h] = i
 }
 
 // NewInventoryBuilder starts an inventory of the named registry.
 func NewInventoryBuilder(registry string, scannedAt time.Time) *InventoryBuilder {
 	return &InventoryBuilder{
-		inv:  Inventory{Registry: registry, ScannedAt: scannedAt},
-		seen: map[imageKey]bool{},
+		inv: Inventory{Registry: registry, ScannedAt: scannedAt},
 	}
 }
 
@@ -525,8 +569,7 @@ func appendBlob(out []int32, idx int32, err error, im *Image) ([]int32, error) {
 // manifests' blobs as the caller gave them: the image keeps them, and
 // each of them that blobsOf returns unchanged, rather than copies.
 func (b *InventoryBuilder) add(im Image, nChild int, given [][]int32, blobsOf func(k int) ([]int32, error)) error {
-	key := imageKey{im.Repository, im.Digest}
-	if b.seen[key] {
+	if b.seen.has(b.inv.Images, im.Repository, im.Digest) {
 		return fmt.Errorf("image %s added twice", im.Ref())
 	}
 	if nChild > 0 && nChild != len(im.Children) {
@@ -555,8 +598,8 @@ func (b *InventoryBuilder) add(im Image, nChild int, given [][]int32, blobsOf fu
 			}
 		}
 	}
-	b.seen[key] = true
 	b.inv.Images = append(b.inv.Images, im)
+	b.seen.add(b.inv.Images, int32(len(b.inv.Images)-1))
 	return nil
 }
 
