@@ -179,7 +179,7 @@ func TestACREndToEnd(t *testing.T) {
 	mu.Lock()
 	for _, p := range r.Plan {
 		if p.Repository == last {
-			lockOn = append(lockOn, p.Repository+"@"+p.Digest)
+			lockOn = append(lockOn, p.Repository+"@"+p.Digest.String())
 		}
 	}
 	mu.Unlock()

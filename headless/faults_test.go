@@ -42,7 +42,7 @@ func TestDemoThroughFaults(t *testing.T) {
 	digests := func(r *RegistryReport) []string {
 		var out []string
 		for _, p := range r.Plan {
-			out = append(out, p.Repository+"@"+p.Digest+" "+p.Reason)
+			out = append(out, p.Repository+"@"+p.Digest.String()+" "+p.Reason)
 		}
 		return out
 	}

@@ -290,7 +290,7 @@ func firstPlannedTagged(t *testing.T) (repo, digest string) {
 	_, clean, _ := runJSON(t, startDemo(t, noCharts()), false)
 	for _, p := range clean.Registry.Plan {
 		if len(p.Tags) > 0 {
-			return p.Repository, p.Digest
+			return p.Repository, p.Digest.String()
 		}
 	}
 	t.Fatal("the demo plans no tagged image")

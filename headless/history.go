@@ -68,7 +68,7 @@ func summary(rep *Report, face string, apply bool, now time.Time) history.Run {
 			Deleted: len(rr.Deleted), FreedBytes: freedBytes(rr), Failed: len(rr.Failed), Skipped: len(rr.Skipped),
 			Problems: len(rr.Errors)}
 		for _, d := range rr.Deleted {
-			h.Deletions = append(h.Deletions, history.Deletion{Ref: d.Repository + "@" + d.Digest, Reason: d.Reason, Bytes: d.ReclaimBytes})
+			h.Deletions = append(h.Deletions, history.Deletion{Ref: d.Repository + "@" + d.Digest.String(), Reason: d.Reason, Bytes: d.ReclaimBytes})
 		}
 		for _, f := range rr.Failed {
 			h.Failures = append(h.Failures, history.Failure{Ref: f.Repository + "@" + f.Digest, Error: f.Error})

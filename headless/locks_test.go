@@ -63,7 +63,7 @@ func TestReportLocks(t *testing.T) {
 	}
 	for _, p := range r.Plan {
 		for _, l := range r.Locked {
-			if p.Digest == l.Digest && p.Repository == l.Repository {
+			if p.Digest.String() == l.Digest && p.Repository == l.Repository {
 				t.Errorf("%s@%s is planned and %s", p.Repository, p.Digest, l.Hold)
 			}
 		}

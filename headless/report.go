@@ -200,10 +200,10 @@ type SkippedReport struct {
 
 // ImageReport is one image in a plan or among the deleted.
 type ImageReport struct {
-	Repository string    `json:"repository"`
-	Digest     string    `json:"digest"`
-	Tags       []string  `json:"tags"`
-	Created    time.Time `json:"created"`
+	Repository string       `json:"repository"`
+	Digest     model.Digest `json:"digest"`
+	Tags       []string     `json:"tags"`
+	Created    time.Time    `json:"created"`
 	// SizeBytes counts every blob of the image; ReclaimBytes only what its
 	// deletion frees given the deletions before it.
 	SizeBytes    int64    `json:"size_bytes"`
@@ -394,7 +394,7 @@ func imageReport(inv *model.Inventory, d model.Deletion) ImageReport {
 	}
 	return ImageReport{
 		Repository:      im.Repository,
-		Digest:          im.Digest.String(),
+		Digest:          im.Digest,
 		Tags:            tags,
 		Created:         im.Created,
 		SizeBytes:       inv.ImageSize(d.Image),

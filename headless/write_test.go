@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
 // TestWriteReport: the report written an image at a time is byte for byte
@@ -15,7 +17,7 @@ func TestWriteReport(t *testing.T) {
 	images := func(n int) []ImageReport {
 		out := make([]ImageReport, n)
 		for i := range out {
-			out[i] = ImageReport{Repository: fmt.Sprintf("binder/<r2d>&%d", i), Digest: fmt.Sprintf("sha256:%064x", i), Tags: []string{"v\"1\""}, SizeBytes: int64(i) << 20, Reason: "age"}
+			out[i] = ImageReport{Repository: fmt.Sprintf("binder/<r2d>&%d", i), Digest: model.ParseDigest(fmt.Sprintf("sha256:%064x", i)), Tags: []string{"v\"1\""}, SizeBytes: int64(i) << 20, Reason: "age"}
 		}
 		return out
 	}

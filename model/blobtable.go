@@ -41,7 +41,12 @@ func unhex(c byte) (byte, bool) {
 }
 
 // String is the digest as a registry spells it.
-func (s Sum) String() string { return "sha256:" + hex.EncodeToString(s[:]) }
+func (s Sum) String() string {
+	var b [len("sha256:") + 64]byte
+	copy(b[:], "sha256:")
+	hex.Encode(b[len("sha256:"):], s[:])
+	return string(b[:]) // one allocation
+}
 
 // prefix is the sum's first 8 bytes, as a number: sha256 spreads them
 // evenly, so they name a blob among millions with rare clashes.
