@@ -191,9 +191,9 @@ func runRegistry(ctx context.Context, o Options, stats *runStats) (*RegistryRepo
 	}
 	rr.TotalBytes, rr.ReclaimBytes, rr.TotalAfterBytes = plan.TotalBytes, plan.ReclaimBytes, plan.TotalAfterBytes
 	rr.ShortfallBytes, rr.UnknownAge, rr.Refused = plan.Shortfall, plan.UnknownAge, plan.Refused
-	rr.Plan = make([]ImageReport, 0, len(plan.Deletions)) // no growth beside the plan and the inventory
-	for _, d := range plan.Deletions {
-		rr.Plan = append(rr.Plan, withUsage(imageReport(inv, d), ures, d.Image))
+	rr.Plan = []ImageReport{}
+	if len(plan.Deletions) > 0 {
+		rr.planned = &plannedImages{inv: inv, dels: plan.Deletions, use: ures}
 	}
 	for h, n := range plan.Held {
 		rr.Held[heldKey(h)] = n
@@ -413,7 +413,7 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 	if apply && r.Applied {
 		verb = "planned"
 	}
-	fmt.Fprintf(w, "%s %d images, freeing %s (%s after)\n", verb, len(r.Plan), model.FormatBytes(r.ReclaimBytes), model.FormatBytes(r.TotalAfterBytes))
+	fmt.Fprintf(w, "%s %d images, freeing %s (%s after)\n", verb, r.plannedCount(), model.FormatBytes(r.ReclaimBytes), model.FormatBytes(r.TotalAfterBytes))
 	if r.ShortfallBytes > 0 {
 		fmt.Fprintf(w, "the cap cannot be reached without protected, locked or kept images: %s over\n", model.FormatBytes(r.ShortfallBytes))
 	}
@@ -429,7 +429,7 @@ func writeSummary(w io.Writer, rep *Report, apply bool) {
 		for _, sk := range r.Skipped {
 			fmt.Fprintf(w, "  skipped %s@%s: %s\n", sk.Repository, sk.Digest, sk.Reason)
 		}
-	} else if len(r.Plan) > 0 {
+	} else if r.plannedCount() > 0 {
 		fmt.Fprintln(w, "dry run: rerun with --apply to delete")
 	}
 	for _, sk := range r.SkippedRepositories {

@@ -64,7 +64,7 @@ func summary(rep *Report, face string, apply bool, now time.Time) history.Run {
 	run := history.Run{Time: now, Face: face, Applied: apply}
 	if rr := rep.Registry; rr != nil && !rr.ScannedAt.IsZero() {
 		h := &history.RegistryRun{URL: rr.URL, TotalBytes: rr.TotalBytes, CapBytes: rr.CapBytes, Images: rr.Images,
-			Untagged: rr.UntaggedImages, Held: rr.Held, Planned: len(rr.Plan), PlannedBytes: rr.ReclaimBytes,
+			Untagged: rr.UntaggedImages, Held: rr.Held, Planned: rr.plannedCount(), PlannedBytes: rr.ReclaimBytes,
 			Deleted: len(rr.Deleted), FreedBytes: freedBytes(rr), Failed: len(rr.Failed), Skipped: len(rr.Skipped),
 			Problems: len(rr.Errors)}
 		for _, d := range rr.Deleted {

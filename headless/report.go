@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/helmupgradebot/helmupgradebot/backend/usage"
 	"github.com/helmupgradebot/helmupgradebot/model"
 )
 
@@ -92,6 +93,40 @@ type RegistryReport struct {
 	// locks were not read (ACR, where the plan deletes nothing): Locked
 	// has only their images' own locks. 0 when every lock was read.
 	LocksUnread int `json:"locks_unread"`
+
+	// planned, when not nil, makes Plan's images as the report is written
+	// (writeReport), instead of Plan holding them all: a dry run planning
+	// most of 100,000 images held 18 MB of them beside the inventory.
+	planned *plannedImages
+}
+
+// plannedImages are a plan's images for the report, made one at a time.
+type plannedImages struct {
+	inv  *model.Inventory
+	dels []model.Deletion
+	use  *usage.Result
+}
+
+// at is the report of the k-th deletion.
+func (p *plannedImages) at(k int) ImageReport {
+	d := p.dels[k]
+	return withUsage(imageReport(p.inv, d), p.use, d.Image)
+}
+
+// plannedCount is how many images the plan deletes.
+func (r *RegistryReport) plannedCount() int {
+	if r.planned != nil {
+		return len(r.planned.dels)
+	}
+	return len(r.Plan)
+}
+
+// plannedAt is the plan's k-th image.
+func (r *RegistryReport) plannedAt(k int) ImageReport {
+	if r.planned != nil {
+		return r.planned.at(k)
+	}
+	return r.Plan[k]
 }
 
 // LockedReport is an image a registry lock holds, and which lock.

@@ -104,7 +104,7 @@ func registryStatus(rr *RegistryReport) *model.RegistryStatus {
 		return s
 	}
 	s.TotalBytes, s.CapBytes, s.Images, s.UntaggedImages = rr.TotalBytes, rr.CapBytes, rr.Images, rr.UntaggedImages
-	s.Planned, s.PlannedBytes, s.Refused = len(rr.Plan), rr.ReclaimBytes, rr.Refused
+	s.Planned, s.PlannedBytes, s.Refused = rr.plannedCount(), rr.ReclaimBytes, rr.Refused
 	s.Applied, s.Deleted, s.FreedBytes = rr.Applied, len(rr.Deleted), freedBytes(rr)
 	s.NotSent, s.Held, s.Problems = len(rr.Skipped)+rr.NotStarted, rr.Held, len(rr.Errors)
 	for _, f := range rr.Failed {

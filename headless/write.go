@@ -10,11 +10,12 @@ import (
 
 // writeReport writes rep as json.Encoder with two-space indent does, byte
 // for byte, but with the registry's plan and deletions written an image at
-// a time: encoding/json builds a whole value in memory before writing it,
-// and a dry run planning most of 100,000 images is tens of megabytes.
+// a time, the plan's made as they are written (RegistryReport.planned):
+// encoding/json builds a whole value in memory before writing it, and a
+// dry run planning most of 100,000 images is tens of megabytes.
 func writeReport(w io.Writer, rep Report) error {
 	rr := rep.Registry
-	if rr == nil || len(rr.Plan)+len(rr.Deleted) == 0 {
+	if rr == nil || rr.plannedCount()+len(rr.Deleted) == 0 {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
@@ -22,7 +23,7 @@ func writeReport(w io.Writer, rep Report) error {
 	// The report without the two lists, whose empty arrays mark where
 	// they go: fields of the registry object sit at four spaces.
 	short := *rr
-	short.Plan, short.Deleted = []ImageReport{}, []ImageReport{}
+	short.Plan, short.Deleted, short.planned = []ImageReport{}, []ImageReport{}, nil
 	rep.Registry = &short
 	var head bytes.Buffer
 	enc := json.NewEncoder(&head)
@@ -33,9 +34,10 @@ func writeReport(w io.Writer, rep Report) error {
 	text := head.Bytes()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	for _, list := range []struct {
-		key    string
-		images []ImageReport
-	}{{"plan", rr.Plan}, {"deleted", rr.Deleted}} {
+		key string
+		n   int
+		at  func(k int) ImageReport
+	}{{"plan", rr.plannedCount(), rr.plannedAt}, {"deleted", len(rr.Deleted), func(k int) ImageReport { return rr.Deleted[k] }}} {
 		mark := []byte("\n    \"" + list.key + "\": []")
 		i := bytes.Index(text, mark)
 		if i < 0 || bytes.Count(text, mark) != 1 {
@@ -43,18 +45,18 @@ func writeReport(w io.Writer, rep Report) error {
 		}
 		bw.Write(text[:i+len(mark)-1]) // up to and with "["
 		text = text[i+len(mark)-1:]    // from "]" on
-		for k, im := range list.images {
-			b, err := json.MarshalIndent(im, "      ", "  ")
+		for k := range list.n {
+			b, err := json.MarshalIndent(list.at(k), "      ", "  ")
 			if err != nil {
 				return err
 			}
 			bw.WriteString("\n      ")
 			bw.Write(b)
-			if k < len(list.images)-1 {
+			if k < list.n-1 {
 				bw.WriteByte(',')
 			}
 		}
-		if len(list.images) > 0 {
+		if list.n > 0 {
 			bw.WriteString("\n    ")
 		}
 	}

@@ -64,3 +64,51 @@ func TestWriteReport(t *testing.T) {
 		})
 	}
 }
+
+// TestWritePlannedLazily: a report whose plan's images are made as they
+// are written (RegistryReport.planned) writes the same bytes as one
+// holding them all, and counts them the same.
+func TestWritePlannedLazily(t *testing.T) {
+	for _, n := range []int{1, 3, 1200} {
+		b := model.NewInventoryBuilder("hub.azurecr.io", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+		for i := range n {
+			im := model.Image{Repository: fmt.Sprint("binder/r", i%9), Digest: model.ParseDigest(fmt.Sprintf("sha256:%064x", i+1)),
+				Tags: []string{fmt.Sprint("t", i)}, Created: time.Date(2025, 1, 1+i%300, 0, 0, 0, 0, time.UTC), Pushed: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)}
+			if err := b.AddImage(im, []model.Blob{{Digest: fmt.Sprint("sha256:l", i%40), Size: int64(i%40) << 20}, {Digest: fmt.Sprint("sha256:c", i), Size: 700}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inv := b.Inventory()
+		dels := make([]model.Deletion, n)
+		for i := range dels {
+			dels[i] = model.Deletion{Image: n - 1 - i, Reason: "age", Reclaim: int64(i) * 1000}
+		}
+		lazy := &RegistryReport{URL: "hub.azurecr.io", Plan: []ImageReport{}, Deleted: []ImageReport{}, planned: &plannedImages{inv: inv, dels: dels}}
+		held := *lazy
+		held.planned = nil
+		for k := range dels {
+			held.Plan = append(held.Plan, lazy.plannedAt(k))
+		}
+		if lazy.plannedCount() != n || held.plannedCount() != n {
+			t.Fatalf("%d planned: counted %d and %d", n, lazy.plannedCount(), held.plannedCount())
+		}
+		if d := held.Plan[0]; d.Digest != inv.Images[n-1].Digest || d.Tags[0] != inv.Images[n-1].Tags[0] || d.SizeBytes != inv.ImageSize(n-1) {
+			t.Fatalf("%d planned: the first is %+v", n, d)
+		}
+		var got, want, std bytes.Buffer
+		if err := writeReport(&got, Report{Registry: lazy}); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeReport(&want, Report{Registry: &held}); err != nil {
+			t.Fatal(err)
+		}
+		enc := json.NewEncoder(&std)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(Report{Registry: &held}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) || !bytes.Equal(want.Bytes(), std.Bytes()) {
+			t.Errorf("%d planned: the plan made as written differs (%d bytes, %d held, %d encoded)", n, got.Len(), want.Len(), std.Len())
+		}
+	}
+}
