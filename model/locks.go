@@ -31,14 +31,19 @@ func (inv *Inventory) LocksRead(repository string) bool {
 // LocksUnreadIn lists, sorted, the repositories p deletes in whose locks
 // are unread.
 func (inv *Inventory) LocksUnreadIn(p Plan) []string {
-	var out []string
+	in := make([]bool, len(inv.LocksUnread)) // in[k]: a deletion is in LocksUnread[k]
 	for _, d := range p.Deletions {
-		if r := inv.Images[d.Image].Repository; !inv.LocksRead(r) {
+		if k, unread := slices.BinarySearch(inv.LocksUnread, inv.Images[d.Image].Repository); unread {
+			in[k] = true
+		}
+	}
+	var out []string
+	for k, r := range inv.LocksUnread {
+		if in[k] {
 			out = append(out, r)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
 
 // SetLocks records the locks read of repositories the scan left unread:

@@ -515,15 +515,32 @@ func attachChildren(inv *Inventory, p *Plan, alive []bool) {
 		repo   string
 		digest Digest
 	}
+	// The deleted indexes' platform manifests, and those of them that are
+	// images or that a surviving image references: only these are asked
+	// about below, so neither map holds every image.
+	wanted := map[key]bool{}
+	for _, del := range p.Deletions {
+		im := &inv.Images[del.Image]
+		for _, c := range im.Children {
+			wanted[key{im.Repository, c}] = true
+		}
+	}
 	kept := map[key]bool{}
 	for i := range inv.Images {
+		if len(wanted) == 0 {
+			break
+		}
 		im := &inv.Images[i]
-		kept[key{im.Repository, im.Digest}] = true
+		if k := (key{im.Repository, im.Digest}); wanted[k] {
+			kept[k] = true
+		}
 		if !alive[i] {
 			continue
 		}
 		for _, c := range im.Children {
-			kept[key{im.Repository, c}] = true
+			if k := (key{im.Repository, c}); wanted[k] {
+				kept[k] = true
+			}
 		}
 	}
 	// every deletion referencing each child, in plan order

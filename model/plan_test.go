@@ -416,3 +416,27 @@ func BenchmarkPlan100k(b *testing.B) {
 		}
 	}
 }
+
+func TestLocksUnreadIn(t *testing.T) {
+	inv := &Inventory{LocksUnread: []string{"a", "c", "e"}}
+	for _, r := range []string{"a", "b", "c", "d", "e"} {
+		inv.Images = append(inv.Images, Image{Repository: r, Digest: ParseDigest("sha256:" + r)})
+	}
+	for _, tc := range []struct {
+		deleted []int
+		want    []string
+	}{
+		{nil, nil},
+		{[]int{1, 3}, nil},
+		{[]int{1, 2, 2, 0}, []string{"a", "c"}},
+		{[]int{4, 0, 2, 4}, []string{"a", "c", "e"}},
+	} {
+		var p Plan
+		for _, i := range tc.deleted {
+			p.Deletions = append(p.Deletions, Deletion{Image: i})
+		}
+		if got := inv.LocksUnreadIn(p); !slices.Equal(got, tc.want) {
+			t.Errorf("deleting %v: %q, want %q", tc.deleted, got, tc.want)
+		}
+	}
+}
