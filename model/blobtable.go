@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -48,14 +49,24 @@ func (s Sum) String() string {
 	return string(b[:]) // one allocation
 }
 
-// prefix is the sum's first 8 bytes, as a number: sha256 spreads them
-// evenly, so they name a blob among millions with rare clashes.
-func (s Sum) prefix() uint64 {
-	var p uint64
-	for _, b := range s[:8] {
-		p = p<<8 | uint64(b)
+// hash is a number made of all the sum's bytes, for tables probed from
+// its low bits. A real sha256 spreads any 8 of its bytes evenly, but a
+// made-up one ("sha256:" and a zero-padded counter, as fixtures and test
+// registries write them) differs only in its last bytes: probed from its
+// first 8, every such blob clashed with every other, and interning
+// 500,000 of them never ended.
+func (s Sum) hash() uint64 {
+	var h uint64
+	for i := 0; i < len(s); i += 8 {
+		h ^= binary.BigEndian.Uint64(s[i:])
+		// splitmix64's finalizer: every bit of h moves the low ones
+		h ^= h >> 30
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 27
+		h *= 0x94d049bb133111eb
+		h ^= h >> 31
 	}
-	return p
+	return h
 }
 
 // BlobTable is an inventory's blobs in columns, each blob a row addressed
@@ -281,7 +292,7 @@ func (x *blobIndex) grow(t *BlobTable, n int) {
 // place puts row i in the first free slot of its probe sequence.
 func (x *blobIndex) place(t *BlobTable, i int32) {
 	mask := uint64(len(x.slots) - 1)
-	for h := t.sum(i).prefix() & mask; ; h = (h + 1) & mask {
+	for h := t.sum(i).hash() & mask; ; h = (h + 1) & mask {
 		if x.slots[h] == 0 {
 			x.slots[h] = i + 1
 			return
@@ -295,7 +306,7 @@ func (x *blobIndex) find(t *BlobTable, s Sum) (int32, bool) {
 		return 0, false
 	}
 	mask := uint64(len(x.slots) - 1)
-	for h := s.prefix() & mask; ; h = (h + 1) & mask {
+	for h := s.hash() & mask; ; h = (h + 1) & mask {
 		r := x.slots[h]
 		if r == 0 {
 			return 0, false

@@ -367,3 +367,24 @@ func TestBuilderAddedTwice(t *testing.T) {
 		t.Errorf("%d images in the inventory", len(inv.Images))
 	}
 }
+
+// TestSumHashSpreads: made-up sums that differ only in their last bytes
+// (a zero-padded counter) fall into as many of a table's slots as real
+// ones would, so that a blob index of them is not one long probe.
+func TestSumHashSpreads(t *testing.T) {
+	const n, slots = 4096, 8192
+	for _, spell := range []string{"sha256:%064x", "sha256:f%060x000", "sha256:%032x" + strings.Repeat("0", 32)} {
+		used := map[uint64]bool{}
+		for i := range n {
+			s, ok := ParseSum(fmt.Sprintf(spell, i+1))
+			if !ok {
+				t.Fatalf("%q does not parse", fmt.Sprintf(spell, i+1))
+			}
+			used[s.hash()&(slots-1)] = true
+		}
+		// n keys in 2n slots, spread at random, fill about 39% of them
+		if len(used) < 3000 {
+			t.Errorf("%s: %d sums fall into %d of %d slots", spell, n, len(used), slots)
+		}
+	}
+}

@@ -284,12 +284,12 @@ type seenImages struct {
 	prior []int32
 }
 
-// hash is repository and digest's hash: a sha256's first 8 bytes (evenly
-// spread) mixed with the repository's hash.
+// hash is repository and digest's hash: a sha256's own (Sum.hash) mixed
+// with the repository's.
 func (s *seenImages) hash(repository string, d Digest) uint64 {
 	h := maphash.String(s.seed, repository)
 	if sum, ok := d.Sum(); ok {
-		return h ^ sum.prefix()
+		return h ^ sum.hash()
 	}
 	return h ^ maphash.String(s.seed, d.String())
 }
