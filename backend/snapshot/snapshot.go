@@ -174,23 +174,22 @@ func (e *encoder) shared(s string) {
 	e.strs[s] = uint64(len(e.strs) + 1)
 }
 
-// digest writes "sha256:<64 hex>" as 1 and 32 bytes, anything else as 0
-// and the string.
-// sum writes a sha256 digest: 1 and its 32 bytes.
-func (e *encoder) sum(s model.Sum) {
-	e.buf = append(e.buf, 1)
-	e.buf = append(e.buf, s[:]...)
-}
-
-// imageDigest writes a digest as sum does when it is a sha256, else 0
-// and its spelling.
-func (e *encoder) imageDigest(d model.Digest) {
-	if s, ok := d.Sum(); ok {
-		e.sum(s)
+// digest writes a sha256 (ok) as 1 and its 32 bytes, any other digest as
+// 0 and spelling(), its spelling.
+func (e *encoder) digest(sum model.Sum, ok bool, spelling func() string) {
+	if ok {
+		e.buf = append(e.buf, 1)
+		e.buf = append(e.buf, sum[:]...)
 		return
 	}
 	e.buf = append(e.buf, 0)
-	e.str(d.String())
+	e.str(spelling())
+}
+
+// imageDigest writes d as digest does.
+func (e *encoder) imageDigest(d model.Digest) {
+	sum, ok := d.Sum()
+	e.digest(sum, ok, d.String)
 }
 
 func (e *encoder) time(t time.Time) {
@@ -209,12 +208,8 @@ func (e *encoder) inventory(inv *model.Inventory) {
 	e.int(int64(inv.Repositories))
 	e.uint(uint64(inv.Blobs.Len()))
 	for i := range int32(inv.Blobs.Len()) {
-		if sum, ok := inv.Blobs.Sum(i); ok {
-			e.sum(sum)
-		} else {
-			e.buf = append(e.buf, 0)
-			e.str(inv.Blobs.Digest(i))
-		}
+		sum, ok := inv.Blobs.Sum(i)
+		e.digest(sum, ok, func() string { return inv.Blobs.Digest(i) })
 		e.int(inv.Blobs.Size(i))
 		if len(e.buf) > 1<<15 {
 			e.flush()
@@ -424,33 +419,35 @@ func (d *decoder) shared(what string) string {
 	return ""
 }
 
-// imageDigest reads what encoder.imageDigest wrote.
-func (d *decoder) imageDigest(what string) model.Digest {
+// digest reads what encoder.digest wrote: a sha256 (ok), or another
+// digest's spelling.
+func (d *decoder) digest(what string) (sum model.Sum, ok bool, spelling string) {
 	kind := d.bytes(what, 1)
 	if len(kind) == 1 && kind[0] == 1 {
-		var sum model.Sum
-		if raw := d.bytes(what, 32); len(raw) == 32 {
-			copy(sum[:], raw)
-			return model.DigestOfSum(sum)
-		}
-		return model.Digest{}
+		copy(sum[:], d.bytes(what, 32))
+		return sum, true, ""
 	}
-	return model.ParseDigest(d.str(what))
+	return sum, false, d.str(what)
+}
+
+// imageDigest reads what encoder.imageDigest wrote.
+func (d *decoder) imageDigest(what string) model.Digest {
+	sum, ok, spelling := d.digest(what)
+	if ok {
+		return model.DigestOfSum(sum)
+	}
+	return model.ParseDigest(spelling)
 }
 
 // blob reads a blob's digest and size into t, a sha256 as its 32 bytes
 // without a string.
 func (d *decoder) blob(t *model.BlobTable) {
-	const what = "blob digest"
-	kind := d.bytes(what, 1)
-	if len(kind) == 1 && kind[0] == 1 {
-		var sum model.Sum
-		copy(sum[:], d.bytes(what, 32))
+	sum, ok, spelling := d.digest("blob digest")
+	if ok {
 		t.AppendSum(sum, d.int("blob size"))
 		return
 	}
-	digest := d.str(what)
-	t.Append(model.Blob{Digest: digest, Size: d.int("blob size")})
+	t.Append(model.Blob{Digest: spelling, Size: d.int("blob size")})
 }
 
 func (d *decoder) time(what string) time.Time {
