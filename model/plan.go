@@ -136,22 +136,24 @@ func linksOf(n int, edges []edge) links {
 	return l
 }
 
+// imageRef names a manifest by repository and digest.
+type imageRef struct {
+	repo   string
+	digest Digest
+}
+
 func newGraph(inv *Inventory) graph {
-	type key struct {
-		repo   string
-		digest Digest
-	}
 	n := len(inv.Images)
-	var byDigest map[key]int32 // only where an image names another
+	var byDigest map[imageRef]int32 // only where an image names another
 	for i := range inv.Images {
 		if inv.Images[i].Subject != nil || len(inv.Images[i].Children) > 0 {
-			byDigest = make(map[key]int32, n)
+			byDigest = make(map[imageRef]int32, n)
 			break
 		}
 	}
 	if byDigest != nil {
 		for i := range inv.Images {
-			byDigest[key{inv.Images[i].Repository, inv.Images[i].Digest}] = int32(i)
+			byDigest[imageRef{inv.Images[i].Repository, inv.Images[i].Digest}] = int32(i)
 		}
 	}
 	g := graph{subject: make([]int32, n)}
@@ -160,14 +162,14 @@ func newGraph(inv *Inventory) graph {
 		im := &inv.Images[j]
 		g.subject[j] = -1
 		if im.Subject != nil {
-			if k, ok := byDigest[key{im.Repository, *im.Subject}]; ok && int(k) != j {
+			if k, ok := byDigest[imageRef{im.Repository, *im.Subject}]; ok && int(k) != j {
 				g.subject[j] = k
 				referrers = append(referrers, edge{k, int32(j)})
 			}
 		}
 		mine := len(kids) // j's kids are kids[mine:]
 		for _, c := range im.Children {
-			k, ok := byDigest[key{im.Repository, c}]
+			k, ok := byDigest[imageRef{im.Repository, c}]
 			if !ok || int(k) == j || slices.Contains(kids[mine:], edge{int32(j), k}) {
 				continue
 			}
@@ -511,45 +513,41 @@ func olderFirst(a, b *Image, ia, ib int) int {
 // the last of them, and only once the others are gone (ChildAfter): if one
 // of them stays, so does the platform manifest it needs.
 func attachChildren(inv *Inventory, p *Plan, alive []bool) {
-	type key struct {
-		repo   string
-		digest Digest
-	}
 	// The deleted indexes' platform manifests, and those of them that are
 	// images or that a surviving image references: only these are asked
 	// about below, so neither map holds every image.
-	wanted := map[key]bool{}
+	wanted := map[imageRef]bool{}
 	for _, del := range p.Deletions {
 		im := &inv.Images[del.Image]
 		for _, c := range im.Children {
-			wanted[key{im.Repository, c}] = true
+			wanted[imageRef{im.Repository, c}] = true
 		}
 	}
-	kept := map[key]bool{}
+	kept := map[imageRef]bool{}
 	for i := range inv.Images {
 		if len(wanted) == 0 {
 			break
 		}
 		im := &inv.Images[i]
-		if k := (key{im.Repository, im.Digest}); wanted[k] {
+		if k := (imageRef{im.Repository, im.Digest}); wanted[k] {
 			kept[k] = true
 		}
 		if !alive[i] {
 			continue
 		}
 		for _, c := range im.Children {
-			if k := (key{im.Repository, c}); wanted[k] {
+			if k := (imageRef{im.Repository, c}); wanted[k] {
 				kept[k] = true
 			}
 		}
 	}
 	// every deletion referencing each child, in plan order
-	users := map[key][]int{}
-	var order []key
+	users := map[imageRef][]int{}
+	var order []imageRef
 	for d := range p.Deletions {
 		im := &inv.Images[p.Deletions[d].Image]
 		for _, c := range im.Children {
-			k := key{im.Repository, c}
+			k := imageRef{im.Repository, c}
 			if kept[k] {
 				continue
 			}
